@@ -1,0 +1,46 @@
+// Lint rules: strict typed lint for all TypeScript; layering enforced with no-restricted-imports.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const layer = (patterns, message) => ['error', { patterns: [{ group: patterns, message }] }];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'eslint.config.js', '.lazurite/**', '.test-data/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+      'max-lines': ['error', { max: 500, skipBlankLines: true, skipComments: true }],
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
+    },
+  },
+  {
+    files: ['src/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': layer(
+        ['**/api/**', '**/cli/**', '**/main.ts', 'fastify', '**/storage/sqlite/**'],
+        'domain/ must not import api/, cli/, the composition root, HTTP libraries or a concrete store.',
+      ),
+    },
+  },
+  {
+    files: ['src/storage/**/*.ts', 'src/platform/**/*.ts', 'src/config/**/*.ts'],
+    rules: {
+      'no-restricted-imports': layer(
+        ['**/api/**', '**/cli/**', '**/main.ts', 'fastify'],
+        'ports and platform must not import api/, cli/ or the composition root.',
+      ),
+    },
+  },
+  {
+    // Tests build fixtures freely and may use long describe blocks.
+    files: ['**/*.test.ts', 'tests/**/*.ts'],
+    rules: {
+      'max-lines-per-function': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+);

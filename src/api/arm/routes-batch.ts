@@ -1,0 +1,103 @@
+import { invalidInput } from '../../domain/errors.ts';
+import { requireKnownLocation } from '../../domain/locations.ts';
+import type { ApiDeps } from '../http/context.ts';
+import type { ArmRoute } from './router.ts';
+import { ARM_SPECS, objectOrEmpty, validateArmBody } from './validation.ts';
+import { batchAccountToWire, batchKeysToWire } from './wire.ts';
+
+const ACCOUNTS = '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Batch/batchAccounts';
+const ACCOUNT = `${ACCOUNTS}/{accountName}`;
+
+/** Microsoft.Batch management plane: Batch accounts and their keys. */
+export function batchAccountRoutes(deps: ApiDeps): ArmRoute[] {
+  const svc = deps.batchAccounts;
+  const host = () => new URL(deps.publicOrigin()).host;
+  const wire = (a: Parameters<typeof batchAccountToWire>[0]) => batchAccountToWire(a, host());
+  const ids = (p: Record<string, string>) => [p.subscriptionId ?? '', p.resourceGroupName ?? '', p.accountName ?? ''] as const;
+  return [
+    {
+      method: 'PUT',
+      pattern: ACCOUNT,
+      handler: async ({ caller, params, body }) => {
+        const input = validateArmBody(deps.specs, ARM_SPECS.batch, 'BatchAccountCreateParameters', body);
+        const props = objectOrEmpty(input.properties);
+        const { account } = await svc.createOrUpdate(caller, ...ids(params), { ...input, properties: props });
+        return { status: 200, body: wire(account) };
+      },
+    },
+    {
+      method: 'PATCH',
+      pattern: ACCOUNT,
+      handler: async ({ caller, params, body }) => {
+        const input = validateArmBody(deps.specs, ARM_SPECS.batch, 'BatchAccountUpdateParameters', body);
+        const account = await svc.update(caller, ...ids(params), { ...input, properties: objectOrEmpty(input.properties) });
+        return { status: 200, body: wire(account) };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: ACCOUNT,
+      handler: async ({ caller, params }) => ({ status: 200, body: wire(await svc.get(caller, ...ids(params))) }),
+    },
+    {
+      method: 'DELETE',
+      pattern: ACCOUNT,
+      handler: async ({ caller, params }) => ({ status: (await svc.delete(caller, ...ids(params))) ? 200 : 204 }),
+    },
+    {
+      method: 'GET',
+      pattern: ACCOUNTS,
+      handler: async ({ caller, params }) => ({
+        status: 200,
+        body: { value: (await svc.list(caller, params.subscriptionId ?? '', params.resourceGroupName)).map(wire) },
+      }),
+    },
+    {
+      method: 'GET',
+      pattern: '/subscriptions/{subscriptionId}/providers/Microsoft.Batch/batchAccounts',
+      handler: async ({ caller, params }) => ({
+        status: 200,
+        body: { value: (await svc.list(caller, params.subscriptionId ?? '')).map(wire) },
+      }),
+    },
+    {
+      method: 'POST',
+      pattern: `${ACCOUNT}/listKeys`,
+      handler: async ({ caller, params }) => ({ status: 200, body: batchKeysToWire(await svc.listKeys(caller, ...ids(params))) }),
+    },
+    {
+      method: 'POST',
+      pattern: `${ACCOUNT}/regenerateKeys`,
+      handler: async ({ caller, params, body }) => {
+        const input = validateArmBody(deps.specs, ARM_SPECS.batch, 'BatchAccountRegenerateKeyParameters', body);
+        return { status: 200, body: batchKeysToWire(await svc.regenerateKey(caller, ...ids(params), input.keyName)) };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/subscriptions/{subscriptionId}/providers/Microsoft.Batch/locations/{locationName}/quotas',
+      handler: ({ params }) => {
+        requireKnownLocation(params.locationName, 'locationName');
+        return Promise.resolve({ status: 200, body: { accountQuota: 50 } });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: '/subscriptions/{subscriptionId}/providers/Microsoft.Batch/locations/{locationName}/checkNameAvailability',
+      handler: async ({ params, body }) => {
+        requireKnownLocation(params.locationName, 'locationName');
+        const input = validateArmBody(deps.specs, ARM_SPECS.batch, 'CheckNameAvailabilityParameters', body);
+        const name = typeof input.name === 'string' ? input.name : '';
+        if (!/^[a-z0-9]{3,24}$/.test(name)) {
+          return { status: 200, body: { nameAvailable: false, reason: 'Invalid', message: 'Account names must be 3 to 24 characters of lower-case letters and digits.' } };
+        }
+        if (input.type !== 'Microsoft.Batch/batchAccounts') throw invalidInput('InvalidParameter', "'type' must be 'Microsoft.Batch/batchAccounts'.", 'type');
+        const taken = (await svc.findByName(name)) !== undefined;
+        return {
+          status: 200,
+          body: taken ? { nameAvailable: false, reason: 'AlreadyExists', message: `An account named '${name}' is already in use.` } : { nameAvailable: true },
+        };
+      },
+    },
+  ];
+}

@@ -1,0 +1,47 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError } from '../../domain/errors.ts';
+import { RESOURCES } from '../../domain/identity/principals.ts';
+import { callerFromBearer } from '../http/bearer.ts';
+import type { ApiDeps } from '../http/context.ts';
+import { cloudMetadata } from './metadata.ts';
+import { authorizationRoutes } from './routes-authorization.ts';
+import { batchAccountRoutes } from './routes-batch.ts';
+import { resourceRoutes } from './routes-resources.ts';
+import { ArmRouter, sendArm } from './router.ts';
+
+const ARM_AUDIENCES = [RESOURCES.management, RESOURCES.managementClassic];
+const METHODS = ['GET', 'PUT', 'PATCH', 'DELETE', 'POST', 'HEAD'] as const;
+
+function notImplemented(method: string, path: string): DomainError {
+  return new DomainError(
+    'not-implemented',
+    'NotImplemented',
+    `Lazurite does not implement '${method} ${path}'. See the README for the operations it serves.`,
+  );
+}
+
+/** Mounts the ARM surface: one catch-all per root, dispatched by resource-id pattern. */
+export function registerArmSurface(app: FastifyInstance, deps: ApiDeps, origins: () => string[]): void {
+  const router = new ArmRouter().add(...resourceRoutes(deps), ...authorizationRoutes(deps), ...batchAccountRoutes(deps));
+
+  app.get('/metadata/endpoints', (req: FastifyRequest<{ Querystring: Record<string, string> }>) =>
+    cloudMetadata(deps.publicOrigin(), req.query['api-version']),
+  );
+
+  const dispatch = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const path = request.url.split('?')[0] ?? '/';
+    const query = request.query as Record<string, string>;
+    const found = router.match(request.method, path);
+    if (!found) throw notImplemented(request.method, path);
+    if ('methods' in found) {
+      throw new DomainError('not-implemented', 'MethodNotAllowed', `The requested method '${request.method}' is not allowed for '${path}'; allowed: ${found.methods.join(', ')}.`);
+    }
+    const audiences = [...ARM_AUDIENCES, ...origins().map((o) => `${o}/`)];
+    const caller = await callerFromBearer(request.headers.authorization, audiences, deps.signer, origins(), deps.clock.now());
+    const res = await found.route.handler({ params: found.params, query, body: request.body, caller, path, raw: request });
+    await sendArm(reply, res);
+  };
+  for (const root of ['/subscriptions', '/subscriptions/*', '/providers/*', '/tenants']) {
+    app.route({ method: [...METHODS], url: root, handler: dispatch });
+  }
+}

@@ -1,0 +1,24 @@
+import type { Config } from '../../config/config.ts';
+import type { BatchAccountService } from '../../domain/accounts/batch-accounts.ts';
+import type { RoleAssignmentService } from '../../domain/authorization/assignments.ts';
+import type { PrincipalService } from '../../domain/identity/principals.ts';
+import type { ResourceService } from '../../domain/resources/resources.ts';
+import type { Clock } from '../../platform/clock.ts';
+import type { Logger } from '../../platform/logger.ts';
+import type { TokenSigner } from '../../platform/tokens.ts';
+import type { SpecValidator } from '../spec/validator.ts';
+
+/** What the HTTP surfaces are built from; assembled once in main.ts. */
+export interface ApiDeps {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  signer: TokenSigner;
+  specs: SpecValidator;
+  principals: PrincipalService;
+  resources: ResourceService;
+  roleAssignments: RoleAssignmentService;
+  batchAccounts: BatchAccountService;
+  /** Origin clients use, e.g. https://127.0.0.1:8443 (set once the port is bound). */
+  publicOrigin: () => string;
+}

@@ -1,0 +1,44 @@
+import { DomainError, type ErrorCategory } from '../../domain/errors.ts';
+
+/** An error already shaped for the wire by a surface's mapper. */
+export interface WireError {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export const CATEGORY_STATUS: Record<ErrorCategory, number> = {
+  'invalid-input': 400,
+  'not-found': 404,
+  conflict: 409,
+  unauthenticated: 401,
+  forbidden: 403,
+  'precondition-failed': 412,
+  'not-implemented': 501,
+  'too-large': 413,
+};
+
+/**
+ * Turns framework-level failures (body too large, bad JSON, bad media type) into domain errors so each surface
+ * maps them like any other. Anything else unexpected stays as is, for the surface's internal-error path.
+ */
+export function normalizeError(err: unknown): unknown {
+  if (err instanceof DomainError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  switch (code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new DomainError('too-large', 'RequestBodyTooLarge', 'The request body is too large and exceeds the maximum permissible limit.');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new DomainError('invalid-input', 'InvalidRequestContent', (err as Error).message);
+    case 'FST_ERR_BAD_URL':
+    case 'FST_ERR_ASYNC_CONSTRAINT':
+      return new DomainError('invalid-input', 'InvalidUri', 'The request URI is invalid.');
+    default:
+      return err;
+  }
+}
+
+export function malformedJson(detail: string): DomainError {
+  return new DomainError('invalid-input', 'InvalidRequestContent', `The request content was invalid and could not be deserialized: '${detail}'.`);
+}

@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { DomainError } from '../../domain/errors.ts';
+import { toArmError } from '../arm/errors.ts';
+import { registerArmSurface } from '../arm/surface.ts';
+import { toBatchError } from '../batch/errors.ts';
+import { registerBatchSurface } from '../batch/surface.ts';
+import { toOAuthError } from '../identity/errors.ts';
+import { registerIdentityRoutes } from '../identity/routes.ts';
+import type { ApiDeps } from './context.ts';
+import { malformedJson, normalizeError, type WireError } from './errors.ts';
+import { surfaceOf } from './surface.ts';
+
+export interface HttpServerOptions {
+  tls: { key: string; cert: string };
+  /** Origins (scheme://host:port) under which tokens this server issued are accepted. */
+  origins: () => string[];
+}
+
+function parseJson(_req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void): void {
+  if (body.trim() === '') {
+    done(null, undefined);
+    return;
+  }
+  try {
+    done(null, JSON.parse(body));
+  } catch (err) {
+    done(malformedJson((err as Error).message));
+  }
+}
+
+function registerParsers(app: FastifyInstance): void {
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser(['application/json', 'text/json'], { parseAs: 'string' }, parseJson);
+  app.addContentTypeParser(/^application\/[\w.+-]*\+json/, { parseAs: 'string' }, parseJson);
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => {
+    done(null, body);
+  });
+}
+
+function wireErrorFor(deps: ApiDeps, request: FastifyRequest, err: unknown): WireError {
+  const now = deps.clock.now();
+  switch (surfaceOf(request.url)) {
+    case 'batch':
+      return toBatchError(err, request.id, now, deps.publicOrigin());
+    case 'identity':
+      return toOAuthError(err, request.id, now);
+    case 'arm':
+    case 'service':
+      return toArmError(err);
+  }
+}
+
+async function sendError(deps: ApiDeps, request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<void> {
+  const err = normalizeError(error);
+  const wire = wireErrorFor(deps, request, err);
+  if (wire.status >= 500 && wire.status !== 501) deps.logger.error({ err: error, url: request.url, reqId: request.id }, 'request failed');
+  else deps.logger.debug({ code: (err as DomainError).code, url: request.url }, 'request rejected');
+  for (const [k, v] of Object.entries(wire.headers ?? {})) void reply.header(k, v);
+  void reply.code(wire.status);
+  if (request.method === 'HEAD') await reply.send();
+  else await reply.type(surfaceOf(request.url) === 'batch' ? 'application/json;odata=minimalmetadata' : 'application/json; charset=utf-8').send(JSON.stringify(wire.body));
+}
+
+/** Builds the one HTTPS server that serves identity, ARM and the Batch data plane, path-routed. */
+export function buildHttpServer(deps: ApiDeps, options: HttpServerOptions): FastifyInstance {
+  // The surfaces are written against the plain FastifyInstance type; the HTTPS server and pino logger types
+  // differ only in the raw server generic, which no route touches.
+  const app = Fastify({
+    https: { key: options.tls.key, cert: options.tls.cert },
+    bodyLimit: deps.config.bodyLimit,
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 2048 },
+    loggerInstance: deps.logger,
+    disableRequestLogging: true,
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+  registerParsers(app);
+  app.addHook('onRequest', async (request, reply) => {
+    if (surfaceOf(request.url) === 'arm') {
+      const correlation = request.headers['x-ms-correlation-request-id'];
+      void reply.header('x-ms-request-id', request.id);
+      void reply.header('x-ms-correlation-request-id', typeof correlation === 'string' ? correlation : request.id);
+    }
+    return Promise.resolve();
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    deps.logger.info({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    return Promise.resolve();
+  });
+  app.setErrorHandler((error, request, reply) => sendError(deps, request, reply, error));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(deps, request, reply, new DomainError('not-implemented', 'NotImplemented', `Lazurite does not implement '${request.method} ${request.url.split('?')[0] ?? ''}'.`)),
+  );
+  app.get('/health', () => ({ status: 'ok' }));
+  registerIdentityRoutes(app, deps, options.origins);
+  registerArmSurface(app, deps, options.origins);
+  registerBatchSurface(app, deps, options.origins);
+  return app;
+}

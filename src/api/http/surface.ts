@@ -1,0 +1,13 @@
+/** Which wire surface a path belongs to; decides the error envelope and the auth scheme. */
+export type Surface = 'batch' | 'identity' | 'arm' | 'service';
+
+const IDENTITY_SECOND = new Set(['oauth2', 'v2.0', '.well-known', 'discovery']);
+
+export function surfaceOf(path: string): Surface {
+  const clean = path.split('?')[0] ?? '/';
+  const [first = '', second = ''] = clean.split('/').filter(Boolean).map((s) => s.toLowerCase());
+  if (first === 'batch') return 'batch';
+  if (first === 'health') return 'service';
+  if (first === 'adfs' || IDENTITY_SECOND.has(second)) return 'identity';
+  return 'arm';
+}

@@ -1,0 +1,66 @@
+import { resolve } from 'node:path';
+import type { LogLevel } from '../platform/logger.ts';
+
+/** Everything the server can be told at start. Only this module reads process.env. */
+export interface Config {
+  host: string;
+  /** 0 picks a free port; the port actually bound is reported in connection.json. */
+  port: number;
+  dataDir: string;
+  /** Keep state in memory only (certificates and connection.json still go to dataDir). */
+  inMemory: boolean;
+  logLevel: LogLevel;
+  /** Largest accepted request body, bytes. */
+  bodyLimit: number;
+  /** Access-token lifetime, seconds. */
+  tokenLifetimeSeconds: number;
+}
+
+export interface ConfigFlags {
+  host?: string | undefined;
+  port?: string | number | undefined;
+  dataDir?: string | undefined;
+  inMemory?: boolean | undefined;
+  logLevel?: string | undefined;
+}
+
+const LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8443,
+  dataDir: '.lazurite',
+  logLevel: 'info' as LogLevel,
+  bodyLimit: 4 * 1024 * 1024,
+  tokenLifetimeSeconds: 3600,
+};
+
+export class ConfigError extends Error {}
+
+function parsePort(value: string | number): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`invalid port '${String(value)}'`);
+  return n;
+}
+
+function parseBool(value: string | undefined): boolean | undefined {
+  if (value === undefined || value === '') return undefined;
+  return ['1', 'true', 'yes', 'on'].includes(value.toLowerCase());
+}
+
+/** Flags win over environment variables (LAZURITE_*), which win over defaults. */
+export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Config {
+  const level = flags.logLevel ?? env.LAZURITE_LOG_LEVEL ?? DEFAULTS.logLevel;
+  if (!LEVELS.includes(level as LogLevel)) {
+    throw new ConfigError(`invalid log level '${level}' (one of ${LEVELS.join(', ')})`);
+  }
+  return {
+    host: flags.host ?? env.LAZURITE_HOST ?? DEFAULTS.host,
+    port: parsePort(flags.port ?? env.LAZURITE_PORT ?? DEFAULTS.port),
+    dataDir: resolve(flags.dataDir ?? env.LAZURITE_DATA_DIR ?? DEFAULTS.dataDir),
+    inMemory: flags.inMemory ?? parseBool(env.LAZURITE_IN_MEMORY) ?? false,
+    logLevel: level as LogLevel,
+    bodyLimit: DEFAULTS.bodyLimit,
+    tokenLifetimeSeconds: DEFAULTS.tokenLifetimeSeconds,
+  };
+}

@@ -1,0 +1,228 @@
+import type { StoreTx } from '../../storage/port.ts';
+import type { BatchAccountRecord, PoolAllocationMode } from '../../storage/records.ts';
+import { isPermitted, requirePermission, type Caller } from '../authorization/access.ts';
+import { isoNow, type DomainContext } from '../context.ts';
+import { conflict, invalidInput, notFound, DomainError } from '../errors.ts';
+import { requireKnownLocation } from '../locations.ts';
+import { requireRegistered, requireResourceGroup, rgScope, validateTags } from '../resources/resources.ts';
+
+const ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
+const AUTH_MODES = ['SharedKey', 'AAD', 'TaskAuthenticationToken'] as const;
+export const KEY_BYTES = 64;
+
+export interface BatchAccountInput {
+  location?: unknown;
+  tags?: unknown;
+  identity?: unknown;
+  properties?: Record<string, unknown> | undefined;
+}
+
+export const accountScope = (a: { subscriptionId: string; resourceGroup: string; name: string }): string =>
+  `${rgScope(a.subscriptionId, a.resourceGroup)}/providers/Microsoft.Batch/batchAccounts/${a.name}`;
+
+function accountNotFound(name: string, group: string): DomainError {
+  return notFound(
+    'ResourceNotFound',
+    `The Resource 'Microsoft.Batch/batchAccounts/${name}' under resource group '${group}' was not found.`,
+  );
+}
+
+function enumValue<T extends string>(value: unknown, allowed: readonly T[], field: string, fallback: T): T {
+  if (value === undefined || value === null) return fallback;
+  const hit = allowed.find((a) => typeof value === 'string' && a.toLowerCase() === value.toLowerCase());
+  if (hit === undefined) {
+    throw invalidInput('InvalidParameter', `The value '${String(value)}' of '${field}' is not one of ${allowed.join(', ')}.`, field);
+  }
+  return hit;
+}
+
+function authModes(value: unknown, fallback: string[]): string[] {
+  if (value === undefined || value === null) return fallback;
+  if (!Array.isArray(value)) {
+    throw invalidInput('InvalidParameter', "'properties.allowedAuthenticationModes' must be an array.", 'properties.allowedAuthenticationModes');
+  }
+  return value.map((v) => enumValue(v, AUTH_MODES, 'properties.allowedAuthenticationModes', 'SharedKey'));
+}
+
+/** Properties we keep verbatim because they configure integrations that other issues implement. */
+const KEPT_PROPERTIES = ['autoStorage', 'keyVaultReference', 'networkProfile', 'encryption'] as const;
+
+export class BatchAccountService {
+  private readonly ctx: DomainContext;
+  constructor(ctx: DomainContext) {
+    this.ctx = ctx;
+  }
+
+  private newKey(): string {
+    return this.ctx.ids.secret(KEY_BYTES);
+  }
+
+  async createOrUpdate(
+    caller: Caller,
+    subscriptionId: string,
+    group: string,
+    name: string,
+    input: BatchAccountInput,
+  ): Promise<{ account: BatchAccountRecord; created: boolean }> {
+    if (!ACCOUNT_NAME.test(name)) {
+      throw invalidInput(
+        'AccountNameInvalid',
+        `Account name '${name}' is invalid. Batch account names must be 3 to 24 characters long and use numbers and lower-case letters only.`,
+        'accountName',
+      );
+    }
+    const location = requireKnownLocation(input.location);
+    const props = input.properties ?? {};
+    const poolAllocationMode = enumValue<PoolAllocationMode>(
+      props.poolAllocationMode,
+      ['BatchService', 'UserSubscription'],
+      'properties.poolAllocationMode',
+      'BatchService',
+    );
+    if (poolAllocationMode === 'UserSubscription' && props.keyVaultReference === undefined) {
+      throw invalidInput(
+        'InvalidRequestBody',
+        "A Batch account in UserSubscription pool allocation mode requires 'properties.keyVaultReference'.",
+        'properties.keyVaultReference',
+      );
+    }
+    return this.ctx.store.transaction(async (tx) => {
+      const rg = await requireResourceGroup(tx, subscriptionId, group);
+      const scope = accountScope({ subscriptionId, resourceGroup: rg.name, name });
+      await requirePermission(tx, caller, 'Microsoft.Batch/batchAccounts/write', scope);
+      await requireRegistered(tx, subscriptionId, 'Microsoft.Batch');
+      const existing = await tx.findBatchAccountByName(name);
+      if (existing && (existing.subscriptionId !== subscriptionId.toLowerCase() || existing.resourceGroup.toLowerCase() !== group.toLowerCase())) {
+        throw conflict('AccountNameNotAvailable', `The account name '${name}' is already in use.`, 'accountName');
+      }
+      if (existing && existing.location !== location) {
+        throw invalidInput('LocationCannotBeChanged', `The location of Batch account '${name}' cannot be changed.`, 'location');
+      }
+      const now = isoNow(this.ctx);
+      const extra: Record<string, unknown> = { ...(existing?.extra ?? {}) };
+      for (const p of KEPT_PROPERTIES) if (props[p] !== undefined) extra[p] = props[p];
+      if (input.identity !== undefined) extra.identity = input.identity;
+      const account: BatchAccountRecord = {
+        subscriptionId: subscriptionId.toLowerCase(),
+        resourceGroup: rg.name,
+        name: existing?.name ?? name,
+        location,
+        tags: validateTags(input.tags),
+        poolAllocationMode,
+        publicNetworkAccess: enumValue(props.publicNetworkAccess, ['Enabled', 'Disabled'], 'properties.publicNetworkAccess', 'Enabled'),
+        allowedAuthenticationModes: authModes(props.allowedAuthenticationModes, existing?.allowedAuthenticationModes ?? [...AUTH_MODES]),
+        extra,
+        primaryKey: existing?.primaryKey ?? this.newKey(),
+        secondaryKey: existing?.secondaryKey ?? this.newKey(),
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now,
+      };
+      await tx.putBatchAccount(account);
+      return { account, created: !existing };
+    });
+  }
+
+  /** PATCH: tags, autoStorage, encryption, identity, allowedAuthenticationModes, publicNetworkAccess. */
+  update(caller: Caller, subscriptionId: string, group: string, name: string, input: BatchAccountInput) {
+    return this.ctx.store.transaction(async (tx) => {
+      const account = await this.require(tx, subscriptionId, group, name);
+      await requirePermission(tx, caller, 'Microsoft.Batch/batchAccounts/write', accountScope(account));
+      const props = input.properties ?? {};
+      const extra = { ...account.extra };
+      for (const p of KEPT_PROPERTIES) if (props[p] !== undefined) extra[p] = props[p];
+      if (input.identity !== undefined) extra.identity = input.identity;
+      const updated: BatchAccountRecord = {
+        ...account,
+        tags: input.tags === undefined ? account.tags : validateTags(input.tags),
+        publicNetworkAccess: enumValue(props.publicNetworkAccess, ['Enabled', 'Disabled'], 'properties.publicNetworkAccess', account.publicNetworkAccess as 'Enabled'),
+        allowedAuthenticationModes: authModes(props.allowedAuthenticationModes, account.allowedAuthenticationModes),
+        extra,
+        updatedAt: isoNow(this.ctx),
+      };
+      await tx.putBatchAccount(updated);
+      return updated;
+    });
+  }
+
+  get(caller: Caller, subscriptionId: string, group: string, name: string): Promise<BatchAccountRecord> {
+    return this.ctx.store.transaction(async (tx) => {
+      const account = await this.require(tx, subscriptionId, group, name);
+      await requirePermission(tx, caller, 'Microsoft.Batch/batchAccounts/read', accountScope(account));
+      return account;
+    });
+  }
+
+  list(caller: Caller, subscriptionId: string, group?: string): Promise<BatchAccountRecord[]> {
+    return this.ctx.store.transaction(async (tx) => {
+      if (group !== undefined) await requireResourceGroup(tx, subscriptionId, group);
+      const scope = group === undefined ? `/subscriptions/${subscriptionId}` : rgScope(subscriptionId, group);
+      await requirePermission(tx, caller, 'Microsoft.Batch/batchAccounts/read', scope);
+      return tx.listBatchAccounts(subscriptionId, group);
+    });
+  }
+
+  delete(caller: Caller, subscriptionId: string, group: string, name: string): Promise<boolean> {
+    return this.ctx.store.transaction(async (tx) => {
+      await requireResourceGroup(tx, subscriptionId, group);
+      const account = await tx.findBatchAccount(subscriptionId, group, name);
+      if (!account) return false;
+      await requirePermission(tx, caller, 'Microsoft.Batch/batchAccounts/delete', accountScope(account));
+      return tx.deleteBatchAccount(subscriptionId, group, name);
+    });
+  }
+
+  listKeys(caller: Caller, subscriptionId: string, group: string, name: string): Promise<BatchAccountRecord> {
+    return this.ctx.store.transaction(async (tx) => {
+      const account = await this.require(tx, subscriptionId, group, name);
+      await requirePermission(tx, caller, 'Microsoft.Batch/batchAccounts/listKeys/action', accountScope(account));
+      this.requireSharedKeyAllowed(account);
+      return account;
+    });
+  }
+
+  regenerateKey(caller: Caller, subscriptionId: string, group: string, name: string, keyName: unknown) {
+    const which = enumValue(keyName, ['Primary', 'Secondary'], 'keyName', 'Primary');
+    if (keyName === undefined || keyName === null) {
+      throw invalidInput('MissingRequiredProperty', "The property 'keyName' is required.", 'keyName');
+    }
+    return this.ctx.store.transaction(async (tx) => {
+      const account = await this.require(tx, subscriptionId, group, name);
+      await requirePermission(tx, caller, 'Microsoft.Batch/batchAccounts/regenerateKeys/action', accountScope(account));
+      this.requireSharedKeyAllowed(account);
+      const updated = {
+        ...account,
+        primaryKey: which === 'Primary' ? this.newKey() : account.primaryKey,
+        secondaryKey: which === 'Secondary' ? this.newKey() : account.secondaryKey,
+        updatedAt: isoNow(this.ctx),
+      };
+      await tx.putBatchAccount(updated);
+      return updated;
+    });
+  }
+
+  private requireSharedKeyAllowed(account: BatchAccountRecord): void {
+    if (!account.allowedAuthenticationModes.includes('SharedKey')) {
+      throw conflict(
+        'OperationNotAllowed',
+        `Shared key access is disabled for Batch account '${account.name}': 'SharedKey' is not in allowedAuthenticationModes.`,
+      );
+    }
+  }
+
+  private async require(tx: StoreTx, subscriptionId: string, group: string, name: string) {
+    await requireResourceGroup(tx, subscriptionId, group);
+    const account = await tx.findBatchAccount(subscriptionId, group, name);
+    if (!account) throw accountNotFound(name, group);
+    return account;
+  }
+
+  /** Whether an Entra ID caller's roles on the account allow a data-plane action (actions or dataActions). */
+  dataPlaneAllowed(caller: Caller, account: BatchAccountRecord, action: string): Promise<boolean> {
+    return this.ctx.store.transaction((tx) => isPermitted(tx, caller, action, accountScope(account), true));
+  }
+
+  /** The data plane routes by account name alone. */
+  findByName(name: string): Promise<BatchAccountRecord | undefined> {
+    return this.ctx.store.transaction((tx) => tx.findBatchAccountByName(name));
+  }
+}

@@ -1,0 +1,129 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import type { ApiDeps } from './api/http/context.ts';
+import { buildHttpServer } from './api/http/server.ts';
+import { SpecValidator } from './api/spec/validator.ts';
+import type { Config } from './config/config.ts';
+import { BatchAccountService } from './domain/accounts/batch-accounts.ts';
+import { RoleAssignmentService } from './domain/authorization/assignments.ts';
+import type { DomainContext } from './domain/context.ts';
+import { WELL_KNOWN, seedWellKnownEnvironment } from './domain/environment/well-known.ts';
+import { PrincipalService } from './domain/identity/principals.ts';
+import { ResourceService } from './domain/resources/resources.ts';
+import { systemClock, type Clock } from './platform/clock.ts';
+import { randomIds, type IdSource } from './platform/ids.ts';
+import { createLogger, type Logger } from './platform/logger.ts';
+import { ensureTlsMaterial } from './platform/tls.ts';
+import { TokenSigner } from './platform/tokens.ts';
+import type { Store } from './storage/port.ts';
+import { openSqliteStore } from './storage/sqlite/open.ts';
+
+/** The fields of `<data-dir>/connection.json`, all strings, exactly as the README documents them. */
+export interface ConnectionInfo {
+  caCertPath: string;
+  authorityHost: string;
+  armEndpoint: string;
+  tenantId: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+  clientId: string;
+  clientSecret: string;
+  batchAccountName: string;
+  batchAccountKey: string;
+  batchUrl: string;
+}
+
+export interface RunningServer {
+  origin: string;
+  connection: ConnectionInfo;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export const SPECS_ROOT = fileURLToPath(new URL('../specs', import.meta.url));
+
+export function storePath(config: Config): string {
+  return config.inMemory ? ':memory:' : join(config.dataDir, 'state', 'lazurite.db');
+}
+
+export function signingKeyPath(config: Config): string {
+  return join(config.dataDir, 'identity', 'signing-key.pem');
+}
+
+function originFor(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
+  return `https://${h.includes(':') ? `[${h}]` : h}:${port}`;
+}
+
+function connectionInfo(origin: string, caCertPath: string): ConnectionInfo {
+  return {
+    caCertPath,
+    authorityHost: origin,
+    armEndpoint: origin,
+    tenantId: WELL_KNOWN.tenantId,
+    subscriptionId: WELL_KNOWN.subscriptionId,
+    resourceGroup: WELL_KNOWN.resourceGroup,
+    location: WELL_KNOWN.location,
+    clientId: WELL_KNOWN.clientId,
+    clientSecret: WELL_KNOWN.clientSecret,
+    batchAccountName: WELL_KNOWN.batchAccountName,
+    batchAccountKey: WELL_KNOWN.batchAccountKey,
+    batchUrl: `${origin}/batch/${WELL_KNOWN.batchAccountName}`,
+  };
+}
+
+/** Composition root: config → store → services → HTTP. Returns once the server is listening and seeded. */
+export async function startLazurite(config: Config, inject: { clock?: Clock; ids?: IdSource } = {}): Promise<RunningServer> {
+  const clock = inject.clock ?? systemClock;
+  const ids = inject.ids ?? randomIds;
+  const logger = createLogger(config.logLevel);
+  mkdirSync(config.dataDir, { recursive: true });
+  const tls = ensureTlsMaterial(join(config.dataDir, 'tls'), config.host, clock.now());
+  const store: Store = await openSqliteStore(storePath(config));
+  let app: FastifyInstance | undefined;
+  try {
+    const ctx: DomainContext = { store, clock, ids };
+    await seedWellKnownEnvironment(ctx);
+    let origin = originFor(config.host, config.port);
+    const deps: ApiDeps = {
+      config,
+      clock,
+      logger,
+      signer: await TokenSigner.open(signingKeyPath(config), clock),
+      specs: new SpecValidator(SPECS_ROOT),
+      principals: new PrincipalService(ctx),
+      resources: new ResourceService(ctx),
+      roleAssignments: new RoleAssignmentService(ctx),
+      batchAccounts: new BatchAccountService(ctx),
+      publicOrigin: () => origin,
+    };
+    const origins = () => {
+      const port = new URL(origin).port;
+      return [origin, `https://127.0.0.1:${port}`, `https://localhost:${port}`, `https://[::1]:${port}`];
+    };
+    app = buildHttpServer(deps, { tls: { key: tls.keyPem, cert: tls.certPem }, origins });
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    origin = originFor(config.host, port);
+    const connection = connectionInfo(origin, tls.caCertPath);
+    writeFileSync(join(config.dataDir, 'connection.json'), `${JSON.stringify(connection, null, 2)}\n`);
+    const server = app;
+    return {
+      origin,
+      connection,
+      logger,
+      close: async () => {
+        await server.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await app?.close();
+    await store.close();
+    throw err;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Records the store keeps. These are the domain's facts in storage-neutral form (no wire shapes, no SQL):
+ * the store port speaks them, the domain builds and reads them.
+ */
+export interface TenantRecord {
+  id: string;
+  displayName: string;
+  defaultDomain: string;
+}
+
+export interface SubscriptionRecord {
+  id: string;
+  tenantId: string;
+  displayName: string;
+  state: 'Enabled' | 'Disabled' | 'Warned' | 'PastDue' | 'Deleted';
+}
+
+export interface PrincipalRecord {
+  objectId: string;
+  appId: string;
+  tenantId: string;
+  displayName: string;
+  secretSalt: string;
+  secretHash: string;
+  createdAt: string;
+}
+
+export type Tags = Record<string, string>;
+
+export interface ResourceGroupRecord {
+  subscriptionId: string;
+  name: string;
+  location: string;
+  tags: Tags;
+  managedBy: string | null;
+  createdAt: string;
+}
+
+export type ProviderRegistrationState = 'NotRegistered' | 'Registering' | 'Registered' | 'Unregistering';
+
+export interface ProviderRegistrationRecord {
+  subscriptionId: string;
+  namespace: string;
+  state: ProviderRegistrationState;
+}
+
+export interface RoleAssignmentRecord {
+  /** The assignment's GUID name. */
+  name: string;
+  /** Scope as given, without a trailing slash, e.g. /subscriptions/{id}/resourceGroups/{rg}. */
+  scope: string;
+  /** Role definition GUID. */
+  roleDefinitionName: string;
+  principalId: string;
+  principalType: string;
+  description: string | null;
+  createdOn: string;
+  updatedOn: string;
+  createdBy: string | null;
+}
+
+export type PoolAllocationMode = 'BatchService' | 'UserSubscription';
+
+export interface BatchAccountRecord {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  location: string;
+  tags: Tags;
+  poolAllocationMode: PoolAllocationMode;
+  publicNetworkAccess: string;
+  allowedAuthenticationModes: string[];
+  /** Other properties the client sent that we keep and echo (autoStorage, keyVaultReference, identity, ...). */
+  extra: Record<string, unknown>;
+  primaryKey: string;
+  secondaryKey: string;
+  createdAt: string;
+  updatedAt: string;
+}

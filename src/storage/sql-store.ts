@@ -1,0 +1,366 @@
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { Store, StoreTx } from './port.ts';
+import type {
+  BatchAccountRecord,
+  PoolAllocationMode,
+  ProviderRegistrationState,
+  ResourceGroupRecord,
+  RoleAssignmentRecord,
+  SubscriptionRecord,
+} from './records.ts';
+import type { BatchAccountsTable, Database, ResourceGroupsTable, RoleAssignmentsTable } from './sqlite/schema.ts';
+
+const key = (s: string): string => s.toLowerCase();
+/** Scope key: lower case, no trailing slash (the root scope stays "/"). */
+export const scopeKey = (scope: string): string => {
+  const k = key(scope).replace(/\/+$/, '');
+  return k === '' ? '/' : k;
+};
+
+function toGroup(r: Selectable<ResourceGroupsTable>): ResourceGroupRecord {
+  return {
+    subscriptionId: r.subscription_id,
+    name: r.name,
+    location: r.location,
+    tags: JSON.parse(r.tags) as Record<string, string>,
+    managedBy: r.managed_by,
+    createdAt: r.created_at,
+  };
+}
+
+function toAssignment(r: Selectable<RoleAssignmentsTable>): RoleAssignmentRecord {
+  return {
+    name: r.name,
+    scope: r.scope,
+    roleDefinitionName: r.role_definition_name,
+    principalId: r.principal_id,
+    principalType: r.principal_type,
+    description: r.description,
+    createdOn: r.created_on,
+    updatedOn: r.updated_on,
+    createdBy: r.created_by,
+  };
+}
+
+function toAccount(r: Selectable<BatchAccountsTable>): BatchAccountRecord {
+  return {
+    subscriptionId: r.subscription_id,
+    resourceGroup: r.resource_group,
+    name: r.name,
+    location: r.location,
+    tags: JSON.parse(r.tags) as Record<string, string>,
+    poolAllocationMode: r.pool_allocation_mode as PoolAllocationMode,
+    publicNetworkAccess: r.public_network_access,
+    allowedAuthenticationModes: JSON.parse(r.allowed_authentication_modes) as string[],
+    extra: JSON.parse(r.extra) as Record<string, unknown>,
+    primaryKey: r.primary_key,
+    secondaryKey: r.secondary_key,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** Store operations over any Kysely dialect; dialect differences stay in the `open*` functions. */
+class SqlStoreTx implements StoreTx {
+  private readonly db: Transaction<Database>;
+  constructor(db: Transaction<Database>) {
+    this.db = db;
+  }
+
+  async putTenant(t: { id: string; displayName: string; defaultDomain: string }): Promise<void> {
+    const row = { id: t.id, display_name: t.displayName, default_domain: t.defaultDomain };
+    await this.db
+      .insertInto('tenants')
+      .values(row)
+      .onConflict((oc) => oc.column('id').doUpdateSet(row))
+      .execute();
+  }
+  async findTenant(id: string) {
+    const r = await this.db.selectFrom('tenants').selectAll().where('id', '=', key(id)).executeTakeFirst();
+    return r && { id: r.id, displayName: r.display_name, defaultDomain: r.default_domain };
+  }
+  async putSubscription(s: SubscriptionRecord): Promise<void> {
+    const row = { id: key(s.id), tenant_id: s.tenantId, display_name: s.displayName, state: s.state };
+    await this.db
+      .insertInto('subscriptions')
+      .values(row)
+      .onConflict((oc) => oc.column('id').doUpdateSet(row))
+      .execute();
+  }
+  async findSubscription(id: string) {
+    const r = await this.db.selectFrom('subscriptions').selectAll().where('id', '=', key(id)).executeTakeFirst();
+    return r && this.toSubscription(r);
+  }
+  async listSubscriptions(tenantId?: string) {
+    let q = this.db.selectFrom('subscriptions').selectAll().orderBy('id');
+    if (tenantId !== undefined) q = q.where('tenant_id', '=', key(tenantId));
+    return (await q.execute()).map((r) => this.toSubscription(r));
+  }
+  private toSubscription(r: { id: string; tenant_id: string; display_name: string; state: string }) {
+    return {
+      id: r.id,
+      tenantId: r.tenant_id,
+      displayName: r.display_name,
+      state: r.state as SubscriptionRecord['state'],
+    };
+  }
+  async addPrincipal(p: Parameters<StoreTx['addPrincipal']>[0]): Promise<void> {
+    await this.db
+      .insertInto('principals')
+      .values({
+        object_id: key(p.objectId),
+        app_id: key(p.appId),
+        tenant_id: key(p.tenantId),
+        display_name: p.displayName,
+        secret_salt: p.secretSalt,
+        secret_hash: p.secretHash,
+        created_at: p.createdAt,
+      })
+      .execute();
+  }
+  async findPrincipalByAppId(appId: string) {
+    const r = await this.db.selectFrom('principals').selectAll().where('app_id', '=', key(appId)).executeTakeFirst();
+    return r && this.toPrincipal(r);
+  }
+  async findPrincipalByObjectId(objectId: string) {
+    const r = await this.db
+      .selectFrom('principals')
+      .selectAll()
+      .where('object_id', '=', key(objectId))
+      .executeTakeFirst();
+    return r && this.toPrincipal(r);
+  }
+  private toPrincipal(r: Selectable<Database['principals']>) {
+    return {
+      objectId: r.object_id,
+      appId: r.app_id,
+      tenantId: r.tenant_id,
+      displayName: r.display_name,
+      secretSalt: r.secret_salt,
+      secretHash: r.secret_hash,
+      createdAt: r.created_at,
+    };
+  }
+
+  async putResourceGroup(g: ResourceGroupRecord): Promise<void> {
+    const row = {
+      subscription_id: key(g.subscriptionId),
+      name_key: key(g.name),
+      name: g.name,
+      location: g.location,
+      tags: JSON.stringify(g.tags),
+      managed_by: g.managedBy,
+      created_at: g.createdAt,
+    };
+    const { name: _keepOriginalName, created_at: _keepCreated, ...update } = row;
+    await this.db
+      .insertInto('resource_groups')
+      .values(row)
+      .onConflict((oc) => oc.columns(['subscription_id', 'name_key']).doUpdateSet(update))
+      .execute();
+  }
+  async findResourceGroup(subscriptionId: string, name: string) {
+    const r = await this.db
+      .selectFrom('resource_groups')
+      .selectAll()
+      .where('subscription_id', '=', key(subscriptionId))
+      .where('name_key', '=', key(name))
+      .executeTakeFirst();
+    return r && toGroup(r);
+  }
+  async listResourceGroups(subscriptionId: string) {
+    const rows = await this.db
+      .selectFrom('resource_groups')
+      .selectAll()
+      .where('subscription_id', '=', key(subscriptionId))
+      .orderBy('name_key')
+      .execute();
+    return rows.map(toGroup);
+  }
+  async deleteResourceGroupWithContents(subscriptionId: string, name: string): Promise<boolean> {
+    const sub = key(subscriptionId);
+    const rg = key(name);
+    await this.db
+      .deleteFrom('batch_accounts')
+      .where('subscription_id', '=', sub)
+      .where('resource_group_key', '=', rg)
+      .execute();
+    await this.deleteAssignmentsUnder(`/subscriptions/${sub}/resourcegroups/${rg}`);
+    const res = await this.db
+      .deleteFrom('resource_groups')
+      .where('subscription_id', '=', sub)
+      .where('name_key', '=', rg)
+      .executeTakeFirst();
+    return res.numDeletedRows > 0n;
+  }
+  async setProviderState(p: { subscriptionId: string; namespace: string; state: ProviderRegistrationState }) {
+    const row = {
+      subscription_id: key(p.subscriptionId),
+      namespace_key: key(p.namespace),
+      namespace: p.namespace,
+      state: p.state,
+    };
+    await this.db
+      .insertInto('provider_registrations')
+      .values(row)
+      .onConflict((oc) => oc.columns(['subscription_id', 'namespace_key']).doUpdateSet({ state: p.state }))
+      .execute();
+  }
+  async listProviderStates(subscriptionId: string) {
+    const rows = await this.db
+      .selectFrom('provider_registrations')
+      .selectAll()
+      .where('subscription_id', '=', key(subscriptionId))
+      .execute();
+    return rows.map((r) => ({
+      subscriptionId: r.subscription_id,
+      namespace: r.namespace,
+      state: r.state as ProviderRegistrationState,
+    }));
+  }
+
+  async putRoleAssignment(a: RoleAssignmentRecord): Promise<void> {
+    const row = {
+      name: key(a.name),
+      scope: a.scope,
+      scope_key: scopeKey(a.scope),
+      role_definition_name: key(a.roleDefinitionName),
+      principal_id: key(a.principalId),
+      principal_type: a.principalType,
+      description: a.description,
+      created_on: a.createdOn,
+      updated_on: a.updatedOn,
+      created_by: a.createdBy,
+    };
+    await this.db
+      .insertInto('role_assignments')
+      .values(row)
+      .onConflict((oc) => oc.column('name').doUpdateSet(row))
+      .execute();
+  }
+  async findRoleAssignment(name: string) {
+    const r = await this.db
+      .selectFrom('role_assignments')
+      .selectAll()
+      .where('name', '=', key(name))
+      .executeTakeFirst();
+    return r && toAssignment(r);
+  }
+  async listRoleAssignmentsAtScopes(scopes: string[]) {
+    if (scopes.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('role_assignments')
+      .selectAll()
+      .where('scope_key', 'in', scopes.map(scopeKey))
+      .orderBy('created_on')
+      .execute();
+    return rows.map(toAssignment);
+  }
+  async listRoleAssignmentsUnder(scope: string) {
+    const k = scopeKey(scope);
+    const prefix = k === '/' ? '/' : `${k}/`;
+    const rows = await this.db
+      .selectFrom('role_assignments')
+      .selectAll()
+      .where((eb) =>
+        eb.or([
+          eb('scope_key', '=', k),
+          eb(sql<string>`substr(scope_key, 1, ${prefix.length})`, '=', prefix),
+        ]),
+      )
+      .orderBy('created_on')
+      .execute();
+    return rows.map(toAssignment);
+  }
+  private async deleteAssignmentsUnder(scope: string): Promise<void> {
+    const names = (await this.listRoleAssignmentsUnder(scope)).map((a) => a.name);
+    if (names.length > 0) await this.db.deleteFrom('role_assignments').where('name', 'in', names).execute();
+  }
+  async listRoleAssignmentsForPrincipal(principalId: string) {
+    const rows = await this.db
+      .selectFrom('role_assignments')
+      .selectAll()
+      .where('principal_id', '=', key(principalId))
+      .orderBy('created_on')
+      .execute();
+    return rows.map(toAssignment);
+  }
+  async deleteRoleAssignment(name: string): Promise<boolean> {
+    const res = await this.db.deleteFrom('role_assignments').where('name', '=', key(name)).executeTakeFirst();
+    return res.numDeletedRows > 0n;
+  }
+
+  async putBatchAccount(a: BatchAccountRecord): Promise<void> {
+    const row = {
+      name_key: key(a.name),
+      name: a.name,
+      subscription_id: key(a.subscriptionId),
+      resource_group_key: key(a.resourceGroup),
+      resource_group: a.resourceGroup,
+      location: a.location,
+      tags: JSON.stringify(a.tags),
+      pool_allocation_mode: a.poolAllocationMode,
+      public_network_access: a.publicNetworkAccess,
+      allowed_authentication_modes: JSON.stringify(a.allowedAuthenticationModes),
+      extra: JSON.stringify(a.extra),
+      primary_key: a.primaryKey,
+      secondary_key: a.secondaryKey,
+      created_at: a.createdAt,
+      updated_at: a.updatedAt,
+    };
+    await this.db
+      .insertInto('batch_accounts')
+      .values(row)
+      .onConflict((oc) => oc.column('name_key').doUpdateSet(row))
+      .execute();
+  }
+  async findBatchAccount(subscriptionId: string, resourceGroup: string, name: string) {
+    const r = await this.db
+      .selectFrom('batch_accounts')
+      .selectAll()
+      .where('name_key', '=', key(name))
+      .where('subscription_id', '=', key(subscriptionId))
+      .where('resource_group_key', '=', key(resourceGroup))
+      .executeTakeFirst();
+    return r && toAccount(r);
+  }
+  async findBatchAccountByName(name: string) {
+    const r = await this.db
+      .selectFrom('batch_accounts')
+      .selectAll()
+      .where('name_key', '=', key(name))
+      .executeTakeFirst();
+    return r && toAccount(r);
+  }
+  async listBatchAccounts(subscriptionId: string, resourceGroup?: string) {
+    let q = this.db
+      .selectFrom('batch_accounts')
+      .selectAll()
+      .where('subscription_id', '=', key(subscriptionId))
+      .orderBy('name_key');
+    if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', key(resourceGroup));
+    return (await q.execute()).map(toAccount);
+  }
+  async deleteBatchAccount(subscriptionId: string, resourceGroup: string, name: string): Promise<boolean> {
+    const res = await this.db
+      .deleteFrom('batch_accounts')
+      .where('name_key', '=', key(name))
+      .where('subscription_id', '=', key(subscriptionId))
+      .where('resource_group_key', '=', key(resourceGroup))
+      .executeTakeFirst();
+    return res.numDeletedRows > 0n;
+  }
+}
+
+export class SqlStore implements Store {
+  private readonly db: Kysely<Database>;
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
+  transaction<T>(work: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((trx) => work(new SqlStoreTx(trx)));
+  }
+  close(): Promise<void> {
+    return this.db.destroy();
+  }
+}

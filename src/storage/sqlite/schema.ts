@@ -1,0 +1,75 @@
+/** Table shapes as Kysely sees them. JSON columns hold text. `*_key` columns hold lower-cased names for lookup. */
+export interface TenantsTable {
+  id: string;
+  display_name: string;
+  default_domain: string;
+}
+export interface SubscriptionsTable {
+  id: string;
+  tenant_id: string;
+  display_name: string;
+  state: string;
+}
+export interface PrincipalsTable {
+  object_id: string;
+  app_id: string;
+  tenant_id: string;
+  display_name: string;
+  secret_salt: string;
+  secret_hash: string;
+  created_at: string;
+}
+export interface ResourceGroupsTable {
+  subscription_id: string;
+  name_key: string;
+  name: string;
+  location: string;
+  tags: string;
+  managed_by: string | null;
+  created_at: string;
+}
+export interface ProviderRegistrationsTable {
+  subscription_id: string;
+  namespace_key: string;
+  namespace: string;
+  state: string;
+}
+export interface RoleAssignmentsTable {
+  name: string;
+  scope: string;
+  scope_key: string;
+  role_definition_name: string;
+  principal_id: string;
+  principal_type: string;
+  description: string | null;
+  created_on: string;
+  updated_on: string;
+  created_by: string | null;
+}
+export interface BatchAccountsTable {
+  name_key: string;
+  name: string;
+  subscription_id: string;
+  resource_group_key: string;
+  resource_group: string;
+  location: string;
+  tags: string;
+  pool_allocation_mode: string;
+  public_network_access: string;
+  allowed_authentication_modes: string;
+  extra: string;
+  primary_key: string;
+  secondary_key: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Database {
+  tenants: TenantsTable;
+  subscriptions: SubscriptionsTable;
+  principals: PrincipalsTable;
+  resource_groups: ResourceGroupsTable;
+  provider_registrations: ProviderRegistrationsTable;
+  role_assignments: RoleAssignmentsTable;
+  batch_accounts: BatchAccountsTable;
+}

@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getCACertificates, setDefaultCACertificates } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import type { ConnectionInfo } from '../../src/main.ts';
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CLI = join(REPO_ROOT, 'src', 'cli', 'main.ts');
+
+export interface TestServer {
+  connection: ConnectionInfo;
+  dataDir: string;
+  process: ChildProcess;
+  /** Output the server printed so far (for diagnosing failures). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Lets this process's HTTPS clients (Node's tls defaults: core-rest-pipeline, node-fetch) trust the server's CA. */
+export function trustCa(caCertPath: string): void {
+  const pem = readFileSync(caCertPath, 'utf8');
+  const current = getCACertificates('default');
+  if (!current.includes(pem)) setDefaultCACertificates([...current, pem]);
+}
+
+/** Runs `lazurite <args>` to completion and returns its stdout; rejects with stderr on a non-zero exit. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code) => {
+      if (code === 0) resolve(out);
+      else reject(new Error(`lazurite ${args.join(' ')} exited ${String(code)}: ${err}${out}`));
+    });
+  });
+}
+
+/**
+ * Starts the real server (`lazurite start --port 0`) in a child process with a fresh data dir, as a user would,
+ * and resolves once it reports ready. The CA it creates is trusted by this test process.
+ */
+export async function startServer(extraArgs: string[] = [], dataDir?: string): Promise<TestServer> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'lazurite-test-'));
+  const child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--data-dir', dir, '--log-level', 'warn', ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      if (output.includes('Lazurite is listening on')) resolve();
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('exit', (code) => {
+      reject(new Error(`server exited early (${String(code)}):\n${output}`));
+    });
+  });
+  await ready;
+  const connection = JSON.parse(readFileSync(join(dir, 'connection.json'), 'utf8')) as ConnectionInfo;
+  trustCa(connection.caCertPath);
+  return {
+    connection,
+    dataDir: dir,
+    process: child,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      if (dataDir === undefined) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ResourceManagementClient } from '@azure/arm-resources';
+import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
+import { ClientSecretCredential } from '@azure/identity';
+import { SignJWT, importPKCS8 } from 'jose';
+import { runCli, startServer, type TestServer } from './harness.ts';
+
+interface Reply {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+async function call(url: string, init: RequestInit = {}): Promise<Reply> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+}
+
+const armCode = (r: Reply) => (r.body.error as { code?: string } | undefined)?.code;
+
+describe('bad input and bad credentials get the real error, never a 500', () => {
+  let server: TestServer;
+  let c: TestServer['connection'];
+  let armToken: string;
+  let subUrl: string;
+
+  before(async () => {
+    server = await startServer();
+    c = server.connection;
+    const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, { authorityHost: c.authorityHost, disableInstanceDiscovery: true });
+    armToken = (await cred.getToken('https://management.azure.com/.default')).token;
+    subUrl = `${c.armEndpoint}/subscriptions/${c.subscriptionId}`;
+  });
+  after(async () => {
+    // The server must still be serving after every bad request above.
+    const health = await fetch(`${c.armEndpoint}/health`);
+    assert.equal(health.status, 200);
+    await server.stop();
+  });
+
+  const arm = (path: string, init: RequestInit = {}, token?: string) =>
+    call(`${subUrl}${path}`, { ...init, headers: { authorization: `Bearer ${token ?? armToken}`, 'content-type': 'application/json', ...(init.headers as Record<string, string> | undefined) } });
+
+  test('wrong client secret → invalid_client (401) through @azure/identity', async () => {
+    const cred = new ClientSecretCredential(c.tenantId, c.clientId, 'not-the-secret', { authorityHost: c.authorityHost, disableInstanceDiscovery: true });
+    await assert.rejects(cred.getToken('https://management.azure.com/.default'), /invalid_client|AADSTS7000215/);
+    const raw = await call(`${c.authorityHost}/${c.tenantId}/oauth2/v2.0/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: c.clientId, client_secret: 'nope', scope: 'https://management.azure.com/.default' }).toString(),
+    });
+    assert.equal(raw.status, 401);
+    assert.equal(raw.body.error, 'invalid_client');
+    assert.deepEqual(raw.body.error_codes, [7000215]);
+  });
+
+  test('unknown tenant → AADSTS90002', async () => {
+    const raw = await call(`${c.authorityHost}/00000000-0000-0000-0000-000000000000/oauth2/v2.0/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.clientSecret, scope: 'https://management.azure.com/.default' }).toString(),
+    });
+    assert.equal(raw.status, 400);
+    assert.equal(raw.body.error, 'invalid_request');
+    assert.deepEqual(raw.body.error_codes, [90002]);
+  });
+
+  test('expired token → 401 ExpiredAuthenticationToken', async () => {
+    const key = await importPKCS8(readFileSync(join(server.dataDir, 'identity', 'signing-key.pem'), 'utf8'), 'RS256');
+    const kid = (JSON.parse(Buffer.from(armToken.split('.')[0] ?? '', 'base64url').toString()) as { kid: string }).kid;
+    const now = Math.floor(Date.now() / 1000);
+    const expired = await new SignJWT({ tid: c.tenantId, oid: '6c6f6361-6c00-4a7a-8000-0000000000b1', appid: c.clientId })
+      .setProtectedHeader({ alg: 'RS256', kid })
+      .setIssuer(`${c.authorityHost}/${c.tenantId}/`)
+      .setAudience('https://management.azure.com/')
+      .setIssuedAt(now - 7200)
+      .setExpirationTime(now - 3600)
+      .sign(key);
+    const r = await arm('/resourcegroups?api-version=2021-04-01', {}, expired);
+    assert.equal(r.status, 401);
+    assert.equal(armCode(r), 'ExpiredAuthenticationToken');
+  });
+
+  test('token for the wrong audience → 401 InvalidAuthenticationTokenAudience', async () => {
+    const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, { authorityHost: c.authorityHost, disableInstanceDiscovery: true });
+    const batchToken = (await cred.getToken('https://batch.core.windows.net//.default')).token;
+    const r = await arm('/resourcegroups?api-version=2021-04-01', {}, batchToken);
+    assert.equal(r.status, 401);
+    assert.equal(armCode(r), 'InvalidAuthenticationTokenAudience');
+  });
+
+  test('tampered signature → 401 InvalidAuthenticationToken', async () => {
+    const [h, p, s = ''] = armToken.split('.');
+    const flipped = `${s.slice(0, 10)}${s[10] === 'A' ? 'B' : 'A'}${s.slice(11)}`;
+    const r = await arm('/resourcegroups?api-version=2021-04-01', {}, `${h ?? ''}.${p ?? ''}.${flipped}`);
+    assert.equal(r.status, 401);
+    assert.equal(armCode(r), 'InvalidAuthenticationToken');
+  });
+
+  test('no Authorization header → 401 on ARM and on Batch', async () => {
+    const r = await call(`${subUrl}/resourcegroups?api-version=2021-04-01`);
+    assert.equal(r.status, 401);
+    assert.equal(armCode(r), 'AuthenticationFailed');
+    const b = await call(`${c.batchUrl}/supportedimages?api-version=2022-10-01.16.0`);
+    assert.equal(b.status, 401);
+    assert.equal(b.body.code, 'AuthenticationFailed');
+    assert.equal((b.body.message as { lang: string }).lang, 'en-US');
+  });
+
+  test('SharedKey with a wrong key → 403 AuthenticationFailed through @azure/batch', async () => {
+    const wrong = Buffer.from('x'.repeat(64)).toString('base64');
+    const client = new BatchServiceClient(new BatchSharedKeyCredentials(c.batchAccountName, wrong), c.batchUrl);
+    await assert.rejects(client.account.listSupportedImages(), (e: { statusCode?: number; code?: string }) => e.statusCode === 403 && e.code === 'AuthenticationFailed');
+  });
+
+  test('SharedKey with a stale ocp-date → 403 AuthenticationFailed', async () => {
+    const client = new BatchServiceClient(new BatchSharedKeyCredentials(c.batchAccountName, c.batchAccountKey), c.batchUrl);
+    const stale = new Date(Date.now() - 20 * 60 * 1000);
+    await assert.rejects(
+      client.account.listSupportedImages({ accountListSupportedImagesOptions: { ocpDate: stale } }),
+      (e: { statusCode?: number; code?: string; body?: { values?: { key: string; value: string }[] } }) =>
+        e.statusCode === 403 && e.code === 'AuthenticationFailed' && JSON.stringify(e.body ?? {}).includes('15 minutes'),
+    );
+  });
+
+  test('a principal with no role gets 403 AuthorizationFailed from ARM and is refused by the Batch data plane', async () => {
+    const sp = JSON.parse(await runCli(['sp', 'create', '--name', 'no-role', '--data-dir', server.dataDir, '--log-level', 'silent'])) as { clientId: string; clientSecret: string };
+    const cred = new ClientSecretCredential(c.tenantId, sp.clientId, sp.clientSecret, { authorityHost: c.authorityHost, disableInstanceDiscovery: true });
+    const client = new ResourceManagementClient(cred, c.subscriptionId, { endpoint: c.armEndpoint });
+    await assert.rejects(client.resourceGroups.createOrUpdate('forbidden-rg', { location: 'westeurope' }), (e: { statusCode?: number; code?: string }) => e.statusCode === 403 && e.code === 'AuthorizationFailed');
+    const token = (await cred.getToken('https://batch.core.windows.net//.default')).token;
+    const b = await call(`${c.batchUrl}/supportedimages?api-version=2022-10-01.16.0`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(b.status, 403);
+    assert.equal(b.body.code, 'InsufficientAccountPermissions');
+  });
+
+  test('unknown route → 501 NotImplemented in the surface envelope, not a bare 404', async () => {
+    const r = await arm('/providers/Microsoft.Fake/widgets?api-version=2021-04-01');
+    assert.equal(r.status, 501);
+    assert.equal(armCode(r), 'NotImplemented');
+    const client = new BatchServiceClient(new BatchSharedKeyCredentials(c.batchAccountName, c.batchAccountKey), c.batchUrl);
+    await assert.rejects(client.certificate.list(), (e: { statusCode?: number; code?: string }) => e.statusCode === 501 && e.code === 'NotImplemented');
+  });
+
+  test('malformed JSON → 400 InvalidRequestContent', async () => {
+    const r = await arm('/resourcegroups/bad-json?api-version=2021-04-01', { method: 'PUT', body: '{"location": "westeurope",' });
+    assert.equal(r.status, 400);
+    assert.equal(armCode(r), 'InvalidRequestContent');
+  });
+
+  test('missing required property → 400 naming the field', async () => {
+    const r = await arm('/resourcegroups/no-location?api-version=2021-04-01', { method: 'PUT', body: '{"tags":{}}' });
+    assert.equal(r.status, 400);
+    assert.equal(armCode(r), 'LocationRequired');
+    assert.equal((r.body.error as { target?: string }).target, 'location');
+    const ra = await arm(`/providers/Microsoft.Authorization/roleAssignments/5a2e4f9a-8f7b-4d2c-9e1f-3b4a5c6d7e8f?api-version=2022-04-01`, {
+      method: 'PUT',
+      body: JSON.stringify({ properties: { roleDefinitionId: `/subscriptions/${c.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7` } }),
+    });
+    assert.equal(ra.status, 400);
+    assert.match(JSON.stringify(ra.body), /principalId/);
+  });
+
+  test('oversize body → 413, and nothing was created', async () => {
+    const big = JSON.stringify({ location: 'westeurope', tags: { pad: 'x'.repeat(5 * 1024 * 1024) } });
+    const r = await arm('/resourcegroups/too-big?api-version=2021-04-01', { method: 'PUT', body: big });
+    assert.equal(r.status, 413);
+    assert.equal(armCode(r), 'RequestBodyTooLarge');
+    const g = await arm('/resourcegroups/too-big?api-version=2021-04-01');
+    assert.equal(g.status, 404);
+  });
+});
