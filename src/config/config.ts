@@ -14,6 +14,8 @@ export interface Config {
   bodyLimit: number;
   /** Access-token lifetime, seconds. */
   tokenLifetimeSeconds: number;
+  /** Batch account served at root-level data-plane paths to Entra ID callers (see ADR 0006). */
+  defaultBatchAccount: string;
 }
 
 export interface ConfigFlags {
@@ -33,6 +35,7 @@ export const DEFAULTS = {
   logLevel: 'info' as LogLevel,
   bodyLimit: 4 * 1024 * 1024,
   tokenLifetimeSeconds: 3600,
+  defaultBatchAccount: 'lazurite',
 };
 
 export class ConfigError extends Error {}
@@ -62,5 +65,6 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     logLevel: level as LogLevel,
     bodyLimit: DEFAULTS.bodyLimit,
     tokenLifetimeSeconds: DEFAULTS.tokenLifetimeSeconds,
+    defaultBatchAccount: env.LAZURITE_DEFAULT_BATCH_ACCOUNT ?? DEFAULTS.defaultBatchAccount,
   };
 }

@@ -112,12 +112,12 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
 
   test('SharedKey with a wrong key → 403 AuthenticationFailed through @azure/batch', async () => {
     const wrong = Buffer.from('x'.repeat(64)).toString('base64');
-    const client = new BatchServiceClient(new BatchSharedKeyCredentials(c.batchAccountName, wrong), c.batchUrl);
+    const client = new BatchServiceClient(new BatchSharedKeyCredentials(c.batchAccountName, wrong), new URL(c.batchUrl).origin);
     await assert.rejects(client.account.listSupportedImages(), (e: { statusCode?: number; code?: string }) => e.statusCode === 403 && e.code === 'AuthenticationFailed');
   });
 
   test('SharedKey with a stale ocp-date → 403 AuthenticationFailed', async () => {
-    const client = new BatchServiceClient(new BatchSharedKeyCredentials(c.batchAccountName, c.batchAccountKey), c.batchUrl);
+    const client = new BatchServiceClient(new BatchSharedKeyCredentials(c.batchAccountName, c.batchAccountKey), new URL(c.batchUrl).origin);
     const stale = new Date(Date.now() - 20 * 60 * 1000);
     await assert.rejects(
       client.account.listSupportedImages({ accountListSupportedImagesOptions: { ocpDate: stale } }),
@@ -141,7 +141,7 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
     const r = await arm('/providers/Microsoft.Fake/widgets?api-version=2021-04-01');
     assert.equal(r.status, 501);
     assert.equal(armCode(r), 'NotImplemented');
-    const client = new BatchServiceClient(new BatchSharedKeyCredentials(c.batchAccountName, c.batchAccountKey), c.batchUrl);
+    const client = new BatchServiceClient(new BatchSharedKeyCredentials(c.batchAccountName, c.batchAccountKey), new URL(c.batchUrl).origin);
     await assert.rejects(client.certificate.list(), (e: { statusCode?: number; code?: string }) => e.statusCode === 501 && e.code === 'NotImplemented');
   });
 

@@ -32,7 +32,7 @@ export function listPage<T>(request: FastifyRequest, ctx: BatchRequestContext, s
     const filter = filterText === undefined || filterText.trim() === '' ? undefined : parseFilter(filterText, spec.filterSchema);
     const after = query.$skiptoken === undefined ? undefined : decodeSkipToken(query.$skiptoken);
     const matching = filter === undefined ? spec.entries : spec.entries.filter((e) => evaluateFilter(filter, e.wire));
-    const { page, nextAfter } = pageOf(matching, (e) => e.key, max, after === undefined ? undefined : encodeSkipToken(after));
+    const { page, nextAfter } = pageOf(matching, (e) => e.key, max, after);
     const url = new URL(request.url, ctx.accountUrl);
     const absolute = new URL(`${ctx.accountUrl}${url.pathname.replace(/^\/batch\/[^/]+/, '')}${url.search}`);
     return {

@@ -48,40 +48,84 @@ async function authorizeAad(deps: ApiDeps, ctx: BatchRequestContext, request: Fa
   }
 }
 
-/** Mounts the Batch data plane under /batch/{account}; clients sign this path, so it is part of every URL. */
+/** Top-level data-plane collections: what a root-level path must start with to be a Batch call. */
+export const ROOT_COLLECTIONS = [
+  'pools',
+  'jobs',
+  'jobschedules',
+  'certificates',
+  'applications',
+  'supportedimages',
+  'nodecounts',
+  'poolusagemetrics',
+  'lifetimejobstats',
+  'lifetimepoolstats',
+] as const;
+
+type Mount = { kind: 'path' } | { kind: 'root' };
+
+/** Which account a request addresses: the path's `/batch/{account}`, or at the root the SharedKey header's. */
+function accountNameFor(request: FastifyRequest, mount: Mount, deps: ApiDeps): { name: string; rest: string } {
+  const path = request.url.split('?')[0] ?? '';
+  if (mount.kind === 'path') {
+    const [, , name = '', ...rest] = path.split('/');
+    return { name: decodeURIComponent(name), rest: rest.join('/') };
+  }
+  const shared = /^SharedKey\s+([^:\s]+):/i.exec(request.headers.authorization ?? '');
+  return { name: shared?.[1] ?? deps.config.defaultBatchAccount, rest: path.replace(/^\/+/, '') };
+}
+
+function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
+  return (scope: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void => {
+    scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+      void reply.header('request-id', request.id);
+      const clientRequestId = request.headers['client-request-id'];
+      if (typeof clientRequestId === 'string' && String(request.headers['return-client-request-id']).toLowerCase() === 'true') {
+        void reply.header('client-request-id', clientRequestId);
+      }
+      const { name, rest } = accountNameFor(request, mount, deps);
+      const account = await deps.batchAccounts.findByName(name);
+      if (!account) {
+        throw new DomainError('not-found', 'AccountNotFound', `The Batch account '${name}' does not exist on this server.`);
+      }
+      const auth = await authenticateBatch(request, account, deps, origins());
+      const base = mount.kind === 'path' ? `/batch/${account.name}` : '';
+      const ctx: BatchRequestContext = { account, auth, accountUrl: `${deps.publicOrigin()}${base}` };
+      await authorizeAad(deps, ctx, request, rest);
+      const query = request.query as Record<string, unknown>;
+      if (typeof query['api-version'] !== 'string' || query['api-version'] === '') {
+        throw new DomainError('invalid-input', 'MissingRequiredQueryParameter', 'A query parameter that is mandatory for this request is not specified.', {
+          values: { QueryParameterName: 'api-version' },
+        });
+      }
+      request.batch = ctx;
+    });
+    registerAccountRoutes(scope, deps);
+    const unimplemented = (request: FastifyRequest) => {
+      throw new DomainError('not-implemented', 'NotImplemented', `Lazurite does not implement the Batch operation '${request.method} ${request.url.split('?')[0] ?? ''}' yet.`);
+    };
+    if (mount.kind === 'path') {
+      scope.all('/*', unimplemented);
+    } else {
+      for (const c of ROOT_COLLECTIONS.filter((name) => name !== 'supportedimages' && name !== 'nodecounts')) {
+        scope.all(`/${c}`, unimplemented);
+        scope.all(`/${c}/*`, unimplemented);
+      }
+    }
+    done();
+  };
+}
+
+/**
+ * Mounts the Batch data plane twice:
+ * - path-style under `/batch/{account}` — the canonical account URL (`accountEndpoint`), signed as received;
+ * - at the root (`/pools`, `/supportedimages`, ...), because `@azure/batch` 10.2.0 drops the operation path
+ *   whenever its `batchUrl` carries a path (ms-rest-js `URLBuilder.replaceAll`). There the account is the one
+ *   named in the SharedKey header, or, for Entra ID tokens, the configured default account.
+ * See docs/adr/0006-batch-account-urls.md.
+ */
 export function registerBatchSurface(app: FastifyInstance, deps: ApiDeps, origins: () => string[]): void {
   app.decorateRequest('batch', null);
-  void app.register(
-    (scope, _opts, done) => {
-      scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-        const requestId = request.id;
-        void reply.header('request-id', requestId);
-        const clientRequestId = request.headers['client-request-id'];
-        if (typeof clientRequestId === 'string' && String(request.headers['return-client-request-id']).toLowerCase() === 'true') {
-          void reply.header('client-request-id', clientRequestId);
-        }
-        const [, , name = '', ...rest] = (request.url.split('?')[0] ?? '').split('/');
-        const account = await deps.batchAccounts.findByName(decodeURIComponent(name));
-        if (!account) {
-          throw new DomainError('not-found', 'AccountNotFound', `The Batch account '${name}' does not exist on this server.`);
-        }
-        const auth = await authenticateBatch(request, account, deps, origins());
-        const ctx: BatchRequestContext = { account, auth, accountUrl: `${deps.publicOrigin()}/batch/${account.name}` };
-        await authorizeAad(deps, ctx, request, rest.join('/'));
-        const query = request.query as Record<string, unknown>;
-        if (typeof query['api-version'] !== 'string' || query['api-version'] === '') {
-          throw new DomainError('invalid-input', 'MissingRequiredQueryParameter', 'A query parameter that is mandatory for this request is not specified.', {
-            values: { QueryParameterName: 'api-version' },
-          });
-        }
-        request.batch = ctx;
-      });
-      registerAccountRoutes(scope, deps);
-      scope.all('/*', (request) => {
-        throw new DomainError('not-implemented', 'NotImplemented', `Lazurite does not implement the Batch operation '${request.method} ${request.url.split('?')[0] ?? ''}' yet.`);
-      });
-      done();
-    },
-    { prefix: '/batch/:accountName' },
-  );
+  void app.register(batchScope(deps, origins, { kind: 'path' }), { prefix: '/batch/:accountName' });
+  void app.register(batchScope(deps, origins, { kind: 'root' }));
 }

@@ -77,6 +77,8 @@ export function buildHttpServer(deps: ApiDeps, options: HttpServerOptions): Fast
     disableRequestLogging: true,
     genReqId: () => randomUUID(),
     return503OnClosing: true,
+    // ARM SDKs build `/{scope}/providers/...` from a scope that already starts with '/', sending '//subscriptions/...'.
+    rewriteUrl: (req) => (req.url ?? '/').replace(/^\/{2,}/, '/'),
   }) as unknown as FastifyInstance;
   registerParsers(app);
   app.addHook('onRequest', async (request, reply) => {
