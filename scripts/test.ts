@@ -21,7 +21,14 @@ function has(cmd: string): boolean {
 function ensureAzCli(): void {
   if (has('az')) return;
   if (process.getuid?.() === 0 && has('apt-get')) {
-    run('sh', ['-c', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq azure-cli || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq azure-cli)'], 'installing azure-cli (Debian package)');
+    run(
+      'sh',
+      [
+        '-c',
+        'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq azure-cli || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq azure-cli)',
+      ],
+      'installing azure-cli (Debian package)',
+    );
     return;
   }
   process.stderr.write('The az CLI compatibility tests need the az CLI: sudo apt-get install azure-cli\n');

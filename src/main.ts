@@ -76,7 +76,10 @@ function connectionInfo(origin: string, caCertPath: string): ConnectionInfo {
 }
 
 /** Composition root: config → store → services → HTTP. Returns once the server is listening and seeded. */
-export async function startLazurite(config: Config, inject: { clock?: Clock; ids?: IdSource } = {}): Promise<RunningServer> {
+export async function startLazurite(
+  config: Config,
+  inject: { clock?: Clock; ids?: IdSource } = {},
+): Promise<RunningServer> {
   const clock = inject.clock ?? systemClock;
   const ids = inject.ids ?? randomIds;
   const logger = createLogger(config.logLevel);

@@ -12,7 +12,17 @@ const program = new Command('lazurite')
 const common = (cmd: Command) =>
   cmd
     .option('--data-dir <dir>', 'data directory (env LAZURITE_DATA_DIR)')
-    .addOption(new Option('--log-level <level>', 'log level (env LAZURITE_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']));
+    .addOption(
+      new Option('--log-level <level>', 'log level (env LAZURITE_LOG_LEVEL)').choices([
+        'fatal',
+        'error',
+        'warn',
+        'info',
+        'debug',
+        'trace',
+        'silent',
+      ]),
+    );
 
 common(
   program
@@ -21,30 +31,34 @@ common(
     .option('--port <port>', 'HTTPS port, 0 for any free port (env LAZURITE_PORT)')
     .option('--host <host>', 'address to listen on (env LAZURITE_HOST)')
     .option('--in-memory', 'keep state in memory only (env LAZURITE_IN_MEMORY)'),
-).action(async (opts: { port?: string; host?: string; dataDir?: string; inMemory?: boolean; logLevel?: string }) => {
-  const config = loadConfig(opts);
-  const server = await startLazurite(config);
-  process.stdout.write(`Lazurite is listening on ${server.origin}\n${JSON.stringify(server.connection, null, 2)}\n`);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    server.logger.info({ signal }, 'shutting down');
-    server.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        server.logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
+).action(
+  async (opts: { port?: string; host?: string; dataDir?: string; inMemory?: boolean; logLevel?: string }) => {
+    const config = loadConfig(opts);
+    const server = await startLazurite(config);
+    process.stdout.write(
+      `Lazurite is listening on ${server.origin}\n${JSON.stringify(server.connection, null, 2)}\n`,
     );
-  };
-  process.on('SIGINT', () => {
-    stop('SIGINT');
-  });
-  process.on('SIGTERM', () => {
-    stop('SIGTERM');
-  });
-});
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      server.logger.info({ signal }, 'shutting down');
+      server.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          server.logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => {
+      stop('SIGINT');
+    });
+    process.on('SIGTERM', () => {
+      stop('SIGTERM');
+    });
+  },
+);
 
 const sp = program.command('sp').description('service principals');
 common(
@@ -55,18 +69,29 @@ common(
     .option('--tenant <id>', 'tenant id (default: the well-known tenant)')
     .option('--role <role>', 'assign a built-in role: Owner, Contributor or Reader')
     .option('--scope <scope>', 'scope of the role assignment (default: the well-known subscription)'),
-).action(async (opts: { name: string; tenant?: string; role?: string; scope?: string; dataDir?: string; logLevel?: string }) => {
-  const created = await createServicePrincipal(loadConfig(opts), opts);
-  process.stdout.write(`${JSON.stringify(created, null, 2)}\n`);
-});
-
-common(program.command('az-setup').description('print the az CLI commands that connect to a running server')).action(
-  (opts: { dataDir?: string; logLevel?: string }) => {
-    printAzSetup(loadConfig(opts));
+).action(
+  async (opts: {
+    name: string;
+    tenant?: string;
+    role?: string;
+    scope?: string;
+    dataDir?: string;
+    logLevel?: string;
+  }) => {
+    const created = await createServicePrincipal(loadConfig(opts), opts);
+    process.stdout.write(`${JSON.stringify(created, null, 2)}\n`);
   },
 );
 
+common(
+  program.command('az-setup').description('print the az CLI commands that connect to a running server'),
+).action((opts: { dataDir?: string; logLevel?: string }) => {
+  printAzSetup(loadConfig(opts));
+});
+
 program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`lazurite: ${err instanceof ConfigError || err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(
+    `lazurite: ${err instanceof ConfigError || err instanceof Error ? err.message : String(err)}\n`,
+  );
   process.exit(1);
 });

@@ -16,14 +16,24 @@ export async function createServicePrincipal(
   config: Config,
   opts: { name: string; tenant?: string; role?: string; scope?: string },
 ): Promise<Record<string, string>> {
-  if (config.inMemory) throw new Error('sp create needs a data dir on disk; an in-memory server keeps no principals between processes');
-  const role = opts.role === undefined ? undefined : BUILT_IN_ROLES.find((r) => r.roleName.toLowerCase() === opts.role?.toLowerCase());
-  if (opts.role !== undefined && !role) throw new Error(`unknown role '${opts.role}' (Owner, Contributor, Reader, User Access Administrator)`);
+  if (config.inMemory)
+    throw new Error(
+      'sp create needs a data dir on disk; an in-memory server keeps no principals between processes',
+    );
+  const role =
+    opts.role === undefined
+      ? undefined
+      : BUILT_IN_ROLES.find((r) => r.roleName.toLowerCase() === opts.role?.toLowerCase());
+  if (opts.role !== undefined && !role)
+    throw new Error(`unknown role '${opts.role}' (Owner, Contributor, Reader, User Access Administrator)`);
   const store = await openSqliteStore(storePath(config));
   try {
     const ctx = { store, clock: systemClock, ids: randomIds };
     const tenantId = opts.tenant ?? WELL_KNOWN.tenantId;
-    const { principal, secret } = await new PrincipalService(ctx).create({ tenantId, displayName: opts.name });
+    const { principal, secret } = await new PrincipalService(ctx).create({
+      tenantId,
+      displayName: opts.name,
+    });
     const out: Record<string, string> = {
       displayName: principal.displayName,
       clientId: principal.appId,

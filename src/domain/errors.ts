@@ -51,7 +51,8 @@ export const notFound = (code: string, message: string, target?: string): Domain
 export const conflict = (code: string, message: string, target?: string): DomainError =>
   new DomainError('conflict', code, message, target === undefined ? {} : { target });
 
-export const forbidden = (code: string, message: string): DomainError => new DomainError('forbidden', code, message);
+export const forbidden = (code: string, message: string): DomainError =>
+  new DomainError('forbidden', code, message);
 
 export function assertNever(value: never, what = 'value'): never {
   throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);

@@ -37,7 +37,10 @@ function baseCertificate(publicPem: string, years: number, now: Date): forge.pki
 function createCa(now: Date): { certPem: string; keyPem: string } {
   const keys = newKeyPair();
   const cert = baseCertificate(keys.publicPem, CA_YEARS, now);
-  const subject = [{ name: 'commonName', value: 'Lazurite Local CA' }, { name: 'organizationName', value: 'Lazurite' }];
+  const subject = [
+    { name: 'commonName', value: 'Lazurite Local CA' },
+    { name: 'organizationName', value: 'Lazurite' },
+  ];
   cert.setSubject(subject);
   cert.setIssuer(subject);
   cert.setExtensions([
@@ -100,7 +103,11 @@ export function ensureTlsMaterial(dir: string, extraHost: string | undefined, no
   if (extraHost && !names.includes(extraHost) && extraHost !== '0.0.0.0' && extraHost !== '::') {
     names.push(extraHost);
   }
-  if (!existsSync(certPath) || !existsSync(keyPath) || !certCovers(readFileSync(certPath, 'utf8'), names, now)) {
+  if (
+    !existsSync(certPath) ||
+    !existsSync(keyPath) ||
+    !certCovers(readFileSync(certPath, 'utf8'), names, now)
+  ) {
     const server = createServerCert(ca, names, now);
     writeFileSync(keyPath, server.keyPem, { mode: 0o600 });
     writeFileSync(certPath, server.certPem);

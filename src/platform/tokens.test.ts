@@ -30,7 +30,10 @@ test('issues tokens that verify, and rejects expiry, audience, issuer and tamper
   const { token } = await signer.issue(claims, 3600);
   const ok = await signer.verify(token, ['https://management.azure.com'], issuerOk);
   assert.equal(ok.oid, 'o1');
-  assert.equal(await rejection(signer.verify(token, ['https://batch.core.windows.net/'], issuerOk)), 'audience');
+  assert.equal(
+    await rejection(signer.verify(token, ['https://batch.core.windows.net/'], issuerOk)),
+    'audience',
+  );
   assert.equal(await rejection(signer.verify(token, [claims.aud], () => false)), 'issuer');
   const [h, p, s] = token.split('.');
   const tampered = `${h}.${p}.${(s ?? '').slice(0, -4)}AAAA`;

@@ -72,17 +72,21 @@ export class TokenSigner {
     const key = await importPKCS8(pem, ALG, { extractable: true });
     const jwk = await exportJWK(key);
     const publicJwk: JWK = { kty: jwk.kty, n: jwk.n, e: jwk.e };
-    const kid = createHash('sha256')
-      .update(String(publicJwk.n))
-      .digest('base64url')
-      .slice(0, 27);
+    const kid = createHash('sha256').update(String(publicJwk.n)).digest('base64url').slice(0, 27);
     return new TokenSigner(key, publicJwk, kid, clock);
   }
 
   async issue(claims: AccessClaims, lifetimeSeconds: number): Promise<{ token: string; expiresOn: number }> {
     const now = Math.floor(this.clock.now().getTime() / 1000);
     const exp = now + lifetimeSeconds;
-    const token = await new SignJWT({ tid: claims.tid, oid: claims.oid, appid: claims.appid, azp: claims.appid, ver: claims.ver, idtyp: 'app' })
+    const token = await new SignJWT({
+      tid: claims.tid,
+      oid: claims.oid,
+      appid: claims.appid,
+      azp: claims.appid,
+      ver: claims.ver,
+      idtyp: 'app',
+    })
       .setProtectedHeader({ alg: ALG, typ: 'JWT', kid: this.kid, x5t: this.kid })
       .setIssuer(claims.iss)
       .setAudience(claims.aud)
@@ -90,7 +94,9 @@ export class TokenSigner {
       .setIssuedAt(now)
       .setNotBefore(now - 300)
       .setExpirationTime(exp)
-      .setJti(createHash('sha256').update(`${claims.oid}:${now}:${Math.random()}`).digest('base64url').slice(0, 22))
+      .setJti(
+        createHash('sha256').update(`${claims.oid}:${now}:${Math.random()}`).digest('base64url').slice(0, 22),
+      )
       .sign(this.key);
     return { token, expiresOn: exp };
   }
@@ -142,11 +148,15 @@ function sameAudience(a: string, b: string): boolean {
 }
 
 function mapJoseError(err: unknown): TokenRejected {
-  if (err instanceof joseErrors.JWTExpired) return new TokenRejected('expired', 'The access token has expired.');
+  if (err instanceof joseErrors.JWTExpired)
+    return new TokenRejected('expired', 'The access token has expired.');
   if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'nbf') {
     return new TokenRejected('not-yet-valid', 'The access token is not yet valid.');
   }
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed || err instanceof joseErrors.JWKSNoMatchingKey) {
+  if (
+    err instanceof joseErrors.JWSSignatureVerificationFailed ||
+    err instanceof joseErrors.JWKSNoMatchingKey
+  ) {
     return new TokenRejected('signature', 'The access token signature is invalid.');
   }
   return new TokenRejected('malformed', 'The access token is malformed.');

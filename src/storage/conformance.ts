@@ -41,7 +41,14 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
     await store.transaction(async (tx) => {
       await tx.putTenant({ id: T, displayName: 't', defaultDomain: 't.local' });
       await tx.putSubscription({ id: S, tenantId: T, displayName: 's', state: 'Enabled' });
-      await tx.putResourceGroup({ subscriptionId: S, name: 'My-RG', location: 'westeurope', tags: {}, managedBy: null, createdAt: 'now' });
+      await tx.putResourceGroup({
+        subscriptionId: S,
+        name: 'My-RG',
+        location: 'westeurope',
+        tags: {},
+        managedBy: null,
+        createdAt: 'now',
+      });
     });
     return store;
   }
@@ -78,12 +85,26 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         await tx.putRoleAssignment(assignment('a2', `/subscriptions/${S}/resourceGroups/My-RG`, 'p2'));
         await tx.putRoleAssignment(assignment('a3', `/subscriptions/${S}/resourceGroups/My-RG_2`));
       });
-      const at = await store.transaction((tx) => tx.listRoleAssignmentsAtScopes([`/subscriptions/${S.toUpperCase()}/`]));
-      assert.deepEqual(at.map((a) => a.name), ['a1']);
-      const under = await store.transaction((tx) => tx.listRoleAssignmentsUnder(`/subscriptions/${S}/resourcegroups/my-rg`));
-      assert.deepEqual(under.map((a) => a.name), ['a2'], 'a sibling whose name shares a prefix is not under the scope');
+      const at = await store.transaction((tx) =>
+        tx.listRoleAssignmentsAtScopes([`/subscriptions/${S.toUpperCase()}/`]),
+      );
+      assert.deepEqual(
+        at.map((a) => a.name),
+        ['a1'],
+      );
+      const under = await store.transaction((tx) =>
+        tx.listRoleAssignmentsUnder(`/subscriptions/${S}/resourcegroups/my-rg`),
+      );
+      assert.deepEqual(
+        under.map((a) => a.name),
+        ['a2'],
+        'a sibling whose name shares a prefix is not under the scope',
+      );
       const mine = await store.transaction((tx) => tx.listRoleAssignmentsForPrincipal('P2'));
-      assert.deepEqual(mine.map((a) => a.name), ['a2']);
+      assert.deepEqual(
+        mine.map((a) => a.name),
+        ['a2'],
+      );
       assert.equal(await store.transaction((tx) => tx.deleteRoleAssignment('a1')), true);
       assert.equal(await store.transaction((tx) => tx.deleteRoleAssignment('a1')), false);
       await store.close();
@@ -93,7 +114,12 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       const store = await seeded();
       await store.transaction(async (tx) => {
         await tx.putBatchAccount(account('acct3', 'My-RG'));
-        await tx.putRoleAssignment(assignment('b1', `/subscriptions/${S}/resourceGroups/My-RG/providers/Microsoft.Batch/batchAccounts/acct3`));
+        await tx.putRoleAssignment(
+          assignment(
+            'b1',
+            `/subscriptions/${S}/resourceGroups/My-RG/providers/Microsoft.Batch/batchAccounts/acct3`,
+          ),
+        );
         await tx.putRoleAssignment(assignment('b2', `/subscriptions/${S}`));
       });
       assert.equal(await store.transaction((tx) => tx.deleteResourceGroupWithContents(S, 'my-rg')), true);
@@ -106,10 +132,17 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
 
     test('provider registration is kept per subscription', async () => {
       const store = await seeded();
-      await store.transaction((tx) => tx.setProviderState({ subscriptionId: S, namespace: 'Microsoft.Batch', state: 'Registered' }));
-      await store.transaction((tx) => tx.setProviderState({ subscriptionId: S, namespace: 'microsoft.batch', state: 'NotRegistered' }));
+      await store.transaction((tx) =>
+        tx.setProviderState({ subscriptionId: S, namespace: 'Microsoft.Batch', state: 'Registered' }),
+      );
+      await store.transaction((tx) =>
+        tx.setProviderState({ subscriptionId: S, namespace: 'microsoft.batch', state: 'NotRegistered' }),
+      );
       const states = await store.transaction((tx) => tx.listProviderStates(S));
-      assert.deepEqual(states.map((s) => [s.namespace, s.state]), [['Microsoft.Batch', 'NotRegistered']]);
+      assert.deepEqual(
+        states.map((s) => [s.namespace, s.state]),
+        [['Microsoft.Batch', 'NotRegistered']],
+      );
       await store.close();
     });
   });

@@ -1,5 +1,101 @@
 import type { Kysely, Migration } from 'kysely';
 
+async function identityTables(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('tenants')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('display_name', 'text', (c) => c.notNull())
+    .addColumn('default_domain', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable('subscriptions')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+    .addColumn('display_name', 'text', (c) => c.notNull())
+    .addColumn('state', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable('principals')
+    .addColumn('object_id', 'text', (c) => c.primaryKey())
+    .addColumn('app_id', 'text', (c) => c.notNull().unique())
+    .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+    .addColumn('display_name', 'text', (c) => c.notNull())
+    .addColumn('secret_salt', 'text', (c) => c.notNull())
+    .addColumn('secret_hash', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .execute();
+}
+
+async function resourceTables(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('resource_groups')
+    .addColumn('subscription_id', 'text', (c) => c.notNull().references('subscriptions.id'))
+    .addColumn('name_key', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('location', 'text', (c) => c.notNull())
+    .addColumn('tags', 'text', (c) => c.notNull())
+    .addColumn('managed_by', 'text')
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('resource_groups_pk', ['subscription_id', 'name_key'])
+    .execute();
+  await db.schema
+    .createTable('provider_registrations')
+    .addColumn('subscription_id', 'text', (c) => c.notNull().references('subscriptions.id'))
+    .addColumn('namespace_key', 'text', (c) => c.notNull())
+    .addColumn('namespace', 'text', (c) => c.notNull())
+    .addColumn('state', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('provider_registrations_pk', ['subscription_id', 'namespace_key'])
+    .execute();
+}
+
+async function accessTables(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('role_assignments')
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('scope', 'text', (c) => c.notNull())
+    .addColumn('scope_key', 'text', (c) => c.notNull())
+    .addColumn('role_definition_name', 'text', (c) => c.notNull())
+    .addColumn('principal_id', 'text', (c) => c.notNull())
+    .addColumn('principal_type', 'text', (c) => c.notNull())
+    .addColumn('description', 'text')
+    .addColumn('created_on', 'text', (c) => c.notNull())
+    .addColumn('updated_on', 'text', (c) => c.notNull())
+    .addColumn('created_by', 'text')
+    .execute();
+  await db.schema.createIndex('role_assignments_scope').on('role_assignments').column('scope_key').execute();
+  await db.schema
+    .createIndex('role_assignments_principal')
+    .on('role_assignments')
+    .column('principal_id')
+    .execute();
+}
+
+async function accountTables(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('batch_accounts')
+    .addColumn('name_key', 'text', (c) => c.primaryKey())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('subscription_id', 'text', (c) => c.notNull().references('subscriptions.id'))
+    .addColumn('resource_group_key', 'text', (c) => c.notNull())
+    .addColumn('resource_group', 'text', (c) => c.notNull())
+    .addColumn('location', 'text', (c) => c.notNull())
+    .addColumn('tags', 'text', (c) => c.notNull())
+    .addColumn('pool_allocation_mode', 'text', (c) => c.notNull())
+    .addColumn('public_network_access', 'text', (c) => c.notNull())
+    .addColumn('allowed_authentication_modes', 'text', (c) => c.notNull())
+    .addColumn('extra', 'text', (c) => c.notNull())
+    .addColumn('primary_key', 'text', (c) => c.notNull())
+    .addColumn('secondary_key', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createIndex('batch_accounts_group')
+    .on('batch_accounts')
+    .columns(['subscription_id', 'resource_group_key'])
+    .execute();
+}
+
 /**
  * Numbered schema migrations, written with Kysely's schema builder so SQLite and PostgreSQL share them.
  * Never edit a migration that has shipped; add the next number.
@@ -7,90 +103,10 @@ import type { Kysely, Migration } from 'kysely';
 export const migrations: Record<string, Migration> = {
   '0001_foundation': {
     async up(db: Kysely<unknown>) {
-      await db.schema
-        .createTable('tenants')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('display_name', 'text', (c) => c.notNull())
-        .addColumn('default_domain', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('subscriptions')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
-        .addColumn('display_name', 'text', (c) => c.notNull())
-        .addColumn('state', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('principals')
-        .addColumn('object_id', 'text', (c) => c.primaryKey())
-        .addColumn('app_id', 'text', (c) => c.notNull().unique())
-        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
-        .addColumn('display_name', 'text', (c) => c.notNull())
-        .addColumn('secret_salt', 'text', (c) => c.notNull())
-        .addColumn('secret_hash', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('resource_groups')
-        .addColumn('subscription_id', 'text', (c) => c.notNull().references('subscriptions.id'))
-        .addColumn('name_key', 'text', (c) => c.notNull())
-        .addColumn('name', 'text', (c) => c.notNull())
-        .addColumn('location', 'text', (c) => c.notNull())
-        .addColumn('tags', 'text', (c) => c.notNull())
-        .addColumn('managed_by', 'text')
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addPrimaryKeyConstraint('resource_groups_pk', ['subscription_id', 'name_key'])
-        .execute();
-      await db.schema
-        .createTable('provider_registrations')
-        .addColumn('subscription_id', 'text', (c) => c.notNull().references('subscriptions.id'))
-        .addColumn('namespace_key', 'text', (c) => c.notNull())
-        .addColumn('namespace', 'text', (c) => c.notNull())
-        .addColumn('state', 'text', (c) => c.notNull())
-        .addPrimaryKeyConstraint('provider_registrations_pk', ['subscription_id', 'namespace_key'])
-        .execute();
-      await db.schema
-        .createTable('role_assignments')
-        .addColumn('name', 'text', (c) => c.primaryKey())
-        .addColumn('scope', 'text', (c) => c.notNull())
-        .addColumn('scope_key', 'text', (c) => c.notNull())
-        .addColumn('role_definition_name', 'text', (c) => c.notNull())
-        .addColumn('principal_id', 'text', (c) => c.notNull())
-        .addColumn('principal_type', 'text', (c) => c.notNull())
-        .addColumn('description', 'text')
-        .addColumn('created_on', 'text', (c) => c.notNull())
-        .addColumn('updated_on', 'text', (c) => c.notNull())
-        .addColumn('created_by', 'text')
-        .execute();
-      await db.schema.createIndex('role_assignments_scope').on('role_assignments').column('scope_key').execute();
-      await db.schema
-        .createIndex('role_assignments_principal')
-        .on('role_assignments')
-        .column('principal_id')
-        .execute();
-      await db.schema
-        .createTable('batch_accounts')
-        .addColumn('name_key', 'text', (c) => c.primaryKey())
-        .addColumn('name', 'text', (c) => c.notNull())
-        .addColumn('subscription_id', 'text', (c) => c.notNull().references('subscriptions.id'))
-        .addColumn('resource_group_key', 'text', (c) => c.notNull())
-        .addColumn('resource_group', 'text', (c) => c.notNull())
-        .addColumn('location', 'text', (c) => c.notNull())
-        .addColumn('tags', 'text', (c) => c.notNull())
-        .addColumn('pool_allocation_mode', 'text', (c) => c.notNull())
-        .addColumn('public_network_access', 'text', (c) => c.notNull())
-        .addColumn('allowed_authentication_modes', 'text', (c) => c.notNull())
-        .addColumn('extra', 'text', (c) => c.notNull())
-        .addColumn('primary_key', 'text', (c) => c.notNull())
-        .addColumn('secondary_key', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('updated_at', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createIndex('batch_accounts_group')
-        .on('batch_accounts')
-        .columns(['subscription_id', 'resource_group_key'])
-        .execute();
+      await identityTables(db);
+      await resourceTables(db);
+      await accessTables(db);
+      await accountTables(db);
     },
   },
 };

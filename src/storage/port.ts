@@ -45,7 +45,11 @@ export interface StoreTx {
 
   // batch accounts
   putBatchAccount(account: BatchAccountRecord): Promise<void>;
-  findBatchAccount(subscriptionId: string, resourceGroup: string, name: string): Promise<BatchAccountRecord | undefined>;
+  findBatchAccount(
+    subscriptionId: string,
+    resourceGroup: string,
+    name: string,
+  ): Promise<BatchAccountRecord | undefined>;
   /** Account names are unique across the server because the data plane routes by name alone. */
   findBatchAccountByName(name: string): Promise<BatchAccountRecord | undefined>;
   listBatchAccounts(subscriptionId: string, resourceGroup?: string): Promise<BatchAccountRecord[]>;

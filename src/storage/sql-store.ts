@@ -8,7 +8,12 @@ import type {
   RoleAssignmentRecord,
   SubscriptionRecord,
 } from './records.ts';
-import type { BatchAccountsTable, Database, ResourceGroupsTable, RoleAssignmentsTable } from './sqlite/schema.ts';
+import type {
+  BatchAccountsTable,
+  Database,
+  ResourceGroupsTable,
+  RoleAssignmentsTable,
+} from './sqlite/schema.ts';
 
 const key = (s: string): string => s.toLowerCase();
 /** Scope key: lower case, no trailing slash (the root scope stays "/"). */
@@ -88,7 +93,11 @@ class SqlStoreTx implements StoreTx {
       .execute();
   }
   async findSubscription(id: string) {
-    const r = await this.db.selectFrom('subscriptions').selectAll().where('id', '=', key(id)).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('subscriptions')
+      .selectAll()
+      .where('id', '=', key(id))
+      .executeTakeFirst();
     return r && this.toSubscription(r);
   }
   async listSubscriptions(tenantId?: string) {
@@ -119,7 +128,11 @@ class SqlStoreTx implements StoreTx {
       .execute();
   }
   async findPrincipalByAppId(appId: string) {
-    const r = await this.db.selectFrom('principals').selectAll().where('app_id', '=', key(appId)).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('principals')
+      .selectAll()
+      .where('app_id', '=', key(appId))
+      .executeTakeFirst();
     return r && this.toPrincipal(r);
   }
   async findPrincipalByObjectId(objectId: string) {
@@ -152,7 +165,8 @@ class SqlStoreTx implements StoreTx {
       managed_by: g.managedBy,
       created_at: g.createdAt,
     };
-    const { name: _keepOriginalName, created_at: _keepCreated, ...update } = row;
+    // On update the group keeps the name case and creation time it was created with.
+    const update = { location: row.location, tags: row.tags, managed_by: row.managed_by };
     await this.db
       .insertInto('resource_groups')
       .values(row)

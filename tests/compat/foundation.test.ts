@@ -32,7 +32,10 @@ describe('foundation through the official Azure clients', () => {
   test('@azure/identity gets tokens for ARM and Batch', async () => {
     const arm = await credential.getToken('https://management.azure.com/.default');
     const batch = await credential.getToken('https://batch.core.windows.net//.default');
-    const claims = JSON.parse(Buffer.from(arm.token.split('.')[1] ?? '', 'base64url').toString()) as Record<string, unknown>;
+    const claims = JSON.parse(Buffer.from(arm.token.split('.')[1] ?? '', 'base64url').toString()) as Record<
+      string,
+      unknown
+    >;
     assert.equal(claims.aud, 'https://management.azure.com/');
     assert.equal(claims.tid, c.tenantId);
     assert.equal(claims.appid, c.clientId);
@@ -43,7 +46,10 @@ describe('foundation through the official Azure clients', () => {
 
   test('@azure/arm-resources: resource group create, get, list, delete; provider register', async () => {
     const client = new ResourceManagementClient(credential, c.subscriptionId, { endpoint: c.armEndpoint });
-    const created = await client.resourceGroups.createOrUpdate('compat-rg', { location: 'West Europe', tags: { team: 'lazurite' } });
+    const created = await client.resourceGroups.createOrUpdate('compat-rg', {
+      location: 'West Europe',
+      tags: { team: 'lazurite' },
+    });
     assert.equal(created.name, 'compat-rg');
     assert.equal(created.location, 'westeurope');
     assert.equal(created.properties?.provisioningState, 'Succeeded');
@@ -58,11 +64,17 @@ describe('foundation through the official Azure clients', () => {
     assert.ok(provider.resourceTypes?.some((t) => t.resourceType === 'batchAccounts'));
     await client.resourceGroups.beginDeleteAndWait('compat-rg');
     assert.equal((await client.resourceGroups.checkExistence('compat-rg')).body, false);
-    await assert.rejects(client.resourceGroups.get('compat-rg'), (e: { statusCode?: number; code?: string }) => e.statusCode === 404 && e.code === 'ResourceGroupNotFound');
+    await assert.rejects(
+      client.resourceGroups.get('compat-rg'),
+      (e: { statusCode?: number; code?: string }) =>
+        e.statusCode === 404 && e.code === 'ResourceGroupNotFound',
+    );
   });
 
   test('@azure/arm-authorization: role assignment create, get, list, delete', async () => {
-    const client = new AuthorizationManagementClient(credential, c.subscriptionId, { endpoint: c.armEndpoint });
+    const client = new AuthorizationManagementClient(credential, c.subscriptionId, {
+      endpoint: c.armEndpoint,
+    });
     const scope = `/subscriptions/${c.subscriptionId}/resourceGroups/${c.resourceGroup}`;
     const name = randomUUID();
     const reader = await client.roleDefinitions.get(scope, READER);
@@ -80,10 +92,16 @@ describe('foundation through the official Azure clients', () => {
     const atScope: string[] = [];
     for await (const a of client.roleAssignments.listForScope(scope)) atScope.push(a.roleDefinitionId ?? '');
     assert.ok(atScope.some((id) => id.endsWith(READER)));
-    assert.ok(atScope.some((id) => id.endsWith(OWNER)), 'the subscription-level Owner assignment is inherited');
+    assert.ok(
+      atScope.some((id) => id.endsWith(OWNER)),
+      'the subscription-level Owner assignment is inherited',
+    );
     const deleted = await client.roleAssignments.delete(scope, name);
     assert.equal(deleted.name, name);
-    await assert.rejects(client.roleAssignments.get(scope, name), (e: { statusCode?: number }) => e.statusCode === 404);
+    await assert.rejects(
+      client.roleAssignments.get(scope, name),
+      (e: { statusCode?: number }) => e.statusCode === 404,
+    );
   });
 
   test('@azure/arm-batch: account create (polled), get, listKeys, regenerate, delete', async () => {
@@ -99,14 +117,20 @@ describe('foundation through the official Azure clients', () => {
     assert.equal(got.poolAllocationMode, 'BatchService');
     const keys = await client.batchAccountOperations.getKeys(c.resourceGroup, 'compatacct');
     assert.equal(Buffer.from(keys.primary ?? '', 'base64').length, 64);
-    const regenerated = await client.batchAccountOperations.regenerateKey(c.resourceGroup, 'compatacct', { keyName: 'Secondary' });
+    const regenerated = await client.batchAccountOperations.regenerateKey(c.resourceGroup, 'compatacct', {
+      keyName: 'Secondary',
+    });
     assert.equal(regenerated.primary, keys.primary);
     assert.notEqual(regenerated.secondary, keys.secondary);
     const listed: string[] = [];
-    for await (const a of client.batchAccountOperations.listByResourceGroup(c.resourceGroup)) listed.push(a.name ?? '');
+    for await (const a of client.batchAccountOperations.listByResourceGroup(c.resourceGroup))
+      listed.push(a.name ?? '');
     assert.deepEqual(listed.sort(), ['compatacct', c.batchAccountName].sort());
     await client.batchAccountOperations.beginDeleteAndWait(c.resourceGroup, 'compatacct');
-    await assert.rejects(client.batchAccountOperations.get(c.resourceGroup, 'compatacct'), (e: { statusCode?: number }) => e.statusCode === 404);
+    await assert.rejects(
+      client.batchAccountOperations.get(c.resourceGroup, 'compatacct'),
+      (e: { statusCode?: number }) => e.statusCode === 404,
+    );
   });
 
   // @azure/batch 10.2.0 drops the operation path when batchUrl has one (ms-rest-js URLBuilder), so the JS client
@@ -114,13 +138,19 @@ describe('foundation through the official Azure clients', () => {
   const jsBatchUrl = () => new URL(c.batchUrl).origin;
 
   test('@azure/batch lists supported images with SharedKey', async () => {
-    const client = new BatchServiceClient(new BatchSharedKeyCredentials(c.batchAccountName, c.batchAccountKey), jsBatchUrl());
+    const client = new BatchServiceClient(
+      new BatchSharedKeyCredentials(c.batchAccountName, c.batchAccountKey),
+      jsBatchUrl(),
+    );
     const images = await client.account.listSupportedImages();
     assert.ok(images.length > 5);
     const ubuntu = images.find((i) => i.nodeAgentSKUId === 'batch.node.ubuntu 22.04');
-    assert.equal(ubuntu?.osType, 'linux');
-    assert.equal(ubuntu?.imageReference.publisher, 'canonical');
-    const windows = await client.account.listSupportedImages({ accountListSupportedImagesOptions: { filter: "osType eq 'windows'" } });
+    assert.ok(ubuntu);
+    assert.equal(ubuntu.osType, 'linux');
+    assert.equal(ubuntu.imageReference.publisher, 'canonical');
+    const windows = await client.account.listSupportedImages({
+      accountListSupportedImagesOptions: { filter: "osType eq 'windows'" },
+    });
     assert.ok(windows.length > 0 && windows.every((i) => i.osType === 'windows'));
     const counts = await client.account.listPoolNodeCounts();
     assert.equal(counts.length, 0);
@@ -129,17 +159,23 @@ describe('foundation through the official Azure clients', () => {
   test('@azure/batch lists supported images with an Entra ID token, paging through odata.nextLink', async () => {
     const token = await credential.getToken('https://batch.core.windows.net//.default');
     const client = new BatchServiceClient(new TokenCredentials(token.token), jsBatchUrl());
-    const first = await client.account.listSupportedImages({ accountListSupportedImagesOptions: { maxResults: 4 } });
+    const first = await client.account.listSupportedImages({
+      accountListSupportedImagesOptions: { maxResults: 4 },
+    });
     assert.equal(first.length, 4);
     assert.ok(first.odatanextLink);
     const all = [...first];
     let next: string | undefined = first.odatanextLink;
     while (next) {
-      const page: BatchServiceModels.AccountListSupportedImagesResponse = await client.account.listSupportedImagesNext(next);
+      const page: BatchServiceModels.AccountListSupportedImagesResponse =
+        await client.account.listSupportedImagesNext(next);
       all.push(...page);
       next = page.odatanextLink;
     }
     const everything = await client.account.listSupportedImages();
-    assert.deepEqual(all.map((i) => `${i.imageReference.offer ?? ''}/${i.imageReference.sku ?? ''}`), everything.map((i) => `${i.imageReference.offer ?? ''}/${i.imageReference.sku ?? ''}`));
+    assert.deepEqual(
+      all.map((i) => `${i.imageReference.offer ?? ''}/${i.imageReference.sku ?? ''}`),
+      everything.map((i) => `${i.imageReference.offer ?? ''}/${i.imageReference.sku ?? ''}`),
+    );
   });
 });

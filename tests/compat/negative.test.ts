@@ -30,7 +30,10 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
   before(async () => {
     server = await startServer();
     c = server.connection;
-    const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, { authorityHost: c.authorityHost, disableInstanceDiscovery: true });
+    const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
+      authorityHost: c.authorityHost,
+      disableInstanceDiscovery: true,
+    });
     armToken = (await cred.getToken('https://management.azure.com/.default')).token;
     subUrl = `${c.armEndpoint}/subscriptions/${c.subscriptionId}`;
   });
@@ -42,15 +45,33 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
   });
 
   const arm = (path: string, init: RequestInit = {}, token?: string) =>
-    call(`${subUrl}${path}`, { ...init, headers: { authorization: `Bearer ${token ?? armToken}`, 'content-type': 'application/json', ...(init.headers as Record<string, string> | undefined) } });
+    call(`${subUrl}${path}`, {
+      ...init,
+      headers: {
+        authorization: `Bearer ${token ?? armToken}`,
+        'content-type': 'application/json',
+        ...(init.headers as Record<string, string> | undefined),
+      },
+    });
 
   test('wrong client secret → invalid_client (401) through @azure/identity', async () => {
-    const cred = new ClientSecretCredential(c.tenantId, c.clientId, 'not-the-secret', { authorityHost: c.authorityHost, disableInstanceDiscovery: true });
-    await assert.rejects(cred.getToken('https://management.azure.com/.default'), /invalid_client|AADSTS7000215/);
+    const cred = new ClientSecretCredential(c.tenantId, c.clientId, 'not-the-secret', {
+      authorityHost: c.authorityHost,
+      disableInstanceDiscovery: true,
+    });
+    await assert.rejects(
+      cred.getToken('https://management.azure.com/.default'),
+      /invalid_client|AADSTS7000215/,
+    );
     const raw = await call(`${c.authorityHost}/${c.tenantId}/oauth2/v2.0/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: c.clientId, client_secret: 'nope', scope: 'https://management.azure.com/.default' }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: c.clientId,
+        client_secret: 'nope',
+        scope: 'https://management.azure.com/.default',
+      }).toString(),
     });
     assert.equal(raw.status, 401);
     assert.equal(raw.body.error, 'invalid_client');
@@ -61,7 +82,12 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
     const raw = await call(`${c.authorityHost}/00000000-0000-0000-0000-000000000000/oauth2/v2.0/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.clientSecret, scope: 'https://management.azure.com/.default' }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: c.clientId,
+        client_secret: c.clientSecret,
+        scope: 'https://management.azure.com/.default',
+      }).toString(),
     });
     assert.equal(raw.status, 400);
     assert.equal(raw.body.error, 'invalid_request');
@@ -69,10 +95,19 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
   });
 
   test('expired token → 401 ExpiredAuthenticationToken', async () => {
-    const key = await importPKCS8(readFileSync(join(server.dataDir, 'identity', 'signing-key.pem'), 'utf8'), 'RS256');
-    const kid = (JSON.parse(Buffer.from(armToken.split('.')[0] ?? '', 'base64url').toString()) as { kid: string }).kid;
+    const key = await importPKCS8(
+      readFileSync(join(server.dataDir, 'identity', 'signing-key.pem'), 'utf8'),
+      'RS256',
+    );
+    const kid = (
+      JSON.parse(Buffer.from(armToken.split('.')[0] ?? '', 'base64url').toString()) as { kid: string }
+    ).kid;
     const now = Math.floor(Date.now() / 1000);
-    const expired = await new SignJWT({ tid: c.tenantId, oid: '6c6f6361-6c00-4a7a-8000-0000000000b1', appid: c.clientId })
+    const expired = await new SignJWT({
+      tid: c.tenantId,
+      oid: '6c6f6361-6c00-4a7a-8000-0000000000b1',
+      appid: c.clientId,
+    })
       .setProtectedHeader({ alg: 'RS256', kid })
       .setIssuer(`${c.authorityHost}/${c.tenantId}/`)
       .setAudience('https://management.azure.com/')
@@ -85,7 +120,10 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
   });
 
   test('token for the wrong audience → 401 InvalidAuthenticationTokenAudience', async () => {
-    const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, { authorityHost: c.authorityHost, disableInstanceDiscovery: true });
+    const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
+      authorityHost: c.authorityHost,
+      disableInstanceDiscovery: true,
+    });
     const batchToken = (await cred.getToken('https://batch.core.windows.net//.default')).token;
     const r = await arm('/resourcegroups?api-version=2021-04-01', {}, batchToken);
     assert.equal(r.status, 401);
@@ -112,27 +150,58 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
 
   test('SharedKey with a wrong key → 403 AuthenticationFailed through @azure/batch', async () => {
     const wrong = Buffer.from('x'.repeat(64)).toString('base64');
-    const client = new BatchServiceClient(new BatchSharedKeyCredentials(c.batchAccountName, wrong), new URL(c.batchUrl).origin);
-    await assert.rejects(client.account.listSupportedImages(), (e: { statusCode?: number; code?: string }) => e.statusCode === 403 && e.code === 'AuthenticationFailed');
+    const client = new BatchServiceClient(
+      new BatchSharedKeyCredentials(c.batchAccountName, wrong),
+      new URL(c.batchUrl).origin,
+    );
+    await assert.rejects(
+      client.account.listSupportedImages(),
+      (e: { statusCode?: number; code?: string }) =>
+        e.statusCode === 403 && e.code === 'AuthenticationFailed',
+    );
   });
 
   test('SharedKey with a stale ocp-date → 403 AuthenticationFailed', async () => {
-    const client = new BatchServiceClient(new BatchSharedKeyCredentials(c.batchAccountName, c.batchAccountKey), new URL(c.batchUrl).origin);
+    const client = new BatchServiceClient(
+      new BatchSharedKeyCredentials(c.batchAccountName, c.batchAccountKey),
+      new URL(c.batchUrl).origin,
+    );
     const stale = new Date(Date.now() - 20 * 60 * 1000);
     await assert.rejects(
       client.account.listSupportedImages({ accountListSupportedImagesOptions: { ocpDate: stale } }),
       (e: { statusCode?: number; code?: string; body?: { values?: { key: string; value: string }[] } }) =>
-        e.statusCode === 403 && e.code === 'AuthenticationFailed' && JSON.stringify(e.body ?? {}).includes('15 minutes'),
+        e.statusCode === 403 &&
+        e.code === 'AuthenticationFailed' &&
+        JSON.stringify(e.body ?? {}).includes('15 minutes'),
     );
   });
 
   test('a principal with no role gets 403 AuthorizationFailed from ARM and is refused by the Batch data plane', async () => {
-    const sp = JSON.parse(await runCli(['sp', 'create', '--name', 'no-role', '--data-dir', server.dataDir, '--log-level', 'silent'])) as { clientId: string; clientSecret: string };
-    const cred = new ClientSecretCredential(c.tenantId, sp.clientId, sp.clientSecret, { authorityHost: c.authorityHost, disableInstanceDiscovery: true });
+    const sp = JSON.parse(
+      await runCli([
+        'sp',
+        'create',
+        '--name',
+        'no-role',
+        '--data-dir',
+        server.dataDir,
+        '--log-level',
+        'silent',
+      ]),
+    ) as { clientId: string; clientSecret: string };
+    const cred = new ClientSecretCredential(c.tenantId, sp.clientId, sp.clientSecret, {
+      authorityHost: c.authorityHost,
+      disableInstanceDiscovery: true,
+    });
     const client = new ResourceManagementClient(cred, c.subscriptionId, { endpoint: c.armEndpoint });
-    await assert.rejects(client.resourceGroups.createOrUpdate('forbidden-rg', { location: 'westeurope' }), (e: { statusCode?: number; code?: string }) => e.statusCode === 403 && e.code === 'AuthorizationFailed');
+    await assert.rejects(
+      client.resourceGroups.createOrUpdate('forbidden-rg', { location: 'westeurope' }),
+      (e: { statusCode?: number; code?: string }) => e.statusCode === 403 && e.code === 'AuthorizationFailed',
+    );
     const token = (await cred.getToken('https://batch.core.windows.net//.default')).token;
-    const b = await call(`${c.batchUrl}/supportedimages?api-version=2022-10-01.16.0`, { headers: { authorization: `Bearer ${token}` } });
+    const b = await call(`${c.batchUrl}/supportedimages?api-version=2022-10-01.16.0`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     assert.equal(b.status, 403);
     assert.equal(b.body.code, 'InsufficientAccountPermissions');
   });
@@ -141,25 +210,44 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
     const r = await arm('/providers/Microsoft.Fake/widgets?api-version=2021-04-01');
     assert.equal(r.status, 501);
     assert.equal(armCode(r), 'NotImplemented');
-    const client = new BatchServiceClient(new BatchSharedKeyCredentials(c.batchAccountName, c.batchAccountKey), new URL(c.batchUrl).origin);
-    await assert.rejects(client.certificate.list(), (e: { statusCode?: number; code?: string }) => e.statusCode === 501 && e.code === 'NotImplemented');
+    const client = new BatchServiceClient(
+      new BatchSharedKeyCredentials(c.batchAccountName, c.batchAccountKey),
+      new URL(c.batchUrl).origin,
+    );
+    await assert.rejects(
+      client.certificate.list(),
+      (e: { statusCode?: number; code?: string }) => e.statusCode === 501 && e.code === 'NotImplemented',
+    );
   });
 
   test('malformed JSON → 400 InvalidRequestContent', async () => {
-    const r = await arm('/resourcegroups/bad-json?api-version=2021-04-01', { method: 'PUT', body: '{"location": "westeurope",' });
+    const r = await arm('/resourcegroups/bad-json?api-version=2021-04-01', {
+      method: 'PUT',
+      body: '{"location": "westeurope",',
+    });
     assert.equal(r.status, 400);
     assert.equal(armCode(r), 'InvalidRequestContent');
   });
 
   test('missing required property → 400 naming the field', async () => {
-    const r = await arm('/resourcegroups/no-location?api-version=2021-04-01', { method: 'PUT', body: '{"tags":{}}' });
+    const r = await arm('/resourcegroups/no-location?api-version=2021-04-01', {
+      method: 'PUT',
+      body: '{"tags":{}}',
+    });
     assert.equal(r.status, 400);
     assert.equal(armCode(r), 'LocationRequired');
     assert.equal((r.body.error as { target?: string }).target, 'location');
-    const ra = await arm(`/providers/Microsoft.Authorization/roleAssignments/5a2e4f9a-8f7b-4d2c-9e1f-3b4a5c6d7e8f?api-version=2022-04-01`, {
-      method: 'PUT',
-      body: JSON.stringify({ properties: { roleDefinitionId: `/subscriptions/${c.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7` } }),
-    });
+    const ra = await arm(
+      `/providers/Microsoft.Authorization/roleAssignments/5a2e4f9a-8f7b-4d2c-9e1f-3b4a5c6d7e8f?api-version=2022-04-01`,
+      {
+        method: 'PUT',
+        body: JSON.stringify({
+          properties: {
+            roleDefinitionId: `/subscriptions/${c.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7`,
+          },
+        }),
+      },
+    );
     assert.equal(ra.status, 400);
     assert.match(JSON.stringify(ra.body), /principalId/);
   });

@@ -6,7 +6,9 @@ export function toArmError(err: unknown): WireError {
   if (err instanceof DomainError) {
     const status = CATEGORY_STATUS[err.category];
     const headers: Record<string, string> = {};
-    if (status === 401) headers['www-authenticate'] = `Bearer error="invalid_token", error_description="${err.message.replace(/"/g, "'")}"`;
+    if (status === 401)
+      headers['www-authenticate'] =
+        `Bearer error="invalid_token", error_description="${err.message.replace(/"/g, "'")}"`;
     return {
       status,
       headers,
@@ -22,6 +24,11 @@ export function toArmError(err: unknown): WireError {
   }
   return {
     status: 500,
-    body: { error: { code: 'InternalServerError', message: 'The server encountered an internal error. Please retry the request.' } },
+    body: {
+      error: {
+        code: 'InternalServerError',
+        message: 'The server encountered an internal error. Please retry the request.',
+      },
+    },
   };
 }

@@ -61,7 +61,10 @@ export class ArmRouter {
   }
 
   /** Finds the route for a path; `methods` lists what the path would accept when the method does not match. */
-  match(method: string, path: string): { route: CompiledRoute; params: Record<string, string> } | { methods: string[] } | undefined {
+  match(
+    method: string,
+    path: string,
+  ): { route: CompiledRoute; params: Record<string, string> } | { methods: string[] } | undefined {
     const actual = path.split('/').filter(Boolean).map(decodeSegment);
     const methods: string[] = [];
     for (const route of this.routes) {

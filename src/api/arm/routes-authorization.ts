@@ -16,11 +16,19 @@ export function parseAssignmentFilter(filter: string | undefined): AssignmentFil
   const m = /^(?:principalId\s+eq\s+'([^']+)'|assignedTo\('([^']+)'\))$/i.exec(f);
   const principalId = m?.[1] ?? m?.[2];
   if (principalId !== undefined) return { kind: 'principal', principalId };
-  throw invalidInput('UnsupportedQuery', `The filter '${filter}' is not supported. Supported filters are atScope(), principalId eq '{id}' and assignedTo('{id}').`, '$filter');
+  throw invalidInput(
+    'UnsupportedQuery',
+    `The filter '${filter}' is not supported. Supported filters are atScope(), principalId eq '{id}' and assignedTo('{id}').`,
+    '$filter',
+  );
 }
 
 function customRolesUnsupported(): never {
-  throw new DomainError('not-implemented', 'NotImplemented', 'Custom role definitions are not supported by Lazurite; use the built-in roles Owner, Contributor, Reader or User Access Administrator.');
+  throw new DomainError(
+    'not-implemented',
+    'NotImplemented',
+    'Custom role definitions are not supported by Lazurite; use the built-in roles Owner, Contributor, Reader or User Access Administrator.',
+  );
 }
 
 /** Microsoft.Authorization: role assignments at any scope and the built-in role definitions. */
@@ -31,15 +39,28 @@ export function authorizationRoutes(deps: ApiDeps): ArmRoute[] {
       method: 'PUT',
       pattern: `${RA}/{name}`,
       handler: async ({ caller, params, body }) => {
-        const input = validateArmBody(deps.specs, ARM_SPECS.roleAssignments, 'RoleAssignmentCreateParameters', body);
-        const { assignment, created } = await svc.create(caller, params.scope ?? '/', params.name ?? '', objectOrEmpty(input.properties));
+        const input = validateArmBody(
+          deps.specs,
+          ARM_SPECS.roleAssignments,
+          'RoleAssignmentCreateParameters',
+          body,
+        );
+        const { assignment, created } = await svc.create(
+          caller,
+          params.scope ?? '/',
+          params.name ?? '',
+          objectOrEmpty(input.properties),
+        );
         return { status: created ? 201 : 200, body: roleAssignmentToWire(assignment) };
       },
     },
     {
       method: 'GET',
       pattern: `${RA}/{name}`,
-      handler: async ({ caller, params }) => ({ status: 200, body: roleAssignmentToWire(await svc.get(caller, params.scope, params.name ?? '')) }),
+      handler: async ({ caller, params }) => ({
+        status: 200,
+        body: roleAssignmentToWire(await svc.get(caller, params.scope, params.name ?? '')),
+      }),
     },
     {
       method: 'DELETE',
@@ -71,13 +92,20 @@ export function authorizationRoutes(deps: ApiDeps): ArmRoute[] {
           .roleDefinitions()
           .filter((r) => byName === undefined || r.roleName.toLowerCase() === byName.toLowerCase())
           .filter((r) => byType === undefined || r.type.toLowerCase() === byType.toLowerCase());
-        return Promise.resolve({ status: 200, body: { value: roles.map((r) => roleDefinitionToWire(params.scope ?? '/', r)) } });
+        return Promise.resolve({
+          status: 200,
+          body: { value: roles.map((r) => roleDefinitionToWire(params.scope ?? '/', r)) },
+        });
       },
     },
     {
       method: 'GET',
       pattern: `${RD}/{id}`,
-      handler: ({ params }) => Promise.resolve({ status: 200, body: roleDefinitionToWire(params.scope ?? '/', svc.roleDefinition(params.id ?? '')) }),
+      handler: ({ params }) =>
+        Promise.resolve({
+          status: 200,
+          body: roleDefinitionToWire(params.scope ?? '/', svc.roleDefinition(params.id ?? '')),
+        }),
     },
     { method: 'PUT', pattern: `${RD}/{id}`, handler: () => customRolesUnsupported() },
     { method: 'DELETE', pattern: `${RD}/{id}`, handler: () => customRolesUnsupported() },

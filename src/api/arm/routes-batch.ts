@@ -5,15 +5,18 @@ import type { ArmRoute } from './router.ts';
 import { ARM_SPECS, objectOrEmpty, validateArmBody } from './validation.ts';
 import { batchAccountToWire, batchKeysToWire } from './wire.ts';
 
-const ACCOUNTS = '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Batch/batchAccounts';
+const ACCOUNTS =
+  '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Batch/batchAccounts';
 const ACCOUNT = `${ACCOUNTS}/{accountName}`;
 
-/** Microsoft.Batch management plane: Batch accounts and their keys. */
-export function batchAccountRoutes(deps: ApiDeps): ArmRoute[] {
+const accountIds = (p: Record<string, string>) =>
+  [p.subscriptionId ?? '', p.resourceGroupName ?? '', p.accountName ?? ''] as const;
+
+/** Batch account create, update, get, list and delete. */
+function accountRoutes(deps: ApiDeps): ArmRoute[] {
   const svc = deps.batchAccounts;
   const host = () => new URL(deps.publicOrigin()).host;
   const wire = (a: Parameters<typeof batchAccountToWire>[0]) => batchAccountToWire(a, host());
-  const ids = (p: Record<string, string>) => [p.subscriptionId ?? '', p.resourceGroupName ?? '', p.accountName ?? ''] as const;
   return [
     {
       method: 'PUT',
@@ -21,7 +24,10 @@ export function batchAccountRoutes(deps: ApiDeps): ArmRoute[] {
       handler: async ({ caller, params, body }) => {
         const input = validateArmBody(deps.specs, ARM_SPECS.batch, 'BatchAccountCreateParameters', body);
         const props = objectOrEmpty(input.properties);
-        const { account } = await svc.createOrUpdate(caller, ...ids(params), { ...input, properties: props });
+        const { account } = await svc.createOrUpdate(caller, ...accountIds(params), {
+          ...input,
+          properties: props,
+        });
         return { status: 200, body: wire(account) };
       },
     },
@@ -30,26 +36,36 @@ export function batchAccountRoutes(deps: ApiDeps): ArmRoute[] {
       pattern: ACCOUNT,
       handler: async ({ caller, params, body }) => {
         const input = validateArmBody(deps.specs, ARM_SPECS.batch, 'BatchAccountUpdateParameters', body);
-        const account = await svc.update(caller, ...ids(params), { ...input, properties: objectOrEmpty(input.properties) });
+        const account = await svc.update(caller, ...accountIds(params), {
+          ...input,
+          properties: objectOrEmpty(input.properties),
+        });
         return { status: 200, body: wire(account) };
       },
     },
     {
       method: 'GET',
       pattern: ACCOUNT,
-      handler: async ({ caller, params }) => ({ status: 200, body: wire(await svc.get(caller, ...ids(params))) }),
+      handler: async ({ caller, params }) => ({
+        status: 200,
+        body: wire(await svc.get(caller, ...accountIds(params))),
+      }),
     },
     {
       method: 'DELETE',
       pattern: ACCOUNT,
-      handler: async ({ caller, params }) => ({ status: (await svc.delete(caller, ...ids(params))) ? 200 : 204 }),
+      handler: async ({ caller, params }) => ({
+        status: (await svc.delete(caller, ...accountIds(params))) ? 200 : 204,
+      }),
     },
     {
       method: 'GET',
       pattern: ACCOUNTS,
       handler: async ({ caller, params }) => ({
         status: 200,
-        body: { value: (await svc.list(caller, params.subscriptionId ?? '', params.resourceGroupName)).map(wire) },
+        body: {
+          value: (await svc.list(caller, params.subscriptionId ?? '', params.resourceGroupName)).map(wire),
+        },
       }),
     },
     {
@@ -60,19 +76,44 @@ export function batchAccountRoutes(deps: ApiDeps): ArmRoute[] {
         body: { value: (await svc.list(caller, params.subscriptionId ?? '')).map(wire) },
       }),
     },
+  ];
+}
+
+/** Account keys: listKeys and regenerateKeys. */
+function keyRoutes(deps: ApiDeps): ArmRoute[] {
+  const svc = deps.batchAccounts;
+  return [
     {
       method: 'POST',
       pattern: `${ACCOUNT}/listKeys`,
-      handler: async ({ caller, params }) => ({ status: 200, body: batchKeysToWire(await svc.listKeys(caller, ...ids(params))) }),
+      handler: async ({ caller, params }) => ({
+        status: 200,
+        body: batchKeysToWire(await svc.listKeys(caller, ...accountIds(params))),
+      }),
     },
     {
       method: 'POST',
       pattern: `${ACCOUNT}/regenerateKeys`,
       handler: async ({ caller, params, body }) => {
-        const input = validateArmBody(deps.specs, ARM_SPECS.batch, 'BatchAccountRegenerateKeyParameters', body);
-        return { status: 200, body: batchKeysToWire(await svc.regenerateKey(caller, ...ids(params), input.keyName)) };
+        const input = validateArmBody(
+          deps.specs,
+          ARM_SPECS.batch,
+          'BatchAccountRegenerateKeyParameters',
+          body,
+        );
+        return {
+          status: 200,
+          body: batchKeysToWire(await svc.regenerateKey(caller, ...accountIds(params), input.keyName)),
+        };
       },
     },
+  ];
+}
+
+/** Per-location quotas and name availability. */
+function locationRoutes(deps: ApiDeps): ArmRoute[] {
+  const svc = deps.batchAccounts;
+  return [
     {
       method: 'GET',
       pattern: '/subscriptions/{subscriptionId}/providers/Microsoft.Batch/locations/{locationName}/quotas',
@@ -83,21 +124,41 @@ export function batchAccountRoutes(deps: ApiDeps): ArmRoute[] {
     },
     {
       method: 'POST',
-      pattern: '/subscriptions/{subscriptionId}/providers/Microsoft.Batch/locations/{locationName}/checkNameAvailability',
+      pattern:
+        '/subscriptions/{subscriptionId}/providers/Microsoft.Batch/locations/{locationName}/checkNameAvailability',
       handler: async ({ params, body }) => {
         requireKnownLocation(params.locationName, 'locationName');
         const input = validateArmBody(deps.specs, ARM_SPECS.batch, 'CheckNameAvailabilityParameters', body);
         const name = typeof input.name === 'string' ? input.name : '';
         if (!/^[a-z0-9]{3,24}$/.test(name)) {
-          return { status: 200, body: { nameAvailable: false, reason: 'Invalid', message: 'Account names must be 3 to 24 characters of lower-case letters and digits.' } };
+          return {
+            status: 200,
+            body: {
+              nameAvailable: false,
+              reason: 'Invalid',
+              message: 'Account names must be 3 to 24 characters of lower-case letters and digits.',
+            },
+          };
         }
-        if (input.type !== 'Microsoft.Batch/batchAccounts') throw invalidInput('InvalidParameter', "'type' must be 'Microsoft.Batch/batchAccounts'.", 'type');
+        if (input.type !== 'Microsoft.Batch/batchAccounts')
+          throw invalidInput('InvalidParameter', "'type' must be 'Microsoft.Batch/batchAccounts'.", 'type');
         const taken = (await svc.findByName(name)) !== undefined;
         return {
           status: 200,
-          body: taken ? { nameAvailable: false, reason: 'AlreadyExists', message: `An account named '${name}' is already in use.` } : { nameAvailable: true },
+          body: taken
+            ? {
+                nameAvailable: false,
+                reason: 'AlreadyExists',
+                message: `An account named '${name}' is already in use.`,
+              }
+            : { nameAvailable: true },
         };
       },
     },
   ];
+}
+
+/** Microsoft.Batch management plane: Batch accounts and their keys. */
+export function batchAccountRoutes(deps: ApiDeps): ArmRoute[] {
+  return [...accountRoutes(deps), ...keyRoutes(deps), ...locationRoutes(deps)];
 }

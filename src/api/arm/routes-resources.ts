@@ -1,23 +1,39 @@
 import type { ApiDeps } from '../http/context.ts';
-import type { ArmRoute } from './router.ts';
+import { DomainError } from '../../domain/errors.ts';
+import type { ArmRequest, ArmResponse, ArmRoute } from './router.ts';
 import { ARM_SPECS, validateArmBody } from './validation.ts';
-import { locationsToWire, providerToWire, resourceGroupToWire, subscriptionToWire, tenantToWire } from './wire.ts';
+import {
+  locationsToWire,
+  providerToWire,
+  resourceGroupToWire,
+  subscriptionToWire,
+  tenantToWire,
+} from './wire.ts';
 
 const RG = '/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}';
 
-/** Microsoft.Resources: subscriptions, tenants, locations, resource groups and provider registration. */
-export function resourceRoutes(deps: ApiDeps): ArmRoute[] {
+/** Subscriptions, tenants and locations visible to the caller. */
+function subscriptionRoutes(deps: ApiDeps): ArmRoute[] {
   const { resources } = deps;
   return [
     {
       method: 'GET',
       pattern: '/subscriptions',
-      handler: async ({ caller }) => ({ status: 200, body: { value: (await resources.listSubscriptions(caller)).map(subscriptionToWire), count: { type: 'Total', value: 0 } } }),
+      handler: async ({ caller }) => ({
+        status: 200,
+        body: {
+          value: (await resources.listSubscriptions(caller)).map(subscriptionToWire),
+          count: { type: 'Total', value: 0 },
+        },
+      }),
     },
     {
       method: 'GET',
       pattern: '/subscriptions/{subscriptionId}',
-      handler: async ({ caller, params }) => ({ status: 200, body: subscriptionToWire(await resources.getSubscription(caller, params.subscriptionId ?? '')) }),
+      handler: async ({ caller, params }) => ({
+        status: 200,
+        body: subscriptionToWire(await resources.getSubscription(caller, params.subscriptionId ?? '')),
+      }),
     },
     {
       method: 'GET',
@@ -35,12 +51,37 @@ export function resourceRoutes(deps: ApiDeps): ArmRoute[] {
         return { status: 200, body: { value: tenant ? [tenantToWire(tenant)] : [] } };
       },
     },
+  ];
+}
+
+/** HEAD on a resource group: 204 when it exists, 404 (no body) when not. */
+async function groupExists(deps: ApiDeps, { caller, params }: ArmRequest): Promise<ArmResponse> {
+  try {
+    await deps.resources.getResourceGroup(
+      caller,
+      params.subscriptionId ?? '',
+      params.resourceGroupName ?? '',
+    );
+    return { status: 204 };
+  } catch (err) {
+    if (err instanceof DomainError && err.code === 'ResourceGroupNotFound') return { status: 404 };
+    throw err;
+  }
+}
+
+function groupRoutes(deps: ApiDeps): ArmRoute[] {
+  const { resources } = deps;
+  return [
     {
       method: 'GET',
       pattern: '/subscriptions/{subscriptionId}/resourcegroups',
       handler: async ({ caller, params }) => ({
         status: 200,
-        body: { value: (await resources.listResourceGroups(caller, params.subscriptionId ?? '')).map(resourceGroupToWire) },
+        body: {
+          value: (await resources.listResourceGroups(caller, params.subscriptionId ?? '')).map(
+            resourceGroupToWire,
+          ),
+        },
       }),
     },
     {
@@ -48,7 +89,12 @@ export function resourceRoutes(deps: ApiDeps): ArmRoute[] {
       pattern: RG,
       handler: async ({ caller, params, body }) => {
         const input = validateArmBody(deps.specs, ARM_SPECS.resources, 'ResourceGroup', body);
-        const { group, created } = await resources.putResourceGroup(caller, params.subscriptionId ?? '', params.resourceGroupName ?? '', input);
+        const { group, created } = await resources.putResourceGroup(
+          caller,
+          params.subscriptionId ?? '',
+          params.resourceGroupName ?? '',
+          input,
+        );
         return { status: created ? 201 : 200, body: resourceGroupToWire(group) };
       },
     },
@@ -57,7 +103,12 @@ export function resourceRoutes(deps: ApiDeps): ArmRoute[] {
       pattern: RG,
       handler: async ({ caller, params, body }) => {
         const input = validateArmBody(deps.specs, ARM_SPECS.resources, 'ResourceGroupPatchable', body);
-        const group = await resources.patchResourceGroup(caller, params.subscriptionId ?? '', params.resourceGroupName ?? '', input);
+        const group = await resources.patchResourceGroup(
+          caller,
+          params.subscriptionId ?? '',
+          params.resourceGroupName ?? '',
+          input,
+        );
         return { status: 200, body: resourceGroupToWire(group) };
       },
     },
@@ -66,36 +117,47 @@ export function resourceRoutes(deps: ApiDeps): ArmRoute[] {
       pattern: RG,
       handler: async ({ caller, params }) => ({
         status: 200,
-        body: resourceGroupToWire(await resources.getResourceGroup(caller, params.subscriptionId ?? '', params.resourceGroupName ?? '')),
+        body: resourceGroupToWire(
+          await resources.getResourceGroup(
+            caller,
+            params.subscriptionId ?? '',
+            params.resourceGroupName ?? '',
+          ),
+        ),
       }),
     },
     {
       method: 'HEAD',
       pattern: RG,
-      handler: async ({ caller, params }) => {
-        try {
-          await resources.getResourceGroup(caller, params.subscriptionId ?? '', params.resourceGroupName ?? '');
-          return { status: 204 };
-        } catch (err) {
-          if ((err as { code?: string }).code === 'ResourceGroupNotFound') return { status: 404 };
-          throw err;
-        }
-      },
+      handler: (req) => groupExists(deps, req),
     },
     {
       method: 'DELETE',
       pattern: RG,
       handler: async ({ caller, params }) => {
-        await resources.deleteResourceGroup(caller, params.subscriptionId ?? '', params.resourceGroupName ?? '');
+        await resources.deleteResourceGroup(
+          caller,
+          params.subscriptionId ?? '',
+          params.resourceGroupName ?? '',
+        );
         return { status: 200 };
       },
     },
+  ];
+}
+
+function providerRoutes(deps: ApiDeps): ArmRoute[] {
+  const { resources } = deps;
+  return [
     {
       method: 'GET',
       pattern: '/subscriptions/{subscriptionId}/providers',
       handler: async ({ caller, params }) => {
         const sub = params.subscriptionId ?? '';
-        return { status: 200, body: { value: (await resources.listProviders(caller, sub)).map((p) => providerToWire(sub, p)) } };
+        return {
+          status: 200,
+          body: { value: (await resources.listProviders(caller, sub)).map((p) => providerToWire(sub, p)) },
+        };
       },
     },
     {
@@ -103,19 +165,30 @@ export function resourceRoutes(deps: ApiDeps): ArmRoute[] {
       pattern: '/subscriptions/{subscriptionId}/providers/{namespace}',
       handler: async ({ caller, params }) => {
         const sub = params.subscriptionId ?? '';
-        return { status: 200, body: providerToWire(sub, await resources.getProvider(caller, sub, params.namespace ?? '')) };
+        return {
+          status: 200,
+          body: providerToWire(sub, await resources.getProvider(caller, sub, params.namespace ?? '')),
+        };
       },
     },
-    ...(['register', 'unregister'] as const).map(
-      (verb): ArmRoute => ({
-        method: 'POST',
-        pattern: `/subscriptions/{subscriptionId}/providers/{namespace}/${verb}`,
-        handler: async ({ caller, params }) => {
-          const sub = params.subscriptionId ?? '';
-          const view = await resources.setRegistration(caller, sub, params.namespace ?? '', verb === 'register');
-          return { status: 200, body: providerToWire(sub, view) };
-        },
-      }),
-    ),
+    ...(['register', 'unregister'] as const).map((verb): ArmRoute => ({
+      method: 'POST',
+      pattern: `/subscriptions/{subscriptionId}/providers/{namespace}/${verb}`,
+      handler: async ({ caller, params }) => {
+        const sub = params.subscriptionId ?? '';
+        const view = await resources.setRegistration(
+          caller,
+          sub,
+          params.namespace ?? '',
+          verb === 'register',
+        );
+        return { status: 200, body: providerToWire(sub, view) };
+      },
+    })),
   ];
+}
+
+/** Microsoft.Resources: subscriptions, tenants, locations, resource groups and provider registration. */
+export function resourceRoutes(deps: ApiDeps): ArmRoute[] {
+  return [...subscriptionRoutes(deps), ...groupRoutes(deps), ...providerRoutes(deps)];
 }

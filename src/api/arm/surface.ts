@@ -22,7 +22,11 @@ function notImplemented(method: string, path: string): DomainError {
 
 /** Mounts the ARM surface: one catch-all per root, dispatched by resource-id pattern. */
 export function registerArmSurface(app: FastifyInstance, deps: ApiDeps, origins: () => string[]): void {
-  const router = new ArmRouter().add(...resourceRoutes(deps), ...authorizationRoutes(deps), ...batchAccountRoutes(deps));
+  const router = new ArmRouter().add(
+    ...resourceRoutes(deps),
+    ...authorizationRoutes(deps),
+    ...batchAccountRoutes(deps),
+  );
 
   app.get('/metadata/endpoints', (req: FastifyRequest<{ Querystring: Record<string, string> }>) =>
     cloudMetadata(deps.publicOrigin(), req.query['api-version']),
@@ -34,11 +38,28 @@ export function registerArmSurface(app: FastifyInstance, deps: ApiDeps, origins:
     const found = router.match(request.method, path);
     if (!found) throw notImplemented(request.method, path);
     if ('methods' in found) {
-      throw new DomainError('not-implemented', 'MethodNotAllowed', `The requested method '${request.method}' is not allowed for '${path}'; allowed: ${found.methods.join(', ')}.`);
+      throw new DomainError(
+        'not-implemented',
+        'MethodNotAllowed',
+        `The requested method '${request.method}' is not allowed for '${path}'; allowed: ${found.methods.join(', ')}.`,
+      );
     }
     const audiences = [...ARM_AUDIENCES, ...origins().map((o) => `${o}/`)];
-    const caller = await callerFromBearer(request.headers.authorization, audiences, deps.signer, origins(), deps.clock.now());
-    const res = await found.route.handler({ params: found.params, query, body: request.body, caller, path, raw: request });
+    const caller = await callerFromBearer(
+      request.headers.authorization,
+      audiences,
+      deps.signer,
+      origins(),
+      deps.clock.now(),
+    );
+    const res = await found.route.handler({
+      params: found.params,
+      query,
+      body: request.body,
+      caller,
+      path,
+      raw: request,
+    });
     await sendArm(reply, res);
   };
   for (const root of ['/subscriptions', '/subscriptions/*', '/providers/*', '/tenants']) {

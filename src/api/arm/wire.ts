@@ -151,7 +151,10 @@ export function batchAccountToWire(a: BatchAccountRecord, host: string) {
       provisioningState: 'Succeeded',
       poolAllocationMode: a.poolAllocationMode,
       publicNetworkAccess: a.publicNetworkAccess,
-      networkProfile: { accountAccess: { defaultAction: 'Allow' }, nodeManagementAccess: { defaultAction: 'Allow' } },
+      networkProfile: {
+        accountAccess: { defaultAction: 'Allow' },
+        nodeManagementAccess: { defaultAction: 'Allow' },
+      },
       encryption: { keySource: 'Microsoft.Batch' },
       ...kept,
       dedicatedCoreQuotaPerVMFamilyEnforced: false,

@@ -13,25 +13,35 @@ export type BatchAuth = { scheme: 'SharedKey' } | { scheme: 'AAD'; caller: Calle
 const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
 
 function authFailed(detail: string, status: 'unauthenticated' | 'forbidden' = 'forbidden'): DomainError {
-  return new DomainError(status, 'AuthenticationFailed', `Server failed to authenticate the request. Make sure the value of Authorization header is correctly formed including the signature.`, {
-    values: { AuthenticationErrorDetail: detail },
-  });
+  return new DomainError(
+    status,
+    'AuthenticationFailed',
+    `Server failed to authenticate the request. Make sure the value of Authorization header is correctly formed including the signature.`,
+    {
+      values: { AuthenticationErrorDetail: detail },
+    },
+  );
 }
 
 function checkRequestDate(request: FastifyRequest, now: Date): void {
   const raw = request.headers['ocp-date'] ?? request.headers.date;
   const value = Array.isArray(raw) ? raw[0] : raw;
-  if (value === undefined || value === '') throw authFailed('The request is missing the ocp-date or Date header.');
+  if (value === undefined || value === '')
+    throw authFailed('The request is missing the ocp-date or Date header.');
   const sent = Date.parse(value);
   if (Number.isNaN(sent)) throw authFailed(`The date '${value}' is not a valid RFC 1123 date.`);
   if (Math.abs(now.getTime() - sent) > MAX_CLOCK_SKEW_MS) {
-    throw authFailed(`Request date header too old or too far in the future: '${value}'. It must be within 15 minutes of the server time (${now.toUTCString()}).`);
+    throw authFailed(
+      `Request date header too old or too far in the future: '${value}'. It must be within 15 minutes of the server time (${now.toUTCString()}).`,
+    );
   }
 }
 
 function requireMode(account: BatchAccountRecord, mode: 'SharedKey' | 'AAD'): void {
   if (!account.allowedAuthenticationModes.includes(mode)) {
-    throw authFailed(`The authentication mode '${mode}' is not allowed for account '${account.name}' (allowedAuthenticationModes: ${account.allowedAuthenticationModes.join(', ')}).`);
+    throw authFailed(
+      `The authentication mode '${mode}' is not allowed for account '${account.name}' (allowedAuthenticationModes: ${account.allowedAuthenticationModes.join(', ')}).`,
+    );
   }
 }
 
@@ -44,7 +54,10 @@ export async function authenticateBatch(
 ): Promise<BatchAuth> {
   const header = request.headers.authorization;
   if (header === undefined || header.trim() === '') {
-    throw authFailed('The Authorization header is missing. Use SharedKey or an Entra ID bearer token.', 'unauthenticated');
+    throw authFailed(
+      'The Authorization header is missing. Use SharedKey or an Entra ID bearer token.',
+      'unauthenticated',
+    );
   }
   if (/^Bearer\s/i.test(header)) {
     requireMode(account, 'AAD');
@@ -52,16 +65,23 @@ export async function authenticateBatch(
     return { scheme: 'AAD', caller };
   }
   const m = /^SharedKey\s+([^:\s]+):(\S+)$/i.exec(header.trim());
-  if (!m?.[1] || !m[2]) throw authFailed("The Authorization header must be 'SharedKey <account>:<signature>' or 'Bearer <token>'.");
+  if (!m?.[1] || !m[2])
+    throw authFailed(
+      "The Authorization header must be 'SharedKey <account>:<signature>' or 'Bearer <token>'.",
+    );
   if (m[1].toLowerCase() !== account.name.toLowerCase()) {
-    throw authFailed(`The account name '${m[1]}' in the Authorization header does not match the account '${account.name}' of the URL.`);
+    throw authFailed(
+      `The account name '${m[1]}' in the Authorization header does not match the account '${account.name}' of the URL.`,
+    );
   }
   requireMode(account, 'SharedKey');
   checkRequestDate(request, deps.clock.now());
   const [rawPath = '/', rawQuery = ''] = request.url.split(/\?(.*)/s);
   const signed = { method: request.method, rawPath, rawQuery, headers: request.headers };
   if (!signatureMatches(signed, account.name, m[2], [account.primaryKey, account.secondaryKey])) {
-    throw authFailed('The MAC signature found in the HTTP request is not the same as any computed signature.');
+    throw authFailed(
+      'The MAC signature found in the HTTP request is not the same as any computed signature.',
+    );
   }
   return { scheme: 'SharedKey' };
 }

@@ -21,20 +21,31 @@ export function toBatchError(err: unknown, requestId: string, now: Date, origin:
     const values = Object.entries(err.values)
       .filter(([k]) => k !== 'aadsts')
       .map(([key, value]) => ({ key, value }));
-    if (err.target !== undefined && !values.some((v) => v.key === 'PropertyName')) values.unshift({ key: 'PropertyName', value: err.target });
+    if (err.target !== undefined && !values.some((v) => v.key === 'PropertyName'))
+      values.unshift({ key: 'PropertyName', value: err.target });
     if (tokenFailure) values.push({ key: 'AuthenticationErrorDetail', value: err.message });
     return {
       status: CATEGORY_STATUS[err.category],
       body: {
         'odata.metadata': metadata,
         code,
-        message: { lang: 'en-US', value: `${tokenFailure ? 'Server failed to authenticate the request.' : err.message}${stamp}` },
+        message: {
+          lang: 'en-US',
+          value: `${tokenFailure ? 'Server failed to authenticate the request.' : err.message}${stamp}`,
+        },
         ...(values.length > 0 ? { values } : {}),
       },
     };
   }
   return {
     status: 500,
-    body: { 'odata.metadata': metadata, code: 'InternalError', message: { lang: 'en-US', value: `Server encountered an internal error. Please try again after some time.${stamp}` } },
+    body: {
+      'odata.metadata': metadata,
+      code: 'InternalError',
+      message: {
+        lang: 'en-US',
+        value: `Server encountered an internal error. Please try again after some time.${stamp}`,
+      },
+    },
   };
 }

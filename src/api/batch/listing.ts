@@ -17,9 +17,14 @@ export interface ListSpec<T> {
 /** Batch's 400 for a bad query parameter, with the values the real service reports. */
 export function queryParameterError(err: QueryError, value: string): DomainError {
   const code = err.kind === 'out-of-range' ? 'OutOfRangeQueryParameterValue' : 'InvalidQueryParameterValue';
-  return new DomainError('invalid-input', code, `The value for one of the query parameters specified in the request URI is invalid.`, {
-    values: { QueryParameterName: err.parameter, QueryParameterValue: value, Reason: err.reason },
-  });
+  return new DomainError(
+    'invalid-input',
+    code,
+    `The value for one of the query parameters specified in the request URI is invalid.`,
+    {
+      values: { QueryParameterName: err.parameter, QueryParameterValue: value, Reason: err.reason },
+    },
+  );
 }
 
 /** One page of a Batch list: `$filter`, `maxresults`, `$skiptoken` and an absolute `odata.nextLink`. */
@@ -29,16 +34,22 @@ export function listPage<T>(request: FastifyRequest, ctx: BatchRequestContext, s
   try {
     const max = parseMaxResults(query.maxresults, { max: spec.maxResults, default: spec.maxResults });
     const filterText = query.$filter;
-    const filter = filterText === undefined || filterText.trim() === '' ? undefined : parseFilter(filterText, spec.filterSchema);
+    const filter =
+      filterText === undefined || filterText.trim() === ''
+        ? undefined
+        : parseFilter(filterText, spec.filterSchema);
     const after = query.$skiptoken === undefined ? undefined : decodeSkipToken(query.$skiptoken);
-    const matching = filter === undefined ? spec.entries : spec.entries.filter((e) => evaluateFilter(filter, e.wire));
+    const matching =
+      filter === undefined ? spec.entries : spec.entries.filter((e) => evaluateFilter(filter, e.wire));
     const { page, nextAfter } = pageOf(matching, (e) => e.key, max, after);
     const url = new URL(request.url, ctx.accountUrl);
     const absolute = new URL(`${ctx.accountUrl}${url.pathname.replace(/^\/batch\/[^/]+/, '')}${url.search}`);
     return {
       'odata.metadata': `${ctx.accountUrl}/$metadata#${spec.metadata}`,
       value: page.map((e) => e.wire),
-      ...(nextAfter === undefined ? {} : { 'odata.nextLink': nextLink(absolute, encodeSkipToken(nextAfter)) }),
+      ...(nextAfter === undefined
+        ? {}
+        : { 'odata.nextLink': nextLink(absolute, encodeSkipToken(nextAfter)) }),
     };
   } catch (err) {
     if (err instanceof QueryError) throw queryParameterError(err, current(err.parameter));

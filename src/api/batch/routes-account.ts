@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DomainError } from '../../domain/errors.ts';
 import { BASE_IMAGES, type CatalogImage } from '../../domain/images/catalog.ts';
-import type { ApiDeps } from '../http/context.ts';
 import { listPage } from './listing.ts';
 import type { BatchRequestContext } from './surface.ts';
 
@@ -18,15 +17,19 @@ function imageToWire(i: CatalogImage) {
 }
 
 function contextOf(request: FastifyRequest): BatchRequestContext {
-  if (!request.batch) throw new DomainError('unauthenticated', 'AuthenticationFailed', 'The request was not authenticated.');
+  if (!request.batch)
+    throw new DomainError('unauthenticated', 'AuthenticationFailed', 'The request was not authenticated.');
   return request.batch;
 }
 
 /** Account-level operations: supported images and pool node counts. */
-export function registerAccountRoutes(app: FastifyInstance, _deps: ApiDeps): void {
+export function registerAccountRoutes(app: FastifyInstance): void {
   app.get('/supportedimages', (request) => {
     const ctx = contextOf(request);
-    const entries = BASE_IMAGES.map(imageToWire).map((wire, i) => ({ key: String(i).padStart(6, '0'), wire }));
+    const entries = BASE_IMAGES.map(imageToWire).map((wire, i) => ({
+      key: String(i).padStart(6, '0'),
+      wire,
+    }));
     return listPage(request, ctx, {
       entries,
       metadata: 'supportedimages',
@@ -38,6 +41,11 @@ export function registerAccountRoutes(app: FastifyInstance, _deps: ApiDeps): voi
   app.get('/nodecounts', (request) => {
     const ctx = contextOf(request);
     // Pools arrive with the pools issue; until then an account has none, so there is nothing to count.
-    return listPage(request, ctx, { entries: [], metadata: 'poolnodecounts', maxResults: 10, filterSchema: { poolId: 'enum' } });
+    return listPage(request, ctx, {
+      entries: [],
+      metadata: 'poolnodecounts',
+      maxResults: 10,
+      filterSchema: { poolId: 'enum' },
+    });
   });
 }

@@ -12,7 +12,10 @@ function req(method: string, url: string, headers: Record<string, string> = {}):
 }
 
 test('GET with $filter signs as both official clients do', () => {
-  const r = req('GET', "/pools?api-version=2022-10-01.16.0&maxresults=10&%24filter=state%20eq%20%27active%27");
+  const r = req(
+    'GET',
+    '/pools?api-version=2022-10-01.16.0&maxresults=10&%24filter=state%20eq%20%27active%27',
+  );
   assert.equal(
     stringToSign(r, 'myaccount', '', 'js'),
     "GET\n\n\n\n\n\n\n\n\n\n\n\nocp-date:Fri, 17 Feb 2017 00:00:00 GMT\n/myaccount/pools\n$filter:state eq 'active'\napi-version:2022-10-01.16.0\nmaxresults:10",
@@ -27,9 +30,15 @@ test('POST without a body signs Content-Length 0', () => {
 
 test('DELETE verifies for the JS client (blank length, no header) and Python (sends and signs 0)', () => {
   const js = req('DELETE', '/pools/pool1?api-version=2022-10-01.16.0');
-  assert.equal(signatureMatches(js, 'myaccount', '/gvTZMYTG4WPSf8WU3ZPLWLVqiskDr67zmgiYzMVLDI=', [KEY]), true);
+  assert.equal(
+    signatureMatches(js, 'myaccount', '/gvTZMYTG4WPSf8WU3ZPLWLVqiskDr67zmgiYzMVLDI=', [KEY]),
+    true,
+  );
   const py = req('DELETE', '/pools/pool1?api-version=2022-10-01.16.0', { 'content-length': '0' });
-  assert.equal(signatureMatches(py, 'myaccount', 'RuBrTAKCMHfJp/MCyztvtzse57u/yrqhEOJ/RAM5Trg=', [KEY]), true);
+  assert.equal(
+    signatureMatches(py, 'myaccount', 'RuBrTAKCMHfJp/MCyztvtzse57u/yrqhEOJ/RAM5Trg=', [KEY]),
+    true,
+  );
 });
 
 test('a wrong key, a changed path or a changed date does not verify; either account key does', () => {
@@ -38,7 +47,10 @@ test('a wrong key, a changed path or a changed date does not verify; either acco
   const otherKey = Buffer.from('another-key-another-key-another!').toString('base64');
   assert.equal(signatureMatches(r, 'myaccount', good, [otherKey]), false);
   assert.equal(signatureMatches(r, 'myaccount', good, [otherKey, KEY]), true);
-  assert.equal(signatureMatches(req('GET', '/jobs?api-version=2022-10-01.16.0'), 'myaccount', good, [KEY]), false);
+  assert.equal(
+    signatureMatches(req('GET', '/jobs?api-version=2022-10-01.16.0'), 'myaccount', good, [KEY]),
+    false,
+  );
   const later = { ...r, headers: { 'ocp-date': 'Fri, 17 Feb 2017 00:00:01 GMT' } };
   assert.equal(signatureMatches(later, 'myaccount', good, [KEY]), false);
 });

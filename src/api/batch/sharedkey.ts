@@ -64,7 +64,12 @@ function canonicalQuery(rawQuery: string, style: 'js' | 'python'): string {
 }
 
 /** Builds the string-to-sign as the Batch service defines it, for one Content-Length and query style. */
-export function stringToSign(req: SignedRequest, account: string, contentLength: string, style: 'js' | 'python'): string {
+export function stringToSign(
+  req: SignedRequest,
+  account: string,
+  contentLength: string,
+  style: 'js' | 'python',
+): string {
   const hasOcpDate = header(req, 'ocp-date') !== '';
   const lines = SIGNED_HEADERS.map((h) => {
     if (h === 'content-length') return contentLength;
@@ -89,9 +94,16 @@ export function sign(key: string, toSign: string): string {
  * clients' differences (api-reference §1.2.1): Content-Length as received or blank, and JS- or Python-style
  * query canonicalization. Every comparison runs in constant time.
  */
-export function signatureMatches(req: SignedRequest, account: string, signature: string, keys: readonly string[]): boolean {
+export function signatureMatches(
+  req: SignedRequest,
+  account: string,
+  signature: string,
+  keys: readonly string[],
+): boolean {
   const received = header(req, 'content-length');
-  const lengths = [...new Set([received, received === '0' ? '' : received, received === '' ? '0' : received])];
+  const lengths = [
+    ...new Set([received, received === '0' ? '' : received, received === '' ? '0' : received]),
+  ];
   let ok = false;
   for (const style of ['js', 'python'] as const) {
     for (const length of lengths) {

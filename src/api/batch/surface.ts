@@ -33,18 +33,30 @@ export function dataPlaneAction(method: string, pathAfterAccount: string): strin
   };
   const verb = method === 'GET' || method === 'HEAD' ? 'read' : method === 'DELETE' ? 'delete' : 'write';
   const sub = family[entity];
-  return sub === undefined ? `Microsoft.Batch/batchAccounts/${verb}` : `Microsoft.Batch/batchAccounts/${sub}/${verb}`;
+  return sub === undefined
+    ? `Microsoft.Batch/batchAccounts/${verb}`
+    : `Microsoft.Batch/batchAccounts/${sub}/${verb}`;
 }
 
-async function authorizeAad(deps: ApiDeps, ctx: BatchRequestContext, request: FastifyRequest, rest: string): Promise<void> {
+async function authorizeAad(
+  deps: ApiDeps,
+  ctx: BatchRequestContext,
+  request: FastifyRequest,
+  rest: string,
+): Promise<void> {
   if (ctx.auth.scheme !== 'AAD') return;
   const action = dataPlaneAction(request.method, rest);
   const { caller } = ctx.auth;
   const allowed = await deps.batchAccounts.dataPlaneAllowed(caller, ctx.account, action);
   if (!allowed) {
-    throw new DomainError('forbidden', 'InsufficientAccountPermissions', `The principal '${caller.objectId}' has no role on Batch account '${ctx.account.name}' that allows '${action}'.`, {
-      values: { Action: action },
-    });
+    throw new DomainError(
+      'forbidden',
+      'InsufficientAccountPermissions',
+      `The principal '${caller.objectId}' has no role on Batch account '${ctx.account.name}' that allows '${action}'.`,
+      {
+        values: { Action: action },
+      },
+    );
   }
 }
 
@@ -65,7 +77,11 @@ export const ROOT_COLLECTIONS = [
 type Mount = { kind: 'path' } | { kind: 'root' };
 
 /** Which account a request addresses: the path's `/batch/{account}`, or at the root the SharedKey header's. */
-function accountNameFor(request: FastifyRequest, mount: Mount, deps: ApiDeps): { name: string; rest: string } {
+function accountNameFor(
+  request: FastifyRequest,
+  mount: Mount,
+  deps: ApiDeps,
+): { name: string; rest: string } {
   const path = request.url.split('?')[0] ?? '';
   if (mount.kind === 'path') {
     const [, , name = '', ...rest] = path.split('/');
@@ -80,13 +96,20 @@ function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
     scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       void reply.header('request-id', request.id);
       const clientRequestId = request.headers['client-request-id'];
-      if (typeof clientRequestId === 'string' && String(request.headers['return-client-request-id']).toLowerCase() === 'true') {
+      if (
+        typeof clientRequestId === 'string' &&
+        String(request.headers['return-client-request-id']).toLowerCase() === 'true'
+      ) {
         void reply.header('client-request-id', clientRequestId);
       }
       const { name, rest } = accountNameFor(request, mount, deps);
       const account = await deps.batchAccounts.findByName(name);
       if (!account) {
-        throw new DomainError('not-found', 'AccountNotFound', `The Batch account '${name}' does not exist on this server.`);
+        throw new DomainError(
+          'not-found',
+          'AccountNotFound',
+          `The Batch account '${name}' does not exist on this server.`,
+        );
       }
       const auth = await authenticateBatch(request, account, deps, origins());
       const base = mount.kind === 'path' ? `/batch/${account.name}` : '';
@@ -94,20 +117,31 @@ function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
       await authorizeAad(deps, ctx, request, rest);
       const query = request.query as Record<string, unknown>;
       if (typeof query['api-version'] !== 'string' || query['api-version'] === '') {
-        throw new DomainError('invalid-input', 'MissingRequiredQueryParameter', 'A query parameter that is mandatory for this request is not specified.', {
-          values: { QueryParameterName: 'api-version' },
-        });
+        throw new DomainError(
+          'invalid-input',
+          'MissingRequiredQueryParameter',
+          'A query parameter that is mandatory for this request is not specified.',
+          {
+            values: { QueryParameterName: 'api-version' },
+          },
+        );
       }
       request.batch = ctx;
     });
-    registerAccountRoutes(scope, deps);
+    registerAccountRoutes(scope);
     const unimplemented = (request: FastifyRequest) => {
-      throw new DomainError('not-implemented', 'NotImplemented', `Lazurite does not implement the Batch operation '${request.method} ${request.url.split('?')[0] ?? ''}' yet.`);
+      throw new DomainError(
+        'not-implemented',
+        'NotImplemented',
+        `Lazurite does not implement the Batch operation '${request.method} ${request.url.split('?')[0] ?? ''}' yet.`,
+      );
     };
     if (mount.kind === 'path') {
       scope.all('/*', unimplemented);
     } else {
-      for (const c of ROOT_COLLECTIONS.filter((name) => name !== 'supportedimages' && name !== 'nodecounts')) {
+      for (const c of ROOT_COLLECTIONS.filter(
+        (name) => name !== 'supportedimages' && name !== 'nodecounts',
+      )) {
         scope.all(`/${c}`, unimplemented);
         scope.all(`/${c}/*`, unimplemented);
       }

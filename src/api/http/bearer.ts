@@ -30,11 +30,17 @@ export async function callerFromBearer(
   now: Date,
 ): Promise<Caller> {
   if (header === undefined || header.trim() === '') {
-    throw unauthenticated('AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.");
+    throw unauthenticated(
+      'AuthenticationFailed',
+      "Authentication failed. The 'Authorization' header is missing.",
+    );
   }
   const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
   if (!m?.[1]) {
-    throw unauthenticated('InvalidAuthenticationToken', "Authentication failed. The 'Authorization' header is provided in an invalid format.");
+    throw unauthenticated(
+      'InvalidAuthenticationToken',
+      "Authentication failed. The 'Authorization' header is provided in an invalid format.",
+    );
   }
   try {
     const claims = await signer.verify(m[1], audiences, (iss, tid) => issuerAccepted(origins, iss, tid));
@@ -44,7 +50,10 @@ export async function callerFromBearer(
     switch (err.reason) {
       case 'expired':
         return Promise.reject(
-          unauthenticated('ExpiredAuthenticationToken', `The access token expiry UTC time is earlier than current UTC time '${now.toISOString()}'.`),
+          unauthenticated(
+            'ExpiredAuthenticationToken',
+            `The access token expiry UTC time is earlier than current UTC time '${now.toISOString()}'.`,
+          ),
         );
       case 'audience':
         return Promise.reject(
@@ -54,11 +63,18 @@ export async function callerFromBearer(
           ),
         );
       case 'issuer':
-        return Promise.reject(unauthenticated('InvalidAuthenticationTokenTenant', `The access token is from the wrong issuer. ${err.message}`));
+        return Promise.reject(
+          unauthenticated(
+            'InvalidAuthenticationTokenTenant',
+            `The access token is from the wrong issuer. ${err.message}`,
+          ),
+        );
       case 'signature':
       case 'malformed':
       case 'not-yet-valid':
-        return Promise.reject(unauthenticated('InvalidAuthenticationToken', `The access token is invalid. ${err.message}`));
+        return Promise.reject(
+          unauthenticated('InvalidAuthenticationToken', `The access token is invalid. ${err.message}`),
+        );
     }
   }
 }

@@ -27,7 +27,11 @@ export function normalizeError(err: unknown): unknown {
   const code = (err as { code?: unknown } | null)?.code;
   switch (code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new DomainError('too-large', 'RequestBodyTooLarge', 'The request body is too large and exceeds the maximum permissible limit.');
+      return new DomainError(
+        'too-large',
+        'RequestBodyTooLarge',
+        'The request body is too large and exceeds the maximum permissible limit.',
+      );
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new DomainError('invalid-input', 'InvalidRequestContent', (err as Error).message);
@@ -40,5 +44,9 @@ export function normalizeError(err: unknown): unknown {
 }
 
 export function malformedJson(detail: string): DomainError {
-  return new DomainError('invalid-input', 'InvalidRequestContent', `The request content was invalid and could not be deserialized: '${detail}'.`);
+  return new DomainError(
+    'invalid-input',
+    'InvalidRequestContent',
+    `The request content was invalid and could not be deserialized: '${detail}'.`,
+  );
 }

@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { DomainError } from '../../domain/errors.ts';
 import { toArmError } from '../arm/errors.ts';
 import { registerArmSurface } from '../arm/surface.ts';
@@ -17,7 +22,11 @@ export interface HttpServerOptions {
   origins: () => string[];
 }
 
-function parseJson(_req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void): void {
+function parseJson(
+  _req: FastifyRequest,
+  body: string,
+  done: (err: Error | null, value?: unknown) => void,
+): void {
   if (body.trim() === '') {
     done(null, undefined);
     return;
@@ -54,15 +63,28 @@ function wireErrorFor(deps: ApiDeps, request: FastifyRequest, err: unknown): Wir
   }
 }
 
-async function sendError(deps: ApiDeps, request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<void> {
+async function sendError(
+  deps: ApiDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: unknown,
+): Promise<void> {
   const err = normalizeError(error);
   const wire = wireErrorFor(deps, request, err);
-  if (wire.status >= 500 && wire.status !== 501) deps.logger.error({ err: error, url: request.url, reqId: request.id }, 'request failed');
+  if (wire.status >= 500 && wire.status !== 501)
+    deps.logger.error({ err: error, url: request.url, reqId: request.id }, 'request failed');
   else deps.logger.debug({ code: (err as DomainError).code, url: request.url }, 'request rejected');
   for (const [k, v] of Object.entries(wire.headers ?? {})) void reply.header(k, v);
   void reply.code(wire.status);
   if (request.method === 'HEAD') await reply.send();
-  else await reply.type(surfaceOf(request.url) === 'batch' ? 'application/json;odata=minimalmetadata' : 'application/json; charset=utf-8').send(JSON.stringify(wire.body));
+  else
+    await reply
+      .type(
+        surfaceOf(request.url) === 'batch'
+          ? 'application/json;odata=minimalmetadata'
+          : 'application/json; charset=utf-8',
+      )
+      .send(JSON.stringify(wire.body));
 }
 
 /** Builds the one HTTPS server that serves identity, ARM and the Batch data plane, path-routed. */
@@ -74,7 +96,7 @@ export function buildHttpServer(deps: ApiDeps, options: HttpServerOptions): Fast
     bodyLimit: deps.config.bodyLimit,
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 2048 },
     loggerInstance: deps.logger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     return503OnClosing: true,
     // ARM SDKs build `/{scope}/providers/...` from a scope that already starts with '/', sending '//subscriptions/...'.
@@ -85,17 +107,37 @@ export function buildHttpServer(deps: ApiDeps, options: HttpServerOptions): Fast
     if (surfaceOf(request.url) === 'arm') {
       const correlation = request.headers['x-ms-correlation-request-id'];
       void reply.header('x-ms-request-id', request.id);
-      void reply.header('x-ms-correlation-request-id', typeof correlation === 'string' ? correlation : request.id);
+      void reply.header(
+        'x-ms-correlation-request-id',
+        typeof correlation === 'string' ? correlation : request.id,
+      );
     }
     return Promise.resolve();
   });
   app.addHook('onResponse', async (request, reply) => {
-    deps.logger.info({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    deps.logger.info(
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
     return Promise.resolve();
   });
   app.setErrorHandler((error, request, reply) => sendError(deps, request, reply, error));
   app.setNotFoundHandler((request, reply) =>
-    sendError(deps, request, reply, new DomainError('not-implemented', 'NotImplemented', `Lazurite does not implement '${request.method} ${request.url.split('?')[0] ?? ''}'.`)),
+    sendError(
+      deps,
+      request,
+      reply,
+      new DomainError(
+        'not-implemented',
+        'NotImplemented',
+        `Lazurite does not implement '${request.method} ${request.url.split('?')[0] ?? ''}'.`,
+      ),
+    ),
   );
   app.get('/health', () => ({ status: 'ok' }));
   registerIdentityRoutes(app, deps, options.origins);

@@ -8,7 +8,11 @@ export function toOAuthError(err: unknown, requestId: string, now: Date): WireEr
   if (err instanceof DomainError) {
     const aadsts = Number(err.values.aadsts ?? 0);
     const isOauthCode = /^[a-z_]+$/.test(err.code);
-    const error = isOauthCode ? err.code : err.category === 'unauthenticated' ? 'invalid_client' : 'invalid_request';
+    const error = isOauthCode
+      ? err.code
+      : err.category === 'unauthenticated'
+        ? 'invalid_client'
+        : 'invalid_request';
     return {
       status: err.code === 'invalid_client' ? 401 : Math.min(CATEGORY_STATUS[err.category], 400),
       body: {
@@ -23,6 +27,11 @@ export function toOAuthError(err: unknown, requestId: string, now: Date): WireEr
   }
   return {
     status: 500,
-    body: { error: 'server_error', error_description: `An internal error occurred.\r\nTrace ID: ${requestId}`, error_codes: [], trace_id: requestId },
+    body: {
+      error: 'server_error',
+      error_description: `An internal error occurred.\r\nTrace ID: ${requestId}`,
+      error_codes: [],
+      trace_id: requestId,
+    },
   };
 }

@@ -16,7 +16,10 @@ function openIdConfiguration(origin: string, tenant: string, flavor: Flavor) {
     token_endpoint: `${oauth}/token`,
     device_authorization_endpoint: `${oauth}/devicecode`,
     end_session_endpoint: `${oauth}/logout`,
-    jwks_uri: flavor === 'adfs' ? `${authority}/discovery/keys` : `${authority}/discovery/${flavor === 'v2' ? 'v2.0/' : ''}keys`,
+    jwks_uri:
+      flavor === 'adfs'
+        ? `${authority}/discovery/keys`
+        : `${authority}/discovery/${flavor === 'v2' ? 'v2.0/' : ''}keys`,
     token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic'],
     response_types_supported: ['code', 'id_token', 'code id_token', 'token id_token', 'token'],
     response_modes_supported: ['query', 'fragment', 'form_post'],
@@ -32,7 +35,12 @@ function openIdConfiguration(origin: string, tenant: string, flavor: Flavor) {
   };
 }
 
-function clientCredentials(request: FastifyRequest): { clientId: string; secret: string; grantType: string; target: string } {
+function clientCredentials(request: FastifyRequest): {
+  clientId: string;
+  secret: string;
+  grantType: string;
+  target: string;
+} {
   const form = (request.body ?? {}) as Record<string, unknown>;
   const str = (k: string) => (typeof form[k] === 'string' ? form[k] : undefined);
   let clientId = str('client_id');
@@ -45,17 +53,34 @@ function clientCredentials(request: FastifyRequest): { clientId: string; secret:
   }
   const grantType = str('grant_type') ?? '';
   if (grantType !== 'client_credentials') {
-    throw new DomainError('invalid-input', 'unsupported_grant_type', `AADSTS70003: The app requested an unsupported grant type '${grantType}'. Only client_credentials is supported.`, { values: { aadsts: '70003' } });
+    throw new DomainError(
+      'invalid-input',
+      'unsupported_grant_type',
+      `AADSTS70003: The app requested an unsupported grant type '${grantType}'. Only client_credentials is supported.`,
+      { values: { aadsts: '70003' } },
+    );
   }
   if (clientId === undefined || clientId === '') {
-    throw oauthError('invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
+    throw oauthError(
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'client_id'.",
+    );
   }
   if (secret === undefined || secret === '') {
-    throw oauthError('invalid_client', 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.");
+    throw oauthError(
+      'invalid_client',
+      7000216,
+      "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
+    );
   }
   const target = str('scope') ?? str('resource');
   if (target === undefined || target === '') {
-    throw oauthError('invalid_request', 900144, "The request body must contain the following parameter: 'scope'.");
+    throw oauthError(
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'scope'.",
+    );
   }
   return { clientId, secret, grantType, target };
 }
@@ -69,13 +94,24 @@ async function issueToken(
   origins: () => string[],
 ) {
   const { clientId, secret, target } = clientCredentials(request);
-  const audience = resolveAudience(target, origins().map((o) => `${o}/`));
+  const audience = resolveAudience(
+    target,
+    origins().map((o) => `${o}/`),
+  );
   const { principal, tenant: home } = await deps.principals.authenticateClient(tenant, clientId, secret);
   const origin = deps.publicOrigin();
   const iss = flavor === 'adfs' ? `${origin}/adfs` : `${origin}/${home.id}/`;
   const lifetime = deps.config.tokenLifetimeSeconds;
   const { token, expiresOn } = await deps.signer.issue(
-    { aud: audience, iss, tid: home.id, oid: principal.objectId, appid: principal.appId, sub: principal.objectId, ver: '1.0' },
+    {
+      aud: audience,
+      iss,
+      tid: home.id,
+      oid: principal.objectId,
+      appid: principal.appId,
+      sub: principal.objectId,
+      ver: '1.0',
+    },
     lifetime,
   );
   void reply.header('cache-control', 'no-store, no-cache').header('pragma', 'no-cache');
@@ -100,15 +136,23 @@ export function registerIdentityRoutes(app: FastifyInstance, deps: ApiDeps, orig
   const origin = () => deps.publicOrigin();
   type TenantParams = { Params: { tenant: string } };
 
-  app.get<TenantParams>('/:tenant/v2.0/.well-known/openid-configuration', (req) => openIdConfiguration(origin(), req.params.tenant, 'v2'));
+  app.get<TenantParams>('/:tenant/v2.0/.well-known/openid-configuration', (req) =>
+    openIdConfiguration(origin(), req.params.tenant, 'v2'),
+  );
   app.get<TenantParams>('/:tenant/.well-known/openid-configuration', (req) =>
-    req.params.tenant.toLowerCase() === 'adfs' ? openIdConfiguration(origin(), 'adfs', 'adfs') : openIdConfiguration(origin(), req.params.tenant, 'v1'),
+    req.params.tenant.toLowerCase() === 'adfs'
+      ? openIdConfiguration(origin(), 'adfs', 'adfs')
+      : openIdConfiguration(origin(), req.params.tenant, 'v1'),
   );
   app.get('/:tenant/discovery/v2.0/keys', () => deps.signer.jwks);
   app.get('/:tenant/discovery/keys', () => deps.signer.jwks);
-  app.post<TenantParams>('/:tenant/oauth2/v2.0/token', (req, reply) => issueToken(deps, req, reply, req.params.tenant, 'v2', origins));
+  app.post<TenantParams>('/:tenant/oauth2/v2.0/token', (req, reply) =>
+    issueToken(deps, req, reply, req.params.tenant, 'v2', origins),
+  );
   app.post<TenantParams>('/:tenant/oauth2/token', (req, reply) =>
-    req.params.tenant.toLowerCase() === 'adfs' ? issueToken(deps, req, reply, undefined, 'adfs', origins) : issueToken(deps, req, reply, req.params.tenant, 'v1', origins),
+    req.params.tenant.toLowerCase() === 'adfs'
+      ? issueToken(deps, req, reply, undefined, 'adfs', origins)
+      : issueToken(deps, req, reply, req.params.tenant, 'v1', origins),
   );
   app.get('/common/discovery/instance', () => {
     const host = new URL(origin()).host;

@@ -46,7 +46,7 @@ function dotted(instancePath: string): string {
 
 function describe(e: ErrorObject): SpecViolation {
   if (e.keyword === 'required') {
-    const missing = String((e.params as { missingProperty: string }).missingProperty);
+    const missing = (e.params as { missingProperty: string }).missingProperty;
     const base = dotted(e.instancePath);
     const path = base === '' ? missing : `${base}.${missing}`;
     return { kind: 'missing', path, property: missing, message: `The property '${path}' is required.` };
@@ -56,9 +56,19 @@ function describe(e: ErrorObject): SpecViolation {
   const where = path === '' ? 'The request body' : `The value of '${path}'`;
   if (e.keyword === 'x-enum-ci') {
     const allowed = (e.params as { allowed?: unknown[] }).allowed ?? [];
-    return { kind: 'invalid', path, property, message: `${where} must be one of ${allowed.map(String).join(', ')}.` };
+    return {
+      kind: 'invalid',
+      path,
+      property,
+      message: `${where} must be one of ${allowed.map(String).join(', ')}.`,
+    };
   }
-  return { kind: 'invalid', path, property, message: `${where} is invalid: it ${e.message ?? 'does not match the schema'}.` };
+  return {
+    kind: 'invalid',
+    path,
+    property,
+    message: `${where} is invalid: it ${e.message ?? 'does not match the schema'}.`,
+  };
 }
 
 /** Validates bodies against definitions in the official swagger files under `specsRoot/specification`. */
@@ -70,14 +80,23 @@ export class SpecValidator {
 
   constructor(specsRoot: string) {
     this.root = join(resolve(specsRoot), 'specification');
-    this.ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false, validateFormats: false, logger: false });
+    this.ajv = new Ajv({
+      strict: false,
+      allErrors: true,
+      validateSchema: false,
+      validateFormats: false,
+      logger: false,
+    });
     this.ajv.addKeyword({
       keyword: 'x-enum-ci',
       type: 'string',
       errors: true,
       validate: function check(this: unknown, allowed: unknown[], data: string) {
         const ok = allowed.some((a) => typeof a === 'string' && a.toLowerCase() === data.toLowerCase());
-        if (!ok) (check as unknown as { errors: Partial<ErrorObject>[] }).errors = [{ keyword: 'x-enum-ci', params: { allowed } }];
+        if (!ok)
+          (check as unknown as { errors: Partial<ErrorObject>[] }).errors = [
+            { keyword: 'x-enum-ci', params: { allowed } },
+          ];
         return ok;
       },
     });
@@ -118,7 +137,8 @@ export class SpecValidator {
     if (fn(body)) return undefined;
     const errors = (fn.errors ?? []).filter((e) => !['anyOf', 'oneOf', 'allOf', 'if'].includes(e.keyword));
     const first = errors.find((e) => e.keyword === 'required') ?? errors[0];
-    return first ? describe(first) : { kind: 'invalid', path: '', property: '', message: 'The request body does not match the schema.' };
+    return first
+      ? describe(first)
+      : { kind: 'invalid', path: '', property: '', message: 'The request body does not match the schema.' };
   }
 }
-

@@ -31,7 +31,11 @@ function enumValue<T extends string>(value: unknown, allowed: readonly T[], fiel
   if (value === undefined || value === null) return fallback;
   const hit = allowed.find((a) => typeof value === 'string' && a.toLowerCase() === value.toLowerCase());
   if (hit === undefined) {
-    throw invalidInput('InvalidParameter', `The value '${String(value)}' of '${field}' is not one of ${allowed.join(', ')}.`, field);
+    throw invalidInput(
+      'InvalidParameter',
+      `The value '${JSON.stringify(value)}' of '${field}' is not one of ${allowed.join(', ')}.`,
+      field,
+    );
   }
   return hit;
 }
@@ -39,13 +43,44 @@ function enumValue<T extends string>(value: unknown, allowed: readonly T[], fiel
 function authModes(value: unknown, fallback: string[]): string[] {
   if (value === undefined || value === null) return fallback;
   if (!Array.isArray(value)) {
-    throw invalidInput('InvalidParameter', "'properties.allowedAuthenticationModes' must be an array.", 'properties.allowedAuthenticationModes');
+    throw invalidInput(
+      'InvalidParameter',
+      "'properties.allowedAuthenticationModes' must be an array.",
+      'properties.allowedAuthenticationModes',
+    );
   }
   return value.map((v) => enumValue(v, AUTH_MODES, 'properties.allowedAuthenticationModes', 'SharedKey'));
 }
 
 /** Properties we keep verbatim because they configure integrations that other issues implement. */
 const KEPT_PROPERTIES = ['autoStorage', 'keyVaultReference', 'networkProfile', 'encryption'] as const;
+
+/** Checks a create request's name, location and allocation mode before anything is read or written. */
+function validateCreate(name: string, input: BatchAccountInput) {
+  if (!ACCOUNT_NAME.test(name)) {
+    throw invalidInput(
+      'AccountNameInvalid',
+      `Account name '${name}' is invalid. Batch account names must be 3 to 24 characters long and use numbers and lower-case letters only.`,
+      'accountName',
+    );
+  }
+  const location = requireKnownLocation(input.location);
+  const props = input.properties ?? {};
+  const poolAllocationMode = enumValue<PoolAllocationMode>(
+    props.poolAllocationMode,
+    ['BatchService', 'UserSubscription'],
+    'properties.poolAllocationMode',
+    'BatchService',
+  );
+  if (poolAllocationMode === 'UserSubscription' && props.keyVaultReference === undefined) {
+    throw invalidInput(
+      'InvalidRequestBody',
+      "A Batch account in UserSubscription pool allocation mode requires 'properties.keyVaultReference'.",
+      'properties.keyVaultReference',
+    );
+  }
+  return { location, props, poolAllocationMode };
+}
 
 export class BatchAccountService {
   private readonly ctx: DomainContext;
@@ -64,39 +99,30 @@ export class BatchAccountService {
     name: string,
     input: BatchAccountInput,
   ): Promise<{ account: BatchAccountRecord; created: boolean }> {
-    if (!ACCOUNT_NAME.test(name)) {
-      throw invalidInput(
-        'AccountNameInvalid',
-        `Account name '${name}' is invalid. Batch account names must be 3 to 24 characters long and use numbers and lower-case letters only.`,
-        'accountName',
-      );
-    }
-    const location = requireKnownLocation(input.location);
-    const props = input.properties ?? {};
-    const poolAllocationMode = enumValue<PoolAllocationMode>(
-      props.poolAllocationMode,
-      ['BatchService', 'UserSubscription'],
-      'properties.poolAllocationMode',
-      'BatchService',
-    );
-    if (poolAllocationMode === 'UserSubscription' && props.keyVaultReference === undefined) {
-      throw invalidInput(
-        'InvalidRequestBody',
-        "A Batch account in UserSubscription pool allocation mode requires 'properties.keyVaultReference'.",
-        'properties.keyVaultReference',
-      );
-    }
+    const { location, props, poolAllocationMode } = validateCreate(name, input);
     return this.ctx.store.transaction(async (tx) => {
       const rg = await requireResourceGroup(tx, subscriptionId, group);
       const scope = accountScope({ subscriptionId, resourceGroup: rg.name, name });
       await requirePermission(tx, caller, 'Microsoft.Batch/batchAccounts/write', scope);
       await requireRegistered(tx, subscriptionId, 'Microsoft.Batch');
       const existing = await tx.findBatchAccountByName(name);
-      if (existing && (existing.subscriptionId !== subscriptionId.toLowerCase() || existing.resourceGroup.toLowerCase() !== group.toLowerCase())) {
-        throw conflict('AccountNameNotAvailable', `The account name '${name}' is already in use.`, 'accountName');
+      if (
+        existing &&
+        (existing.subscriptionId !== subscriptionId.toLowerCase() ||
+          existing.resourceGroup.toLowerCase() !== group.toLowerCase())
+      ) {
+        throw conflict(
+          'AccountNameNotAvailable',
+          `The account name '${name}' is already in use.`,
+          'accountName',
+        );
       }
       if (existing && existing.location !== location) {
-        throw invalidInput('LocationCannotBeChanged', `The location of Batch account '${name}' cannot be changed.`, 'location');
+        throw invalidInput(
+          'LocationCannotBeChanged',
+          `The location of Batch account '${name}' cannot be changed.`,
+          'location',
+        );
       }
       const now = isoNow(this.ctx);
       const extra: Record<string, unknown> = { ...(existing?.extra ?? {}) };
@@ -109,8 +135,16 @@ export class BatchAccountService {
         location,
         tags: validateTags(input.tags),
         poolAllocationMode,
-        publicNetworkAccess: enumValue(props.publicNetworkAccess, ['Enabled', 'Disabled'], 'properties.publicNetworkAccess', 'Enabled'),
-        allowedAuthenticationModes: authModes(props.allowedAuthenticationModes, existing?.allowedAuthenticationModes ?? [...AUTH_MODES]),
+        publicNetworkAccess: enumValue(
+          props.publicNetworkAccess,
+          ['Enabled', 'Disabled'],
+          'properties.publicNetworkAccess',
+          'Enabled',
+        ),
+        allowedAuthenticationModes: authModes(
+          props.allowedAuthenticationModes,
+          existing?.allowedAuthenticationModes ?? [...AUTH_MODES],
+        ),
         extra,
         primaryKey: existing?.primaryKey ?? this.newKey(),
         secondaryKey: existing?.secondaryKey ?? this.newKey(),
@@ -134,8 +168,16 @@ export class BatchAccountService {
       const updated: BatchAccountRecord = {
         ...account,
         tags: input.tags === undefined ? account.tags : validateTags(input.tags),
-        publicNetworkAccess: enumValue(props.publicNetworkAccess, ['Enabled', 'Disabled'], 'properties.publicNetworkAccess', account.publicNetworkAccess as 'Enabled'),
-        allowedAuthenticationModes: authModes(props.allowedAuthenticationModes, account.allowedAuthenticationModes),
+        publicNetworkAccess: enumValue(
+          props.publicNetworkAccess,
+          ['Enabled', 'Disabled'],
+          'properties.publicNetworkAccess',
+          account.publicNetworkAccess as 'Enabled',
+        ),
+        allowedAuthenticationModes: authModes(
+          props.allowedAuthenticationModes,
+          account.allowedAuthenticationModes,
+        ),
         extra,
         updatedAt: isoNow(this.ctx),
       };
@@ -174,7 +216,12 @@ export class BatchAccountService {
   listKeys(caller: Caller, subscriptionId: string, group: string, name: string): Promise<BatchAccountRecord> {
     return this.ctx.store.transaction(async (tx) => {
       const account = await this.require(tx, subscriptionId, group, name);
-      await requirePermission(tx, caller, 'Microsoft.Batch/batchAccounts/listKeys/action', accountScope(account));
+      await requirePermission(
+        tx,
+        caller,
+        'Microsoft.Batch/batchAccounts/listKeys/action',
+        accountScope(account),
+      );
       this.requireSharedKeyAllowed(account);
       return account;
     });
@@ -187,7 +234,12 @@ export class BatchAccountService {
     }
     return this.ctx.store.transaction(async (tx) => {
       const account = await this.require(tx, subscriptionId, group, name);
-      await requirePermission(tx, caller, 'Microsoft.Batch/batchAccounts/regenerateKeys/action', accountScope(account));
+      await requirePermission(
+        tx,
+        caller,
+        'Microsoft.Batch/batchAccounts/regenerateKeys/action',
+        accountScope(account),
+      );
       this.requireSharedKeyAllowed(account);
       const updated = {
         ...account,

@@ -5,7 +5,13 @@ import { conflict, invalidInput, notFound } from '../errors.ts';
 import { requireResourceGroup, requireSubscription } from '../resources/resources.ts';
 import { requirePermission, type Caller } from './access.ts';
 import { BUILT_IN_ROLES, findBuiltInRole, roleDefinitionGuid, type RoleDefinition } from './roles.ts';
-import { normalizeScope, scopeChain, scopeContains, scopeResourceGroup, scopeSubscription } from './scopes.ts';
+import {
+  normalizeScope,
+  scopeChain,
+  scopeContains,
+  scopeResourceGroup,
+  scopeSubscription,
+} from './scopes.ts';
 
 export interface RoleAssignmentInput {
   roleDefinitionId?: unknown;
@@ -16,9 +22,7 @@ export interface RoleAssignmentInput {
 
 /** How a role-assignment list is narrowed, from the `$filter` Azure accepts. */
 export type AssignmentFilter =
-  | { kind: 'all' }
-  | { kind: 'atScope' }
-  | { kind: 'principal'; principalId: string };
+  { kind: 'all' } | { kind: 'atScope' } | { kind: 'principal'; principalId: string };
 
 const PRINCIPAL_TYPES = ['User', 'Group', 'ServicePrincipal', 'ForeignGroup', 'Device'];
 
@@ -51,7 +55,10 @@ export class RoleAssignmentService {
   roleDefinition(guid: string): RoleDefinition {
     const role = findBuiltInRole(guid);
     if (!role) {
-      throw notFound('RoleDefinitionDoesNotExist', `The specified role definition with ID '${guid}' does not exist.`);
+      throw notFound(
+        'RoleDefinitionDoesNotExist',
+        `The specified role definition with ID '${guid}' does not exist.`,
+      );
     }
     return role;
   }
@@ -84,10 +91,16 @@ export class RoleAssignmentService {
       }
       const existing = await tx.findRoleAssignment(name);
       const same = (a: RoleAssignmentRecord) =>
-        a.principalId === principalId && a.roleDefinitionName === roleGuid && scopeContains(a.scope, scope) && scopeContains(scope, a.scope);
+        a.principalId === principalId &&
+        a.roleDefinitionName === roleGuid &&
+        scopeContains(a.scope, scope) &&
+        scopeContains(scope, a.scope);
       if (existing) {
         if (same(existing)) return { assignment: existing, created: false };
-        throw conflict('RoleAssignmentUpdateNotPermitted', 'Tenant ID, application ID, principal ID, and scope are not allowed to be updated.');
+        throw conflict(
+          'RoleAssignmentUpdateNotPermitted',
+          'Tenant ID, application ID, principal ID, and scope are not allowed to be updated.',
+        );
       }
       const twin = (await tx.listRoleAssignmentsAtScopes([scope])).find(same);
       if (twin) throw conflict('RoleAssignmentExists', 'The role assignment already exists.');
@@ -110,7 +123,11 @@ export class RoleAssignmentService {
 
   private validateInput(input: RoleAssignmentInput) {
     if (typeof input.roleDefinitionId !== 'string' || input.roleDefinitionId === '') {
-      throw invalidInput('MissingRequiredProperty', "The property 'properties.roleDefinitionId' is required.", 'properties.roleDefinitionId');
+      throw invalidInput(
+        'MissingRequiredProperty',
+        "The property 'properties.roleDefinitionId' is required.",
+        'properties.roleDefinitionId',
+      );
     }
     const roleGuid = roleDefinitionGuid(input.roleDefinitionId);
     if (roleGuid === undefined) {
@@ -157,7 +174,9 @@ export class RoleAssignmentService {
       const below = filter.kind === 'atScope' ? [] : await tx.listRoleAssignmentsUnder(scope);
       const byName = new Map([...above, ...below].map((a) => [a.name, a]));
       const all = [...byName.values()];
-      return filter.kind === 'principal' ? all.filter((a) => a.principalId === filter.principalId.toLowerCase()) : all;
+      return filter.kind === 'principal'
+        ? all.filter((a) => a.principalId === filter.principalId.toLowerCase())
+        : all;
     });
   }
 
@@ -166,7 +185,8 @@ export class RoleAssignmentService {
     return this.ctx.store.transaction(async (tx) => {
       const a = await tx.findRoleAssignment(name);
       if (!a || (scope !== undefined && normalizeScope(scope).toLowerCase() !== a.scope.toLowerCase())) {
-        if (scope !== undefined) await requirePermission(tx, caller, 'Microsoft.Authorization/roleAssignments/delete', scope);
+        if (scope !== undefined)
+          await requirePermission(tx, caller, 'Microsoft.Authorization/roleAssignments/delete', scope);
         return undefined;
       }
       await requirePermission(tx, caller, 'Microsoft.Authorization/roleAssignments/delete', a.scope);

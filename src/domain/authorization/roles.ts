@@ -32,9 +32,14 @@ export const READER_ROLE_ID = 'acdd72a7-3385-48ef-bd42-f606fba81ae7';
 export const USER_ACCESS_ADMINISTRATOR_ROLE_ID = '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9';
 
 export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
-  builtIn(OWNER_ROLE_ID, 'Owner', 'Grants full access to manage all resources, including the ability to assign roles in Azure RBAC.', {
-    actions: ['*'],
-  }),
+  builtIn(
+    OWNER_ROLE_ID,
+    'Owner',
+    'Grants full access to manage all resources, including the ability to assign roles in Azure RBAC.',
+    {
+      actions: ['*'],
+    },
+  ),
   builtIn(
     CONTRIBUTOR_ROLE_ID,
     'Contributor',

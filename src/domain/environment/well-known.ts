@@ -20,7 +20,8 @@ export const WELL_KNOWN = {
   location: 'westeurope',
   batchAccountName: 'lazurite',
   batchAccountKey: 'bGF6dXJpdGUtd2VsbC1rbm93bi1wcmltYXJ5LWtleS0wMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA==',
-  batchAccountSecondaryKey: 'bGF6dXJpdGUtd2VsbC1rbm93bi1zZWNvbmRhcnkta2V5LTAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA==',
+  batchAccountSecondaryKey:
+    'bGF6dXJpdGUtd2VsbC1rbm93bi1zZWNvbmRhcnkta2V5LTAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA==',
 } as const;
 
 /**
@@ -34,10 +35,19 @@ export async function seedWellKnownEnvironment(ctx: DomainContext): Promise<void
   await ctx.store.transaction(async (tx) => {
     const firstStart = !(await tx.findTenant(w.tenantId));
     if (firstStart) {
-      await tx.putTenant({ id: w.tenantId, displayName: 'Lazurite Local Tenant', defaultDomain: w.tenantDomain });
+      await tx.putTenant({
+        id: w.tenantId,
+        displayName: 'Lazurite Local Tenant',
+        defaultDomain: w.tenantDomain,
+      });
     }
     if (!(await tx.findSubscription(w.subscriptionId))) {
-      await tx.putSubscription({ id: w.subscriptionId, tenantId: w.tenantId, displayName: w.subscriptionName, state: 'Enabled' });
+      await tx.putSubscription({
+        id: w.subscriptionId,
+        tenantId: w.tenantId,
+        displayName: w.subscriptionName,
+        state: 'Enabled',
+      });
     }
     if (!(await tx.findPrincipalByAppId(w.clientId))) {
       await tx.addPrincipal({

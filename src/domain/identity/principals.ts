@@ -8,7 +8,9 @@ export type OAuthFailure = 'invalid_request' | 'invalid_client' | 'unauthorized_
 
 export function oauthError(code: OAuthFailure, aadsts: number, message: string): DomainError {
   const category = code === 'invalid_client' ? 'unauthenticated' : 'invalid-input';
-  return new DomainError(category, code, `AADSTS${aadsts}: ${message}`, { values: { aadsts: String(aadsts) } });
+  return new DomainError(category, code, `AADSTS${aadsts}: ${message}`, {
+    values: { aadsts: String(aadsts) },
+  });
 }
 
 /** Token audiences (resources) this authority issues tokens for, by their canonical form. */
@@ -79,7 +81,10 @@ export class PrincipalService {
         throw invalidInput('TenantNotFound', `Tenant '${input.tenantId}' not found.`, 'tenantId');
       }
       if (await tx.findPrincipalByAppId(principal.appId)) {
-        throw conflict('PrincipalExists', `An application with identifier '${principal.appId}' already exists.`);
+        throw conflict(
+          'PrincipalExists',
+          `An application with identifier '${principal.appId}' already exists.`,
+        );
       }
       await tx.addPrincipal(principal);
     });

@@ -36,11 +36,15 @@ const linux = (
 });
 
 export const BASE_IMAGES: readonly CatalogImage[] = [
-  linux('canonical', '0001-com-ubuntu-server-focal', '20_04-lts', 'batch.node.ubuntu 20.04', { batchSupportEndOfLife: '2025-04-30T00:00:00Z' }),
+  linux('canonical', '0001-com-ubuntu-server-focal', '20_04-lts', 'batch.node.ubuntu 20.04', {
+    batchSupportEndOfLife: '2025-04-30T00:00:00Z',
+  }),
   linux('canonical', '0001-com-ubuntu-server-jammy', '22_04-lts', 'batch.node.ubuntu 22.04'),
   linux('canonical', 'ubuntu-24_04-lts', 'server', 'batch.node.ubuntu 24.04'),
   linux('debian', 'debian-12', '12', 'batch.node.debian 12'),
-  linux('debian', 'debian-11', '11', 'batch.node.debian 11', { batchSupportEndOfLife: '2026-08-14T00:00:00Z' }),
+  linux('debian', 'debian-11', '11', 'batch.node.debian 11', {
+    batchSupportEndOfLife: '2026-08-14T00:00:00Z',
+  }),
   linux('almalinux', 'almalinux', '9-gen1', 'batch.node.el 9', { verificationType: 'unverified' }),
   linux('microsoft-azure-batch', 'ubuntu-server-container', '20-04-lts', 'batch.node.ubuntu 20.04', {
     capabilities: ['DockerCompatible', 'NvidiaTeslaDriverInstalled'],

@@ -37,7 +37,11 @@ export async function requireResourceGroup(tx: StoreTx, subscriptionId: string, 
 export function validateTags(tags: unknown, field = 'tags'): Tags {
   if (tags === undefined || tags === null) return {};
   if (typeof tags !== 'object' || Array.isArray(tags)) {
-    throw invalidInput('InvalidRequestContent', `The value of '${field}' must be an object of strings.`, field);
+    throw invalidInput(
+      'InvalidRequestContent',
+      `The value of '${field}' must be an object of strings.`,
+      field,
+    );
   }
   const out: Tags = {};
   for (const [k, v] of Object.entries(tags)) {
@@ -66,7 +70,8 @@ export class ResourceService {
     return this.ctx.store.transaction(async (tx) => {
       const subs = await tx.listSubscriptions(caller.tenantId);
       const visible: SubscriptionRecord[] = [];
-      for (const s of subs) if (await hasAnyAssignmentAround(tx, caller, `/subscriptions/${s.id}`)) visible.push(s);
+      for (const s of subs)
+        if (await hasAnyAssignmentAround(tx, caller, `/subscriptions/${s.id}`)) visible.push(s);
       return visible;
     });
   }
@@ -74,7 +79,8 @@ export class ResourceService {
   getSubscription(caller: Caller, id: string): Promise<SubscriptionRecord> {
     return this.ctx.store.transaction(async (tx) => {
       const sub = await tx.findSubscription(id);
-      if (!sub || !(await hasAnyAssignmentAround(tx, caller, `/subscriptions/${id}`))) throw subscriptionNotFound(id);
+      if (!sub || !(await hasAnyAssignmentAround(tx, caller, `/subscriptions/${id}`)))
+        throw subscriptionNotFound(id);
       return sub;
     });
   }
@@ -96,7 +102,12 @@ export class ResourceService {
     const tags = validateTags(input.tags);
     return this.ctx.store.transaction(async (tx) => {
       await requireSubscription(tx, subscriptionId);
-      await requirePermission(tx, caller, 'Microsoft.Resources/subscriptions/resourceGroups/write', rgScope(subscriptionId, name));
+      await requirePermission(
+        tx,
+        caller,
+        'Microsoft.Resources/subscriptions/resourceGroups/write',
+        rgScope(subscriptionId, name),
+      );
       const existing = await tx.findResourceGroup(subscriptionId, name);
       if (existing && existing.location !== location) {
         throw invalidInput(
@@ -122,7 +133,12 @@ export class ResourceService {
     const tags = input.tags === undefined ? undefined : validateTags(input.tags);
     return this.ctx.store.transaction(async (tx) => {
       const group = await requireResourceGroup(tx, subscriptionId, name);
-      await requirePermission(tx, caller, 'Microsoft.Resources/subscriptions/resourceGroups/write', rgScope(subscriptionId, name));
+      await requirePermission(
+        tx,
+        caller,
+        'Microsoft.Resources/subscriptions/resourceGroups/write',
+        rgScope(subscriptionId, name),
+      );
       const updated = { ...group, tags: tags ?? group.tags };
       await tx.putResourceGroup(updated);
       return updated;
@@ -132,7 +148,12 @@ export class ResourceService {
   getResourceGroup(caller: Caller, subscriptionId: string, name: string): Promise<ResourceGroupRecord> {
     return this.ctx.store.transaction(async (tx) => {
       const group = await requireResourceGroup(tx, subscriptionId, name);
-      await requirePermission(tx, caller, 'Microsoft.Resources/subscriptions/resourceGroups/read', rgScope(subscriptionId, name));
+      await requirePermission(
+        tx,
+        caller,
+        'Microsoft.Resources/subscriptions/resourceGroups/read',
+        rgScope(subscriptionId, name),
+      );
       return group;
     });
   }
@@ -140,7 +161,12 @@ export class ResourceService {
   listResourceGroups(caller: Caller, subscriptionId: string): Promise<ResourceGroupRecord[]> {
     return this.ctx.store.transaction(async (tx) => {
       await requireSubscription(tx, subscriptionId);
-      await requirePermission(tx, caller, 'Microsoft.Resources/subscriptions/resourceGroups/read', `/subscriptions/${subscriptionId}`);
+      await requirePermission(
+        tx,
+        caller,
+        'Microsoft.Resources/subscriptions/resourceGroups/read',
+        `/subscriptions/${subscriptionId}`,
+      );
       return tx.listResourceGroups(subscriptionId);
     });
   }
@@ -151,7 +177,12 @@ export class ResourceService {
       await requireSubscription(tx, subscriptionId);
       const group = await tx.findResourceGroup(subscriptionId, name);
       if (!group) throw resourceGroupNotFound(name);
-      await requirePermission(tx, caller, 'Microsoft.Resources/subscriptions/resourceGroups/delete', rgScope(subscriptionId, name));
+      await requirePermission(
+        tx,
+        caller,
+        'Microsoft.Resources/subscriptions/resourceGroups/delete',
+        rgScope(subscriptionId, name),
+      );
       return tx.deleteResourceGroupWithContents(subscriptionId, name);
     });
   }
@@ -159,7 +190,12 @@ export class ResourceService {
   listProviders(caller: Caller, subscriptionId: string): Promise<ProviderView[]> {
     return this.ctx.store.transaction(async (tx) => {
       await requireSubscription(tx, subscriptionId);
-      await requirePermission(tx, caller, 'Microsoft.Resources/subscriptions/providers/read', `/subscriptions/${subscriptionId}`);
+      await requirePermission(
+        tx,
+        caller,
+        'Microsoft.Resources/subscriptions/providers/read',
+        `/subscriptions/${subscriptionId}`,
+      );
       const states = await tx.listProviderStates(subscriptionId);
       return PROVIDERS.map((info) => ({ info, state: providerState(info, states) }));
     });
@@ -176,9 +212,17 @@ export class ResourceService {
     const info = requireProvider(namespace);
     return this.ctx.store.transaction(async (tx) => {
       await requireSubscription(tx, subscriptionId);
-      await requirePermission(tx, caller, `${info.namespace}/register/action`, `/subscriptions/${subscriptionId}`);
+      await requirePermission(
+        tx,
+        caller,
+        `${info.namespace}/register/action`,
+        `/subscriptions/${subscriptionId}`,
+      );
       if (info.alwaysRegistered && !register) {
-        throw conflict('CannotUnregisterProvider', `The resource provider '${info.namespace}' cannot be unregistered.`);
+        throw conflict(
+          'CannotUnregisterProvider',
+          `The resource provider '${info.namespace}' cannot be unregistered.`,
+        );
       }
       const state: ProviderRegistrationState = register ? 'Registered' : 'NotRegistered';
       await tx.setProviderState({ subscriptionId, namespace: info.namespace, state });
@@ -193,7 +237,11 @@ export const rgScope = (subscriptionId: string, group: string): string =>
 function requireProvider(namespace: string): ProviderInfo {
   const info = findProvider(namespace);
   if (!info) {
-    throw notFound('InvalidResourceNamespace', `The resource namespace '${namespace}' is invalid.`, 'resourceProviderNamespace');
+    throw notFound(
+      'InvalidResourceNamespace',
+      `The resource namespace '${namespace}' is invalid.`,
+      'resourceProviderNamespace',
+    );
   }
   return info;
 }
@@ -203,11 +251,17 @@ function providerState(
   states: { namespace: string; state: ProviderRegistrationState }[],
 ): ProviderRegistrationState {
   if (info.alwaysRegistered) return 'Registered';
-  return states.find((s) => s.namespace.toLowerCase() === info.namespace.toLowerCase())?.state ?? 'NotRegistered';
+  return (
+    states.find((s) => s.namespace.toLowerCase() === info.namespace.toLowerCase())?.state ?? 'NotRegistered'
+  );
 }
 
 /** Throws `MissingSubscriptionRegistration` when `namespace` is not registered for the subscription. */
-export async function requireRegistered(tx: StoreTx, subscriptionId: string, namespace: string): Promise<void> {
+export async function requireRegistered(
+  tx: StoreTx,
+  subscriptionId: string,
+  namespace: string,
+): Promise<void> {
   const info = requireProvider(namespace);
   if (providerState(info, await tx.listProviderStates(subscriptionId)) !== 'Registered') {
     throw conflict(

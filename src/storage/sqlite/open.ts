@@ -10,7 +10,8 @@ import { openNodeSqlite } from './node-sqlite.ts';
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
 
 /** Opens (creating if needed) the embedded SQLite store and brings its schema up to date. */
-export async function openSqliteStore(path: string | ':memory:'): Promise<Store> {
+/** `path` is a file, or ':memory:' for a store that lives only as long as the process. */
+export async function openSqliteStore(path: string): Promise<Store> {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: openNodeSqlite(path) }) });
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest();

@@ -5,4 +5,6 @@ import { storeConformance } from '../conformance.ts';
 import { openSqliteStore } from './open.ts';
 
 storeConformance('sqlite in memory', () => openSqliteStore(':memory:'));
-storeConformance('sqlite file', () => openSqliteStore(join(mkdtempSync(join(tmpdir(), 'lzr-store-')), 'state.db')));
+storeConformance('sqlite file', () =>
+  openSqliteStore(join(mkdtempSync(join(tmpdir(), 'lzr-store-')), 'state.db')),
+);

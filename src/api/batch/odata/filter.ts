@@ -148,7 +148,8 @@ class Parser {
     this.i++;
     this.expectPunct('(');
     const prop = this.property();
-    if (prop.type !== 'string' && prop.type !== 'enum') fail(`startswith needs a string property, not '${prop.name}'.`);
+    if (prop.type !== 'string' && prop.type !== 'enum')
+      fail(`startswith needs a string property, not '${prop.name}'.`);
     this.expectPunct(',');
     const lit = this.next('a string literal');
     if (lit.kind !== 'string') fail(`Syntax error at position ${lit.pos}: expected a string literal.`);
@@ -157,7 +158,8 @@ class Parser {
     if (this.isWord('eq') || this.isWord('ne')) {
       const negate = this.next('eq').text.toLowerCase() === 'ne';
       const b = this.next('true or false');
-      if (b.kind !== 'ident' || !['true', 'false'].includes(b.text.toLowerCase())) fail(`Syntax error at position ${b.pos}: expected true or false.`);
+      if (b.kind !== 'ident' || !['true', 'false'].includes(b.text.toLowerCase()))
+        fail(`Syntax error at position ${b.pos}: expected true or false.`);
       expect = (b.text.toLowerCase() === 'true') !== negate;
     }
     return { kind: 'startswith', path: prop.path, prefix: lit.text, expect };
@@ -166,9 +168,16 @@ class Parser {
     const prop = this.property();
     const opTok = this.next('an operator');
     const op = opTok.text.toLowerCase();
-    if (opTok.kind !== 'ident' || !OPS.has(op)) fail(`Syntax error at position ${opTok.pos}: expected one of eq, ne, gt, ge, lt, le.`);
+    if (opTok.kind !== 'ident' || !OPS.has(op))
+      fail(`Syntax error at position ${opTok.pos}: expected one of eq, ne, gt, ge, lt, le.`);
     const lit = this.next('a literal');
-    return { kind: 'cmp', path: prop.path, type: prop.type, op: op as Op, value: literal(lit, prop.type, prop.name) };
+    return {
+      kind: 'cmp',
+      path: prop.path,
+      type: prop.type,
+      op: op as Op,
+      value: literal(lit, prop.type, prop.name),
+    };
   }
 }
 
@@ -182,7 +191,9 @@ function literal(t: Token, type: ValueType, name: string): Literal {
     case 'number':
       return t.kind === 'number' ? Number(t.text) : mismatch();
     case 'boolean':
-      return t.kind === 'ident' && ['true', 'false'].includes(t.text.toLowerCase()) ? t.text.toLowerCase() === 'true' : mismatch();
+      return t.kind === 'ident' && ['true', 'false'].includes(t.text.toLowerCase())
+        ? t.text.toLowerCase() === 'true'
+        : mismatch();
     case 'date': {
       const ms = t.kind === 'string' ? Date.parse(t.text) : NaN;
       return Number.isNaN(ms) ? mismatch() : ms;
@@ -209,7 +220,8 @@ function read(entity: unknown, path: string[]): unknown {
 
 function normalize(value: unknown, type: ValueType): Literal {
   if (value === undefined || value === null) return null;
-  if (type === 'date') return typeof value === 'string' || value instanceof Date ? new Date(value).getTime() : null;
+  if (type === 'date')
+    return typeof value === 'string' || value instanceof Date ? new Date(value).getTime() : null;
   if (type === 'enum' && typeof value === 'string') return value.toLowerCase();
   return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? value : null;
 }
@@ -243,7 +255,8 @@ export function evaluateFilter(expr: FilterExpr, entity: unknown): boolean {
       return (typeof v === 'string' && v.startsWith(expr.prefix)) === expr.expect;
     }
     case 'cmp': {
-      const wanted = expr.type === 'enum' && typeof expr.value === 'string' ? expr.value.toLowerCase() : expr.value;
+      const wanted =
+        expr.type === 'enum' && typeof expr.value === 'string' ? expr.value.toLowerCase() : expr.value;
       return compare(normalize(read(entity, expr.path), expr.type), expr.op, wanted);
     }
   }

@@ -4,7 +4,13 @@ import { QueryError } from './errors.ts';
 import { evaluateFilter, parseFilter, type FilterSchema } from './filter.ts';
 import { decodeSkipToken, encodeSkipToken, nextLink, pageOf, parseMaxResults } from './paging.ts';
 
-const schema: FilterSchema = { id: 'string', state: 'enum', 'executionInfo/exitCode': 'number', creationTime: 'date', isDedicated: 'boolean' };
+const schema: FilterSchema = {
+  id: 'string',
+  state: 'enum',
+  'executionInfo/exitCode': 'number',
+  creationTime: 'date',
+  isDedicated: 'boolean',
+};
 const tasks = [
   { id: 'pool-a', state: 'active', creationTime: '2024-01-01T00:00:00Z', isDedicated: true },
   { id: 'pool-b', state: 'completed', executionInfo: { exitCode: 3 }, creationTime: '2024-02-01T00:00:00Z' },
@@ -38,20 +44,47 @@ test('comparisons, boolean logic, functions and literals', () => {
 });
 
 test('errors name the problem', () => {
-  assert.match(reason(() => parseFilter("foo eq 'x'", schema)), /'foo' cannot be used/);
-  assert.match(reason(() => parseFilter('state eq 5', schema)), /does not match the type/);
-  assert.match(reason(() => parseFilter("state eq 'a' and", schema)), /end of the filter/);
-  assert.match(reason(() => parseFilter("state xx 'a'", schema)), /position 6/);
-  assert.match(reason(() => parseFilter("state eq 'a", schema)), /unterminated/);
-  assert.match(reason(() => parseFilter('x'.repeat(5000), schema)), /longer than/);
-  assert.match(reason(() => parseFilter(`${'('.repeat(40)}state eq 'a'${')'.repeat(40)}`, schema)), /nested too deeply/);
+  assert.match(
+    reason(() => parseFilter("foo eq 'x'", schema)),
+    /'foo' cannot be used/,
+  );
+  assert.match(
+    reason(() => parseFilter('state eq 5', schema)),
+    /does not match the type/,
+  );
+  assert.match(
+    reason(() => parseFilter("state eq 'a' and", schema)),
+    /end of the filter/,
+  );
+  assert.match(
+    reason(() => parseFilter("state xx 'a'", schema)),
+    /position 6/,
+  );
+  assert.match(
+    reason(() => parseFilter("state eq 'a", schema)),
+    /unterminated/,
+  );
+  assert.match(
+    reason(() => parseFilter('x'.repeat(5000), schema)),
+    /longer than/,
+  );
+  assert.match(
+    reason(() => parseFilter(`${'('.repeat(40)}state eq 'a'${')'.repeat(40)}`, schema)),
+    /nested too deeply/,
+  );
 });
 
 test('maxresults, skip tokens and next links', () => {
   assert.equal(parseMaxResults(undefined, { max: 10, default: 10 }), 10);
   assert.equal(parseMaxResults('3', { max: 10, default: 10 }), 3);
-  assert.throws(() => parseMaxResults('11', { max: 10, default: 10 }), (e: QueryError) => e.kind === 'out-of-range');
-  assert.throws(() => parseMaxResults('x', { max: 10, default: 10 }), (e: QueryError) => e.kind === 'invalid');
+  assert.throws(
+    () => parseMaxResults('11', { max: 10, default: 10 }),
+    (e: QueryError) => e.kind === 'out-of-range',
+  );
+  assert.throws(
+    () => parseMaxResults('x', { max: 10, default: 10 }),
+    (e: QueryError) => e.kind === 'invalid',
+  );
   assert.throws(() => decodeSkipToken('garbage!'), QueryError);
   const items = ['a', 'b', 'c', 'd', 'e'];
   const seen: string[] = [];

@@ -3,7 +3,8 @@ import { QueryError } from './errors.ts';
 /** `maxresults`: an integer in 1..max, default when absent. */
 export function parseMaxResults(value: string | undefined, limits: { max: number; default: number }): number {
   if (value === undefined || value === '') return limits.default;
-  if (!/^-?\d+$/.test(value)) throw new QueryError('maxresults', `maxresults must be an integer between 1 and ${limits.max}.`);
+  if (!/^-?\d+$/.test(value))
+    throw new QueryError('maxresults', `maxresults must be an integer between 1 and ${limits.max}.`);
   const n = Number(value);
   if (n < 1 || n > limits.max) {
     throw new QueryError('maxresults', `maxresults must be between 1 and ${limits.max}.`, 'out-of-range');
@@ -27,7 +28,12 @@ export function decodeSkipToken(token: string): string {
 }
 
 /** Items (sorted by key) after `afterKey`, at most `max`; `nextAfter` is set when more remain. */
-export function pageOf<T>(items: readonly T[], keyOf: (t: T) => string, max: number, afterKey: string | undefined): { page: T[]; nextAfter?: string } {
+export function pageOf<T>(
+  items: readonly T[],
+  keyOf: (t: T) => string,
+  max: number,
+  afterKey: string | undefined,
+): { page: T[]; nextAfter?: string } {
   const rest = afterKey === undefined ? items : items.filter((i) => keyOf(i) > afterKey);
   const page = rest.slice(0, max);
   const last = page[page.length - 1];

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { runCli, startServer, type TestServer } from './harness.ts';
+
+/** The az CLI (Debian azure-cli), driven exactly as the README's az commands (`lazurite az-setup`) say. */
+describe('az CLI against the well-known environment', () => {
+  let server: TestServer;
+  let commands: string[];
+  let configDir: string;
+
+  const az = (args: string[]): { status: number | null; stdout: string; stderr: string } => {
+    const r = spawnSync('az', args, {
+      env: {
+        ...process.env,
+        AZURE_CONFIG_DIR: configDir,
+        REQUESTS_CA_BUNDLE: server.connection.caCertPath,
+        AZURE_CORE_COLLECT_TELEMETRY: 'false',
+        AZURE_CORE_ONLY_SHOW_ERRORS: 'true',
+      },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  const azJson = (args: string[]): unknown => {
+    const r = az([...args, '-o', 'json']);
+    assert.equal(r.status, 0, `az ${args.join(' ')} failed: ${r.stderr}`);
+    return JSON.parse(r.stdout);
+  };
+  /** The az words of one printed setup line (its first token is `az`; values contain no spaces). */
+  const line = (prefix: string): string[] => {
+    const l = commands.find((c) => c.startsWith(prefix));
+    assert.ok(l, `az-setup prints a '${prefix}' line`);
+    return l.split('#')[0]?.trim().split(/\s+/).slice(1) ?? [];
+  };
+
+  before(async () => {
+    server = await startServer();
+    configDir = mkdtempSync(join(tmpdir(), 'lazurite-az-'));
+    commands = (await runCli(['az-setup', '--data-dir', server.dataDir])).trim().split('\n');
+    assert.equal(az(line('az cloud register')).status, 0);
+    assert.equal(az(line('az cloud set')).status, 0);
+  });
+  after(async () => {
+    rmSync(configDir, { recursive: true, force: true });
+    await server.stop();
+  });
+
+  test('logs in with the service principal through the AD FS-style authority', () => {
+    const subs = azJson(line('az login')) as { id: string; tenantId: string; state: string }[];
+    assert.deepEqual(
+      subs.map((s) => [s.id, s.tenantId, s.state]),
+      [[server.connection.subscriptionId, server.connection.tenantId, 'Enabled']],
+    );
+  });
+
+  test('lists resource groups and Batch accounts', () => {
+    const groups = azJson(['group', 'list']) as { name: string; location: string }[];
+    assert.ok(
+      groups.some(
+        (g) => g.name === server.connection.resourceGroup && g.location === server.connection.location,
+      ),
+    );
+    const accounts = azJson(['batch', 'account', 'list']) as { name: string; accountEndpoint: string }[];
+    const host = new URL(server.connection.batchUrl).host;
+    assert.deepEqual(
+      accounts.map((a) => [a.name, a.accountEndpoint]),
+      [[server.connection.batchAccountName, `${host}/batch/${server.connection.batchAccountName}`]],
+    );
+    const keys = azJson([
+      'batch',
+      'account',
+      'keys',
+      'list',
+      '-g',
+      server.connection.resourceGroup,
+      '-n',
+      server.connection.batchAccountName,
+    ]) as { primary: string };
+    assert.equal(keys.primary, server.connection.batchAccountKey);
+  });
+
+  test('lists supported images on the Batch data plane with the shared key and with Entra ID', () => {
+    const shared = azJson(line('az batch pool supported-images list --account-name')) as {
+      nodeAgentSkuId: string;
+      osType: string;
+    }[];
+    assert.ok(shared.some((i) => i.nodeAgentSkuId === 'batch.node.debian 12' && i.osType === 'linux'));
+    assert.equal(az(line('az batch account login')).status, 0);
+    const aad = azJson(['batch', 'pool', 'supported-images', 'list']) as { nodeAgentSkuId: string }[];
+    assert.equal(aad.length, shared.length);
+  });
+});
