@@ -227,7 +227,7 @@ export class BatchAccountService {
     });
   }
 
-  regenerateKey(caller: Caller, subscriptionId: string, group: string, name: string, keyName: unknown) {
+  async regenerateKey(caller: Caller, subscriptionId: string, group: string, name: string, keyName: unknown) {
     const which = enumValue(keyName, ['Primary', 'Secondary'], 'keyName', 'Primary');
     if (keyName === undefined || keyName === null) {
       throw invalidInput('MissingRequiredProperty', "The property 'keyName' is required.", 'keyName');
