@@ -24,6 +24,10 @@ export function validateArmBody(
     );
   }
   const violation = specs.validate(specFile, definition, body);
+  if (violation?.kind === 'unknown-type') {
+    // A route names a definition the spec copy lacks: our bug, not the client's (500, logged).
+    throw new Error(`spec definition ${definition} not found in ${specFile}: ${violation.message}`);
+  }
   if (violation) {
     const code =
       violation.kind === 'missing' && violation.path === 'location'

@@ -1,144 +1,143 @@
-import { readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
-import { pathToFileURL, fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { ENUM_KEYWORD, convertDefinitions, isObject, type Json } from './swagger.ts';
+import { toViolation, type SpecViolation } from './violations.ts';
 
-/** The first problem found in a request body, named by its dotted path from the body root. */
-export interface SpecViolation {
-  kind: 'missing' | 'invalid';
-  /** e.g. `properties.principalId`, `value[3].id`; '' is the body itself. */
-  path: string;
-  /** Last segment of the path. */
-  property: string;
-  message: string;
+export type { SpecViolation } from './violations.ts';
+
+/** A loaded swagger file: the names of its definitions (ajv holds the converted schemas). */
+interface LoadedSpec {
+  url: string;
+  definitions: ReadonlySet<string>;
 }
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type Compiled = { validate: ValidateFunction } | { violation: SpecViolation };
 
 /**
- * Rewrites swagger 2.0 schema dialect into JSON Schema ajv understands:
- * - `type: file` is dropped; `x-nullable: true` admits null;
- * - enums with `x-ms-enum.modelAsString: true` are extensible, so any string is accepted;
- *   other enums are checked case-insensitively (Azure accepts `batchservice` for `BatchService`).
+ * Validates request bodies against definitions of the official swagger 2.0 files under
+ * `<specsRoot>/specification/`. Swagger files are read lazily, once, together with the files their
+ * definitions `$ref` (transitively); each `(file, definition)` pair is compiled once and cached.
+ *
+ * Rules (see swagger.ts for the schema rewrite):
+ * - unknown properties are allowed unless the spec sets `additionalProperties` explicitly;
+ * - read-only properties (`readOnly: true`, `x-ms-mutability: ["read"]`) are accepted with any value and are
+ *   never required;
+ * - enums with `x-ms-enum.modelAsString: true` accept any string; other string enums are enforced
+ *   case-insensitively (`batchservice` matches `BatchService`);
+ * - a property whose value is `null` counts as absent (clients send nulls for unset fields), so a required
+ *   property set to null is reported as missing; `null` array items are only accepted where `x-nullable`;
+ * - types, `required` (also inside `allOf`), numeric/length/item bounds and patterns are enforced; `format`,
+ *   `discriminator` and `x-ms-*` extensions are ignored; no type coercion (`"5"` is not an integer).
  */
-function toJsonSchema(node: Json): Json {
-  if (Array.isArray(node)) return node.map(toJsonSchema);
-  if (node === null || typeof node !== 'object') return node;
-  const out: Record<string, Json> = {};
-  for (const [k, v] of Object.entries(node)) {
-    if (k === 'enum' || k === 'x-ms-enum' || k === 'discriminator') continue;
-    if (k === 'type' && v === 'file') continue;
-    out[k] = toJsonSchema(v);
-  }
-  const ext = node['x-ms-enum'] as { modelAsString?: boolean } | undefined;
-  if (Array.isArray(node.enum) && ext?.modelAsString !== true) out['x-enum-ci'] = node.enum;
-  if (node['x-nullable'] === true && typeof out.type === 'string') out.type = [out.type, 'null'];
-  return out;
-}
-
-function dotted(instancePath: string): string {
-  return instancePath
-    .split('/')
-    .filter(Boolean)
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc === '' ? seg : `${acc}.${seg}`), '');
-}
-
-function describe(e: ErrorObject): SpecViolation {
-  if (e.keyword === 'required') {
-    const missing = (e.params as { missingProperty: string }).missingProperty;
-    const base = dotted(e.instancePath);
-    const path = base === '' ? missing : `${base}.${missing}`;
-    return { kind: 'missing', path, property: missing, message: `The property '${path}' is required.` };
-  }
-  const path = dotted(e.instancePath);
-  const property = path.split(/[.[]/).pop() ?? '';
-  const where = path === '' ? 'The request body' : `The value of '${path}'`;
-  if (e.keyword === 'x-enum-ci') {
-    const allowed = (e.params as { allowed?: unknown[] }).allowed ?? [];
-    return {
-      kind: 'invalid',
-      path,
-      property,
-      message: `${where} must be one of ${allowed.map(String).join(', ')}.`,
-    };
-  }
-  return {
-    kind: 'invalid',
-    path,
-    property,
-    message: `${where} is invalid: it ${e.message ?? 'does not match the schema'}.`,
-  };
-}
-
-/** Validates bodies against definitions in the official swagger files under `specsRoot/specification`. */
 export class SpecValidator {
   private readonly root: string;
   private readonly ajv: Ajv;
-  private readonly loaded = new Set<string>();
-  private readonly compiled = new Map<string, ValidateFunction>();
+  private readonly specs = new Map<string, LoadedSpec | undefined>();
+  private readonly compiled = new Map<string, Compiled>();
 
+  /** @param specsRoot absolute path of the `specs/` folder (the one containing `specification/`). */
   constructor(specsRoot: string) {
     this.root = join(resolve(specsRoot), 'specification');
     this.ajv = new Ajv({
       strict: false,
       allErrors: true,
+      verbose: true,
       validateSchema: false,
       validateFormats: false,
+      addUsedSchema: false,
       logger: false,
     });
     this.ajv.addKeyword({
-      keyword: 'x-enum-ci',
+      keyword: ENUM_KEYWORD,
       type: 'string',
-      errors: true,
-      validate: function check(this: unknown, allowed: unknown[], data: string) {
-        const ok = allowed.some((a) => typeof a === 'string' && a.toLowerCase() === data.toLowerCase());
-        if (!ok)
-          (check as unknown as { errors: Partial<ErrorObject>[] }).errors = [
-            { keyword: 'x-enum-ci', params: { allowed } },
-          ];
-        return ok;
+      schemaType: 'array',
+      compile: (allowed: unknown) => {
+        const values = new Set((Array.isArray(allowed) ? allowed : []).map((v) => String(v).toLowerCase()));
+        return (data: unknown) => typeof data !== 'string' || values.has(data.toLowerCase());
       },
     });
   }
 
-  private load(absFile: string): void {
-    if (this.loaded.has(absFile)) return;
-    const doc = JSON.parse(readFileSync(absFile, 'utf8')) as Json;
-    const id = pathToFileURL(absFile).href;
-    this.ajv.addSchema({ ...(toJsonSchema(doc) as Record<string, Json>), $id: id });
-    this.loaded.add(absFile);
-  }
-
-  private compile(specFile: string, definition: string): ValidateFunction {
-    const key = `${specFile}#${definition}`;
-    const cached = this.compiled.get(key);
-    if (cached) return cached;
-    const abs = join(this.root, specFile);
-    if (relative(this.root, abs).startsWith('..')) throw new Error(`spec file outside specs: ${specFile}`);
-    this.load(abs);
-    for (let attempt = 0; attempt < 50; attempt++) {
-      try {
-        const fn = this.ajv.compile({ $ref: `${pathToFileURL(abs).href}#/definitions/${definition}` });
-        this.compiled.set(key, fn);
-        return fn;
-      } catch (err) {
-        const missing = (err as { missingSchema?: string }).missingSchema;
-        if (missing === undefined || !missing.startsWith('file:')) throw err;
-        this.load(fileURLToPath(missing.split('#')[0] ?? missing));
-      }
-    }
-    throw new Error(`too many referenced files compiling ${key}`);
-  }
-
-  /** The most useful violation (a missing property first), or undefined when the body is valid. */
+  /**
+   * Validates `body` against definition `definition` of swagger file `specFile` (path relative to
+   * `specs/specification/`). Returns the most useful violation — a missing property first — or undefined when
+   * the body is valid. A spec file or definition that does not exist yields kind `unknown-type` (a server-side
+   * mistake: map it to a 500, not a 400).
+   */
   validate(specFile: string, definition: string, body: unknown): SpecViolation | undefined {
-    const fn = this.compile(specFile, definition);
-    if (fn(body)) return undefined;
-    const errors = (fn.errors ?? []).filter((e) => !['anyOf', 'oneOf', 'allOf', 'if'].includes(e.keyword));
-    const first = errors.find((e) => e.keyword === 'required') ?? errors[0];
-    return first
-      ? describe(first)
-      : { kind: 'invalid', path: '', property: '', message: 'The request body does not match the schema.' };
+    const compiled = this.compile(specFile, definition);
+    if ('violation' in compiled) return compiled.violation;
+    if (compiled.validate(withoutNullProperties(body))) return undefined;
+    return toViolation(compiled.validate.errors ?? []);
   }
+
+  private compile(specFile: string, definition: string): Compiled {
+    const key = `${specFile}#${definition}`;
+    let compiled = this.compiled.get(key);
+    if (compiled === undefined) {
+      compiled = this.compileUncached(specFile, definition);
+      this.compiled.set(key, compiled);
+    }
+    return compiled;
+  }
+
+  private compileUncached(specFile: string, definition: string): Compiled {
+    const abs = resolve(this.root, specFile);
+    const rel = relative(this.root, abs);
+    if (rel.startsWith('..') || isAbsolute(rel))
+      throw new Error(`spec file outside ${this.root}: ${specFile}`);
+    const spec = this.load(abs);
+    if (spec?.definitions.has(definition) !== true) {
+      const message =
+        spec === undefined
+          ? `The spec file '${specFile}' does not exist.`
+          : `The spec file '${specFile}' has no definition '${definition}'.`;
+      return { violation: { kind: 'unknown-type', path: '', property: '', message } };
+    }
+    try {
+      return {
+        validate: this.ajv.compile({ $ref: `${spec.url}#/definitions/${pointerSegment(definition)}` }),
+      };
+    } catch (err) {
+      const missing = (err as { missingSchema?: unknown }).missingSchema;
+      const detail = typeof missing === 'string' ? `references missing ${missing}` : String(err);
+      throw new Error(`cannot compile ${specFile}#/definitions/${definition}: ${detail}`, { cause: err });
+    }
+  }
+
+  /** Reads, converts and registers a swagger file and (transitively) the files its definitions reference. */
+  private load(abs: string): LoadedSpec | undefined {
+    if (this.specs.has(abs)) return this.specs.get(abs);
+    if (!existsSync(abs)) {
+      this.specs.set(abs, undefined);
+      return undefined;
+    }
+    const { definitions, files } = convertDefinitions(JSON.parse(readFileSync(abs, 'utf8')) as Json);
+    const url = pathToFileURL(abs).href;
+    this.ajv.addSchema({ $id: url, definitions });
+    const spec: LoadedSpec = { url, definitions: new Set(Object.keys(definitions)) };
+    this.specs.set(abs, spec);
+    // A file that is missing only matters if a compiled definition reaches it; ajv then reports it.
+    for (const file of files) this.load(resolve(dirname(abs), decodeURIComponent(file)));
+    return spec;
+  }
+}
+
+/** One JSON-pointer segment, escaped for use in a URI fragment. */
+function pointerSegment(name: string): string {
+  return encodeURIComponent(name.replace(/~/g, '~0').replace(/\//g, '~1'));
+}
+
+/** A copy of `value` in which object properties set to `null` are gone (array items are kept as they are). */
+function withoutNullProperties(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNullProperties);
+  if (!isObject(value)) return value;
+  // fromEntries defines own properties, so a `__proto__` key stays data and never becomes a prototype.
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, item]) => item !== null)
+      .map(([key, item]) => [key, withoutNullProperties(item)]),
+  );
 }

@@ -1,106 +1,137 @@
-import { QueryError } from './errors.ts';
+// Batch `$filter`: a small OData subset parsed against the properties a list operation allows.
+import { FilterError } from './errors.ts';
+import { syntaxError, tokenize, type Token } from './filter-lexer.ts';
 
-/** Filterable properties by path (`executionInfo/exitCode`), with how their values compare. */
+export { FilterError } from './errors.ts';
+
+/**
+ * Filterable properties keyed by path (`executionInfo/exitCode`), matched case-insensitively; the key's
+ * spelling is the one read from entities. 'enum' compares strings case-insensitively, 'string' exactly,
+ * 'date' as instants.
+ */
 export type FilterSchema = Record<string, 'string' | 'number' | 'boolean' | 'date' | 'enum'>;
-type ValueType = FilterSchema[string];
-type Op = 'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le';
-type Literal = string | number | boolean | null;
+export type FilterValueType = FilterSchema[string];
+export type FilterOp = 'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le';
+/** A parsed literal; dates are epoch milliseconds. */
+export type FilterLiteral = string | number | boolean | null;
 
 export type FilterExpr =
   | { kind: 'and' | 'or'; left: FilterExpr; right: FilterExpr }
   | { kind: 'not'; inner: FilterExpr }
-  | { kind: 'cmp'; path: string[]; type: ValueType; op: Op; value: Literal }
-  | { kind: 'startswith'; path: string[]; prefix: string; expect: boolean };
+  | { kind: 'cmp'; path: string[]; type: FilterValueType; op: FilterOp; value: FilterLiteral }
+  | { kind: 'startswith'; path: string[]; type: FilterValueType; prefix: string; expect: boolean };
 
-interface Token {
-  kind: 'ident' | 'string' | 'number' | 'punct';
-  text: string;
-  pos: number;
+/** Longest filter accepted, in UTF-8 bytes. */
+export const MAX_FILTER_BYTES = 4096;
+/** Deepest nesting of parentheses and `not` accepted. */
+export const MAX_FILTER_DEPTH = 32;
+
+const OPS: ReadonlySet<string> = new Set<FilterOp>(['eq', 'ne', 'gt', 'ge', 'lt', 'le']);
+const KEYWORDS = new Set(['and', 'or', 'not', 'true', 'false', 'null', 'eq', 'ne', 'gt', 'ge', 'lt', 'le']);
+
+interface Property {
+  path: string[];
+  type: FilterValueType;
+  name: string;
 }
 
-const MAX_LENGTH = 4096;
-const MAX_DEPTH = 32;
-const OPS = new Set(['eq', 'ne', 'gt', 'ge', 'lt', 'le']);
+const describe = (t: Token): string =>
+  t.kind === 'string' ? `'${t.text}'` : t.kind === 'datetime' ? `datetime'${t.text}'` : t.text;
 
-const fail = (reason: string): never => {
-  throw new QueryError('$filter', reason);
-};
+const ISO_DATE =
+  /^(\d{4}-\d{2}-\d{2})(?:[Tt ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?)?([Zz]|[+-]\d{2}:?\d{2})?$/;
 
-function tokenize(text: string): Token[] {
-  const tokens: Token[] = [];
-  let i = 0;
-  while (i < text.length) {
-    const ch = text[i] ?? '';
-    if (/\s/.test(ch)) {
-      i++;
-    } else if ('(),'.includes(ch)) {
-      tokens.push({ kind: 'punct', text: ch, pos: i++ });
-    } else if (ch === "'") {
-      const start = i++;
-      let value = '';
-      for (;;) {
-        if (i >= text.length) fail(`Syntax error at position ${start}: unterminated string.`);
-        if (text[i] === "'" && text[i + 1] === "'") {
-          value += "'";
-          i += 2;
-        } else if (text[i] === "'") {
-          i++;
-          break;
-        } else value += text[i++] ?? '';
+/** Epoch milliseconds of an ISO 8601 date or date-time (UTC unless an offset is given), else undefined. */
+export function parseIsoDate(text: string): number | undefined {
+  const m = ISO_DATE.exec(text.trim());
+  if (!m) return undefined;
+  const [, date = '', time, fraction, zone] = m;
+  const iso =
+    time === undefined
+      ? `${date}T00:00:00Z`
+      : `${date}T${time}${fraction === undefined ? '' : `.${fraction.slice(0, 3)}`}${zone ?? 'Z'}`;
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+function literal(t: Token, prop: Property): FilterLiteral {
+  const word = t.kind === 'ident' ? t.text.toLowerCase() : '';
+  if (word === 'null') return null;
+  const isBool = word === 'true' || word === 'false';
+  if (t.kind === 'punct' || (t.kind === 'ident' && !isBool)) return syntaxError(t.pos, 'expected a literal.');
+  const mismatch = (): never => {
+    throw new FilterError(
+      `The value ${describe(t)} at position ${t.pos} cannot be compared with the property '${prop.name}', ` +
+        `which holds ${prop.type === 'enum' ? 'an enum' : `a ${prop.type}`} value.`,
+    );
+  };
+  switch (prop.type) {
+    case 'string':
+    case 'enum':
+      return t.kind === 'string' ? t.text : mismatch();
+    case 'number':
+      return t.kind === 'number' ? Number(t.text) : mismatch();
+    case 'boolean':
+      return isBool ? word === 'true' : mismatch();
+    case 'date': {
+      if (t.kind !== 'string' && t.kind !== 'datetime') return mismatch();
+      const ms = parseIsoDate(t.text);
+      if (ms === undefined) {
+        throw new FilterError(`The value ${describe(t)} at position ${t.pos} is not a valid datetime.`);
       }
-      tokens.push({ kind: 'string', text: value, pos: start });
-    } else if (/[-\d]/.test(ch)) {
-      const m = /^-?\d+(\.\d+)?/.exec(text.slice(i));
-      if (!m) fail(`Syntax error at position ${i}: unexpected '${ch}'.`);
-      tokens.push({ kind: 'number', text: m?.[0] ?? '', pos: i });
-      i += m?.[0].length ?? 1;
-    } else if (/[A-Za-z_$]/.test(ch)) {
-      const m = /^[A-Za-z_$][\w$/]*/.exec(text.slice(i));
-      const word = m?.[0] ?? ch;
-      if (word.toLowerCase() === 'datetime' && text[i + word.length] === "'") {
-        i += word.length;
-        continue; // the quoted literal that follows is read as a string and compared as a date
-      }
-      tokens.push({ kind: 'ident', text: word, pos: i });
-      i += word.length;
-    } else {
-      fail(`Syntax error at position ${i}: unexpected '${ch}'.`);
+      return ms;
     }
   }
-  return tokens;
 }
 
 class Parser {
   private readonly tokens: Token[];
-  private readonly schema: Map<string, { key: string; type: ValueType }>;
+  private readonly schema: Map<string, Property>;
   private i = 0;
   private depth = 0;
+
   constructor(tokens: Token[], schema: FilterSchema) {
     this.tokens = tokens;
-    this.schema = new Map(Object.entries(schema).map(([k, t]) => [k.toLowerCase(), { key: k, type: t }]));
+    this.schema = new Map(
+      Object.entries(schema).map(([key, type]) => [
+        key.toLowerCase(),
+        { path: key.split('/'), type, name: key },
+      ]),
+    );
   }
-  private peek(): Token | undefined {
-    return this.tokens[this.i];
-  }
-  private next(expected: string): Token {
-    const t = this.tokens[this.i++];
-    if (!t) return fail(`Syntax error at the end of the filter: expected ${expected}.`);
-    return t;
-  }
-  private isWord(word: string): boolean {
-    const t = this.peek();
-    return t?.kind === 'ident' && t.text.toLowerCase() === word;
-  }
-  private expectPunct(p: string): void {
-    const t = this.next(`'${p}'`);
-    if (t.kind !== 'punct' || t.text !== p) fail(`Syntax error at position ${t.pos}: expected '${p}'.`);
-  }
+
   parse(): FilterExpr {
     const expr = this.or();
     const extra = this.peek();
-    if (extra) fail(`Syntax error at position ${extra.pos}: unexpected '${extra.text}'.`);
+    if (extra) syntaxError(extra.pos, `unexpected ${describe(extra)}.`);
     return expr;
   }
+
+  private peek(offset = 0): Token | undefined {
+    return this.tokens[this.i + offset];
+  }
+
+  private next(expected: string): Token {
+    const t = this.tokens[this.i++];
+    if (!t) throw new FilterError(`Syntax error at the end of the filter: expected ${expected}.`);
+    return t;
+  }
+
+  private isWord(word: string, offset = 0): boolean {
+    const t = this.peek(offset);
+    return t?.kind === 'ident' && t.text.toLowerCase() === word;
+  }
+
+  private isPunct(p: string, offset = 0): boolean {
+    const t = this.peek(offset);
+    return t?.kind === 'punct' && t.text === p;
+  }
+
+  private expectPunct(p: string): void {
+    const t = this.next(`'${p}'`);
+    if (t.kind !== 'punct' || t.text !== p) syntaxError(t.pos, `expected '${p}'.`);
+  }
+
   private or(): FilterExpr {
     let left = this.and();
     while (this.isWord('or')) {
@@ -109,6 +140,7 @@ class Parser {
     }
     return left;
   }
+
   private and(): FilterExpr {
     let left = this.unary();
     while (this.isWord('and')) {
@@ -117,99 +149,101 @@ class Parser {
     }
     return left;
   }
+
   private unary(): FilterExpr {
-    if (++this.depth > MAX_DEPTH) fail('The filter is nested too deeply.');
+    if (++this.depth > MAX_FILTER_DEPTH) {
+      throw new FilterError(`The filter is nested more than ${MAX_FILTER_DEPTH} levels deep.`);
+    }
     try {
       if (this.isWord('not')) {
         this.i++;
         return { kind: 'not', inner: this.unary() };
       }
-      const t = this.peek();
-      if (t?.kind === 'punct' && t.text === '(') {
+      if (this.isPunct('(')) {
         this.i++;
         const inner = this.or();
         this.expectPunct(')');
         return inner;
       }
-      if (this.isWord('startswith')) return this.startsWith();
+      if (this.isWord('startswith') && this.isPunct('(', 1)) return this.startsWith();
       return this.comparison();
     } finally {
       this.depth--;
     }
   }
-  private property(): { path: string[]; type: ValueType; name: string } {
+
+  private property(): Property {
     const t = this.next('a property name');
-    if (t.kind !== 'ident') fail(`Syntax error at position ${t.pos}: expected a property name.`);
-    const entry = this.schema.get(t.text.toLowerCase());
-    if (!entry) return fail(`The property '${t.text}' cannot be used in a filter.`);
-    return { path: entry.key.split('/'), type: entry.type, name: entry.key };
+    if (t.kind !== 'ident' || KEYWORDS.has(t.text.toLowerCase())) {
+      return syntaxError(t.pos, 'expected a property name.');
+    }
+    if (this.isPunct('(')) throw new FilterError(`The function '${t.text}' is not supported in a filter.`);
+    const prop = this.schema.get(t.text.toLowerCase());
+    if (!prop) throw new FilterError(`The property '${t.text}' cannot be used in a filter.`);
+    return prop;
   }
+
+  /** `startswith(path,'prefix')`, optionally followed by `eq|ne true|false`. */
   private startsWith(): FilterExpr {
     this.i++;
     this.expectPunct('(');
     const prop = this.property();
-    if (prop.type !== 'string' && prop.type !== 'enum')
-      fail(`startswith needs a string property, not '${prop.name}'.`);
+    if (prop.type !== 'string' && prop.type !== 'enum') {
+      throw new FilterError(`startswith cannot be used with the property '${prop.name}' (${prop.type}).`);
+    }
     this.expectPunct(',');
     const lit = this.next('a string literal');
-    if (lit.kind !== 'string') fail(`Syntax error at position ${lit.pos}: expected a string literal.`);
+    if (lit.kind !== 'string') syntaxError(lit.pos, 'expected a string literal.');
     this.expectPunct(')');
-    let expect = true;
-    if (this.isWord('eq') || this.isWord('ne')) {
-      const negate = this.next('eq').text.toLowerCase() === 'ne';
-      const b = this.next('true or false');
-      if (b.kind !== 'ident' || !['true', 'false'].includes(b.text.toLowerCase()))
-        fail(`Syntax error at position ${b.pos}: expected true or false.`);
-      expect = (b.text.toLowerCase() === 'true') !== negate;
-    }
-    return { kind: 'startswith', path: prop.path, prefix: lit.text, expect };
-  }
-  private comparison(): FilterExpr {
-    const prop = this.property();
-    const opTok = this.next('an operator');
-    const op = opTok.text.toLowerCase();
-    if (opTok.kind !== 'ident' || !OPS.has(op))
-      fail(`Syntax error at position ${opTok.pos}: expected one of eq, ne, gt, ge, lt, le.`);
-    const lit = this.next('a literal');
     return {
-      kind: 'cmp',
+      kind: 'startswith',
       path: prop.path,
       type: prop.type,
-      op: op as Op,
-      value: literal(lit, prop.type, prop.name),
+      prefix: lit.text,
+      expect: this.boolSuffix(),
     };
   }
-}
 
-function literal(t: Token, type: ValueType, name: string): Literal {
-  if (t.kind === 'ident' && t.text.toLowerCase() === 'null') return null;
-  const mismatch = () => fail(`The value '${t.text}' does not match the type of '${name}' (${type}).`);
-  switch (type) {
-    case 'string':
-    case 'enum':
-      return t.kind === 'string' ? t.text : mismatch();
-    case 'number':
-      return t.kind === 'number' ? Number(t.text) : mismatch();
-    case 'boolean':
-      return t.kind === 'ident' && ['true', 'false'].includes(t.text.toLowerCase())
-        ? t.text.toLowerCase() === 'true'
-        : mismatch();
-    case 'date': {
-      const ms = t.kind === 'string' ? Date.parse(t.text) : NaN;
-      return Number.isNaN(ms) ? mismatch() : ms;
+  /** The optional `eq true`/`ne false`… after a boolean-valued term; returns the value it must have. */
+  private boolSuffix(): boolean {
+    if (!this.isWord('eq') && !this.isWord('ne')) return true;
+    const negate = this.next('eq').text.toLowerCase() === 'ne';
+    const b = this.next('true or false');
+    const word = b.kind === 'ident' ? b.text.toLowerCase() : '';
+    if (word !== 'true' && word !== 'false') syntaxError(b.pos, 'expected true or false.');
+    return (word === 'true') !== negate;
+  }
+
+  private comparison(): FilterExpr {
+    const prop = this.property();
+    const opTok = this.peek();
+    const op = opTok?.kind === 'ident' ? opTok.text.toLowerCase() : '';
+    if (!OPS.has(op) && prop.type === 'boolean') {
+      // A bare boolean property is a predicate on its own: `isDedicated`, `not isDedicated`.
+      return { kind: 'cmp', path: prop.path, type: prop.type, op: 'eq', value: true };
     }
+    this.next('a comparison operator (eq, ne, gt, ge, lt, le)');
+    if (!opTok || !OPS.has(op))
+      return syntaxError(opTok?.pos ?? 0, 'expected one of eq, ne, gt, ge, lt, le.');
+    const value = literal(this.next('a literal'), prop);
+    return { kind: 'cmp', path: prop.path, type: prop.type, op: op as FilterOp, value };
   }
 }
 
-/** Parses an OData `$filter` over the given properties; throws QueryError naming what is wrong. */
-export function parseFilter(text: string, schema: FilterSchema): FilterExpr {
-  if (text.length > MAX_LENGTH) fail(`The filter is longer than ${MAX_LENGTH} characters.`);
+/**
+ * Parses an OData `$filter` over the properties in `allowed`. Throws FilterError (a QueryError for
+ * `$filter`) for syntax errors, unknown properties, type mismatches, text over 4 KB or nesting over 32.
+ */
+export function parseFilter(text: string, allowed: FilterSchema): FilterExpr {
+  if (text.length > MAX_FILTER_BYTES || Buffer.byteLength(text, 'utf8') > MAX_FILTER_BYTES) {
+    throw new FilterError(`The filter is longer than ${MAX_FILTER_BYTES} bytes.`);
+  }
   const tokens = tokenize(text);
-  if (tokens.length === 0) fail('The filter is empty.');
-  return new Parser(tokens, schema).parse();
+  if (tokens.length === 0) throw new FilterError('The filter is empty.');
+  return new Parser(tokens, allowed).parse();
 }
 
-function read(entity: unknown, path: string[]): unknown {
+function read(entity: unknown, path: readonly string[]): unknown {
   let cur = entity;
   for (const seg of path) {
     if (cur === null || typeof cur !== 'object') return undefined;
@@ -218,18 +252,28 @@ function read(entity: unknown, path: string[]): unknown {
   return cur;
 }
 
-function normalize(value: unknown, type: ValueType): Literal {
-  if (value === undefined || value === null) return null;
-  if (type === 'date')
-    return typeof value === 'string' || value instanceof Date ? new Date(value).getTime() : null;
-  if (type === 'enum' && typeof value === 'string') return value.toLowerCase();
-  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? value : null;
+/** The entity's value in the literal's terms; absent or ill-typed values are null. */
+function normalize(value: unknown, type: FilterValueType): FilterLiteral {
+  switch (type) {
+    case 'string':
+      return typeof value === 'string' ? value : null;
+    case 'enum':
+      return typeof value === 'string' ? value.toLowerCase() : null;
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value) ? value : null;
+    case 'boolean':
+      return typeof value === 'boolean' ? value : null;
+    case 'date':
+      if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.getTime();
+      return typeof value === 'string' ? (parseIsoDate(value) ?? null) : null;
+  }
 }
 
-function compare(actual: Literal, op: Op, wanted: Literal): boolean {
+function compare(actual: FilterLiteral, op: FilterOp, wanted: FilterLiteral): boolean {
   if (op === 'eq') return actual === wanted;
   if (op === 'ne') return actual !== wanted;
-  if (actual === null || wanted === null) return false;
+  // Ordering against null (or across types) is never true, as in OData.
+  if (actual === null || wanted === null || typeof actual !== typeof wanted) return false;
   switch (op) {
     case 'gt':
       return actual > wanted;
@@ -242,6 +286,7 @@ function compare(actual: Literal, op: Op, wanted: Literal): boolean {
   }
 }
 
+/** Whether `entity` matches; reads nested values by the schema key's path segments. */
 export function evaluateFilter(expr: FilterExpr, entity: unknown): boolean {
   switch (expr.kind) {
     case 'and':
@@ -251,8 +296,9 @@ export function evaluateFilter(expr: FilterExpr, entity: unknown): boolean {
     case 'not':
       return !evaluateFilter(expr.inner, entity);
     case 'startswith': {
-      const v = read(entity, expr.path);
-      return (typeof v === 'string' && v.startsWith(expr.prefix)) === expr.expect;
+      const v = normalize(read(entity, expr.path), expr.type);
+      const prefix = expr.type === 'enum' ? expr.prefix.toLowerCase() : expr.prefix;
+      return (typeof v === 'string' && v.startsWith(prefix)) === expr.expect;
     }
     case 'cmp': {
       const wanted =

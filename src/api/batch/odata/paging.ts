@@ -1,48 +1,96 @@
+// Batch list paging: `maxresults`, opaque `$skiptoken` and the absolute `odata.nextLink`.
 import { QueryError } from './errors.ts';
 
-/** `maxresults`: an integer in 1..max, default when absent. */
+/**
+ * `maxresults`: an integer in 1..max; `default` when absent. A non-integer is kind 'invalid'
+ * (InvalidQueryParameterValue), an integer outside the range kind 'out-of-range' (OutOfRangeQueryParameterValue).
+ */
 export function parseMaxResults(value: string | undefined, limits: { max: number; default: number }): number {
-  if (value === undefined || value === '') return limits.default;
-  if (!/^-?\d+$/.test(value))
-    throw new QueryError('maxresults', `maxresults must be an integer between 1 and ${limits.max}.`);
+  if (value === undefined) return limits.default;
+  if (!/^[+-]?\d+$/.test(value)) {
+    throw new QueryError('maxresults', `The value '${value}' is not a valid integer.`);
+  }
   const n = Number(value);
   if (n < 1 || n > limits.max) {
-    throw new QueryError('maxresults', `maxresults must be between 1 and ${limits.max}.`, 'out-of-range');
+    throw new QueryError('maxresults', `The value must be between 1 and ${limits.max}.`, 'out-of-range');
   }
   return n;
 }
 
-/** Opaque continuation token holding the sort key of the last returned item. */
+const TOKEN_VERSION = 1;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/** Opaque continuation token: base64url of a JSON object holding the sort key of the last returned item. */
 export function encodeSkipToken(afterKey: string): string {
-  return Buffer.from(JSON.stringify({ a: afterKey }), 'utf8').toString('base64url');
+  return Buffer.from(JSON.stringify({ v: TOKEN_VERSION, after: afterKey }), 'utf8').toString('base64url');
 }
 
+/** The sort key an `encodeSkipToken` token carries; anything else throws QueryError for `$skiptoken`. */
 export function decodeSkipToken(token: string): string {
-  try {
-    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { a?: unknown };
-    if (typeof parsed.a === 'string') return parsed.a;
-  } catch {
-    // fall through to the error below
+  if (BASE64URL.test(token) && token.length <= 8192) {
+    try {
+      const parsed: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+      if (typeof parsed === 'object' && parsed !== null) {
+        const { v, after } = parsed as { v?: unknown; after?: unknown };
+        if (v === TOKEN_VERSION && typeof after === 'string') return after;
+      }
+    } catch {
+      // not JSON: reported below
+    }
   }
   throw new QueryError('$skiptoken', 'The continuation token is not valid.');
 }
 
-/** Items (sorted by key) after `afterKey`, at most `max`; `nextAfter` is set when more remain. */
+/**
+ * One page of `items`, which must already be sorted ascending by `keyOf` in plain string order
+ * (UTF-16 code units, as `<` and the default `Array.prototype.sort` compare — not localeCompare).
+ * Returns the items whose key is strictly greater than `afterKey` (the decoded `$skiptoken`; undefined for
+ * the first page), at most `maxResults` of them; `nextAfter` is the last item's key when more remain.
+ */
 export function pageOf<T>(
   items: readonly T[],
-  keyOf: (t: T) => string,
-  max: number,
+  keyOf: (item: T) => string,
+  maxResults: number,
   afterKey: string | undefined,
 ): { page: T[]; nextAfter?: string } {
-  const rest = afterKey === undefined ? items : items.filter((i) => keyOf(i) > afterKey);
-  const page = rest.slice(0, max);
+  let start = 0;
+  if (afterKey !== undefined) {
+    // Binary search for the first key > afterKey.
+    let hi = items.length;
+    while (start < hi) {
+      const mid = (start + hi) >>> 1;
+      if (keyOf(items[mid] as T) > afterKey) hi = mid;
+      else start = mid + 1;
+    }
+  }
+  const page = items.slice(start, start + maxResults);
   const last = page[page.length - 1];
-  return rest.length > max && last !== undefined ? { page, nextAfter: keyOf(last) } : { page };
+  return start + maxResults < items.length && last !== undefined
+    ? { page, nextAfter: keyOf(last) }
+    : { page };
 }
 
-/** The request URL with `$skiptoken` set: absolute and complete, because the Python SDK fetches it as is. */
+const SKIPTOKEN = '$skiptoken';
+
+function isSkipToken(pair: string): boolean {
+  const name = pair.split('=', 1)[0] ?? '';
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' ')).toLowerCase() === SKIPTOKEN;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The absolute request URL with `$skiptoken` set (any previous one removed), every other parameter —
+ * `api-version`, `$filter`, `$select`, `maxresults`, … — kept byte for byte: the Python SDK fetches the
+ * link verbatim and the JS SDK only re-adds `api-version`.
+ */
 export function nextLink(requestUrl: URL, skipToken: string): string {
-  const url = new URL(requestUrl.href);
-  url.searchParams.set('$skiptoken', skipToken);
-  return url.href;
+  const kept = requestUrl.search
+    .slice(1)
+    .split('&')
+    .filter((pair) => pair !== '' && !isSkipToken(pair));
+  kept.push(`${SKIPTOKEN}=${encodeURIComponent(skipToken)}`);
+  return `${requestUrl.origin}${requestUrl.pathname}?${kept.join('&')}`;
 }
