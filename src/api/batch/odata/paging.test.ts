@@ -109,7 +109,9 @@ describe('pageOf', () => {
 
 describe('nextLink', () => {
   test('keeps every parameter verbatim and sets $skiptoken', () => {
-    const url = new URL("https://acct.lazurite.local:8443/pools?api-version=2024-07-01.20.0&$filter=state%20eq%20'active'&maxresults=2");
+    const url = new URL(
+      "https://acct.lazurite.local:8443/pools?api-version=2024-07-01.20.0&$filter=state%20eq%20'active'&maxresults=2",
+    );
     // URL itself escapes the quotes (%27); nextLink keeps its query as is.
     assert.equal(
       nextLink(url, 'TOKEN'),
@@ -131,7 +133,9 @@ describe('nextLink', () => {
       id,
       state: n % 3 === 2 ? 'deleting' : 'active',
     }));
-    let url = new URL("https://h/pools?api-version=2024-07-01.20.0&$filter=state eq 'active'&maxresults=2&$select=id");
+    let url = new URL(
+      "https://h/pools?api-version=2024-07-01.20.0&$filter=state eq 'active'&maxresults=2&$select=id",
+    );
     const pages: string[][] = [];
     for (let guard = 0; guard < 10; guard++) {
       const max = parseMaxResults(url.searchParams.get('maxresults') ?? undefined, limits);

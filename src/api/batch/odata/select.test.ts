@@ -32,13 +32,22 @@ test('parseSelect: absent, blank and * select everything', () => {
 
 test('parseSelect refuses unknown, nested and empty names', () => {
   assert.equal(refusal('id,foo').reason, "The property 'foo' cannot be selected.");
-  assert.equal(refusal('executionInfo/exitCode').reason, "The property 'executionInfo/exitCode' cannot be selected.");
+  assert.equal(
+    refusal('executionInfo/exitCode').reason,
+    "The property 'executionInfo/exitCode' cannot be selected.",
+  );
   assert.equal(refusal('id,').reason, 'The select list contains an empty property name.');
   assert.equal(refusal(',id').reason, 'The select list contains an empty property name.');
 });
 
 test('applySelect keeps only the selected keys, as a shallow copy', () => {
-  const pool = { id: 'p', state: 'active', vmSize: 'standard_d2s_v3', stats: { usage: 1 }, displayName: undefined };
+  const pool = {
+    id: 'p',
+    state: 'active',
+    vmSize: 'standard_d2s_v3',
+    stats: { usage: 1 },
+    displayName: undefined,
+  };
   const selected = applySelect(pool, ['id', 'stats', 'displayName', 'executionInfo']);
   assert.deepEqual(selected, { id: 'p', stats: { usage: 1 } });
   assert.equal(selected.stats, pool.stats);
@@ -59,7 +68,12 @@ test('applySelect does not read inherited keys', () => {
 });
 
 test('parseSelect and applySelect together', () => {
-  const wire: Record<string, unknown> = { id: 'job-1', state: 'active', priority: 0, url: 'https://x/jobs/job-1' };
+  const wire: Record<string, unknown> = {
+    id: 'job-1',
+    state: 'active',
+    priority: 0,
+    url: 'https://x/jobs/job-1',
+  };
   const sel = parseSelect('Id,Priority', ['id', 'state', 'priority', 'url']);
   assert.deepEqual(applySelect(wire, sel), { id: 'job-1', priority: 0 });
 });
