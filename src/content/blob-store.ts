@@ -1,0 +1,138 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { copyFile, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+
+/** A sha256 content digest, written `sha256:<64 hex>`. */
+export type Digest = `sha256:${string}`;
+
+const DIGEST = /^sha256:([0-9a-f]{64})$/;
+
+export function isDigest(value: string): value is Digest {
+  return DIGEST.test(value);
+}
+
+export function digestOf(data: Buffer): Digest {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+function hexOf(digest: Digest): string {
+  const m = DIGEST.exec(digest);
+  if (!m?.[1]) throw new Error(`not a sha256 digest: ${digest}`);
+  return m[1];
+}
+
+/**
+ * Immutable, content-addressed blobs in one folder (one region's store). A blob appears under its digest only
+ * once it is completely written and flushed (write to `tmp/`, fsync, rename), so a reader never sees a partial
+ * blob and a crash leaves at most garbage in `tmp/`, which `open` clears. Putting content that is already
+ * present writes nothing.
+ */
+export class BlobStore {
+  readonly root: string;
+
+  private constructor(root: string) {
+    this.root = root;
+  }
+
+  static async open(root: string): Promise<BlobStore> {
+    await mkdir(join(root, 'blobs', 'sha256'), { recursive: true });
+    await rm(join(root, 'tmp'), { recursive: true, force: true });
+    await mkdir(join(root, 'tmp'), { recursive: true });
+    return new BlobStore(root);
+  }
+
+  path(digest: Digest): string {
+    const hex = hexOf(digest);
+    return join(this.root, 'blobs', 'sha256', hex.slice(0, 2), hex);
+  }
+
+  async has(digest: Digest): Promise<boolean> {
+    try {
+      await stat(this.path(digest));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async size(digest: Digest): Promise<number> {
+    return (await stat(this.path(digest))).size;
+  }
+
+  private tmpPath(): string {
+    return join(this.root, 'tmp', randomUUID());
+  }
+
+  /** Moves a fully written, flushed temp file into place under `digest` (or drops it if already there). */
+  private async commit(tmp: string, digest: Digest): Promise<void> {
+    const handle = await open(tmp, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (await this.has(digest)) {
+      await rm(tmp, { force: true });
+      return;
+    }
+    await mkdir(join(this.path(digest), '..'), { recursive: true });
+    await rename(tmp, this.path(digest));
+  }
+
+  async putBuffer(data: Buffer): Promise<Digest> {
+    const digest = digestOf(data);
+    if (await this.has(digest)) return digest;
+    const tmp = this.tmpPath();
+    const handle = await open(tmp, 'w');
+    try {
+      await handle.writeFile(data);
+    } finally {
+      await handle.close();
+    }
+    await this.commit(tmp, digest);
+    return digest;
+  }
+
+  /** Streams a file in, hashing as it copies; returns its digest and whether bytes were added. */
+  async putFile(source: string): Promise<{ digest: Digest; added: boolean }> {
+    const tmp = this.tmpPath();
+    const hash = createHash('sha256');
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    await pipeline(createReadStream(source), tap, createWriteStream(tmp));
+    const digest: Digest = `sha256:${hash.digest('hex')}`;
+    const existed = await this.has(digest);
+    await this.commit(tmp, digest);
+    return { digest, added: !existed };
+  }
+
+  /** Copies one blob from another store unless present; returns the bytes copied (0 when deduplicated). */
+  async copyFrom(other: BlobStore, digest: Digest): Promise<number> {
+    if (await this.has(digest)) return 0;
+    const tmp = this.tmpPath();
+    await copyFile(other.path(digest), tmp);
+    const bytes = (await stat(tmp)).size;
+    await this.commit(tmp, digest);
+    return bytes;
+  }
+
+  async list(): Promise<Digest[]> {
+    const base = join(this.root, 'blobs', 'sha256');
+    const out: Digest[] = [];
+    for (const dir of await readdir(base)) {
+      for (const hex of await readdir(join(base, dir))) out.push(`sha256:${hex}`);
+    }
+    return out.sort();
+  }
+
+  async remove(digest: Digest): Promise<void> {
+    await rm(this.path(digest), { force: true });
+  }
+}
