@@ -3,6 +3,7 @@
  * conformance and compatibility test in one `node --test` run (so its summary counts them all).
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 function run(cmd: string, args: string[], what: string): void {
   process.stdout.write(`\n== ${what}\n`);
@@ -17,28 +18,35 @@ function has(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-/** The az CLI tests need Debian's azure-cli; install it when we can (root with apt), else say how. */
-function ensureAzCli(): void {
-  if (has('az')) return;
+/**
+ * Debian packages the tests need: azure-cli (az compatibility), busybox-static and debootstrap (base images).
+ * Installed when we can (root with apt), else the message says how.
+ */
+function ensureDebianPackages(): void {
+  const missing = [
+    has('az') ? undefined : 'azure-cli',
+    existsSync('/bin/busybox') ? undefined : 'busybox-static',
+    has('debootstrap') ? undefined : 'debootstrap',
+  ].filter((p) => p !== undefined);
+  if (missing.length === 0) return;
   if (process.getuid?.() === 0 && has('apt-get')) {
+    const list = missing.join(' ');
+    const install = `DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${list}`;
     run(
       'sh',
-      [
-        '-c',
-        'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq azure-cli || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq azure-cli)',
-      ],
-      'installing azure-cli (Debian package)',
+      ['-c', `${install} || (apt-get update -qq && ${install})`],
+      `installing ${list} (Debian packages)`,
     );
     return;
   }
-  process.stderr.write('The az CLI compatibility tests need the az CLI: sudo apt-get install azure-cli\n');
+  process.stderr.write(`The tests need these Debian packages: sudo apt-get install ${missing.join(' ')}\n`);
   process.exit(1);
 }
 
 const bin = (name: string) => `node_modules/.bin/${name}`;
 const only = process.argv.slice(2);
 
-ensureAzCli();
+ensureDebianPackages();
 if (only.length === 0) {
   run(bin('tsc'), ['--noEmit', '-p', '.'], 'type check');
   run(bin('eslint'), ['.'], 'lint');

@@ -16,6 +16,9 @@ import { systemClock, type Clock } from './platform/clock.ts';
 import { randomIds, type IdSource } from './platform/ids.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { ensureTlsMaterial } from './platform/tls.ts';
+import { regionPaths, RegionStores } from './content/regions.ts';
+import { BaseImageService } from './domain/images/base-images.ts';
+import { REGIONS } from './domain/locations.ts';
 import { TokenSigner } from './platform/tokens.ts';
 import type { Store } from './storage/port.ts';
 import { openSqliteStore } from './storage/sqlite/open.ts';
@@ -47,6 +50,29 @@ export const SPECS_ROOT = fileURLToPath(new URL('../specs', import.meta.url));
 
 export function storePath(config: Config): string {
   return config.inMemory ? ':memory:' : join(config.dataDir, 'state', 'lazurite.db');
+}
+
+/** Every known region's content store, at its configured or default folder. */
+export function regionStoresFor(config: Config): RegionStores {
+  return new RegionStores(regionPaths(config.dataDir, Object.keys(REGIONS), config.regionPaths));
+}
+
+export function baseImageServiceFor(config: Config, ctx: DomainContext): BaseImageService {
+  return new BaseImageService(
+    ctx,
+    regionStoresFor(config),
+    join(config.dataDir, 'cache', 'build'),
+    config.homeRegion,
+  );
+}
+
+/** The tiny image builds in well under a second, so a fresh data dir gets it at start when busybox is there. */
+async function ensureTinyImage(images: BaseImageService, logger: Logger): Promise<void> {
+  try {
+    await images.build('tiny');
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'tiny base image not built');
+  }
 }
 
 export function signingKeyPath(config: Config): string {
@@ -90,6 +116,7 @@ export async function startLazurite(
   try {
     const ctx: DomainContext = { store, clock, ids };
     await seedWellKnownEnvironment(ctx);
+    await ensureTinyImage(baseImageServiceFor(config, ctx), logger);
     let origin = originFor(config.host, config.port);
     const deps: ApiDeps = {
       config,

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.ts';
 import { startLazurite } from '../main.ts';
 import { printAzSetup } from './az-setup.ts';
+import { buildImage, importImage, listImages } from './images.ts';
 import { createServicePrincipal } from './sp.ts';
 
 const program = new Command('lazurite')
@@ -82,6 +83,32 @@ common(
     process.stdout.write(`${JSON.stringify(created, null, 2)}\n`);
   },
 );
+
+const images = program
+  .command('images')
+  .description('base images (marketplace entries with a root file system)');
+common(images.command('list').description('list the catalog and which entries are runnable')).action(
+  async (opts: { dataDir?: string; logLevel?: string }) => {
+    await listImages(loadConfig(opts));
+  },
+);
+common(
+  images
+    .command('build <image>')
+    .description("build 'tiny' (busybox) or 'debian-12' (debootstrap minbase), once; cached in the data dir")
+    .option('--force', 'build again even if present'),
+).action(async (image: string, opts: { force?: boolean; dataDir?: string; logLevel?: string }) => {
+  await buildImage(loadConfig(opts), image, opts.force === true);
+});
+common(
+  images
+    .command('import <image> <source>')
+    .description(
+      'give a catalog entry (publisher:offer:sku) a root file system from a tarball, OCI layout or OCI archive',
+    ),
+).action(async (image: string, source: string, opts: { dataDir?: string; logLevel?: string }) => {
+  await importImage(loadConfig(opts), image, source);
+});
 
 common(
   program.command('az-setup').description('print the az CLI commands that connect to a running server'),

@@ -16,6 +16,23 @@ export interface Config {
   tokenLifetimeSeconds: number;
   /** Batch account served at root-level data-plane paths to Entra ID callers (see ADR 0006). */
   defaultBatchAccount: string;
+  /** Region whose content store holds base images (the well-known environment's region by default). */
+  homeRegion: string;
+  /** Content store folder per region that is not under `<dataDir>/regions/<name>` (LAZURITE_REGION_PATHS). */
+  regionPaths: Record<string, string>;
+}
+
+/** `name=path,name=path` → record; blank entries are ignored. */
+function parseRegionPaths(value: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (value ?? '').split(',')) {
+    if (part.trim() === '') continue;
+    const [name, path] = part.split('=');
+    if (!name || !path)
+      throw new ConfigError(`invalid LAZURITE_REGION_PATHS entry '${part}' (expected region=path)`);
+    out[name.trim().toLowerCase()] = resolve(path.trim());
+  }
+  return out;
 }
 
 export interface ConfigFlags {
@@ -36,6 +53,7 @@ export const DEFAULTS = {
   bodyLimit: 4 * 1024 * 1024,
   tokenLifetimeSeconds: 3600,
   defaultBatchAccount: 'lazurite',
+  homeRegion: 'westeurope',
 };
 
 export class ConfigError extends Error {}
@@ -66,5 +84,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     bodyLimit: DEFAULTS.bodyLimit,
     tokenLifetimeSeconds: DEFAULTS.tokenLifetimeSeconds,
     defaultBatchAccount: env.LAZURITE_DEFAULT_BATCH_ACCOUNT ?? DEFAULTS.defaultBatchAccount,
+    homeRegion: (env.LAZURITE_HOME_REGION ?? DEFAULTS.homeRegion).toLowerCase(),
+    regionPaths: parseRegionPaths(env.LAZURITE_REGION_PATHS),
   };
 }

@@ -48,11 +48,7 @@ describe('content store', () => {
     const manifest = await chunkRawFile(store, disk);
     const m = await readManifest(store, manifest);
     if (m.kind !== 'raw') assert.fail('expected a raw manifest');
-    assert.equal(
-      m.chunks.filter((c) => c !== null).length,
-      2,
-      'only the two written chunks are stored',
-    );
+    assert.equal(m.chunks.filter((c) => c !== null).length, 2, 'only the two written chunks are stored');
     const out = join(scratch(), 'copy.raw');
     await writeRawFile(store, manifest, out);
     assert.ok(readFileSync(out).equals(readFileSync(disk)));

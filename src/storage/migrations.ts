@@ -109,4 +109,17 @@ export const migrations: Record<string, Migration> = {
       await accountTables(db);
     },
   },
+  '0002_base_images': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('base_images')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('manifest', 'text', (c) => c.notNull())
+        .addColumn('region', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('size_bytes', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

@@ -1,4 +1,5 @@
 import type {
+  BaseImageRecord,
   BatchAccountRecord,
   PrincipalRecord,
   ProviderRegistrationRecord,
@@ -54,6 +55,11 @@ export interface StoreTx {
   findBatchAccountByName(name: string): Promise<BatchAccountRecord | undefined>;
   listBatchAccounts(subscriptionId: string, resourceGroup?: string): Promise<BatchAccountRecord[]>;
   deleteBatchAccount(subscriptionId: string, resourceGroup: string, name: string): Promise<boolean>;
+
+  // base images
+  putBaseImage(image: BaseImageRecord): Promise<void>;
+  findBaseImage(key: string): Promise<BaseImageRecord | undefined>;
+  listBaseImages(): Promise<BaseImageRecord[]>;
 }
 
 export interface Store {

@@ -59,6 +59,20 @@ export interface RoleAssignmentRecord {
   createdBy: string | null;
 }
 
+/** A marketplace base image whose root file system is present (R1: such entries are runnable). */
+export interface BaseImageRecord {
+  /** `publisher:offer:sku`, lower case. */
+  key: string;
+  /** Filesystem manifest of the root file system. */
+  manifest: string;
+  /** Region whose content store holds it. */
+  region: string;
+  /** How it was made: `busybox`, `debootstrap`, `import:tarball`, `import:oci`. */
+  source: string;
+  sizeBytes: number;
+  createdAt: string;
+}
+
 export type PoolAllocationMode = 'BatchService' | 'UserSubscription';
 
 export interface BatchAccountRecord {

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Store, StoreTx } from './port.ts';
 import type {
+  BaseImageRecord,
   BatchAccountRecord,
   PoolAllocationMode,
   ProviderRegistrationState,
@@ -9,6 +10,7 @@ import type {
   SubscriptionRecord,
 } from './records.ts';
 import type {
+  BaseImagesTable,
   BatchAccountsTable,
   Database,
   ResourceGroupsTable,
@@ -66,6 +68,17 @@ function toAccount(r: Selectable<BatchAccountsTable>): BatchAccountRecord {
 }
 
 /** Store operations over any Kysely dialect; dialect differences stay in the `open*` functions. */
+function toBaseImage(r: Selectable<BaseImagesTable>): BaseImageRecord {
+  return {
+    key: r.key,
+    manifest: r.manifest,
+    region: r.region,
+    source: r.source,
+    sizeBytes: r.size_bytes,
+    createdAt: r.created_at,
+  };
+}
+
 class SqlStoreTx implements StoreTx {
   private readonly db: Transaction<Database>;
   constructor(db: Transaction<Database>) {
@@ -363,6 +376,33 @@ class SqlStoreTx implements StoreTx {
       .where('resource_group_key', '=', key(resourceGroup))
       .executeTakeFirst();
     return res.numDeletedRows > 0n;
+  }
+
+  async putBaseImage(b: BaseImageRecord): Promise<void> {
+    const row = {
+      key: key(b.key),
+      manifest: b.manifest,
+      region: b.region,
+      source: b.source,
+      size_bytes: b.sizeBytes,
+      created_at: b.createdAt,
+    };
+    await this.db
+      .insertInto('base_images')
+      .values(row)
+      .onConflict((oc) => oc.column('key').doUpdateSet(row))
+      .execute();
+  }
+  async findBaseImage(imageKey: string) {
+    const r = await this.db
+      .selectFrom('base_images')
+      .selectAll()
+      .where('key', '=', key(imageKey))
+      .executeTakeFirst();
+    return r && toBaseImage(r);
+  }
+  async listBaseImages() {
+    return (await this.db.selectFrom('base_images').selectAll().orderBy('key').execute()).map(toBaseImage);
   }
 }
 

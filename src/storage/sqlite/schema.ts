@@ -64,7 +64,17 @@ export interface BatchAccountsTable {
   updated_at: string;
 }
 
+export interface BaseImagesTable {
+  key: string;
+  manifest: string;
+  region: string;
+  source: string;
+  size_bytes: number;
+  created_at: string;
+}
+
 export interface Database {
+  base_images: BaseImagesTable;
   tenants: TenantsTable;
   subscriptions: SubscriptionsTable;
   principals: PrincipalsTable;
