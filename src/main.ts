@@ -19,6 +19,10 @@ import { ensureTlsMaterial } from './platform/tls.ts';
 import { regionPaths, RegionStores } from './content/regions.ts';
 import { BaseImageService } from './domain/images/base-images.ts';
 import { REGIONS } from './domain/locations.ts';
+import { DiskService } from './domain/compute/disks.ts';
+import { GalleryService } from './domain/compute/gallery.ts';
+import { ComputeQueries } from './domain/compute/queries.ts';
+import { ReplicationReconciler } from './domain/compute/replication.ts';
 import { TokenSigner } from './platform/tokens.ts';
 import type { Store } from './storage/port.ts';
 import { openSqliteStore } from './storage/sqlite/open.ts';
@@ -116,7 +120,15 @@ export async function startLazurite(
   try {
     const ctx: DomainContext = { store, clock, ids };
     await seedWellKnownEnvironment(ctx);
-    await ensureTinyImage(baseImageServiceFor(config, ctx), logger);
+    const regions = regionStoresFor(config);
+    const baseImages = new BaseImageService(
+      ctx,
+      regions,
+      join(config.dataDir, 'cache', 'build'),
+      config.homeRegion,
+    );
+    await ensureTinyImage(baseImages, logger);
+    const replication = new ReplicationReconciler(ctx, regions, logger);
     let origin = originFor(config.host, config.port);
     const deps: ApiDeps = {
       config,
@@ -128,6 +140,9 @@ export async function startLazurite(
       resources: new ResourceService(ctx),
       roleAssignments: new RoleAssignmentService(ctx),
       batchAccounts: new BatchAccountService(ctx),
+      gallery: new GalleryService(ctx, regions),
+      disks: new DiskService(ctx, regions, baseImages),
+      computeQueries: new ComputeQueries(ctx),
       publicOrigin: () => origin,
     };
     const origins = () => {
@@ -141,12 +156,14 @@ export async function startLazurite(
     origin = originFor(config.host, port);
     const connection = connectionInfo(origin, tls.caCertPath);
     writeFileSync(join(config.dataDir, 'connection.json'), `${JSON.stringify(connection, null, 2)}\n`);
+    replication.start();
     const server = app;
     return {
       origin,
       connection,
       logger,
       close: async () => {
+        await replication.stop();
         await server.close();
         await store.close();
       },

@@ -109,6 +109,61 @@ export const migrations: Record<string, Migration> = {
       await accountTables(db);
     },
   },
+  '0003_compute': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('compute_resources')
+        .addColumn('id_key', 'text', (c) => c.primaryKey())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('subscription_id', 'text', (c) => c.notNull())
+        .addColumn('resource_group_key', 'text', (c) => c.notNull())
+        .addColumn('resource_group', 'text', (c) => c.notNull())
+        .addColumn('type_key', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('parent_key', 'text')
+        .addColumn('location', 'text', (c) => c.notNull())
+        .addColumn('tags', 'text', (c) => c.notNull())
+        .addColumn('properties', 'text', (c) => c.notNull())
+        .addColumn('sku', 'text')
+        .addColumn('content', 'text')
+        .addColumn('lineage', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('compute_resources_by_type')
+        .on('compute_resources')
+        .columns(['subscription_id', 'type_key', 'resource_group_key'])
+        .execute();
+      await db.schema
+        .createIndex('compute_resources_by_parent')
+        .on('compute_resources')
+        .column('parent_key')
+        .execute();
+      await db.schema
+        .createTable('replicas')
+        .addColumn('version_key', 'text', (c) => c.notNull())
+        .addColumn('version_id', 'text', (c) => c.notNull())
+        .addColumn('region', 'text', (c) => c.notNull())
+        .addColumn('replica_count', 'integer', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('bytes_done', 'bigint', (c) => c.notNull())
+        .addColumn('bytes_total', 'bigint', (c) => c.notNull())
+        .addColumn('details', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('replicas_pk', ['version_key', 'region'])
+        .execute();
+      await db.schema.createIndex('replicas_by_state').on('replicas').column('state').execute();
+      await db.schema
+        .createTable('operations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('resource_id', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('start_time', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
   '0002_base_images': {
     async up(db: Kysely<unknown>) {
       await db.schema

@@ -1,5 +1,8 @@
 import type {
   BaseImageRecord,
+  ComputeResourceRecord,
+  OperationRecord,
+  ReplicaRecord,
   BatchAccountRecord,
   PrincipalRecord,
   ProviderRegistrationRecord,
@@ -55,6 +58,24 @@ export interface StoreTx {
   findBatchAccountByName(name: string): Promise<BatchAccountRecord | undefined>;
   listBatchAccounts(subscriptionId: string, resourceGroup?: string): Promise<BatchAccountRecord[]>;
   deleteBatchAccount(subscriptionId: string, resourceGroup: string, name: string): Promise<boolean>;
+
+  // compute resources
+  putComputeResource(resource: ComputeResourceRecord): Promise<void>;
+  findComputeResource(id: string): Promise<ComputeResourceRecord | undefined>;
+  /** Resources of `type` in a subscription, optionally only in one group or only children of `parentId`. */
+  listComputeResources(
+    subscriptionId: string,
+    type: string,
+    filter?: { resourceGroup?: string; parentId?: string },
+  ): Promise<ComputeResourceRecord[]>;
+  deleteComputeResource(id: string): Promise<boolean>;
+  putReplica(replica: ReplicaRecord): Promise<void>;
+  listReplicas(versionId: string): Promise<ReplicaRecord[]>;
+  /** Replicas still copying, across all versions: the replication reconciler's work list. */
+  listUnfinishedReplicas(): Promise<ReplicaRecord[]>;
+  deleteReplica(versionId: string, region: string): Promise<void>;
+  putOperation(op: OperationRecord): Promise<void>;
+  findOperation(id: string): Promise<OperationRecord | undefined>;
 
   // base images
   putBaseImage(image: BaseImageRecord): Promise<void>;

@@ -73,6 +73,60 @@ export interface BaseImageRecord {
   createdAt: string;
 }
 
+/** Where a resource's bytes are: a manifest digest in one region's content store. */
+export interface ContentRef {
+  manifest: string;
+  region: string;
+}
+
+/**
+ * A Microsoft.Compute resource (disk, snapshot, image, gallery, gallery image, gallery image version, VM).
+ * `properties` is the ARM properties bag as stored (wire-shaped, validated by the domain); `content` and
+ * `lineage` are internal facts that never go on the wire.
+ */
+export interface ComputeResourceRecord {
+  /** Full ARM id with original casing. */
+  id: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  /** e.g. `Microsoft.Compute/galleries/images/versions`. */
+  type: string;
+  name: string;
+  /** Id of the parent resource for nested types (gallery of an image definition, ...). */
+  parentId: string | null;
+  location: string;
+  tags: Tags;
+  properties: Record<string, unknown>;
+  sku: Record<string, unknown> | null;
+  content: ContentRef | null;
+  /** Facts R3 checks later from an image's history: extensions, encryption, purchase plan, generalized. */
+  lineage: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type ReplicaState = 'Replicating' | 'Completed' | 'Failed';
+
+/** One target region of a gallery image version and how far its copy is. */
+export interface ReplicaRecord {
+  versionId: string;
+  region: string;
+  replicaCount: number;
+  state: ReplicaState;
+  bytesDone: number;
+  bytesTotal: number;
+  details: string;
+  updatedAt: string;
+}
+
+/** A long-running ARM operation, polled through Azure-AsyncOperation. */
+export interface OperationRecord {
+  id: string;
+  resourceId: string;
+  kind: string;
+  startTime: string;
+}
+
 export type PoolAllocationMode = 'BatchService' | 'UserSubscription';
 
 export interface BatchAccountRecord {

@@ -1,8 +1,12 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Store, StoreTx } from './port.ts';
+import * as compute from './sql-compute.ts';
 import type {
   BaseImageRecord,
   BatchAccountRecord,
+  ComputeResourceRecord,
+  OperationRecord,
+  ReplicaRecord,
   PoolAllocationMode,
   ProviderRegistrationState,
   ResourceGroupRecord,
@@ -213,6 +217,7 @@ class SqlStoreTx implements StoreTx {
       .where('resource_group_key', '=', rg)
       .execute();
     await this.deleteAssignmentsUnder(`/subscriptions/${sub}/resourcegroups/${rg}`);
+    await compute.deleteComputeInGroup(this.db, sub, rg);
     const res = await this.db
       .deleteFrom('resource_groups')
       .where('subscription_id', '=', sub)
@@ -403,6 +408,41 @@ class SqlStoreTx implements StoreTx {
   }
   async listBaseImages() {
     return (await this.db.selectFrom('base_images').selectAll().orderBy('key').execute()).map(toBaseImage);
+  }
+
+  putComputeResource(r: ComputeResourceRecord) {
+    return compute.putComputeResource(this.db, r);
+  }
+  findComputeResource(id: string) {
+    return compute.findComputeResource(this.db, id);
+  }
+  listComputeResources(
+    subscriptionId: string,
+    type: string,
+    filter?: { resourceGroup?: string; parentId?: string },
+  ) {
+    return compute.listComputeResources(this.db, subscriptionId, type, filter);
+  }
+  deleteComputeResource(id: string) {
+    return compute.deleteComputeResource(this.db, id);
+  }
+  putReplica(r: ReplicaRecord) {
+    return compute.putReplica(this.db, r);
+  }
+  listReplicas(versionId: string) {
+    return compute.listReplicas(this.db, versionId);
+  }
+  listUnfinishedReplicas() {
+    return compute.listUnfinishedReplicas(this.db);
+  }
+  deleteReplica(versionId: string, region: string) {
+    return compute.deleteReplica(this.db, versionId, region);
+  }
+  putOperation(op: OperationRecord) {
+    return compute.putOperation(this.db, op);
+  }
+  findOperation(id: string) {
+    return compute.findOperation(this.db, id);
   }
 }
 

@@ -6,6 +6,7 @@ import type { ApiDeps } from '../http/context.ts';
 import { cloudMetadata } from './metadata.ts';
 import { authorizationRoutes } from './routes-authorization.ts';
 import { batchAccountRoutes } from './routes-batch.ts';
+import { computeRoutes } from './routes-compute.ts';
 import { resourceRoutes } from './routes-resources.ts';
 import { ArmRouter, sendArm } from './router.ts';
 
@@ -26,6 +27,7 @@ export function registerArmSurface(app: FastifyInstance, deps: ApiDeps, origins:
     ...resourceRoutes(deps),
     ...authorizationRoutes(deps),
     ...batchAccountRoutes(deps),
+    ...computeRoutes(deps),
   );
 
   app.get('/metadata/endpoints', (req: FastifyRequest<{ Querystring: Record<string, string> }>) =>

@@ -1,6 +1,9 @@
 import type { Config } from '../../config/config.ts';
 import type { BatchAccountService } from '../../domain/accounts/batch-accounts.ts';
 import type { RoleAssignmentService } from '../../domain/authorization/assignments.ts';
+import type { DiskService } from '../../domain/compute/disks.ts';
+import type { GalleryService } from '../../domain/compute/gallery.ts';
+import type { ComputeQueries } from '../../domain/compute/queries.ts';
 import type { PrincipalService } from '../../domain/identity/principals.ts';
 import type { ResourceService } from '../../domain/resources/resources.ts';
 import type { Clock } from '../../platform/clock.ts';
@@ -19,6 +22,9 @@ export interface ApiDeps {
   resources: ResourceService;
   roleAssignments: RoleAssignmentService;
   batchAccounts: BatchAccountService;
+  gallery: GalleryService;
+  disks: DiskService;
+  computeQueries: ComputeQueries;
   /** Origin clients use, e.g. https://127.0.0.1:8443 (set once the port is bound). */
   publicOrigin: () => string;
 }

@@ -6,6 +6,7 @@ import { packDirectory, putManifest } from '../../content/manifests.ts';
 import { buildDebianRootfs, type BuildProgress } from '../../content/rootfs/debootstrap.ts';
 import { importRootfs } from '../../content/rootfs/import.ts';
 import { buildTinyRootfs } from '../../content/rootfs/tiny.ts';
+import type { StoreTx } from '../../storage/port.ts';
 import type { BaseImageRecord } from '../../storage/records.ts';
 import { isoNow, type DomainContext } from '../context.ts';
 import { DomainError, invalidInput } from '../errors.ts';
@@ -61,10 +62,18 @@ export class BaseImageService {
   }
 
   /** The root file system of a catalog entry, or the clear error Azure users need when it cannot run here. */
-  async requireRunnable(ref: { publisher: string; offer: string; sku: string }): Promise<BaseImageRecord> {
+  requireRunnable(ref: { publisher: string; offer: string; sku: string }): Promise<BaseImageRecord> {
+    return this.ctx.store.transaction((tx) => this.requireRunnableIn(tx, ref));
+  }
+
+  /** As `requireRunnable`, inside the caller's transaction (store transactions do not nest). */
+  async requireRunnableIn(
+    tx: StoreTx,
+    ref: { publisher: string; offer: string; sku: string },
+  ): Promise<BaseImageRecord> {
     const entry = findCatalogEntry(catalogKey(ref));
     if (entry.osType === 'windows') throw windowsUnsupported(entry);
-    const image = await this.ctx.store.transaction((tx) => tx.findBaseImage(catalogKey(entry)));
+    const image = await tx.findBaseImage(catalogKey(entry));
     if (!image) {
       throw new DomainError(
         'conflict',

@@ -73,7 +73,49 @@ export interface BaseImagesTable {
   created_at: string;
 }
 
+export interface ComputeResourcesTable {
+  id_key: string;
+  id: string;
+  subscription_id: string;
+  resource_group_key: string;
+  resource_group: string;
+  type_key: string;
+  type: string;
+  name: string;
+  parent_key: string | null;
+  location: string;
+  tags: string;
+  properties: string;
+  sku: string | null;
+  content: string | null;
+  lineage: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ReplicasTable {
+  version_key: string;
+  version_id: string;
+  region: string;
+  replica_count: number;
+  state: string;
+  bytes_done: number;
+  bytes_total: number;
+  details: string;
+  updated_at: string;
+}
+
+export interface OperationsTable {
+  id: string;
+  resource_id: string;
+  kind: string;
+  start_time: string;
+}
+
 export interface Database {
+  compute_resources: ComputeResourcesTable;
+  replicas: ReplicasTable;
+  operations: OperationsTable;
   base_images: BaseImagesTable;
   tenants: TenantsTable;
   subscriptions: SubscriptionsTable;
