@@ -94,4 +94,71 @@ describe('az CLI against the well-known environment', () => {
     const aad = azJson(['batch', 'pool', 'supported-images', 'list']) as { nodeAgentSkuId: string }[];
     assert.equal(aad.length, shared.length);
   });
+
+  test('builds a gallery image version replicated to two regions (az disk/snapshot/sig, LRO polling)', () => {
+    const rg = ['-g', server.connection.resourceGroup];
+    azJson(['disk', 'create', ...rg, '-n', 'az-data', '--size-gb', '4']);
+    const snap = azJson(['snapshot', 'create', ...rg, '-n', 'az-snap', '--source', 'az-data']) as {
+      provisioningState: string;
+    };
+    assert.equal(snap.provisioningState, 'Succeeded');
+    azJson(['sig', 'create', ...rg, '-r', 'azgallery']);
+    azJson([
+      'sig',
+      'image-definition',
+      'create',
+      ...rg,
+      '-r',
+      'azgallery',
+      '-i',
+      'def',
+      '--publisher',
+      'contoso',
+      '--offer',
+      'batch',
+      '--sku',
+      'data',
+      '--os-type',
+      'linux',
+    ]);
+    const version = azJson([
+      'sig',
+      'image-version',
+      'create',
+      ...rg,
+      '-r',
+      'azgallery',
+      '-i',
+      'def',
+      '-e',
+      '1.0.0',
+      '--os-snapshot',
+      'az-snap',
+      '--target-regions',
+      'westeurope=2',
+      'eastus=1',
+    ]) as { provisioningState: string };
+    assert.equal(version.provisioningState, 'Succeeded');
+    const status = azJson([
+      'sig',
+      'image-version',
+      'show',
+      ...rg,
+      '-r',
+      'azgallery',
+      '-i',
+      'def',
+      '-e',
+      '1.0.0',
+      '--expand',
+      'ReplicationStatus',
+      '--query',
+      'replicationStatus',
+    ]) as { aggregatedState: string; summary: { region: string; progress: number }[] };
+    assert.equal(status.aggregatedState, 'Completed');
+    assert.deepEqual(status.summary.map((s) => [s.region, s.progress]).sort(), [
+      ['East US', 100],
+      ['West Europe', 100],
+    ]);
+  });
 });

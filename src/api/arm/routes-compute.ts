@@ -97,14 +97,25 @@ type Writer = (
   body: Record<string, unknown>,
 ) => Promise<{ resource: ComputeResourceRecord; created: boolean }>;
 
-function putRoute(deps: ApiDeps, types: string[], spec: string, definition: string, write: Writer): ArmRoute {
+/**
+ * PUT answering 201 on create and 200 on update, or always 200 where the swagger allows only 200|202
+ * (disks and snapshots; az's msrest rejects a 201 there).
+ */
+function putRoute(
+  deps: ApiDeps,
+  types: string[],
+  spec: string,
+  definition: string,
+  write: Writer,
+  createdStatus = 201,
+): ArmRoute {
   return {
     method: 'PUT',
     pattern: pattern(types),
     handler: async (req) => {
       const body = validateArmBody(deps.specs, spec, definition, req.body);
       const { resource, created } = await write(req, body);
-      return { status: created ? 201 : 200, body: computeToWire(resource) };
+      return { status: created ? createdStatus : 200, body: computeToWire(resource) };
     },
   };
 }
@@ -145,11 +156,21 @@ export function computeRoutes(deps: ApiDeps): ArmRoute[] {
     ),
     { method: 'PUT', pattern: pattern(giv), handler: (req) => putVersion(deps, req, false) },
     { method: 'PATCH', pattern: pattern(giv), handler: (req) => putVersion(deps, req, true) },
-    putRoute(deps, ['disks'], SPEC.disk, 'Disk', (req, body) =>
-      deps.disks.putDiskOrSnapshot(req.caller, address(req.params, ['disks']), body),
+    putRoute(
+      deps,
+      ['disks'],
+      SPEC.disk,
+      'Disk',
+      (req, body) => deps.disks.putDiskOrSnapshot(req.caller, address(req.params, ['disks']), body),
+      200,
     ),
-    putRoute(deps, ['snapshots'], SPEC.snapshot, 'Snapshot', (req, body) =>
-      deps.disks.putDiskOrSnapshot(req.caller, address(req.params, ['snapshots']), body),
+    putRoute(
+      deps,
+      ['snapshots'],
+      SPEC.snapshot,
+      'Snapshot',
+      (req, body) => deps.disks.putDiskOrSnapshot(req.caller, address(req.params, ['snapshots']), body),
+      200,
     ),
     putRoute(deps, ['images'], SPEC.image, 'Image', (req, body) =>
       deps.disks.putImage(req.caller, address(req.params, ['images']), body),
