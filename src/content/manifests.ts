@@ -4,6 +4,7 @@ import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { digestOf, isDigest, type BlobStore, type Digest } from './blob-store.ts';
+import { applyLayer } from './layers.ts';
 
 const run = promisify(execFile);
 
@@ -127,6 +128,6 @@ export async function unpackFilesystem(store: BlobStore, digest: Digest, dest: s
   await mkdir(dest, { recursive: true });
   for (const layer of m.layers) {
     if (!isDigest(layer)) throw new Error(`bad layer digest ${String(layer)}`);
-    await run('tar', ['--numeric-owner', '--xattrs', '--acls', '-C', dest, '-xf', store.path(layer)]);
+    await applyLayer(store.path(layer), dest);
   }
 }

@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { applyLayer } from '../layers.ts';
 
 const run = promisify(execFile);
 
@@ -37,25 +38,6 @@ async function ociLayers(layout: string): Promise<string[]> {
   }
   if (!doc.layers) throw new Error('no image manifest found in the OCI layout');
   return doc.layers.map((l) => blobPath(layout, l.digest));
-}
-
-/** Applies one OCI layer: whiteouts delete from the layers below, then the layer's files are extracted. */
-async function applyLayer(layer: string, dest: string): Promise<void> {
-  const entries = (await run('tar', ['-tf', layer], { maxBuffer: 256 * 1024 * 1024 })).stdout.split('\n');
-  for (const entry of entries) {
-    const clean = entry.replace(/^\.\//, '');
-    const base = clean.split('/').pop() ?? '';
-    if (!base.startsWith('.wh.')) continue;
-    const dir = join(dest, dirname(clean));
-    if (!dir.startsWith(dest)) throw new Error(`layer entry escapes the root: ${entry}`);
-    if (base === '.wh..wh..opq') {
-      for (const child of existsSync(dir) ? await readdir(dir) : [])
-        await rm(join(dir, child), { recursive: true, force: true });
-    } else {
-      await rm(join(dir, base.slice(4)), { recursive: true, force: true });
-    }
-  }
-  await run('tar', ['--numeric-owner', '--xattrs', '--acls', '--exclude=.wh.*', '-C', dest, '-xf', layer]);
 }
 
 /**
