@@ -23,6 +23,8 @@ import { DiskService } from './domain/compute/disks.ts';
 import { GalleryService } from './domain/compute/gallery.ts';
 import { ComputeQueries } from './domain/compute/queries.ts';
 import { ReplicationReconciler } from './domain/compute/replication.ts';
+import { VmService } from './domain/compute/vms.ts';
+import { VmHost } from './backends/local/vm-host.ts';
 import { TokenSigner } from './platform/tokens.ts';
 import type { Store } from './storage/port.ts';
 import { openSqliteStore } from './storage/sqlite/open.ts';
@@ -129,6 +131,7 @@ export async function startLazurite(
     );
     await ensureTinyImage(baseImages, logger);
     const replication = new ReplicationReconciler(ctx, regions, logger);
+    const vms = new VmService(ctx, regions, baseImages, new VmHost(config.dataDir, regions));
     let origin = originFor(config.host, config.port);
     const deps: ApiDeps = {
       config,
@@ -141,7 +144,8 @@ export async function startLazurite(
       roleAssignments: new RoleAssignmentService(ctx),
       batchAccounts: new BatchAccountService(ctx),
       gallery: new GalleryService(ctx, regions),
-      disks: new DiskService(ctx, regions, baseImages),
+      vms,
+      disks: new DiskService(ctx, regions, baseImages, vms),
       computeQueries: new ComputeQueries(ctx),
       publicOrigin: () => origin,
     };

@@ -27,13 +27,14 @@ export async function applyLayer(layer: string, dest: string): Promise<void> {
   await run('tar', ['--numeric-owner', '--xattrs', '--acls', '--exclude=.wh.*', '-C', dest, '-xf', layer]);
 }
 
-
 /**
  * Packs an overlayfs upper directory as a layer: files as they are, and each overlay whiteout (a 0/0 character
  * device) as an OCI `.wh.<name>` marker, so applying the layer on the lower layers deletes what was deleted.
  */
 export async function packOverlayUpper(store: BlobStore, upper: string): Promise<Digest> {
-  const whiteouts = (await run('find', [upper, '-type', 'c'], { maxBuffer: 64 * 1024 * 1024 })).stdout.split('\n').filter(Boolean);
+  const whiteouts = (await run('find', [upper, '-type', 'c'], { maxBuffer: 64 * 1024 * 1024 })).stdout
+    .split('\n')
+    .filter(Boolean);
   const tmp = join(store.root, 'tmp', randomUUID());
   const markers = `${tmp}.wh`;
   const layer = `${tmp}.tar`;
@@ -45,8 +46,31 @@ export async function packOverlayUpper(store: BlobStore, upper: string): Promise
       await writeFile(join(markers, dirname(rel), `.wh.${rel.split('/').pop() ?? ''}`), '');
     }
     const excludes = whiteouts.map((w) => `--exclude=./${relative(upper, w)}`);
-    await run('tar', ['--format=posix', '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime', '--numeric-owner', '--xattrs', '--acls', '--sort=name', ...excludes, '-C', upper, '-cf', layer, '.']);
-    if (whiteouts.length > 0) await run('tar', ['--format=posix', '--numeric-owner', '--sort=name', '-C', markers, '-rf', layer, '.']);
+    await run('tar', [
+      '--format=posix',
+      '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
+      '--numeric-owner',
+      '--xattrs',
+      '--acls',
+      '--sort=name',
+      ...excludes,
+      '-C',
+      upper,
+      '-cf',
+      layer,
+      '.',
+    ]);
+    if (whiteouts.length > 0)
+      await run('tar', [
+        '--format=posix',
+        '--numeric-owner',
+        '--sort=name',
+        '-C',
+        markers,
+        '-rf',
+        layer,
+        '.',
+      ]);
     return (await store.putFile(layer)).digest;
   } finally {
     await rm(markers, { recursive: true, force: true });

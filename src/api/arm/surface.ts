@@ -7,6 +7,7 @@ import { cloudMetadata } from './metadata.ts';
 import { authorizationRoutes } from './routes-authorization.ts';
 import { batchAccountRoutes } from './routes-batch.ts';
 import { computeRoutes } from './routes-compute.ts';
+import { vmRoutes } from './routes-vms.ts';
 import { resourceRoutes } from './routes-resources.ts';
 import { ArmRouter, sendArm } from './router.ts';
 
@@ -28,6 +29,7 @@ export function registerArmSurface(app: FastifyInstance, deps: ApiDeps, origins:
     ...authorizationRoutes(deps),
     ...batchAccountRoutes(deps),
     ...computeRoutes(deps),
+    ...vmRoutes(deps),
   );
 
   app.get('/metadata/endpoints', (req: FastifyRequest<{ Querystring: Record<string, string> }>) =>

@@ -38,7 +38,9 @@ function setupScript(spec: SandboxSpec): string {
     `mkdir -p ${m}/proc ${m}/dev ${m}/sys ${m}/tmp`,
     `mount -t proc proc ${m}/proc`,
     `mount -t tmpfs -o mode=755,size=16m tmpfs ${m}/dev`,
-    ...['null', 'zero', 'random', 'urandom', 'tty', 'full'].map((d) => `touch ${m}/dev/${d} && mount --bind /dev/${d} ${m}/dev/${d}`),
+    ...['null', 'zero', 'random', 'urandom', 'tty', 'full'].map(
+      (d) => `touch ${m}/dev/${d} && mount --bind /dev/${d} ${m}/dev/${d}`,
+    ),
     `mkdir -p ${m}/dev/pts ${m}/dev/shm && ln -sf /proc/self/fd ${m}/dev/fd`,
     ...spec.devices.flatMap((d) => [
       `mkdir -p "$(dirname ${m}${shq(d.inside)})"`,
@@ -56,10 +58,29 @@ function setupScript(spec: SandboxSpec): string {
 export async function runInSandbox(spec: SandboxSpec): Promise<SandboxResult> {
   for (const d of [spec.upperDir, spec.workDir, spec.mergedDir]) await mkdir(d, { recursive: true });
   return new Promise((resolve, reject) => {
-    const child = spawn('unshare', ['--mount', '--pid', '--fork', '--uts', '--ipc', '--propagation', 'private', 'sh', '-c', setupScript(spec)], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8' },
-    });
+    const child = spawn(
+      'unshare',
+      [
+        '--mount',
+        '--pid',
+        '--fork',
+        '--uts',
+        '--ipc',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        setupScript(spec),
+      ],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: {
+          PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+          HOME: '/root',
+          LANG: 'C.UTF-8',
+        },
+      },
+    );
     let stdout = '';
     let stderr = '';
     let timedOut = false;

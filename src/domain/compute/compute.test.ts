@@ -15,7 +15,9 @@ import { WELL_KNOWN, seedWellKnownEnvironment } from '../environment/well-known.
 import { DomainError } from '../errors.ts';
 import { BaseImageService } from '../images/base-images.ts';
 import type { ComputeAddress } from './common.ts';
+import { VmHost } from '../../backends/local/vm-host.ts';
 import { DiskService } from './disks.ts';
+import { VmService } from './vms.ts';
 import { GalleryService } from './gallery.ts';
 import { ComputeQueries } from './queries.ts';
 import { ReplicationReconciler } from './replication.ts';
@@ -88,7 +90,12 @@ describe('gallery versions', () => {
     await seedWellKnownEnvironment(ctx);
     const images = new BaseImageService(ctx, regions, join(dir, 'build'), 'westeurope');
     await images.build('tiny');
-    const disks = new DiskService(ctx, regions, images);
+    const disks = new DiskService(
+      ctx,
+      regions,
+      images,
+      new VmService(ctx, regions, images, new VmHost(dir, regions)),
+    );
     const gallery = new GalleryService(ctx, regions);
     const queries = new ComputeQueries(ctx);
     const platform = `/Subscriptions/${WELL_KNOWN.subscriptionId}/Providers/Microsoft.Compute/Locations/westeurope/Publishers/lazurite/ArtifactTypes/VMImage/Offers/tiny/Skus/busybox/Versions/latest`;

@@ -6,7 +6,8 @@ import type { StoreTx } from '../../storage/port.ts';
 import type { ComputeResourceRecord, ContentRef } from '../../storage/records.ts';
 import type { Caller } from '../authorization/access.ts';
 import { isoNow, type DomainContext } from '../context.ts';
-import { invalidInput } from '../errors.ts';
+import { conflict, invalidInput } from '../errors.ts';
+import type { VmService } from './vms.ts';
 import type { BaseImageService } from '../images/base-images.ts';
 import {
   authorizeRead,
@@ -29,10 +30,20 @@ export class DiskService {
   private readonly ctx: DomainContext;
   private readonly regions: RegionStores;
   private readonly baseImages: BaseImageService;
-  constructor(ctx: DomainContext, regions: RegionStores, baseImages: BaseImageService) {
+  private readonly vms: VmService;
+  constructor(ctx: DomainContext, regions: RegionStores, baseImages: BaseImageService, vms: VmService) {
     this.ctx = ctx;
     this.regions = regions;
     this.baseImages = baseImages;
+    this.vms = vms;
+  }
+
+  /** A disk's content now: for a disk attached to a VM, what the VM has written so far. */
+  private async currentContent(tx: StoreTx, disk: ComputeResourceRecord): Promise<ContentRef> {
+    const owner = disk.properties.managedBy;
+    const vm = typeof owner === 'string' && owner !== '' ? await tx.findComputeResource(owner) : undefined;
+    if (!vm) return disk.content as ContentRef;
+    return { manifest: await this.vms.captureAttached(vm, disk.id), region: vm.location };
   }
 
   /** Content in `region`, replicating it there first when it lives elsewhere. */
@@ -113,7 +124,7 @@ export class DiskService {
         'properties.creationData.sourceResourceId',
         ['disks', 'snapshots'],
       );
-      const content = await this.inRegion(src.content as ContentRef, location);
+      const content = await this.inRegion(await this.currentContent(tx, src), location);
       const facts = {
         osType: src.properties.osType,
         hyperVGeneration: src.properties.hyperVGeneration ?? 'V1',
@@ -176,6 +187,67 @@ export class DiskService {
     );
   }
 
+  /** An image captured from a generalized VM: its OS disk (base + changes) and data disks, as they are now. */
+  private async imageFromVm(
+    tx: StoreTx,
+    a: ComputeAddress,
+    body: Record<string, unknown>,
+    vm: ComputeResourceRecord,
+  ) {
+    if (vm.lineage.generalized !== true) {
+      throw conflict(
+        'OperationNotAllowed',
+        `The operation 'Create Image' is not allowed on VM '${vm.name}' since the VM is not generalized. Deallocate and generalize it first.`,
+        'properties.sourceVirtualMachine.id',
+      );
+    }
+    const existing = await tx.findComputeResource(computeId(a));
+    const location = record(this.ctx, a, body, existing, { properties: {} }).location;
+    if (location !== vm.location)
+      throw invalidInput(
+        'InvalidParameter',
+        `The image must be in the VM's region '${vm.location}'.`,
+        'location',
+      );
+    const ids = obj(vm.lineage.diskIds) as { os: string; data: { lun: number; id: string }[] };
+    const osDisk = (await this.vms.captureAttached(vm, ids.os)) as Digest;
+    const dataDisks: { lun: number; disk: Digest }[] = [];
+    for (const d of ids.data)
+      dataDisks.push({ lun: d.lun, disk: (await this.vms.captureAttached(vm, d.id)) as Digest });
+    const manifest = await putManifest(await this.regions.get(location), {
+      kind: 'image',
+      osDisk,
+      dataDisks,
+    });
+    const storageProfile = {
+      osDisk: {
+        osType: 'Linux',
+        osState: 'Generalized',
+        managedDisk: { id: ids.os },
+        caching: vm.lineage.osDiskCaching ?? 'ReadWrite',
+        storageAccountType: 'Premium_LRS',
+      },
+      dataDisks: ids.data.map((d) => ({
+        lun: d.lun,
+        managedDisk: { id: d.id },
+        caching: 'None',
+        storageAccountType: 'Premium_LRS',
+      })),
+    };
+    const image = record(this.ctx, a, body, existing, {
+      properties: {
+        sourceVirtualMachine: { id: vm.id },
+        storageProfile,
+        hyperVGeneration: 'V1',
+        provisioningState: 'Succeeded',
+      },
+      content: { manifest, region: location },
+      lineage: { ...vm.lineage, osState: 'Generalized', sourceVirtualMachine: vm.id },
+    });
+    await tx.putComputeResource(image);
+    return { resource: image, created: !existing };
+  }
+
   /** PUT images/{name} from OS (and data) disk snapshots or managed disks. */
   putImage(caller: Caller, a: ComputeAddress, body: Record<string, unknown>) {
     requireName(a.segments[0]?.name ?? '', 'image', 'imageName');
@@ -185,13 +257,14 @@ export class DiskService {
     return this.ctx.store.transaction(async (tx) => {
       await authorizeWrite(tx, caller, a);
       if (props.sourceVirtualMachine !== undefined) {
-        await this.loadSource(
+        const vm = await this.loadSource(
           tx,
           caller,
           obj(props.sourceVirtualMachine).id,
           'properties.sourceVirtualMachine.id',
           ['virtualmachines'],
         );
+        return this.imageFromVm(tx, a, body, vm);
       }
       const osState = os.osState;
       if (osState !== 'Generalized' && osState !== 'Specialized') {
@@ -206,7 +279,7 @@ export class DiskService {
       const diskRef = async (d: Record<string, unknown>, field: string) => {
         const id = obj(d.snapshot).id ?? obj(d.managedDisk).id;
         const src = await this.loadSource(tx, caller, id, `${field}.snapshot.id`, ['snapshots', 'disks']);
-        return { src, content: await this.inRegion(src.content as ContentRef, location) };
+        return { src, content: await this.inRegion(await this.currentContent(tx, src), location) };
       };
       const osDisk = await diskRef(os, 'properties.storageProfile.osDisk');
       const dataDisks: { lun: number; disk: Digest }[] = [];

@@ -1,0 +1,142 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Digest } from '../../content/blob-store.ts';
+import { isEmptyDir, packOverlayUpper } from '../../content/layers.ts';
+import {
+  chunkRawFile,
+  putManifest,
+  readManifest,
+  unpackFilesystem,
+  writeRawFile,
+} from '../../content/manifests.ts';
+import type { RegionStores } from '../../content/regions.ts';
+import { runInSandbox, sandboxDirs, type SandboxResult } from './sandbox.ts';
+
+const run = promisify(execFile);
+
+export interface VmDisks {
+  region: string;
+  /** Filesystem manifest of the OS disk the VM booted from. */
+  osBase: string;
+  dataDisks: { lun: number; manifest: string }[];
+}
+
+/**
+ * VMs on this host: each VM is a folder with its OS disk's overlay upper layer and its data disks as sparse raw
+ * files; the OS disk's base layers are unpacked once per manifest into a shared read-only cache. Commands run
+ * one at a time per VM (an overlay upper must never be mounted twice).
+ */
+export class VmHost {
+  private readonly root: string;
+  private readonly cache: string;
+  private readonly regions: RegionStores;
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(dataDir: string, regions: RegionStores) {
+    this.root = join(dataDir, 'vms');
+    this.cache = join(dataDir, 'cache', 'rootfs');
+    this.regions = regions;
+  }
+
+  private dir(vm: string): string {
+    return join(this.root, vm);
+  }
+
+  private diskFile(vm: string, lun: number): string {
+    return join(this.dir(vm), 'disks', `lun${lun}.raw`);
+  }
+
+  private serial<T>(vm: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(vm) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    this.locks.set(
+      vm,
+      next.catch(() => undefined),
+    );
+    return next;
+  }
+
+  /** The unpacked base file system for a manifest (unpacked once; `.complete` marks a finished unpack). */
+  private async lower(region: string, manifest: string): Promise<string> {
+    const dir = join(this.cache, manifest.replace('sha256:', ''));
+    if (existsSync(join(dir, '.complete'))) return join(dir, 'root');
+    await rm(dir, { recursive: true, force: true });
+    await unpackFilesystem(await this.regions.get(region), manifest as Digest, join(dir, 'root'));
+    await writeFile(join(dir, '.complete'), '');
+    return join(dir, 'root');
+  }
+
+  /** Creates the VM's folder and its data disk files; idempotent. */
+  prepare(vm: string, disks: VmDisks): Promise<void> {
+    return this.serial(vm, async () => {
+      await mkdir(join(this.dir(vm), 'disks'), { recursive: true });
+      await this.lower(disks.region, disks.osBase);
+      const store = await this.regions.get(disks.region);
+      for (const d of disks.dataDisks) {
+        const file = this.diskFile(vm, d.lun);
+        if (existsSync(file)) continue;
+        await writeRawFile(store, d.manifest as Digest, `${file}.tmp`);
+        await rename(`${file}.tmp`, file);
+      }
+    });
+  }
+
+  /** Runs a shell script as root inside the VM with its data disks attached. */
+  run(
+    vm: string,
+    hostname: string,
+    disks: VmDisks,
+    script: string,
+    timeoutMs: number,
+  ): Promise<SandboxResult> {
+    return this.serial(vm, async () => {
+      const lower = await this.lower(disks.region, disks.osBase);
+      const loops: string[] = [];
+      try {
+        const devices: { host: string; inside: string }[] = [];
+        for (const d of disks.dataDisks) {
+          const loop = (await run('losetup', ['--find', '--show', this.diskFile(vm, d.lun)])).stdout.trim();
+          loops.push(loop);
+          devices.push({ host: loop, inside: `/dev/disk/azure/scsi1/lun${d.lun}` });
+        }
+        return await runInSandbox({
+          lowerDirs: [lower],
+          ...sandboxDirs(this.dir(vm)),
+          hostname,
+          devices,
+          script,
+          timeoutMs,
+        });
+      } finally {
+        for (const loop of loops) await run('losetup', ['-d', loop]).catch(() => undefined);
+      }
+    });
+  }
+
+  /** The OS disk's current content: its base layers plus what the VM changed, as one more layer. */
+  captureOs(vm: string, disks: VmDisks): Promise<string> {
+    return this.serial(vm, async () => {
+      const { upperDir } = sandboxDirs(this.dir(vm));
+      if (await isEmptyDir(upperDir)) return disks.osBase;
+      const store = await this.regions.get(disks.region);
+      const base = await readManifest(store, disks.osBase as Digest);
+      if (base.kind !== 'filesystem') throw new Error('OS disk base is not a file system');
+      const layer = await packOverlayUpper(store, upperDir);
+      return putManifest(store, { ...base, layers: [...base.layers, layer] });
+    });
+  }
+
+  /** A data disk's current content (zero ranges are not stored). */
+  captureData(vm: string, disks: VmDisks, lun: number): Promise<string> {
+    return this.serial(vm, async () =>
+      chunkRawFile(await this.regions.get(disks.region), this.diskFile(vm, lun)),
+    );
+  }
+
+  remove(vm: string): Promise<void> {
+    return this.serial(vm, () => rm(this.dir(vm), { recursive: true, force: true }));
+  }
+}

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ComputeManagementClient } from '@azure/arm-compute';
+import { ClientSecretCredential } from '@azure/identity';
+import { startServer, type TestServer } from './harness.ts';
+
+const blob = (dataDir: string, region: string, digest: string) => {
+  const hex = digest.replace('sha256:', '');
+  return join(dataDir, 'regions', region, 'blobs', 'sha256', hex.slice(0, 2), hex);
+};
+
+describe('VM → customise → generalize → image → gallery version (@azure/arm-compute)', () => {
+  let server: TestServer;
+  let compute: ComputeManagementClient;
+  let rg: string;
+  const poll = { updateIntervalInMs: 100 };
+
+  before(async () => {
+    server = await startServer();
+    const c = server.connection;
+    rg = c.resourceGroup;
+    const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
+      authorityHost: c.authorityHost,
+      disableInstanceDiscovery: true,
+    });
+    compute = new ComputeManagementClient(cred, c.subscriptionId, { endpoint: c.armEndpoint });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  test('software and data written by runCommand reach every replica of the image version', async () => {
+    const vm = await compute.virtualMachines.createOrUpdate(
+      rg,
+      'builder',
+      {
+        location: 'westeurope',
+        hardwareProfile: { vmSize: 'Standard_D2s_v3' },
+        storageProfile: {
+          imageReference: { publisher: 'lazurite', offer: 'tiny', sku: 'busybox', version: 'latest' },
+          osDisk: { createOption: 'FromImage', caching: 'ReadWrite' },
+          dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 1 }],
+        },
+        osProfile: { computerName: 'builder', adminUsername: 'azureuser' },
+      },
+      poll,
+    );
+    assert.equal(vm.provisioningState, 'Succeeded');
+    const install = await compute.virtualMachines.runCommand(
+      rg,
+      'builder',
+      {
+        commandId: 'RunShellScript',
+        script: [
+          'mkdir -p /opt/tool && printf "#!/bin/sh\\necho tool-v1 \\$1\\n" > /opt/tool/run && chmod 755 /opt/tool/run',
+          'mke2fs -q /dev/disk/azure/scsi1/lun0 && mkdir -p /datadrive && mount /dev/disk/azure/scsi1/lun0 /datadrive',
+          'echo "/dev/disk/azure/scsi1/lun0 /datadrive ext2 defaults 0 0" >> /etc/fstab',
+          'echo reference-data-42 > /datadrive/ref.txt && hostname',
+        ],
+      },
+      poll,
+    );
+    assert.match(install.value?.[0]?.message ?? '', /\nbuilder\n\n\[stderr\]/);
+    assert.equal(install.value?.[0]?.code, 'ProvisioningState/succeeded');
+    const check = await compute.virtualMachines.runCommand(
+      rg,
+      'builder',
+      { commandId: 'RunShellScript', script: ['/opt/tool/run x; cat /datadrive/ref.txt'] },
+      poll,
+    );
+    assert.match(
+      check.value?.[0]?.message ?? '',
+      /tool-v1 x\nreference-data-42/,
+      'the data disk is mounted again from /etc/fstab',
+    );
+    const failing = await compute.virtualMachines.runCommand(
+      rg,
+      'builder',
+      { commandId: 'RunShellScript', script: ['echo oops >&2; exit 3'] },
+      poll,
+    );
+    const failure = failing.value?.[0];
+    assert.ok(failure);
+    assert.equal(failure.code, 'ProvisioningState/failed/3');
+    assert.match(failure.message ?? '', /\[stderr\]\noops/);
+
+    const notGeneralized = compute.images.createOrUpdate(
+      rg,
+      'too-early',
+      { location: 'westeurope', sourceVirtualMachine: { id: vm.id } },
+      poll,
+    );
+    await assert.rejects(
+      notGeneralized,
+      (e: { statusCode?: number; code?: string }) => e.statusCode === 409 && e.code === 'OperationNotAllowed',
+    );
+    await compute.virtualMachines.deallocate(rg, 'builder', poll);
+    await compute.virtualMachines.generalize(rg, 'builder');
+    const view = await compute.virtualMachines.instanceView(rg, 'builder');
+    assert.ok(view.statuses?.some((s) => s.code === 'OSState/generalized'));
+    const image = await compute.images.createOrUpdate(
+      rg,
+      'builder-image',
+      { location: 'westeurope', sourceVirtualMachine: { id: vm.id } },
+      poll,
+    );
+    assert.equal(image.storageProfile?.osDisk?.osState, 'Generalized');
+
+    await compute.galleries.createOrUpdate(rg, 'vmgallery', { location: 'westeurope' }, poll);
+    await compute.galleryImages.createOrUpdate(
+      rg,
+      'vmgallery',
+      'tool',
+      {
+        location: 'westeurope',
+        osType: 'Linux',
+        osState: 'Generalized',
+        identifier: { publisher: 'contoso', offer: 'tool', sku: 'v1' },
+      },
+      poll,
+    );
+    const version = await compute.galleryImageVersions.createOrUpdate(
+      rg,
+      'vmgallery',
+      'tool',
+      '1.0.0',
+      {
+        location: 'westeurope',
+        storageProfile: { source: { id: image.id } },
+        publishingProfile: {
+          targetRegions: [
+            { name: 'westeurope', regionalReplicaCount: 2 },
+            { name: 'eastus', regionalReplicaCount: 1 },
+          ],
+        },
+      },
+      poll,
+    );
+    assert.equal(version.provisioningState, 'Succeeded');
+
+    // On disk: unpack East US's replica of the OS disk and mount its data disk; the VM's writes are there.
+    const { DatabaseSync } = await import('node:sqlite');
+    const db = new DatabaseSync(join(server.dataDir, 'state', 'lazurite.db'), { readOnly: true });
+    const row = db
+      .prepare(
+        "select content from compute_resources where type = 'Microsoft.Compute/galleries/images/versions'",
+      )
+      .get() as { content: string };
+    db.close();
+    const root = (JSON.parse(row.content) as { manifest: string }).manifest;
+    const read = (d: string) => readFileSync(blob(server.dataDir, 'eastus', d));
+    const img = JSON.parse(read(root).toString()) as { osDisk: string; dataDisks: { disk: string }[] };
+    const os = JSON.parse(read(img.osDisk).toString()) as { layers: string[] };
+    const top = blob(server.dataDir, 'eastus', os.layers.at(-1) ?? '');
+    assert.match(execFileSync('tar', ['-xOf', top, './opt/tool/run'], { encoding: 'utf8' }), /tool-v1/);
+    assert.equal(
+      execFileSync('tar', ['-xOf', top, './etc/machine-id'], { encoding: 'utf8' }),
+      '',
+      'generalize emptied the machine id',
+    );
+    const data = JSON.parse(read(img.dataDisks[0]?.disk ?? '').toString()) as { chunks: (string | null)[] };
+    const stored = data.chunks.filter((c): c is string => c !== null).map((c) => read(c));
+    assert.ok(
+      stored.some((chunk) => chunk.includes('reference-data-42')),
+      'the data file is in the replicated data disk chunks',
+    );
+  });
+});
