@@ -23,11 +23,23 @@ export async function replicate(
   const bytesTotal = sizes.reduce((a, b) => a + b, 0);
   let bytesDone = 0;
   let bytesCopied = 0;
+  // Children are staged without per-blob fsync, flushed once, then moved into place; the root goes last.
+  const staged: { tmp: string; digest: Digest }[] = [];
   for (const [i, digest] of blobs.entries()) {
-    bytesCopied += await to.copyFrom(from, digest);
+    if (digest === root) continue;
+    const copy = await to.stageFrom(from, digest);
+    if (copy) {
+      staged.push({ tmp: copy.tmp, digest });
+      bytesCopied += copy.bytes;
+    }
     bytesDone += sizes[i] ?? 0;
     onProgress({ bytesDone, bytesTotal });
   }
+  if (staged.length > 0) await to.flush();
+  for (const s of staged) await to.adoptStaged(s.tmp, s.digest);
+  bytesCopied += await to.copyFrom(from, root);
+  bytesDone = bytesTotal;
+  onProgress({ bytesDone, bytesTotal });
   return { bytesDone, bytesTotal, bytesCopied };
 }
 
