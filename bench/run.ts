@@ -58,6 +58,7 @@ const disks = new DiskService(
   regions,
   images,
   new VmService(ctx, regions, images, new VmHost(dir, regions)),
+  join(dir, 'uploads'),
 );
 const west = await regions.get('westeurope');
 const rows: string[] = [];

@@ -145,7 +145,7 @@ export async function startLazurite(
       batchAccounts: new BatchAccountService(ctx),
       gallery: new GalleryService(ctx, regions),
       vms,
-      disks: new DiskService(ctx, regions, baseImages, vms),
+      disks: new DiskService(ctx, regions, baseImages, vms, join(config.dataDir, 'uploads')),
       computeQueries: new ComputeQueries(ctx),
       publicOrigin: () => origin,
     };

@@ -95,6 +95,7 @@ describe('gallery versions', () => {
       regions,
       images,
       new VmService(ctx, regions, images, new VmHost(dir, regions)),
+      join(dir, 'uploads'),
     );
     const gallery = new GalleryService(ctx, regions);
     const queries = new ComputeQueries(ctx);

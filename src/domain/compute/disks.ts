@@ -1,5 +1,12 @@
 import type { Digest } from '../../content/blob-store.ts';
-import { putManifest, readManifest } from '../../content/manifests.ts';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { packDirectory, putManifest, readManifest } from '../../content/manifests.ts';
+import { importDiskImage } from '../../content/rootfs/disk-image.ts';
 import type { RegionStores } from '../../content/regions.ts';
 import { replicate } from '../../content/replication.ts';
 import type { StoreTx } from '../../storage/port.ts';
@@ -31,8 +38,16 @@ export class DiskService {
   private readonly regions: RegionStores;
   private readonly baseImages: BaseImageService;
   private readonly vms: VmService;
-  constructor(ctx: DomainContext, regions: RegionStores, baseImages: BaseImageService, vms: VmService) {
+  private readonly uploads: string;
+  constructor(
+    ctx: DomainContext,
+    regions: RegionStores,
+    baseImages: BaseImageService,
+    vms: VmService,
+    uploads: string,
+  ) {
     this.ctx = ctx;
+    this.uploads = uploads;
     this.regions = regions;
     this.baseImages = baseImages;
     this.vms = vms;
@@ -187,6 +202,55 @@ export class DiskService {
     );
   }
 
+  /**
+   * R5(c): an OS disk uploaded from elsewhere, named by `blobUri`: `file:///.../uploads/<file>` under this
+   * server's uploads folder (nothing else on the host is readable this way) or an http(s) URL (e.g. a blob SAS).
+   */
+  private async uploadedOsDisk(blobUri: string, location: string) {
+    const field = 'properties.storageProfile.osDisk.blobUri';
+    const work = join(this.uploads, '..', 'cache', 'build', `upload-${this.ctx.ids.uuid()}`);
+    await mkdir(work, { recursive: true });
+    try {
+      let file: string;
+      if (blobUri.startsWith('file://')) {
+        file = resolve(fileURLToPath(blobUri));
+        if (!file.startsWith(`${resolve(this.uploads)}/`) || !existsSync(file)) {
+          throw invalidInput(
+            'InvalidParameter',
+            `'${blobUri}' must name an existing file in this server's uploads folder (${this.uploads}).`,
+            field,
+          );
+        }
+      } else if (/^https?:\/\//.test(blobUri)) {
+        const res = await fetch(blobUri).catch(() => undefined);
+        if (!res?.ok || !res.body)
+          throw invalidInput(
+            'InvalidParameter',
+            `'${blobUri}' could not be downloaded (${String(res?.status ?? 'no response')}).`,
+            field,
+          );
+        file = join(work, 'download');
+        await pipeline(Readable.fromWeb(res.body), createWriteStream(file));
+      } else {
+        throw invalidInput('InvalidParameter', `'${blobUri}' must be an https, http or file URL.`, field);
+      }
+      const root = join(work, 'root');
+      const kind = await importDiskImage(file, root).catch((err: unknown) => {
+        throw invalidInput(
+          'InvalidParameter',
+          `'${blobUri}' is neither a root file system tarball nor a disk image with a mountable file system: ${(err as Error).message}`,
+          field,
+        );
+      });
+      const store = await this.regions.get(location);
+      const layer = await packDirectory(store, root);
+      const manifest = await putManifest(store, { kind: 'filesystem', sizeGB: 30, layers: [layer] });
+      return { lineage: { uploaded: kind }, content: { manifest, region: location } };
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
   /** An image captured from a generalized VM: its OS disk (base + changes) and data disks, as they are now. */
   private async imageFromVm(
     tx: StoreTx,
@@ -279,9 +343,15 @@ export class DiskService {
       const diskRef = async (d: Record<string, unknown>, field: string) => {
         const id = obj(d.snapshot).id ?? obj(d.managedDisk).id;
         const src = await this.loadSource(tx, caller, id, `${field}.snapshot.id`, ['snapshots', 'disks']);
-        return { src, content: await this.inRegion(await this.currentContent(tx, src), location) };
+        return {
+          lineage: src.lineage,
+          content: await this.inRegion(await this.currentContent(tx, src), location),
+        };
       };
-      const osDisk = await diskRef(os, 'properties.storageProfile.osDisk');
+      const osDisk =
+        typeof os.blobUri === 'string'
+          ? await this.uploadedOsDisk(os.blobUri, location)
+          : await diskRef(os, 'properties.storageProfile.osDisk');
       const dataDisks: { lun: number; disk: Digest }[] = [];
       for (const [i, d] of (Array.isArray(storage.dataDisks) ? storage.dataDisks : []).entries()) {
         const lun = obj(d).lun;
@@ -312,7 +382,7 @@ export class DiskService {
           provisioningState: 'Succeeded',
         },
         content: { manifest, region: location },
-        lineage: { ...osDisk.src.lineage, osState },
+        lineage: { ...osDisk.lineage, osState },
       });
       await tx.putComputeResource(image);
       return { resource: image, created: !existing };

@@ -1,0 +1,82 @@
+import { execFile } from 'node:child_process';
+import { open, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { importRootfs } from './import.ts';
+
+const run = promisify(execFile);
+
+/** The VHD footer cookie: a fixed VHD is the raw disk followed by a 512-byte footer starting with it. */
+const VHD_COOKIE = 'conectix';
+
+/**
+ * A tar archive, plain (ustar magic at byte 257) or compressed (gzip, xz, zstd, bzip2 magic). `tar -t` alone is
+ * no test: it reads a disk image's zero first block as an empty archive and succeeds.
+ */
+async function isTar(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(512);
+    await handle.read(head, 0, 512, 0);
+    const starts = (hex: string) => head.subarray(0, hex.length / 2).equals(Buffer.from(hex, 'hex'));
+    return (
+      head.subarray(257, 262).toString('latin1') === 'ustar' ||
+      ['1f8b', 'fd377a585a00', '28b52ffd', '425a68'].some(starts)
+    );
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Byte length of the disk data: the whole file, or without the VHD footer. */
+async function diskLength(file: string): Promise<{ size: number; vhd: boolean }> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const footer = Buffer.alloc(512);
+    if (size >= 512) await handle.read(footer, 0, 512, size - 512);
+    const vhd = footer.subarray(0, 8).toString('latin1') === VHD_COOKIE;
+    return { size: vhd ? size - 512 : size, vhd };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Mounts the file system at `offset` of `file` read-only and copies its tree to `dest`. */
+async function copyOutFilesystem(file: string, size: number, dest: string): Promise<void> {
+  const mnt = await mkdtemp(join(dirname(dest), '.mnt-'));
+  const loop = (
+    await run('losetup', ['--find', '--show', '--read-only', '--partscan', '--sizelimit', String(size), file])
+  ).stdout.trim();
+  try {
+    // A whole-disk file system, else the first partition (how most uploaded VHDs are laid out).
+    const mounted = await run('mount', ['-o', 'ro', loop, mnt]).then(
+      () => true,
+      () => false,
+    );
+    if (!mounted) await run('mount', ['-o', 'ro', `${loop}p1`, mnt]);
+    try {
+      await mkdir(dest, { recursive: true });
+      await run('cp', ['-a', `${mnt}/.`, dest]);
+    } finally {
+      await run('umount', [mnt]);
+    }
+  } finally {
+    await run('losetup', ['-d', loop]).catch(() => undefined);
+    await rm(mnt, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Turns an uploaded generalized OS disk into a root file system tree at `dest`: a root file system tarball
+ * (plain or compressed), or a raw / fixed-VHD disk image holding an ext4 (or other mountable) file system.
+ */
+export async function importDiskImage(file: string, dest: string): Promise<'tarball' | 'raw' | 'vhd'> {
+  if (await isTar(file)) {
+    await importRootfs(file, dest);
+    return 'tarball';
+  }
+  const { size, vhd } = await diskLength(file);
+  await copyOutFilesystem(file, size, dest);
+  return vhd ? 'vhd' : 'raw';
+}
