@@ -270,4 +270,35 @@ describe('image pipeline through @azure/arm-compute (disks → snapshots → ima
       (e: { statusCode?: number; code?: string }) => e.statusCode === 409 && e.code === 'OperationNotAllowed',
     );
   });
+
+  test('platform image look-ups come from the Batch catalog', async () => {
+    const skus = await compute.virtualMachineImages.listSkus('westeurope', 'lazurite', 'tiny');
+    assert.deepEqual(
+      skus.map((s) => s.name),
+      ['busybox'],
+    );
+    const versions = await compute.virtualMachineImages.list(
+      'westeurope',
+      'Canonical',
+      'ubuntu-24_04-lts',
+      'server',
+    );
+    assert.deepEqual(
+      versions.map((v) => v.name),
+      ['1.0.0'],
+    );
+    const plan = await compute.virtualMachineImages.get(
+      'westeurope',
+      'cognosys',
+      'centos-8-stream-free',
+      'centos-8-stream-free',
+      '1.0.0',
+    );
+    assert.equal(plan.osDiskImage?.operatingSystem, 'Linux');
+    assert.equal(plan.plan?.publisher, 'cognosys', 'third-party bases carry their purchase plan');
+    await assert.rejects(
+      compute.virtualMachineImages.listOffers('westeurope', 'nobody'),
+      (e: { statusCode?: number }) => e.statusCode === 404,
+    );
+  });
 });

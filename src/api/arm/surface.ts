@@ -8,6 +8,7 @@ import { authorizationRoutes } from './routes-authorization.ts';
 import { batchAccountRoutes } from './routes-batch.ts';
 import { computeRoutes } from './routes-compute.ts';
 import { vmRoutes } from './routes-vms.ts';
+import { vmImageRoutes } from './routes-vmimages.ts';
 import { resourceRoutes } from './routes-resources.ts';
 import { ArmRouter, sendArm } from './router.ts';
 
@@ -30,6 +31,7 @@ export function registerArmSurface(app: FastifyInstance, deps: ApiDeps, origins:
     ...batchAccountRoutes(deps),
     ...computeRoutes(deps),
     ...vmRoutes(deps),
+    ...vmImageRoutes(),
   );
 
   app.get('/metadata/endpoints', (req: FastifyRequest<{ Querystring: Record<string, string> }>) =>
