@@ -4,7 +4,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { runCli } from './harness.ts';
+import { ComputeManagementClient } from '@azure/arm-compute';
+import { ClientSecretCredential } from '@azure/identity';
+import { runCli, startServer } from './harness.ts';
 
 /** `lazurite images` as a user runs it; the Debian build really runs debootstrap against Debian's mirror. */
 describe('lazurite images', () => {
@@ -32,6 +34,46 @@ describe('lazurite images', () => {
     const layerHex = (manifest.layers[0] ?? '').slice('sha256:'.length);
     const layer = join(dataDir, 'regions', 'westeurope', 'blobs', 'sha256', layerHex.slice(0, 2), layerHex);
     assert.match(execFileSync('tar', ['-xOf', layer, './etc/debian_version'], { encoding: 'utf8' }), /^12\./);
+
+    // A Debian 12 VM on that data dir: ordinary Debian tools format and mount its data disk.
+    const server = await startServer([], dataDir);
+    try {
+      const c = server.connection;
+      const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
+        authorityHost: c.authorityHost,
+        disableInstanceDiscovery: true,
+      });
+      const compute = new ComputeManagementClient(cred, c.subscriptionId, { endpoint: c.armEndpoint });
+      const poll = { updateIntervalInMs: 100 };
+      await compute.virtualMachines.createOrUpdate(
+        c.resourceGroup,
+        'debian',
+        {
+          location: c.location,
+          hardwareProfile: { vmSize: 'Standard_D2s_v3' },
+          storageProfile: {
+            imageReference: { publisher: 'Debian', offer: 'debian-12', sku: '12', version: 'latest' },
+            dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 2 }],
+          },
+        },
+        poll,
+      );
+      const run = await compute.virtualMachines.runCommand(
+        c.resourceGroup,
+        'debian',
+        {
+          commandId: 'RunShellScript',
+          script: [
+            'mkfs.ext4 -q /dev/disk/azure/scsi1/lun0 && mkdir -p /datadrive && mount /dev/disk/azure/scsi1/lun0 /datadrive',
+            "df -T /datadrive | tail -1 | awk '{print $2}'; cat /etc/debian_version; dpkg-query -W -f='${Package}\\n' coreutils",
+          ],
+        },
+        poll,
+      );
+      assert.match(run.value?.[0]?.message ?? '', /\[stdout\]\next4\n12\.\d+\ncoreutils/);
+    } finally {
+      await server.stop();
+    }
     rmSync(dataDir, { recursive: true, force: true });
   });
 });
