@@ -29,6 +29,13 @@ const MAX_OUTPUT = 1024 * 1024;
 /** Quotes a value for a POSIX shell. */
 export const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/** Capabilities no sandbox keeps: creating device nodes, loading modules, raw I/O, rebooting, the clock. */
+const DROPPED_CAPS = '-mknod,-sys_module,-sys_rawio,-sys_boot,-sys_time,-mac_admin,-mac_override,-sys_ptrace';
+
+/** Runs inside the new root: forget the host tree, mount the VM's fstab, then read the script from stdin. */
+const INNER =
+  'umount -l /dev/.oldroot && rmdir /dev/.oldroot; [ -f /etc/fstab ] && mount -a >/dev/null 2>&1; cd /root 2>/dev/null || cd /; exec /bin/sh -s';
+
 /** The host-side setup, run by `sh` inside fresh mount/PID/UTS/IPC namespaces. */
 function setupScript(spec: SandboxSpec): string {
   const m = shq(spec.mergedDir);
@@ -48,8 +55,11 @@ function setupScript(spec: SandboxSpec): string {
       `set -- $(stat -L -c '%t %T' ${shq(d.host)}) && mknod ${m}${shq(d.inside)} b $((0x$1)) $((0x$2))`,
     ]),
     `hostname ${shq(spec.hostname)}`,
-    // Mount what the VM's /etc/fstab lists (data disks formatted and registered there), then run the script.
-    `exec chroot ${m} /bin/sh -c '[ -f /etc/fstab ] && mount -a >/dev/null 2>&1; cd /root 2>/dev/null || cd /; exec /bin/sh -s'`,
+    // pivot_root (not chroot: the host tree must be unreachable, not just hidden), then drop the capabilities
+    // that would reach the host's devices or kernel, detach the old root, mount what the VM's /etc/fstab lists
+    // (data disks formatted and registered there) and run the script.
+    `mkdir -p ${m}/dev/.oldroot`,
+    `exec setpriv --bounding-set ${DROPPED_CAPS} -- sh -c ${shq(`cd ${m} && pivot_root . dev/.oldroot && cd / && exec /bin/sh -c ${shq(INNER)}`)}`,
   ];
   return lines.join('\n');
 }
