@@ -24,6 +24,7 @@ import { GalleryService } from './domain/compute/gallery.ts';
 import { ComputeQueries } from './domain/compute/queries.ts';
 import { ReplicationReconciler } from './domain/compute/replication.ts';
 import { VmService } from './domain/compute/vms.ts';
+import { NetworkService } from './domain/network/network.ts';
 import { VmHost } from './backends/local/vm-host.ts';
 import { TokenSigner } from './platform/tokens.ts';
 import type { Store } from './storage/port.ts';
@@ -145,6 +146,7 @@ export async function startLazurite(
       batchAccounts: new BatchAccountService(ctx),
       gallery: new GalleryService(ctx, regions),
       vms,
+      network: new NetworkService(ctx),
       disks: new DiskService(ctx, regions, baseImages, vms, join(config.dataDir, 'uploads')),
       computeQueries: new ComputeQueries(ctx),
       publicOrigin: () => origin,

@@ -9,6 +9,7 @@ import { batchAccountRoutes } from './routes-batch.ts';
 import { computeRoutes } from './routes-compute.ts';
 import { vmRoutes } from './routes-vms.ts';
 import { vmImageRoutes } from './routes-vmimages.ts';
+import { networkRoutes } from './routes-network.ts';
 import { resourceRoutes } from './routes-resources.ts';
 import { ArmRouter, sendArm } from './router.ts';
 
@@ -32,6 +33,7 @@ export function registerArmSurface(app: FastifyInstance, deps: ApiDeps, origins:
     ...computeRoutes(deps),
     ...vmRoutes(deps),
     ...vmImageRoutes(),
+    ...networkRoutes(deps),
   );
 
   app.get('/metadata/endpoints', (req: FastifyRequest<{ Querystring: Record<string, string> }>) =>
