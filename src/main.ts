@@ -25,6 +25,7 @@ import { ComputeQueries } from './domain/compute/queries.ts';
 import { ReplicationReconciler } from './domain/compute/replication.ts';
 import { VmService } from './domain/compute/vms.ts';
 import { NetworkService } from './domain/network/network.ts';
+import { DeploymentService } from './domain/resources/deployments.ts';
 import { VmHost } from './backends/local/vm-host.ts';
 import { TokenSigner } from './platform/tokens.ts';
 import type { Store } from './storage/port.ts';
@@ -147,6 +148,7 @@ export async function startLazurite(
       gallery: new GalleryService(ctx, regions),
       vms,
       network: new NetworkService(ctx),
+      deployments: new DeploymentService(ctx),
       disks: new DiskService(ctx, regions, baseImages, vms, join(config.dataDir, 'uploads')),
       computeQueries: new ComputeQueries(ctx),
       publicOrigin: () => origin,

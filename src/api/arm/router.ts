@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import type { Caller } from '../../domain/authorization/access.ts';
 import { DomainError } from '../../domain/errors.ts';
 
@@ -10,7 +10,6 @@ export interface ArmRequest {
   caller: Caller;
   /** The request URL's path as received (for building ids, nextLinks and Location headers). */
   path: string;
-  raw: FastifyRequest;
 }
 
 export interface ArmResponse {

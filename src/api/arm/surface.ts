@@ -10,6 +10,8 @@ import { computeRoutes } from './routes-compute.ts';
 import { vmRoutes } from './routes-vms.ts';
 import { vmImageRoutes } from './routes-vmimages.ts';
 import { networkRoutes } from './routes-network.ts';
+import { deploymentRoutes, type Dispatch } from './routes-deployments.ts';
+import { toArmError } from './errors.ts';
 import { resourceRoutes } from './routes-resources.ts';
 import { ArmRouter, sendArm } from './router.ts';
 
@@ -35,6 +37,32 @@ export function registerArmSurface(app: FastifyInstance, deps: ApiDeps, origins:
     ...vmImageRoutes(),
     ...networkRoutes(deps),
   );
+  // Template deployments run each resource through these same routes, as the same caller.
+  const deployOne: Dispatch = async (method, path, apiVersion, body, caller) => {
+    const found = router.match(method, path);
+    if (!found || 'methods' in found) {
+      return toArmError(
+        new DomainError(
+          'invalid-input',
+          'NoRegisteredProviderFound',
+          `Lazurite cannot deploy '${path}': no such resource type is served.`,
+        ),
+      );
+    }
+    try {
+      return await found.route.handler({
+        params: found.params,
+        query: { 'api-version': apiVersion },
+        body,
+        caller,
+        path,
+      });
+    } catch (err) {
+      if (err instanceof DomainError) return toArmError(err);
+      throw err;
+    }
+  };
+  router.add(...deploymentRoutes(deps, deployOne));
 
   app.get('/metadata/endpoints', (req: FastifyRequest<{ Querystring: Record<string, string> }>) =>
     cloudMetadata(deps.publicOrigin(), req.query['api-version']),
@@ -66,7 +94,6 @@ export function registerArmSurface(app: FastifyInstance, deps: ApiDeps, origins:
       body: request.body,
       caller,
       path,
-      raw: request,
     });
     await sendArm(reply, res);
   };

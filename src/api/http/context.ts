@@ -6,6 +6,7 @@ import type { GalleryService } from '../../domain/compute/gallery.ts';
 import type { ComputeQueries } from '../../domain/compute/queries.ts';
 import type { VmService } from '../../domain/compute/vms.ts';
 import type { NetworkService } from '../../domain/network/network.ts';
+import type { DeploymentService } from '../../domain/resources/deployments.ts';
 import type { PrincipalService } from '../../domain/identity/principals.ts';
 import type { ResourceService } from '../../domain/resources/resources.ts';
 import type { Clock } from '../../platform/clock.ts';
@@ -28,6 +29,7 @@ export interface ApiDeps {
   disks: DiskService;
   vms: VmService;
   network: NetworkService;
+  deployments: DeploymentService;
   computeQueries: ComputeQueries;
   /** Origin clients use, e.g. https://127.0.0.1:8443 (set once the port is bound). */
   publicOrigin: () => string;

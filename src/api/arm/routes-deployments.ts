@@ -1,0 +1,279 @@
+import type { Caller } from '../../domain/authorization/access.ts';
+import { DomainError, invalidInput } from '../../domain/errors.ts';
+import type { ComputeResourceRecord } from '../../storage/records.ts';
+import type { ApiDeps } from '../http/context.ts';
+import type { ArmResponse, ArmRoute } from './router.ts';
+import { evaluate, type TemplateScope } from './template.ts';
+import { objectOrEmpty } from './validation.ts';
+
+const DEPLOYMENT =
+  '/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}/providers/Microsoft.Resources/deployments/{deploymentName}';
+
+/** Runs one ARM request through the same routes clients reach (so RBAC and validation apply per resource). */
+export type Dispatch = (
+  method: 'PUT',
+  path: string,
+  apiVersion: string,
+  body: unknown,
+  caller: Caller,
+) => Promise<ArmResponse>;
+
+interface TemplateResource {
+  id: string;
+  apiVersion: string;
+  body: Record<string, unknown>;
+  dependsOn: string[];
+}
+
+function resourceId(scope: TemplateScope, type: string, name: string): string {
+  const [ns = '', ...types] = type.split('/');
+  const names = name.split('/');
+  return `/subscriptions/${scope.subscriptionId}/resourceGroups/${scope.resourceGroup}/providers/${ns}/${types.map((t, i) => `${t}/${names[i] ?? ''}`).join('/')}`;
+}
+
+/** Evaluates parameters, variables and resources; orders resources so each comes after what it depends on. */
+function plan(
+  template: Record<string, unknown>,
+  given: Record<string, unknown>,
+  scope: TemplateScope,
+): TemplateResource[] {
+  for (const [name, def] of Object.entries(objectOrEmpty(template.parameters))) {
+    const provided = objectOrEmpty(given[name]);
+    if ('value' in provided) scope.parameters[name] = provided.value;
+    else if ('defaultValue' in objectOrEmpty(def))
+      scope.parameters[name] = evaluate(objectOrEmpty(def).defaultValue, scope);
+    else
+      throw invalidInput(
+        'InvalidTemplate',
+        `The value for the template parameter '${name}' is not provided.`,
+        `properties.parameters.${name}`,
+      );
+  }
+  for (const [name, v] of Object.entries(objectOrEmpty(template.variables)))
+    scope.variables[name] = evaluate(v, scope);
+  const raw = Array.isArray(template.resources) ? template.resources : [];
+  const resources = raw.map((r): TemplateResource => {
+    const { type, name, apiVersion, dependsOn, ...rest } = evaluate(r, scope) as Record<string, unknown>;
+    const body = Object.fromEntries(
+      Object.entries(rest).filter(([k]) => !['condition', 'copy', 'comments'].includes(k)),
+    );
+    if (typeof type !== 'string' || typeof name !== 'string')
+      throw invalidInput(
+        'InvalidTemplate',
+        'Every template resource needs a type and a name.',
+        'properties.template.resources',
+      );
+    return {
+      id: resourceId(scope, type, name),
+      apiVersion: typeof apiVersion === 'string' ? apiVersion : '',
+      body,
+      dependsOn: (Array.isArray(dependsOn) ? dependsOn : []).map(String),
+    };
+  });
+  const ordered: TemplateResource[] = [];
+  const pending = [...resources];
+  while (pending.length > 0) {
+    const ready = pending.findIndex((r) =>
+      r.dependsOn.every(
+        (d) =>
+          ordered.some(
+            (o) =>
+              o.id.toLowerCase() === d.toLowerCase() || o.id.toLowerCase().endsWith(`/${d.toLowerCase()}`),
+          ) ||
+          !resources.some(
+            (x) =>
+              x.id.toLowerCase() === d.toLowerCase() || x.id.toLowerCase().endsWith(`/${d.toLowerCase()}`),
+          ),
+      ),
+    );
+    if (ready < 0)
+      throw invalidInput(
+        'InvalidTemplate',
+        'The template resources have a circular dependency.',
+        'properties.template.resources',
+      );
+    ordered.push(...pending.splice(ready, 1));
+  }
+  return ordered;
+}
+
+function deploymentToWire(r: ComputeResourceRecord) {
+  return { id: r.id, name: r.name, type: r.type, location: r.location, properties: r.properties };
+}
+
+async function deploy(
+  deps: ApiDeps,
+  dispatch: Dispatch,
+  caller: Caller,
+  p: Record<string, string>,
+  body: unknown,
+): Promise<ArmResponse> {
+  const [sub, group, name] = [p.subscriptionId ?? '', p.resourceGroupName ?? '', p.deploymentName ?? ''];
+  const props = objectOrEmpty(objectOrEmpty(body).properties);
+  const template = objectOrEmpty(props.template);
+  if (Object.keys(template).length === 0)
+    throw invalidInput(
+      'InvalidRequestContent',
+      "'properties.template' is required (templateLink is not supported).",
+      'properties.template',
+    );
+  const rg = await deps.deployments.authorize(caller, sub, group, name);
+  const scope: TemplateScope = {
+    subscriptionId: sub,
+    resourceGroup: rg.name,
+    location: rg.location,
+    tenantId: caller.tenantId,
+    parameters: {},
+    variables: {},
+  };
+  const started = Date.now();
+  const outputResources: { id: string }[] = [];
+  let error: Record<string, unknown> | undefined;
+  try {
+    for (const r of plan(template, objectOrEmpty(props.parameters), scope)) {
+      const res = await dispatch('PUT', r.id, r.apiVersion, r.body, caller);
+      if (res.status >= 400)
+        throw new DomainError(
+          'invalid-input',
+          'ResourceDeploymentFailure',
+          `The resource '${r.id}' failed: ${JSON.stringify(res.body)}`,
+        );
+      outputResources.push({ id: r.id });
+    }
+  } catch (err) {
+    if (!(err instanceof DomainError)) throw err;
+    error = {
+      code: 'DeploymentFailed',
+      message: 'At least one resource deployment operation failed.',
+      details: [{ code: err.code, message: err.message, target: err.target }],
+    };
+  }
+  const outputs = error ? {} : evaluate(objectOrEmpty(template.outputs), scope);
+  const { resource, created } = await deps.deployments.record(sub, rg.name, name, rg.location, {
+    provisioningState: error ? 'Failed' : 'Succeeded',
+    mode: props.mode ?? 'Incremental',
+    timestamp: new Date().toISOString(),
+    duration: `PT${((Date.now() - started) / 1000).toFixed(3)}S`,
+    correlationId: name,
+    parameters: Object.fromEntries(Object.entries(scope.parameters).map(([k, v]) => [k, { value: v }])),
+    outputs,
+    outputResources,
+    ...(error ? { error } : {}),
+  });
+  return { status: created ? 201 : 200, body: deploymentToWire(resource) };
+}
+
+/** Microsoft.Resources/deployments: template deployments as `az vm create` submits them. */
+export function deploymentRoutes(deps: ApiDeps, dispatch: Dispatch): ArmRoute[] {
+  return [...deployRoutes(deps, dispatch), ...inspectionRoutes(deps)];
+}
+
+function deployRoutes(deps: ApiDeps, dispatch: Dispatch): ArmRoute[] {
+  return [
+    {
+      method: 'PUT',
+      pattern: DEPLOYMENT,
+      handler: ({ caller, params, body }) => deploy(deps, dispatch, caller, params, body),
+    },
+  ];
+}
+
+/** POST validate: evaluates the template and lists what it would deploy, deploying nothing. */
+async function validate(
+  deps: ApiDeps,
+  caller: Caller,
+  params: Record<string, string>,
+  body: unknown,
+): Promise<ArmResponse> {
+  const rg = await deps.deployments.authorize(
+    caller,
+    params.subscriptionId ?? '',
+    params.resourceGroupName ?? '',
+    params.deploymentName ?? '',
+  );
+  const props = objectOrEmpty(objectOrEmpty(body).properties);
+  const scope: TemplateScope = {
+    subscriptionId: params.subscriptionId ?? '',
+    resourceGroup: rg.name,
+    location: rg.location,
+    tenantId: caller.tenantId,
+    parameters: {},
+    variables: {},
+  };
+  const resources = plan(objectOrEmpty(props.template), objectOrEmpty(props.parameters), scope);
+  return {
+    status: 200,
+    body: {
+      properties: {
+        provisioningState: 'Succeeded',
+        validatedResources: resources.map((r) => ({ id: r.id })),
+      },
+    },
+  };
+}
+
+/** What-would-deploy checks and read-backs. */
+function inspectionRoutes(deps: ApiDeps): ArmRoute[] {
+  return [
+    {
+      method: 'POST',
+      pattern: `${DEPLOYMENT}/validate`,
+      handler: ({ caller, params, body }) => validate(deps, caller, params, body),
+    },
+    {
+      method: 'GET',
+      pattern: DEPLOYMENT,
+      handler: async ({ caller, params }) => ({
+        status: 200,
+        body: deploymentToWire(
+          await deps.deployments.get(
+            caller,
+            params.subscriptionId ?? '',
+            params.resourceGroupName ?? '',
+            params.deploymentName ?? '',
+          ),
+        ),
+      }),
+    },
+    {
+      method: 'GET',
+      pattern: `${DEPLOYMENT}/operations`,
+      handler: async ({ caller, params }) => {
+        const d = await deps.deployments.get(
+          caller,
+          params.subscriptionId ?? '',
+          params.resourceGroupName ?? '',
+          params.deploymentName ?? '',
+        );
+        const resources = (d.properties.outputResources as { id: string }[] | undefined) ?? [];
+        return {
+          status: 200,
+          body: {
+            value: resources.map((r, i) => ({
+              id: `${d.id}/operations/${i}`,
+              operationId: String(i),
+              properties: {
+                provisioningOperation: 'Create',
+                provisioningState: 'Succeeded',
+                targetResource: { id: r.id },
+              },
+            })),
+          },
+        };
+      },
+    },
+    {
+      method: 'GET',
+      pattern:
+        '/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}/providers/Microsoft.Resources/deployments',
+      handler: async ({ caller, params }) => ({
+        status: 200,
+        body: {
+          value: (
+            await deps.deployments.list(caller, params.subscriptionId ?? '', params.resourceGroupName ?? '')
+          ).map(deploymentToWire),
+        },
+      }),
+    },
+  ];
+}

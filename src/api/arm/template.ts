@@ -1,0 +1,190 @@
+import { createHash } from 'node:crypto';
+import { invalidInput } from '../../domain/errors.ts';
+
+/** What template expressions can see: the deployment's scope and its evaluated parameters and variables. */
+export interface TemplateScope {
+  subscriptionId: string;
+  resourceGroup: string;
+  location: string;
+  tenantId: string;
+  parameters: Record<string, unknown>;
+  variables: Record<string, unknown>;
+}
+
+type Token = { kind: 'ident' | 'string' | 'number' | 'punct'; text: string };
+
+function tokenize(src: string): Token[] {
+  const out: Token[] = [];
+  let i = 0;
+  while (i < src.length) {
+    const c = src[i] ?? '';
+    if (/\s/.test(c)) i++;
+    else if ('(),.[]'.includes(c)) {
+      out.push({ kind: 'punct', text: c });
+      i++;
+    } else if (c === "'") {
+      let s = '';
+      i++;
+      while (i < src.length && !(src[i] === "'" && src[i + 1] !== "'")) {
+        s += src[i] === "'" ? "'" : (src[i] ?? '');
+        i += src[i] === "'" ? 2 : 1;
+      }
+      i++;
+      out.push({ kind: 'string', text: s });
+    } else if (/[-\d]/.test(c)) {
+      const m = /^-?\d+/.exec(src.slice(i))?.[0] ?? c;
+      out.push({ kind: 'number', text: m });
+      i += m.length;
+    } else {
+      const m = /^[A-Za-z_][\w]*/.exec(src.slice(i))?.[0];
+      if (!m)
+        throw invalidInput(
+          'InvalidTemplate',
+          `Unexpected '${c}' in template expression '${src}'.`,
+          'properties.template',
+        );
+      out.push({ kind: 'ident', text: m });
+      i += m.length;
+    }
+  }
+  return out;
+}
+
+function call(name: string, args: unknown[], scope: TemplateScope): unknown {
+  const s = (i: number) => {
+    const v = args[i];
+    return typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v);
+  };
+  switch (name.toLowerCase()) {
+    case 'parameters':
+      if (!(s(0) in scope.parameters))
+        throw invalidInput(
+          'InvalidTemplate',
+          `The template parameter '${s(0)}' is not found.`,
+          'properties.template',
+        );
+      return scope.parameters[s(0)];
+    case 'variables':
+      return scope.variables[s(0)];
+    case 'concat':
+      return args.every(Array.isArray) ? (args as unknown[][]).flat() : args.map(String).join('');
+    case 'resourceid': {
+      const parts = args.map(String);
+      const [type = '', ...names] = parts.length % 2 === 0 && parts.length > 2 ? parts.slice(1) : parts;
+      const [ns = '', ...types] = type.split('/');
+      const path = types.map((t, i) => `${t}/${names[i] ?? ''}`).join('/');
+      return `/subscriptions/${scope.subscriptionId}/resourceGroups/${scope.resourceGroup}/providers/${ns}/${path}`;
+    }
+    case 'resourcegroup':
+      return {
+        id: `/subscriptions/${scope.subscriptionId}/resourceGroups/${scope.resourceGroup}`,
+        name: scope.resourceGroup,
+        location: scope.location,
+      };
+    case 'subscription':
+      return {
+        id: `/subscriptions/${scope.subscriptionId}`,
+        subscriptionId: scope.subscriptionId,
+        tenantId: scope.tenantId,
+      };
+    case 'uniquestring':
+      return createHash('sha256').update(args.map(String).join('-')).digest('hex').slice(0, 13);
+    case 'tolower':
+      return s(0).toLowerCase();
+    case 'toupper':
+      return s(0).toUpperCase();
+    case 'string':
+      return typeof args[0] === 'string' ? args[0] : JSON.stringify(args[0]);
+    case 'int':
+      return Number(args[0]);
+    case 'bool':
+      return args[0] === true || s(0).toLowerCase() === 'true';
+    case 'if':
+      return args[0] === true ? args[1] : args[2];
+    case 'equals':
+      return JSON.stringify(args[0]) === JSON.stringify(args[1]);
+    case 'not':
+      return args[0] !== true;
+    case 'empty':
+      return (
+        args[0] === undefined ||
+        args[0] === null ||
+        args[0] === '' ||
+        (Array.isArray(args[0]) && args[0].length === 0) ||
+        (typeof args[0] === 'object' && Object.keys(args[0]).length === 0)
+      );
+    case 'createarray':
+      return args;
+    case 'json':
+      return JSON.parse(s(0)) as unknown;
+    default:
+      throw invalidInput(
+        'InvalidTemplate',
+        `The template function '${name}' is not supported by Lazurite.`,
+        'properties.template',
+      );
+  }
+}
+
+class Evaluator {
+  private i = 0;
+  private readonly tokens: Token[];
+  private readonly scope: TemplateScope;
+  constructor(tokens: Token[], scope: TemplateScope) {
+    this.tokens = tokens;
+    this.scope = scope;
+  }
+  private peek(text: string): boolean {
+    return this.tokens[this.i]?.kind === 'punct' && this.tokens[this.i]?.text === text;
+  }
+  expr(): unknown {
+    const t = this.tokens[this.i++];
+    if (!t) throw invalidInput('InvalidTemplate', 'A template expression ends early.', 'properties.template');
+    let value: unknown;
+    if (t.kind === 'string') value = t.text;
+    else if (t.kind === 'number') value = Number(t.text);
+    else if (t.kind === 'ident' && (t.text === 'true' || t.text === 'false')) value = t.text === 'true';
+    else if (t.kind === 'ident') {
+      const args: unknown[] = [];
+      this.i++; // (
+      while (!this.peek(')')) {
+        args.push(this.expr());
+        if (this.peek(',')) this.i++;
+      }
+      this.i++; // )
+      value = call(t.text, args, this.scope);
+    } else
+      throw invalidInput(
+        'InvalidTemplate',
+        `Unexpected '${t.text}' in a template expression.`,
+        'properties.template',
+      );
+    for (;;) {
+      if (this.peek('.')) {
+        this.i++;
+        const key = this.tokens[this.i++]?.text ?? '';
+        value = (value as Record<string, unknown> | undefined)?.[key];
+      } else if (this.peek('[')) {
+        this.i++;
+        const key = this.expr();
+        this.i++; // ]
+        value = (value as Record<string, unknown> | undefined)?.[String(key)];
+      } else return value;
+    }
+  }
+}
+
+/** Evaluates `[expression]` strings anywhere in a value; `[[` escapes a literal bracket. */
+export function evaluate(value: unknown, scope: TemplateScope): unknown {
+  if (typeof value === 'string') {
+    if (value.startsWith('[[')) return value.slice(1);
+    if (value.startsWith('[') && value.endsWith(']'))
+      return new Evaluator(tokenize(value.slice(1, -1)), scope).expr();
+    return value;
+  }
+  if (Array.isArray(value)) return value.map((v) => evaluate(v, scope));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, evaluate(v, scope)]));
+  }
+  return value;
+}
