@@ -35,6 +35,8 @@ export function azSetupCommands(c: ConnectionInfo, cloudConfigPath: string): str
     `az batch pool supported-images list --account-name ${c.batchAccountName} --account-endpoint ${c.batchUrl} --account-key ${c.batchAccountKey} -o table`,
     `az batch account login -g ${c.resourceGroup} -n ${c.batchAccountName}   # Entra ID for the data plane`,
     `az batch pool supported-images list -o table`,
+    '# az vm / az image on Debian: its azure-mgmt-compute lacks API 2022-11-01, so switch to the hybrid profile',
+    `az cloud update -n Lazurite --profile 2020-09-01-hybrid   # and back: --profile latest (az batch needs latest)`,
   ];
 }
 

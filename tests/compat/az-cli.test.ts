@@ -161,4 +161,113 @@ describe('az CLI against the well-known environment', () => {
       ['West Europe', 100],
     ]);
   });
+
+  test('the seed flow with az: vm create, run-command, snapshots, image, generalize, sig version', (t) => {
+    const rg = ['-g', server.connection.resourceGroup];
+    // Debian's az needs the hybrid profile for vm/image commands (see README); az batch needs latest.
+    assert.equal(az(line('az cloud update')).status, 0);
+    t.after(() => {
+      az(['cloud', 'update', '-n', 'Lazurite', '--profile', 'latest']);
+    });
+    const vm = azJson([
+      'vm',
+      'create',
+      ...rg,
+      '-n',
+      'azvm',
+      '--image',
+      'lazurite:tiny:busybox:latest',
+      '--size',
+      'Standard_D2s_v3',
+      '--admin-username',
+      'azureuser',
+      '--generate-ssh-keys',
+      '--data-disk-sizes-gb',
+      '1',
+    ]) as { powerState: string };
+    assert.equal(vm.powerState, 'VM running');
+    const run = azJson([
+      'vm',
+      'run-command',
+      'invoke',
+      ...rg,
+      '-n',
+      'azvm',
+      '--command-id',
+      'RunShellScript',
+      '--scripts',
+      'mke2fs -q /dev/disk/azure/scsi1/lun0 && mkdir -p /datadrive && mount /dev/disk/azure/scsi1/lun0 /datadrive && echo az-data > /datadrive/f && cat /datadrive/f',
+    ]) as { value: { message: string }[] };
+    assert.match(run.value[0]?.message ?? '', /\naz-data\n\n\[stderr\]/);
+    const disks = azJson([
+      'vm',
+      'show',
+      ...rg,
+      '-n',
+      'azvm',
+      '--query',
+      '[storageProfile.osDisk.name, storageProfile.dataDisks[0].name]',
+    ]) as [string, string];
+    azJson(['snapshot', 'create', ...rg, '-n', 'vm-os-snap', '--source', disks[0]]);
+    azJson(['snapshot', 'create', ...rg, '-n', 'vm-data-snap', '--source', disks[1]]);
+    const fromSnaps = azJson([
+      'image',
+      'create',
+      ...rg,
+      '-n',
+      'vm-snap-image',
+      '--source',
+      'vm-os-snap',
+      '--data-disk-sources',
+      'vm-data-snap',
+      '--os-type',
+      'linux',
+    ]) as { provisioningState: string };
+    assert.equal(fromSnaps.provisioningState, 'Succeeded');
+    for (const verb of ['deallocate', 'generalize']) {
+      const r = az(['vm', verb, ...rg, '-n', 'azvm']);
+      assert.equal(r.status, 0, `az vm ${verb}: ${r.stderr}`);
+    }
+    const fromVm = azJson(['image', 'create', ...rg, '-n', 'vm-image', '--source', 'azvm']) as {
+      provisioningState: string;
+    };
+    assert.equal(fromVm.provisioningState, 'Succeeded');
+    azJson(['sig', 'create', ...rg, '-r', 'vmgallery']);
+    azJson([
+      'sig',
+      'image-definition',
+      'create',
+      ...rg,
+      '-r',
+      'vmgallery',
+      '-i',
+      'tiny',
+      '--publisher',
+      'contoso',
+      '--offer',
+      'batch',
+      '--sku',
+      'tiny',
+      '--os-type',
+      'linux',
+    ]);
+    const version = azJson([
+      'sig',
+      'image-version',
+      'create',
+      ...rg,
+      '-r',
+      'vmgallery',
+      '-i',
+      'tiny',
+      '-e',
+      '1.0.0',
+      '--managed-image',
+      'vm-snap-image',
+      '--target-regions',
+      'westeurope=2',
+      'eastus=1',
+    ]) as { provisioningState: string };
+    assert.equal(version.provisioningState, 'Succeeded');
+  });
 });

@@ -113,6 +113,19 @@ function vmCrudRoutes(deps: ApiDeps): ArmRoute[] {
     },
     {
       method: 'GET',
+      pattern: '/subscriptions/{subscriptionId}/providers/Microsoft.Compute/virtualMachines',
+      handler: async ({ caller, params }) => {
+        const list = await deps.computeQueries.list(
+          caller,
+          params.subscriptionId ?? '',
+          'Microsoft.Compute/virtualMachines',
+          {},
+        );
+        return { status: 200, body: { value: list.map((vm) => vmToWire(vm, false)) } };
+      },
+    },
+    {
+      method: 'GET',
       pattern:
         '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines',
       handler: async ({ caller, params }) => {
