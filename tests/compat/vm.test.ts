@@ -141,6 +141,43 @@ describe('VM → customise → generalize → image → gallery version (@azure/
     );
     assert.equal(version.provisioningState, 'Succeeded');
 
+    // 1.1.0 is excluded from latest, so a VM from the definition id ("latest") in East US gets 1.0.0 — and the
+    // program and the data disk (mounted from the image's /etc/fstab) are there.
+    await compute.galleryImageVersions.createOrUpdate(
+      rg,
+      'vmgallery',
+      'tool',
+      '1.1.0',
+      {
+        location: 'westeurope',
+        storageProfile: { source: { id: image.id } },
+        publishingProfile: {
+          excludeFromLatest: true,
+          targetRegions: [{ name: 'westeurope' }, { name: 'eastus' }],
+        },
+      },
+      poll,
+    );
+    const definitionId = version.id?.replace(/\/versions\/1\.0\.0$/, '') ?? '';
+    const clone = await compute.virtualMachines.createOrUpdate(
+      rg,
+      'clone',
+      {
+        location: 'eastus',
+        hardwareProfile: { vmSize: 'Standard_D2s_v3' },
+        storageProfile: { imageReference: { id: definitionId } },
+      },
+      poll,
+    );
+    assert.equal(clone.storageProfile?.imageReference?.exactVersion, '1.0.0');
+    const onClone = await compute.virtualMachines.runCommand(
+      rg,
+      'clone',
+      { commandId: 'RunShellScript', script: ['/opt/tool/run y; cat /datadrive/ref.txt'] },
+      poll,
+    );
+    assert.match(onClone.value?.[0]?.message ?? '', /tool-v1 y\nreference-data-42/);
+
     // On disk: unpack East US's replica of the OS disk and mount its data disk; the VM's writes are there.
     const { DatabaseSync } = await import('node:sqlite');
     const db = new DatabaseSync(join(server.dataDir, 'state', 'lazurite.db'), { readOnly: true });

@@ -3,12 +3,13 @@ import { putManifest, readManifest } from '../../content/manifests.ts';
 import type { RegionStores } from '../../content/regions.ts';
 import type { Digest } from '../../content/blob-store.ts';
 import type { StoreTx } from '../../storage/port.ts';
-import type { ComputeResourceRecord } from '../../storage/records.ts';
+import type { ComputeResourceRecord, ContentRef } from '../../storage/records.ts';
 import { requirePermission, type Caller } from '../authorization/access.ts';
 import { isoNow, type DomainContext } from '../context.ts';
 import { conflict, invalidInput } from '../errors.ts';
 import type { BaseImageService } from '../images/base-images.ts';
 import { findCatalogEntry, catalogKey } from '../images/base-images.ts';
+import { resolveLatest } from './versions.ts';
 import {
   authorizeRead,
   authorizeWrite,
@@ -283,19 +284,57 @@ export class VmService {
     return vm;
   }
 
+  /**
+   * A custom image id: a managed image (in this region), a gallery image version (with a completed replica in
+   * this region), or an image definition, meaning its latest version here.
+   */
+  private async imageSource(tx: StoreTx, caller: Caller, id: string, location: string) {
+    const field = 'properties.storageProfile.imageReference.id';
+    const a = parseComputeId(id, field);
+    await authorizeRead(tx, caller, a);
+    let src = await requireResource(tx, a, field);
+    let exactVersion: string | undefined;
+    if (src.type.toLowerCase() === 'microsoft.compute/galleries/images') {
+      const versions = await tx.listComputeResources(
+        a.subscriptionId,
+        'Microsoft.Compute/galleries/images/versions',
+        { parentId: src.id },
+      );
+      const latest = resolveLatest(versions, location, this.ctx.clock.now());
+      if (!latest)
+        throw invalidInput(
+          'InvalidParameter',
+          `Image definition '${src.name}' has no version eligible as latest in '${location}'.`,
+          field,
+        );
+      src = latest;
+    }
+    if (src.type.toLowerCase() === 'microsoft.compute/galleries/images/versions') {
+      exactVersion = src.name;
+      const replica = (await tx.listReplicas(src.id)).find(
+        (r) => r.region === location && r.state === 'Completed',
+      );
+      if (!replica)
+        throw invalidInput(
+          'InvalidParameter',
+          `Image version '${src.name}' has no completed replica in '${location}'.`,
+          field,
+        );
+    } else if (src.content?.region !== location) {
+      throw invalidInput('InvalidParameter', `The image '${id}' has no replica in '${location}'.`, field);
+    }
+    if (!src.content) throw invalidInput('InvalidParameter', `'${id}' has no content.`, field);
+    return { src, exactVersion };
+  }
+
   /** The OS disk's base: a catalog image (R1, refused clearly when not runnable) or a managed image / gallery version. */
   private async osSource(tx: StoreTx, caller: Caller, ref: Record<string, unknown>, location: string) {
     if (typeof ref.id === 'string') {
-      const a = parseComputeId(ref.id, 'properties.storageProfile.imageReference.id');
-      await authorizeRead(tx, caller, a);
-      const src = await requireResource(tx, a, 'properties.storageProfile.imageReference.id');
-      if (!src.content || src.content.region !== location)
-        throw invalidInput(
-          'InvalidParameter',
-          `The image '${ref.id}' has no replica in '${location}'.`,
-          'properties.storageProfile.imageReference.id',
-        );
-      const image = await readManifest(await this.regions.get(location), src.content.manifest as Digest);
+      const { src, exactVersion } = await this.imageSource(tx, caller, ref.id, location);
+      const image = await readManifest(
+        await this.regions.get(location),
+        (src.content as ContentRef).manifest as Digest,
+      );
       if (image.kind !== 'image')
         throw invalidInput(
           'InvalidParameter',
@@ -306,7 +345,7 @@ export class VmService {
         osBase: image.osDisk,
         dataDisks: image.dataDisks.map((d) => ({ lun: d.lun, manifest: d.disk })),
         lineage: { ...src.lineage, sourceImage: src.id },
-        exactVersion: undefined,
+        exactVersion,
       };
     }
     for (const f of ['publisher', 'offer', 'sku'] as const) {
