@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { DeploymentsClient } from '@azure/arm-resourcesdeployments';
-import { ClientSecretCredential } from '@azure/identity';
-import { startServer, type TestServer } from './harness.ts';
+import { credentialFor, startServer, type TestServer } from './harness.ts';
 
 /** A template shaped like the one `az vm create` submits: NSG, public IP, vnet, NIC, then the VM. */
 const template = {
@@ -104,10 +103,7 @@ describe('ARM template deployments', () => {
     server = await startServer();
     const c = server.connection;
     rg = c.resourceGroup;
-    const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
-      authorityHost: c.authorityHost,
-      disableInstanceDiscovery: true,
-    });
+    const cred = credentialFor(c);
     resources = new DeploymentsClient(cred, c.subscriptionId, { endpoint: c.armEndpoint });
     compute = new ComputeManagementClient(cred, c.subscriptionId, { endpoint: c.armEndpoint });
   });

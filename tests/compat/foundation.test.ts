@@ -4,26 +4,22 @@ import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { BatchManagementClient } from '@azure/arm-batch';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { BatchServiceClient, BatchSharedKeyCredentials, type BatchServiceModels } from '@azure/batch';
-import { ClientSecretCredential } from '@azure/identity';
 import { TokenCredentials } from '@azure/ms-rest-js';
 import { randomUUID } from 'node:crypto';
-import { startServer, type TestServer } from './harness.ts';
+import { credentialFor, startServer, type TestServer } from './harness.ts';
 
 const OWNER = '8e3af657-a8ff-443c-a75c-2fe8c4bcb635';
 const READER = 'acdd72a7-3385-48ef-bd42-f606fba81ae7';
 
 describe('foundation through the official Azure clients', () => {
   let server: TestServer;
-  let credential: ClientSecretCredential;
+  let credential: ReturnType<typeof credentialFor>;
   let c: TestServer['connection'];
 
   before(async () => {
     server = await startServer();
     c = server.connection;
-    credential = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
-      authorityHost: c.authorityHost,
-      disableInstanceDiscovery: true,
-    });
+    credential = credentialFor(c);
   });
   after(async () => {
     await server.stop();

@@ -3,8 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ComputeManagementClient } from '@azure/arm-compute';
-import { ClientSecretCredential } from '@azure/identity';
-import { startServer, type TestServer } from './harness.ts';
+import { credentialFor, startServer, type TestServer } from './harness.ts';
 
 const blobPath = (dataDir: string, region: string, digest: string) => {
   const hex = digest.replace('sha256:', '');
@@ -22,10 +21,7 @@ describe('image pipeline through @azure/arm-compute (disks → snapshots → ima
     const c = server.connection;
     rg = c.resourceGroup;
     sub = c.subscriptionId;
-    const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
-      authorityHost: c.authorityHost,
-      disableInstanceDiscovery: true,
-    });
+    const cred = credentialFor(c);
     compute = new ComputeManagementClient(cred, c.subscriptionId, { endpoint: c.armEndpoint });
   });
   after(async () => {
@@ -195,10 +191,7 @@ describe('image pipeline through @azure/arm-compute (disks → snapshots → ima
 
   test('bad input gets the real error with the field named (raw ARM calls, to read the error target)', async () => {
     const c = server.connection;
-    const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
-      authorityHost: c.authorityHost,
-      disableInstanceDiscovery: true,
-    });
+    const cred = credentialFor(c);
     const token = (await cred.getToken('https://management.azure.com/.default')).token;
     const call = async (method: string, path: string, body?: unknown) => {
       const res = await fetch(`${c.armEndpoint}${path}?api-version=2022-03-03`, {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { ClientSecretCredential } from '@azure/identity';
 import type { ConnectionInfo } from '../../src/main.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -85,4 +86,12 @@ export async function startServer(extraArgs: string[] = [], dataDir?: string): P
       if (dataDir === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The well-known service principal's credential against a test server (what every SDK client here uses). */
+export function credentialFor(c: ConnectionInfo): ClientSecretCredential {
+  return new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
+    authorityHost: c.authorityHost,
+    disableInstanceDiscovery: true,
+  });
 }

@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ComputeManagementClient } from '@azure/arm-compute';
-import { ClientSecretCredential } from '@azure/identity';
-import { runCli, startServer } from './harness.ts';
+import { credentialFor, runCli, startServer } from './harness.ts';
 
 /** `lazurite images` as a user runs it; the Debian build really runs debootstrap against Debian's mirror. */
 describe('lazurite images', () => {
@@ -39,10 +38,7 @@ describe('lazurite images', () => {
     const server = await startServer([], dataDir);
     try {
       const c = server.connection;
-      const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
-        authorityHost: c.authorityHost,
-        disableInstanceDiscovery: true,
-      });
+      const cred = credentialFor(c);
       const compute = new ComputeManagementClient(cred, c.subscriptionId, { endpoint: c.armEndpoint });
       const poll = { updateIntervalInMs: 100 };
       await compute.virtualMachines.createOrUpdate(

@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ResourceManagementClient } from '@azure/arm-resources';
-import { ClientSecretCredential } from '@azure/identity';
-import { REPO_ROOT, startServer, trustCa, type TestServer } from './harness.ts';
+import { REPO_ROOT, credentialFor, startServer, trustCa, type TestServer } from './harness.ts';
 
 const FIELDS = [
   'caCertPath',
@@ -24,10 +23,7 @@ const FIELDS = [
 ];
 
 function armClient(c: TestServer['connection']): ResourceManagementClient {
-  const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
-    authorityHost: c.authorityHost,
-    disableInstanceDiscovery: true,
-  });
+  const cred = credentialFor(c);
   return new ResourceManagementClient(cred, c.subscriptionId, { endpoint: c.armEndpoint });
 }
 

@@ -6,7 +6,7 @@ import { ResourceManagementClient } from '@azure/arm-resources';
 import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
 import { ClientSecretCredential } from '@azure/identity';
 import { SignJWT, importPKCS8 } from 'jose';
-import { runCli, startServer, type TestServer } from './harness.ts';
+import { credentialFor, runCli, startServer, type TestServer } from './harness.ts';
 
 interface Reply {
   status: number;
@@ -30,10 +30,7 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
   before(async () => {
     server = await startServer();
     c = server.connection;
-    const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
-      authorityHost: c.authorityHost,
-      disableInstanceDiscovery: true,
-    });
+    const cred = credentialFor(c);
     armToken = (await cred.getToken('https://management.azure.com/.default')).token;
     subUrl = `${c.armEndpoint}/subscriptions/${c.subscriptionId}`;
   });
@@ -120,10 +117,7 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
   });
 
   test('token for the wrong audience → 401 InvalidAuthenticationTokenAudience', async () => {
-    const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
-      authorityHost: c.authorityHost,
-      disableInstanceDiscovery: true,
-    });
+    const cred = credentialFor(c);
     const batchToken = (await cred.getToken('https://batch.core.windows.net//.default')).token;
     const r = await arm('/resourcegroups?api-version=2021-04-01', {}, batchToken);
     assert.equal(r.status, 401);

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { NetworkManagementClient } from '@azure/arm-network';
-import { ClientSecretCredential } from '@azure/identity';
-import { startServer, type TestServer } from './harness.ts';
+import { credentialFor, startServer, type TestServer } from './harness.ts';
 
 /** The network resources VM clients create alongside a VM are accepted and kept (@azure/arm-network). */
 describe('network resources for VM clients', () => {
@@ -16,10 +15,7 @@ describe('network resources for VM clients', () => {
     server = await startServer();
     const c = server.connection;
     rg = c.resourceGroup;
-    const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
-      authorityHost: c.authorityHost,
-      disableInstanceDiscovery: true,
-    });
+    const cred = credentialFor(c);
     network = new NetworkManagementClient(cred, c.subscriptionId, { endpoint: c.armEndpoint });
     compute = new ComputeManagementClient(cred, c.subscriptionId, { endpoint: c.armEndpoint });
   });

@@ -4,15 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ComputeManagementClient } from '@azure/arm-compute';
-import { ClientSecretCredential } from '@azure/identity';
-import { startServer, type TestServer } from './harness.ts';
+import { credentialFor, startServer, type TestServer } from './harness.ts';
 
 function client(s: TestServer): ComputeManagementClient {
   const c = s.connection;
-  const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
-    authorityHost: c.authorityHost,
-    disableInstanceDiscovery: true,
-  });
+  const cred = credentialFor(c);
   return new ComputeManagementClient(cred, c.subscriptionId, { endpoint: c.armEndpoint });
 }
 

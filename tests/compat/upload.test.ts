@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { ComputeManagementClient } from '@azure/arm-compute';
-import { ClientSecretCredential } from '@azure/identity';
 import { buildTinyRootfs } from '../../src/content/rootfs/tiny.ts';
-import { startServer, type TestServer } from './harness.ts';
+import { credentialFor, startServer, type TestServer } from './harness.ts';
 
 /** R5(c): managed images from generalized disks uploaded from elsewhere, then VMs booted from them. */
 describe('images from uploaded disks (rootfs tarball, raw ext4, fixed VHD)', () => {
@@ -22,10 +21,7 @@ describe('images from uploaded disks (rootfs tarball, raw ext4, fixed VHD)', () 
     server = await startServer();
     const c = server.connection;
     rg = c.resourceGroup;
-    const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
-      authorityHost: c.authorityHost,
-      disableInstanceDiscovery: true,
-    });
+    const cred = credentialFor(c);
     compute = new ComputeManagementClient(cred, c.subscriptionId, { endpoint: c.armEndpoint });
     uploads = join(server.dataDir, 'uploads');
     mkdirSync(uploads, { recursive: true });
@@ -84,10 +80,7 @@ describe('images from uploaded disks (rootfs tarball, raw ext4, fixed VHD)', () 
 
   test('a blobUri outside the uploads folder is refused, naming the field', async () => {
     const c = server.connection;
-    const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
-      authorityHost: c.authorityHost,
-      disableInstanceDiscovery: true,
-    });
+    const cred = credentialFor(c);
     const token = (await cred.getToken('https://management.azure.com/.default')).token;
     const res = await fetch(
       `${c.armEndpoint}/subscriptions/${c.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/images/sneaky?api-version=2022-11-01`,

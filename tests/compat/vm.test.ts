@@ -4,8 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ComputeManagementClient } from '@azure/arm-compute';
-import { ClientSecretCredential } from '@azure/identity';
-import { startServer, type TestServer } from './harness.ts';
+import { credentialFor, startServer, type TestServer } from './harness.ts';
 
 const blob = (dataDir: string, region: string, digest: string) => {
   const hex = digest.replace('sha256:', '');
@@ -22,10 +21,7 @@ describe('VM → customise → generalize → image → gallery version (@azure/
     server = await startServer();
     const c = server.connection;
     rg = c.resourceGroup;
-    const cred = new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
-      authorityHost: c.authorityHost,
-      disableInstanceDiscovery: true,
-    });
+    const cred = credentialFor(c);
     compute = new ComputeManagementClient(cred, c.subscriptionId, { endpoint: c.armEndpoint });
   });
   after(async () => {

@@ -3,6 +3,7 @@ import { DomainError } from '../../domain/errors.ts';
 import type { BatchAccountRecord } from '../../storage/records.ts';
 import type { ApiDeps } from '../http/context.ts';
 import { authenticateBatch, type BatchAuth } from './auth.ts';
+import { ROOT_COLLECTIONS } from './collections.ts';
 import { registerAccountRoutes } from './routes-account.ts';
 
 /** Per-request facts the Batch routes use. */
@@ -59,20 +60,6 @@ async function authorizeAad(
     );
   }
 }
-
-/** Top-level data-plane collections: what a root-level path must start with to be a Batch call. */
-export const ROOT_COLLECTIONS = [
-  'pools',
-  'jobs',
-  'jobschedules',
-  'certificates',
-  'applications',
-  'supportedimages',
-  'nodecounts',
-  'poolusagemetrics',
-  'lifetimejobstats',
-  'lifetimepoolstats',
-] as const;
 
 type Mount = { kind: 'path' } | { kind: 'root' };
 

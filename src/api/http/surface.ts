@@ -1,20 +1,10 @@
+import { ROOT_COLLECTIONS } from '../batch/collections.ts';
+
 /** Which wire surface a path belongs to; decides the error envelope and the auth scheme. */
 export type Surface = 'batch' | 'identity' | 'arm' | 'service';
 
 const IDENTITY_SECOND = new Set(['oauth2', 'v2.0', '.well-known', 'discovery']);
-/** Root-level Batch collections (kept in sync with api/batch/surface.ts ROOT_COLLECTIONS). */
-const BATCH_ROOTS = new Set([
-  'pools',
-  'jobs',
-  'jobschedules',
-  'certificates',
-  'applications',
-  'supportedimages',
-  'nodecounts',
-  'poolusagemetrics',
-  'lifetimejobstats',
-  'lifetimepoolstats',
-]);
+const BATCH_ROOTS: ReadonlySet<string> = new Set(ROOT_COLLECTIONS);
 
 export function surfaceOf(path: string): Surface {
   const clean = path.split('?')[0] ?? '/';

@@ -11,6 +11,14 @@ import type { BaseImageService } from '../images/base-images.ts';
 import { findCatalogEntry, catalogKey } from '../images/base-images.ts';
 import { resolveLatest } from './versions.ts';
 import {
+  GENERALIZE_SCRIPT,
+  powerState,
+  storageProfileOf,
+  vmDisks,
+  type PowerState,
+  type RunCommandResult,
+} from './vm-parts.ts';
+import {
   authorizeRead,
   authorizeWrite,
   computeId,
@@ -21,53 +29,6 @@ import {
   requireResource,
   type ComputeAddress,
 } from './common.ts';
-
-/** What generalize removes: machine-specific identity, keys, logs and histories (docs/generalize.md). */
-export const GENERALIZE_SCRIPT = [
-  ': > /etc/machine-id',
-  'rm -f /var/lib/dbus/machine-id /etc/ssh/ssh_host_*',
-  'echo localhost > /etc/hostname',
-  'find /var/log -type f -exec rm -f {} + 2>/dev/null',
-  'rm -rf /tmp/* /var/tmp/* /var/lib/cloud/instances /var/lib/waagent',
-  'rm -f /root/.bash_history /root/.ash_history /home/*/.bash_history /home/*/.ash_history',
-  'exit 0',
-].join('\n');
-
-type PowerState = 'running' | 'stopped' | 'deallocated';
-
-const vmDisks = (vm: ComputeResourceRecord): VmDisks => vm.lineage.disks as VmDisks;
-const powerState = (vm: ComputeResourceRecord): PowerState =>
-  (vm.lineage.powerState as PowerState | undefined) ?? 'running';
-
-/** The VM's `storageProfile` as ARM shows it, naming the managed disks created for it. */
-function storageProfileOf(
-  ref: Record<string, unknown>,
-  exactVersion: string | undefined,
-  os: ComputeResourceRecord,
-  caching: unknown,
-  size: number,
-  data: { spec: Record<string, unknown> }[],
-) {
-  return {
-    imageReference: { ...ref, ...(exactVersion === undefined ? {} : { exactVersion }) },
-    osDisk: {
-      osType: 'Linux',
-      name: os.name,
-      createOption: 'FromImage',
-      caching,
-      managedDisk: { id: os.id, storageAccountType: 'Premium_LRS' },
-      diskSizeGB: size,
-      deleteOption: 'Detach',
-    },
-    dataDisks: data.map((d) => d.spec),
-  };
-}
-
-export interface RunCommandResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
 
 /** Virtual machines (R2, R3): created from a base image, customised with runCommand, generalized. */
 export class VmService {
