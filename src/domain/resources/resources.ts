@@ -256,6 +256,17 @@ function providerState(
   );
 }
 
+/** Whether `namespace` is registered for the subscription. */
+export async function providerRegistered(
+  tx: StoreTx,
+  subscriptionId: string,
+  namespace: string,
+): Promise<boolean> {
+  return (
+    providerState(requireProvider(namespace), await tx.listProviderStates(subscriptionId)) === 'Registered'
+  );
+}
+
 /** Throws `MissingSubscriptionRegistration` when `namespace` is not registered for the subscription. */
 export async function requireRegistered(
   tx: StoreTx,
@@ -263,7 +274,7 @@ export async function requireRegistered(
   namespace: string,
 ): Promise<void> {
   const info = requireProvider(namespace);
-  if (providerState(info, await tx.listProviderStates(subscriptionId)) !== 'Registered') {
+  if (!(await providerRegistered(tx, subscriptionId, namespace))) {
     throw conflict(
       'MissingSubscriptionRegistration',
       `The subscription is not registered to use namespace '${info.namespace}'. See https://aka.ms/rps-not-found for how to register subscriptions.`,
