@@ -65,13 +65,12 @@ export function regionStoresFor(config: Config): RegionStores {
   return new RegionStores(regionPaths(config.dataDir, Object.keys(REGIONS), config.regionPaths));
 }
 
-export function baseImageServiceFor(config: Config, ctx: DomainContext): BaseImageService {
-  return new BaseImageService(
-    ctx,
-    regionStoresFor(config),
-    join(config.dataDir, 'cache', 'build'),
-    config.homeRegion,
-  );
+export function baseImageServiceFor(
+  config: Config,
+  ctx: DomainContext,
+  regions: RegionStores = regionStoresFor(config),
+): BaseImageService {
+  return new BaseImageService(ctx, regions, join(config.dataDir, 'cache', 'build'), config.homeRegion);
 }
 
 /** The tiny image builds in well under a second, so a fresh data dir gets it at start when busybox is there. */
@@ -125,12 +124,7 @@ export async function startLazurite(
     const ctx: DomainContext = { store, clock, ids };
     await seedWellKnownEnvironment(ctx);
     const regions = regionStoresFor(config);
-    const baseImages = new BaseImageService(
-      ctx,
-      regions,
-      join(config.dataDir, 'cache', 'build'),
-      config.homeRegion,
-    );
+    const baseImages = baseImageServiceFor(config, ctx, regions);
     await ensureTinyImage(baseImages, logger);
     const replication = new ReplicationReconciler(ctx, regions, logger);
     const vms = new VmService(ctx, regions, baseImages, new VmHost(config.dataDir, regions));

@@ -8,6 +8,19 @@ import type { BlobStore, Digest } from './blob-store.ts';
 
 const run = promisify(execFile);
 
+/**
+ * How every layer is packed: posix tar keeps xattrs and ACLs, owners stay numeric, and atime/ctime are dropped
+ * with entries sorted, so the same tree always packs to the same digest.
+ */
+export const PACK_ARGS = [
+  '--format=posix',
+  '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
+  '--numeric-owner',
+  '--xattrs',
+  '--acls',
+  '--sort=name',
+];
+
 /** Applies one OCI layer: whiteouts delete from the layers below, then the layer's files are extracted. */
 export async function applyLayer(layer: string, dest: string): Promise<void> {
   const entries = (await run('tar', ['-tf', layer], { maxBuffer: 256 * 1024 * 1024 })).stdout.split('\n');
@@ -46,20 +59,7 @@ export async function packOverlayUpper(store: BlobStore, upper: string): Promise
       await writeFile(join(markers, dirname(rel), `.wh.${rel.split('/').pop() ?? ''}`), '');
     }
     const excludes = whiteouts.map((w) => `--exclude=./${relative(upper, w)}`);
-    await run('tar', [
-      '--format=posix',
-      '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
-      '--numeric-owner',
-      '--xattrs',
-      '--acls',
-      '--sort=name',
-      ...excludes,
-      '-C',
-      upper,
-      '-cf',
-      layer,
-      '.',
-    ]);
+    await run('tar', [...PACK_ARGS, ...excludes, '-C', upper, '-cf', layer, '.']);
     if (whiteouts.length > 0)
       await run('tar', [
         '--format=posix',

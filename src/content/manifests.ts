@@ -4,7 +4,7 @@ import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { digestOf, isDigest, type BlobStore, type Digest } from './blob-store.ts';
-import { applyLayer } from './layers.ts';
+import { applyLayer, PACK_ARGS } from './layers.ts';
 
 const run = promisify(execFile);
 
@@ -101,20 +101,7 @@ export async function writeRawFile(store: BlobStore, digest: Digest, dest: strin
 export async function packDirectory(store: BlobStore, dir: string): Promise<Digest> {
   const tmp = join(store.root, 'tmp', `${randomUUID()}.tar`);
   try {
-    // posix format keeps xattrs; atime/ctime are dropped so the same tree always packs to the same digest.
-    await run('tar', [
-      '--format=posix',
-      '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
-      '--numeric-owner',
-      '--xattrs',
-      '--acls',
-      '--sort=name',
-      '-C',
-      dir,
-      '-cf',
-      tmp,
-      '.',
-    ]);
+    await run('tar', [...PACK_ARGS, '-C', dir, '-cf', tmp, '.']);
     return (await store.putFile(tmp)).digest;
   } finally {
     await rm(tmp, { force: true });

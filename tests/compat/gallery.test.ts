@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ComputeManagementClient } from '@azure/arm-compute';
-import { credentialFor, startServer, type TestServer } from './harness.ts';
-
-const blobPath = (dataDir: string, region: string, digest: string) => {
-  const hex = digest.replace('sha256:', '');
-  return join(dataDir, 'regions', region, 'blobs', 'sha256', hex.slice(0, 2), hex);
-};
+import {
+  blobPath,
+  computeClient,
+  credentialFor,
+  startServer,
+  storedContent,
+  type TestServer,
+} from './harness.ts';
 
 describe('image pipeline through @azure/arm-compute (disks → snapshots → image → gallery version replicated)', () => {
   let server: TestServer;
@@ -21,8 +22,7 @@ describe('image pipeline through @azure/arm-compute (disks → snapshots → ima
     const c = server.connection;
     rg = c.resourceGroup;
     sub = c.subscriptionId;
-    const cred = credentialFor(c);
-    compute = new ComputeManagementClient(cred, c.subscriptionId, { endpoint: c.armEndpoint });
+    compute = computeClient(c);
   });
   after(async () => {
     await server.stop();
@@ -145,7 +145,7 @@ describe('image pipeline through @azure/arm-compute (disks → snapshots → ima
     );
     // The bytes, checked on disk: every blob the version reaches is in both regions' stores, identical.
     const read = (region: string, digest: string) => readFileSync(blobPath(server.dataDir, region, digest));
-    const root = await contentOf('Microsoft.Compute/galleries/images/versions', '1.0.0');
+    const root = storedContent(server.dataDir, 'Microsoft.Compute/galleries/images/versions', '1.0.0');
     const imageManifest = JSON.parse(read('westeurope', root).toString()) as {
       osDisk: string;
       dataDisks: { lun: number; disk: string }[];
@@ -177,17 +177,6 @@ describe('image pipeline through @azure/arm-compute (disks → snapshots → ima
       names.push(v.name ?? '');
     assert.deepEqual(names.sort(), ['1.0.0', '1.1.0']);
   });
-
-  /** The content digest the server recorded for a resource (internal state, read from the store file). */
-  async function contentOf(type: string, name: string): Promise<string> {
-    const { DatabaseSync } = await import('node:sqlite');
-    const db = new DatabaseSync(join(server.dataDir, 'state', 'lazurite.db'), { readOnly: true });
-    const row = db
-      .prepare('select content from compute_resources where type = ? and name = ?')
-      .get(type, name) as { content: string };
-    db.close();
-    return (JSON.parse(row.content) as { manifest: string }).manifest;
-  }
 
   test('bad input gets the real error with the field named (raw ARM calls, to read the error target)', async () => {
     const c = server.connection;

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { ComputeManagementClient } from '@azure/arm-compute';
 import { ClientSecretCredential } from '@azure/identity';
+import { DatabaseSync } from 'node:sqlite';
 import type { ConnectionInfo } from '../../src/main.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -94,4 +96,27 @@ export function credentialFor(c: ConnectionInfo): ClientSecretCredential {
     authorityHost: c.authorityHost,
     disableInstanceDiscovery: true,
   });
+}
+
+export function computeClient(c: ConnectionInfo): ComputeManagementClient {
+  return new ComputeManagementClient(credentialFor(c), c.subscriptionId, { endpoint: c.armEndpoint });
+}
+
+/** Where a region's content store keeps a blob, for checks on disk. */
+export function blobPath(dataDir: string, region: string, digest: string): string {
+  const hex = digest.replace('sha256:', '');
+  return join(dataDir, 'regions', region, 'blobs', 'sha256', hex.slice(0, 2), hex);
+}
+
+/** The content manifest digest the server recorded for a compute resource (internal state, read from its store). */
+export function storedContent(dataDir: string, type: string, name: string): string {
+  const db = new DatabaseSync(join(dataDir, 'state', 'lazurite.db'), { readOnly: true });
+  try {
+    const row = db
+      .prepare('select content from compute_resources where type = ? and name = ?')
+      .get(type, name) as { content: string };
+    return (JSON.parse(row.content) as { manifest: string }).manifest;
+  } finally {
+    db.close();
+  }
 }

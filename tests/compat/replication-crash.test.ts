@@ -3,21 +3,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ComputeManagementClient } from '@azure/arm-compute';
-import { credentialFor, startServer, type TestServer } from './harness.ts';
-
-function client(s: TestServer): ComputeManagementClient {
-  const c = s.connection;
-  const cred = credentialFor(c);
-  return new ComputeManagementClient(cred, c.subscriptionId, { endpoint: c.armEndpoint });
-}
+import { blobPath, computeClient, startServer, storedContent } from './harness.ts';
 
 describe('kill -9 during replication', () => {
   test('after a restart replication resumes, completes, and the replica holds every byte', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'lazurite-crash-'));
     const first = await startServer([], dataDir);
     const rg = first.connection.resourceGroup;
-    let compute = client(first);
+    let compute = computeClient(first.connection);
     const poll = { updateIntervalInMs: 100 };
     // A VM writes ~400 MB of incompressible data to a data disk, so copying it takes a moment.
     await compute.virtualMachines.createOrUpdate(
@@ -93,7 +86,7 @@ describe('kill -9 during replication', () => {
     await poller.catch(() => undefined);
 
     const second = await startServer([], dataDir);
-    compute = client(second);
+    compute = computeClient(second.connection);
     const before = await compute.galleryImageVersions.get(rg, 'crashgallery', 'def', '1.0.0', {
       expand: 'ReplicationStatus',
     });
@@ -111,17 +104,8 @@ describe('kill -9 during replication', () => {
     assert.equal(version.provisioningState, 'Succeeded');
     assert.equal(version.replicationStatus?.aggregatedState, 'Completed');
     // Every blob the version reaches is present, byte-identical, in each target region's store.
-    const { DatabaseSync } = await import('node:sqlite');
-    const db = new DatabaseSync(join(dataDir, 'state', 'lazurite.db'), { readOnly: true });
-    const row = db
-      .prepare(
-        "select content from compute_resources where type = 'Microsoft.Compute/galleries/images/versions'",
-      )
-      .get() as { content: string };
-    db.close();
-    const root = (JSON.parse(row.content) as { manifest: string }).manifest;
-    const path = (region: string, d: string) =>
-      join(dataDir, 'regions', region, 'blobs', 'sha256', d.slice(7, 9), d.slice(7));
+    const root = storedContent(dataDir, 'Microsoft.Compute/galleries/images/versions', '1.0.0');
+    const path = (region: string, d: string) => blobPath(dataDir, region, d);
     const img = JSON.parse(readFileSync(path('westeurope', root), 'utf8')) as {
       osDisk: string;
       dataDisks: { disk: string }[];

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { buildTinyRootfs } from '../../src/content/rootfs/tiny.ts';
-import { credentialFor, startServer, type TestServer } from './harness.ts';
+import { computeClient, credentialFor, startServer, type TestServer } from './harness.ts';
 
 /** R5(c): managed images from generalized disks uploaded from elsewhere, then VMs booted from them. */
 describe('images from uploaded disks (rootfs tarball, raw ext4, fixed VHD)', () => {
@@ -21,8 +21,7 @@ describe('images from uploaded disks (rootfs tarball, raw ext4, fixed VHD)', () 
     server = await startServer();
     const c = server.connection;
     rg = c.resourceGroup;
-    const cred = credentialFor(c);
-    compute = new ComputeManagementClient(cred, c.subscriptionId, { endpoint: c.armEndpoint });
+    compute = computeClient(c);
     uploads = join(server.dataDir, 'uploads');
     mkdirSync(uploads, { recursive: true });
     const root = mkdtempSync(join(tmpdir(), 'lazurite-upload-'));

@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ComputeManagementClient } from '@azure/arm-compute';
-import { credentialFor, startServer, type TestServer } from './harness.ts';
-
-const blob = (dataDir: string, region: string, digest: string) => {
-  const hex = digest.replace('sha256:', '');
-  return join(dataDir, 'regions', region, 'blobs', 'sha256', hex.slice(0, 2), hex);
-};
+import { blobPath, computeClient, startServer, storedContent, type TestServer } from './harness.ts';
 
 describe('VM → customise → generalize → image → gallery version (@azure/arm-compute)', () => {
   let server: TestServer;
@@ -21,8 +15,7 @@ describe('VM → customise → generalize → image → gallery version (@azure/
     server = await startServer();
     const c = server.connection;
     rg = c.resourceGroup;
-    const cred = credentialFor(c);
-    compute = new ComputeManagementClient(cred, c.subscriptionId, { endpoint: c.armEndpoint });
+    compute = computeClient(c);
   });
   after(async () => {
     await server.stop();
@@ -175,19 +168,11 @@ describe('VM → customise → generalize → image → gallery version (@azure/
     assert.match(onClone.value?.[0]?.message ?? '', /tool-v1 y\nreference-data-42/);
 
     // On disk: unpack East US's replica of the OS disk and mount its data disk; the VM's writes are there.
-    const { DatabaseSync } = await import('node:sqlite');
-    const db = new DatabaseSync(join(server.dataDir, 'state', 'lazurite.db'), { readOnly: true });
-    const row = db
-      .prepare(
-        "select content from compute_resources where type = 'Microsoft.Compute/galleries/images/versions'",
-      )
-      .get() as { content: string };
-    db.close();
-    const root = (JSON.parse(row.content) as { manifest: string }).manifest;
-    const read = (d: string) => readFileSync(blob(server.dataDir, 'eastus', d));
+    const root = storedContent(server.dataDir, 'Microsoft.Compute/galleries/images/versions', '1.0.0');
+    const read = (d: string) => readFileSync(blobPath(server.dataDir, 'eastus', d));
     const img = JSON.parse(read(root).toString()) as { osDisk: string; dataDisks: { disk: string }[] };
     const os = JSON.parse(read(img.osDisk).toString()) as { layers: string[] };
-    const top = blob(server.dataDir, 'eastus', os.layers.at(-1) ?? '');
+    const top = blobPath(server.dataDir, 'eastus', os.layers.at(-1) ?? '');
     assert.match(execFileSync('tar', ['-xOf', top, './opt/tool/run'], { encoding: 'utf8' }), /tool-v1/);
     assert.equal(
       execFileSync('tar', ['-xOf', top, './etc/machine-id'], { encoding: 'utf8' }),

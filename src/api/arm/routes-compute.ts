@@ -131,10 +131,9 @@ async function putVersion(deps: ApiDeps, req: ArmRequest, patch: boolean): Promi
     const { resource } = await deps.computeQueries.get(req.caller, a);
     body.location = resource.location;
   }
-  const { version, operationId } = await deps.gallery.putVersion(req.caller, a, body);
+  const { version, operationId, created } = await deps.gallery.putVersion(req.caller, a, body);
   const apiVersion = req.query['api-version'] ?? '2022-03-03';
   const op = `${deps.publicOrigin()}/subscriptions/${a.subscriptionId}/providers/Microsoft.Compute/locations/${version.location}/operations/${operationId}?api-version=${apiVersion}`;
-  const created = version.createdAt === version.updatedAt;
   return {
     status: created && !patch ? 201 : 200,
     headers: { 'azure-asyncoperation': op, 'retry-after': '1' },

@@ -4,7 +4,7 @@ import { CATEGORY_STATUS, type WireError } from '../http/errors.ts';
 
 /** OAuth2 error responses as Entra ID writes them: {error, error_description, error_codes, ...}. */
 export function toOAuthError(err: unknown, requestId: string, now: Date): WireError {
-  const timestamp = now.toISOString().replace('T', ' ').replace('Z', 'Z');
+  const timestamp = now.toISOString().replace('T', ' ');
   if (err instanceof DomainError) {
     const aadsts = Number(err.values.aadsts ?? 0);
     const isOauthCode = /^[a-z_]+$/.test(err.code);

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { packDirectory, putManifest, readManifest } from '../../content/manifests.ts';
+import { packDirectory, putManifest } from '../../content/manifests.ts';
 import { importDiskImage } from '../../content/rootfs/disk-image.ts';
 import type { RegionStores } from '../../content/regions.ts';
 import { replicate } from '../../content/replication.ts';
@@ -112,7 +112,7 @@ export class DiskService {
           timeCreated: existing?.properties.timeCreated ?? isoNow(this.ctx),
           uniqueId: existing?.properties.uniqueId ?? this.ctx.ids.uuid(),
           provisioningState: 'Succeeded',
-          diskState: kind === 'disk' ? 'Unattached' : 'Unattached',
+          diskState: 'Unattached',
         },
         content: made.content,
         lineage: made.lineage,
@@ -368,7 +368,6 @@ export class DiskService {
         });
       }
       const store = await this.regions.get(location);
-      await readManifest(store, osDisk.content.manifest as Digest);
       const manifest = await putManifest(store, {
         kind: 'image',
         osDisk: osDisk.content.manifest as Digest,

@@ -38,6 +38,7 @@ function oneOf<T extends string>(value: unknown, allowed: readonly T[], field: s
 export interface VersionWrite {
   version: ComputeResourceRecord;
   operationId: string;
+  created: boolean;
 }
 
 /** Galleries, image definitions and image versions (R6, R7). */
@@ -205,7 +206,7 @@ export class GalleryService {
         kind: 'put',
         startTime: isoNow(this.ctx),
       });
-      return { version, operationId };
+      return { version, operationId, created: !existing };
     });
   }
 
