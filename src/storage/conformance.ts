@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { batchStoreConformance } from './conformance-batch.ts';
 import type { Store } from './port.ts';
 import type { BatchAccountRecord, RoleAssignmentRecord } from './records.ts';
 
@@ -145,5 +146,7 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       );
       await store.close();
     });
+
+    batchStoreConformance(open);
   });
 }

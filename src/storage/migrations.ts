@@ -177,4 +177,27 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003_pools_and_nodes': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('pools')
+        .addColumn('account_key', 'text', (c) => c.notNull())
+        .addColumn('id_key', 'text', (c) => c.notNull())
+        .addColumn('in_motion', 'integer', (c) => c.notNull())
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('pools_pk', ['account_key', 'id_key'])
+        .execute();
+      await db.schema.createIndex('pools_in_motion').on('pools').column('in_motion').execute();
+      await db.schema
+        .createTable('nodes')
+        .addColumn('account_key', 'text', (c) => c.notNull())
+        .addColumn('pool_key', 'text', (c) => c.notNull())
+        .addColumn('id_key', 'text', (c) => c.notNull())
+        .addColumn('host_id', 'text')
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('nodes_pk', ['account_key', 'pool_key', 'id_key'])
+        .execute();
+      await db.schema.createIndex('nodes_by_host').on('nodes').column('host_id').execute();
+    },
+  },
 };

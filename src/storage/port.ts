@@ -4,6 +4,8 @@ import type {
   OperationRecord,
   ReplicaRecord,
   BatchAccountRecord,
+  NodeRecord,
+  PoolRecord,
   PrincipalRecord,
   ProviderRegistrationRecord,
   ResourceGroupRecord,
@@ -76,6 +78,21 @@ export interface StoreTx {
   deleteReplica(versionId: string, region: string): Promise<void>;
   putOperation(op: OperationRecord): Promise<void>;
   findOperation(id: string): Promise<OperationRecord | undefined>;
+
+  // batch pools and compute nodes (ids compared case-insensitively, per account)
+  putPool(pool: PoolRecord): Promise<void>;
+  findPool(accountName: string, poolId: string): Promise<PoolRecord | undefined>;
+  listPools(accountName: string): Promise<PoolRecord[]>;
+  /** Every pool of every account that still needs the sizer (allocation not steady, or deleting). */
+  listPoolsInMotion(): Promise<PoolRecord[]>;
+  /** Removes the pool and its nodes. */
+  deletePool(accountName: string, poolId: string): Promise<boolean>;
+  putNodes(nodes: NodeRecord[]): Promise<void>;
+  findNode(accountName: string, poolId: string, nodeId: string): Promise<NodeRecord | undefined>;
+  listNodes(accountName: string, poolId: string): Promise<NodeRecord[]>;
+  /** Nodes a host agent runs, plus (when `unassigned`) nodes no agent has taken yet. */
+  listNodesForHost(hostId: string, unassigned: boolean): Promise<NodeRecord[]>;
+  deleteNodes(accountName: string, poolId: string, nodeIds: string[]): Promise<void>;
 
   // base images
   putBaseImage(image: BaseImageRecord): Promise<void>;

@@ -145,3 +145,105 @@ export interface BatchAccountRecord {
   createdAt: string;
   updatedAt: string;
 }
+
+/** Batch pool states (BatchService.json PoolState / AllocationState). */
+export type PoolState = 'active' | 'deleting';
+export type AllocationState = 'steady' | 'resizing' | 'stopping';
+
+/** A resize error as the Batch service reports it on a pool. */
+export interface ResizeErrorRecord {
+  code: string;
+  message: string;
+  values?: { name: string; value: string }[];
+}
+
+/** Where a pool's nodes get their image bytes: a replica (gallery) or the image (managed) in `region`. */
+export interface PoolImageBinding {
+  kind: 'marketplace' | 'gallery' | 'managed';
+  /** Gallery image version or managed image id; the base image key for marketplace. */
+  source: string;
+  region: string;
+  osManifest: string;
+  dataDisks: { lun: number; manifest: string }[];
+  /** Replicas in `region` (gallery) — hydration capacity scales with them; 1 for managed and marketplace. */
+  replicaCount: number;
+  /** False when no completed replica is in the account's region: allocation fails (R12). */
+  available: boolean;
+}
+
+/** A Batch pool. `spec` holds the properties the user set (wire names), state fields are kept beside it. */
+export interface PoolRecord {
+  accountName: string;
+  id: string;
+  spec: Record<string, unknown>;
+  image: PoolImageBinding;
+  state: PoolState;
+  allocationState: AllocationState;
+  targetDedicatedNodes: number;
+  targetLowPriorityNodes: number;
+  resizeTimeoutMs: number;
+  /** When the current resize began (the resize timeout counts from here). */
+  resizeStartedAt: string;
+  resizeErrors: ResizeErrorRecord[];
+  etag: string;
+  creationTime: string;
+  lastModified: string;
+  stateTransitionTime: string;
+  allocationStateTransitionTime: string;
+}
+
+/** Batch compute node states (BatchService.json ComputeNodeState, lower case as on the wire). */
+export type NodeState =
+  | 'creating'
+  | 'starting'
+  | 'waitingforstarttask'
+  | 'idle'
+  | 'running'
+  | 'starttaskfailed'
+  | 'rebooting'
+  | 'reimaging'
+  | 'leavingpool'
+  | 'unusable'
+  | 'preempted'
+  | 'offline'
+  | 'unknown';
+
+/** What the server wants a node to be; agents converge the node to it. */
+export type NodeGoal = 'run' | 'reboot' | 'reimage' | 'remove';
+
+export interface StartTaskInfoRecord {
+  state: 'running' | 'completed';
+  startTime: string;
+  endTime?: string;
+  exitCode?: number;
+  result?: 'success' | 'failure';
+  retryCount: number;
+  failureInfo?: { category: string; code: string; message: string };
+}
+
+export interface NodeErrorRecord {
+  code: string;
+  message: string;
+  errorDetails?: { name: string; value: string }[];
+}
+
+export interface NodeRecord {
+  accountName: string;
+  poolId: string;
+  id: string;
+  isDedicated: boolean;
+  state: NodeState;
+  previousState: NodeState | null;
+  stateTransitionTime: string;
+  allocationTime: string;
+  /** The host agent that runs this node; null until one takes it. */
+  hostId: string | null;
+  /** Whether the node holds one of its image source's hydration slots (replica capacity, R15/R16). */
+  granted: boolean;
+  goal: NodeGoal;
+  /** Bumped with every reboot/reimage request, so an agent can tell a new request from one it has done. */
+  generation: number;
+  startTaskInfo: StartTaskInfoRecord | null;
+  errors: NodeErrorRecord[];
+  lastBootTime: string | null;
+}

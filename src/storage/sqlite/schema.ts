@@ -112,7 +112,24 @@ export interface OperationsTable {
   start_time: string;
 }
 
+export interface PoolsTable {
+  account_key: string;
+  id_key: string;
+  in_motion: number;
+  doc: string;
+}
+
+export interface NodesTable {
+  account_key: string;
+  pool_key: string;
+  id_key: string;
+  host_id: string | null;
+  doc: string;
+}
+
 export interface Database {
+  pools: PoolsTable;
+  nodes: NodesTable;
   compute_resources: ComputeResourcesTable;
   replicas: ReplicasTable;
   operations: OperationsTable;

@@ -1,0 +1,111 @@
+/**
+ * The node backend port: what a host needs to run Batch compute nodes. A `NodeExecutor` owns the sandboxes of
+ * one host; the host agent (src/backends/agent.ts) drives it from the assignments it gets from the server, over
+ * HTTPS or in process. Implementations: `local/` (real sandboxes) and `simulated/` (modelled, no execution).
+ * Every implementation passes src/backends/conformance.ts.
+ */
+
+/** The image a node boots from, as stored in the content store of `region` (a replica or the image itself). */
+export interface NodeImage {
+  region: string;
+  /** Filesystem manifest digest of the OS disk (`sha256:...`). */
+  osManifest: string;
+  /** Raw disk manifests of the data disks. */
+  dataDisks: { lun: number; manifest: string }[];
+}
+
+export interface NodeSize {
+  name: string;
+  cores: number;
+  memoryMB: number;
+  tempDiskGB: number;
+}
+
+export interface NodeSpec {
+  accountName: string;
+  poolId: string;
+  nodeId: string;
+  hostname: string;
+  image: NodeImage;
+  size: NodeSize;
+  isDedicated: boolean;
+}
+
+/** Inside every node, as on Linux Batch nodes: AZ_BATCH_NODE_ROOT_DIR. Node file paths are relative to it. */
+export const NODE_ROOT_DIR = '/mnt/batch/tasks';
+
+/** A process to run inside a node. Paths are inside the node. */
+export interface ProcessSpec {
+  commandLine: string;
+  /** The complete environment (the domain computes AZ_BATCH_* and adds the user's settings). */
+  environment: Record<string, string>;
+  /** admin: root; nonadmin: the unprivileged auto-user (uid 1000, `_azbatch`). */
+  elevation: 'admin' | 'nonadmin';
+  /** Working directory inside the node, created if missing (owned by the process's user). */
+  workingDir: string;
+  /** Files that receive stdout and stderr, relative to NODE_ROOT_DIR, e.g. `startup/stdout.txt`. */
+  stdoutFile: string;
+  stderrFile: string;
+  /** Killed (whole process tree) after this long; undefined = no limit. */
+  timeoutMs?: number;
+}
+
+export interface ProcessResult {
+  exitCode: number;
+  timedOut: boolean;
+}
+
+export interface NodeFileInfo {
+  /** Relative to NODE_ROOT_DIR, `/`-separated, e.g. `startup/stdout.txt`. */
+  name: string;
+  isDirectory: boolean;
+  size: number;
+  lastModified: Date;
+  creationTime: Date;
+  /** Octal mode string as Batch reports it, e.g. `0o100644`. */
+  fileMode: string;
+}
+
+export interface NodeFileRange {
+  start: number;
+  /** Inclusive end, as in HTTP ranges; undefined = to the end. */
+  end?: number;
+}
+
+/** Thrown by executors for a file that does not exist or is outside the node's root directory. */
+export class NodeFileNotFound extends Error {
+  readonly path: string;
+  constructor(path: string) {
+    super(`The file '${path}' does not exist on the node.`);
+    this.path = path;
+  }
+}
+
+export interface NodeExecutor {
+  readonly kind: 'local' | 'simulated';
+  /** Makes the image available on this host (once per image per host; concurrent calls share the work). */
+  hydrate(image: NodeImage): Promise<void>;
+  /**
+   * Boots the node: creates its copy-on-write root over the hydrated image if it has none (a fresh, empty
+   * upper layer; data disks likewise) and starts its sandbox. Idempotent: booting a running node is a no-op.
+   */
+  boot(node: NodeSpec): Promise<void>;
+  /** Runs a process inside a booted node and waits for it. Several may run at once on one node. */
+  exec(nodeId: string, process: ProcessSpec): Promise<ProcessResult>;
+  /** Stops everything running on the node and its sandbox; its disk (upper layer) is kept. Reboot = stop + boot. */
+  stop(nodeId: string): Promise<void>;
+  /** Stops the node and discards its disk. Reimage = destroy + boot; removal = destroy. Idempotent. */
+  destroy(nodeId: string): Promise<void>;
+  /** Nodes that have a disk on this host (booted or not), for reconciling after a restart. */
+  list(): Promise<string[]>;
+  /** Files under `dir` (relative to NODE_ROOT_DIR; '' = all), recursively or one level. */
+  listFiles(nodeId: string, dir: string, recursive: boolean): Promise<NodeFileInfo[]>;
+  /** A file's content (or a byte range of it). Throws NodeFileNotFound for missing or escaping paths. */
+  readFile(
+    nodeId: string,
+    path: string,
+    range?: NodeFileRange,
+  ): Promise<{ content: Buffer; info: NodeFileInfo }>;
+  /** Stops every sandbox (server shutdown); disks are kept. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,144 @@
+import type { Transaction } from 'kysely';
+import type { NodeRecord, PoolRecord } from './records.ts';
+import type { Database } from './sqlite/schema.ts';
+
+/** Batch pools and compute nodes over Kysely, stored as JSON documents keyed case-insensitively. */
+const key = (s: string): string => s.toLowerCase();
+const inMotion = (p: PoolRecord): number =>
+  p.state === 'deleting' || p.allocationState !== 'steady' ? 1 : 0;
+
+export async function putPool(db: Transaction<Database>, p: PoolRecord): Promise<void> {
+  const row = {
+    account_key: key(p.accountName),
+    id_key: key(p.id),
+    in_motion: inMotion(p),
+    doc: JSON.stringify(p),
+  };
+  await db
+    .insertInto('pools')
+    .values(row)
+    .onConflict((oc) =>
+      oc.columns(['account_key', 'id_key']).doUpdateSet({ in_motion: row.in_motion, doc: row.doc }),
+    )
+    .execute();
+}
+
+export async function findPool(db: Transaction<Database>, account: string, id: string) {
+  const r = await db
+    .selectFrom('pools')
+    .select('doc')
+    .where('account_key', '=', key(account))
+    .where('id_key', '=', key(id))
+    .executeTakeFirst();
+  return r === undefined ? undefined : (JSON.parse(r.doc) as PoolRecord);
+}
+
+export async function listPools(db: Transaction<Database>, account: string): Promise<PoolRecord[]> {
+  const rows = await db
+    .selectFrom('pools')
+    .select('doc')
+    .where('account_key', '=', key(account))
+    .orderBy('id_key')
+    .execute();
+  return rows.map((r) => JSON.parse(r.doc) as PoolRecord);
+}
+
+export async function listPoolsInMotion(db: Transaction<Database>): Promise<PoolRecord[]> {
+  const rows = await db.selectFrom('pools').select('doc').where('in_motion', '=', 1).execute();
+  return rows.map((r) => JSON.parse(r.doc) as PoolRecord);
+}
+
+export async function deletePool(db: Transaction<Database>, account: string, id: string): Promise<boolean> {
+  await db
+    .deleteFrom('nodes')
+    .where('account_key', '=', key(account))
+    .where('pool_key', '=', key(id))
+    .execute();
+  const r = await db
+    .deleteFrom('pools')
+    .where('account_key', '=', key(account))
+    .where('id_key', '=', key(id))
+    .executeTakeFirst();
+  return r.numDeletedRows > 0n;
+}
+
+export async function putNodes(db: Transaction<Database>, nodes: NodeRecord[]): Promise<void> {
+  for (let i = 0; i < nodes.length; i += 200) {
+    const rows = nodes.slice(i, i + 200).map((n) => ({
+      account_key: key(n.accountName),
+      pool_key: key(n.poolId),
+      id_key: key(n.id),
+      host_id: n.hostId,
+      doc: JSON.stringify(n),
+    }));
+    await db
+      .insertInto('nodes')
+      .values(rows)
+      .onConflict((oc) =>
+        oc.columns(['account_key', 'pool_key', 'id_key']).doUpdateSet((eb) => ({
+          host_id: eb.ref('excluded.host_id'),
+          doc: eb.ref('excluded.doc'),
+        })),
+      )
+      .execute();
+  }
+}
+
+export async function findNode(db: Transaction<Database>, account: string, pool: string, id: string) {
+  const r = await db
+    .selectFrom('nodes')
+    .select('doc')
+    .where('account_key', '=', key(account))
+    .where('pool_key', '=', key(pool))
+    .where('id_key', '=', key(id))
+    .executeTakeFirst();
+  return r === undefined ? undefined : (JSON.parse(r.doc) as NodeRecord);
+}
+
+export async function listNodes(
+  db: Transaction<Database>,
+  account: string,
+  pool: string,
+): Promise<NodeRecord[]> {
+  const rows = await db
+    .selectFrom('nodes')
+    .select('doc')
+    .where('account_key', '=', key(account))
+    .where('pool_key', '=', key(pool))
+    .orderBy('id_key')
+    .execute();
+  return rows.map((r) => JSON.parse(r.doc) as NodeRecord);
+}
+
+export async function listNodesForHost(
+  db: Transaction<Database>,
+  hostId: string,
+  unassigned: boolean,
+): Promise<NodeRecord[]> {
+  const rows = await db
+    .selectFrom('nodes')
+    .select('doc')
+    .where((eb) =>
+      unassigned
+        ? eb.or([eb('host_id', '=', hostId), eb('host_id', 'is', null)])
+        : eb('host_id', '=', hostId),
+    )
+    .execute();
+  return rows.map((r) => JSON.parse(r.doc) as NodeRecord);
+}
+
+export async function deleteNodes(
+  db: Transaction<Database>,
+  account: string,
+  pool: string,
+  ids: string[],
+): Promise<void> {
+  for (let i = 0; i < ids.length; i += 200) {
+    await db
+      .deleteFrom('nodes')
+      .where('account_key', '=', key(account))
+      .where('pool_key', '=', key(pool))
+      .where('id_key', 'in', ids.slice(i, i + 200).map(key))
+      .execute();
+  }
+}
