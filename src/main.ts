@@ -30,6 +30,7 @@ import { VmHost } from './backends/local/vm-host.ts';
 import { TokenSigner } from './platform/tokens.ts';
 import type { Store } from './storage/port.ts';
 import { openSqliteStore } from './storage/sqlite/open.ts';
+import { poolsRuntime } from './pools-runtime.ts';
 
 /** The fields of `<data-dir>/connection.json`, all strings, exactly as the README documents them. */
 export interface ConnectionInfo {
@@ -129,6 +130,7 @@ export async function startLazurite(
     const replication = new ReplicationReconciler(ctx, regions, logger);
     const vms = new VmService(ctx, regions, baseImages, new VmHost(config.dataDir, regions));
     let origin = originFor(config.host, config.port);
+    const nodes = poolsRuntime(config, ctx, regions, logger, (account) => `${origin}/batch/${account}`);
     const deps: ApiDeps = {
       config,
       clock,
@@ -145,6 +147,11 @@ export async function startLazurite(
       deployments: new DeploymentService(ctx),
       disks: new DiskService(ctx, regions, baseImages, vms, join(config.dataDir, 'uploads')),
       computeQueries: new ComputeQueries(ctx),
+      pools: nodes.pools,
+      nodes: nodes.nodes,
+      agents: nodes.agents,
+      nodeBackendKind: nodes.backendKind,
+      agentToken: nodes.agentToken,
       publicOrigin: () => origin,
     };
     const origins = () => {
@@ -159,6 +166,7 @@ export async function startLazurite(
     const connection = connectionInfo(origin, tls.caCertPath);
     writeFileSync(join(config.dataDir, 'connection.json'), `${JSON.stringify(connection, null, 2)}\n`);
     replication.start();
+    nodes.start();
     const server = app;
     return {
       origin,
@@ -166,6 +174,7 @@ export async function startLazurite(
       logger,
       close: async () => {
         await replication.stop();
+        await nodes.stop();
         await server.close();
         await store.close();
       },

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.ts';
 import { startLazurite } from '../main.ts';
+import { runAgent } from './agent.ts';
 import { printAzSetup } from './az-setup.ts';
 import { buildImage, importImage, listImages } from './images.ts';
 import { createServicePrincipal } from './sp.ts';
@@ -31,9 +32,25 @@ common(
     .description('start the server (identity, ARM and Batch on one HTTPS port)')
     .option('--port <port>', 'HTTPS port, 0 for any free port (env LAZURITE_PORT)')
     .option('--host <host>', 'address to listen on (env LAZURITE_HOST)')
-    .option('--in-memory', 'keep state in memory only (env LAZURITE_IN_MEMORY)'),
+    .option('--in-memory', 'keep state in memory only (env LAZURITE_IN_MEMORY)')
+    .option(
+      '--node-backend <kind>',
+      'what runs compute nodes: local or simulated (env LAZURITE_NODE_BACKEND)',
+    )
+    .option(
+      '--replica-capacity <n>',
+      'concurrent node hydrations per image replica (env LAZURITE_REPLICA_CAPACITY)',
+    ),
 ).action(
-  async (opts: { port?: string; host?: string; dataDir?: string; inMemory?: boolean; logLevel?: string }) => {
+  async (opts: {
+    port?: string;
+    host?: string;
+    dataDir?: string;
+    inMemory?: boolean;
+    logLevel?: string;
+    nodeBackend?: string;
+    replicaCapacity?: string;
+  }) => {
     const config = loadConfig(opts);
     const server = await startLazurite(config);
     process.stdout.write(
@@ -115,6 +132,35 @@ common(
 ).action((opts: { dataDir?: string; logLevel?: string }) => {
   printAzSetup(loadConfig(opts));
 });
+
+common(
+  program
+    .command('agent')
+    .description('run compute nodes on this machine for a Lazurite server, over HTTPS')
+    .requiredOption('--server <url>', 'the server origin, e.g. https://10.0.0.5:8443')
+    .requiredOption('--host-id <id>', "this host's name, unique per server")
+    .option('--token <token>', "the server's agent token (default: <data-dir>/agent-token)")
+    .option('--ca <file>', "the server's CA certificate (default: <data-dir>/tls/ca.pem)")
+    .option('--node-backend <kind>', 'local or simulated'),
+).action(
+  async (opts: {
+    server: string;
+    hostId: string;
+    token?: string;
+    ca?: string;
+    nodeBackend?: string;
+    dataDir?: string;
+    logLevel?: string;
+  }) => {
+    await runAgent(loadConfig(opts), {
+      server: opts.server,
+      hostId: opts.hostId,
+      ...(opts.token === undefined ? {} : { token: opts.token }),
+      ...(opts.ca === undefined ? {} : { ca: opts.ca }),
+      ...(opts.nodeBackend === undefined ? {} : { backend: opts.nodeBackend }),
+    });
+  },
+);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(

@@ -20,6 +20,12 @@ export interface Config {
   homeRegion: string;
   /** Content store folder per region that is not under `<dataDir>/regions/<name>` (LAZURITE_REGION_PATHS). */
   regionPaths: Record<string, string>;
+  /** What runs compute nodes: real sandboxes on this machine, or the simulated backend. */
+  nodeBackend: 'local' | 'simulated';
+  /** Concurrent node hydrations one image replica serves (R15/R16). */
+  replicaCapacity: number;
+  /** Modelled durations of the simulated backend, ms. */
+  simulatedDelays: { hydrateMs: number; bootMs: number; execMs: number };
 }
 
 /** `name=path,name=path` → record; blank entries are ignored. */
@@ -41,6 +47,8 @@ export interface ConfigFlags {
   dataDir?: string | undefined;
   inMemory?: boolean | undefined;
   logLevel?: string | undefined;
+  nodeBackend?: string | undefined;
+  replicaCapacity?: string | number | undefined;
 }
 
 const LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -62,6 +70,23 @@ function parsePort(value: string | number): number {
   const n = typeof value === 'number' ? value : Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`invalid port '${String(value)}'`);
   return n;
+}
+
+function parsePositive(value: string | number, what: string): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new ConfigError(`invalid ${what} '${String(value)}' (a positive integer)`);
+  return n;
+}
+
+/** Real sandboxes need Linux and root; elsewhere the simulated backend is the default. */
+function parseBackend(value: string | undefined): 'local' | 'simulated' {
+  if (value === undefined || value === '') {
+    return process.platform === 'linux' && process.getuid?.() === 0 ? 'local' : 'simulated';
+  }
+  if (value !== 'local' && value !== 'simulated')
+    throw new ConfigError(`invalid node backend '${value}' (local or simulated)`);
+  return value;
 }
 
 function parseBool(value: string | undefined): boolean | undefined {
@@ -86,5 +111,11 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     defaultBatchAccount: env.LAZURITE_DEFAULT_BATCH_ACCOUNT ?? DEFAULTS.defaultBatchAccount,
     homeRegion: (env.LAZURITE_HOME_REGION ?? DEFAULTS.homeRegion).toLowerCase(),
     regionPaths: parseRegionPaths(env.LAZURITE_REGION_PATHS),
+    nodeBackend: parseBackend(flags.nodeBackend ?? env.LAZURITE_NODE_BACKEND),
+    replicaCapacity: parsePositive(
+      flags.replicaCapacity ?? env.LAZURITE_REPLICA_CAPACITY ?? 25,
+      'replica capacity',
+    ),
+    simulatedDelays: { hydrateMs: 2000, bootMs: 1000, execMs: 200 },
   };
 }

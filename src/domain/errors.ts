@@ -9,6 +9,7 @@ export type ErrorCategory =
   | 'unauthenticated'
   | 'forbidden'
   | 'precondition-failed'
+  | 'not-modified'
   | 'not-implemented'
   | 'too-large';
 

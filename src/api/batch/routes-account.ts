@@ -1,8 +1,7 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { DomainError } from '../../domain/errors.ts';
+import type { FastifyInstance } from 'fastify';
 import { BASE_IMAGES, type CatalogImage } from '../../domain/images/catalog.ts';
 import { listPage } from './listing.ts';
-import type { BatchRequestContext } from './surface.ts';
+import { contextOf } from './request.ts';
 
 /** BatchService.json ImageInformation */
 function imageToWire(i: CatalogImage) {
@@ -16,13 +15,7 @@ function imageToWire(i: CatalogImage) {
   };
 }
 
-function contextOf(request: FastifyRequest): BatchRequestContext {
-  if (!request.batch)
-    throw new DomainError('unauthenticated', 'AuthenticationFailed', 'The request was not authenticated.');
-  return request.batch;
-}
-
-/** Account-level operations: supported images and pool node counts. */
+/** Account-level operations: supported images. */
 export function registerAccountRoutes(app: FastifyInstance): void {
   app.get('/supportedimages', (request) => {
     const ctx = contextOf(request);
@@ -35,17 +28,6 @@ export function registerAccountRoutes(app: FastifyInstance): void {
       metadata: 'supportedimages',
       maxResults: 1000,
       filterSchema: { osType: 'enum', verificationType: 'enum', nodeAgentSKUId: 'enum' },
-    });
-  });
-
-  app.get('/nodecounts', (request) => {
-    const ctx = contextOf(request);
-    // Pools arrive with the pools issue; until then an account has none, so there is nothing to count.
-    return listPage(request, ctx, {
-      entries: [],
-      metadata: 'poolnodecounts',
-      maxResults: 10,
-      filterSchema: { poolId: 'enum' },
     });
   });
 }

@@ -5,6 +5,8 @@ import type { ApiDeps } from '../http/context.ts';
 import { authenticateBatch, type BatchAuth } from './auth.ts';
 import { ROOT_COLLECTIONS } from './collections.ts';
 import { registerAccountRoutes } from './routes-account.ts';
+import { registerNodeRoutes } from './routes-nodes.ts';
+import { registerPoolRoutes } from './routes-pools.ts';
 
 /** Per-request facts the Batch routes use. */
 export interface BatchRequestContext {
@@ -116,6 +118,8 @@ function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
       request.batch = ctx;
     });
     registerAccountRoutes(scope);
+    registerPoolRoutes(scope, deps);
+    registerNodeRoutes(scope, deps);
     const unimplemented = (request: FastifyRequest) => {
       throw new DomainError(
         'not-implemented',
@@ -127,11 +131,12 @@ function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
       scope.all('/*', unimplemented);
     } else {
       for (const c of ROOT_COLLECTIONS.filter(
-        (name) => name !== 'supportedimages' && name !== 'nodecounts',
+        (name) => !['supportedimages', 'nodecounts', 'pools'].includes(name),
       )) {
         scope.all(`/${c}`, unimplemented);
         scope.all(`/${c}/*`, unimplemented);
       }
+      scope.all('/pools/*', unimplemented);
     }
     done();
   };

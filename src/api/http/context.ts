@@ -8,6 +8,9 @@ import type { VmService } from '../../domain/compute/vms.ts';
 import type { NetworkService } from '../../domain/network/network.ts';
 import type { DeploymentService } from '../../domain/resources/deployments.ts';
 import type { PrincipalService } from '../../domain/identity/principals.ts';
+import type { AgentService } from '../../domain/pools/agent-service.ts';
+import type { NodeService } from '../../domain/pools/nodes.ts';
+import type { PoolService } from '../../domain/pools/pools.ts';
 import type { ResourceService } from '../../domain/resources/resources.ts';
 import type { Clock } from '../../platform/clock.ts';
 import type { Logger } from '../../platform/logger.ts';
@@ -31,6 +34,13 @@ export interface ApiDeps {
   network: NetworkService;
   deployments: DeploymentService;
   computeQueries: ComputeQueries;
+  pools: PoolService;
+  nodes: NodeService;
+  agents: AgentService;
+  /** `local` or `simulated`: what runs this server's nodes (simulated nodes say so on the wire). */
+  nodeBackendKind: string;
+  /** Bearer token host agents present on `/agent/v1/sync`. */
+  agentToken: string;
   /** Origin clients use, e.g. https://127.0.0.1:8443 (set once the port is bound). */
   publicOrigin: () => string;
 }

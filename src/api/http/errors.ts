@@ -14,6 +14,7 @@ export const CATEGORY_STATUS: Record<ErrorCategory, number> = {
   unauthenticated: 401,
   forbidden: 403,
   'precondition-failed': 412,
+  'not-modified': 304,
   'not-implemented': 501,
   'too-large': 413,
 };

@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { DomainError } from '../../domain/errors.ts';
+import { registerAgentRoutes } from '../agent/routes.ts';
 import { toArmError } from '../arm/errors.ts';
 import { registerArmSurface } from '../arm/surface.ts';
 import { toBatchError } from '../batch/errors.ts';
@@ -143,5 +144,6 @@ export function buildHttpServer(deps: ApiDeps, options: HttpServerOptions): Fast
   registerIdentityRoutes(app, deps, options.origins);
   registerArmSurface(app, deps, options.origins);
   registerBatchSurface(app, deps, options.origins);
+  registerAgentRoutes(app, deps);
   return app;
 }

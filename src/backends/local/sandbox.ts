@@ -30,7 +30,8 @@ const MAX_OUTPUT = 1024 * 1024;
 export const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** Capabilities no sandbox keeps: creating device nodes, loading modules, raw I/O, rebooting, the clock. */
-const DROPPED_CAPS = '-mknod,-sys_module,-sys_rawio,-sys_boot,-sys_time,-mac_admin,-mac_override,-sys_ptrace';
+export const DROPPED_CAPS =
+  '-mknod,-sys_module,-sys_rawio,-sys_boot,-sys_time,-mac_admin,-mac_override,-sys_ptrace';
 
 /** Runs inside the new root: forget the host tree, mount the VM's fstab, then read the script from stdin. */
 const INNER =

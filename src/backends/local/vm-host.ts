@@ -1,18 +1,13 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Digest } from '../../content/blob-store.ts';
 import { isEmptyDir, packOverlayUpper } from '../../content/layers.ts';
-import {
-  chunkRawFile,
-  putManifest,
-  readManifest,
-  unpackFilesystem,
-  writeRawFile,
-} from '../../content/manifests.ts';
+import { chunkRawFile, putManifest, readManifest, writeRawFile } from '../../content/manifests.ts';
 import type { RegionStores } from '../../content/regions.ts';
+import { ImageCache } from './image-cache.ts';
 import { runInSandbox, sandboxDirs, type SandboxResult } from './sandbox.ts';
 
 const run = promisify(execFile);
@@ -26,18 +21,19 @@ export interface VmDisks {
 
 /**
  * VMs on this host: each VM is a folder with its OS disk's overlay upper layer and its data disks as sparse raw
- * files; the OS disk's base layers are unpacked once per manifest into a shared read-only cache. Commands run
+ * files; the OS disk's base layers are unpacked once per manifest into a shared read-only cache (ImageCache). Commands run
  * one at a time per VM (an overlay upper must never be mounted twice).
  */
 export class VmHost {
   private readonly root: string;
-  private readonly cache: string;
+  private readonly cache: ImageCache;
   private readonly regions: RegionStores;
   private readonly locks = new Map<string, Promise<unknown>>();
 
-  constructor(dataDir: string, regions: RegionStores) {
+  /** `cache` may be shared with the node executor of the same data dir (one unpack per manifest). */
+  constructor(dataDir: string, regions: RegionStores, cache = new ImageCache(dataDir, regions)) {
     this.root = join(dataDir, 'vms');
-    this.cache = join(dataDir, 'cache', 'rootfs');
+    this.cache = cache;
     this.regions = regions;
   }
 
@@ -59,21 +55,11 @@ export class VmHost {
     return next;
   }
 
-  /** The unpacked base file system for a manifest (unpacked once; `.complete` marks a finished unpack). */
-  private async lower(region: string, manifest: string): Promise<string> {
-    const dir = join(this.cache, manifest.replace('sha256:', ''));
-    if (existsSync(join(dir, '.complete'))) return join(dir, 'root');
-    await rm(dir, { recursive: true, force: true });
-    await unpackFilesystem(await this.regions.get(region), manifest as Digest, join(dir, 'root'));
-    await writeFile(join(dir, '.complete'), '');
-    return join(dir, 'root');
-  }
-
   /** Creates the VM's folder and its data disk files; idempotent. */
   prepare(vm: string, disks: VmDisks): Promise<void> {
     return this.serial(vm, async () => {
       await mkdir(join(this.dir(vm), 'disks'), { recursive: true });
-      await this.lower(disks.region, disks.osBase);
+      await this.cache.rootfs(disks.region, disks.osBase);
       const store = await this.regions.get(disks.region);
       for (const d of disks.dataDisks) {
         const file = this.diskFile(vm, d.lun);
@@ -93,7 +79,7 @@ export class VmHost {
     timeoutMs: number,
   ): Promise<SandboxResult> {
     return this.serial(vm, async () => {
-      const lower = await this.lower(disks.region, disks.osBase);
+      const lower = await this.cache.rootfs(disks.region, disks.osBase);
       const loops: string[] = [];
       try {
         const devices: { host: string; inside: string }[] = [];

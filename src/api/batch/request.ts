@@ -1,0 +1,86 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Conditions } from '../../domain/pools/conditions.ts';
+import { DomainError } from '../../domain/errors.ts';
+import type { SpecValidator } from '../spec/validator.ts';
+import type { BatchRequestContext } from './surface.ts';
+
+export const BATCH_SPEC = 'batch/data-plane/Microsoft.Batch/stable/2022-10-01.16.0/BatchService.json';
+
+export function contextOf(request: FastifyRequest): BatchRequestContext {
+  if (!request.batch)
+    throw new DomainError('unauthenticated', 'AuthenticationFailed', 'The request was not authenticated.');
+  return request.batch;
+}
+
+/** A JSON object body checked against a BatchService.json definition; errors name the property as Batch does. */
+export function batchBody(
+  specs: SpecValidator,
+  definition: string,
+  body: unknown,
+  options: { optional?: boolean } = {},
+): Record<string, unknown> {
+  if ((body === undefined || body === null || body === '') && options.optional === true) return {};
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new DomainError(
+      'invalid-input',
+      'InvalidRequestBody',
+      'The specified Request Body is not syntactically valid.',
+      {
+        values: { Reason: 'The request body must be a JSON object.' },
+      },
+    );
+  }
+  const v = specs.validate(BATCH_SPEC, definition, body);
+  if (v?.kind === 'unknown-type') throw new Error(`spec definition ${definition} missing: ${v.message}`);
+  if (v) {
+    const missing = v.kind === 'missing';
+    throw new DomainError(
+      'invalid-input',
+      missing ? 'MissingRequiredProperty' : 'InvalidPropertyValue',
+      missing
+        ? 'A required property was not specified in the request body.'
+        : 'The value provided for one of the properties in the request body is invalid.',
+      { target: v.path, values: { PropertyName: v.path, ...(missing ? {} : { Reason: v.message }) } },
+    );
+  }
+  return body as Record<string, unknown>;
+}
+
+const header = (request: FastifyRequest, name: string): string | undefined => {
+  const v = request.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+export function conditionsOf(request: FastifyRequest): Conditions {
+  const c: Conditions = {};
+  const m = header(request, 'if-match');
+  const nm = header(request, 'if-none-match');
+  const ms = header(request, 'if-modified-since');
+  const us = header(request, 'if-unmodified-since');
+  if (m !== undefined) c.ifMatch = m;
+  if (nm !== undefined) c.ifNoneMatch = nm;
+  if (ms !== undefined) c.ifModifiedSince = ms;
+  if (us !== undefined) c.ifUnmodifiedSince = us;
+  return c;
+}
+
+/** ETag / Last-Modified / DataServiceId, as Batch sends on entity reads and writes. */
+export function entityHeaders(
+  reply: FastifyReply,
+  e: { etag: string; lastModified: string },
+  url?: string,
+): void {
+  void reply.header('ETag', e.etag);
+  void reply.header('Last-Modified', new Date(e.lastModified).toUTCString());
+  if (url !== undefined) void reply.header('DataServiceId', url);
+}
+
+/** `$select=a,b`: only those top-level properties. */
+export function selectOf(
+  request: FastifyRequest,
+): ((wire: Record<string, unknown>) => Record<string, unknown>) | undefined {
+  const raw = (request.query as Record<string, string | undefined>).$select;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const names = raw.split(',').map((s) => s.trim().toLowerCase());
+  return (wire) => Object.fromEntries(Object.entries(wire).filter(([k]) => names.includes(k.toLowerCase())));
+}

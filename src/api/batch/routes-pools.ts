@@ -1,0 +1,134 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { PoolCaller } from '../../domain/pools/image-rules.ts';
+import type { ApiDeps } from '../http/context.ts';
+import { listPage } from './listing.ts';
+import { batchBody, conditionsOf, contextOf, entityHeaders, selectOf } from './request.ts';
+import { nodeCountsToWire, poolToWire } from './wire-pools.ts';
+
+const POOL_FILTER = {
+  id: 'string',
+  state: 'enum',
+  allocationState: 'enum',
+  vmSize: 'enum',
+  creationTime: 'date',
+  lastModified: 'date',
+  stateTransitionTime: 'date',
+  allocationStateTransitionTime: 'date',
+} as const;
+
+const poolId = (request: FastifyRequest): string => (request.params as { poolId: string }).poolId;
+
+function callerOf(request: FastifyRequest): PoolCaller {
+  const { auth } = contextOf(request);
+  return auth.scheme === 'AAD' ? { scheme: 'AAD', caller: auth.caller } : { scheme: 'SharedKey' };
+}
+
+/** Pools: add, list, get, exists, patch, updateproperties, resize, stopresize, delete; and /nodecounts. */
+export function registerPoolRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.post('/pools', async (request, reply) => {
+    const ctx = contextOf(request);
+    const body = batchBody(deps.specs, 'PoolAddParameter', request.body);
+    const pool = await deps.pools.add(ctx.account, callerOf(request), body);
+    entityHeaders(reply, pool, `${ctx.accountUrl}/pools/${pool.id}`);
+    return reply.status(201).send();
+  });
+
+  app.get('/pools', async (request) => {
+    const ctx = contextOf(request);
+    const views = await deps.pools.list(ctx.account);
+    const page = listPage(request, ctx, {
+      entries: views.map((v) => ({
+        key: v.pool.id.toLowerCase(),
+        wire: poolToWire(v.pool, v.nodes, ctx.accountUrl),
+      })),
+      metadata: 'pools',
+      maxResults: 1000,
+      filterSchema: POOL_FILTER,
+    });
+    const select = selectOf(request);
+    return select ? { ...page, value: page.value.map(select) } : page;
+  });
+
+  app.get('/pools/:poolId', async (request, reply) => {
+    const ctx = contextOf(request);
+    const { pool, nodes } = await deps.pools.get(ctx.account, poolId(request), conditionsOf(request));
+    entityHeaders(reply, pool);
+    const wire = {
+      'odata.metadata': `${ctx.accountUrl}/$metadata#pools/@Element`,
+      ...poolToWire(pool, nodes, ctx.accountUrl),
+    };
+    const select = selectOf(request);
+    return select ? select(wire) : wire;
+  });
+
+  app.head('/pools/:poolId', async (request, reply) => {
+    const ctx = contextOf(request);
+    const { pool } = await deps.pools.get(ctx.account, poolId(request), conditionsOf(request));
+    entityHeaders(reply, pool);
+    return reply.status(200).send();
+  });
+
+  registerPoolActions(app, deps);
+  registerNodeCounts(app, deps);
+}
+
+/** Pool writes beyond add: patch, updateproperties, resize, stopresize, removenodes, delete. */
+function registerPoolActions(app: FastifyInstance, deps: ApiDeps): void {
+  app.patch('/pools/:poolId', async (request, reply) => {
+    const ctx = contextOf(request);
+    const body = batchBody(deps.specs, 'PoolPatchParameter', request.body);
+    const pool = await deps.pools.patch(ctx.account, poolId(request), body, conditionsOf(request));
+    entityHeaders(reply, pool, `${ctx.accountUrl}/pools/${pool.id}`);
+    return reply.status(200).send();
+  });
+
+  app.post('/pools/:poolId/updateproperties', async (request, reply) => {
+    const ctx = contextOf(request);
+    const body = batchBody(deps.specs, 'PoolUpdatePropertiesParameter', request.body);
+    const pool = await deps.pools.updateProperties(ctx.account, poolId(request), body, conditionsOf(request));
+    entityHeaders(reply, pool, `${ctx.accountUrl}/pools/${pool.id}`);
+    return reply.status(204).send();
+  });
+
+  app.post('/pools/:poolId/resize', async (request, reply) => {
+    const ctx = contextOf(request);
+    const body = batchBody(deps.specs, 'PoolResizeParameter', request.body);
+    const pool = await deps.pools.resize(ctx.account, poolId(request), body, conditionsOf(request));
+    entityHeaders(reply, pool, `${ctx.accountUrl}/pools/${pool.id}`);
+    return reply.status(202).send();
+  });
+
+  app.post('/pools/:poolId/stopresize', async (request, reply) => {
+    const ctx = contextOf(request);
+    const pool = await deps.pools.stopResize(ctx.account, poolId(request), conditionsOf(request));
+    entityHeaders(reply, pool, `${ctx.accountUrl}/pools/${pool.id}`);
+    return reply.status(202).send();
+  });
+
+  app.post('/pools/:poolId/removenodes', async (request, reply) => {
+    const ctx = contextOf(request);
+    const body = batchBody(deps.specs, 'NodeRemoveParameter', request.body);
+    const pool = await deps.pools.removeNodes(ctx.account, poolId(request), body, conditionsOf(request));
+    entityHeaders(reply, pool, `${ctx.accountUrl}/pools/${pool.id}`);
+    return reply.status(202).send();
+  });
+
+  app.delete('/pools/:poolId', async (request, reply) => {
+    const ctx = contextOf(request);
+    await deps.pools.delete(ctx.account, poolId(request), conditionsOf(request));
+    return reply.status(202).send();
+  });
+}
+
+function registerNodeCounts(app: FastifyInstance, deps: ApiDeps): void {
+  app.get('/nodecounts', async (request) => {
+    const ctx = contextOf(request);
+    const views = await deps.pools.list(ctx.account);
+    return listPage(request, ctx, {
+      entries: views.map((v) => ({ key: v.pool.id.toLowerCase(), wire: nodeCountsToWire(v.pool, v.nodes) })),
+      metadata: 'poolnodecounts',
+      maxResults: 10,
+      filterSchema: { poolId: 'enum' },
+    });
+  });
+}

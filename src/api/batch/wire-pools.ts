@@ -1,0 +1,109 @@
+import type { NodeFileInfo } from '../../backends/port.ts';
+import { countNodes } from '../../domain/pools/node-states.ts';
+import { formatDuration } from '../../domain/pools/pool-spec.ts';
+import type { NodeRecord, PoolRecord } from '../../storage/records.ts';
+
+/** BatchService.json CloudPool. */
+export function poolToWire(pool: PoolRecord, nodes: NodeRecord[], accountUrl: string) {
+  const live = nodes.filter((n) => n.state !== 'leavingpool');
+  const spec = pool.spec;
+  return {
+    id: pool.id,
+    url: `${accountUrl}/pools/${pool.id}`,
+    eTag: pool.etag,
+    lastModified: pool.lastModified,
+    creationTime: pool.creationTime,
+    state: pool.state,
+    stateTransitionTime: pool.stateTransitionTime,
+    allocationState: pool.allocationState,
+    allocationStateTransitionTime: pool.allocationStateTransitionTime,
+    ...spec,
+    vmSize: typeof spec.vmSize === 'string' ? spec.vmSize.toLowerCase() : spec.vmSize,
+    resizeTimeout: formatDuration(pool.resizeTimeoutMs),
+    ...(pool.resizeErrors.length > 0 ? { resizeErrors: pool.resizeErrors } : {}),
+    currentDedicatedNodes: live.filter((n) => n.isDedicated).length,
+    currentLowPriorityNodes: live.filter((n) => !n.isDedicated).length,
+    targetDedicatedNodes: pool.targetDedicatedNodes,
+    targetLowPriorityNodes: pool.targetLowPriorityNodes,
+    enableAutoScale: false,
+    enableInterNodeCommunication: spec.enableInterNodeCommunication === true,
+    taskSlotsPerNode: typeof spec.taskSlotsPerNode === 'number' ? spec.taskSlotsPerNode : 1,
+    taskSchedulingPolicy: spec.taskSchedulingPolicy ?? { nodeFillType: 'spread' },
+    currentNodeCommunicationMode: 'simplified',
+  };
+}
+
+/** A stable private address per node, for `ipAddress` (nodes have no network of their own yet). */
+function addressOf(id: string): string {
+  let h = 0;
+  for (const c of id) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return `10.${String((h >>> 16) & 255)}.${String((h >>> 8) & 255)}.${String((h & 255) | 1)}`;
+}
+
+/** BatchService.json ComputeNode. */
+export function nodeToWire(node: NodeRecord, pool: PoolRecord, accountUrl: string, backendKind: string) {
+  const vmc = (pool.spec.virtualMachineConfiguration ?? {}) as Record<string, unknown>;
+  const simulated = backendKind === 'simulated';
+  return {
+    id: node.id,
+    url: `${accountUrl}/pools/${pool.id}/nodes/${node.id}`,
+    state: node.state,
+    schedulingState: 'enabled',
+    stateTransitionTime: node.stateTransitionTime,
+    ...(node.lastBootTime === null ? {} : { lastBootTime: node.lastBootTime }),
+    allocationTime: node.allocationTime,
+    ipAddress: addressOf(node.id),
+    affinityId: `TVM:${node.id}`,
+    vmSize: String(pool.spec.vmSize).toLowerCase(),
+    totalTasksRun: 0,
+    totalTasksSucceeded: 0,
+    runningTasksCount: 0,
+    runningTaskSlotsCount: 0,
+    isDedicated: node.isDedicated,
+    ...(pool.spec.startTask === undefined ? {} : { startTask: pool.spec.startTask }),
+    ...(node.startTaskInfo === null ? {} : { startTaskInfo: node.startTaskInfo }),
+    ...(node.errors.length > 0 || simulated
+      ? {
+          errors: [
+            ...node.errors,
+            ...(simulated
+              ? [
+                  {
+                    code: 'SimulatedNode',
+                    message: 'This node is simulated: nothing runs on it and its durations are modelled.',
+                  },
+                ]
+              : []),
+          ],
+        }
+      : {}),
+    nodeAgentInfo: { version: `lazurite-${backendKind}`, lastUpdateTime: node.allocationTime },
+    virtualMachineInfo: { imageReference: vmc.imageReference ?? {} },
+    endpointConfiguration: { inboundEndpoints: [] },
+  };
+}
+
+/** BatchService.json PoolNodeCounts. */
+export function nodeCountsToWire(pool: PoolRecord, nodes: NodeRecord[]) {
+  return {
+    poolId: pool.id,
+    dedicated: countNodes(nodes.filter((n) => n.isDedicated)),
+    lowPriority: countNodes(nodes.filter((n) => !n.isDedicated)),
+  };
+}
+
+/** BatchService.json NodeFile. */
+export function nodeFileToWire(f: NodeFileInfo, nodeUrl: string) {
+  return {
+    name: f.name,
+    url: `${nodeUrl}/files/${f.name}`,
+    isDirectory: f.isDirectory,
+    properties: {
+      creationTime: f.creationTime.toISOString(),
+      lastModified: f.lastModified.toISOString(),
+      contentLength: f.isDirectory ? 0 : f.size,
+      contentType: 'application/octet-stream',
+      fileMode: f.fileMode,
+    },
+  };
+}

@@ -1,0 +1,259 @@
+import type { AgentLink, NodeAssignment, NodeReport, StartTaskAssignment } from './agent-protocol.ts';
+import type { NodeExecutor, NodeSpec } from './port.ts';
+
+export interface HostAgentOptions {
+  hostId: string;
+  executor: NodeExecutor;
+  link: AgentLink;
+  /** Node operations (hydrate/boot/start task) run at once on this host. */
+  concurrency: number;
+  /** How often to sync when nothing is happening. */
+  pollMs: number;
+  now?: () => Date;
+  onError?: (err: unknown) => void;
+}
+
+/** Phases a node reaches within one generation on this host. */
+type Phase = 'none' | 'started';
+
+const MAX_START_TASK_ATTEMPTS = 100;
+
+/**
+ * A host agent: syncs with the server (reports out, assignments in) and converges each assigned node with the
+ * executor — level-triggered: one operation per node and generation, anything local the server no longer
+ * assigns is destroyed. Runs in the server process for the embedded default, or as `lazurite agent` on
+ * another machine over HTTPS; it never touches the store.
+ */
+export class HostAgent {
+  private readonly o: HostAgentOptions;
+  private readonly now: () => Date;
+  private readonly reports: NodeReport[] = [];
+  private readonly phases = new Map<string, { generation: number; phase: Phase }>();
+  private readonly busy = new Set<string>();
+  private readonly queue: (() => Promise<void>)[] = [];
+  private running = 0;
+  private stopped = true;
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private cleaned = false;
+
+  constructor(options: HostAgentOptions) {
+    this.o = options;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.nudge();
+    await this.loop;
+  }
+
+  private isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Syncs soon (the server calls this when it has new work). */
+  nudge(): void {
+    this.wake?.();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.syncOnce();
+      } catch (err) {
+        this.o.onError?.(err);
+      }
+      if (this.isStopped()) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.reports.length > 0 ? 20 : this.o.pollMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  /** One exchange with the server, then start whatever the answer asks for. */
+  async syncOnce(): Promise<void> {
+    const reports = this.reports.splice(0);
+    let nodes: NodeAssignment[];
+    try {
+      ({ nodes } = await this.o.link.sync({ hostId: this.o.hostId, kind: this.o.executor.kind, reports }));
+    } catch (err) {
+      this.reports.unshift(...reports);
+      throw err;
+    }
+    const assigned = new Set(nodes.map((n) => n.spec.nodeId));
+    if (!this.cleaned) {
+      // After a restart: sandboxes left on this host that the server no longer knows are removed.
+      this.cleaned = true;
+      for (const id of await this.o.executor.list()) {
+        if (!assigned.has(id)) this.schedule(id, () => this.o.executor.destroy(id));
+      }
+    }
+    for (const a of nodes) this.converge(a);
+  }
+
+  private report(
+    a: NodeAssignment,
+    fields: Omit<NodeReport, 'accountName' | 'poolId' | 'nodeId' | 'generation'>,
+  ): void {
+    this.reports.push({
+      accountName: a.spec.accountName,
+      poolId: a.spec.poolId,
+      nodeId: a.spec.nodeId,
+      generation: a.generation,
+      ...fields,
+    });
+    this.nudge();
+  }
+
+  private schedule(nodeId: string, work: () => Promise<void>): void {
+    if (this.busy.has(nodeId)) return;
+    this.busy.add(nodeId);
+    this.queue.push(async () => {
+      try {
+        await work();
+      } catch (err) {
+        this.o.onError?.(err);
+      } finally {
+        this.busy.delete(nodeId);
+        this.nudge();
+      }
+    });
+    this.drain();
+  }
+
+  private drain(): void {
+    while (this.running < this.o.concurrency && this.queue.length > 0) {
+      const job = this.queue.shift();
+      if (!job) break;
+      this.running++;
+      void job().finally(() => {
+        this.running--;
+        this.drain();
+      });
+    }
+  }
+
+  private converge(a: NodeAssignment): void {
+    const id = a.spec.nodeId;
+    if (this.busy.has(id)) return;
+    if (a.goal === 'remove' || a.state === 'leavingpool') {
+      this.schedule(id, async () => {
+        await this.o.executor.destroy(id);
+        this.phases.delete(id);
+        this.report(a, { state: 'gone' });
+      });
+      return;
+    }
+    const known = this.phases.get(id);
+    if (known?.generation === a.generation && known.phase === 'started') return;
+    if (a.state === 'creating' && !a.granted) return;
+    const steadyStates = ['idle', 'running', 'starttaskfailed', 'unusable', 'offline'];
+    if (known === undefined && steadyStates.includes(a.state)) {
+      // This agent restarted: the node already went through its start; make sure its sandbox runs again.
+      this.schedule(id, async () => {
+        await this.o.executor.hydrate(a.spec.image);
+        await this.o.executor.boot(a.spec);
+        this.phases.set(id, { generation: a.generation, phase: 'started' });
+      });
+      return;
+    }
+    this.schedule(id, () => this.bringUp(a));
+  }
+
+  /** creating/rebooting/reimaging/starting → boot → start task → idle (or starttaskfailed/unusable). */
+  private async bringUp(a: NodeAssignment): Promise<void> {
+    const { executor } = this.o;
+    const id = a.spec.nodeId;
+    try {
+      if (a.state === 'reimaging') await executor.destroy(id);
+      if (a.state === 'rebooting') await executor.stop(id);
+      await executor.hydrate(a.spec.image);
+      const bootTime = this.now().toISOString();
+      this.report(a, { state: 'starting', bootTime });
+      await executor.boot(a.spec);
+    } catch (err) {
+      this.phases.set(id, { generation: a.generation, phase: 'started' });
+      this.report(a, {
+        state: 'unusable',
+        errors: [{ code: 'NodeStartFailed', message: `The node could not start: ${String(err)}` }],
+      });
+      return;
+    }
+    this.phases.set(id, { generation: a.generation, phase: 'started' });
+    const task = a.startTask;
+    if (!task) {
+      this.report(a, { state: 'idle' });
+      return;
+    }
+    if (!task.waitForSuccess) {
+      this.report(a, { state: 'idle' });
+      await this.runStartTask(a, a.spec, task);
+      return;
+    }
+    this.report(a, { state: 'waitingforstarttask' });
+    const ok = await this.runStartTask(a, a.spec, task);
+    this.report(a, { state: ok ? 'idle' : 'starttaskfailed' });
+  }
+
+  private async runStartTask(a: NodeAssignment, spec: NodeSpec, task: StartTaskAssignment): Promise<boolean> {
+    const attempts = task.maxTaskRetryCount < 0 ? MAX_START_TASK_ATTEMPTS : task.maxTaskRetryCount + 1;
+    for (let retry = 0; retry < attempts; retry++) {
+      const startTime = this.now().toISOString();
+      this.report(a, { startTaskInfo: { state: 'running', startTime, retryCount: retry } });
+      let exitCode: number;
+      let failure: string | undefined;
+      try {
+        const r = await this.o.executor.exec(spec.nodeId, {
+          commandLine: task.commandLine,
+          environment: task.environment,
+          elevation: task.elevation,
+          workingDir: `${task.environment.AZ_BATCH_NODE_STARTUP_DIR ?? '/mnt/batch/tasks/startup'}/wd`,
+          stdoutFile: 'startup/stdout.txt',
+          stderrFile: 'startup/stderr.txt',
+        });
+        exitCode = r.exitCode;
+      } catch (err) {
+        exitCode = -1;
+        failure = String(err);
+      }
+      const ok = exitCode === 0;
+      if (ok || retry === attempts - 1) {
+        this.report(a, {
+          startTaskInfo: {
+            state: 'completed',
+            startTime,
+            endTime: this.now().toISOString(),
+            exitCode,
+            result: ok ? 'success' : 'failure',
+            retryCount: retry,
+            ...(ok
+              ? {}
+              : {
+                  failureInfo: {
+                    category: failure === undefined ? 'usererror' : 'servererror',
+                    code: failure === undefined ? 'FailureExitCode' : 'CommandLaunchFailed',
+                    message:
+                      failure ??
+                      `The task process exited with an unexpected exit code (${String(exitCode)}).`,
+                  },
+                }),
+          },
+        });
+        return ok;
+      }
+    }
+    return false;
+  }
+}

@@ -1,0 +1,259 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { chunkRawFile, packDirectory, putManifest } from '../../content/manifests.ts';
+import { regionPaths, RegionStores } from '../../content/regions.ts';
+import { buildTinyRootfs } from '../../content/rootfs/tiny.ts';
+import { executorConformance } from '../conformance.ts';
+import { NODE_ROOT_DIR, NodeFileNotFound, type NodeImage, type NodeSpec, type ProcessSpec } from '../port.ts';
+import { LocalNodeExecutor } from './node-executor.ts';
+
+const REGION = 'westeurope';
+
+/** A data disk file: ext4 (made from `files`, optionally labelled) or all zeros. */
+function diskFile(dir: string, name: string, files?: Record<string, string>, label?: string): string {
+  const file = join(dir, `${name}.raw`);
+  if (!files) {
+    writeFileSync(file, Buffer.alloc(0));
+    execFileSync('truncate', ['-s', '8M', file]);
+    return file;
+  }
+  const content = join(dir, `${name}-content`);
+  mkdirSync(content);
+  for (const [path, text] of Object.entries(files)) writeFileSync(join(content, path), text);
+  execFileSync('mkfs.ext4', ['-q', '-F', ...(label ? ['-L', label] : []), '-d', content, file, '16M']);
+  return file;
+}
+
+/** A data dir with a region holding two images: tiny alone, and tiny with four data disks and an fstab. */
+async function fixture() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'lzr-nodes-'));
+  const regions = new RegionStores(regionPaths(dataDir, [REGION], {}));
+  const store = await regions.get(REGION);
+  const build = join(dataDir, 'build');
+  const root = join(build, 'root');
+  mkdirSync(root, { recursive: true });
+  await buildTinyRootfs(root);
+  writeFileSync(join(root, 'etc', 'baked'), 'from the image\n');
+  const os = await putManifest(store, {
+    kind: 'filesystem',
+    sizeGB: 1,
+    layers: [await packDirectory(store, root)],
+  });
+  writeFileSync(
+    join(root, 'etc', 'fstab'),
+    [
+      '/dev/disk/azure/scsi1/lun0 /data ext4 defaults 0 2',
+      'LABEL=extra /extra ext4 defaults,nofail 0 2',
+      '',
+    ].join('\n'),
+  );
+  const osWithFstab = await putManifest(store, {
+    kind: 'filesystem',
+    sizeGB: 1,
+    layers: [await packDirectory(store, root)],
+  });
+  const disks = [
+    diskFile(build, 'lun0', { 'on-data': 'lun0\n' }),
+    diskFile(build, 'lun1', { 'on-extra': 'lun1\n' }, 'extra'),
+    diskFile(build, 'lun2', { 'on-default': 'lun2\n' }),
+    diskFile(build, 'lun3'),
+  ];
+  const dataDisks = [];
+  for (const [lun, file] of disks.entries())
+    dataDisks.push({ lun, manifest: await chunkRawFile(store, file) });
+  rmSync(build, { recursive: true, force: true });
+  return {
+    dataDir,
+    regions,
+    tiny: { region: REGION, osManifest: os, dataDisks: [] } as NodeImage,
+    withDisks: { region: REGION, osManifest: osWithFstab, dataDisks } as NodeImage,
+  };
+}
+
+const size = { name: 'standard_d2s_v3', cores: 2, memoryMB: 768, tempDiskGB: 16 };
+const spec = (nodeId: string, image: NodeImage): NodeSpec => ({
+  accountName: 'acc',
+  poolId: 'pool',
+  nodeId,
+  hostname: `host-${nodeId}`,
+  image,
+  size,
+  isDedicated: true,
+});
+const proc = (commandLine: string, extra: Partial<ProcessSpec> = {}): ProcessSpec => ({
+  commandLine,
+  environment: { PATH: '/usr/bin:/bin' },
+  elevation: 'admin',
+  workingDir: `${NODE_ROOT_DIR}/workitems/job/task/wd`,
+  stdoutFile: 'workitems/job/task/stdout.txt',
+  stderrFile: 'workitems/job/task/stderr.txt',
+  ...extra,
+});
+
+/** Host processes whose argv contains `needle` as one argument (or joined with spaces, `joined`). */
+function processesWith(needle: string, joined = false): number[] {
+  const out: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (joined ? argv.join(' ').includes(needle) : argv.includes(needle)) out.push(Number(pid));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+if (process.getuid?.() !== 0) {
+  test('local node executor', { skip: 'needs root' }, () => undefined);
+} else {
+  executorConformance('local', async () => {
+    const f = await fixture();
+    const executor = new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions });
+    return {
+      executor,
+      image: f.tiny,
+      executes: true,
+      cleanup: async () => {
+        await executor.detachDiskCaches();
+        rmSync(f.dataDir, { recursive: true, force: true });
+      },
+    };
+  });
+  localOnly();
+}
+
+function localOnly(): void {
+  describe('local node executor', () => {
+    let f: Awaited<ReturnType<typeof fixture>>;
+    let x: LocalNodeExecutor;
+    const out = async (nodeId: string, commandLine: string, extra: Partial<ProcessSpec> = {}) => {
+      const r = await x.exec(nodeId, proc(commandLine, extra));
+      const read = (file: string) => x.readFile(nodeId, file).then((c) => c.content.toString());
+      return {
+        ...r,
+        stdout: await read(extra.stdoutFile ?? 'workitems/job/task/stdout.txt'),
+        stderr: await read(extra.stderrFile ?? 'workitems/job/task/stderr.txt'),
+      };
+    };
+    before(async () => {
+      f = await fixture();
+      x = new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions });
+      await x.boot(spec('a', f.withDisks));
+      await x.boot(spec('b', f.withDisks));
+    });
+    after(async () => {
+      for (const id of await x.list()) await x.destroy(id);
+      await x.close();
+      await x.detachDiskCaches();
+      rmSync(f.dataDir, { recursive: true, force: true });
+    });
+
+    test('an image file is in every node; a node write stays in that node', async () => {
+      for (const id of ['a', 'b']) assert.equal((await out(id, 'cat /etc/baked')).stdout, 'from the image\n');
+      assert.equal((await out('a', 'echo mine > /etc/baked && cat /etc/baked')).stdout, 'mine\n');
+      assert.equal((await out('b', 'cat /etc/baked')).stdout, 'from the image\n');
+      const cache = join(f.dataDir, 'cache', 'rootfs', f.withDisks.osManifest.slice(7), 'root', 'etc');
+      assert.equal(readFileSync(join(cache, 'baked'), 'utf8'), 'from the image\n');
+      assert.doesNotMatch(
+        readFileSync(join(cache, 'passwd'), 'utf8'),
+        /_azbatch/,
+        'the auto-user is in the upper only',
+      );
+    });
+
+    test('admin is uid 0; nonadmin is uid 1000 (_azbatch), without capabilities, cannot write /etc', async () => {
+      assert.equal((await out('a', 'id -u')).stdout, '0\n');
+      const nonadmin = {
+        elevation: 'nonadmin' as const,
+        workingDir: `${NODE_ROOT_DIR}/workitems/job/t2/wd`,
+        stdoutFile: 'workitems/job/t2/stdout.txt',
+        stderrFile: 'workitems/job/t2/stderr.txt',
+      };
+      const r = await out(
+        'a',
+        'id -u; id -un; grep CapEff /proc/self/status; stat -c %u .; touch /etc/x || echo refused',
+        nonadmin,
+      );
+      assert.equal(r.stdout, '1000\n_azbatch\nCapEff:\t0000000000000000\n1000\nrefused\n');
+      assert.equal((await out('a', 'exit 7', nonadmin)).exitCode, 7);
+    });
+
+    test('the hostname is the one given', async () => {
+      assert.equal((await out('b', 'hostname')).stdout, 'host-b\n');
+    });
+
+    test('links planted in the node cannot be read or listed through the file API', async () => {
+      const plant = [
+        'cd /mnt/batch/tasks/shared',
+        'ln -sf /etc/passwd pw',
+        'ln -sf ../../../../../../../../../../etc/passwd pw2',
+        'ln -sfn /etc dir',
+        'mkfifo fifo',
+        'rm -rf /mnt/batch/tasks/fsmounts && ln -s /etc /mnt/batch/tasks/fsmounts',
+      ].join(' && ');
+      assert.equal((await out('a', plant)).exitCode, 0);
+      for (const p of ['shared/pw', 'shared/pw2', 'shared/dir/passwd', 'fsmounts/passwd', 'shared/fifo'])
+        await assert.rejects(x.readFile('a', p), NodeFileNotFound, p);
+      await assert.rejects(x.listFiles('a', 'fsmounts', true), NodeFileNotFound);
+      const names = (await x.listFiles('a', '', true)).map((e) => e.name);
+      assert.ok(!names.some((n) => n.includes('passwd')), names.join());
+    });
+
+    test('a timeout kills the whole process tree, setsid included', async () => {
+      const started = Date.now();
+      const r = await x.exec('b', proc('sleep 6001 & setsid sleep 6002 & sleep 6003', { timeoutMs: 1000 }));
+      assert.equal(r.timedOut, true);
+      assert.equal(r.exitCode, 137);
+      assert.ok(Date.now() - started < 5000);
+      for (const n of ['6001', '6002', '6003']) assert.deepEqual(processesWith(`sleep ${n}`, true), [], n);
+    });
+
+    test("the node's memory cgroup limit is the size's memoryMB", async () => {
+      assert.equal(await x.memoryLimit('a'), size.memoryMB * 1024 * 1024);
+    });
+
+    test('data disks: mounted where fstab says (lun or LABEL), else /mnt/disks/lun<N>; writes stay in the node', async () => {
+      const r = await out('a', 'cat /data/on-data /extra/on-extra /mnt/disks/lun2/on-default; ls /mnt/disks');
+      assert.equal(r.stdout, 'lun0\nlun1\nlun2\nlun2\n');
+      await out('a', 'echo changed > /data/on-data');
+      assert.equal((await out('b', 'cat /data/on-data')).stdout, 'lun0\n');
+      const mnt = readdirSync(join(f.dataDir, 'cache', 'disks')).filter((n) => n.endsWith('.mnt'));
+      assert.equal(mnt.length, 3, 'three disks with a file system mounted once per host');
+    });
+
+    test("the task's environment never reaches a host binary", async () => {
+      const r = await out('a', 'echo ok', {
+        environment: { LD_PRELOAD: '/nonexistent/lib.so', PATH: '/bin' },
+      });
+      assert.equal(r.stdout, 'ok\n');
+    });
+
+    test('a restarted executor adopts running holders; stop leaves no holder and no mount behind', async () => {
+      const before = processesWith('lazurite-node=b');
+      assert.equal(before.length, 1);
+      const y = new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions });
+      await y.boot(spec('b', f.withDisks));
+      assert.deepEqual(processesWith('lazurite-node=b'), before, 'adopted, not started again');
+      assert.equal((await y.exec('b', proc('hostname'))).exitCode, 0);
+      await y.stop('b');
+      assert.deepEqual(processesWith('lazurite-node=b'), []);
+      const upper = join(f.dataDir, 'nodes', 'b', 'upper');
+      for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+        let table = '';
+        try {
+          table = readFileSync(`/proc/${pid}/mountinfo`, 'utf8');
+        } catch {
+          // gone
+        }
+        assert.ok(!table.includes(upper), `pid ${pid} still sees the node's overlay`);
+      }
+      await x.boot(spec('b', f.withDisks));
+      assert.equal((await out('b', 'cat /etc/baked')).stdout, 'from the image\n');
+    });
+  });
+}

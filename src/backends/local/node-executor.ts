@@ -1,0 +1,436 @@
+import { spawn } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import type { RegionStores } from '../../content/regions.ts';
+import { checkNodeId, cleanNodePath } from '../node-paths.ts';
+import {
+  NODE_ROOT_DIR,
+  type NodeExecutor,
+  type NodeFileInfo,
+  type NodeFileRange,
+  type NodeImage,
+  type NodeSpec,
+  type ProcessResult,
+  type ProcessSpec,
+} from '../port.ts';
+import { NodeCgroups } from './cgroups.ts';
+import { ImageCache } from './image-cache.ts';
+import { planDisks, type DiskPlan } from './node-disks.ts';
+import { listNodeFiles, readNodeFile } from './node-files.ts';
+import {
+  autoUserPresent,
+  BATCH_DIRS,
+  checkInsideNode,
+  DEFAULT_PATH,
+  devTemplate,
+  execCommand,
+  HOLDER_MARKER,
+  holderCommand,
+  nodeFstab,
+  type HolderSpec,
+} from './node-sandbox.ts';
+
+/*
+ * Batch compute nodes as sandboxes on this host (design; the scripts are in node-sandbox.ts):
+ * - Disk: `<dataDir>/nodes/<nodeId>/` holds the overlay `upper/` (the node's OS disk: everything it wrote),
+ *   `work/`, `merged/` (the mount point, only mounted inside the node's namespace), `disks/lun<N>/{upper,work}`
+ *   per data disk with a file system, and `holder.pid`. Lowers are shared per host (ImageCache): the image's
+ *   unpacked root, and each data disk loop-mounted read-only once.
+ * - Running: a long-lived holder process per node (unshare: mount, PID, UTS, IPC namespaces) is PID 1 of the
+ *   node; everything runs by `nsenter`ing it. Its host PID is in holder.pid and its argv carries
+ *   `lazurite-node=<nodeId>`, so after a server crash `boot` adopts a live holder instead of starting a
+ *   second one over the same upper (which the kernel forbids). stop = SIGKILL the holder: the kernel kills the
+ *   whole PID namespace with it, and the mounts go with the last process.
+ * - Exec: a host `/bin/sh` joins the node's cgroups (memory, cpu; a fresh per-exec pids cgroup), then
+ *   `setpriv` (bounding set) → `nsenter` (as root, or uid 1000 with no capabilities and no_new_privs) → the
+ *   image's /bin/sh prelude (folders, output files, environment) → `/bin/sh -c commandLine`. A timeout kills
+ *   the process group and every process in the exec's cgroup. Host processes never see the task's environment.
+ * - Files: read on the host from the node's upper (node-files.ts), never through the node's own view.
+ * Per boot: one spawn and about eight short processes; per exec: one spawn and two or three (five for nonadmin).
+ */
+
+export interface LocalNodeExecutorOptions {
+  dataDir: string;
+  regions: RegionStores;
+  /** Share the VM host's cache (one unpack per manifest per process); made if not given. */
+  cache?: ImageCache;
+}
+
+interface HydratedImage {
+  lower: string;
+  disks: DiskPlan[];
+}
+
+const BOOT_TIMEOUT_MS = 60_000;
+const MAX_STDERR = 64 * 1024;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A host tool's absolute path (the host side never searches a task's PATH). */
+function hostTool(name: string): string {
+  for (const dir of DEFAULT_PATH.split(':')) {
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return join(dir, name);
+    } catch {
+      // next
+    }
+  }
+  throw new Error(`${name} (util-linux) is not installed`);
+}
+
+/** Reads a process's argv; undefined when it is gone (or a zombie: its namespaces are already released). */
+async function argvOf(pid: number): Promise<string[] | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    if (/\) Z /.test(stat)) return undefined;
+    return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+  } catch {
+    return undefined;
+  }
+}
+
+async function waitGone(pid: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await argvOf(pid)) !== undefined) {
+    if (Date.now() > deadline) throw new Error(`process ${pid} did not exit`);
+    await sleep(5);
+  }
+}
+
+const exitCodeOf = (code: number | null, signal: NodeJS.Signals | null): number =>
+  code ?? 128 + (signal ? osConstants.signals[signal] : 9);
+
+export class LocalNodeExecutor implements NodeExecutor {
+  readonly kind = 'local';
+  private readonly dataDir: string;
+  private readonly nodesDir: string;
+  private readonly cache: ImageCache;
+  private readonly cgroups = new NodeCgroups();
+  private readonly tools = { setpriv: hostTool('setpriv'), nsenter: hostTool('nsenter') };
+  /** Holders this executor started or adopted: node id → host PID. */
+  private readonly holders = new Map<string, number>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly images = new Map<string, Promise<HydratedImage>>();
+  private dev: Promise<string> | undefined;
+
+  constructor(options: LocalNodeExecutorOptions) {
+    if (/[\s,:\\]/.test(options.dataDir))
+      throw new Error(
+        'the data dir path must not contain spaces, commas, colons or backslashes (overlay options)',
+      );
+    this.dataDir = options.dataDir;
+    this.nodesDir = join(options.dataDir, 'nodes');
+    this.cache = options.cache ?? new ImageCache(options.dataDir, options.regions);
+  }
+
+  private dir(nodeId: string): string {
+    checkNodeId(nodeId);
+    return join(this.nodesDir, nodeId);
+  }
+
+  /** boot, stop and destroy of one node run one after another. */
+  private serial<T>(nodeId: string, work: () => Promise<T>): Promise<T> {
+    const next = (this.locks.get(nodeId) ?? Promise.resolve()).then(work, work);
+    const tail = next.catch(() => undefined);
+    this.locks.set(nodeId, tail);
+    void tail.then(() => {
+      if (this.locks.get(nodeId) === tail) this.locks.delete(nodeId);
+    });
+    return next;
+  }
+
+  private hydrated(image: NodeImage): Promise<HydratedImage> {
+    const key = JSON.stringify([image.osManifest, image.dataDisks]);
+    let p = this.images.get(key);
+    if (!p) {
+      p = (async () => {
+        const lower = await this.cache.rootfs(image.region, image.osManifest);
+        const disks = await Promise.all(
+          image.dataDisks.map(async (d) => ({
+            lun: d.lun,
+            fs: await this.cache.mountedDisk(image.region, d.manifest),
+          })),
+        );
+        return { lower, disks: await planDisks(lower, disks) };
+      })();
+      this.images.set(key, p);
+      p.catch(() => this.images.delete(key));
+    }
+    return p;
+  }
+
+  async hydrate(image: NodeImage): Promise<void> {
+    await this.hydrated(image);
+  }
+
+  /** The node's running holder (verified by its marker), if any. */
+  private async liveHolder(nodeId: string): Promise<number | undefined> {
+    let pid = this.holders.get(nodeId);
+    if (pid === undefined) {
+      const text = await readFile(join(this.dir(nodeId), 'holder.pid'), 'utf8').catch(() => '');
+      pid = Number(text.trim()) || undefined;
+    }
+    if (pid === undefined) return undefined;
+    const argv = await argvOf(pid);
+    if (argv?.includes(`${HOLDER_MARKER}${nodeId}`)) return pid;
+    if (argv?.some((a) => a.includes(`${HOLDER_MARKER}${nodeId}'`))) {
+      // A holder caught half-way through its set-up by a crash: it must not share the upper with a new one.
+      process.kill(pid, 'SIGKILL');
+      await waitGone(pid);
+    }
+    this.holders.delete(nodeId);
+    return undefined;
+  }
+
+  boot(node: NodeSpec): Promise<void> {
+    const dir = this.dir(node.nodeId);
+    if (!/^[\w.-]{1,64}$/.test(node.hostname))
+      return Promise.reject(new Error(`invalid hostname '${node.hostname}'`));
+    return this.serial(node.nodeId, async () => {
+      const running = await this.liveHolder(node.nodeId);
+      if (running !== undefined) {
+        this.holders.set(node.nodeId, running);
+        return;
+      }
+      const image = await this.hydrated(node.image);
+      const spec = await this.holderSpec(node, dir, image);
+      await writeFile(join(dir, 'fstab'), nodeFstab(spec));
+      const procs = await this.cgroups.create(node.nodeId, node.size);
+      this.holders.set(node.nodeId, await this.startHolder(spec, procs));
+    });
+  }
+
+  /** Creates the node's folders and checks every path the set-up will touch inside the node. */
+  private async holderSpec(node: NodeSpec, dir: string, image: HydratedImage): Promise<HolderSpec> {
+    const upper = join(dir, 'upper');
+    const disks = image.disks.map((d) => ({
+      lower: d.lower,
+      upper: join(dir, 'disks', `lun${d.lun}`, 'upper'),
+      work: join(dir, 'disks', `lun${d.lun}`, 'work'),
+      mountPoint: d.mountPoint,
+    }));
+    for (const d of [
+      upper,
+      join(dir, 'work'),
+      join(dir, 'merged'),
+      ...disks.flatMap((d) => [d.upper, d.work]),
+    ])
+      await mkdir(d, { recursive: true });
+    const paths = [
+      '/proc',
+      '/dev',
+      ...BATCH_DIRS.map((d) => `${NODE_ROOT_DIR}/${d}`),
+      ...disks.map((d) => d.mountPoint),
+    ];
+    const addUser = await autoUserPresent(upper, image.lower).then((p) => ({
+      passwd: !p.passwd,
+      group: !p.group,
+    }));
+    if (addUser.passwd) paths.push('/etc/passwd');
+    if (addUser.group) paths.push('/etc/group');
+    for (const p of paths) {
+      if (!(await checkInsideNode(upper, image.lower, p, p.startsWith('/etc/'))))
+        throw new Error(`node ${node.nodeId}: ${p} is a link or not a folder on its disk; it cannot boot`);
+    }
+    this.dev ??= devTemplate(join(this.dataDir, 'cache'));
+    return {
+      nodeId: node.nodeId,
+      nodeDir: dir,
+      hostname: node.hostname,
+      lower: image.lower,
+      upper,
+      work: join(dir, 'work'),
+      merged: join(dir, 'merged'),
+      disks,
+      devTemplate: await this.dev,
+      devSizeMB: Math.max(64, Math.floor(node.size.memoryMB / 2)),
+      addUser,
+    };
+  }
+
+  /** Starts a holder and waits for its `ready`; returns its host PID. */
+  private startHolder(spec: HolderSpec, procs: string[]): Promise<number> {
+    const child = spawn('/bin/sh', ['-c', holderCommand(spec, procs)], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: DEFAULT_PATH },
+    });
+    return new Promise((resolve, reject) => {
+      let out = '';
+      let err = '';
+      let pid: number | undefined;
+      const done = (error?: Error) => {
+        clearTimeout(timer);
+        child.removeAllListeners();
+        child.stdout.destroy();
+        child.stderr.destroy();
+        child.unref();
+        if (error || pid === undefined) reject(error ?? new Error('no pid'));
+        else resolve(pid);
+      };
+      const timer = setTimeout(() => {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        done(new Error(`node ${spec.nodeId} did not boot in ${BOOT_TIMEOUT_MS} ms: ${err}`));
+      }, BOOT_TIMEOUT_MS);
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        pid ??= Number(/^pid (\d+)$/m.exec(out)?.[1]) || undefined;
+        if (/^ready$/m.test(out)) done();
+      });
+      child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-MAX_STDERR)));
+      child.on('error', (e) => {
+        done(e);
+      });
+      child.on('close', (code) => {
+        done(new Error(`node ${spec.nodeId} failed to boot (exit ${code}): ${err.trim()}`));
+      });
+    });
+  }
+
+  async exec(nodeId: string, p: ProcessSpec): Promise<ProcessResult> {
+    const holderPid = this.holders.get(nodeId) ?? (await this.liveHolder(nodeId));
+    if (holderPid === undefined) throw new Error(`node ${nodeId} is not running`);
+    this.holders.set(nodeId, holderPid);
+    const workingDir = posix.normalize(p.workingDir).replace(/(.)\/+$/, '$1');
+    if (!workingDir.startsWith('/') || workingDir.split('/').includes('..') || workingDir.includes('\0'))
+      throw new Error(`invalid working directory '${p.workingDir}'`);
+    const file = (f: string) => {
+      const clean = cleanNodePath(f);
+      if (clean === '') throw new Error(`invalid output file '${f}'`);
+      return `${NODE_ROOT_DIR}/${clean}`;
+    };
+    const environment = { ...p.environment };
+    if (!('PATH' in environment)) environment.PATH = DEFAULT_PATH;
+    const bad = Object.keys(environment).find((k) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k));
+    if (bad !== undefined) throw new Error(`environment variable name '${bad}' is not supported`);
+    const cg = await this.cgroups.forExec(nodeId);
+    const script = execCommand({
+      holderPid,
+      nonadmin: p.elevation === 'nonadmin',
+      workingDir,
+      stdout: file(p.stdoutFile),
+      stderr: file(p.stderrFile),
+      commandLine: p.commandLine,
+      environment,
+      cgroupProcs: cg.procs,
+      tools: this.tools,
+    });
+    try {
+      return await this.runExec(nodeId, script, p.timeoutMs, () => this.cgroups.killExec(cg));
+    } finally {
+      await this.cgroups.removeExec(cg);
+    }
+  }
+
+  private runExec(
+    nodeId: string,
+    script: string,
+    timeoutMs: number | undefined,
+    killCgroup: () => Promise<void>,
+  ): Promise<ProcessResult> {
+    const child = spawn('/bin/sh', ['-c', script], {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { PATH: DEFAULT_PATH },
+    });
+    let stderr = '';
+    let timedOut = false;
+    let killing: Promise<void> = Promise.resolve();
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            try {
+              if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+            } catch {
+              // already gone
+            }
+            killing = killCgroup().catch(() => undefined);
+          }, timeoutMs);
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-MAX_STDERR)));
+    return new Promise((resolve, reject) => {
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        const exitCode = exitCodeOf(code, signal);
+        void killing.then(() => {
+          if (timedOut) resolve({ exitCode: exitCode === 0 ? 137 : exitCode, timedOut });
+          else if (exitCode !== 0 && stderr.trim() !== '')
+            reject(new Error(`exec on node ${nodeId} failed (exit ${exitCode}): ${stderr.trim()}`));
+          else resolve({ exitCode, timedOut });
+        });
+      });
+    });
+  }
+
+  stop(nodeId: string): Promise<void> {
+    return this.serial(nodeId, () => this.stopNow(nodeId));
+  }
+
+  private async stopNow(nodeId: string): Promise<void> {
+    const pid = await this.liveHolder(nodeId);
+    if (pid !== undefined) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await waitGone(pid);
+    }
+    // What is left: the holder's unshare parent, host-side exec wrappers and nsenters (which hold the mount
+    // namespace while they live), and any process that escaped into them.
+    await this.cgroups.killNode(nodeId);
+    this.holders.delete(nodeId);
+    await rm(join(this.dir(nodeId), 'holder.pid'), { force: true });
+  }
+
+  destroy(nodeId: string): Promise<void> {
+    return this.serial(nodeId, async () => {
+      await this.stopNow(nodeId);
+      await this.cgroups.remove(nodeId);
+      await rm(this.dir(nodeId), { recursive: true, force: true });
+    });
+  }
+
+  async list(): Promise<string[]> {
+    if (!existsSync(this.nodesDir)) return [];
+    const entries = await readdir(this.nodesDir, { withFileTypes: true });
+    return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+  }
+
+  listFiles(nodeId: string, dir: string, recursive: boolean): Promise<NodeFileInfo[]> {
+    return listNodeFiles(join(this.dir(nodeId), 'upper'), dir, recursive);
+  }
+
+  readFile(
+    nodeId: string,
+    path: string,
+    range?: NodeFileRange,
+  ): Promise<{ content: Buffer; info: NodeFileInfo }> {
+    return readNodeFile(join(this.dir(nodeId), 'upper'), path, range);
+  }
+
+  /** Stops every holder this executor started or adopted; disks stay. */
+  async close(): Promise<void> {
+    await Promise.all([...this.holders.keys()].map((id) => this.stop(id)));
+  }
+
+  /** The node's memory cgroup limit in bytes (undefined without a memory controller). */
+  memoryLimit(nodeId: string): Promise<number | undefined> {
+    checkNodeId(nodeId);
+    return this.cgroups.memoryLimit(nodeId);
+  }
+
+  /** Unmounts this host's read-only data disk mounts (nodes that still use one keep it until they stop). */
+  async detachDiskCaches(): Promise<void> {
+    this.images.clear();
+    await this.cache.detachDisks();
+  }
+}

@@ -1,0 +1,285 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { lstat, mkdir, readFile, rename, rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { NODE_ROOT_DIR } from '../port.ts';
+import { DROPPED_CAPS, shq } from './sandbox.ts';
+
+const run = promisify(execFile);
+
+/**
+ * The shell scripts of a node sandbox. A node's holder is `unshare --mount --pid --fork --uts --ipc` running
+ * HOLDER_SETUP on the host (full capabilities) as PID 1 of the new PID namespace: one `mount -a` with a
+ * generated fstab on stdin mounts the overlay root, /proc, a tmpfs /dev, /dev/pts and each data disk's overlay;
+ * `cp -a` fills /dev from a template made once per host (null, zero, full, random, urandom, tty, shm, fd links);
+ * it creates the Batch folders and the `_azbatch` user if missing, sets the hostname, records its host PID, then
+ * drops the capabilities execs must not have (they must not have more than the holder, or nsenter may not
+ * enter it) and pivot_roots. Inside, the image's /bin/sh unmounts the old root, says `ready` and loops on
+ * `sleep` — a shell that waits reaps the orphans the kernel hands to PID 1. Its argv carries
+ * `lazurite-node=<id>` so a restarted server recognises it.
+ * Every host-side path the setup touches inside the node was checked by `checkInsideNode` first: none is a
+ * symbolic link that would lead the host's root out of the node.
+ */
+
+/** Capabilities no node process (nor its holder) keeps: those of VM sandboxes, plus immutable files. */
+export const NODE_DROPPED_CAPS = `${DROPPED_CAPS},-linux_immutable`;
+export const AUTO_USER = { name: '_azbatch', uid: 1000, gid: 1000, home: '/home/_azbatch' };
+export const HOLDER_MARKER = 'lazurite-node=';
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const BATCH_DIRS = ['startup', 'shared', 'workitems', 'fsmounts'];
+
+export interface HolderSpec {
+  nodeId: string;
+  nodeDir: string;
+  hostname: string;
+  lower: string;
+  upper: string;
+  work: string;
+  merged: string;
+  /** Overlays of the data disks, mounted inside the node at `mountPoint`, parents first. */
+  disks: { lower: string; upper: string; work: string; mountPoint: string }[];
+  devTemplate: string;
+  devSizeMB: number;
+  /** Which parts of the auto-user the node's root still lacks. */
+  addUser: { passwd: boolean; group: boolean };
+}
+
+/** A value for an fstab field: spaces, tabs, newlines and backslashes as octal escapes. */
+const fstabField = (s: string): string =>
+  s.replace(/[\s\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+
+/** The node's mounts, as a file for one `mount -a -T` (libmount cannot parse one from a pipe). */
+export function nodeFstab(spec: HolderSpec): string {
+  const m = spec.merged;
+  const overlay = (lower: string, upper: string, work: string, at: string, extra = '') =>
+    `overlay ${fstabField(at)} overlay ${fstabField(`lowerdir=${lower},upperdir=${upper},workdir=${work}${extra}`)} 0 0`;
+  return (
+    [
+      overlay(spec.lower, spec.upper, spec.work, m),
+      `proc ${fstabField(`${m}/proc`)} proc nosuid,nodev,noexec,X-mount.mkdir 0 0`,
+      `tmpfs ${fstabField(`${m}/dev`)} tmpfs mode=755,nosuid,size=${spec.devSizeMB}m,X-mount.mkdir 0 0`,
+      `devpts ${fstabField(`${m}/dev/pts`)} devpts newinstance,ptmxmode=0666,mode=0620,nosuid,noexec,X-mount.mkdir 0 0`,
+      ...spec.disks.map((d) => overlay(d.lower, d.upper, d.work, `${m}${d.mountPoint}`, ',X-mount.mkdir')),
+    ].join('\n') + '\n'
+  );
+}
+
+/** Runs as PID 1 of the node (the image's /bin/sh) once the root is pivoted. */
+const HOLDER_INNER = [
+  'umount -l /dev/.oldroot || exit 1',
+  'command -v sleep >/dev/null || { echo "the image has no sleep command" >&2; exit 1; }',
+  'echo ready',
+  'exec </dev/null >/dev/null 2>&1',
+  'while :; do sleep 2147483647 || sleep 1 || exit 1; done',
+].join('\n');
+
+/** The host-side setup of a holder (see the comment at the top). */
+export function holderSetup(spec: HolderSpec): string {
+  const m = shq(spec.merged);
+  const u = AUTO_USER;
+  const dirs = BATCH_DIRS.map((d) => shq(`${spec.merged}${NODE_ROOT_DIR}/${d}`));
+  return [
+    'set -e',
+    'read -r pid _ </proc/self/stat',
+    'echo "pid $pid"',
+    // PID 1 dies with the node: keep the OOM killer off it where the host allows lowering the score.
+    '{ echo -1000 >/proc/self/oom_score_adj; } 2>/dev/null || :',
+    `mount -a -T ${shq(join(spec.nodeDir, 'fstab'))}`,
+    `cp -a ${shq(`${spec.devTemplate}/.`)} ${m}/dev/`,
+    `mkdir -p ${dirs.join(' ')}`,
+    ...(spec.addUser.passwd
+      ? [`echo ${shq(`${u.name}:x:${u.uid}:${u.gid}::${u.home}:/bin/sh`)} >>${m}/etc/passwd`]
+      : []),
+    ...(spec.addUser.group ? [`echo ${shq(`${u.name}:x:${u.gid}:`)} >>${m}/etc/group`] : []),
+    `echo ${shq(spec.hostname)} >/proc/sys/kernel/hostname`,
+    `echo "$pid" >${shq(join(spec.nodeDir, 'holder.pid'))}`,
+    `cd ${m}`,
+    `exec setpriv --bounding-set ${NODE_DROPPED_CAPS} -- /bin/sh -c 'pivot_root . dev/.oldroot && exec /bin/sh -c "$1" "$2"' sh ${shq(HOLDER_INNER)} ${shq(`${HOLDER_MARKER}${spec.nodeId}`)}`,
+  ].join('\n');
+}
+
+/** The host command that starts a holder: join the node's cgroups, then unshare. */
+export function holderCommand(spec: HolderSpec, cgroupProcs: string[]): string {
+  return [
+    ...cgroupProcs.map((f) => `echo "$$" >${shq(f)}`),
+    `exec unshare --mount --pid --fork --uts --ipc --propagation private /bin/sh -c ${shq(holderSetup(spec))}`,
+  ].join('\n');
+}
+
+/**
+ * Runs inside the node (image /bin/sh) before the command: `all` (admin) prepares and runs as root; `prep`
+ * (root) and then `run` (uid 1000) for nonadmin. Folders are created if missing; the output files are made
+ * fresh with noclobber from inside their folder after checking that folder is what it claims to be (a task
+ * that planted a symbolic link cannot make root write elsewhere); for nonadmin the folders and files are
+ * handed to the auto-user. Failures before the command exit 126 with a message on the host's stderr pipe.
+ * The host side runs with a clean environment (the task's must never reach a host binary: LD_PRELOAD); the
+ * task's variables arrive as `NAME=value` arguments and are exported last, just before the command.
+ */
+const PRELUDE = `
+fail() { echo "lazurite: $*" >&2; exit 126; }
+P=${DEFAULT_PATH}
+mode=$1 wd=$2 out=$3 err=$4 cmd=$5
+into() { cd -P "$1" 2>/dev/null && [ "$PWD" = "$1" ] || fail "$1 is not a folder of the node"; }
+fresh() { if [ -e "$1" ] || [ -L "$1" ]; then PATH=$P rm -f -- "$1" || fail "cannot replace $1"; fi; }
+if [ "$mode" != run ]; then
+  { [ -d "$wd" ] && [ -d "\${out%/*}" ] && [ -d "\${err%/*}" ]; } ||
+    PATH=$P mkdir -p -- "$wd" "\${out%/*}" "\${err%/*}" || fail "cannot create the folders of $wd"
+  into "$wd"
+  set -C
+fi
+if [ "$mode" = prep ]; then
+  for f in "$out" "$err"; do
+    into "\${f%/*}"; fresh "\${f##*/}"
+    command : >"\${f##*/}" || fail "cannot create $f"
+    PATH=$P chown ${AUTO_USER.uid}:${AUTO_USER.gid} . "\${f##*/}" || fail "cannot hand $f to the user"
+    [ "$err" = "$out" ] && break
+  done
+  into "$wd"; PATH=$P chown ${AUTO_USER.uid}:${AUTO_USER.gid} . || fail "cannot hand $wd to the user"
+  exit 0
+elif [ "$mode" = all ]; then
+  into "\${out%/*}"; fresh "\${out##*/}"; exec >"\${out##*/}"
+  if [ "$err" = "$out" ]; then exec 2>&1; else into "\${err%/*}"; fresh "\${err##*/}"; exec 2>"\${err##*/}"; fi
+  set +C
+fi
+cd "$wd" 2>/dev/null || fail "cannot enter $wd"
+if [ "$mode" = run ]; then
+  if [ "$err" = "$out" ]; then exec >"$out" 2>&1; else exec >"$out" 2>"$err"; fi
+fi
+shift 5
+unset P mode wd out err f
+for kv; do export "$kv"; done
+exec /bin/sh -c "$cmd"
+`;
+
+export interface ExecScript {
+  holderPid: number;
+  nonadmin: boolean;
+  workingDir: string;
+  stdout: string;
+  stderr: string;
+  commandLine: string;
+  environment: Record<string, string>;
+  cgroupProcs: string[];
+  /** Absolute paths of the host's setpriv and nsenter. */
+  tools: { setpriv: string; nsenter: string };
+}
+
+/** The host command for one exec: join the cgroups, then nsenter the holder (twice for nonadmin). */
+export function execCommand(s: ExecScript): string {
+  const enter = (user: boolean, args: string[]) =>
+    [
+      `${shq(s.tools.setpriv)} --bounding-set ${NODE_DROPPED_CAPS}${user ? ' --no-new-privs' : ''}`,
+      `-- ${shq(s.tools.nsenter)} --target ${s.holderPid} --mount --pid --uts --ipc --root --wd=/`,
+      user ? `--setuid ${AUTO_USER.uid} --setgid ${AUTO_USER.gid}` : '',
+      `-- /bin/sh -c ${shq(PRELUDE)} sh`,
+      ...args.map(shq),
+    ].join(' ');
+  const files = [s.workingDir, s.stdout, s.stderr];
+  const env = Object.entries(s.environment).map(([k, v]) => `${k}=${v}`);
+  const join = s.cgroupProcs.map((f) => `echo "$$" >${shq(f)} || exit 125`);
+  if (!s.nonadmin)
+    return [...join, `exec ${enter(false, ['all', ...files, s.commandLine, ...env])}`].join('\n');
+  return [
+    ...join,
+    `${enter(false, ['prep', ...files, ''])} || exit "$?"`,
+    `exec ${enter(true, ['run', ...files, s.commandLine, ...env])}`,
+  ].join('\n');
+}
+
+/** The /dev every node gets a copy of, made once per host (device nodes need mknod, so not in Node). */
+export async function devTemplate(cacheDir: string): Promise<string> {
+  const dir = join(cacheDir, 'dev');
+  if (existsSync(join(dir, '.oldroot'))) return dir;
+  const tmp = `${dir}.tmp-${randomUUID()}`;
+  try {
+    await mkdir(join(tmp, 'shm'), { recursive: true, mode: 0o1777 });
+    await run('chmod', ['1777', join(tmp, 'shm')]);
+    const devices: [string, number, number][] = [
+      ['null', 1, 3],
+      ['zero', 1, 5],
+      ['full', 1, 7],
+      ['random', 1, 8],
+      ['urandom', 1, 9],
+      ['tty', 5, 0],
+    ];
+    for (const [name, major, minor] of devices)
+      await run('mknod', ['-m', '666', join(tmp, name), 'c', String(major), String(minor)]);
+    const links: [string, string][] = [
+      ['fd', '/proc/self/fd'],
+      ['stdin', '/proc/self/fd/0'],
+      ['stdout', '/proc/self/fd/1'],
+      ['stderr', '/proc/self/fd/2'],
+      ['ptmx', 'pts/ptmx'],
+    ];
+    for (const [name, target] of links) await symlink(target, join(tmp, name));
+    await mkdir(join(tmp, '.oldroot'), { mode: 0o700 });
+    await rename(tmp, dir).catch((err: unknown) => {
+      if (!existsSync(join(dir, '.oldroot'))) throw err;
+    });
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+type Entry = 'dir' | 'file' | 'absent' | 'whiteout' | 'other';
+
+async function entryAt(path: string): Promise<Entry> {
+  try {
+    const st = await lstat(path);
+    if (st.isDirectory()) return 'dir';
+    if (st.isFile()) return 'file';
+    // An overlay whiteout (0/0 character device): deleted in the upper, absent in the node.
+    if (st.isCharacterDevice() && st.rdev === 0) return 'whiteout';
+    return 'other';
+  } catch {
+    return 'absent';
+  }
+}
+
+/**
+ * Whether `path` (absolute inside the node) resolves, in the node's merged root, without any symbolic link
+ * (or other non-folder) on the way: checked layer by layer on the stopped node's upper and the image's lower.
+ * The end may be missing or be a folder, or a regular file when `file` is true.
+ */
+export async function checkInsideNode(
+  upper: string,
+  lower: string,
+  path: string,
+  file = false,
+): Promise<boolean> {
+  const parts = path.split('/').filter(Boolean);
+  let lowerLive = true;
+  for (let i = 0; i < parts.length; i++) {
+    const rel = parts.slice(0, i + 1).join('/');
+    const up = await entryAt(join(upper, rel));
+    const low: Entry = lowerLive ? await entryAt(join(lower, rel)) : 'absent';
+    // The upper wins; a folder over a folder merges, a folder over anything else hides the lower below it.
+    const seen = up === 'absent' ? low : up;
+    if (seen === 'absent' || seen === 'whiteout') return true;
+    if (seen === 'file' && file && i === parts.length - 1) return true;
+    if (seen !== 'dir') return false;
+    lowerLive = low === 'dir';
+  }
+  return true;
+}
+
+/** Whether the node's /etc/passwd and /etc/group (upper over lower) already name the auto-user. */
+export async function autoUserPresent(
+  upper: string,
+  lower: string,
+): Promise<{ passwd: boolean; group: boolean }> {
+  const has = async (file: string) => {
+    for (const root of [upper, lower]) {
+      const kind = await entryAt(join(root, file));
+      if (kind === 'absent') continue;
+      if (kind !== 'file') return false;
+      const text = await readFile(join(root, file), 'utf8');
+      return text.split('\n').some((l) => l.startsWith(`${AUTO_USER.name}:`));
+    }
+    return false;
+  };
+  return { passwd: await has('etc/passwd'), group: await has('etc/group') };
+}

@@ -1,0 +1,199 @@
+import { checkNodeId, cleanNodePath } from '../node-paths.ts';
+import {
+  NodeFileNotFound,
+  type NodeExecutor,
+  type NodeFileInfo,
+  type NodeFileRange,
+  type NodeImage,
+  type NodeSpec,
+  type ProcessResult,
+  type ProcessSpec,
+} from '../port.ts';
+
+export interface SimulatedDelays {
+  hydrateMs?: number;
+  bootMs?: number;
+  execMs?: number;
+}
+
+export interface SimulatedNodeExecutorOptions {
+  delays?: SimulatedDelays;
+  /** How delays are waited; tests pass one that resolves at once. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+interface SimFile {
+  content: Buffer;
+  created: Date;
+  modified: Date;
+}
+
+interface SimNode {
+  running: boolean;
+  created: Date;
+  /** Path relative to NODE_ROOT_DIR → file; folders are implied by paths, plus the Batch folders. */
+  files: Map<string, SimFile>;
+}
+
+const BATCH_DIRS = ['startup', 'shared', 'workitems', 'fsmounts'];
+
+/** Runs `work` now; its result or what it throws as a settled promise. */
+function settle<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+/**
+ * A node executor that models nodes without running anything: per-node state and files in memory, with
+ * configurable delays for hydrate (once per image), boot and exec. `exec` writes an honest stdout saying the
+ * command was not executed, an empty stderr, and exits 0 — or `n` when the command line ends with `exit <n>`.
+ */
+export class SimulatedNodeExecutor implements NodeExecutor {
+  readonly kind = 'simulated';
+  private readonly delays: SimulatedDelays;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly nodes = new Map<string, SimNode>();
+  private readonly hydrated = new Map<string, Promise<void>>();
+
+  constructor(options: SimulatedNodeExecutorOptions = {}) {
+    this.delays = options.delays ?? {};
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  private wait(ms: number | undefined): Promise<void> {
+    return ms === undefined || ms <= 0 ? Promise.resolve() : this.sleep(ms);
+  }
+
+  hydrate(image: NodeImage): Promise<void> {
+    const key = JSON.stringify([image.region, image.osManifest, image.dataDisks]);
+    let p = this.hydrated.get(key);
+    if (!p) {
+      p = this.wait(this.delays.hydrateMs);
+      this.hydrated.set(key, p);
+    }
+    return p;
+  }
+
+  async boot(node: NodeSpec): Promise<void> {
+    checkNodeId(node.nodeId);
+    const existing = this.nodes.get(node.nodeId);
+    if (existing?.running) return;
+    await this.hydrate(node.image);
+    await this.wait(this.delays.bootMs);
+    const n = this.nodes.get(node.nodeId) ?? { running: false, created: new Date(), files: new Map() };
+    n.running = true;
+    this.nodes.set(node.nodeId, n);
+  }
+
+  private node(nodeId: string, path: string): SimNode {
+    const n = this.nodes.get(nodeId);
+    if (!n) throw new NodeFileNotFound(path);
+    return n;
+  }
+
+  async exec(nodeId: string, process: ProcessSpec): Promise<ProcessResult> {
+    const n = this.nodes.get(nodeId);
+    if (!n?.running) throw new Error(`node ${nodeId} is not running`);
+    const out = cleanNodePath(process.stdoutFile);
+    const err = cleanNodePath(process.stderrFile);
+    await this.wait(this.delays.execMs);
+    const now = new Date();
+    const write = (path: string, text: string) =>
+      n.files.set(path, {
+        content: Buffer.from(text),
+        created: n.files.get(path)?.created ?? now,
+        modified: now,
+      });
+    write(out, `[simulated node] not executed: ${process.commandLine}\n`);
+    if (err !== out) write(err, '');
+    const exit = /(?:^|[\s;&|])exit\s+(\d+)\s*$/.exec(process.commandLine);
+    return { exitCode: exit ? Number(exit[1]) % 256 : 0, timedOut: false };
+  }
+
+  stop(nodeId: string): Promise<void> {
+    const n = this.nodes.get(nodeId);
+    if (n) n.running = false;
+    return Promise.resolve();
+  }
+
+  destroy(nodeId: string): Promise<void> {
+    this.nodes.delete(nodeId);
+    return Promise.resolve();
+  }
+
+  list(): Promise<string[]> {
+    return Promise.resolve([...this.nodes.keys()]);
+  }
+
+  /** Folders implied by the node's files, plus the Batch folders every node has. */
+  private folders(n: SimNode): Set<string> {
+    const out = new Set(BATCH_DIRS);
+    for (const path of n.files.keys()) {
+      const parts = path.split('/');
+      for (let i = 1; i < parts.length; i++) out.add(parts.slice(0, i).join('/'));
+    }
+    return out;
+  }
+
+  listFiles(nodeId: string, dir: string, recursive: boolean): Promise<NodeFileInfo[]> {
+    return settle(() => this.listNow(nodeId, dir, recursive));
+  }
+
+  private listNow(nodeId: string, dir: string, recursive: boolean): NodeFileInfo[] {
+    const n = this.node(nodeId, dir);
+    const base = cleanNodePath(dir);
+    const folders = this.folders(n);
+    if (base !== '' && !folders.has(base)) throw new NodeFileNotFound(dir);
+    const under = (path: string) => {
+      const rest = base === '' ? path : path.startsWith(`${base}/`) ? path.slice(base.length + 1) : undefined;
+      return rest !== undefined && (recursive || !rest.includes('/'));
+    };
+    const out: NodeFileInfo[] = [];
+    for (const f of [...folders].filter(under))
+      out.push({
+        name: f,
+        isDirectory: true,
+        size: 0,
+        lastModified: n.created,
+        creationTime: n.created,
+        fileMode: '0o40755',
+      });
+    for (const [path, f] of n.files) if (under(path)) out.push(this.info(path, f));
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private info(name: string, f: SimFile): NodeFileInfo {
+    return {
+      name,
+      isDirectory: false,
+      size: f.content.length,
+      lastModified: f.modified,
+      creationTime: f.created,
+      fileMode: '0o100644',
+    };
+  }
+
+  readFile(
+    nodeId: string,
+    path: string,
+    range?: NodeFileRange,
+  ): Promise<{ content: Buffer; info: NodeFileInfo }> {
+    return settle(() => {
+      const n = this.node(nodeId, path);
+      const clean = cleanNodePath(path);
+      const f = n.files.get(clean);
+      if (!f) throw new NodeFileNotFound(path);
+      const start = range?.start ?? 0;
+      const end = range?.end === undefined ? f.content.length : range.end + 1;
+      return { content: Buffer.from(f.content.subarray(start, end)), info: this.info(clean, f) };
+    });
+  }
+
+  close(): Promise<void> {
+    for (const n of this.nodes.values()) n.running = false;
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,137 @@
+import type { NodeAssignment, NodeReport, SyncRequest, SyncResponse } from '../../backends/agent-protocol.ts';
+import type { StoreTx } from '../../storage/port.ts';
+import type { NodeRecord, PoolRecord } from '../../storage/records.ts';
+import type { DomainContext } from '../context.ts';
+import { moveNode } from './node-states.ts';
+import { startTaskAssignment } from './start-task.ts';
+import { findVmSize } from './vm-sizes.ts';
+
+const poolKey = (account: string, pool: string) => `${account}|${pool}`.toLowerCase();
+
+/**
+ * The server's side of the host agent protocol: applies what agents report (through the node state machine;
+ * reports for an older generation or an illegal move are ignored) and answers with every node the host runs.
+ * Nodes no host has taken yet are given to the first host that syncs.
+ */
+export class AgentService {
+  private readonly ctx: DomainContext;
+  private readonly accountUrl: (account: string) => string;
+  private readonly onChange: () => void;
+
+  constructor(
+    ctx: DomainContext,
+    accountUrl: (account: string) => string,
+    onChange: () => void = () => undefined,
+  ) {
+    this.ctx = ctx;
+    this.accountUrl = accountUrl;
+    this.onChange = onChange;
+  }
+
+  async sync(request: SyncRequest): Promise<SyncResponse> {
+    const result = await this.ctx.store.transaction(async (tx) => {
+      const applied = await this.apply(tx, request.reports);
+      const pools = new Map<string, PoolRecord | undefined>();
+      const poolOf = async (n: NodeRecord) => {
+        const k = poolKey(n.accountName, n.poolId);
+        if (!pools.has(k)) pools.set(k, await tx.findPool(n.accountName, n.poolId));
+        return pools.get(k);
+      };
+      const nodes = await tx.listNodesForHost(request.hostId, true);
+      const taken = nodes.filter((n) => n.hostId === null).map((n) => ({ ...n, hostId: request.hostId }));
+      await tx.putNodes(taken);
+      const assignments: NodeAssignment[] = [];
+      for (const node of nodes) {
+        const pool = await poolOf(node);
+        if (pool) assignments.push(this.assignment(pool, { ...node, hostId: request.hostId }));
+      }
+      return { nodes: assignments, changed: applied || taken.length > 0 };
+    });
+    if (result.changed) this.onChange();
+    return { nodes: result.nodes };
+  }
+
+  private async apply(tx: StoreTx, reports: NodeReport[]): Promise<boolean> {
+    if (reports.length === 0) return false;
+    const now = this.ctx.clock.now();
+    const current = new Map<string, NodeRecord>();
+    const loaded = new Set<string>();
+    for (const r of reports) {
+      const k = poolKey(r.accountName, r.poolId);
+      if (loaded.has(k)) continue;
+      loaded.add(k);
+      for (const n of await tx.listNodes(r.accountName, r.poolId))
+        current.set(`${k}|${n.id.toLowerCase()}`, n);
+    }
+    const gone = new Map<string, { account: string; pool: string; ids: string[] }>();
+    for (const r of reports) {
+      const k = `${poolKey(r.accountName, r.poolId)}|${r.nodeId.toLowerCase()}`;
+      const node = current.get(k);
+      if (!node || node.generation !== r.generation) continue;
+      if (r.state === 'gone') {
+        if (node.goal !== 'remove' && node.state !== 'leavingpool') continue;
+        const entry = gone.get(poolKey(r.accountName, r.poolId)) ?? {
+          account: r.accountName,
+          pool: r.poolId,
+          ids: [],
+        };
+        entry.ids.push(node.id);
+        gone.set(poolKey(r.accountName, r.poolId), entry);
+        current.delete(k);
+        continue;
+      }
+      current.set(k, this.applyOne(node, r, now));
+    }
+    const reported = new Set(reports.map((r) => r.nodeId));
+    await tx.putNodes([...current.values()].filter((n) => reported.has(n.id)));
+    for (const g of gone.values()) await tx.deleteNodes(g.account, g.pool, g.ids);
+    return true;
+  }
+
+  private applyOne(node: NodeRecord, r: NodeReport, now: Date): NodeRecord {
+    let next = node;
+    if (r.state !== undefined && r.state !== 'gone') {
+      const moved = moveNode(next, r.state, now);
+      if (moved) {
+        next = moved;
+        if (r.state === 'starting')
+          next = { ...next, granted: false, lastBootTime: r.bootTime ?? now.toISOString() };
+        if (r.state === 'idle' || r.state === 'starting') next = { ...next, errors: [] };
+      }
+    }
+    if (r.startTaskInfo) next = { ...next, startTaskInfo: r.startTaskInfo };
+    if (r.errors) next = { ...next, errors: r.errors };
+    if (next.goal !== 'remove' && (next.state === 'idle' || next.state === 'starttaskfailed'))
+      next = { ...next, goal: 'run' };
+    return next;
+  }
+
+  private assignment(pool: PoolRecord, node: NodeRecord): NodeAssignment {
+    const size = findVmSize(String(pool.spec.vmSize)) ?? {
+      name: String(pool.spec.vmSize),
+      cores: 1,
+      memoryMB: 2048,
+      tempDiskGB: 10,
+    };
+    return {
+      spec: {
+        accountName: pool.accountName,
+        poolId: pool.id,
+        nodeId: node.id,
+        hostname: node.id.slice(0, 63),
+        image: {
+          region: pool.image.region,
+          osManifest: pool.image.osManifest,
+          dataDisks: pool.image.dataDisks,
+        },
+        size: { name: size.name, cores: size.cores, memoryMB: size.memoryMB, tempDiskGB: size.tempDiskGB },
+        isDedicated: node.isDedicated,
+      },
+      state: node.state,
+      generation: node.generation,
+      granted: node.granted,
+      goal: pool.state === 'deleting' ? 'remove' : node.goal,
+      startTask: startTaskAssignment(pool, node, this.accountUrl(pool.accountName)),
+    };
+  }
+}

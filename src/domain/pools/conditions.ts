@@ -1,0 +1,47 @@
+import { DomainError } from '../errors.ts';
+
+/** Batch's conditional headers (If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since). */
+export interface Conditions {
+  ifMatch?: string;
+  ifNoneMatch?: string;
+  ifModifiedSince?: string;
+  ifUnmodifiedSince?: string;
+}
+
+const unquote = (s: string): string =>
+  s
+    .trim()
+    .replace(/^W\//, '')
+    .replace(/^"(.*)"$/, '$1');
+const matches = (header: string, etag: string): boolean =>
+  header.split(',').some((h) => h.trim() === '*' || unquote(h) === etag);
+
+/**
+ * Evaluates the conditions against an entity: a failed write condition is 412 ConditionNotMet, a failed read
+ * condition 304 (as the Batch service answers).
+ */
+export function checkConditions(
+  entity: { etag: string; lastModified: string },
+  cond: Conditions,
+  kind: 'read' | 'write',
+): void {
+  const modified = Math.floor(Date.parse(entity.lastModified) / 1000);
+  const since = (h: string | undefined) => (h === undefined ? undefined : Math.floor(Date.parse(h) / 1000));
+  const failed =
+    (cond.ifMatch !== undefined && !matches(cond.ifMatch, entity.etag)) ||
+    (cond.ifNoneMatch !== undefined && matches(cond.ifNoneMatch, entity.etag)) ||
+    (since(cond.ifModifiedSince) !== undefined && modified <= (since(cond.ifModifiedSince) ?? 0)) ||
+    (since(cond.ifUnmodifiedSince) !== undefined && modified > (since(cond.ifUnmodifiedSince) ?? 0));
+  if (!failed) return;
+  throw new DomainError(
+    kind === 'read' ? 'not-modified' : 'precondition-failed',
+    'ConditionNotMet',
+    'The condition specified using HTTP conditional header(s) is not met.',
+  );
+}
+
+/** A new opaque ETag in Batch's style (`0x8D...`). */
+export function newEtag(now: Date, salt: number): string {
+  const ticks = BigInt(now.getTime()) * 10000n + 621355968000000000n + BigInt(salt % 10000);
+  return `0x${ticks.toString(16).toUpperCase()}`;
+}

@@ -1,0 +1,154 @@
+import {
+  NodeFileNotFound,
+  type NodeExecutor,
+  type NodeFileInfo,
+  type NodeFileRange,
+} from '../../backends/port.ts';
+import type { StoreTx } from '../../storage/port.ts';
+import type { BatchAccountRecord, NodeRecord, NodeState, PoolRecord } from '../../storage/records.ts';
+import type { DomainContext } from '../context.ts';
+import { DomainError } from '../errors.ts';
+import { poolNotFound } from './pools.ts';
+
+/** The 409 the Batch service gives for a node operation in a state that does not allow it. */
+const BUSY: Partial<Record<NodeState, string>> = {
+  creating: 'NodeBeingCreated',
+  starting: 'NodeBeingStarted',
+  waitingforstarttask: 'NodeBeingStarted',
+  rebooting: 'NodeBeingRebooted',
+  reimaging: 'NodeBeingReimaged',
+};
+
+/** States from which reboot/reimage are accepted. */
+const RESTARTABLE: readonly NodeState[] = ['idle', 'running', 'starttaskfailed', 'unusable', 'offline'];
+
+export function nodeNotFound(id: string): DomainError {
+  return new DomainError('not-found', 'NodeNotFound', 'The specified node does not exist.', {
+    values: { NodeId: id },
+  });
+}
+
+/** Finds the host that runs a node, so file requests reach its executor. */
+export type ExecutorLookup = (hostId: string) => NodeExecutor | undefined;
+
+/** Compute nodes of a pool: read, reboot, reimage, and their files (through the host that runs them). */
+export class NodeService {
+  private readonly ctx: DomainContext;
+  private readonly executorFor: ExecutorLookup;
+  private readonly onChange: () => void;
+
+  constructor(ctx: DomainContext, executorFor: ExecutorLookup, onChange: () => void = () => undefined) {
+    this.ctx = ctx;
+    this.executorFor = executorFor;
+    this.onChange = onChange;
+  }
+
+  private async requireNode(tx: StoreTx, account: string, poolId: string, nodeId: string) {
+    const pool = await tx.findPool(account, poolId);
+    if (!pool) throw poolNotFound(poolId);
+    const node = await tx.findNode(account, poolId, nodeId);
+    if (!node) throw nodeNotFound(nodeId);
+    return { pool, node };
+  }
+
+  list(account: BatchAccountRecord, poolId: string): Promise<{ pool: PoolRecord; nodes: NodeRecord[] }> {
+    return this.ctx.store.transaction(async (tx) => {
+      const pool = await tx.findPool(account.name, poolId);
+      if (!pool) throw poolNotFound(poolId);
+      return { pool, nodes: await tx.listNodes(account.name, pool.id) };
+    });
+  }
+
+  get(account: BatchAccountRecord, poolId: string, nodeId: string) {
+    return this.ctx.store.transaction((tx) => this.requireNode(tx, account.name, poolId, nodeId));
+  }
+
+  reboot(account: BatchAccountRecord, poolId: string, nodeId: string) {
+    return this.restart(account, poolId, nodeId, 'rebooting');
+  }
+
+  reimage(account: BatchAccountRecord, poolId: string, nodeId: string) {
+    return this.restart(account, poolId, nodeId, 'reimaging');
+  }
+
+  private async restart(
+    account: BatchAccountRecord,
+    poolId: string,
+    nodeId: string,
+    to: 'rebooting' | 'reimaging',
+  ) {
+    await this.ctx.store.transaction(async (tx) => {
+      const { pool, node } = await this.requireNode(tx, account.name, poolId, nodeId);
+      if (pool.state === 'deleting')
+        throw new DomainError(
+          'conflict',
+          'PoolBeingDeleted',
+          'The specified pool has been marked for deletion and is being reclaimed.',
+        );
+      if (!RESTARTABLE.includes(node.state)) {
+        throw new DomainError(
+          'conflict',
+          BUSY[node.state] ?? 'OperationInvalidForCurrentState',
+          `The node is ${node.state}; it can be ${to === 'rebooting' ? 'rebooted' : 'reimaged'} when idle, running, starttaskfailed, unusable or offline.`,
+          { values: { NodeId: node.id, NodeState: node.state } },
+        );
+      }
+      const now = this.ctx.clock.now().toISOString();
+      await tx.putNodes([
+        {
+          ...node,
+          state: to,
+          previousState: node.state,
+          stateTransitionTime: now,
+          goal: to === 'rebooting' ? 'reboot' : 'reimage',
+          generation: node.generation + 1,
+          startTaskInfo: to === 'reimaging' ? null : node.startTaskInfo,
+        },
+      ]);
+    });
+    this.onChange();
+  }
+
+  private async executorOf(account: BatchAccountRecord, poolId: string, nodeId: string) {
+    const { node } = await this.get(account, poolId, nodeId);
+    const executor = node.hostId === null ? undefined : this.executorFor(node.hostId);
+    if (!executor) {
+      throw new DomainError(
+        'conflict',
+        'NodeNotReady',
+        `Node '${node.id}' is ${node.state} and has no files yet (or its host agent serves no file access).`,
+      );
+    }
+    return { node, executor };
+  }
+
+  async listFiles(
+    account: BatchAccountRecord,
+    poolId: string,
+    nodeId: string,
+    dir: string,
+    recursive: boolean,
+  ) {
+    const { node, executor } = await this.executorOf(account, poolId, nodeId);
+    return { node, files: await executor.listFiles(node.id, dir, recursive) };
+  }
+
+  async readFile(
+    account: BatchAccountRecord,
+    poolId: string,
+    nodeId: string,
+    path: string,
+    range?: NodeFileRange,
+  ): Promise<{ content: Buffer; info: NodeFileInfo }> {
+    const { node, executor } = await this.executorOf(account, poolId, nodeId);
+    try {
+      return await executor.readFile(node.id, path, range);
+    } catch (err) {
+      if (err instanceof NodeFileNotFound)
+        throw new DomainError('not-found', 'FileNotFound', 'The specified file does not exist.', {
+          values: { FilePath: path },
+        });
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,233 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { HostAgent } from '../../backends/agent.ts';
+import { SimulatedNodeExecutor } from '../../backends/simulated/node-executor.ts';
+import { regionPaths, RegionStores } from '../../content/regions.ts';
+import { ManualClock } from '../../platform/clock.ts';
+import { sequentialIds } from '../../platform/ids.ts';
+import type { BatchAccountRecord } from '../../storage/records.ts';
+import { openSqliteStore } from '../../storage/sqlite/open.ts';
+import type { DomainContext } from '../context.ts';
+import { WELL_KNOWN, seedWellKnownEnvironment } from '../environment/well-known.ts';
+import { DomainError } from '../errors.ts';
+import { AgentService } from './agent-service.ts';
+import { NodeService } from './nodes.ts';
+import { PoolService } from './pools.ts';
+import { PoolSizer } from './sizer.ts';
+
+const T0 = '2026-06-01T00:00:00Z';
+
+async function world(marketplaceCapacity = 100) {
+  const clock = new ManualClock(T0);
+  const ctx: DomainContext = { store: await openSqliteStore(':memory:'), clock, ids: sequentialIds() };
+  await seedWellKnownEnvironment(ctx);
+  await ctx.store.transaction((tx) =>
+    tx.putBaseImage({
+      key: 'lazurite:tiny:busybox',
+      manifest: 'sha256:0000',
+      region: 'westeurope',
+      source: 'busybox',
+      sizeBytes: 1,
+      createdAt: T0,
+    }),
+  );
+  const account = (await ctx.store.transaction((tx) =>
+    tx.findBatchAccountByName(WELL_KNOWN.batchAccountName),
+  )) as BatchAccountRecord;
+  const regions = new RegionStores(regionPaths('/nonexistent', ['westeurope'], {}));
+  const pools = new PoolService(ctx, regions);
+  let n = 0;
+  const sizer = new PoolSizer(ctx, {
+    capacityPerReplica: 1,
+    marketplaceCapacity,
+    newNodeId: (d) => `tvmps_${String(++n).padStart(4, '0')}_${d ? 'd' : 'p'}`,
+  });
+  const executor = new SimulatedNodeExecutor({ sleep: () => Promise.resolve() });
+  const agents = new AgentService(ctx, (a) => `https://x/batch/${a}`);
+  const agent = new HostAgent({
+    hostId: 'h1',
+    executor,
+    link: { sync: (r) => agents.sync(r) },
+    concurrency: 8,
+    pollMs: 1000,
+    now: () => clock.now(),
+  });
+  const nodes = new NodeService(ctx, (h) => (h === 'h1' ? executor : undefined));
+  /** Runs sizer and agent until nothing changes (agent work is immediate with the simulated executor). */
+  const settle = async (rounds = 30) => {
+    for (let i = 0; i < rounds; i++) {
+      await sizer.tick();
+      await agent.syncOnce();
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  return { ctx, clock, account, pools, sizer, agent, nodes, settle, executor };
+}
+
+const tinyPool = (id: string, dedicated: number, extra: Record<string, unknown> = {}) => ({
+  id,
+  vmSize: 'STANDARD_A1_v2',
+  virtualMachineConfiguration: {
+    imageReference: { publisher: 'lazurite', offer: 'tiny', sku: 'busybox' },
+    nodeAgentSKUId: 'batch.node.lazurite tiny',
+  },
+  targetDedicatedNodes: dedicated,
+  startTask: {
+    commandLine: '/bin/sh -c "printenv AZ_BATCH_NODE_STARTUP_DIR"',
+    userIdentity: { autoUser: { elevationLevel: 'admin', scope: 'pool' } },
+  },
+  ...extra,
+});
+
+const codeOf = (err: unknown) => (err instanceof DomainError ? err.code : String(err));
+
+describe('pools, the sizer and a host agent (simulated executor)', () => {
+  test('a pool of 3 reaches steady with 3 idle nodes whose start task succeeded; resize to 1 removes 2', async () => {
+    const w = await world();
+    await w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('p1', 3));
+    await w.settle();
+    const { pool, nodes } = await w.pools.get(w.account, 'P1');
+    assert.equal(pool.allocationState, 'steady');
+    assert.deepEqual(
+      nodes.map((n) => n.state),
+      ['idle', 'idle', 'idle'],
+    );
+    assert.equal(nodes[0]?.startTaskInfo?.result, 'success');
+    const out = await w.nodes.readFile(w.account, 'p1', nodes[0].id, 'startup/stdout.txt');
+    assert.match(out.content.toString(), /simulated/);
+    await w.pools.resize(w.account, 'p1', { targetDedicatedNodes: 1 });
+    await assert.rejects(
+      w.pools.resize(w.account, 'p1', { targetDedicatedNodes: 2 }),
+      (e) => codeOf(e) === 'PoolBeingResized',
+    );
+    await w.settle();
+    const after = await w.pools.get(w.account, 'p1');
+    assert.equal(after.pool.allocationState, 'steady');
+    assert.equal(after.nodes.length, 1);
+    assert.deepEqual(await w.executor.list(), [after.nodes[0]?.id]);
+  });
+
+  test('bad input: duplicate id, short resize timeout, unknown VM size, unknown node agent SKU', async () => {
+    const w = await world();
+    await w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('dup', 0));
+    await assert.rejects(
+      w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('DUP', 0)),
+      (e) => codeOf(e) === 'PoolExists',
+    );
+    await assert.rejects(
+      w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('t', 1, { resizeTimeout: 'PT4M' })),
+      (e) => e instanceof DomainError && e.code === 'InvalidPropertyValue' && e.target === 'resizeTimeout',
+    );
+    await assert.rejects(
+      w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('v', 1, { vmSize: 'standard_huge' })),
+      (e) => e instanceof DomainError && e.target === 'vmSize',
+    );
+    const bad = tinyPool('s', 1);
+    bad.virtualMachineConfiguration.nodeAgentSKUId = 'batch.node.nothing';
+    await assert.rejects(
+      w.pools.add(w.account, { scheme: 'SharedKey' }, bad),
+      (e) => codeOf(e) === 'NodeAgentSKUNotFound',
+    );
+    assert.deepEqual(
+      (await w.pools.list(w.account)).map((v) => v.pool.id),
+      ['dup'],
+    );
+  });
+
+  test('a resize that outlasts its timeout ends AllocationTimedout, steady, keeping the nodes allocated', async () => {
+    const w = await world(1);
+    await w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('slow', 3));
+    await w.sizer.tick(); // creates 3, grants 1
+    await w.agent.syncOnce(); // takes them, starts the granted one
+    await new Promise((r) => setImmediate(r));
+    await w.agent.syncOnce(); // reports: the first node is starting (its slot is free again)
+    await w.sizer.tick(); // grants the second
+    w.clock.advance(16 * 60_000);
+    await w.sizer.tick();
+    const { pool, nodes } = await w.pools.get(w.account, 'slow');
+    assert.equal(pool.allocationState, 'steady');
+    assert.equal(pool.resizeErrors[0]?.code, 'AllocationTimedout');
+    const kept = nodes.filter((n) => n.state !== 'leavingpool');
+    assert.equal(kept.length, 1);
+    await w.settle();
+    assert.equal((await w.pools.get(w.account, 'slow')).nodes.length, 1);
+  });
+
+  test('stopresize records ResizeStopped; delete removes nodes, then the pool', async () => {
+    const w = await world(1);
+    await w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('stop', 4));
+    await w.sizer.tick();
+    await w.pools.stopResize(w.account, 'stop');
+    await w.settle();
+    const { pool } = await w.pools.get(w.account, 'stop');
+    assert.equal(pool.allocationState, 'steady');
+    assert.equal(pool.resizeErrors[0]?.code, 'ResizeStopped');
+    await w.pools.delete(w.account, 'stop');
+    await assert.rejects(
+      w.pools.resize(w.account, 'stop', { targetDedicatedNodes: 1 }),
+      (e) => codeOf(e) === 'PoolBeingDeleted',
+    );
+    await w.settle();
+    await assert.rejects(w.pools.get(w.account, 'stop'), (e) => codeOf(e) === 'PoolNotFound');
+    assert.deepEqual(await w.executor.list(), []);
+  });
+
+  test('reboot and reimage go through rebooting/reimaging back to idle; a creating node refuses with 409', async () => {
+    const w = await world(1);
+    await w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('r', 2));
+    await w.sizer.tick();
+    const creating = (await w.pools.get(w.account, 'r')).nodes[0];
+    await assert.rejects(
+      w.nodes.reboot(w.account, 'r', creating?.id ?? ''),
+      (e) => codeOf(e) === 'NodeBeingCreated',
+    );
+    await w.settle();
+    const [a, b] = (await w.pools.get(w.account, 'r')).nodes;
+    await w.nodes.reboot(w.account, 'r', a?.id ?? '');
+    await w.nodes.reimage(w.account, 'r', b?.id ?? '');
+    const mid = (await w.pools.get(w.account, 'r')).nodes;
+    assert.deepEqual(
+      mid.map((n) => n.state),
+      ['rebooting', 'reimaging'],
+    );
+    await w.settle();
+    const end = (await w.pools.get(w.account, 'r')).nodes;
+    assert.deepEqual(
+      end.map((n) => [n.state, n.previousState, n.generation]),
+      [
+        ['idle', 'waitingforstarttask', 1],
+        ['idle', 'waitingforstarttask', 1],
+      ],
+    );
+    await assert.rejects(w.nodes.reboot(w.account, 'r', 'tvmps_nope'), (e) => codeOf(e) === 'NodeNotFound');
+  });
+
+  test('a pool whose image has no replica in the region ends steady with AllocationFailed and no nodes', async () => {
+    const w = await world();
+    const added = await w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('noimg', 2));
+    await w.ctx.store.transaction((tx) =>
+      tx.putPool({ ...added, image: { ...added.image, available: false } }),
+    );
+    await w.settle(3);
+    const { pool, nodes } = await w.pools.get(w.account, 'noimg');
+    assert.equal(pool.allocationState, 'steady');
+    assert.equal(pool.resizeErrors[0]?.code, 'AllocationFailed');
+    assert.match(pool.resizeErrors[0].message, /image is not found/);
+    assert.equal(nodes.length, 0);
+  });
+
+  test('a failing start task with waitForSuccess leaves the node starttaskfailed after its retries', async () => {
+    const w = await world();
+    await w.pools.add(
+      w.account,
+      { scheme: 'SharedKey' },
+      tinyPool('fail', 1, { startTask: { commandLine: 'exit 3', maxTaskRetryCount: 2 } }),
+    );
+    await w.settle();
+    const [node] = (await w.pools.get(w.account, 'fail')).nodes;
+    assert.equal(node?.state, 'starttaskfailed');
+    assert.equal(node.startTaskInfo?.exitCode, 3);
+    assert.equal(node.startTaskInfo.retryCount, 2);
+    assert.equal(node.startTaskInfo.failureInfo?.category, 'usererror');
+  });
+});

@@ -1,0 +1,321 @@
+import type { RegionStores } from '../../content/regions.ts';
+import type { StoreTx } from '../../storage/port.ts';
+import type { BatchAccountRecord, NodeRecord, PoolRecord } from '../../storage/records.ts';
+import { isoNow, type DomainContext } from '../context.ts';
+import { DomainError } from '../errors.ts';
+import { checkConditions, newEtag, type Conditions } from './conditions.ts';
+import { bindPoolImage } from './image-binding.ts';
+import { resolvePoolImage, type PoolCaller } from './image-rules.ts';
+import { checkMetadata, checkPoolAdd, checkStartTask, targetsOf } from './pool-spec.ts';
+import { sizingWarnings } from './sizing-guidance.ts';
+
+/** Properties of an add body that are state, not spec (kept in their own fields of the record). */
+const STATE_FIELDS = ['id', 'targetDedicatedNodes', 'targetLowPriorityNodes', 'resizeTimeout'];
+
+export interface PoolView {
+  pool: PoolRecord;
+  nodes: NodeRecord[];
+}
+
+export function poolNotFound(id: string): DomainError {
+  return new DomainError('not-found', 'PoolNotFound', 'The specified pool does not exist.', {
+    values: { PoolId: id },
+  });
+}
+
+function poolBeingDeleted(): DomainError {
+  return new DomainError(
+    'conflict',
+    'PoolBeingDeleted',
+    'The specified pool has been marked for deletion and is being reclaimed.',
+  );
+}
+
+/**
+ * Batch pools: add, read, update, resize, stop resizing, delete. Node records are created and removed by the
+ * pool sizer (sizer.ts), which `onChange` wakes; this service only records what the user asked for.
+ */
+export class PoolService {
+  private readonly ctx: DomainContext;
+  private readonly regions: RegionStores;
+  private readonly onChange: () => void;
+  private readonly warn: (message: string) => void;
+  private salt = 0;
+
+  constructor(
+    ctx: DomainContext,
+    regions: RegionStores,
+    hooks: { onChange?: () => void; warn?: (message: string) => void } = {},
+  ) {
+    this.ctx = ctx;
+    this.regions = regions;
+    this.onChange = hooks.onChange ?? (() => undefined);
+    this.warn = hooks.warn ?? (() => undefined);
+  }
+
+  private etag(): string {
+    return newEtag(this.ctx.clock.now(), ++this.salt);
+  }
+
+  async add(
+    account: BatchAccountRecord,
+    who: PoolCaller,
+    body: Record<string, unknown>,
+  ): Promise<PoolRecord> {
+    const { targets } = checkPoolAdd(body);
+    const id = String(body.id);
+    const vmc = body.virtualMachineConfiguration as Record<string, unknown>;
+    const pool = await this.ctx.store.transaction(async (tx) => {
+      if (await tx.findPool(account.name, id))
+        throw new DomainError('conflict', 'PoolExists', 'The specified pool already exists.', {
+          values: { PoolId: id },
+        });
+      const subscription = await tx.findSubscription(account.subscriptionId);
+      const now = this.ctx.clock.now();
+      const image = await resolvePoolImage(
+        tx,
+        who,
+        {
+          subscriptionId: account.subscriptionId,
+          tenantId: subscription?.tenantId ?? '',
+          location: account.location,
+        },
+        vmc,
+        now,
+      );
+      const imageReference = (vmc.imageReference ?? {}) as Record<string, unknown>;
+      const binding = await bindPoolImage(tx, this.regions, image, imageReference, account.location);
+      const spec = Object.fromEntries(Object.entries(body).filter(([k]) => !STATE_FIELDS.includes(k)));
+      if (image.exactVersion !== undefined)
+        spec.virtualMachineConfiguration = {
+          ...vmc,
+          imageReference: { ...imageReference, exactVersion: image.exactVersion },
+        };
+      const stamp = now.toISOString();
+      const record: PoolRecord = {
+        accountName: account.name,
+        id,
+        spec,
+        image: binding,
+        state: 'active',
+        allocationState: 'resizing',
+        targetDedicatedNodes: targets.dedicated,
+        targetLowPriorityNodes: targets.lowPriority,
+        resizeTimeoutMs: targets.resizeTimeoutMs,
+        resizeStartedAt: stamp,
+        resizeErrors: [],
+        etag: this.etag(),
+        creationTime: stamp,
+        lastModified: stamp,
+        stateTransitionTime: stamp,
+        allocationStateTransitionTime: stamp,
+      };
+      await tx.putPool(record);
+      return record;
+    });
+    for (const w of sizingWarnings(pool)) this.warn(w);
+    this.onChange();
+    return pool;
+  }
+
+  private async requirePool(tx: StoreTx, account: string, id: string): Promise<PoolRecord> {
+    const pool = await tx.findPool(account, id);
+    if (!pool) throw poolNotFound(id);
+    return pool;
+  }
+
+  get(account: BatchAccountRecord, id: string, cond: Conditions = {}): Promise<PoolView> {
+    return this.ctx.store.transaction(async (tx) => {
+      const pool = await this.requirePool(tx, account.name, id);
+      checkConditions(pool, cond, 'read');
+      return { pool, nodes: await tx.listNodes(account.name, pool.id) };
+    });
+  }
+
+  list(account: BatchAccountRecord): Promise<PoolView[]> {
+    return this.ctx.store.transaction(async (tx) => {
+      const pools = await tx.listPools(account.name);
+      return Promise.all(
+        pools.map(async (pool) => ({ pool, nodes: await tx.listNodes(account.name, pool.id) })),
+      );
+    });
+  }
+
+  /** Runs `change` on an active pool that passes the conditions, stamps it and stores it. */
+  private mutate(
+    account: BatchAccountRecord,
+    id: string,
+    cond: Conditions,
+    change: (pool: PoolRecord, tx: StoreTx, now: string) => Promise<PoolRecord> | PoolRecord,
+  ): Promise<PoolRecord> {
+    return this.ctx.store
+      .transaction(async (tx) => {
+        const pool = await this.requirePool(tx, account.name, id);
+        checkConditions(pool, cond, 'write');
+        if (pool.state === 'deleting') throw poolBeingDeleted();
+        const now = isoNow(this.ctx);
+        const next = { ...(await change(pool, tx, now)), etag: this.etag(), lastModified: now };
+        await tx.putPool(next);
+        return next;
+      })
+      .finally(this.onChange);
+  }
+
+  /** PATCH: the properties present replace the pool's. */
+  patch(account: BatchAccountRecord, id: string, body: Record<string, unknown>, cond: Conditions = {}) {
+    checkStartTask(body.startTask, 'startTask');
+    checkMetadata(body.metadata);
+    const keys = [
+      'startTask',
+      'certificateReferences',
+      'applicationPackageReferences',
+      'metadata',
+      'targetNodeCommunicationMode',
+    ];
+    return this.mutate(account, id, cond, (pool) => {
+      const spec = { ...pool.spec };
+      for (const k of keys) if (body[k] !== undefined && body[k] !== null) spec[k] = body[k];
+      return { ...pool, spec };
+    });
+  }
+
+  /** updateproperties: every updatable property is replaced; an omitted start task is removed. */
+  updateProperties(
+    account: BatchAccountRecord,
+    id: string,
+    body: Record<string, unknown>,
+    cond: Conditions = {},
+  ) {
+    checkStartTask(body.startTask, 'startTask');
+    checkMetadata(body.metadata);
+    return this.mutate(account, id, cond, (pool) => {
+      const spec = { ...pool.spec };
+      for (const k of [
+        'startTask',
+        'certificateReferences',
+        'applicationPackageReferences',
+        'metadata',
+        'targetNodeCommunicationMode',
+      ]) {
+        if (body[k] === undefined || body[k] === null) Reflect.deleteProperty(spec, k);
+        else spec[k] = body[k];
+      }
+      return { ...pool, spec };
+    });
+  }
+
+  resize(account: BatchAccountRecord, id: string, body: Record<string, unknown>, cond: Conditions = {}) {
+    const targets = targetsOf(body);
+    return this.mutate(account, id, cond, (pool, _tx, now) => {
+      if (pool.allocationState !== 'steady')
+        throw new DomainError(
+          'conflict',
+          'PoolBeingResized',
+          'The specified pool is currently being resized.',
+        );
+      const next: PoolRecord = {
+        ...pool,
+        targetDedicatedNodes:
+          body.targetDedicatedNodes === undefined ? pool.targetDedicatedNodes : targets.dedicated,
+        targetLowPriorityNodes:
+          body.targetLowPriorityNodes === undefined ? pool.targetLowPriorityNodes : targets.lowPriority,
+        resizeTimeoutMs: targets.resizeTimeoutMs,
+        resizeStartedAt: now,
+        resizeErrors: [],
+        allocationState: 'resizing',
+        allocationStateTransitionTime: now,
+      };
+      for (const w of sizingWarnings(next)) this.warn(w);
+      return next;
+    });
+  }
+
+  stopResize(account: BatchAccountRecord, id: string, cond: Conditions = {}) {
+    return this.mutate(account, id, cond, (pool, _tx, now) => {
+      if (pool.allocationState !== 'resizing') {
+        throw new DomainError(
+          'conflict',
+          'OperationInvalidForCurrentState',
+          `The pool is not resizing (allocationState is ${pool.allocationState}).`,
+        );
+      }
+      return { ...pool, allocationState: 'stopping', allocationStateTransitionTime: now };
+    });
+  }
+
+  /** removenodes: the listed nodes leave the pool and the targets shrink by as many; the pool resizes. */
+  removeNodes(account: BatchAccountRecord, id: string, body: Record<string, unknown>, cond: Conditions = {}) {
+    const list = Array.isArray(body.nodeList) ? (body.nodeList as unknown[]) : [];
+    if (list.length === 0 || list.length > 100 || list.some((n) => typeof n !== 'string'))
+      throw new DomainError(
+        'invalid-input',
+        'InvalidPropertyValue',
+        'nodeList must hold 1 to 100 node ids.',
+        {
+          target: 'nodeList',
+          values: { PropertyName: 'nodeList', Reason: 'nodeList must hold 1 to 100 node ids.' },
+        },
+      );
+    const timeout = targetsOf({ resizeTimeout: body.resizeTimeout }).resizeTimeoutMs;
+    return this.mutate(account, id, cond, async (pool, tx, now) => {
+      if (pool.allocationState !== 'steady')
+        throw new DomainError(
+          'conflict',
+          'PoolBeingResized',
+          'The specified pool is currently being resized.',
+        );
+      const nodes = await tx.listNodes(account.name, pool.id);
+      const leaving: NodeRecord[] = [];
+      for (const nodeId of list as string[]) {
+        const node = nodes.find((n) => n.id.toLowerCase() === nodeId.toLowerCase());
+        if (!node)
+          throw new DomainError(
+            'not-found',
+            'NodeNotFound',
+            `The specified node '${nodeId}' does not exist.`,
+            {
+              values: { NodeId: nodeId },
+            },
+          );
+        if (node.state !== 'leavingpool')
+          leaving.push({
+            ...node,
+            goal: 'remove',
+            state: 'leavingpool',
+            previousState: node.state,
+            stateTransitionTime: now,
+          });
+      }
+      await tx.putNodes(leaving);
+      const dedicated = leaving.filter((n) => n.isDedicated).length;
+      return {
+        ...pool,
+        targetDedicatedNodes: Math.max(0, pool.targetDedicatedNodes - dedicated),
+        targetLowPriorityNodes: Math.max(0, pool.targetLowPriorityNodes - (leaving.length - dedicated)),
+        resizeTimeoutMs: timeout,
+        resizeStartedAt: now,
+        resizeErrors: [],
+        allocationState: 'resizing',
+        allocationStateTransitionTime: now,
+      };
+    });
+  }
+
+  /** Marks the pool deleting; the sizer removes its nodes and then the pool (202 Accepted semantics). */
+  async delete(account: BatchAccountRecord, id: string, cond: Conditions = {}): Promise<void> {
+    await this.ctx.store.transaction(async (tx) => {
+      const pool = await this.requirePool(tx, account.name, id);
+      checkConditions(pool, cond, 'write');
+      if (pool.state === 'deleting') return;
+      const now = isoNow(this.ctx);
+      await tx.putPool({
+        ...pool,
+        state: 'deleting',
+        stateTransitionTime: now,
+        lastModified: now,
+        etag: this.etag(),
+      });
+    });
+    this.onChange();
+  }
+}

@@ -1,0 +1,221 @@
+import type { StoreTx } from '../../storage/port.ts';
+import type { NodeRecord, NodeState, PoolRecord, ResizeErrorRecord } from '../../storage/records.ts';
+import type { DomainContext } from '../context.ts';
+import { formatDuration } from './pool-spec.ts';
+
+/** Which nodes go first when a pool shrinks: those that never started, then broken ones, then busy last. */
+const REMOVAL_ORDER: readonly NodeState[] = [
+  'creating',
+  'unusable',
+  'starttaskfailed',
+  'offline',
+  'unknown',
+  'preempted',
+  'waitingforstarttask',
+  'starting',
+  'rebooting',
+  'reimaging',
+  'idle',
+  'running',
+];
+
+export interface SizerOptions {
+  /** Concurrent node hydrations one replica serves (R15/R16). */
+  capacityPerReplica: number;
+  /** Capacity for marketplace base images, which Azure serves at platform scale. */
+  marketplaceCapacity: number;
+  /** Prefix of new node ids (`tvmps_`), followed by a random hex id. */
+  newNodeId: (dedicated: boolean) => string;
+}
+
+const leave = (n: NodeRecord, now: string): NodeRecord =>
+  n.state === 'leavingpool'
+    ? n
+    : { ...n, state: 'leavingpool', previousState: n.state, stateTransitionTime: now, goal: 'remove' };
+
+function resizeError(code: string, message: string, values?: Record<string, string>): ResizeErrorRecord {
+  return {
+    code,
+    message,
+    ...(values ? { values: Object.entries(values).map(([name, value]) => ({ name, value })) } : {}),
+  };
+}
+
+/**
+ * The pool sizer: a level-triggered loop body. Each tick looks at every pool whose allocation is not steady
+ * (or that is being deleted) and moves it one step toward its target: creates node records, picks nodes to
+ * leave, hands out replica hydration slots, enforces the resize timeout, and settles the pool to steady.
+ * Node records are created here; host agents make them real.
+ */
+export class PoolSizer {
+  private readonly ctx: DomainContext;
+  private readonly options: SizerOptions;
+
+  constructor(ctx: DomainContext, options: SizerOptions) {
+    this.ctx = ctx;
+    this.options = options;
+  }
+
+  /** One pass; resolves to whether anything changed. */
+  tick(): Promise<boolean> {
+    return this.ctx.store.transaction(async (tx) => {
+      const now = this.ctx.clock.now();
+      const pools = await tx.listPoolsInMotion();
+      let changed = false;
+      const creating: NodeRecord[] = [];
+      const byPool = new Map<string, PoolRecord>();
+      for (const pool of pools) {
+        const result = await this.step(tx, pool, now);
+        changed ||= result.changed;
+        if (result.pool) {
+          byPool.set(`${pool.accountName}|${pool.id}`.toLowerCase(), result.pool);
+          creating.push(...result.nodes.filter((n) => n.state === 'creating'));
+        }
+      }
+      return (await this.grant(tx, creating, byPool)) || changed;
+    });
+  }
+
+  private async step(tx: StoreTx, pool: PoolRecord, now: Date) {
+    const stamp = now.toISOString();
+    let nodes = await tx.listNodes(pool.accountName, pool.id);
+    const changedNodes: NodeRecord[] = [];
+    const mark = (n: NodeRecord) => {
+      const next = leave(n, stamp);
+      if (next !== n) changedNodes.push(next);
+      return next;
+    };
+    let next = pool;
+    if (pool.state === 'deleting') {
+      nodes = nodes.map(mark);
+    } else if (pool.allocationState === 'stopping') {
+      nodes = nodes.map((n) => (n.state === 'creating' ? mark(n) : n));
+      next = this.settle(pool, stamp, [
+        resizeError(
+          'ResizeStopped',
+          'Desired number of dedicated nodes could not be allocated due to a stop resize operation.',
+        ),
+      ]);
+    } else {
+      ({ nodes, pool: next } = this.resize(pool, nodes, now, mark, changedNodes));
+    }
+    // Nodes no host ever took need no clean-up: drop them now.
+    const orphans = nodes.filter((n) => n.state === 'leavingpool' && n.hostId === null).map((n) => n.id);
+    await tx.putNodes(changedNodes.filter((n) => !orphans.includes(n.id)));
+    await tx.deleteNodes(pool.accountName, pool.id, orphans);
+    nodes = nodes.filter((n) => !orphans.includes(n.id));
+    if (next.state === 'deleting' && nodes.length === 0) {
+      await tx.deletePool(pool.accountName, pool.id);
+      return { changed: true, pool: undefined, nodes: [] };
+    }
+    if (next !== pool) await tx.putPool(next);
+    return { changed: next !== pool || changedNodes.length > 0 || orphans.length > 0, pool: next, nodes };
+  }
+
+  private settle(pool: PoolRecord, stamp: string, errors: ResizeErrorRecord[]): PoolRecord {
+    return { ...pool, allocationState: 'steady', allocationStateTransitionTime: stamp, resizeErrors: errors };
+  }
+
+  private resize(
+    pool: PoolRecord,
+    all: NodeRecord[],
+    now: Date,
+    mark: (n: NodeRecord) => NodeRecord,
+    changed: NodeRecord[],
+  ): { nodes: NodeRecord[]; pool: PoolRecord } {
+    const stamp = now.toISOString();
+    let nodes = all;
+    for (const dedicated of [true, false]) {
+      const target = dedicated ? pool.targetDedicatedNodes : pool.targetLowPriorityNodes;
+      const live = nodes.filter((n) => n.isDedicated === dedicated && n.state !== 'leavingpool');
+      if (live.length > target) {
+        const victims = [...live]
+          .sort((a, b) => REMOVAL_ORDER.indexOf(a.state) - REMOVAL_ORDER.indexOf(b.state))
+          .slice(0, live.length - target)
+          .map((n) => n.id);
+        nodes = nodes.map((n) => (victims.includes(n.id) ? mark(n) : n));
+      } else if (live.length < target && pool.image.available) {
+        const fresh = Array.from({ length: target - live.length }, () =>
+          this.newNode(pool, dedicated, stamp),
+        );
+        changed.push(...fresh);
+        nodes = [...nodes, ...fresh];
+      }
+    }
+    const wanted = pool.targetDedicatedNodes + pool.targetLowPriorityNodes;
+    if (!pool.image.available && nodes.filter((n) => n.state !== 'leavingpool').length < wanted) {
+      return {
+        nodes,
+        pool: this.settle(pool, stamp, [
+          resizeError(
+            'AllocationFailed',
+            `The specified image is not found: '${pool.image.source}' has no completed replica in the Batch account's region '${pool.image.region}'. Add the region to the image version's target regions and wait for replication to finish.`,
+            { Reason: 'ImageNotReplicatedToRegion', Region: pool.image.region },
+          ),
+        ]),
+      };
+    }
+    const pending = nodes.filter((n) => n.state === 'creating');
+    if (pending.length > 0 && now.getTime() >= Date.parse(pool.resizeStartedAt) + pool.resizeTimeoutMs) {
+      nodes = nodes.map((n) => (n.state === 'creating' ? mark(n) : n));
+      const reached = nodes.filter((n) => n.state !== 'leavingpool').length;
+      return {
+        nodes,
+        pool: this.settle(pool, stamp, [
+          resizeError(
+            'AllocationTimedout',
+            `Desired number of nodes could not be allocated within the resize timeout (${formatDuration(pool.resizeTimeoutMs)}); ${String(reached)} of ${String(wanted)} were allocated.`,
+          ),
+        ]),
+      };
+    }
+    const settled = pending.length === 0 && !nodes.some((n) => n.state === 'leavingpool');
+    return { nodes, pool: settled ? this.settle(pool, stamp, pool.resizeErrors) : pool };
+  }
+
+  private newNode(pool: PoolRecord, dedicated: boolean, stamp: string): NodeRecord {
+    return {
+      accountName: pool.accountName,
+      poolId: pool.id,
+      id: this.options.newNodeId(dedicated),
+      isDedicated: dedicated,
+      state: 'creating',
+      previousState: null,
+      stateTransitionTime: stamp,
+      allocationTime: stamp,
+      hostId: null,
+      granted: false,
+      goal: 'run',
+      generation: 0,
+      startTaskInfo: null,
+      errors: [],
+      lastBootTime: null,
+    };
+  }
+
+  /** Hands out hydration slots: per image source and region, replicas × capacity concurrent hydrations. */
+  private async grant(tx: StoreTx, creating: NodeRecord[], pools: Map<string, PoolRecord>): Promise<boolean> {
+    const used = new Map<string, number>();
+    const sourceOf = (n: NodeRecord) => pools.get(`${n.accountName}|${n.poolId}`.toLowerCase());
+    const keyOf = (p: PoolRecord) => `${p.image.source}|${p.image.region}`.toLowerCase();
+    for (const n of creating) {
+      const p = sourceOf(n);
+      if (p && n.granted) used.set(keyOf(p), (used.get(keyOf(p)) ?? 0) + 1);
+    }
+    const granted: NodeRecord[] = [];
+    for (const n of creating) {
+      const p = sourceOf(n);
+      if (!p || n.granted) continue;
+      const capacity =
+        p.image.kind === 'marketplace'
+          ? this.options.marketplaceCapacity
+          : Math.max(1, p.image.replicaCount) * this.options.capacityPerReplica;
+      const inUse = used.get(keyOf(p)) ?? 0;
+      if (inUse >= capacity) continue;
+      used.set(keyOf(p), inUse + 1);
+      granted.push({ ...n, granted: true });
+    }
+    await tx.putNodes(granted);
+    return granted.length > 0;
+  }
+}

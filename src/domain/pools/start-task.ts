@@ -1,0 +1,67 @@
+import type { StartTaskAssignment } from '../../backends/agent-protocol.ts';
+import { NODE_ROOT_DIR } from '../../backends/port.ts';
+import type { NodeRecord, PoolRecord } from '../../storage/records.ts';
+
+const ROOT = NODE_ROOT_DIR;
+
+/** The AZ_BATCH_* variables Batch sets for a node's start task (Linux layout under /mnt/batch/tasks). */
+export function startTaskEnvironment(
+  pool: PoolRecord,
+  node: NodeRecord,
+  accountUrl: string,
+  elevation: 'admin' | 'nonadmin',
+): Record<string, string> {
+  return {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: `${ROOT}/startup/wd`,
+    AZ_BATCH_ACCOUNT_NAME: pool.accountName,
+    AZ_BATCH_ACCOUNT_URL: accountUrl,
+    AZ_BATCH_POOL_ID: pool.id,
+    AZ_BATCH_NODE_ID: node.id,
+    AZ_BATCH_NODE_IS_DEDICATED: node.isDedicated ? 'true' : 'false',
+    AZ_BATCH_NODE_ROOT_DIR: ROOT,
+    AZ_BATCH_NODE_SHARED_DIR: `${ROOT}/shared`,
+    AZ_BATCH_NODE_STARTUP_DIR: `${ROOT}/startup`,
+    AZ_BATCH_NODE_STARTUP_WORKING_DIR: `${ROOT}/startup/wd`,
+    AZ_BATCH_NODE_MOUNTS_DIR: `${ROOT}/fsmounts`,
+    AZ_BATCH_TASK_DIR: `${ROOT}/startup`,
+    AZ_BATCH_TASK_WORKING_DIR: `${ROOT}/startup/wd`,
+    AZ_BATCH_CERTIFICATES_DIR: `${ROOT}/startup/certs`,
+    AZ_BATCH_TASK_USER: elevation === 'admin' ? 'root' : '_azbatch',
+    AZ_BATCH_TASK_USER_IDENTITY: elevation === 'admin' ? 'PoolAdmin' : 'PoolNonAdmin',
+  };
+}
+
+const record = (v: unknown): Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+
+/** Admin when `userIdentity.autoUser.elevationLevel` is admin (or the legacy `runElevated`), else the non-admin auto-user. */
+export function elevationOf(task: Record<string, unknown>): 'admin' | 'nonadmin' {
+  const identity = record(task.userIdentity);
+  const level = record(identity.autoUser).elevationLevel;
+  if (typeof level === 'string') return level.toLowerCase() === 'admin' ? 'admin' : 'nonadmin';
+  return task.runElevated === true ? 'admin' : 'nonadmin';
+}
+
+/** The start task a host agent runs on `node`, or undefined when the pool has none. */
+export function startTaskAssignment(
+  pool: PoolRecord,
+  node: NodeRecord,
+  accountUrl: string,
+): StartTaskAssignment | undefined {
+  const task = record(pool.spec.startTask);
+  if (typeof task.commandLine !== 'string') return undefined;
+  const elevation = elevationOf(task);
+  const environment = startTaskEnvironment(pool, node, accountUrl, elevation);
+  const settings = Array.isArray(task.environmentSettings) ? (task.environmentSettings as unknown[]) : [];
+  for (const s of settings.map(record)) {
+    if (typeof s.name === 'string') environment[s.name] = typeof s.value === 'string' ? s.value : '';
+  }
+  return {
+    commandLine: task.commandLine,
+    environment,
+    elevation,
+    waitForSuccess: task.waitForSuccess !== false,
+    maxTaskRetryCount: typeof task.maxTaskRetryCount === 'number' ? task.maxTaskRetryCount : 0,
+  };
+}

@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HostAgent } from './backends/agent.ts';
+import { LocalNodeExecutor } from './backends/local/node-executor.ts';
+import type { NodeExecutor } from './backends/port.ts';
+import { SimulatedNodeExecutor } from './backends/simulated/node-executor.ts';
+import type { Config } from './config/config.ts';
+import type { RegionStores } from './content/regions.ts';
+import type { DomainContext } from './domain/context.ts';
+import { AgentService } from './domain/pools/agent-service.ts';
+import { NodeService } from './domain/pools/nodes.ts';
+import { PoolService } from './domain/pools/pools.ts';
+import { PoolSizer } from './domain/pools/sizer.ts';
+import type { Logger } from './platform/logger.ts';
+import { TickLoop } from './platform/loop.ts';
+
+export interface PoolsRuntime {
+  pools: PoolService;
+  nodes: NodeService;
+  agents: AgentService;
+  backendKind: string;
+  agentToken: string;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/** The token remote host agents present; made once per data dir. */
+export function agentTokenFor(dataDir: string): string {
+  const file = join(dataDir, 'agent-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = randomBytes(32).toString('base64url');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+function executorFor(config: Config, regions: RegionStores): NodeExecutor {
+  if (config.nodeBackend === 'simulated') {
+    return new SimulatedNodeExecutor({ delays: config.simulatedDelays });
+  }
+  return new LocalNodeExecutor({ dataDir: config.dataDir, regions });
+}
+
+/**
+ * Pools and nodes: the services, the pool sizer loop, and this machine's host agent (in process; agents on
+ * other machines reach the same AgentService over HTTPS at /agent/v1/sync).
+ */
+export function poolsRuntime(
+  config: Config,
+  ctx: DomainContext,
+  regions: RegionStores,
+  logger: Logger,
+  accountUrl: (account: string) => string,
+): PoolsRuntime {
+  const executor = executorFor(config, regions);
+  const hostId = `${config.nodeBackend}-host-0`;
+  const agentRef: { current?: HostAgent } = {};
+  const sizer = new PoolSizer(ctx, {
+    capacityPerReplica: config.replicaCapacity,
+    marketplaceCapacity: 1000,
+    newNodeId: (dedicated) => `tvmps_${ctx.ids.uuid().replace(/-/g, '')}_${dedicated ? 'd' : 'p'}`,
+  });
+  const loop = new TickLoop(
+    async () => {
+      const changed = await sizer.tick();
+      if (changed) agentRef.current?.nudge();
+      return changed;
+    },
+    250,
+    (err) => {
+      logger.error({ err }, 'pool sizer tick failed');
+    },
+  );
+  const onChange = () => {
+    loop.nudge();
+    agentRef.current?.nudge();
+  };
+  const agents = new AgentService(ctx, accountUrl, onChange);
+  const running = new HostAgent({
+    hostId,
+    executor,
+    link: { sync: (request) => agents.sync(request) },
+    concurrency: config.nodeBackend === 'simulated' ? 256 : 4,
+    pollMs: 500,
+    onError: (err) => {
+      logger.error({ err }, 'host agent error');
+    },
+  });
+  agentRef.current = running;
+  return {
+    pools: new PoolService(ctx, regions, {
+      onChange,
+      warn: (message) => {
+        logger.warn(message);
+      },
+    }),
+    nodes: new NodeService(ctx, (id) => (id === hostId ? executor : undefined), onChange),
+    agents,
+    backendKind: executor.kind,
+    agentToken: agentTokenFor(config.dataDir),
+    start: () => {
+      loop.start();
+      running.start();
+    },
+    stop: async () => {
+      await loop.stop();
+      await running.stop();
+      await executor.close();
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import type { ComputeManagementClient } from '@azure/arm-compute';
+
+const poll = { updateIntervalInMs: 100 };
+
+/**
+ * The image issue's flow, shared by the pool tests: a VM from the tiny base image gets a program, a data file
+ * and a data disk (formatted, in /etc/fstab) → deallocate → generalize → managed image → gallery `pools`,
+ * definition `tool` (Generalized Linux) and version 1.0.0 replicated to `regions`. Returns the version id.
+ */
+export async function buildToolImage(
+  compute: ComputeManagementClient,
+  rg: string,
+  regions: { name: string; regionalReplicaCount?: number }[],
+  options: { definition?: string; osState?: 'Generalized' | 'Specialized'; version?: string } = {},
+): Promise<{ versionId: string; definitionId: string; imageId: string }> {
+  const vmName = `builder-${options.definition ?? 'tool'}`;
+  const vm = await compute.virtualMachines.createOrUpdate(
+    rg,
+    vmName,
+    {
+      location: 'westeurope',
+      hardwareProfile: { vmSize: 'Standard_D2s_v3' },
+      storageProfile: {
+        imageReference: { publisher: 'lazurite', offer: 'tiny', sku: 'busybox', version: 'latest' },
+        osDisk: { createOption: 'FromImage' },
+        dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 1 }],
+      },
+      osProfile: { computerName: vmName, adminUsername: 'azureuser' },
+    },
+    poll,
+  );
+  const install = await compute.virtualMachines.runCommand(
+    rg,
+    vmName,
+    {
+      commandId: 'RunShellScript',
+      script: [
+        'set -e',
+        'mkdir -p /opt/tool && printf "#!/bin/sh\\necho tool-v1 \\$1\\n" > /opt/tool/run && chmod 755 /opt/tool/run',
+        'mkdir -p /opt/data && echo os-disk-data-7 > /opt/data/ref.txt',
+        'mke2fs -q /dev/disk/azure/scsi1/lun0 && mkdir -p /datadrive && mount /dev/disk/azure/scsi1/lun0 /datadrive',
+        'echo "/dev/disk/azure/scsi1/lun0 /datadrive ext2 defaults 0 0" >> /etc/fstab',
+        'echo reference-data-42 > /datadrive/ref.txt',
+      ],
+    },
+    poll,
+  );
+  if (install.value?.[0]?.code !== 'ProvisioningState/succeeded')
+    throw new Error(`customising the VM failed: ${install.value?.[0]?.message ?? ''}`);
+  await compute.virtualMachines.deallocate(rg, vmName, poll);
+  await compute.virtualMachines.generalize(rg, vmName);
+  const image = await compute.images.createOrUpdate(
+    rg,
+    `${vmName}-image`,
+    { location: 'westeurope', sourceVirtualMachine: { id: vm.id } },
+    poll,
+  );
+  await compute.galleries.createOrUpdate(rg, 'pools', { location: 'westeurope' }, poll);
+  const definition = await compute.galleryImages.createOrUpdate(
+    rg,
+    'pools',
+    options.definition ?? 'tool',
+    {
+      location: 'westeurope',
+      osType: 'Linux',
+      osState: options.osState ?? 'Generalized',
+      identifier: { publisher: 'contoso', offer: options.definition ?? 'tool', sku: 'v1' },
+    },
+    poll,
+  );
+  const version = await compute.galleryImageVersions.createOrUpdate(
+    rg,
+    'pools',
+    options.definition ?? 'tool',
+    options.version ?? '1.0.0',
+    {
+      location: 'westeurope',
+      storageProfile: { source: { id: image.id } },
+      publishingProfile: { targetRegions: regions },
+    },
+    poll,
+  );
+  return { versionId: version.id ?? '', definitionId: definition.id ?? '', imageId: image.id ?? '' };
+}
+
+/** Polls `read` until `done` holds (real processes run behind it), or fails with the last value seen. */
+export async function waitFor<T>(
+  read: () => Promise<T>,
+  done: (v: T) => boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await read();
+    if (done(last)) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+}
