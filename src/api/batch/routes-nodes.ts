@@ -127,6 +127,9 @@ export function registerNodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     );
     return reply.status(200).send(withBody ? content : undefined);
   };
-  app.get('/pools/:poolId/nodes/:nodeId/files/*', (request, reply) => file(request, reply, true));
-  app.head('/pools/:poolId/nodes/:nodeId/files/*', (request, reply) => file(request, reply, false));
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/pools/:poolId/nodes/:nodeId/files/*',
+    handler: (request, reply) => file(request, reply, request.method === 'GET'),
+  });
 }

@@ -49,23 +49,21 @@ export function registerPoolRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return select ? { ...page, value: page.value.map(select) } : page;
   });
 
-  app.get('/pools/:poolId', async (request, reply) => {
-    const ctx = contextOf(request);
-    const { pool, nodes } = await deps.pools.get(ctx.account, poolId(request), conditionsOf(request));
-    entityHeaders(reply, pool);
-    const wire = {
-      'odata.metadata': `${ctx.accountUrl}/$metadata#pools/@Element`,
-      ...poolToWire(pool, nodes, ctx.accountUrl),
-    };
-    const select = selectOf(request);
-    return select ? select(wire) : wire;
-  });
-
-  app.head('/pools/:poolId', async (request, reply) => {
-    const ctx = contextOf(request);
-    const { pool } = await deps.pools.get(ctx.account, poolId(request), conditionsOf(request));
-    entityHeaders(reply, pool);
-    return reply.status(200).send();
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/pools/:poolId',
+    handler: async (request, reply) => {
+      const ctx = contextOf(request);
+      const { pool, nodes } = await deps.pools.get(ctx.account, poolId(request), conditionsOf(request));
+      entityHeaders(reply, pool);
+      if (request.method === 'HEAD') return reply.status(200).send();
+      const wire = {
+        'odata.metadata': `${ctx.accountUrl}/$metadata#pools/@Element`,
+        ...poolToWire(pool, nodes, ctx.accountUrl),
+      };
+      const select = selectOf(request);
+      return select ? select(wire) : wire;
+    },
   });
 
   registerPoolActions(app, deps);

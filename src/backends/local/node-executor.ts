@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { RegionStores } from '../../content/regions.ts';
@@ -17,6 +15,7 @@ import {
 } from '../port.ts';
 import { NodeCgroups } from './cgroups.ts';
 import { ImageCache } from './image-cache.ts';
+import { Launcher } from './launcher.ts';
 import { planDisks, type DiskPlan } from './node-disks.ts';
 import { listNodeFiles, readNodeFile } from './node-files.ts';
 import {
@@ -48,7 +47,8 @@ import {
  *   image's /bin/sh prelude (folders, output files, environment) → `/bin/sh -c commandLine`. A timeout kills
  *   the process group and every process in the exec's cgroup. Host processes never see the task's environment.
  * - Files: read on the host from the node's upper (node-files.ts), never through the node's own view.
- * Per boot: one spawn and about eight short processes; per exec: one spawn and two or three (five for nonadmin).
+ * Processes start through one small long-lived shell (launcher.ts), not by forking the server. Per boot:
+ *   about eight short processes; per exec: three or four (six for nonadmin).
  */
 
 export interface LocalNodeExecutorOptions {
@@ -64,7 +64,6 @@ interface HydratedImage {
 }
 
 const BOOT_TIMEOUT_MS = 60_000;
-const MAX_STDERR = 64 * 1024;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -92,6 +91,14 @@ async function argvOf(pid: number): Promise<string[] | undefined> {
   }
 }
 
+function kill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
 async function waitGone(pid: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while ((await argvOf(pid)) !== undefined) {
@@ -100,9 +107,6 @@ async function waitGone(pid: number, timeoutMs = 10_000): Promise<void> {
   }
 }
 
-const exitCodeOf = (code: number | null, signal: NodeJS.Signals | null): number =>
-  code ?? 128 + (signal ? osConstants.signals[signal] : 9);
-
 export class LocalNodeExecutor implements NodeExecutor {
   readonly kind = 'local';
   private readonly dataDir: string;
@@ -110,6 +114,7 @@ export class LocalNodeExecutor implements NodeExecutor {
   private readonly cache: ImageCache;
   private readonly cgroups = new NodeCgroups();
   private readonly tools = { setpriv: hostTool('setpriv'), nsenter: hostTool('nsenter') };
+  private readonly launcher: Launcher;
   /** Holders this executor started or adopted: node id → host PID. */
   private readonly holders = new Map<string, number>();
   private readonly locks = new Map<string, Promise<unknown>>();
@@ -124,6 +129,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     this.dataDir = options.dataDir;
     this.nodesDir = join(options.dataDir, 'nodes');
     this.cache = options.cache ?? new ImageCache(options.dataDir, options.regions);
+    this.launcher = new Launcher(join(options.dataDir, 'run'), DEFAULT_PATH);
   }
 
   private dir(nodeId: string): string {
@@ -252,42 +258,25 @@ export class LocalNodeExecutor implements NodeExecutor {
   }
 
   /** Starts a holder and waits for its `ready`; returns its host PID. */
-  private startHolder(spec: HolderSpec, procs: string[]): Promise<number> {
-    const child = spawn('/bin/sh', ['-c', holderCommand(spec, procs)], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: DEFAULT_PATH },
-    });
-    return new Promise((resolve, reject) => {
-      let out = '';
-      let err = '';
-      let pid: number | undefined;
-      const done = (error?: Error) => {
-        clearTimeout(timer);
-        child.removeAllListeners();
-        child.stdout.destroy();
-        child.stderr.destroy();
-        child.unref();
-        if (error || pid === undefined) reject(error ?? new Error('no pid'));
-        else resolve(pid);
-      };
-      const timer = setTimeout(() => {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-        done(new Error(`node ${spec.nodeId} did not boot in ${BOOT_TIMEOUT_MS} ms: ${err}`));
-      }, BOOT_TIMEOUT_MS);
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        pid ??= Number(/^pid (\d+)$/m.exec(out)?.[1]) || undefined;
-        if (/^ready$/m.test(out)) done();
-      });
-      child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-MAX_STDERR)));
-      child.on('error', (e) => {
-        done(e);
-      });
-      child.on('close', (code) => {
-        done(new Error(`node ${spec.nodeId} failed to boot (exit ${code}): ${err.trim()}`));
-      });
-    });
+  private async startHolder(spec: HolderSpec, procs: string[]): Promise<number> {
+    let pid: number | undefined;
+    const timer = setTimeout(() => {
+      if (pid !== undefined) kill(pid);
+    }, BOOT_TIMEOUT_MS);
+    try {
+      const r = await this.launcher.run(
+        (id) => holderCommand(spec, procs, id),
+        (text) => {
+          pid ??= Number(/^pid (\d+)$/.exec(text)?.[1]) || undefined;
+          return text === 'ready';
+        },
+      );
+      if (r.code !== undefined || pid === undefined)
+        throw new Error(`node ${spec.nodeId} failed to boot (exit ${r.code}): ${r.stderr.trim()}`);
+      return pid;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async exec(nodeId: string, p: ProcessSpec): Promise<ProcessResult> {
@@ -307,7 +296,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     const bad = Object.keys(environment).find((k) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k));
     if (bad !== undefined) throw new Error(`environment variable name '${bad}' is not supported`);
     const cg = await this.cgroups.forExec(nodeId);
-    const script = execCommand({
+    const spec = {
       holderPid,
       nonadmin: p.elevation === 'nonadmin',
       workingDir,
@@ -317,57 +306,38 @@ export class LocalNodeExecutor implements NodeExecutor {
       environment,
       cgroupProcs: cg.procs,
       tools: this.tools,
-    });
-    try {
-      return await this.runExec(nodeId, script, p.timeoutMs, () => this.cgroups.killExec(cg));
-    } finally {
-      await this.cgroups.removeExec(cg);
-    }
-  }
-
-  private runExec(
-    nodeId: string,
-    script: string,
-    timeoutMs: number | undefined,
-    killCgroup: () => Promise<void>,
-  ): Promise<ProcessResult> {
-    const child = spawn('/bin/sh', ['-c', script], {
-      detached: true,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { PATH: DEFAULT_PATH },
-    });
-    let stderr = '';
+    };
+    let wrapper: number | undefined;
     let timedOut = false;
     let killing: Promise<void> = Promise.resolve();
     const timer =
-      timeoutMs === undefined
+      p.timeoutMs === undefined
         ? undefined
         : setTimeout(() => {
             timedOut = true;
-            try {
-              if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-            } catch {
-              // already gone
-            }
-            killing = killCgroup().catch(() => undefined);
-          }, timeoutMs);
-    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-MAX_STDERR)));
-    return new Promise((resolve, reject) => {
-      child.on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        const exitCode = exitCodeOf(code, signal);
-        void killing.then(() => {
-          if (timedOut) resolve({ exitCode: exitCode === 0 ? 137 : exitCode, timedOut });
-          else if (exitCode !== 0 && stderr.trim() !== '')
-            reject(new Error(`exec on node ${nodeId} failed (exit ${exitCode}): ${stderr.trim()}`));
-          else resolve({ exitCode, timedOut });
-        });
-      });
-    });
+            // The exec's own cgroup holds everything it started; without one, at least its host side dies.
+            if (cg.own === undefined && wrapper !== undefined) kill(wrapper);
+            killing = this.cgroups.killExec(cg).catch(() => undefined);
+          }, p.timeoutMs);
+    try {
+      const r = await this.launcher.run(
+        (id) => execCommand(spec, id),
+        (text) => {
+          wrapper ??= Number(/^pid (\d+)$/.exec(text)?.[1]) || undefined;
+          return false;
+        },
+      );
+      clearTimeout(timer);
+      await killing;
+      const exitCode = r.code ?? 1;
+      if (timedOut) return { exitCode: exitCode === 0 ? 137 : exitCode, timedOut };
+      if (exitCode !== 0 && r.stderr.trim() !== '')
+        throw new Error(`exec on node ${nodeId} failed (exit ${exitCode}): ${r.stderr.trim()}`);
+      return { exitCode, timedOut };
+    } finally {
+      clearTimeout(timer);
+      await this.cgroups.removeExec(cg);
+    }
   }
 
   stop(nodeId: string): Promise<void> {
@@ -420,6 +390,7 @@ export class LocalNodeExecutor implements NodeExecutor {
   /** Stops every holder this executor started or adopted; disks stay. */
   async close(): Promise<void> {
     await Promise.all([...this.holders.keys()].map((id) => this.stop(id)));
+    await this.launcher.close();
   }
 
   /** The node's memory cgroup limit in bytes (undefined without a memory controller). */

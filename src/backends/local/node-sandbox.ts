@@ -67,23 +67,24 @@ export function nodeFstab(spec: HolderSpec): string {
 }
 
 /** Runs as PID 1 of the node (the image's /bin/sh) once the root is pivoted. */
-const HOLDER_INNER = [
-  'umount -l /dev/.oldroot || exit 1',
-  'command -v sleep >/dev/null || { echo "the image has no sleep command" >&2; exit 1; }',
-  'echo ready',
-  'exec </dev/null >/dev/null 2>&1',
-  'while :; do sleep 2147483647 || sleep 1 || exit 1; done',
-].join('\n');
+const holderInner = (id: string) =>
+  [
+    'umount -l /dev/.oldroot || exit 1',
+    'command -v sleep >/dev/null || { echo "the image has no sleep command" >&2; exit 1; }',
+    `echo ${shq(`${id} ready`)}`,
+    'exec </dev/null >/dev/null 2>&1',
+    'while :; do sleep 2147483647 || sleep 1 || exit 1; done',
+  ].join('\n');
 
 /** The host-side setup of a holder (see the comment at the top). */
-export function holderSetup(spec: HolderSpec): string {
+export function holderSetup(spec: HolderSpec, id: string): string {
   const m = shq(spec.merged);
   const u = AUTO_USER;
   const dirs = BATCH_DIRS.map((d) => shq(`${spec.merged}${NODE_ROOT_DIR}/${d}`));
   return [
     'set -e',
     'read -r pid _ </proc/self/stat',
-    'echo "pid $pid"',
+    `echo ${shq(id)}" pid $pid"`,
     // PID 1 dies with the node: keep the OOM killer off it where the host allows lowering the score.
     '{ echo -1000 >/proc/self/oom_score_adj; } 2>/dev/null || :',
     `mount -a -T ${shq(join(spec.nodeDir, 'fstab'))}`,
@@ -96,15 +97,16 @@ export function holderSetup(spec: HolderSpec): string {
     `echo ${shq(spec.hostname)} >/proc/sys/kernel/hostname`,
     `echo "$pid" >${shq(join(spec.nodeDir, 'holder.pid'))}`,
     `cd ${m}`,
-    `exec setpriv --bounding-set ${NODE_DROPPED_CAPS} -- /bin/sh -c 'pivot_root . dev/.oldroot && exec /bin/sh -c "$1" "$2"' sh ${shq(HOLDER_INNER)} ${shq(`${HOLDER_MARKER}${spec.nodeId}`)}`,
+    `exec setpriv --bounding-set ${NODE_DROPPED_CAPS} -- /bin/sh -c 'pivot_root . dev/.oldroot && exec /bin/sh -c "$1" "$2"' sh ${shq(holderInner(id))} ${shq(`${HOLDER_MARKER}${spec.nodeId}`)}`,
   ].join('\n');
 }
 
 /** The host command that starts a holder: join the node's cgroups, then unshare. */
-export function holderCommand(spec: HolderSpec, cgroupProcs: string[]): string {
+/** The host script (run by the Launcher as request `id`) that starts a holder: join the node's cgroups, unshare. */
+export function holderCommand(spec: HolderSpec, cgroupProcs: string[], id: string): string {
   return [
     ...cgroupProcs.map((f) => `echo "$$" >${shq(f)}`),
-    `exec unshare --mount --pid --fork --uts --ipc --propagation private /bin/sh -c ${shq(holderSetup(spec))}`,
+    `exec unshare --mount --pid --fork --uts --ipc --propagation private /bin/sh -c ${shq(holderSetup(spec, id))}`,
   ].join('\n');
 }
 
@@ -166,8 +168,8 @@ export interface ExecScript {
   tools: { setpriv: string; nsenter: string };
 }
 
-/** The host command for one exec: join the cgroups, then nsenter the holder (twice for nonadmin). */
-export function execCommand(s: ExecScript): string {
+/** The host script (Launcher request `id`) for one exec: join the cgroups, nsenter the holder (twice for nonadmin). */
+export function execCommand(s: ExecScript, id: string): string {
   const enter = (user: boolean, args: string[]) =>
     [
       `${shq(s.tools.setpriv)} --bounding-set ${NODE_DROPPED_CAPS}${user ? ' --no-new-privs' : ''}`,
@@ -178,7 +180,11 @@ export function execCommand(s: ExecScript): string {
     ].join(' ');
   const files = [s.workingDir, s.stdout, s.stderr];
   const env = Object.entries(s.environment).map(([k, v]) => `${k}=${v}`);
-  const join = s.cgroupProcs.map((f) => `echo "$$" >${shq(f)} || exit 125`);
+  const join = [
+    `echo ${shq(id)}" pid $$"`,
+    'exec >/dev/null',
+    ...s.cgroupProcs.map((f) => `echo "$$" >${shq(f)} || exit 125`),
+  ];
   if (!s.nonadmin)
     return [...join, `exec ${enter(false, ['all', ...files, s.commandLine, ...env])}`].join('\n');
   return [

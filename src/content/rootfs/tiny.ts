@@ -62,4 +62,22 @@ export async function buildTinyRootfs(dest: string, busybox = BUSYBOX): Promise<
   };
   for (const [path, content] of Object.entries(files)) await writeFile(join(dest, path), content);
   await chmod(join(dest, 'etc/shadow'), 0o640);
+  if (!applets.includes('printenv')) {
+    // Debian's busybox-static has no printenv applet; Batch start tasks commonly use it.
+    await writeFile(join(dest, 'usr/bin/printenv'), PRINTENV, { mode: 0o755 });
+  }
 }
+
+/** POSIX printenv: all variables, or the values of the named ones (exit 1 if any is unset). */
+const PRINTENV = [
+  '#!/bin/sh',
+  '[ $# -eq 0 ] && exec env',
+  'rc=0',
+  'for name; do',
+  "  case $name in ''|*[!A-Za-z0-9_]*|[0-9]*) rc=1; continue ;; esac",
+  '  eval "set_=\\${$name+x}"',
+  '  if [ -n "$set_" ]; then eval "printf \'%s\\\\n\' \\"\\$$name\\""; else rc=1; fi',
+  'done',
+  'exit $rc',
+  '',
+].join('\n');

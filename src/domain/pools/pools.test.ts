@@ -95,6 +95,11 @@ describe('pools, the sizer and a host agent (simulated executor)', () => {
     assert.equal(nodes[0]?.startTaskInfo?.result, 'success');
     const out = await w.nodes.readFile(w.account, 'p1', nodes[0].id, 'startup/stdout.txt');
     assert.match(out.content.toString(), /simulated/);
+    await w.pools.resize(w.account, 'p1', { targetDedicatedNodes: 4 });
+    await w.sizer.tick();
+    assert.equal((await w.pools.get(w.account, 'p1')).pool.allocationState, 'resizing');
+    await w.settle();
+    assert.equal((await w.pools.get(w.account, 'p1')).nodes.length, 4);
     await w.pools.resize(w.account, 'p1', { targetDedicatedNodes: 1 });
     await assert.rejects(
       w.pools.resize(w.account, 'p1', { targetDedicatedNodes: 2 }),

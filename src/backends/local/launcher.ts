@@ -1,0 +1,169 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+
+/**
+ * Runs host shell scripts through one small long-lived `/bin/sh`, so starting a process costs a fork of a 1 MB
+ * shell instead of a fork of the server: Node's spawn forks the whole server process, whose cost grows with its
+ * memory (measured here: 0.7 ms of CPU at 70 MB RSS, 9 ms at 470 MB), on the event loop.
+ *
+ * Protocol: each script is written to `<dir>/<id>` (a 0700 folder on /dev/shm when there is one) and its id
+ * sent as a line on the launcher's stdin; the launcher runs `/bin/sh <dir>/<id>` in the background with stdin
+ * /dev/null and stderr to `<dir>/<id>.err`, and prints `<id> !exit <status>` when it ends. A script's stdout
+ * is the launcher's stdout: scripts print their own `<id> <text>` lines (a boot reports its PID and `ready`)
+ * and must not print anything else there. A script may outlive the launcher (node holders do); if the
+ * launcher dies, waiting scripts fail and the next launch starts a new one. The launcher's environment is
+ * only PATH: nothing of the server's (or a task's) environment reaches host processes.
+ */
+
+const LOOP =
+  'while IFS= read -r id; do { /bin/sh "$0/$id" </dev/null 2>"$0/$id.err"; echo "$id !exit $?"; } & done';
+
+export interface LaunchResult {
+  /** Exit status (128 + signal when killed); undefined when the caller detached before the end. */
+  code?: number;
+  stderr: string;
+}
+
+interface Pending {
+  onLine: ((text: string) => boolean) | undefined;
+  resolve: (r: LaunchResult) => void;
+  reject: (e: Error) => void;
+}
+
+export class Launcher {
+  private readonly path: string;
+  private readonly fallbackDir: string;
+  private dir: Promise<string> | undefined;
+  private child: ChildProcessWithoutNullStreams | undefined;
+  private readonly pending = new Map<string, Pending>();
+  private buffer = '';
+  private seq = 0;
+
+  /** `fallbackDir`: where scripts go when the host has no /dev/shm. */
+  constructor(fallbackDir: string, path: string) {
+    this.fallbackDir = fallbackDir;
+    this.path = path;
+  }
+
+  /** A fresh private folder for scripts; leftovers of dead server processes are removed. */
+  private folder(): Promise<string> {
+    this.dir ??= (async () => {
+      const base = existsSync('/dev/shm') ? '/dev/shm' : this.fallbackDir;
+      await mkdir(base, { recursive: true });
+      for (const name of await readdir(base)) {
+        const pid = /^lazurite-(\d+)-/.exec(name)?.[1];
+        if (pid !== undefined && !existsSync(`/proc/${pid}`))
+          await rm(join(base, name), { recursive: true, force: true });
+      }
+      const dir = join(base, `lazurite-${process.pid}-${randomBytes(4).toString('hex')}`);
+      await mkdir(dir, { mode: 0o700 });
+      return dir;
+    })();
+    return this.dir;
+  }
+
+  private start(dir: string): ChildProcessWithoutNullStreams {
+    if (this.child) return this.child;
+    const child = spawn('/bin/sh', ['-c', LOOP, dir], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { PATH: this.path },
+    });
+    child.stdout.on('data', (d: Buffer) => {
+      this.buffer += d.toString();
+      let i;
+      while ((i = this.buffer.indexOf('\n')) >= 0) {
+        this.line(dir, this.buffer.slice(0, i));
+        this.buffer = this.buffer.slice(i + 1);
+      }
+    });
+    child.stderr.resume();
+    child.stdin.on('error', () => undefined);
+    child.on('exit', () => {
+      if (this.child === child) this.child = undefined;
+      this.buffer = '';
+      const lost = [...this.pending.values()];
+      this.pending.clear();
+      for (const p of lost) p.reject(new Error('the process launcher exited'));
+    });
+    this.child = child;
+    return child;
+  }
+
+  private line(dir: string, line: string): void {
+    const space = line.indexOf(' ');
+    const id = line.slice(0, space);
+    const text = line.slice(space + 1);
+    const p = this.pending.get(id);
+    if (!p) return; // detached, or from before a restart
+    const exit = /^!exit (\d+)$/.exec(text);
+    if (exit) {
+      this.pending.delete(id);
+      this.refresh();
+      void readFile(join(dir, `${id}.err`), 'utf8')
+        .catch(() => '')
+        .then(async (stderr) => {
+          await this.forget(dir, id);
+          p.resolve({ code: Number(exit[1]), stderr });
+        });
+    } else if (p.onLine?.(text) === true) {
+      this.pending.delete(id);
+      this.refresh();
+      void readFile(join(dir, `${id}.err`), 'utf8')
+        .catch(() => '')
+        .then(async (stderr) => {
+          await this.forget(dir, id);
+          p.resolve({ stderr });
+        });
+    }
+  }
+
+  private forget(dir: string, id: string): Promise<unknown> {
+    return Promise.all([rm(join(dir, id), { force: true }), rm(join(dir, `${id}.err`), { force: true })]);
+  }
+
+  /** Keeps the event loop alive only while someone waits for a script. */
+  private refresh(): void {
+    const c = this.child;
+    if (!c) return;
+    const on = this.pending.size > 0;
+    for (const s of [c.stdin, c.stdout, c.stderr] as unknown as Socket[]) {
+      if (on) s.ref();
+      else s.unref();
+    }
+    if (on) c.ref();
+    else c.unref();
+  }
+
+  /**
+   * Runs the script `make(id)` builds (it prints `<id> <text>` lines to report); resolves when it exits, or
+   * as soon as `onLine` returns true for one of its lines (then `code` is undefined and the script runs on).
+   */
+  async run(make: (id: string) => string, onLine?: (text: string) => boolean): Promise<LaunchResult> {
+    const id = `r${++this.seq}`;
+    const dir = await this.folder();
+    await writeFile(join(dir, id), make(id), { mode: 0o600 });
+    const child = this.start(dir);
+    const done = new Promise<LaunchResult>((resolve, reject) => {
+      this.pending.set(id, { onLine, resolve, reject });
+    });
+    this.refresh();
+    child.stdin.write(`${id}\n`);
+    return done;
+  }
+
+  /** Ends the launcher (scripts still running go on) and removes its folder. */
+  async close(): Promise<void> {
+    const c = this.child;
+    if (c) {
+      const gone = new Promise((r) => c.once('exit', r));
+      c.stdin.end();
+      await gone;
+    }
+    if (this.dir) await rm(await this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+  }
+}
