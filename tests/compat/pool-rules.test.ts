@@ -7,7 +7,9 @@ import { computeClient, credentialFor, runCli, startServer, type TestServer } fr
 import { buildToolImage, waitFor } from './pool-image.ts';
 
 const SKU = 'batch.node.lazurite tiny';
-type RestError = { statusCode?: number; code?: string; message?: string; body?: unknown };
+type RestError = { statusCode?: number; code?: string; message?: unknown; body?: unknown };
+/** The Batch error's message text (the JS client keeps Batch's {lang, value} object as `message`). */
+const text = (e: RestError): string => JSON.stringify(e.message ?? '') + JSON.stringify(e.body ?? '');
 
 /** Each rule of the seeds (R3, R9–R12, R15) with the code the Batch service gives. */
 describe('pool rules for custom images (@azure/batch)', () => {
@@ -42,7 +44,7 @@ describe('pool rules for custom images (@azure/batch)', () => {
       assert.equal(e.statusCode, 403);
       assert.equal(e.code, 'AuthenticationFailed');
       assert.match(
-        e.message ?? '',
+        text(e),
         /The specified type of authentication SharedKey is not allowed when external resources of type Compute are linked\./,
       );
       return true;
@@ -77,7 +79,7 @@ describe('pool rules for custom images (@azure/batch)', () => {
     await assert.rejects(client.pool.add(poolOf('norole', image.versionId)), (e: RestError) => {
       assert.equal(e.statusCode, 403);
       assert.equal(e.code, 'AuthorizationFailed');
-      assert.ok((e.message ?? '').includes(image.versionId));
+      assert.ok(text(e).includes(image.versionId));
       return true;
     });
   });
@@ -100,10 +102,43 @@ describe('pool rules for custom images (@azure/batch)', () => {
 
   test('R10: a Specialized image definition is refused with 400 InvalidPropertyValue', async () => {
     const c = server.connection;
-    const spec = await buildToolImage(computeClient(c), c.resourceGroup, [{ name: 'westeurope' }], {
-      definition: 'special',
-      osState: 'Specialized',
-    });
+    const compute = computeClient(c);
+    const poll = { updateIntervalInMs: 100 };
+    const platform = `/Subscriptions/${c.subscriptionId}/Providers/Microsoft.Compute/Locations/westeurope/Publishers/lazurite/ArtifactTypes/VMImage/Offers/tiny/Skus/busybox/Versions/latest`;
+    const disk = await compute.disks.createOrUpdate(
+      c.resourceGroup,
+      'special-os',
+      {
+        location: 'westeurope',
+        creationData: { createOption: 'FromImage', imageReference: { id: platform } },
+      },
+      poll,
+    );
+    await compute.galleryImages.createOrUpdate(
+      c.resourceGroup,
+      'pools',
+      'special',
+      {
+        location: 'westeurope',
+        osType: 'Linux',
+        osState: 'Specialized',
+        identifier: { publisher: 'contoso', offer: 'special', sku: 'v1' },
+      },
+      poll,
+    );
+    const version = await compute.galleryImageVersions.createOrUpdate(
+      c.resourceGroup,
+      'pools',
+      'special',
+      '1.0.0',
+      {
+        location: 'westeurope',
+        storageProfile: { osDiskImage: { source: { id: disk.id } } },
+        publishingProfile: { targetRegions: [{ name: 'westeurope' }] },
+      },
+      poll,
+    );
+    const spec = { versionId: version.id ?? '' };
     await assert.rejects(batch.pool.add(poolOf('special', spec.versionId)), (e: RestError) => {
       assert.equal(e.statusCode, 400);
       assert.equal(e.code, 'InvalidPropertyValue');
@@ -115,13 +150,27 @@ describe('pool rules for custom images (@azure/batch)', () => {
   test('R12: no replica in the account region → the pool settles with resize error AllocationFailed', async () => {
     const compute = computeClient(server.connection);
     const rg = server.connection.resourceGroup;
+    const poll = { updateIntervalInMs: 100 };
+    await compute.galleries.createOrUpdate(rg, 'fargallery', { location: 'eastus' }, poll);
+    await compute.galleryImages.createOrUpdate(
+      rg,
+      'fargallery',
+      'tool',
+      {
+        location: 'eastus',
+        osType: 'Linux',
+        osState: 'Generalized',
+        identifier: { publisher: 'contoso', offer: 'far', sku: 'v1' },
+      },
+      poll,
+    );
     const far = await compute.galleryImageVersions.createOrUpdate(
       rg,
-      'pools',
+      'fargallery',
       'tool',
-      '2.0.0',
+      '1.0.0',
       {
-        location: 'westeurope',
+        location: 'eastus',
         storageProfile: { source: { id: image.imageId } },
         publishingProfile: { targetRegions: [{ name: 'eastus' }] },
       },
@@ -138,7 +187,7 @@ describe('pool rules for custom images (@azure/batch)', () => {
     assert.equal(pool.currentDedicatedNodes, 0);
   });
 
-  test('bad input: resizeTimeout under 5 minutes, missing vmSize, duplicate id, resize while resizing', async () => {
+  test('bad input: resizeTimeout under 5 minutes, missing vmSize, duplicate id, unknown pool', async () => {
     await assert.rejects(
       batch.pool.add({ ...poolOf('short', image.versionId), resizeTimeout: 'PT4M' }),
       (e: RestError) =>
@@ -146,16 +195,24 @@ describe('pool rules for custom images (@azure/batch)', () => {
         e.code === 'InvalidPropertyValue' &&
         JSON.stringify(e.body).includes('resizeTimeout'),
     );
-    await assert.rejects(
-      batch.pool.add({
+    // @azure/batch refuses a pool without vmSize before sending it; the server's own answer, over plain HTTPS:
+    const c = server.connection;
+    const token = (await credentialFor(c).getToken('https://batch.core.windows.net//.default')).token;
+    const res = await fetch(`${new URL(c.batchUrl).origin}/pools?api-version=2022-10-01.16.0`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json; odata=minimalmetadata',
+      },
+      body: JSON.stringify({
         id: 'novm',
         virtualMachineConfiguration: poolOf('x', image.versionId).virtualMachineConfiguration,
-      } as never),
-      (e: RestError) =>
-        e.statusCode === 400 &&
-        e.code === 'MissingRequiredProperty' &&
-        JSON.stringify(e.body).includes('vmSize'),
-    );
+      }),
+    });
+    const body = (await res.json()) as { code: string; values: { key: string; value: string }[] };
+    assert.equal(res.status, 400);
+    assert.equal(body.code, 'MissingRequiredProperty');
+    assert.deepEqual(body.values[0], { key: 'PropertyName', value: 'vmSize' });
     await batch.pool.add(poolOf('dup', image.versionId, SKU, 0));
     await assert.rejects(
       batch.pool.add(poolOf('DUP', image.versionId)),

@@ -11,8 +11,9 @@ import { join } from 'node:path';
  * memory (measured here: 0.7 ms of CPU at 70 MB RSS, 9 ms at 470 MB), on the event loop.
  *
  * Protocol: each script is written to `<dir>/<id>` (a 0700 folder on /dev/shm when there is one) and its id
- * sent as a line on the launcher's stdin; the launcher runs `/bin/sh <dir>/<id>` in the background with stdin
- * /dev/null and stderr to `<dir>/<id>.err`, and prints `<id> !exit <status>` when it ends. A script's stdout
+ * sent as a line on the launcher's stdin; the launcher sources it in a background subshell (no exec of a new
+ * shell; `$$` there is the launcher's PID) with stdin /dev/null and stderr to `<dir>/<id>.err`, and prints
+ * `<id> !exit <status>` when it ends. A script's stdout
  * is the launcher's stdout: scripts print their own `<id> <text>` lines (a boot reports its PID and `ready`)
  * and must not print anything else there. A script may outlive the launcher (node holders do); if the
  * launcher dies, waiting scripts fail and the next launch starts a new one. The launcher's environment is
@@ -49,8 +50,8 @@ export class Launcher {
     this.path = path;
   }
 
-  /** A fresh private folder for scripts; leftovers of dead server processes are removed. */
-  private folder(): Promise<string> {
+  /** A fresh private folder for scripts (and files they read); leftovers of dead servers are removed. */
+  folder(): Promise<string> {
     this.dir ??= (async () => {
       const base = existsSync('/dev/shm') ? '/dev/shm' : this.fallbackDir;
       await mkdir(base, { recursive: true });

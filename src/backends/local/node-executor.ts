@@ -1,5 +1,5 @@
 import { accessSync, constants, existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { RegionStores } from '../../content/regions.ts';
 import { checkNodeId, cleanNodePath } from '../node-paths.ts';
@@ -16,12 +16,10 @@ import {
 import { NodeCgroups } from './cgroups.ts';
 import { ImageCache } from './image-cache.ts';
 import { Launcher } from './launcher.ts';
-import { planDisks, type DiskPlan } from './node-disks.ts';
+import { planDisks } from './node-disks.ts';
 import { listNodeFiles, readNodeFile } from './node-files.ts';
+import { prepareImage, prepareNode, type PreparedImage } from './node-prepare.ts';
 import {
-  autoUserPresent,
-  BATCH_DIRS,
-  checkInsideNode,
   DEFAULT_PATH,
   devTemplate,
   execCommand,
@@ -56,11 +54,6 @@ export interface LocalNodeExecutorOptions {
   regions: RegionStores;
   /** Share the VM host's cache (one unpack per manifest per process); made if not given. */
   cache?: ImageCache;
-}
-
-interface HydratedImage {
-  lower: string;
-  disks: DiskPlan[];
 }
 
 const BOOT_TIMEOUT_MS = 60_000;
@@ -107,6 +100,30 @@ async function waitGone(pid: number, timeoutMs = 10_000): Promise<void> {
   }
 }
 
+/** A process spec as the exec script takes it: paths inside the node, the environment complete and checked. */
+function checkProcess(p: ProcessSpec) {
+  const workingDir = posix.normalize(p.workingDir).replace(/(.)\/+$/, '$1');
+  if (!workingDir.startsWith('/') || workingDir.split('/').includes('..') || workingDir.includes('\0'))
+    throw new Error(`invalid working directory '${p.workingDir}'`);
+  const file = (f: string) => {
+    const clean = cleanNodePath(f);
+    if (clean === '') throw new Error(`invalid output file '${f}'`);
+    return `${NODE_ROOT_DIR}/${clean}`;
+  };
+  const environment = { ...p.environment };
+  if (!('PATH' in environment)) environment.PATH = DEFAULT_PATH;
+  const bad = Object.keys(environment).find((k) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k));
+  if (bad !== undefined) throw new Error(`environment variable name '${bad}' is not supported`);
+  return {
+    nonadmin: p.elevation === 'nonadmin',
+    workingDir,
+    stdout: file(p.stdoutFile),
+    stderr: file(p.stderrFile),
+    commandLine: p.commandLine,
+    environment,
+  };
+}
+
 export class LocalNodeExecutor implements NodeExecutor {
   readonly kind = 'local';
   private readonly dataDir: string;
@@ -118,7 +135,7 @@ export class LocalNodeExecutor implements NodeExecutor {
   /** Holders this executor started or adopted: node id → host PID. */
   private readonly holders = new Map<string, number>();
   private readonly locks = new Map<string, Promise<unknown>>();
-  private readonly images = new Map<string, Promise<HydratedImage>>();
+  private readonly images = new Map<string, Promise<PreparedImage>>();
   private dev: Promise<string> | undefined;
 
   constructor(options: LocalNodeExecutorOptions) {
@@ -148,7 +165,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     return next;
   }
 
-  private hydrated(image: NodeImage): Promise<HydratedImage> {
+  private hydrated(image: NodeImage): Promise<PreparedImage> {
     const key = JSON.stringify([image.osManifest, image.dataDisks]);
     let p = this.images.get(key);
     if (!p) {
@@ -160,7 +177,7 @@ export class LocalNodeExecutor implements NodeExecutor {
             fs: await this.cache.mountedDisk(image.region, d.manifest),
           })),
         );
-        return { lower, disks: await planDisks(lower, disks) };
+        return prepareImage(lower, await planDisks(lower, disks));
       })();
       this.images.set(key, p);
       p.catch(() => this.images.delete(key));
@@ -202,59 +219,17 @@ export class LocalNodeExecutor implements NodeExecutor {
         return;
       }
       const image = await this.hydrated(node.image);
-      const spec = await this.holderSpec(node, dir, image);
-      await writeFile(join(dir, 'fstab'), nodeFstab(spec));
-      const procs = await this.cgroups.create(node.nodeId, node.size);
-      this.holders.set(node.nodeId, await this.startHolder(spec, procs));
+      this.dev ??= devTemplate(join(this.dataDir, 'cache'));
+      const fstabFile = join(await this.launcher.folder(), `${node.nodeId}.fstab`);
+      const spec = await prepareNode(node, dir, image, { devTemplate: await this.dev, fstabFile });
+      await writeFile(fstabFile, nodeFstab(spec));
+      try {
+        const procs = await this.cgroups.create(node.nodeId, node.size);
+        this.holders.set(node.nodeId, await this.startHolder(spec, procs));
+      } finally {
+        await rm(fstabFile, { force: true });
+      }
     });
-  }
-
-  /** Creates the node's folders and checks every path the set-up will touch inside the node. */
-  private async holderSpec(node: NodeSpec, dir: string, image: HydratedImage): Promise<HolderSpec> {
-    const upper = join(dir, 'upper');
-    const disks = image.disks.map((d) => ({
-      lower: d.lower,
-      upper: join(dir, 'disks', `lun${d.lun}`, 'upper'),
-      work: join(dir, 'disks', `lun${d.lun}`, 'work'),
-      mountPoint: d.mountPoint,
-    }));
-    for (const d of [
-      upper,
-      join(dir, 'work'),
-      join(dir, 'merged'),
-      ...disks.flatMap((d) => [d.upper, d.work]),
-    ])
-      await mkdir(d, { recursive: true });
-    const paths = [
-      '/proc',
-      '/dev',
-      ...BATCH_DIRS.map((d) => `${NODE_ROOT_DIR}/${d}`),
-      ...disks.map((d) => d.mountPoint),
-    ];
-    const addUser = await autoUserPresent(upper, image.lower).then((p) => ({
-      passwd: !p.passwd,
-      group: !p.group,
-    }));
-    if (addUser.passwd) paths.push('/etc/passwd');
-    if (addUser.group) paths.push('/etc/group');
-    for (const p of paths) {
-      if (!(await checkInsideNode(upper, image.lower, p, p.startsWith('/etc/'))))
-        throw new Error(`node ${node.nodeId}: ${p} is a link or not a folder on its disk; it cannot boot`);
-    }
-    this.dev ??= devTemplate(join(this.dataDir, 'cache'));
-    return {
-      nodeId: node.nodeId,
-      nodeDir: dir,
-      hostname: node.hostname,
-      lower: image.lower,
-      upper,
-      work: join(dir, 'work'),
-      merged: join(dir, 'merged'),
-      disks,
-      devTemplate: await this.dev,
-      devSizeMB: Math.max(64, Math.floor(node.size.memoryMB / 2)),
-      addUser,
-    };
   }
 
   /** Starts a holder and waits for its `ready`; returns its host PID. */
@@ -283,57 +258,34 @@ export class LocalNodeExecutor implements NodeExecutor {
     const holderPid = this.holders.get(nodeId) ?? (await this.liveHolder(nodeId));
     if (holderPid === undefined) throw new Error(`node ${nodeId} is not running`);
     this.holders.set(nodeId, holderPid);
-    const workingDir = posix.normalize(p.workingDir).replace(/(.)\/+$/, '$1');
-    if (!workingDir.startsWith('/') || workingDir.split('/').includes('..') || workingDir.includes('\0'))
-      throw new Error(`invalid working directory '${p.workingDir}'`);
-    const file = (f: string) => {
-      const clean = cleanNodePath(f);
-      if (clean === '') throw new Error(`invalid output file '${f}'`);
-      return `${NODE_ROOT_DIR}/${clean}`;
-    };
-    const environment = { ...p.environment };
-    if (!('PATH' in environment)) environment.PATH = DEFAULT_PATH;
-    const bad = Object.keys(environment).find((k) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k));
-    if (bad !== undefined) throw new Error(`environment variable name '${bad}' is not supported`);
+    const checked = checkProcess(p);
     const cg = await this.cgroups.forExec(nodeId);
-    const spec = {
-      holderPid,
-      nonadmin: p.elevation === 'nonadmin',
-      workingDir,
-      stdout: file(p.stdoutFile),
-      stderr: file(p.stderrFile),
-      commandLine: p.commandLine,
-      environment,
-      cgroupProcs: cg.procs,
-      tools: this.tools,
-    };
-    let wrapper: number | undefined;
-    let timedOut = false;
-    let killing: Promise<void> = Promise.resolve();
+    const spec = { ...checked, holderPid, cgroupProcs: cg.procs, tools: this.tools };
+    const state = { wrapper: undefined as number | undefined, timedOut: false, killing: Promise.resolve() };
     const timer =
       p.timeoutMs === undefined
         ? undefined
         : setTimeout(() => {
-            timedOut = true;
+            state.timedOut = true;
             // The exec's own cgroup holds everything it started; without one, at least its host side dies.
-            if (cg.own === undefined && wrapper !== undefined) kill(wrapper);
-            killing = this.cgroups.killExec(cg).catch(() => undefined);
+            if (cg.own === undefined && state.wrapper !== undefined) kill(state.wrapper);
+            state.killing = this.cgroups.killExec(cg).catch(() => undefined);
           }, p.timeoutMs);
     try {
       const r = await this.launcher.run(
         (id) => execCommand(spec, id),
         (text) => {
-          wrapper ??= Number(/^pid (\d+)$/.exec(text)?.[1]) || undefined;
+          state.wrapper ??= Number(/^pid (\d+)$/.exec(text)?.[1]) || undefined;
           return false;
         },
       );
       clearTimeout(timer);
-      await killing;
+      await state.killing;
       const exitCode = r.code ?? 1;
-      if (timedOut) return { exitCode: exitCode === 0 ? 137 : exitCode, timedOut };
+      if (state.timedOut) return { exitCode: exitCode === 0 ? 137 : exitCode, timedOut: true };
       if (exitCode !== 0 && r.stderr.trim() !== '')
         throw new Error(`exec on node ${nodeId} failed (exit ${exitCode}): ${r.stderr.trim()}`);
-      return { exitCode, timedOut };
+      return { exitCode, timedOut: false };
     } finally {
       clearTimeout(timer);
       await this.cgroups.removeExec(cg);

@@ -4,23 +4,24 @@ import { existsSync } from 'node:fs';
 import { lstat, mkdir, readFile, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { NODE_ROOT_DIR } from '../port.ts';
 import { DROPPED_CAPS, shq } from './sandbox.ts';
 
 const run = promisify(execFile);
 
 /**
- * The shell scripts of a node sandbox. A node's holder is `unshare --mount --pid --fork --uts --ipc` running
- * HOLDER_SETUP on the host (full capabilities) as PID 1 of the new PID namespace: one `mount -a` with a
- * generated fstab on stdin mounts the overlay root, /proc, a tmpfs /dev, /dev/pts and each data disk's overlay;
- * `cp -a` fills /dev from a template made once per host (null, zero, full, random, urandom, tty, shm, fd links);
- * it creates the Batch folders and the `_azbatch` user if missing, sets the hostname, records its host PID, then
- * drops the capabilities execs must not have (they must not have more than the holder, or nsenter may not
- * enter it) and pivot_roots. Inside, the image's /bin/sh unmounts the old root, says `ready` and loops on
- * `sleep` — a shell that waits reaps the orphans the kernel hands to PID 1. Its argv carries
- * `lazurite-node=<id>` so a restarted server recognises it.
- * Every host-side path the setup touches inside the node was checked by `checkInsideNode` first: none is a
- * symbolic link that would lead the host's root out of the node.
+ * The shell scripts of a node sandbox, run through the Launcher (sourced in a subshell of it, so `$$` is the
+ * launcher's PID: scripts read their own from /proc/self/stat). A node's holder is `unshare --mount --pid
+ * --fork --uts --ipc` running holderSetup on the host (full capabilities) as PID 1 of the new PID namespace:
+ * one `mount -a -T <fstab>` mounts the overlay root (nodev: device nodes in an image are inert), /proc, a
+ * tmpfs /dev, /dev/pts and each data disk's overlay; `cp -a` fills /dev from a template made once per host
+ * (null, zero, full, random, urandom, tty, shm, fd links); builtins add the `_azbatch` user if missing, set
+ * the hostname and record the host PID; then it drops the capabilities execs must not have (they must not
+ * have more than the holder either, or nsenter may not enter it) and pivot_roots. Inside, the image's
+ * /bin/sh unmounts the old root, says `ready` and loops on `sleep` — a shell waiting for a child reaps the
+ * orphans the kernel hands to PID 1. Its argv carries `lazurite-node=<id>` so a restarted server finds it.
+ * The Batch folders are made by the executor in the upper before mounting (no process). Every host-side path
+ * the setup touches inside the node was checked by `checkInsideNode` first: none is a symbolic link that would
+ * lead the host's root out of the node.
  */
 
 /** Capabilities no node process (nor its holder) keeps: those of VM sandboxes, plus immutable files. */
@@ -42,6 +43,8 @@ export interface HolderSpec {
   disks: { lower: string; upper: string; work: string; mountPoint: string }[];
   devTemplate: string;
   devSizeMB: number;
+  /** Where nodeFstab's text is written for the holder to read. */
+  fstabFile: string;
   /** Which parts of the auto-user the node's root still lacks. */
   addUser: { passwd: boolean; group: boolean };
 }
@@ -54,7 +57,7 @@ const fstabField = (s: string): string =>
 export function nodeFstab(spec: HolderSpec): string {
   const m = spec.merged;
   const overlay = (lower: string, upper: string, work: string, at: string, extra = '') =>
-    `overlay ${fstabField(at)} overlay ${fstabField(`lowerdir=${lower},upperdir=${upper},workdir=${work}${extra}`)} 0 0`;
+    `overlay ${fstabField(at)} overlay ${fstabField(`nodev,lowerdir=${lower},upperdir=${upper},workdir=${work}${extra}`)} 0 0`;
   return (
     [
       overlay(spec.lower, spec.upper, spec.work, m),
@@ -80,16 +83,14 @@ const holderInner = (id: string) =>
 export function holderSetup(spec: HolderSpec, id: string): string {
   const m = shq(spec.merged);
   const u = AUTO_USER;
-  const dirs = BATCH_DIRS.map((d) => shq(`${spec.merged}${NODE_ROOT_DIR}/${d}`));
   return [
     'set -e',
     'read -r pid _ </proc/self/stat',
     `echo ${shq(id)}" pid $pid"`,
     // PID 1 dies with the node: keep the OOM killer off it where the host allows lowering the score.
     '{ echo -1000 >/proc/self/oom_score_adj; } 2>/dev/null || :',
-    `mount -a -T ${shq(join(spec.nodeDir, 'fstab'))}`,
+    `mount -a -T ${shq(spec.fstabFile)}`,
     `cp -a ${shq(`${spec.devTemplate}/.`)} ${m}/dev/`,
-    `mkdir -p ${dirs.join(' ')}`,
     ...(spec.addUser.passwd
       ? [`echo ${shq(`${u.name}:x:${u.uid}:${u.gid}::${u.home}:/bin/sh`)} >>${m}/etc/passwd`]
       : []),
@@ -101,11 +102,11 @@ export function holderSetup(spec: HolderSpec, id: string): string {
   ].join('\n');
 }
 
-/** The host command that starts a holder: join the node's cgroups, then unshare. */
 /** The host script (run by the Launcher as request `id`) that starts a holder: join the node's cgroups, unshare. */
 export function holderCommand(spec: HolderSpec, cgroupProcs: string[], id: string): string {
   return [
-    ...cgroupProcs.map((f) => `echo "$$" >${shq(f)}`),
+    'read -r me _ </proc/self/stat',
+    ...cgroupProcs.map((f) => `echo "$me" >${shq(f)} || exit 125`),
     `exec unshare --mount --pid --fork --uts --ipc --propagation private /bin/sh -c ${shq(holderSetup(spec, id))}`,
   ].join('\n');
 }
@@ -181,9 +182,10 @@ export function execCommand(s: ExecScript, id: string): string {
   const files = [s.workingDir, s.stdout, s.stderr];
   const env = Object.entries(s.environment).map(([k, v]) => `${k}=${v}`);
   const join = [
-    `echo ${shq(id)}" pid $$"`,
+    'read -r me _ </proc/self/stat',
+    `echo ${shq(id)}" pid $me"`,
     'exec >/dev/null',
-    ...s.cgroupProcs.map((f) => `echo "$$" >${shq(f)} || exit 125`),
+    ...s.cgroupProcs.map((f) => `echo "$me" >${shq(f)} || exit 125`),
   ];
   if (!s.nonadmin)
     return [...join, `exec ${enter(false, ['all', ...files, s.commandLine, ...env])}`].join('\n');
@@ -232,7 +234,7 @@ export async function devTemplate(cacheDir: string): Promise<string> {
 
 type Entry = 'dir' | 'file' | 'absent' | 'whiteout' | 'other';
 
-async function entryAt(path: string): Promise<Entry> {
+export async function entryAt(path: string): Promise<Entry> {
   try {
     const st = await lstat(path);
     if (st.isDirectory()) return 'dir';
