@@ -8,12 +8,13 @@ import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
 import { startServer, type TestServer } from './harness.ts';
 import { waitFor } from './pool-image.ts';
 
-/** Node ids of the live holder processes (one per running node sandbox), from their command lines. */
-function holders(): string[] {
+/** Node ids of the live holder processes (one per running node sandbox) of one data dir, from their command lines. */
+function holders(dataDir: string): string[] {
   const out: string[] = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
-      const m = /lazurite-node=(tvmps_[0-9a-f]+_[dp])/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const m = cmdline.includes(dataDir) ? /lazurite-node=(tvmps_[0-9a-f]+_[dp])/.exec(cmdline) : null;
       if (m?.[1]) out.push(m[1]);
     } catch {
       // the process ended meanwhile
@@ -77,7 +78,7 @@ describe(
         );
         const ids = nodes.ns.map((n) => n.id ?? '').sort();
         await waitFor(
-          () => Promise.resolve(holders()),
+          () => Promise.resolve(holders(dataDir)),
           (h) => JSON.stringify(h) === JSON.stringify(ids),
           'one holder per node, no orphans',
           30_000,
@@ -87,11 +88,11 @@ describe(
         await batch.pool.deleteMethod('crashpool');
         await waitFor(
           () => batch.pool.exists('crashpool'),
-          (e) => !e,
+          (e) => !e.body,
           'the pool to be gone',
           60_000,
         );
-        assert.deepEqual(holders(), []);
+        assert.deepEqual(holders(dataDir), []);
         const mounts = readdirSync('/proc')
           .filter((p) => /^\d+$/.test(p))
           .flatMap((p) => {

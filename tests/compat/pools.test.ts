@@ -100,7 +100,7 @@ describe('the seed workflow: a Batch pool from a gallery image, with @azure/batc
     assert.equal((await pool()).state, 'deleting');
     await waitFor(
       () => batch.pool.exists('seedpool'),
-      (e) => !e,
+      (e) => !e.body,
       'the pool to be gone',
     );
     await assert.rejects(

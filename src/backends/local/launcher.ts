@@ -161,6 +161,7 @@ export class Launcher {
     const c = this.child;
     if (c) {
       const gone = new Promise((r) => c.once('exit', r));
+      c.ref();
       c.stdin.end();
       await gone;
     }

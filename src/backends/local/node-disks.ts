@@ -54,10 +54,15 @@ function matches(spec: string, lun: number, disk: MountedDisk): boolean {
   return label !== undefined && spec === `/dev/disk/by-label/${label}`;
 }
 
+const nested = (a: string, b: string): boolean => a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
+
 /**
  * Where each data disk with a file system goes inside the node: the mount point the image's /etc/fstab gives
  * for `/dev/disk/azure/scsi1/lun<N>` (or for the disk's UUID= / LABEL=), else `/mnt/disks/lun<N>`. Disks
- * without a file system (`undefined` here) are left out: there is nothing to mount. Parents come first.
+ * without a file system (`undefined` here) are left out: there is nothing to mount. A mount point inside (or
+ * around) another disk's falls back to the default, and the disk is left out if that clashes too: the host
+ * creates mount points, and it must only ever do so in the root file system it has checked, never inside a
+ * disk's content. Parents come first.
  */
 export async function planDisks(
   lower: string,
@@ -68,9 +73,11 @@ export async function planDisks(
   for (const { lun, fs } of disks) {
     if (fs === undefined) continue;
     const entry = entries.find((e) => matches(e.spec, lun, fs) && acceptable(e.at));
-    const at = entry ? posix.normalize(entry.at).replace(/\/+$/, '') : `/mnt/disks/lun${lun}`;
-    if (plans.some((p) => p.mountPoint === at)) continue;
-    plans.push({ lun, lower: fs.dir, mountPoint: at });
+    const wanted = entry ? posix.normalize(entry.at).replace(/\/+$/, '') : undefined;
+    const at = [wanted, `/mnt/disks/lun${lun}`].find(
+      (p) => p !== undefined && !plans.some((q) => nested(p, q.mountPoint)),
+    );
+    if (at !== undefined) plans.push({ lun, lower: fs.dir, mountPoint: at });
   }
   return plans.sort((a, b) => a.mountPoint.split('/').length - b.mountPoint.split('/').length);
 }

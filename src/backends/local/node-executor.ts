@@ -341,7 +341,9 @@ export class LocalNodeExecutor implements NodeExecutor {
 
   /** Stops every holder this executor started or adopted; disks stay. */
   async close(): Promise<void> {
-    await Promise.all([...this.holders.keys()].map((id) => this.stop(id)));
+    // Nodes being booted right now are not in `holders` yet: their stop queues behind the boot.
+    const ids = new Set([...this.holders.keys(), ...this.locks.keys()]);
+    await Promise.all([...ids].map((id) => this.stop(id)));
     await this.launcher.close();
   }
 
