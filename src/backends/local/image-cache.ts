@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { isDigest, type Digest } from '../../content/blob-store.ts';
@@ -75,6 +75,24 @@ export class ImageCache {
     this.regions = regions;
   }
 
+  private swept: Promise<void> | undefined;
+
+  /** Removes half-written entries an interrupted process left (older than an hour: never one in progress). */
+  private sweep(): Promise<void> {
+    this.swept ??= (async () => {
+      for (const sub of ['rootfs', 'disks']) {
+        const dir = join(this.root, sub);
+        for (const name of await readdir(dir).catch(() => [])) {
+          if (!name.includes('.tmp-')) continue;
+          const st = await stat(join(dir, name)).catch(() => undefined);
+          if (st && Date.now() - st.mtimeMs > 3_600_000)
+            await rm(join(dir, name), { recursive: true, force: true });
+        }
+      }
+    })();
+    return this.swept;
+  }
+
   /** Shares one promise per key; a failure is forgotten so the next caller retries. */
   private once<T>(map: Map<string, Promise<T>>, key: string, work: () => Promise<T>): Promise<T> {
     let p = map.get(key);
@@ -92,6 +110,7 @@ export class ImageCache {
     return this.once(this.rootfsDone, hex, async () => {
       const dir = join(this.root, 'rootfs', hex);
       if (existsSync(join(dir, '.complete'))) return join(dir, 'root');
+      await this.sweep();
       const tmp = `${dir}.tmp-${randomUUID()}`;
       try {
         await unpackFilesystem(await this.regions.get(region), manifest as Digest, join(tmp, 'root'));
@@ -113,6 +132,7 @@ export class ImageCache {
     return this.once(this.rawDone, hex, async () => {
       const file = join(this.root, 'disks', `${hex}.raw`);
       if (existsSync(file)) return file;
+      await this.sweep();
       await mkdir(join(this.root, 'disks'), { recursive: true });
       const tmp = `${file}.tmp-${randomUUID()}`;
       try {

@@ -156,6 +156,11 @@ export class Launcher {
     return done;
   }
 
+  /** The launcher process's PID while one runs (for diagnostics and tests). */
+  pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** Ends the launcher (scripts still running go on) and removes its folder. */
   async close(): Promise<void> {
     const c = this.child;

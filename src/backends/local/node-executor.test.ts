@@ -233,7 +233,7 @@ function localOnly(): void {
       assert.equal(r.stdout, 'ok\n');
     });
 
-    test('a restarted executor adopts running holders; stop leaves no holder and no mount behind', async () => {
+    test('a restarted executor adopts running holders; stop and close leave no holder and no mount behind', async () => {
       const before = processesWith('lazurite-node=b');
       assert.equal(before.length, 1);
       const y = new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions });
@@ -254,6 +254,9 @@ function localOnly(): void {
       }
       await x.boot(spec('b', f.withDisks));
       assert.equal((await out('b', 'cat /etc/baked')).stdout, 'from the image\n');
+      // A server shutting down stops every holder of its data dir, adopted yet or not.
+      await new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions }).close();
+      assert.deepEqual([...processesWith('lazurite-node=a'), ...processesWith('lazurite-node=b')], []);
     });
   });
 }

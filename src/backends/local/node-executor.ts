@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
@@ -39,14 +40,16 @@ import {
  *   node; everything runs by `nsenter`ing it. Its host PID is in holder.pid and its argv carries
  *   `lazurite-node=<nodeId>`, so after a server crash `boot` adopts a live holder instead of starting a
  *   second one over the same upper (which the kernel forbids). stop = SIGKILL the holder: the kernel kills the
- *   whole PID namespace with it, and the mounts go with the last process.
- * - Exec: a host `/bin/sh` joins the node's cgroups (memory, cpu; a fresh per-exec pids cgroup), then
- *   `setpriv` (bounding set) → `nsenter` (as root, or uid 1000 with no capabilities and no_new_privs) → the
- *   image's /bin/sh prelude (folders, output files, environment) → `/bin/sh -c commandLine`. A timeout kills
- *   the process group and every process in the exec's cgroup. Host processes never see the task's environment.
+ *   whole PID namespace with it, then whatever is left in the node's cgroups (host-side wrappers) is killed;
+ *   the mounts go with the last process.
+ * - Exec: a subshell of the launcher joins the node's memory and cpu cgroups and a fresh per-exec pids cgroup,
+ *   then `env --default-signal` → `setpriv` (bounding set) → `nsenter` (as root, or uid 1000 without
+ *   capabilities and with no_new_privs) → the image's /bin/sh prelude (folders, output files, environment) →
+ *   `/bin/sh -c commandLine`. A timeout SIGKILLs every process in the exec's cgroup (setsid and double forks
+ *   included). Host processes never see the task's environment.
  * - Files: read on the host from the node's upper (node-files.ts), never through the node's own view.
- * Processes start through one small long-lived shell (launcher.ts), not by forking the server. Per boot:
- *   about eight short processes; per exec: three or four (six for nonadmin).
+ * Processes start through one small long-lived shell (launcher.ts), not by forking the server. Per boot: eight
+ * short-lived forks; per exec: three (and a mkdir the first time), five or six for nonadmin.
  */
 
 export interface LocalNodeExecutorOptions {
@@ -70,7 +73,14 @@ function hostTool(name: string): string {
       // next
     }
   }
-  throw new Error(`${name} (util-linux) is not installed`);
+  throw new Error(`${name} is not installed (util-linux, coreutils)`);
+}
+
+/** `env --default-signal=INT,QUIT` (coreutils 8.31+) if this host has it; without it tasks ignore SIGINT. */
+function signalReset(): string[] {
+  const env = hostTool('env');
+  const probe = spawnSync(env, ['--default-signal=INT,QUIT', 'true'], { stdio: 'ignore' });
+  return probe.status === 0 ? [env, '--default-signal=INT,QUIT'] : [];
 }
 
 /** Reads a process's argv; undefined when it is gone (or a zombie: its namespaces are already released). */
@@ -130,7 +140,11 @@ export class LocalNodeExecutor implements NodeExecutor {
   private readonly nodesDir: string;
   private readonly cache: ImageCache;
   private readonly cgroups = new NodeCgroups();
-  private readonly tools = { setpriv: hostTool('setpriv'), nsenter: hostTool('nsenter') };
+  private readonly tools = {
+    setpriv: hostTool('setpriv'),
+    nsenter: hostTool('nsenter'),
+    resetSignals: signalReset(),
+  };
   private readonly launcher: Launcher;
   /** Holders this executor started or adopted: node id → host PID. */
   private readonly holders = new Map<string, number>();
@@ -209,10 +223,9 @@ export class LocalNodeExecutor implements NodeExecutor {
   }
 
   boot(node: NodeSpec): Promise<void> {
-    const dir = this.dir(node.nodeId);
-    if (!/^[\w.-]{1,64}$/.test(node.hostname))
-      return Promise.reject(new Error(`invalid hostname '${node.hostname}'`));
     return this.serial(node.nodeId, async () => {
+      const dir = this.dir(node.nodeId);
+      if (!/^[\w.-]{1,64}$/.test(node.hostname)) throw new Error(`invalid hostname '${node.hostname}'`);
       const running = await this.liveHolder(node.nodeId);
       if (running !== undefined) {
         this.holders.set(node.nodeId, running);
@@ -283,8 +296,10 @@ export class LocalNodeExecutor implements NodeExecutor {
       await state.killing;
       const exitCode = r.code ?? 1;
       if (state.timedOut) return { exitCode: exitCode === 0 ? 137 : exitCode, timedOut: true };
-      if (exitCode !== 0 && r.stderr.trim() !== '')
+      if (exitCode !== 0 && r.stderr.trim() !== '') {
+        if ((await argvOf(holderPid)) === undefined) this.holders.delete(nodeId);
         throw new Error(`exec on node ${nodeId} failed (exit ${exitCode}): ${r.stderr.trim()}`);
+      }
       return { exitCode, timedOut: false };
     } finally {
       clearTimeout(timer);
@@ -328,7 +343,7 @@ export class LocalNodeExecutor implements NodeExecutor {
   }
 
   listFiles(nodeId: string, dir: string, recursive: boolean): Promise<NodeFileInfo[]> {
-    return listNodeFiles(join(this.dir(nodeId), 'upper'), dir, recursive);
+    return Promise.resolve().then(() => listNodeFiles(join(this.dir(nodeId), 'upper'), dir, recursive));
   }
 
   readFile(
@@ -336,14 +351,18 @@ export class LocalNodeExecutor implements NodeExecutor {
     path: string,
     range?: NodeFileRange,
   ): Promise<{ content: Buffer; info: NodeFileInfo }> {
-    return readNodeFile(join(this.dir(nodeId), 'upper'), path, range);
+    return Promise.resolve().then(() => readNodeFile(join(this.dir(nodeId), 'upper'), path, range));
   }
 
-  /** Stops every holder this executor started or adopted; disks stay. */
+  /**
+   * Stops every holder of this data dir (those this executor started or adopted, those being booted right now —
+   * their stop queues behind the boot — and any a crashed predecessor left that was not adopted yet); disks stay.
+   */
   async close(): Promise<void> {
-    // Nodes being booted right now are not in `holders` yet: their stop queues behind the boot.
-    const ids = new Set([...this.holders.keys(), ...this.locks.keys()]);
+    const ids = new Set([...this.holders.keys(), ...this.locks.keys(), ...(await this.list())]);
     await Promise.all([...ids].map((id) => this.stop(id)));
+    // With every holder gone nothing uses the host's read-only data disk mounts: detach them too.
+    await this.detachDiskCaches();
     await this.launcher.close();
   }
 

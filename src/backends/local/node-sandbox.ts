@@ -10,7 +10,7 @@ const run = promisify(execFile);
 
 /**
  * The shell scripts of a node sandbox, run through the Launcher (sourced in a subshell of it, so `$$` is the
- * launcher's PID: scripts read their own from /proc/self/stat). A node's holder is `unshare --mount --pid
+ * launcher's PID: scripts take their own from `cd -P /proc/self`). A node's holder is `unshare --mount --pid
  * --fork --uts --ipc` running holderSetup on the host (full capabilities) as PID 1 of the new PID namespace:
  * one `mount -a -T <fstab>` mounts the overlay root (nodev: device nodes in an image are inert), /proc, a
  * tmpfs /dev, /dev/pts and each data disk's overlay; `cp -a` fills /dev from a template made once per host
@@ -85,7 +85,7 @@ export function holderSetup(spec: HolderSpec, id: string): string {
   const u = AUTO_USER;
   return [
     'set -e',
-    'read -r pid _ </proc/self/stat',
+    'cd -P /proc/self && pid=${PWD#/proc/}',
     `echo ${shq(id)}" pid $pid"`,
     // PID 1 dies with the node: keep the OOM killer off it where the host allows lowering the score.
     '{ echo -1000 >/proc/self/oom_score_adj; } 2>/dev/null || :',
@@ -105,7 +105,7 @@ export function holderSetup(spec: HolderSpec, id: string): string {
 /** The host script (run by the Launcher as request `id`) that starts a holder: join the node's cgroups, unshare. */
 export function holderCommand(spec: HolderSpec, cgroupProcs: string[], id: string): string {
   return [
-    'read -r me _ </proc/self/stat',
+    'cd -P /proc/self && me=${PWD#/proc/} && cd /',
     ...cgroupProcs.map((f) => `echo "$me" >${shq(f)} || exit 125`),
     `exec unshare --mount --pid --fork --uts --ipc --propagation private /bin/sh -c ${shq(holderSetup(spec, id))}`,
   ].join('\n');
@@ -166,13 +166,17 @@ export interface ExecScript {
   environment: Record<string, string>;
   cgroupProcs: string[];
   /** Absolute paths of the host's setpriv and nsenter. */
-  tools: { setpriv: string; nsenter: string };
+  /** Absolute paths of host tools; `resetSignals` is a command prefix restoring default SIGINT/SIGQUIT. */
+  tools: { setpriv: string; nsenter: string; resetSignals: string[] };
 }
 
 /** The host script (Launcher request `id`) for one exec: join the cgroups, nsenter the holder (twice for nonadmin). */
 export function execCommand(s: ExecScript, id: string): string {
+  // The launcher's background jobs start with SIGINT and SIGQUIT ignored (POSIX, for asynchronous lists) and
+  // ignored signals survive exec: the task must get them back at their defaults.
   const enter = (user: boolean, args: string[]) =>
     [
+      ...(args[0] === 'prep' ? [] : s.tools.resetSignals.map(shq)),
       `${shq(s.tools.setpriv)} --bounding-set ${NODE_DROPPED_CAPS}${user ? ' --no-new-privs' : ''}`,
       `-- ${shq(s.tools.nsenter)} --target ${s.holderPid} --mount --pid --uts --ipc --root --wd=/`,
       user ? `--setuid ${AUTO_USER.uid} --setgid ${AUTO_USER.gid}` : '',
@@ -182,7 +186,7 @@ export function execCommand(s: ExecScript, id: string): string {
   const files = [s.workingDir, s.stdout, s.stderr];
   const env = Object.entries(s.environment).map(([k, v]) => `${k}=${v}`);
   const join = [
-    'read -r me _ </proc/self/stat',
+    'cd -P /proc/self && me=${PWD#/proc/} && cd /',
     `echo ${shq(id)}" pid $me"`,
     'exec >/dev/null',
     ...s.cgroupProcs.map((f) => `echo "$me" >${shq(f)} || exit 125`),
