@@ -26,6 +26,7 @@ import { ReplicationReconciler } from './domain/compute/replication.ts';
 import { VmService } from './domain/compute/vms.ts';
 import { NetworkService } from './domain/network/network.ts';
 import { DeploymentService } from './domain/resources/deployments.ts';
+import { ImageCache } from './backends/local/image-cache.ts';
 import { VmHost } from './backends/local/vm-host.ts';
 import { TokenSigner } from './platform/tokens.ts';
 import type { Store } from './storage/port.ts';
@@ -114,8 +115,7 @@ export async function startLazurite(
   config: Config,
   inject: { clock?: Clock; ids?: IdSource } = {},
 ): Promise<RunningServer> {
-  const clock = inject.clock ?? systemClock;
-  const ids = inject.ids ?? randomIds;
+  const { clock = systemClock, ids = randomIds } = inject;
   const logger = createLogger(config.logLevel);
   mkdirSync(config.dataDir, { recursive: true });
   const tls = ensureTlsMaterial(join(config.dataDir, 'tls'), config.host, clock.now());
@@ -128,9 +128,10 @@ export async function startLazurite(
     const baseImages = baseImageServiceFor(config, ctx, regions);
     await ensureTinyImage(baseImages, logger);
     const replication = new ReplicationReconciler(ctx, regions, logger);
-    const vms = new VmService(ctx, regions, baseImages, new VmHost(config.dataDir, regions));
+    const imageCache = new ImageCache(config.dataDir, regions); // shared: VMs and nodes unpack each image once
+    const vms = new VmService(ctx, regions, baseImages, new VmHost(config.dataDir, regions, imageCache));
     let origin = originFor(config.host, config.port);
-    const nodes = poolsRuntime(config, ctx, regions, logger, (account) => `${origin}/batch/${account}`);
+    const nodes = poolsRuntime(config, ctx, { regions, imageCache }, logger, (a) => `${origin}/batch/${a}`);
     const deps: ApiDeps = {
       config,
       clock,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostAgent } from './backends/agent.ts';
+import type { ImageCache } from './backends/local/image-cache.ts';
 import { LocalNodeExecutor } from './backends/local/node-executor.ts';
 import type { NodeExecutor } from './backends/port.ts';
 import { SimulatedNodeExecutor } from './backends/simulated/node-executor.ts';
@@ -34,11 +35,18 @@ export function agentTokenFor(dataDir: string): string {
   return token;
 }
 
-function executorFor(config: Config, regions: RegionStores): NodeExecutor {
+function executorFor(
+  config: Config,
+  content: { regions: RegionStores; imageCache: ImageCache },
+): NodeExecutor {
   if (config.nodeBackend === 'simulated') {
     return new SimulatedNodeExecutor({ delays: config.simulatedDelays });
   }
-  return new LocalNodeExecutor({ dataDir: config.dataDir, regions });
+  return new LocalNodeExecutor({
+    dataDir: config.dataDir,
+    regions: content.regions,
+    cache: content.imageCache,
+  });
 }
 
 /**
@@ -48,11 +56,12 @@ function executorFor(config: Config, regions: RegionStores): NodeExecutor {
 export function poolsRuntime(
   config: Config,
   ctx: DomainContext,
-  regions: RegionStores,
+  content: { regions: RegionStores; imageCache: ImageCache },
   logger: Logger,
   accountUrl: (account: string) => string,
 ): PoolsRuntime {
-  const executor = executorFor(config, regions);
+  const executor = executorFor(config, content);
+  const { regions } = content;
   const hostId = `${config.nodeBackend}-host-0`;
   const agentRef: { current?: HostAgent } = {};
   const sizer = new PoolSizer(ctx, {
