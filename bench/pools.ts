@@ -33,7 +33,11 @@ const owner: Caller = {
   tenantId: WELL_KNOWN.tenantId,
   appId: WELL_KNOWN.clientId,
 };
-const rows: string[] = [];
+const rows = {
+  push(row: string): void {
+    process.stdout.write(`${row}\n`);
+  },
+};
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 function sh(script: string): Promise<number> {
@@ -185,6 +189,13 @@ async function runPool(options: {
   )) {
     await new Promise((r) => setTimeout(r, 50));
     view = await pools.get(account, 'bench');
+    if (process.env.BENCH_DEBUG) {
+      const states: Record<string, number> = {};
+      for (const n of view.nodes) states[n.state] = (states[n.state] ?? 0) + 1;
+      process.stderr.write(
+        `${view.pool.allocationState} ${JSON.stringify(states)} ${JSON.stringify(view.pool.resizeErrors)}\n`,
+      );
+    }
   }
   const seconds = (now() - start) / 1000;
   const latencies = view.nodes.map(
@@ -192,7 +203,13 @@ async function runPool(options: {
   );
   clearInterval(sampler);
   await pools.delete(account, 'bench');
-  while ((await pools.list(account)).length > 0) await new Promise((r) => setTimeout(r, 100));
+  for (let left = await pools.list(account); left.length > 0; left = await pools.list(account)) {
+    if (process.env.BENCH_DEBUG)
+      process.stderr.write(
+        `deleting: ${JSON.stringify(left.map((v) => [v.pool.state, v.nodes.length, v.nodes[0]?.state]))}\n`,
+      );
+    await new Promise((r) => setTimeout(r, 100));
+  }
   await loop.stop();
   await agent.stop();
   await options.executor.close();
@@ -204,8 +221,18 @@ async function runPool(options: {
   };
 }
 
+process.stdout.write('| pool measurement | result |\n|---|---|\n');
+const SIM_NODES = Number(process.env.BENCH_SIM_NODES ?? 3000);
+const ONLY = process.env.BENCH_ONLY ?? 'all';
 const dir = mkdtempSync(join(tmpdir(), 'lazurite-bench-pools-'));
 try {
+  if (ONLY !== 'simulated') await localRuns(dir);
+  if (ONLY !== 'local') await simulatedRuns(dir);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function localRuns(dir: string): Promise<void> {
   const raw = await rawSandboxes(dir, 1000);
   rows.push(
     `| 1,000 bare sandboxes (unshare + overlay mount + /proc + chroot + true, concurrency 4) | ${raw.toFixed(2)} s (${(1000 / raw).toFixed(0)}/s) |`,
@@ -224,6 +251,9 @@ try {
     `| 1,000-node pool from a gallery image, start task \`/bin/true\`, to all idle (local sandboxes) | ${local.seconds.toFixed(2)} s (${(1000 / local.seconds).toFixed(0)} nodes/s), peak RSS of server + agent ${local.peakRssMB.toFixed(0)} MB |`,
   );
   rows.push(`| pool / bare sandboxes | **${(local.seconds / raw).toFixed(2)}×** (goal ≤ 4×; goal ≤ 10 s) |`);
+}
+
+async function simulatedRuns(dir: string): Promise<void> {
   for (const [label, replicas, managed] of [
     ['gallery image, 1 replica', 1, false],
     ['gallery image, 10 replicas', 10, false],
@@ -233,7 +263,7 @@ try {
     const run = await runPool({
       dir: d,
       executor: new SimulatedNodeExecutor({ delays: { hydrateMs: 20, bootMs: 10, execMs: 2 } }),
-      nodes: 3000,
+      nodes: SIM_NODES,
       concurrency: 1024,
       capacityPerReplica: 25,
       image: async (ctx, regions) => {
@@ -252,10 +282,7 @@ try {
       },
     });
     rows.push(
-      `| simulated 3,000 nodes, ${label} (25 hydrations per replica, hydrate 20 ms = 2 s ÷ 100) | steady in ${run.seconds.toFixed(2)} s, mean node idle latency ${run.meanIdleLatencyS.toFixed(2)} s |`,
+      `| simulated ${String(SIM_NODES)} nodes, ${label} (25 hydrations per replica, hydrate 20 ms = 2 s ÷ 100) | steady in ${run.seconds.toFixed(2)} s, mean node idle latency ${run.meanIdleLatencyS.toFixed(2)} s |`,
     );
   }
-} finally {
-  rmSync(dir, { recursive: true, force: true });
 }
-process.stdout.write(`| pool measurement | result |\n|---|---|\n${rows.join('\n')}\n`);

@@ -75,7 +75,9 @@ export class HostAgent {
         const timer = setTimeout(resolve, this.reports.length > 0 ? 20 : this.o.pollMs);
         this.wake = () => {
           clearTimeout(timer);
-          resolve();
+          // Always through the macrotask queue: an in-process link resolves in microtasks, and a tight
+          // sync/report cycle must not starve the server's timers (the pool sizer runs on them).
+          setImmediate(resolve);
         };
       });
       this.wake = undefined;

@@ -130,7 +130,7 @@ export class AgentService {
       state: node.state,
       generation: node.generation,
       granted: node.granted,
-      goal: pool.state === 'deleting' ? 'remove' : node.goal,
+      goal: node.goal,
       startTask: startTaskAssignment(pool, node, this.accountUrl(pool.accountName)),
     };
   }
