@@ -127,6 +127,17 @@ function runtime(
   return { loop, agent, pools };
 }
 
+/** Polls until the pool is steady with `count` idle nodes. */
+async function waitAllIdle(pools: PoolService, account: BatchAccountRecord, count: number) {
+  for (;;) {
+    const view = await pools.get(account, 'bench');
+    const idle = view.nodes.filter((n) => n.state === 'idle').length;
+    if (process.env.BENCH_DEBUG) process.stderr.write(`${view.pool.allocationState} idle ${String(idle)}\n`);
+    if (view.pool.allocationState === 'steady' && view.nodes.length === count && idle === count) return view;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 interface PoolRun {
   seconds: number;
   meanIdleLatencyS: number;
@@ -181,35 +192,14 @@ async function runPool(options: {
     },
   );
   if (typeof image !== 'string') await ctx.store.transaction((tx) => tx.putPool({ ...added, image }));
-  let view = await pools.get(account, 'bench');
-  while (!(
-    view.pool.allocationState === 'steady' &&
-    view.nodes.length === options.nodes &&
-    view.nodes.every((n) => n.state === 'idle')
-  )) {
-    await new Promise((r) => setTimeout(r, 50));
-    view = await pools.get(account, 'bench');
-    if (process.env.BENCH_DEBUG) {
-      const states: Record<string, number> = {};
-      for (const n of view.nodes) states[n.state] = (states[n.state] ?? 0) + 1;
-      process.stderr.write(
-        `${view.pool.allocationState} ${JSON.stringify(states)} ${JSON.stringify(view.pool.resizeErrors)}\n`,
-      );
-    }
-  }
+  const view = await waitAllIdle(pools, account, options.nodes);
   const seconds = (now() - start) / 1000;
   const latencies = view.nodes.map(
     (n) => (Date.parse(n.stateTransitionTime) - Date.parse(n.allocationTime)) / 1000,
   );
   clearInterval(sampler);
   await pools.delete(account, 'bench');
-  for (let left = await pools.list(account); left.length > 0; left = await pools.list(account)) {
-    if (process.env.BENCH_DEBUG)
-      process.stderr.write(
-        `deleting: ${JSON.stringify(left.map((v) => [v.pool.state, v.nodes.length, v.nodes[0]?.state]))}\n`,
-      );
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  while ((await pools.list(account)).length > 0) await new Promise((r) => setTimeout(r, 100));
   await loop.stop();
   await agent.stop();
   await options.executor.close();
