@@ -9,6 +9,8 @@ export interface HostAgentOptions {
   concurrency: number;
   /** How often to sync when nothing is happening. */
   pollMs: number;
+  /** Shortest time between two syncs (default 50 ms). */
+  minSyncGapMs?: number;
   now?: () => Date;
   onError?: (err: unknown) => void;
 }
@@ -34,6 +36,7 @@ export class HostAgent {
   private running = 0;
   private stopped = true;
   private wake: (() => void) | undefined;
+  private nudged = false;
   private loop: Promise<void> | undefined;
   private cleaned = false;
 
@@ -54,30 +57,39 @@ export class HostAgent {
     await this.loop;
   }
 
+  private wasNudged(): boolean {
+    return this.nudged;
+  }
+
   private isStopped(): boolean {
     return this.stopped;
   }
 
-  /** Syncs soon (the server calls this when it has new work). */
+  /** Syncs soon (the server calls this when it has new work, and each report does). */
   nudge(): void {
+    this.nudged = true;
     this.wake?.();
   }
 
   private async run(): Promise<void> {
     while (!this.stopped) {
+      this.nudged = false;
       try {
         await this.syncOnce();
       } catch (err) {
         this.o.onError?.(err);
       }
+      // At most one sync per `minSyncGapMs`: every sync costs the server O(nodes on this host), and a report per
+      // node per step would otherwise make a large pool quadratic. The wait is a timer (a macrotask), so an
+      // in-process link can never starve the server's own timers (the pool sizer runs on them).
+      await new Promise((r) => setTimeout(r, this.o.minSyncGapMs ?? 50));
       if (this.isStopped()) break;
+      if (this.wasNudged() || this.reports.length > 0) continue;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.reports.length > 0 ? 20 : this.o.pollMs);
+        const timer = setTimeout(resolve, this.o.pollMs);
         this.wake = () => {
           clearTimeout(timer);
-          // Always through the macrotask queue: an in-process link resolves in microtasks, and a tight
-          // sync/report cycle must not starve the server's timers (the pool sizer runs on them).
-          setImmediate(resolve);
+          resolve();
         };
       });
       this.wake = undefined;
