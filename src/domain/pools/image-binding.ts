@@ -3,9 +3,9 @@ import { readManifest } from '../../content/manifests.ts';
 import type { RegionStores } from '../../content/regions.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type { PoolImageBinding } from '../../storage/records.ts';
-import { DomainError } from '../errors.ts';
 import { catalogKey } from '../images/base-images.ts';
 import type { PoolImage } from './image-rules.ts';
+import { invalidProperty } from './pool-spec.ts';
 
 /** Where a pool's nodes get their bytes: the image manifest read from the account region's replica. */
 export async function bindPoolImage(
@@ -23,17 +23,9 @@ export async function bindPoolImage(
     });
     const base = await tx.findBaseImage(key);
     if (!base) {
-      throw new DomainError(
-        'invalid-input',
-        'InvalidPropertyValue',
-        `The value provided for one of the properties in the request body is invalid.`,
-        {
-          target: 'virtualMachineConfiguration.imageReference',
-          values: {
-            PropertyName: 'imageReference',
-            Reason: `The base image '${key}' has no root file system on this server yet. Build or import it: lazurite images build tiny | lazurite images import ${key} <rootfs>.`,
-          },
-        },
+      throw invalidProperty(
+        'imageReference',
+        `The base image '${key}' has no root file system on this server yet. Build or import it: lazurite images build tiny | lazurite images import ${key} <rootfs>.`,
       );
     }
     return {

@@ -7,6 +7,7 @@ import { DomainError } from '../errors.ts';
 import { catalogKey, findCatalogEntry } from '../images/base-images.ts';
 import { BASE_IMAGES, nodeAgentSkus } from '../images/catalog.ts';
 import { providerRegistered } from '../resources/resources.ts';
+import { invalidProperty } from './pool-spec.ts';
 
 /** How the request reaching the pool was authenticated (Batch's rules differ for SharedKey). */
 export type PoolCaller = { scheme: 'SharedKey' } | { scheme: 'AAD'; caller: Caller };
@@ -30,18 +31,6 @@ export interface PoolImage {
 const SHARED_KEY_REFUSED =
   'The specified type of authentication SharedKey is not allowed when external resources of type Compute are linked.';
 
-function invalid(property: string, reason: string): DomainError {
-  return new DomainError(
-    'invalid-input',
-    'InvalidPropertyValue',
-    `The value provided for one of the properties in the request body is invalid. ${reason}`,
-    {
-      target: property,
-      values: { PropertyName: property, Reason: reason },
-    },
-  );
-}
-
 /** The node agent SKU must exist (404 `NodeAgentSKUNotFound`) and fit the image's OS and distribution (R9). */
 function checkNodeAgent(skuId: string, image: { osType: string; baseKey: string | undefined }): void {
   const sku = nodeAgentSkus().find((s) => s.id.toLowerCase() === skuId.toLowerCase());
@@ -54,7 +43,7 @@ function checkNodeAgent(skuId: string, image: { osType: string; baseKey: string 
     );
   }
   if (sku.osType !== image.osType.toLowerCase()) {
-    throw invalid(
+    throw invalidProperty(
       'nodeAgentSKUId',
       `The node agent SKU '${skuId}' is for ${sku.osType} but the image's OS type is ${image.osType}.`,
     );
@@ -62,7 +51,7 @@ function checkNodeAgent(skuId: string, image: { osType: string; baseKey: string 
   const base =
     image.baseKey === undefined ? undefined : BASE_IMAGES.find((b) => catalogKey(b) === image.baseKey);
   if (base && base.nodeAgentSkuId.toLowerCase() !== skuId.toLowerCase()) {
-    throw invalid(
+    throw invalidProperty(
       'nodeAgentSKUId',
       `The image derives from '${image.baseKey}', whose node agent SKU is '${base.nodeAgentSkuId}', not '${skuId}'.`,
     );
@@ -74,18 +63,18 @@ function checkLineage(image: ComputeResourceRecord): void {
   const l = image.lineage;
   const property = 'virtualMachineImageId';
   if (Array.isArray(l.extensions) && l.extensions.length > 0) {
-    throw invalid(
+    throw invalidProperty(
       property,
       `The image was made from a VM with extensions installed (${(l.extensions as string[]).join(', ')}); images for Batch pools must not carry VM extensions.`,
     );
   }
   if (l.osDiskEncrypted === true)
-    throw invalid(
+    throw invalidProperty(
       property,
       'The image was made from a VM whose OS disk is encrypted; Batch pools need an unencrypted OS disk image.',
     );
   if (l.purchasePlan !== undefined && l.purchasePlan !== null) {
-    throw invalid(
+    throw invalidProperty(
       property,
       'The image derives from a third-party base image with a purchase plan; only first-party base images can make custom images for Batch.',
     );
@@ -103,12 +92,12 @@ async function checkImageAccess(tx: StoreTx, who: PoolCaller, account: PoolAccou
   if (a.subscriptionId.toLowerCase() !== account.subscriptionId.toLowerCase()) {
     const other = await tx.findSubscription(a.subscriptionId);
     if (!other || other.tenantId !== account.tenantId.toLowerCase())
-      throw invalid(
+      throw invalidProperty(
         property,
         `The image's subscription '${a.subscriptionId}' is not in the Batch account's tenant.`,
       );
     if (!(await providerRegistered(tx, a.subscriptionId, 'Microsoft.Batch'))) {
-      throw invalid(
+      throw invalidProperty(
         property,
         `The image's subscription '${a.subscriptionId}' must have the Microsoft.Batch resource provider registered.`,
       );
@@ -145,7 +134,7 @@ async function customImage(
   const property = 'virtualMachineImageId';
   const a = await checkImageAccess(tx, who, account, id);
   let resource = await tx.findComputeResource(id.startsWith('/') ? id : `/${id}`);
-  if (!resource) throw invalid(property, `The image '${id}' does not exist.`);
+  if (!resource) throw invalidProperty(property, `The image '${id}' does not exist.`);
   const type = resource.type.toLowerCase();
   let definition: ComputeResourceRecord | undefined;
   if (type === 'microsoft.compute/galleries/images') {
@@ -158,14 +147,17 @@ async function customImage(
     resource =
       resolveLatest(versions, account.location, now) ??
       versions.find((v) => v.properties.provisioningState === 'Succeeded');
-    if (!resource) throw invalid(property, `Image definition '${definition.name}' has no version.`);
+    if (!resource) throw invalidProperty(property, `Image definition '${definition.name}' has no version.`);
   } else if (type === 'microsoft.compute/galleries/images/versions') {
     definition = resource.parentId === null ? undefined : await tx.findComputeResource(resource.parentId);
   } else if (type !== 'microsoft.compute/images') {
-    throw invalid(property, `'${id}' is not a gallery image, gallery image version or managed image.`);
+    throw invalidProperty(
+      property,
+      `'${id}' is not a gallery image, gallery image version or managed image.`,
+    );
   }
   if (definition && definition.properties.osState !== 'Generalized') {
-    throw invalid(
+    throw invalidProperty(
       property,
       `Image definition '${definition.name}' is Specialized; only Generalized images can make Batch pools.`,
     );
@@ -209,7 +201,7 @@ export async function resolvePoolImage(
   const id = ref.virtualMachineImageId;
   if (typeof id === 'string' && id !== '') {
     if (['publisher', 'offer', 'sku', 'version'].some((k) => ref[k] !== undefined)) {
-      throw invalid(
+      throw invalidProperty(
         'imageReference',
         'virtualMachineImageId cannot be combined with publisher, offer, sku or version.',
       );
@@ -220,7 +212,7 @@ export async function resolvePoolImage(
   }
   for (const k of ['publisher', 'offer', 'sku'] as const) {
     if (typeof ref[k] !== 'string')
-      throw invalid(
+      throw invalidProperty(
         `imageReference.${k}`,
         `imageReference.${k} is required unless virtualMachineImageId is given.`,
       );

@@ -6,7 +6,7 @@ export function invalidProperty(property: string, reason: string): DomainError {
   return new DomainError(
     'invalid-input',
     'InvalidPropertyValue',
-    `The value provided for one of the properties in the request body is invalid.`,
+    `The value provided for one of the properties in the request body is invalid. ${reason}`,
     { target: property, values: { PropertyName: property, Reason: reason } },
   );
 }
