@@ -101,25 +101,20 @@ export class Launcher {
     const p = this.pending.get(id);
     if (!p) return; // detached, or from before a restart
     const exit = /^!exit (\d+)$/.exec(text);
-    if (exit) {
-      this.pending.delete(id);
-      this.refresh();
-      void readFile(join(dir, `${id}.err`), 'utf8')
-        .catch(() => '')
-        .then(async (stderr) => {
-          await this.forget(dir, id);
-          p.resolve({ code: Number(exit[1]), stderr });
-        });
-    } else if (p.onLine?.(text) === true) {
-      this.pending.delete(id);
-      this.refresh();
-      void readFile(join(dir, `${id}.err`), 'utf8')
-        .catch(() => '')
-        .then(async (stderr) => {
-          await this.forget(dir, id);
-          p.resolve({ stderr });
-        });
-    }
+    if (exit) this.finish(dir, id, p, Number(exit[1]));
+    else if (p.onLine?.(text) === true) this.finish(dir, id, p, undefined);
+  }
+
+  /** Settles a script's waiter with its stderr: on exit with the code, or when its line handler says done. */
+  private finish(dir: string, id: string, p: Pending, code: number | undefined): void {
+    this.pending.delete(id);
+    this.refresh();
+    void readFile(join(dir, `${id}.err`), 'utf8')
+      .catch(() => '')
+      .then(async (stderr) => {
+        await this.forget(dir, id);
+        p.resolve(code === undefined ? { stderr } : { code, stderr });
+      });
   }
 
   private forget(dir: string, id: string): Promise<unknown> {
