@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HostAgent } from '../src/backends/agent.ts';
+import { ImageCache } from '../src/backends/local/image-cache.ts';
 import { LocalNodeExecutor } from '../src/backends/local/node-executor.ts';
 import type { NodeExecutor } from '../src/backends/port.ts';
 import { SimulatedNodeExecutor } from '../src/backends/simulated/node-executor.ts';
@@ -18,12 +18,12 @@ import { buildTinyRootfs } from '../src/content/rootfs/tiny.ts';
 import { regionPaths, RegionStores } from '../src/content/regions.ts';
 import type { Caller } from '../src/domain/authorization/access.ts';
 import { WELL_KNOWN, seedWellKnownEnvironment } from '../src/domain/environment/well-known.ts';
-import { AgentService } from '../src/domain/pools/agent-service.ts';
 import { PoolService } from '../src/domain/pools/pools.ts';
-import { PoolSizer } from '../src/domain/pools/sizer.ts';
+import { loadConfig } from '../src/config/config.ts';
 import { systemClock } from '../src/platform/clock.ts';
+import { createLogger } from '../src/platform/logger.ts';
+import { poolsRuntime } from '../src/pools-runtime.ts';
 import { randomIds } from '../src/platform/ids.ts';
-import { TickLoop } from '../src/platform/loop.ts';
 import type { BatchAccountRecord, PoolImageBinding } from '../src/storage/records.ts';
 import { openSqliteStore } from '../src/storage/sqlite/open.ts';
 import { galleryVersionFromTiny } from './pool-image.ts';
@@ -79,54 +79,6 @@ async function rawSandboxes(dir: string, count: number): Promise<number> {
   return (now() - start) / 1000;
 }
 
-/** Sizer loop, in-process host agent and pool service over one store: the server's pool machinery. */
-function runtime(
-  ctx: Parameters<typeof galleryVersionFromTiny>[0],
-  regions: RegionStores,
-  options: { executor: NodeExecutor; concurrency: number; capacityPerReplica: number },
-) {
-  const ref: { agent?: HostAgent } = {};
-  const sizer = new PoolSizer(ctx, {
-    capacityPerReplica: options.capacityPerReplica,
-    marketplaceCapacity: 1000,
-    newNodeId: (d) => `tvmps_${randomIds.uuid().replace(/-/g, '')}_${d ? 'd' : 'p'}`,
-  });
-  const loop = new TickLoop(
-    async () => {
-      const changed = await sizer.tick();
-      if (changed) ref.agent?.nudge();
-      return changed;
-    },
-    100,
-    (err) => {
-      console.error(err);
-    },
-  );
-  const agents = new AgentService(
-    ctx,
-    () => 'https://bench',
-    () => {
-      loop.nudge();
-      ref.agent?.nudge();
-    },
-  );
-  const agent = new HostAgent({
-    hostId: 'h',
-    executor: options.executor,
-    link: { sync: (r) => agents.sync(r) },
-    concurrency: options.concurrency,
-    pollMs: 100,
-  });
-  const pools = new PoolService(ctx, regions, {
-    onChange: () => {
-      loop.nudge();
-      ref.agent?.nudge();
-    },
-  });
-  ref.agent = agent;
-  return { loop, agent, pools };
-}
-
 /** Polls until the pool is steady with `count` idle nodes. */
 async function waitAllIdle(pools: PoolService, account: BatchAccountRecord, count: number) {
   for (;;) {
@@ -166,11 +118,24 @@ async function runPool(options: {
     tx.findBatchAccountByName('lazurite'),
   )) as BatchAccountRecord;
   const image = await options.image(ctx, regions);
-  const { loop, agent, pools } = runtime(ctx, regions, options);
+  // The server's own pool machinery (services, sizer loop, in-process host agent) with the bench's executor.
+  const config = loadConfig({
+    dataDir: options.dir,
+    replicaCapacity: options.capacityPerReplica,
+    logLevel: 'silent',
+  });
+  const runtime = poolsRuntime(
+    config,
+    ctx,
+    { regions, imageCache: new ImageCache(options.dir, regions) },
+    createLogger('silent'),
+    () => 'https://bench',
+    { executor: options.executor, agentConcurrency: options.concurrency },
+  );
+  const { pools } = runtime;
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
-  loop.start();
-  agent.start();
+  runtime.start();
   const start = now();
   const vmc =
     typeof image === 'string'
@@ -200,9 +165,7 @@ async function runPool(options: {
   clearInterval(sampler);
   await pools.delete(account, 'bench');
   while ((await pools.list(account)).length > 0) await new Promise((r) => setTimeout(r, 100));
-  await loop.stop();
-  await agent.stop();
-  await options.executor.close();
+  await runtime.stop();
   await ctx.store.close();
   return {
     seconds,
@@ -226,7 +189,7 @@ try {
 async function localRuns(dir: string): Promise<void> {
   const raw = await rawSandboxes(dir, LOCAL_NODES);
   rows.push(
-    `| 1,000 bare sandboxes (unshare + overlay mount + /proc + chroot + true, concurrency 4) | ${raw.toFixed(2)} s (${(1000 / raw).toFixed(0)}/s) |`,
+    `| ${String(LOCAL_NODES)} bare sandboxes (unshare + overlay mount + /proc + chroot + true, concurrency 4) | ${raw.toFixed(2)} s (${(LOCAL_NODES / raw).toFixed(0)}/s) |`,
   );
   const localDir = join(dir, 'local');
   const regionsForLocal = new RegionStores(regionPaths(localDir, ['westeurope'], {}));
@@ -239,7 +202,7 @@ async function localRuns(dir: string): Promise<void> {
     image: (ctx, regions) => galleryVersionFromTiny(ctx, regions, localDir, 1),
   });
   rows.push(
-    `| 1,000-node pool from a gallery image, start task \`/bin/true\`, to all idle (local sandboxes) | ${local.seconds.toFixed(2)} s (${(LOCAL_NODES / local.seconds).toFixed(0)} nodes/s), peak RSS of server + agent ${local.peakRssMB.toFixed(0)} MB |`,
+    `| ${String(LOCAL_NODES)}-node pool from a gallery image, start task \`/bin/true\`, to all idle (local sandboxes) | ${local.seconds.toFixed(2)} s (${(LOCAL_NODES / local.seconds).toFixed(0)} nodes/s), peak RSS of server + agent ${local.peakRssMB.toFixed(0)} MB |`,
   );
   rows.push(`| pool / bare sandboxes | **${(local.seconds / raw).toFixed(2)}×** (goal ≤ 4×; goal ≤ 10 s) |`);
 }

@@ -59,10 +59,11 @@ export function poolsRuntime(
   content: { regions: RegionStores; imageCache: ImageCache },
   logger: Logger,
   accountUrl: (account: string) => string,
+  inject: { executor?: NodeExecutor; agentConcurrency?: number } = {},
 ): PoolsRuntime {
-  const executor = executorFor(config, content);
+  const executor = inject.executor ?? executorFor(config, content);
   const { regions } = content;
-  const hostId = `${config.nodeBackend}-host-0`;
+  const hostId = `${executor.kind}-host-0`;
   const agentRef: { current?: HostAgent } = {};
   const sizer = new PoolSizer(ctx, {
     capacityPerReplica: config.replicaCapacity,
@@ -89,7 +90,7 @@ export function poolsRuntime(
     hostId,
     executor,
     link: { sync: (request) => agents.sync(request) },
-    concurrency: config.nodeBackend === 'simulated' ? 256 : 4,
+    concurrency: inject.agentConcurrency ?? (executor.kind === 'simulated' ? 256 : 4),
     pollMs: 500,
     onError: (err) => {
       logger.error({ err }, 'host agent error');
