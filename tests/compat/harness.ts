@@ -98,6 +98,33 @@ export function credentialFor(c: ConnectionInfo): ClientSecretCredential {
   });
 }
 
+/** A new service principal made by `lazurite sp create` (with a role at a scope if given), and its credential. */
+export async function newPrincipalCredential(
+  server: TestServer,
+  name: string,
+  role?: { role: string; scope: string },
+): Promise<ClientSecretCredential> {
+  const roleArgs = role === undefined ? [] : ['--role', role.role, '--scope', role.scope];
+  const sp = JSON.parse(
+    await runCli([
+      'sp',
+      'create',
+      '--name',
+      name,
+      ...roleArgs,
+      '--data-dir',
+      server.dataDir,
+      '--log-level',
+      'silent',
+    ]),
+  ) as { clientId: string; clientSecret: string };
+  const c = server.connection;
+  return new ClientSecretCredential(c.tenantId, sp.clientId, sp.clientSecret, {
+    authorityHost: c.authorityHost,
+    disableInstanceDiscovery: true,
+  });
+}
+
 export function computeClient(c: ConnectionInfo): ComputeManagementClient {
   return new ComputeManagementClient(credentialFor(c), c.subscriptionId, { endpoint: c.armEndpoint });
 }

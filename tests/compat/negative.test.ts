@@ -6,7 +6,7 @@ import { ResourceManagementClient } from '@azure/arm-resources';
 import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
 import { ClientSecretCredential } from '@azure/identity';
 import { SignJWT, importPKCS8 } from 'jose';
-import { credentialFor, runCli, startServer, type TestServer } from './harness.ts';
+import { credentialFor, newPrincipalCredential, startServer, type TestServer } from './harness.ts';
 
 interface Reply {
   status: number;
@@ -171,22 +171,7 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
   });
 
   test('a principal with no role gets 403 AuthorizationFailed from ARM and is refused by the Batch data plane', async () => {
-    const sp = JSON.parse(
-      await runCli([
-        'sp',
-        'create',
-        '--name',
-        'no-role',
-        '--data-dir',
-        server.dataDir,
-        '--log-level',
-        'silent',
-      ]),
-    ) as { clientId: string; clientSecret: string };
-    const cred = new ClientSecretCredential(c.tenantId, sp.clientId, sp.clientSecret, {
-      authorityHost: c.authorityHost,
-      disableInstanceDiscovery: true,
-    });
+    const cred = await newPrincipalCredential(server, 'no-role');
     const client = new ResourceManagementClient(cred, c.subscriptionId, { endpoint: c.armEndpoint });
     await assert.rejects(
       client.resourceGroups.createOrUpdate('forbidden-rg', { location: 'westeurope' }),

@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
-import { ClientSecretCredential } from '@azure/identity';
 import { TokenCredentials } from '@azure/ms-rest-js';
-import { computeClient, credentialFor, runCli, startServer, type TestServer } from './harness.ts';
+import {
+  computeClient,
+  credentialFor,
+  newPrincipalCredential,
+  startServer,
+  type TestServer,
+} from './harness.ts';
 import { buildToolImage, waitFor } from './pool-image.ts';
 
 const SKU = 'batch.node.lazurite tiny';
@@ -54,26 +59,7 @@ describe('pool rules for custom images (@azure/batch)', () => {
   test('R11: a principal whose roles do not reach the image → 403 AuthorizationFailed naming it', async () => {
     const c = server.connection;
     const account = `/subscriptions/${c.subscriptionId}/resourceGroups/${c.resourceGroup}/providers/Microsoft.Batch/batchAccounts/${c.batchAccountName}`;
-    const sp = JSON.parse(
-      await runCli([
-        'sp',
-        'create',
-        '--name',
-        'batch-only',
-        '--role',
-        'Contributor',
-        '--scope',
-        account,
-        '--data-dir',
-        server.dataDir,
-        '--log-level',
-        'silent',
-      ]),
-    ) as { clientId: string; clientSecret: string };
-    const cred = new ClientSecretCredential(c.tenantId, sp.clientId, sp.clientSecret, {
-      authorityHost: c.authorityHost,
-      disableInstanceDiscovery: true,
-    });
+    const cred = await newPrincipalCredential(server, 'batch-only', { role: 'Contributor', scope: account });
     const token = (await cred.getToken('https://batch.core.windows.net//.default')).token;
     const client = new BatchServiceClient(new TokenCredentials(token), new URL(c.batchUrl).origin);
     await assert.rejects(client.pool.add(poolOf('norole', image.versionId)), (e: RestError) => {
