@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { batchStoreConformance } from './conformance-batch.ts';
+import { jobStoreConformance } from './conformance-jobs.ts';
 import type { Store } from './port.ts';
 import type { BatchAccountRecord, RoleAssignmentRecord } from './records.ts';
 
@@ -148,5 +149,6 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
     });
 
     batchStoreConformance(open);
+    jobStoreConformance(open);
   });
 }

@@ -200,4 +200,53 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('nodes_by_host').on('nodes').column('host_id').execute();
     },
   },
+  '0004_jobs_and_tasks': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('jobs')
+        .addColumn('account_key', 'text', (c) => c.notNull())
+        .addColumn('id_key', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('jobs_pk', ['account_key', 'id_key'])
+        .execute();
+      await db.schema
+        .createTable('tasks')
+        .addColumn('account_key', 'text', (c) => c.notNull())
+        .addColumn('job_key', 'text', (c) => c.notNull())
+        .addColumn('id_key', 'text', (c) => c.notNull())
+        .addColumn('pool_key', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('result', 'text')
+        .addColumn('slots', 'integer', (c) => c.notNull())
+        .addColumn('runnable', 'integer', (c) => c.notNull())
+        .addColumn('neg_priority', 'integer', (c) => c.notNull())
+        .addColumn('job_seq', 'integer', (c) => c.notNull())
+        .addColumn('task_seq', 'integer', (c) => c.notNull())
+        .addColumn('node_key', 'text')
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('tasks_pk', ['account_key', 'job_key', 'id_key'])
+        .execute();
+      // The queue: runnable tasks of a pool by job priority, then job age, then task age.
+      await db.schema
+        .createIndex('tasks_queue')
+        .on('tasks')
+        .columns(['pool_key', 'runnable', 'neg_priority', 'job_seq', 'task_seq'])
+        .execute();
+      await db.schema.createIndex('tasks_by_node').on('tasks').column('node_key').execute();
+      await db.schema
+        .createIndex('tasks_by_state')
+        .on('tasks')
+        .columns(['account_key', 'job_key', 'state'])
+        .execute();
+      await db.schema
+        .createTable('task_deps')
+        .addColumn('account_key', 'text', (c) => c.notNull())
+        .addColumn('job_key', 'text', (c) => c.notNull())
+        .addColumn('parent_key', 'text', (c) => c.notNull())
+        .addColumn('child_key', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('task_deps_pk', ['account_key', 'job_key', 'parent_key', 'child_key'])
+        .execute();
+    },
+  },
 };

@@ -6,6 +6,9 @@ import type {
   BatchAccountRecord,
   NodeRecord,
   PoolRecord,
+  JobRecord,
+  TaskRecord,
+  TaskCountsRecord,
   PrincipalRecord,
   ProviderRegistrationRecord,
   ResourceGroupRecord,
@@ -19,7 +22,7 @@ import type {
  * `Store.transaction` commits when the callback resolves and rolls back when it throws. Names are matched
  * case-insensitively wherever Azure does (resource groups, accounts, namespaces).
  */
-export interface StoreTx {
+export interface StoreTx extends BatchStoreTx {
   // identity
   putTenant(tenant: TenantRecord): Promise<void>;
   findTenant(id: string): Promise<TenantRecord | undefined>;
@@ -79,7 +82,22 @@ export interface StoreTx {
   putOperation(op: OperationRecord): Promise<void>;
   findOperation(id: string): Promise<OperationRecord | undefined>;
 
-  // batch pools and compute nodes (ids compared case-insensitively, per account)
+  // base images
+  putBaseImage(image: BaseImageRecord): Promise<void>;
+  findBaseImage(key: string): Promise<BaseImageRecord | undefined>;
+  listBaseImages(): Promise<BaseImageRecord[]>;
+}
+
+export interface TaskListOptions {
+  /** Only tasks in these states (uses the state index). */
+  states?: TaskRecord['state'][];
+  /** Ids after this one (lower case order), for paging. */
+  afterId?: string;
+  limit?: number;
+}
+
+/** The Batch data plane's records: pools, nodes, jobs, tasks (ids compared case-insensitively, per account). */
+export interface BatchStoreTx {
   putPool(pool: PoolRecord): Promise<void>;
   findPool(accountName: string, poolId: string): Promise<PoolRecord | undefined>;
   listPools(accountName: string): Promise<PoolRecord[]>;
@@ -94,10 +112,36 @@ export interface StoreTx {
   listNodesForHost(hostId: string, unassigned: boolean): Promise<NodeRecord[]>;
   deleteNodes(accountName: string, poolId: string, nodeIds: string[]): Promise<void>;
 
-  // base images
-  putBaseImage(image: BaseImageRecord): Promise<void>;
-  findBaseImage(key: string): Promise<BaseImageRecord | undefined>;
-  listBaseImages(): Promise<BaseImageRecord[]>;
+  putJob(job: JobRecord): Promise<void>;
+  findJob(accountName: string, jobId: string): Promise<JobRecord | undefined>;
+  listJobs(accountName: string): Promise<JobRecord[]>;
+  /** The next job creation number (server-wide, increasing). */
+  nextJobSeq(): Promise<number>;
+  /** Removes the job, its tasks and their dependency edges. */
+  deleteJob(accountName: string, jobId: string): Promise<boolean>;
+  putTasks(tasks: TaskRecord[]): Promise<void>;
+  findTasks(accountName: string, jobId: string, taskIds: string[]): Promise<TaskRecord[]>;
+  listTasks(accountName: string, jobId: string, options?: TaskListOptions): Promise<TaskRecord[]>;
+  /** The head of a pool's queue: runnable tasks by job priority (high first), job age, task age. */
+  queuedTasks(accountName: string, poolId: string, limit: number): Promise<TaskRecord[]>;
+  /** Tasks preparing or running on these nodes. */
+  tasksOnNodes(accountName: string, poolId: string, nodeIds: string[]): Promise<TaskRecord[]>;
+  countTasks(
+    accountName: string,
+    jobId: string,
+  ): Promise<{ tasks: TaskCountsRecord; slots: TaskCountsRecord }>;
+  deleteTask(accountName: string, jobId: string, taskId: string): Promise<boolean>;
+  putTaskDependencies(
+    accountName: string,
+    jobId: string,
+    edges: { parent: string; child: string }[],
+  ): Promise<void>;
+  /** Lower-case ids of the tasks that depend on `parentId`. */
+  dependentsOf(accountName: string, jobId: string, parentId: string): Promise<string[]>;
+  /** Lower-case ids of the tasks `childId` depends on. */
+  parentsOf(accountName: string, jobId: string, childId: string): Promise<string[]>;
+  /** Lower-case ids of the job's tasks whose id is an integer in [start, end]. */
+  taskIdsInRange(accountName: string, jobId: string, start: number, end: number): Promise<string[]>;
 }
 
 export interface Store {

@@ -247,3 +247,95 @@ export interface NodeRecord {
   errors: NodeErrorRecord[];
   lastBootTime: string | null;
 }
+
+/** Batch job states (BatchService.json JobState). */
+export type JobState =
+  'active' | 'disabling' | 'disabled' | 'enabling' | 'terminating' | 'completed' | 'deleting';
+
+export interface JobRecord {
+  accountName: string;
+  id: string;
+  /** The properties the user set (wire names); state fields are kept beside it. */
+  spec: Record<string, unknown>;
+  poolId: string;
+  priority: number;
+  /** Creation order across the account: the scheduler's tie-breaker after priority. */
+  seq: number;
+  state: JobState;
+  previousState: JobState | null;
+  stateTransitionTime: string;
+  previousStateTransitionTime: string | null;
+  creationTime: string;
+  lastModified: string;
+  etag: string;
+  executionInfo: { startTime: string; endTime?: string; poolId: string; terminateReason?: string };
+  /** The next task's creation order within the job. */
+  nextTaskSeq: number;
+}
+
+/** Batch task states (BatchService.json TaskState). */
+export type TaskState = 'active' | 'preparing' | 'running' | 'completed';
+
+export interface TaskFailureRecord {
+  category: 'usererror' | 'servererror';
+  code: string;
+  message: string;
+  details?: { name: string; value: string }[];
+}
+
+export interface TaskExecutionRecord {
+  startTime?: string;
+  endTime?: string;
+  exitCode?: number;
+  result?: 'success' | 'failure';
+  failureInfo?: TaskFailureRecord;
+  retryCount: number;
+  lastRetryTime?: string;
+  requeueCount: number;
+  lastRequeueTime?: string;
+}
+
+export interface TaskRecord {
+  accountName: string;
+  jobId: string;
+  id: string;
+  /** The properties the user set (wire names). */
+  spec: Record<string, unknown>;
+  /** Creation order within the job. */
+  seq: number;
+  /** The job's pool, priority and creation order, copied so the queue index needs no join. */
+  poolId: string;
+  jobPriority: number;
+  jobSeq: number;
+  state: TaskState;
+  previousState: TaskState | null;
+  stateTransitionTime: string;
+  previousStateTransitionTime: string | null;
+  creationTime: string;
+  lastModified: string;
+  etag: string;
+  executionInfo: TaskExecutionRecord;
+  /** Where the task runs or last ran. */
+  nodeInfo: { poolId: string; nodeId: string } | null;
+  /** Set while the task is preparing or running on a node: the node owns one run of it. */
+  assignedNode: string | null;
+  /** Bumped every time the task is handed to a node, so a report for an older run is ignored. */
+  attempt: number;
+  /** Parents not yet finished in a way that satisfies this task. */
+  blocked: boolean;
+  /** The job is disabled: active tasks wait without being scheduled. */
+  held: boolean;
+  requiredSlots: number;
+  maxTaskRetryCount: number;
+  /** Undefined = no limit. */
+  maxWallClockTimeMs?: number;
+}
+
+/** Counts of a job's tasks (and of the slots they need), as `taskcounts` reports them. */
+export interface TaskCountsRecord {
+  active: number;
+  running: number;
+  completed: number;
+  succeeded: number;
+  failed: number;
+}

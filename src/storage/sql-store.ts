@@ -1,13 +1,11 @@
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Store, StoreTx } from './port.ts';
-import * as batch from './sql-batch.ts';
+import { SqlBatchTx } from './sql-batch-tx.ts';
 import * as compute from './sql-compute.ts';
 import type {
   BaseImageRecord,
   BatchAccountRecord,
   ComputeResourceRecord,
-  NodeRecord,
-  PoolRecord,
   OperationRecord,
   ReplicaRecord,
   PoolAllocationMode,
@@ -86,12 +84,7 @@ function toBaseImage(r: Selectable<BaseImagesTable>): BaseImageRecord {
   };
 }
 
-class SqlStoreTx implements StoreTx {
-  private readonly db: Transaction<Database>;
-  constructor(db: Transaction<Database>) {
-    this.db = db;
-  }
-
+class SqlStoreTx extends SqlBatchTx implements StoreTx {
   async putTenant(t: { id: string; displayName: string; defaultDomain: string }): Promise<void> {
     const row = { id: t.id, display_name: t.displayName, default_domain: t.defaultDomain };
     await this.db
@@ -446,36 +439,6 @@ class SqlStoreTx implements StoreTx {
   }
   findOperation(id: string) {
     return compute.findOperation(this.db, id);
-  }
-  putPool(p: PoolRecord) {
-    return batch.putPool(this.db, p);
-  }
-  findPool(account: string, id: string) {
-    return batch.findPool(this.db, account, id);
-  }
-  listPools(account: string) {
-    return batch.listPools(this.db, account);
-  }
-  listPoolsInMotion() {
-    return batch.listPoolsInMotion(this.db);
-  }
-  deletePool(account: string, id: string) {
-    return batch.deletePool(this.db, account, id);
-  }
-  putNodes(nodes: NodeRecord[]) {
-    return batch.putNodes(this.db, nodes);
-  }
-  findNode(account: string, pool: string, id: string) {
-    return batch.findNode(this.db, account, pool, id);
-  }
-  listNodes(account: string, pool: string) {
-    return batch.listNodes(this.db, account, pool);
-  }
-  listNodesForHost(hostId: string, unassigned: boolean) {
-    return batch.listNodesForHost(this.db, hostId, unassigned);
-  }
-  deleteNodes(account: string, pool: string, ids: string[]) {
-    return batch.deleteNodes(this.db, account, pool, ids);
   }
 }
 

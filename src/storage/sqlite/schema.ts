@@ -127,7 +127,40 @@ export interface NodesTable {
   doc: string;
 }
 
+export interface JobsTable {
+  account_key: string;
+  id_key: string;
+  seq: number;
+  doc: string;
+}
+
+export interface TasksTable {
+  account_key: string;
+  job_key: string;
+  id_key: string;
+  pool_key: string;
+  state: string;
+  result: string | null;
+  slots: number;
+  runnable: number;
+  neg_priority: number;
+  job_seq: number;
+  task_seq: number;
+  node_key: string | null;
+  doc: string;
+}
+
+export interface TaskDepsTable {
+  account_key: string;
+  job_key: string;
+  parent_key: string;
+  child_key: string;
+}
+
 export interface Database {
+  jobs: JobsTable;
+  tasks: TasksTable;
+  task_deps: TaskDepsTable;
   pools: PoolsTable;
   nodes: NodesTable;
   compute_resources: ComputeResourcesTable;

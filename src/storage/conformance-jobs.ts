@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Store } from './port.ts';
+import type { JobRecord, TaskRecord } from './records.ts';
+
+const T0 = '2026-01-01T00:00:00Z';
+
+export const sampleJob = (id: string, seq: number, priority = 0): JobRecord => ({
+  accountName: 'Acct',
+  id,
+  spec: { poolInfo: { poolId: 'p' } },
+  poolId: 'P',
+  priority,
+  seq,
+  state: 'active',
+  previousState: null,
+  stateTransitionTime: T0,
+  previousStateTransitionTime: null,
+  creationTime: T0,
+  lastModified: T0,
+  etag: '0x1',
+  executionInfo: { startTime: T0, poolId: 'P' },
+  nextTaskSeq: 0,
+});
+
+export const sampleTask = (job: JobRecord, id: string, seq: number): TaskRecord => ({
+  accountName: job.accountName,
+  jobId: job.id,
+  id,
+  spec: { commandLine: '/bin/true' },
+  seq,
+  poolId: job.poolId,
+  jobPriority: job.priority,
+  jobSeq: job.seq,
+  state: 'active',
+  previousState: null,
+  stateTransitionTime: T0,
+  previousStateTransitionTime: null,
+  creationTime: T0,
+  lastModified: T0,
+  etag: '0x1',
+  executionInfo: { retryCount: 0, requeueCount: 0 },
+  nodeInfo: null,
+  assignedNode: null,
+  attempt: 0,
+  blocked: false,
+  held: false,
+  requiredSlots: 1,
+  maxTaskRetryCount: 0,
+});
+
+/** Jobs and tasks: the part of the store conformance suite for the scheduler's queue and task bookkeeping. */
+export function jobStoreConformance(open: () => Promise<Store>): void {
+  jobTests(open);
+  queueTests(open);
+}
+
+function jobTests(open: () => Promise<Store>): void {
+  test('jobs: case-insensitive ids, increasing creation numbers, delete removes tasks and edges', async () => {
+    const store = await open();
+    await store.transaction(async (tx) => {
+      const seq = await tx.nextJobSeq();
+      await tx.putJob(sampleJob('Job-A', seq));
+      assert.equal(await tx.nextJobSeq(), seq + 1);
+      await tx.putTasks([sampleTask(sampleJob('Job-A', seq), 't1', 0)]);
+      await tx.putTaskDependencies('acct', 'job-a', [{ parent: 't1', child: 'T2' }]);
+    });
+    assert.equal((await store.transaction((tx) => tx.findJob('ACCT', 'job-a')))?.id, 'Job-A');
+    assert.deepEqual(await store.transaction((tx) => tx.dependentsOf('acct', 'JOB-A', 'T1')), ['t2']);
+    assert.deepEqual(await store.transaction((tx) => tx.parentsOf('acct', 'JOB-A', 't2')), ['t1']);
+    assert.equal(await store.transaction((tx) => tx.deleteJob('acct', 'JOB-A')), true);
+    assert.deepEqual(await store.transaction((tx) => tx.listTasks('acct', 'job-a')), []);
+    assert.deepEqual(await store.transaction((tx) => tx.dependentsOf('acct', 'job-a', 't1')), []);
+    assert.equal(await store.transaction((tx) => tx.deleteJob('acct', 'job-a')), false);
+    await store.close();
+  });
+}
+
+function queueTests(open: () => Promise<Store>): void {
+  test('queue: runnable tasks by job priority, job age, task age; blocked/held/running ones are not queued', async () => {
+    const store = await open();
+    const low = sampleJob('low', 1, 0);
+    const high = sampleJob('high', 2, 10);
+    const older = sampleJob('older', 0, 10);
+    await store.transaction((tx) =>
+      tx.putTasks([
+        sampleTask(low, 'l0', 0),
+        sampleTask(high, 'h1', 1),
+        sampleTask(high, 'h0', 0),
+        sampleTask(older, 'o0', 0),
+        { ...sampleTask(older, 'blocked', 1), blocked: true },
+        { ...sampleTask(older, 'held', 2), held: true },
+        { ...sampleTask(older, 'busy', 3), state: 'running', assignedNode: 'N1' },
+      ]),
+    );
+    const head = await store.transaction((tx) => tx.queuedTasks('ACCT', 'p', 3));
+    assert.deepEqual(
+      head.map((t) => t.id),
+      ['o0', 'h0', 'h1'],
+    );
+    const all = await store.transaction((tx) => tx.queuedTasks('acct', 'P', 100));
+    assert.deepEqual(
+      all.map((t) => t.id),
+      ['o0', 'h0', 'h1', 'l0'],
+    );
+    const onNode = await store.transaction((tx) => tx.tasksOnNodes('acct', 'p', ['n1', 'n2']));
+    assert.deepEqual(
+      onNode.map((t) => t.id),
+      ['busy'],
+    );
+    await store.close();
+  });
+
+  test('tasks: counts by state and result with slots, paging, state filter, ranges, delete', async () => {
+    const store = await open();
+    const job = sampleJob('j', 1);
+    const done = (t: TaskRecord, result: 'success' | 'failure'): TaskRecord => ({
+      ...t,
+      state: 'completed',
+      executionInfo: { ...t.executionInfo, result },
+    });
+    await store.transaction((tx) =>
+      tx.putTasks([
+        sampleTask(job, '1', 0),
+        { ...sampleTask(job, '2', 1), state: 'running', requiredSlots: 2, assignedNode: 'n' },
+        { ...sampleTask(job, '3', 2), state: 'preparing', assignedNode: 'n' },
+        done(sampleTask(job, '10', 3), 'success'),
+        { ...done(sampleTask(job, 'x', 4), 'failure'), requiredSlots: 3 },
+      ]),
+    );
+    const { tasks, slots } = await store.transaction((tx) => tx.countTasks('ACCT', 'J'));
+    assert.deepEqual(tasks, { active: 1, running: 2, completed: 2, succeeded: 1, failed: 1 });
+    assert.deepEqual(slots, { active: 1, running: 3, completed: 4, succeeded: 1, failed: 3 });
+    const page = await store.transaction((tx) => tx.listTasks('acct', 'j', { afterId: '10', limit: 2 }));
+    assert.deepEqual(
+      page.map((t) => t.id),
+      ['2', '3'],
+    );
+    const completed = await store.transaction((tx) => tx.listTasks('acct', 'j', { states: ['completed'] }));
+    assert.deepEqual(completed.map((t) => t.id).sort(), ['10', 'x']);
+    assert.deepEqual((await store.transaction((tx) => tx.taskIdsInRange('acct', 'j', 2, 10))).sort(), [
+      '10',
+      '2',
+      '3',
+    ]);
+    assert.equal(await store.transaction((tx) => tx.deleteTask('acct', 'j', 'X')), true);
+    assert.equal((await store.transaction((tx) => tx.findTasks('acct', 'j', ['x', '1']))).length, 1);
+    await store.close();
+  });
+}

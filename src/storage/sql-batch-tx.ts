@@ -1,0 +1,92 @@
+import type { Transaction } from 'kysely';
+import type { BatchStoreTx, TaskListOptions } from './port.ts';
+import * as batch from './sql-batch.ts';
+import * as jobs from './sql-jobs.ts';
+import type { JobRecord, NodeRecord, PoolRecord, TaskRecord } from './records.ts';
+import type { Database } from './sqlite/schema.ts';
+
+/** The Batch data plane's part of a SQL transaction: pools, nodes, jobs and tasks. */
+export class SqlBatchTx implements BatchStoreTx {
+  protected readonly db: Transaction<Database>;
+  constructor(db: Transaction<Database>) {
+    this.db = db;
+  }
+  putPool(p: PoolRecord) {
+    return batch.putPool(this.db, p);
+  }
+  findPool(account: string, id: string) {
+    return batch.findPool(this.db, account, id);
+  }
+  listPools(account: string) {
+    return batch.listPools(this.db, account);
+  }
+  listPoolsInMotion() {
+    return batch.listPoolsInMotion(this.db);
+  }
+  deletePool(account: string, id: string) {
+    return batch.deletePool(this.db, account, id);
+  }
+  putNodes(nodes: NodeRecord[]) {
+    return batch.putNodes(this.db, nodes);
+  }
+  findNode(account: string, pool: string, id: string) {
+    return batch.findNode(this.db, account, pool, id);
+  }
+  listNodes(account: string, pool: string) {
+    return batch.listNodes(this.db, account, pool);
+  }
+  listNodesForHost(hostId: string, unassigned: boolean) {
+    return batch.listNodesForHost(this.db, hostId, unassigned);
+  }
+  deleteNodes(account: string, pool: string, ids: string[]) {
+    return batch.deleteNodes(this.db, account, pool, ids);
+  }
+  putJob(job: JobRecord) {
+    return jobs.putJob(this.db, job);
+  }
+  findJob(account: string, id: string) {
+    return jobs.findJob(this.db, account, id);
+  }
+  listJobs(account: string) {
+    return jobs.listJobs(this.db, account);
+  }
+  nextJobSeq() {
+    return jobs.nextJobSeq(this.db);
+  }
+  deleteJob(account: string, id: string) {
+    return jobs.deleteJob(this.db, account, id);
+  }
+  putTasks(tasks: TaskRecord[]) {
+    return jobs.putTasks(this.db, tasks);
+  }
+  findTasks(account: string, job: string, ids: string[]) {
+    return jobs.findTasks(this.db, account, job, ids);
+  }
+  listTasks(account: string, job: string, options?: TaskListOptions) {
+    return jobs.listTasks(this.db, account, job, options);
+  }
+  queuedTasks(account: string, pool: string, limit: number) {
+    return jobs.queuedTasks(this.db, account, pool, limit);
+  }
+  tasksOnNodes(account: string, pool: string, nodes: string[]) {
+    return jobs.tasksOnNodes(this.db, account, pool, nodes);
+  }
+  countTasks(account: string, job: string) {
+    return jobs.countTasks(this.db, account, job);
+  }
+  deleteTask(account: string, job: string, id: string) {
+    return jobs.deleteTask(this.db, account, job, id);
+  }
+  putTaskDependencies(account: string, job: string, edges: { parent: string; child: string }[]) {
+    return jobs.putTaskDependencies(this.db, account, job, edges);
+  }
+  dependentsOf(account: string, job: string, parent: string) {
+    return jobs.dependentsOf(this.db, account, job, parent);
+  }
+  parentsOf(account: string, job: string, child: string) {
+    return jobs.parentsOf(this.db, account, job, child);
+  }
+  taskIdsInRange(account: string, job: string, start: number, end: number) {
+    return jobs.taskIdsInRange(this.db, account, job, start, end);
+  }
+}
