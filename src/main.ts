@@ -151,6 +151,8 @@ export async function startLazurite(
       pools: nodes.pools,
       nodes: nodes.nodes,
       agents: nodes.agents,
+      jobs: nodes.jobs,
+      tasks: nodes.tasks,
       nodeBackendKind: nodes.backendKind,
       agentToken: nodes.agentToken,
       publicOrigin: () => origin,

@@ -13,6 +13,8 @@ import { AgentService } from './domain/pools/agent-service.ts';
 import { NodeService } from './domain/pools/nodes.ts';
 import { PoolService } from './domain/pools/pools.ts';
 import { PoolSizer } from './domain/pools/sizer.ts';
+import { JobService } from './domain/jobs/jobs.ts';
+import { TaskService } from './domain/jobs/tasks.ts';
 import type { Logger } from './platform/logger.ts';
 import { TickLoop } from './platform/loop.ts';
 
@@ -20,6 +22,8 @@ export interface PoolsRuntime {
   pools: PoolService;
   nodes: NodeService;
   agents: AgentService;
+  jobs: JobService;
+  tasks: TaskService;
   backendKind: string;
   agentToken: string;
   start(): void;
@@ -106,6 +110,8 @@ export function poolsRuntime(
     }),
     nodes: new NodeService(ctx, (id) => (id === hostId ? executor : undefined), onChange),
     agents,
+    jobs: new JobService(ctx, onChange),
+    tasks: new TaskService(ctx, onChange),
     backendKind: executor.kind,
     agentToken: agentTokenFor(config.dataDir),
     start: () => {

@@ -1,4 +1,5 @@
 import type { NodeSpec } from './port.ts';
+import type { OutputFileSpec, ResourceFileSpec } from './task-files.ts';
 
 /**
  * What a host agent and the server exchange (in process or as JSON over HTTPS, `POST /agent/v1/sync`).
@@ -66,6 +67,46 @@ export interface NodeAssignment {
   granted: boolean;
   goal: 'run' | 'reboot' | 'reimage' | 'remove';
   startTask: StartTaskAssignment | undefined;
+  /** Task runs the node should be doing now; a run no longer listed is stopped. */
+  tasks: TaskAssignment[];
+}
+
+/** One run of a task the server gives a node; `attempt` tells a new run from one the agent already did. */
+export interface TaskAssignment {
+  jobId: string;
+  taskId: string;
+  attempt: number;
+  commandLine: string;
+  environment: Record<string, string>;
+  elevation: 'admin' | 'nonadmin';
+  /** The task's folder relative to the node root dir, e.g. `workitems/job1/job-1/task1` (holds `wd/`). */
+  taskDir: string;
+  /** The run is killed (whole process tree) after this long. */
+  timeoutMs?: number;
+  resourceFiles: ResourceFileSpec[];
+  outputFiles: OutputFileSpec[];
+}
+
+export interface TaskReport {
+  accountName: string;
+  poolId: string;
+  nodeId: string;
+  jobId: string;
+  taskId: string;
+  attempt: number;
+  state: 'running' | 'completed';
+  startTime: string;
+  exitCode?: number;
+  failureInfo?: {
+    category: 'usererror' | 'servererror';
+    code: string;
+    message: string;
+    details?: { name: string; value: string }[];
+  };
+  /** Resource files could not be fetched; the command did not run. */
+  preProcessingError?: boolean;
+  /** Output files could not be uploaded. */
+  fileUploadError?: boolean;
 }
 
 export interface SyncRequest {
@@ -73,6 +114,7 @@ export interface SyncRequest {
   /** The executor kind, shown on nodes (`simulated` nodes say so). */
   kind: string;
   reports: NodeReport[];
+  taskReports?: TaskReport[];
 }
 
 export interface SyncResponse {

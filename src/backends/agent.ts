@@ -1,4 +1,11 @@
-import type { AgentLink, NodeAssignment, NodeReport, StartTaskAssignment } from './agent-protocol.ts';
+import type {
+  AgentLink,
+  NodeAssignment,
+  NodeReport,
+  StartTaskAssignment,
+  TaskReport,
+} from './agent-protocol.ts';
+import { runTask, type RunReport } from './task-runner.ts';
 import type { NodeExecutor, NodeSpec } from './port.ts';
 
 export interface HostAgentOptions {
@@ -30,6 +37,9 @@ export class HostAgent {
   private readonly o: HostAgentOptions;
   private readonly now: () => Date;
   private readonly reports: NodeReport[] = [];
+  private readonly taskReports: TaskReport[] = [];
+  /** Task runs in progress, by node and task: the attempt and how to stop it. */
+  private readonly runs = new Map<string, { nodeId: string; attempt: number; abort: AbortController }>();
   private readonly phases = new Map<string, { generation: number; phase: Phase }>();
   private readonly busy = new Set<string>();
   private readonly queue: (() => Promise<void>)[] = [];
@@ -84,7 +94,7 @@ export class HostAgent {
       // in-process link can never starve the server's own timers (the pool sizer runs on them).
       await new Promise((r) => setTimeout(r, this.o.minSyncGapMs ?? 50));
       if (this.isStopped()) break;
-      if (this.wasNudged() || this.reports.length > 0) continue;
+      if (this.wasNudged() || this.reports.length > 0 || this.taskReports.length > 0) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.o.pollMs);
         this.wake = () => {
@@ -99,11 +109,18 @@ export class HostAgent {
   /** One exchange with the server, then start whatever the answer asks for. */
   async syncOnce(): Promise<void> {
     const reports = this.reports.splice(0);
+    const taskReports = this.taskReports.splice(0);
     let nodes: NodeAssignment[];
     try {
-      ({ nodes } = await this.o.link.sync({ hostId: this.o.hostId, kind: this.o.executor.kind, reports }));
+      ({ nodes } = await this.o.link.sync({
+        hostId: this.o.hostId,
+        kind: this.o.executor.kind,
+        reports,
+        taskReports,
+      }));
     } catch (err) {
       this.reports.unshift(...reports);
+      this.taskReports.unshift(...taskReports);
       throw err;
     }
     const assigned = new Set(nodes.map((n) => n.spec.nodeId));
@@ -115,6 +132,50 @@ export class HostAgent {
       }
     }
     for (const a of nodes) this.converge(a);
+    this.reconcileRuns(nodes);
+  }
+
+  /** Starts task runs the server assigns that are not running here; stops runs it no longer assigns. */
+  private reconcileRuns(nodes: NodeAssignment[]): void {
+    const wanted = new Set<string>();
+    for (const a of nodes) {
+      const id = a.spec.nodeId;
+      const phase = this.phases.get(id);
+      const ready = phase?.generation === a.generation && phase.phase === 'started' && !this.busy.has(id);
+      for (const t of a.tasks) {
+        const k = `${id}|${t.jobId}|${t.taskId}`.toLowerCase();
+        wanted.add(`${k}#${String(t.attempt)}`);
+        const run = this.runs.get(k);
+        if (run?.attempt === t.attempt || !ready) continue;
+        run?.abort.abort();
+        const abort = new AbortController();
+        this.runs.set(k, { nodeId: id, attempt: t.attempt, abort });
+        const report = (r: RunReport) => {
+          if (abort.signal.aborted) return;
+          this.taskReports.push({
+            accountName: a.spec.accountName,
+            poolId: a.spec.poolId,
+            nodeId: id,
+            jobId: t.jobId,
+            taskId: t.taskId,
+            attempt: t.attempt,
+            ...r,
+          });
+          this.nudge();
+        };
+        void runTask(this.o.executor, id, t, abort.signal, report, this.now)
+          .catch((err: unknown) => this.o.onError?.(err))
+          .finally(() => {
+            if (this.runs.get(k)?.abort === abort) this.runs.delete(k);
+          });
+      }
+    }
+    for (const [k, run] of this.runs) {
+      if (!wanted.has(`${k}#${String(run.attempt)}`)) {
+        run.abort.abort();
+        this.runs.delete(k);
+      }
+    }
   }
 
   private report(

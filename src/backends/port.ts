@@ -48,11 +48,17 @@ export interface ProcessSpec {
   stderrFile: string;
   /** Killed (whole process tree) after this long; undefined = no limit. */
   timeoutMs?: number;
+  /** Bytes the process reads on stdin (default: nothing, stdin is /dev/null). */
+  stdin?: Buffer;
+  /** Aborting kills the process tree; the result then says `killed`. */
+  signal?: AbortSignal;
 }
 
 export interface ProcessResult {
   exitCode: number;
   timedOut: boolean;
+  /** Ended by its abort signal. */
+  killed?: boolean;
 }
 
 export interface NodeFileInfo {

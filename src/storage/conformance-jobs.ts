@@ -45,6 +45,7 @@ export const sampleTask = (job: JobRecord, id: string, seq: number): TaskRecord 
   attempt: 0,
   blocked: false,
   held: false,
+  satisfiesDependents: false,
   requiredSlots: 1,
   maxTaskRetryCount: 0,
 });

@@ -325,6 +325,8 @@ export interface TaskRecord {
   blocked: boolean;
   /** The job is disabled: active tasks wait without being scheduled. */
   held: boolean;
+  /** Once completed: whether tasks depending on this one may run (the exit options' dependencyAction). */
+  satisfiesDependents: boolean;
   requiredSlots: number;
   maxTaskRetryCount: number;
   /** Undefined = no limit. */

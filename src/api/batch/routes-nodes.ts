@@ -23,7 +23,7 @@ type NodeParams = { poolId: string; nodeId: string; '*'?: string };
 const params = (request: FastifyRequest): NodeParams => request.params as NodeParams;
 
 /** `ocp-range: bytes=a-b` (also `Range`), as Batch accepts for file downloads. */
-function rangeOf(request: FastifyRequest): NodeFileRange | undefined {
+export function rangeOf(request: FastifyRequest): NodeFileRange | undefined {
   const raw = request.headers['ocp-range'] ?? request.headers.range;
   const value = Array.isArray(raw) ? raw[0] : raw;
   if (value === undefined || value === '') return undefined;
@@ -41,7 +41,7 @@ function rangeOf(request: FastifyRequest): NodeFileRange | undefined {
   return { start: Number(m[1]), ...(m[2] === '' ? {} : { end: Number(m[2]) }) };
 }
 
-function fileHeaders(reply: FastifyReply, info: NodeFileInfo, url: string, length: number): void {
+export function fileHeaders(reply: FastifyReply, info: NodeFileInfo, url: string, length: number): void {
   void reply.header('ocp-creation-time', info.creationTime.toUTCString());
   void reply.header('ocp-batch-file-isdirectory', String(info.isDirectory));
   void reply.header('ocp-batch-file-url', url);

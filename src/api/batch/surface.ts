@@ -5,8 +5,10 @@ import type { ApiDeps } from '../http/context.ts';
 import { authenticateBatch, type BatchAuth } from './auth.ts';
 import { ROOT_COLLECTIONS } from './collections.ts';
 import { registerAccountRoutes } from './routes-account.ts';
+import { registerJobRoutes } from './routes-jobs.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
 import { registerPoolRoutes } from './routes-pools.ts';
+import { registerTaskRoutes } from './routes-tasks.ts';
 
 /** Per-request facts the Batch routes use. */
 export interface BatchRequestContext {
@@ -120,6 +122,8 @@ function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
     registerAccountRoutes(scope);
     registerPoolRoutes(scope, deps);
     registerNodeRoutes(scope, deps);
+    registerJobRoutes(scope, deps);
+    registerTaskRoutes(scope, deps);
     const unimplemented = (request: FastifyRequest) => {
       throw new DomainError(
         'not-implemented',
@@ -131,12 +135,13 @@ function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
       scope.all('/*', unimplemented);
     } else {
       for (const c of ROOT_COLLECTIONS.filter(
-        (name) => !['supportedimages', 'nodecounts', 'pools'].includes(name),
+        (name) => !['supportedimages', 'nodecounts', 'pools', 'jobs'].includes(name),
       )) {
         scope.all(`/${c}`, unimplemented);
         scope.all(`/${c}/*`, unimplemented);
       }
       scope.all('/pools/*', unimplemented);
+      scope.all('/jobs/*', unimplemented);
     }
     done();
   };

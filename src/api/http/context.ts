@@ -9,6 +9,8 @@ import type { NetworkService } from '../../domain/network/network.ts';
 import type { DeploymentService } from '../../domain/resources/deployments.ts';
 import type { PrincipalService } from '../../domain/identity/principals.ts';
 import type { AgentService } from '../../domain/pools/agent-service.ts';
+import type { JobService } from '../../domain/jobs/jobs.ts';
+import type { TaskService } from '../../domain/jobs/tasks.ts';
 import type { NodeService } from '../../domain/pools/nodes.ts';
 import type { PoolService } from '../../domain/pools/pools.ts';
 import type { ResourceService } from '../../domain/resources/resources.ts';
@@ -37,6 +39,8 @@ export interface ApiDeps {
   pools: PoolService;
   nodes: NodeService;
   agents: AgentService;
+  jobs: JobService;
+  tasks: TaskService;
   /** `local` or `simulated`: what runs this server's nodes (simulated nodes say so on the wire). */
   nodeBackendKind: string;
   /** Bearer token host agents present on `/agent/v1/sync`. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -272,30 +273,52 @@ export class LocalNodeExecutor implements NodeExecutor {
     if (holderPid === undefined) throw new Error(`node ${nodeId} is not running`);
     this.holders.set(nodeId, holderPid);
     const checked = checkProcess(p);
+    const stdinFile = p.stdin === undefined ? undefined : await this.stage(p.stdin);
     const cg = await this.cgroups.forExec(nodeId);
-    const spec = { ...checked, holderPid, cgroupProcs: cg.procs, tools: this.tools };
-    const state = { wrapper: undefined as number | undefined, timedOut: false, killing: Promise.resolve() };
+    const spec = {
+      ...checked,
+      holderPid,
+      cgroupProcs: cg.procs,
+      tools: this.tools,
+      ...(stdinFile ? { stdinFile } : {}),
+    };
+    const state = { wrapper: undefined as number | undefined, ended: '', killing: Promise.resolve() };
+    const end = (why: 'timeout' | 'killed') => {
+      if (state.ended !== '') return;
+      state.ended = why;
+      // The exec's own cgroup holds everything it started; without one, at least its host side dies.
+      if (cg.own === undefined && state.wrapper !== undefined) kill(state.wrapper);
+      state.killing = this.cgroups.killExec(cg).catch(() => undefined);
+    };
     const timer =
       p.timeoutMs === undefined
         ? undefined
         : setTimeout(() => {
-            state.timedOut = true;
-            // The exec's own cgroup holds everything it started; without one, at least its host side dies.
-            if (cg.own === undefined && state.wrapper !== undefined) kill(state.wrapper);
-            state.killing = this.cgroups.killExec(cg).catch(() => undefined);
+            end('timeout');
           }, p.timeoutMs);
+    const onAbort = () => {
+      end('killed');
+    };
+    if (p.signal?.aborted === true) onAbort();
+    p.signal?.addEventListener('abort', onAbort);
     try {
       const r = await this.launcher.run(
         (id) => execCommand(spec, id),
         (text) => {
           state.wrapper ??= Number(/^pid (\d+)$/.exec(text)?.[1]) || undefined;
+          if (state.ended !== '' && state.wrapper !== undefined && cg.own === undefined) kill(state.wrapper);
           return false;
         },
       );
       clearTimeout(timer);
       await state.killing;
       const exitCode = r.code ?? 1;
-      if (state.timedOut) return { exitCode: exitCode === 0 ? 137 : exitCode, timedOut: true };
+      if (state.ended !== '')
+        return {
+          exitCode: exitCode === 0 ? 137 : exitCode,
+          timedOut: state.ended === 'timeout',
+          killed: state.ended === 'killed',
+        };
       if (exitCode !== 0 && r.stderr.trim() !== '') {
         if ((await argvOf(holderPid)) === undefined) this.holders.delete(nodeId);
         throw new Error(`exec on node ${nodeId} failed (exit ${exitCode}): ${r.stderr.trim()}`);
@@ -303,8 +326,17 @@ export class LocalNodeExecutor implements NodeExecutor {
       return { exitCode, timedOut: false };
     } finally {
       clearTimeout(timer);
+      p.signal?.removeEventListener('abort', onAbort);
       await this.cgroups.removeExec(cg);
+      if (stdinFile !== undefined) await rm(stdinFile, { force: true });
     }
+  }
+
+  /** Puts stdin bytes in the launcher's private folder (0700, on /dev/shm when there is one). */
+  private async stage(content: Buffer): Promise<string> {
+    const file = join(await this.launcher.folder(), `stdin-${randomUUID()}`);
+    await writeFile(file, content, { mode: 0o600 });
+    return file;
   }
 
   stop(nodeId: string): Promise<void> {

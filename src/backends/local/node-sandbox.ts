@@ -165,7 +165,8 @@ export interface ExecScript {
   commandLine: string;
   environment: Record<string, string>;
   cgroupProcs: string[];
-  /** Absolute paths of the host's setpriv and nsenter. */
+  /** A host file given to the process as stdin (else /dev/null). */
+  stdinFile?: string;
   /** Absolute paths of host tools; `resetSignals` is a command prefix restoring default SIGINT/SIGQUIT. */
   tools: { setpriv: string; nsenter: string; resetSignals: string[] };
 }
@@ -191,12 +192,13 @@ export function execCommand(s: ExecScript, id: string): string {
     'exec >/dev/null',
     ...s.cgroupProcs.map((f) => `echo "$me" >${shq(f)} || exit 125`),
   ];
+  const stdin = s.stdinFile === undefined ? '' : ` <${shq(s.stdinFile)}`;
   if (!s.nonadmin)
-    return [...join, `exec ${enter(false, ['all', ...files, s.commandLine, ...env])}`].join('\n');
+    return [...join, `exec ${enter(false, ['all', ...files, s.commandLine, ...env])}${stdin}`].join('\n');
   return [
     ...join,
     `${enter(false, ['prep', ...files, ''])} || exit "$?"`,
-    `exec ${enter(true, ['run', ...files, s.commandLine, ...env])}`,
+    `exec ${enter(true, ['run', ...files, s.commandLine, ...env])}${stdin}`,
   ].join('\n');
 }
 

@@ -107,8 +107,12 @@ export class SimulatedNodeExecutor implements NodeExecutor {
         created: n.files.get(path)?.created ?? now,
         modified: now,
       });
-    write(out, `[simulated node] not executed: ${process.commandLine}\n`);
+    // Nothing runs; a process given stdin behaves like `cat` (so files can be placed on simulated nodes).
+    if (process.stdin)
+      n.files.set(out, { content: process.stdin, created: n.files.get(out)?.created ?? now, modified: now });
+    else write(out, `[simulated node] not executed: ${process.commandLine}\n`);
     if (err !== out) write(err, '');
+    if (process.signal?.aborted === true) return { exitCode: 137, timedOut: false, killed: true };
     const exit = /(?:^|[\s;&|])exit\s+(\d+)\s*$/.exec(process.commandLine);
     return { exitCode: exit ? Number(exit[1]) % 256 : 0, timedOut: false };
   }

@@ -1,4 +1,11 @@
-import type { NodeAssignment, NodeReport, SyncRequest, SyncResponse } from '../../backends/agent-protocol.ts';
+import type {
+  NodeAssignment,
+  NodeReport,
+  SyncRequest,
+  SyncResponse,
+  TaskAssignment,
+} from '../../backends/agent-protocol.ts';
+import { applyTaskReports, dispatchTasks, requeueNodeTasks, type HostPool } from '../jobs/dispatch.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type { NodeRecord, PoolRecord } from '../../storage/records.ts';
 import type { DomainContext } from '../context.ts';
@@ -30,22 +37,42 @@ export class AgentService {
 
   async sync(request: SyncRequest): Promise<SyncResponse> {
     const result = await this.ctx.store.transaction(async (tx) => {
+      const now = this.ctx.clock.now();
       const applied = await this.apply(tx, request.reports);
-      const pools = new Map<string, PoolRecord | undefined>();
-      const poolOf = async (n: NodeRecord) => {
-        const k = poolKey(n.accountName, n.poolId);
-        if (!pools.has(k)) pools.set(k, await tx.findPool(n.accountName, n.poolId));
-        return pools.get(k);
-      };
-      const nodes = await tx.listNodesForHost(request.hostId, true);
-      const taken = nodes.filter((n) => n.hostId === null).map((n) => ({ ...n, hostId: request.hostId }));
+      const ran = await applyTaskReports(tx, request.taskReports ?? [], now);
+      const listed = await tx.listNodesForHost(request.hostId, true);
+      const taken = listed.filter((n) => n.hostId === null).map((n) => ({ ...n, hostId: request.hostId }));
       await tx.putNodes(taken);
-      const assignments: NodeAssignment[] = [];
-      for (const node of nodes) {
-        const pool = await poolOf(node);
-        if (pool) assignments.push(this.assignment(pool, { ...node, hostId: request.hostId }));
+      const byPool = new Map<string, HostPool>();
+      for (const node of listed) {
+        const k = poolKey(node.accountName, node.poolId);
+        if (!byPool.has(k)) {
+          const pool = await tx.findPool(node.accountName, node.poolId);
+          if (!pool) continue;
+          byPool.set(k, { pool, nodes: [] });
+        }
+        byPool.get(k)?.nodes.push({ ...node, hostId: request.hostId });
       }
-      return { nodes: assignments, changed: applied || taken.length > 0 };
+      const {
+        runs,
+        nodes: moved,
+        moved: dispatched,
+      } = await dispatchTasks(tx, [...byPool.values()], now, this.accountUrl);
+      await tx.putNodes(moved);
+      const current = new Map(
+        moved.map((n) => [`${poolKey(n.accountName, n.poolId)}|${n.id.toLowerCase()}`, n]),
+      );
+      const assignments: NodeAssignment[] = [];
+      for (const { pool, nodes } of byPool.values()) {
+        for (const n of nodes) {
+          const k = `${poolKey(n.accountName, n.poolId)}|${n.id.toLowerCase()}`;
+          assignments.push(this.assignment(pool, current.get(k) ?? n, runs.get(k) ?? []));
+        }
+      }
+      return {
+        nodes: assignments,
+        changed: applied || ran || dispatched > 0 || moved.length > 0 || taken.length > 0,
+      };
     });
     if (result.changed) this.onChange();
     return { nodes: result.nodes };
@@ -84,7 +111,10 @@ export class AgentService {
     }
     const reported = new Set(reports.map((r) => r.nodeId));
     await tx.putNodes([...current.values()].filter((n) => reported.has(n.id)));
-    for (const g of gone.values()) await tx.deleteNodes(g.account, g.pool, g.ids);
+    for (const g of gone.values()) {
+      await requeueNodeTasks(tx, g.account, g.pool, g.ids, now);
+      await tx.deleteNodes(g.account, g.pool, g.ids);
+    }
     return true;
   }
 
@@ -106,7 +136,7 @@ export class AgentService {
     return next;
   }
 
-  private assignment(pool: PoolRecord, node: NodeRecord): NodeAssignment {
+  private assignment(pool: PoolRecord, node: NodeRecord, tasks: TaskAssignment[]): NodeAssignment {
     const size = findVmSize(String(pool.spec.vmSize)) ?? {
       name: String(pool.spec.vmSize),
       cores: 1,
@@ -132,6 +162,7 @@ export class AgentService {
       granted: node.granted,
       goal: node.goal,
       startTask: startTaskAssignment(pool, node, this.accountUrl(pool.accountName)),
+      tasks,
     };
   }
 }

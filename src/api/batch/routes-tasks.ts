@@ -1,0 +1,171 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { taskDirOf } from '../../domain/jobs/dispatch.ts';
+import { DomainError } from '../../domain/errors.ts';
+import type { ApiDeps } from '../http/context.ts';
+import { toBatchError } from './errors.ts';
+import { listPage } from './listing.ts';
+import { batchBody, conditionsOf, contextOf, entityHeaders, selectOf } from './request.ts';
+import { fileHeaders, rangeOf } from './routes-nodes.ts';
+import { taskFileToWire, taskToWire } from './wire-jobs.ts';
+
+const TASK_FILTER = {
+  id: 'string',
+  state: 'enum',
+  creationTime: 'date',
+  lastModified: 'date',
+  stateTransitionTime: 'date',
+  'executionInfo/exitCode': 'number',
+  'executionInfo/result': 'enum',
+  'executionInfo/retryCount': 'number',
+  'executionInfo/requeueCount': 'number',
+  'executionInfo/startTime': 'date',
+  'executionInfo/endTime': 'date',
+  'nodeInfo/nodeId': 'enum',
+} as const;
+
+type TaskParams = { jobId: string; taskId: string; '*'?: string };
+const params = (request: FastifyRequest): TaskParams => request.params as TaskParams;
+
+/** Tasks: add, addtaskcollection, list, get, update, delete, terminate, reactivate; task files. */
+export function registerTaskRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.post('/jobs/:jobId/tasks', async (request, reply) => {
+    const ctx = contextOf(request);
+    const body = batchBody(deps.specs, 'TaskAddParameter', request.body);
+    const task = await deps.tasks.add(ctx.account.name, params(request).jobId, body);
+    entityHeaders(reply, task, `${ctx.accountUrl}/jobs/${task.jobId}/tasks/${task.id}`);
+    return reply.status(201).send();
+  });
+
+  app.post('/jobs/:jobId/addtaskcollection', async (request) => {
+    const ctx = contextOf(request);
+    const body = batchBody(deps.specs, 'TaskAddCollectionParameter', request.body);
+    const list = (body.value as Record<string, unknown>[] | undefined) ?? [];
+    const results = await deps.tasks.addCollection(ctx.account.name, params(request).jobId, list);
+    const now = deps.clock.now();
+    return {
+      value: results.map((r) =>
+        r.status === 'success'
+          ? {
+              status: 'success',
+              taskId: r.task.id,
+              eTag: r.task.etag,
+              lastModified: r.task.lastModified,
+              location: `${ctx.accountUrl}/jobs/${r.task.jobId}/tasks/${r.task.id}`,
+            }
+          : {
+              status: 'clienterror',
+              taskId: r.taskId,
+              error: stripMetadata(
+                toBatchError(r.error, request.id, now, ctx.accountUrl).body as Record<string, unknown>,
+              ),
+            },
+      ),
+    };
+  });
+
+  app.get('/jobs/:jobId/tasks', async (request) => {
+    const ctx = contextOf(request);
+    const tasks = await deps.tasks.list(ctx.account.name, params(request).jobId);
+    const page = listPage(request, ctx, {
+      entries: tasks.map((t) => ({ key: t.id.toLowerCase(), wire: taskToWire(t, ctx.accountUrl) })),
+      metadata: 'tasks',
+      maxResults: 1000,
+      filterSchema: TASK_FILTER,
+    });
+    const select = selectOf(request);
+    return select ? { ...page, value: page.value.map(select) } : page;
+  });
+
+  app.get('/jobs/:jobId/tasks/:taskId', async (request, reply) => {
+    const ctx = contextOf(request);
+    const { jobId, taskId } = params(request);
+    const task = await deps.tasks.get(ctx.account.name, jobId, taskId, conditionsOf(request));
+    entityHeaders(reply, task);
+    const wire = {
+      'odata.metadata': `${ctx.accountUrl}/$metadata#tasks/@Element`,
+      ...taskToWire(task, ctx.accountUrl),
+    } as Record<string, unknown>;
+    const select = selectOf(request);
+    return select ? select(wire) : wire;
+  });
+
+  registerTaskActions(app, deps);
+  registerTaskFiles(app, deps);
+}
+
+const stripMetadata = (body: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(body).filter(([k]) => k !== 'odata.metadata'));
+
+function registerTaskActions(app: FastifyInstance, deps: ApiDeps): void {
+  app.put('/jobs/:jobId/tasks/:taskId', async (request, reply) => {
+    const ctx = contextOf(request);
+    const { jobId, taskId } = params(request);
+    const body = batchBody(deps.specs, 'TaskUpdateParameter', request.body, { optional: true });
+    const task = await deps.tasks.update(ctx.account.name, jobId, taskId, body, conditionsOf(request));
+    entityHeaders(reply, task, `${ctx.accountUrl}/jobs/${jobId}/tasks/${task.id}`);
+    return reply.status(200).send();
+  });
+  app.delete('/jobs/:jobId/tasks/:taskId', async (request, reply) => {
+    const ctx = contextOf(request);
+    const { jobId, taskId } = params(request);
+    await deps.tasks.delete(ctx.account.name, jobId, taskId, conditionsOf(request));
+    return reply.status(200).send();
+  });
+  for (const action of ['terminate', 'reactivate'] as const) {
+    app.post(`/jobs/:jobId/tasks/:taskId/${action}`, async (request, reply) => {
+      const ctx = contextOf(request);
+      const { jobId, taskId } = params(request);
+      const task = await deps.tasks[action](ctx.account.name, jobId, taskId, conditionsOf(request));
+      entityHeaders(reply, task, `${ctx.accountUrl}/jobs/${jobId}/tasks/${task.id}`);
+      return reply.status(204).send();
+    });
+  }
+}
+
+/** A task's files are its node's files under `workitems/<job>/job-1/<task>`. */
+function registerTaskFiles(app: FastifyInstance, deps: ApiDeps): void {
+  app.get('/jobs/:jobId/tasks/:taskId/files', async (request) => {
+    const ctx = contextOf(request);
+    const { jobId, taskId } = params(request);
+    const task = await deps.tasks.get(ctx.account.name, jobId, taskId);
+    const recursive = String((request.query as Record<string, unknown>).recursive).toLowerCase() === 'true';
+    const dir = taskDirOf(task.jobId, task.id);
+    const taskUrl = `${ctx.accountUrl}/jobs/${task.jobId}/tasks/${task.id}`;
+    const files = task.nodeInfo
+      ? (await deps.nodes.listFiles(ctx.account, task.nodeInfo.poolId, task.nodeInfo.nodeId, dir, recursive))
+          .files
+      : [];
+    return listPage(request, ctx, {
+      entries: files.map((f) => {
+        const wire = taskFileToWire(f, dir, taskUrl);
+        return { key: wire.name, wire };
+      }),
+      metadata: 'files',
+      maxResults: 1000,
+      filterSchema: { name: 'string' },
+    });
+  });
+
+  const file = async (request: FastifyRequest, reply: FastifyReply, withBody: boolean) => {
+    const ctx = contextOf(request);
+    const { jobId, taskId } = params(request);
+    const path = decodeURIComponent(params(request)['*'] ?? '');
+    const task = await deps.tasks.get(ctx.account.name, jobId, taskId);
+    const node = task.nodeInfo;
+    if (!node)
+      throw new DomainError('not-found', 'FileNotFound', 'The specified file does not exist.', {
+        values: { FilePath: path },
+      });
+    const full = `${taskDirOf(task.jobId, task.id)}/${path}`;
+    const range = withBody ? rangeOf(request) : undefined;
+    const { content, info } = await deps.nodes.readFile(ctx.account, node.poolId, node.nodeId, full, range);
+    const url = `${ctx.accountUrl}/jobs/${task.jobId}/tasks/${task.id}/files/${path}`;
+    fileHeaders(reply, info, url, withBody ? content.length : info.size);
+    return reply.status(200).send(withBody ? content : undefined);
+  };
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/jobs/:jobId/tasks/:taskId/files/*',
+    handler: (request, reply) => file(request, reply, request.method === 'GET'),
+  });
+}

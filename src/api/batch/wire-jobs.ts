@@ -1,0 +1,93 @@
+import type { NodeFileInfo } from '../../backends/port.ts';
+import { taskDirOf } from '../../domain/jobs/dispatch.ts';
+import { formatDuration } from '../../domain/pools/pool-spec.ts';
+import type { JobRecord, TaskCountsRecord, TaskRecord } from '../../storage/records.ts';
+import { nodeFileToWire } from './wire-pools.ts';
+
+/** TimeSpan.MaxValue as the Batch service writes an unlimited duration. */
+const UNLIMITED = 'P10675199DT2H48M5.4775807S';
+
+const record = (v: unknown): Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+
+const previous = (r: { previousState: string | null; previousStateTransitionTime: string | null }) =>
+  r.previousState === null
+    ? {}
+    : { previousState: r.previousState, previousStateTransitionTime: r.previousStateTransitionTime };
+
+/** BatchService.json CloudJob. */
+export function jobToWire(job: JobRecord, accountUrl: string) {
+  const c = record(job.spec.constraints);
+  return {
+    id: job.id,
+    url: `${accountUrl}/jobs/${job.id}`,
+    eTag: job.etag,
+    lastModified: job.lastModified,
+    creationTime: job.creationTime,
+    state: job.state,
+    stateTransitionTime: job.stateTransitionTime,
+    ...previous(job),
+    ...job.spec,
+    priority: job.priority,
+    maxParallelTasks: typeof job.spec.maxParallelTasks === 'number' ? job.spec.maxParallelTasks : -1,
+    usesTaskDependencies: job.spec.usesTaskDependencies === true,
+    constraints: {
+      maxWallClockTime: typeof c.maxWallClockTime === 'string' ? c.maxWallClockTime : UNLIMITED,
+      maxTaskRetryCount: typeof c.maxTaskRetryCount === 'number' ? c.maxTaskRetryCount : 0,
+    },
+    poolInfo: { ...record(job.spec.poolInfo), poolId: job.poolId },
+    onAllTasksComplete: job.spec.onAllTasksComplete ?? 'noaction',
+    onTaskFailure: job.spec.onTaskFailure ?? 'noaction',
+    executionInfo: job.executionInfo,
+  };
+}
+
+/** BatchService.json CloudTask. */
+export function taskToWire(task: TaskRecord, accountUrl: string) {
+  const node = task.nodeInfo;
+  const root = `/mnt/batch/tasks/${taskDirOf(task.jobId, task.id)}`;
+  const nodeUrl = node ? `${accountUrl}/pools/${node.poolId}/nodes/${node.nodeId}` : undefined;
+  const c = record(task.spec.constraints);
+  return {
+    id: task.id,
+    url: `${accountUrl}/jobs/${task.jobId}/tasks/${task.id}`,
+    eTag: task.etag,
+    lastModified: task.lastModified,
+    creationTime: task.creationTime,
+    state: task.state,
+    stateTransitionTime: task.stateTransitionTime,
+    ...previous(task),
+    ...task.spec,
+    constraints: {
+      maxWallClockTime:
+        task.maxWallClockTimeMs === undefined ? UNLIMITED : formatDuration(task.maxWallClockTimeMs),
+      retentionTime: typeof c.retentionTime === 'string' ? c.retentionTime : 'P7D',
+      maxTaskRetryCount: task.maxTaskRetryCount,
+    },
+    requiredSlots: task.requiredSlots,
+    userIdentity: task.spec.userIdentity ?? { autoUser: { scope: 'pool', elevationLevel: 'nonadmin' } },
+    executionInfo: task.executionInfo,
+    ...(node && nodeUrl
+      ? {
+          nodeInfo: {
+            affinityId: `TVM:${node.nodeId}`,
+            nodeUrl,
+            poolId: node.poolId,
+            nodeId: node.nodeId,
+            taskRootDirectory: root.replace('/mnt/batch/tasks/', ''),
+            taskRootDirectoryUrl: `${nodeUrl}/files/${root.replace('/mnt/batch/tasks/', '')}`,
+          },
+        }
+      : {}),
+  };
+}
+
+export function taskCountsToWire(counts: { tasks: TaskCountsRecord; slots: TaskCountsRecord }) {
+  return { taskCounts: counts.tasks, taskSlotCounts: counts.slots };
+}
+
+/** A task file as Batch lists it: the name relative to the task's folder. */
+export function taskFileToWire(f: NodeFileInfo, taskDir: string, taskUrl: string) {
+  const name = f.name.startsWith(`${taskDir}/`) ? f.name.slice(taskDir.length + 1) : f.name;
+  return { ...nodeFileToWire({ ...f, name }, taskUrl), url: `${taskUrl}/files/${name}` };
+}

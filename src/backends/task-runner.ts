@@ -1,0 +1,112 @@
+import type { TaskAssignment, TaskReport } from './agent-protocol.ts';
+import { NODE_ROOT_DIR, type NodeExecutor, type ProcessResult } from './port.ts';
+import { downloadResourceFiles, uploadOutputFiles, type NodeFileAccess } from './task-files.ts';
+
+type Failure = NonNullable<TaskReport['failureInfo']>;
+export type RunReport = Omit<
+  TaskReport,
+  'accountName' | 'poolId' | 'nodeId' | 'jobId' | 'taskId' | 'attempt'
+>;
+
+const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * A node's files as the resource and output file transfer sees them. Writes run inside the node as the task's
+ * user (`cat` with the bytes on stdin), so a link the node planted cannot send them anywhere else.
+ */
+export function nodeFileAccess(executor: NodeExecutor, nodeId: string, t: TaskAssignment): NodeFileAccess {
+  return {
+    async writeFile(path, content, mode) {
+      const target = `${NODE_ROOT_DIR}/${path}`;
+      const chmod = mode === undefined ? '' : `; s=$?; chmod ${mode.toString(8)} ${shq(target)}; exit $s`;
+      const r = await executor.exec(nodeId, {
+        commandLine: `cat${chmod}`,
+        environment: { PATH: t.environment.PATH ?? '/usr/bin:/bin' },
+        elevation: t.elevation,
+        workingDir: `${NODE_ROOT_DIR}/${t.taskDir}/wd`,
+        stdoutFile: path,
+        stderrFile: `${t.taskDir}/stderr.txt`,
+        stdin: content,
+      });
+      if (r.exitCode !== 0)
+        throw new Error(`writing ${path} on the node failed (exit ${String(r.exitCode)})`);
+    },
+    listFiles: (dir, recursive) => executor.listFiles(nodeId, dir, recursive),
+    readFile: async (path) => (await executor.readFile(nodeId, path)).content,
+  };
+}
+
+function exitFailure(r: ProcessResult, t: TaskAssignment): Failure | undefined {
+  if (r.timedOut)
+    return {
+      category: 'usererror',
+      code: 'TaskEnded',
+      message: `The task ran longer than its maximum wall clock time (${String((t.timeoutMs ?? 0) / 1000)} s) and was terminated.`,
+    };
+  if (r.exitCode !== 0)
+    return {
+      category: 'usererror',
+      code: 'FailureExitCode',
+      message: 'The task exited with an exit code representing a failure',
+      details: [{ name: 'Message', value: `The task exited with exit code ${String(r.exitCode)}` }],
+    };
+  return undefined;
+}
+
+/**
+ * One run of a task on a node: fetch its resource files, run its command line in the task's working folder
+ * (stdout.txt and stderr.txt beside it, as Batch lays them out), upload its output files, and say how it ended.
+ * A run whose signal aborts (the server no longer assigns it) is killed and reports nothing more.
+ */
+export async function runTask(
+  executor: NodeExecutor,
+  nodeId: string,
+  t: TaskAssignment,
+  signal: AbortSignal,
+  report: (r: RunReport) => void,
+  now: () => Date,
+): Promise<void> {
+  const aborted = () => signal.aborted;
+  const startTime = now().toISOString();
+  report({ state: 'running', startTime });
+  const access = nodeFileAccess(executor, nodeId, t);
+  const pre = await downloadResourceFiles(t.resourceFiles, `${t.taskDir}/wd`, access);
+  if (aborted()) return;
+  if (pre) {
+    report({ state: 'completed', startTime, failureInfo: pre, preProcessingError: true });
+    return;
+  }
+  let result: ProcessResult;
+  try {
+    result = await executor.exec(nodeId, {
+      commandLine: t.commandLine,
+      environment: t.environment,
+      elevation: t.elevation,
+      workingDir: `${NODE_ROOT_DIR}/${t.taskDir}/wd`,
+      stdoutFile: `${t.taskDir}/stdout.txt`,
+      stderrFile: `${t.taskDir}/stderr.txt`,
+      signal,
+      ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }),
+    });
+  } catch (err) {
+    if (aborted()) return;
+    const failureInfo: Failure = {
+      category: 'servererror',
+      code: 'CommandLaunchFailed',
+      message: String(err),
+    };
+    report({ state: 'completed', startTime, failureInfo });
+    return;
+  }
+  if (aborted() || result.killed === true) return;
+  const failure = exitFailure(result, t);
+  const upload = await uploadOutputFiles(t.outputFiles, failure ? 'failure' : 'success', t.taskDir, access);
+  const failureInfo = upload ?? failure;
+  report({
+    state: 'completed',
+    startTime,
+    exitCode: result.exitCode,
+    ...(failureInfo ? { failureInfo } : {}),
+    ...(upload ? { fileUploadError: true } : {}),
+  });
+}

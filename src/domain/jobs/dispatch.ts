@@ -1,0 +1,213 @@
+import type { TaskAssignment, TaskReport } from '../../backends/agent-protocol.ts';
+import type { OutputFileSpec, ResourceFileSpec } from '../../backends/task-files.ts';
+import type { StoreTx } from '../../storage/port.ts';
+import type { JobRecord, NodeRecord, PoolRecord, TaskRecord } from '../../storage/records.ts';
+import { moveNode } from '../pools/node-states.ts';
+import { elevationOf, startTaskEnvironment } from '../pools/start-task.ts';
+import { record } from './spec.ts';
+import { moveTask } from './states.ts';
+import {
+  finishTask,
+  hasRetryLeft,
+  requeueTask,
+  retryTask,
+  settleJob,
+  taskEtag,
+  type RunOutcome,
+} from './task-outcome.ts';
+
+/**
+ * The scheduler's side of a host agent's sync, inside its transaction: record what runs did (task reports),
+ * requeue tasks whose node can no longer run them, fill free task slots from the head of each pool's queue
+ * (job priority, then age; `nodeFillType` spread or pack), and answer with each node's task runs.
+ */
+
+const key = (...parts: string[]) => parts.join('|').toLowerCase();
+const SCHEDULABLE = new Set(['idle', 'running']);
+const schedulable = (n: NodeRecord) => SCHEDULABLE.has(n.state) && n.goal === 'run';
+
+/** Applies task reports; reports for an older run (attempt) or a task no longer on that node are ignored. */
+export async function applyTaskReports(tx: StoreTx, reports: TaskReport[], now: Date): Promise<boolean> {
+  let changed = false;
+  for (const r of reports) {
+    const [task] = await tx.findTasks(r.accountName, r.jobId, [r.taskId]);
+    if (!task || task.attempt !== r.attempt || task.assignedNode?.toLowerCase() !== r.nodeId.toLowerCase())
+      continue;
+    if (task.state !== 'preparing' && task.state !== 'running') continue;
+    changed = true;
+    if (r.state === 'running') {
+      const moved = moveTask(task, 'running', now) ?? task;
+      await tx.putTasks([{ ...moved, executionInfo: { ...moved.executionInfo, startTime: r.startTime } }]);
+      continue;
+    }
+    await completeRun(tx, task, r, now);
+  }
+  return changed;
+}
+
+async function completeRun(tx: StoreTx, task: TaskRecord, r: TaskReport, now: Date): Promise<void> {
+  const outcome: RunOutcome = {
+    ...(r.exitCode === undefined ? {} : { exitCode: r.exitCode }),
+    ...(r.failureInfo === undefined ? {} : { failureInfo: r.failureInfo }),
+    ...(r.preProcessingError === true ? { preProcessingError: true } : {}),
+    ...(r.fileUploadError === true ? { fileUploadError: true } : {}),
+  };
+  const started: TaskRecord = { ...task, executionInfo: { ...task.executionInfo, startTime: r.startTime } };
+  const ok = r.exitCode === 0 && r.failureInfo === undefined;
+  if (!ok && hasRetryLeft(started)) {
+    await tx.putTasks([retryTask(started, now, outcome)]);
+    return;
+  }
+  const job = await tx.findJob(task.accountName, task.jobId);
+  const done = finishTask(started, now, outcome, job);
+  await tx.putTasks([done]);
+  await settleJob(tx, done, now, outcome);
+}
+
+/** Tasks whose node left the pool: back to the queue (a recovery, not counted as a retry). */
+export async function requeueNodeTasks(
+  tx: StoreTx,
+  account: string,
+  pool: string,
+  nodes: string[],
+  now: Date,
+) {
+  const tasks = await tx.tasksOnNodes(account, pool, nodes);
+  await tx.putTasks(tasks.map((t) => requeueTask(t, now)));
+}
+
+export interface HostPool {
+  pool: PoolRecord;
+  nodes: NodeRecord[];
+}
+
+/** Requeues, dispatches and returns the runs of every node of `host`'s pools, by node key. */
+export async function dispatchTasks(
+  tx: StoreTx,
+  pools: HostPool[],
+  now: Date,
+  accountUrl: (account: string) => string,
+): Promise<{ runs: Map<string, TaskAssignment[]>; nodes: NodeRecord[]; moved: number }> {
+  let movedTasks = 0;
+  const runs = new Map<string, TaskAssignment[]>();
+  const changedNodes: NodeRecord[] = [];
+  for (const { pool, nodes } of pools) {
+    const ids = nodes.map((n) => n.id);
+    const onNodes = await tx.tasksOnNodes(pool.accountName, pool.id, ids);
+    const byNode = new Map<string, TaskRecord[]>();
+    const lost: TaskRecord[] = [];
+    const usable = new Map(nodes.filter(schedulable).map((n) => [n.id.toLowerCase(), n]));
+    for (const t of onNodes) {
+      const node = t.assignedNode?.toLowerCase() ?? '';
+      if (!usable.has(node)) lost.push(requeueTask(t, now));
+      else byNode.set(node, [...(byNode.get(node) ?? []), t]);
+    }
+    await tx.putTasks(lost);
+    const claimed = await claim(tx, pool, [...usable.values()], byNode, now);
+    await tx.putTasks(claimed);
+    movedTasks += lost.length + claimed.length;
+    const jobs = new Map<string, JobRecord | undefined>();
+    for (const node of nodes) {
+      const own = byNode.get(node.id.toLowerCase()) ?? [];
+      const busy = own.length > 0 ? 'running' : 'idle';
+      if (SCHEDULABLE.has(node.state) && node.state !== busy) {
+        const moved = moveNode(node, busy, now);
+        if (moved) changedNodes.push(moved);
+      }
+      const list: TaskAssignment[] = [];
+      for (const t of own) {
+        const jk = key(t.jobId);
+        if (!jobs.has(jk)) jobs.set(jk, await tx.findJob(t.accountName, t.jobId));
+        list.push(taskAssignment(pool, node, jobs.get(jk), t, accountUrl(pool.accountName)));
+      }
+      runs.set(key(pool.accountName, pool.id, node.id), list);
+    }
+  }
+  return { runs, nodes: changedNodes, moved: movedTasks };
+}
+
+/** Fills free slots from the head of the pool's queue; `byNode` gains the claimed tasks. */
+async function claim(
+  tx: StoreTx,
+  pool: PoolRecord,
+  nodes: NodeRecord[],
+  byNode: Map<string, TaskRecord[]>,
+  now: Date,
+): Promise<TaskRecord[]> {
+  const perNode = typeof pool.spec.taskSlotsPerNode === 'number' ? pool.spec.taskSlotsPerNode : 1;
+  const free = new Map<string, number>();
+  for (const n of nodes) {
+    const used = (byNode.get(n.id.toLowerCase()) ?? []).reduce((s, t) => s + t.requiredSlots, 0);
+    if (perNode - used > 0) free.set(n.id.toLowerCase(), perNode - used);
+  }
+  const total = [...free.values()].reduce((a, b) => a + b, 0);
+  if (total === 0) return [];
+  const pack = record(pool.spec.taskSchedulingPolicy).nodeFillType === 'pack';
+  const claimed: TaskRecord[] = [];
+  for (const task of await tx.queuedTasks(pool.accountName, pool.id, total)) {
+    const fits = [...free.entries()].filter(([, f]) => f >= task.requiredSlots);
+    if (fits.length === 0) continue;
+    // spread: the node with the most free slots; pack: the fullest node that still fits.
+    fits.sort((a, b) => (pack ? a[1] - b[1] : b[1] - a[1]) || a[0].localeCompare(b[0]));
+    const [nodeKey, slots] = fits[0] as [string, number];
+    free.set(nodeKey, slots - task.requiredSlots);
+    const node = nodes.find((n) => n.id.toLowerCase() === nodeKey) as NodeRecord;
+    const moved = moveTask(task, 'preparing', now) ?? task;
+    const next: TaskRecord = {
+      ...moved,
+      attempt: task.attempt + 1,
+      assignedNode: node.id,
+      nodeInfo: { poolId: pool.id, nodeId: node.id },
+      lastModified: now.toISOString(),
+      etag: taskEtag({ ...task, attempt: task.attempt + 1 }, now),
+    };
+    claimed.push(next);
+    byNode.set(nodeKey, [...(byNode.get(nodeKey) ?? []), next]);
+  }
+  return claimed;
+}
+
+/** `workitems/<job>/job-1/<task>`: where Batch puts a task's files on a Linux node. */
+export const taskDirOf = (jobId: string, taskId: string): string => `workitems/${jobId}/job-1/${taskId}`;
+
+function settings(target: Record<string, string>, list: unknown): void {
+  for (const s of (Array.isArray(list) ? list : []).map(record)) {
+    if (typeof s.name === 'string') target[s.name] = typeof s.value === 'string' ? s.value : '';
+  }
+}
+
+function taskAssignment(
+  pool: PoolRecord,
+  node: NodeRecord,
+  job: JobRecord | undefined,
+  task: TaskRecord,
+  accountUrl: string,
+): TaskAssignment {
+  const elevation = elevationOf(task.spec);
+  const taskDir = taskDirOf(task.jobId, task.id);
+  const root = '/mnt/batch/tasks';
+  const environment: Record<string, string> = {
+    ...startTaskEnvironment(pool, node, accountUrl, elevation),
+    HOME: `${root}/${taskDir}/wd`,
+    AZ_BATCH_JOB_ID: task.jobId,
+    AZ_BATCH_TASK_ID: task.id,
+    AZ_BATCH_TASK_DIR: `${root}/${taskDir}`,
+    AZ_BATCH_TASK_WORKING_DIR: `${root}/${taskDir}/wd`,
+  };
+  settings(environment, job?.spec.commonEnvironmentSettings);
+  settings(environment, task.spec.environmentSettings);
+  return {
+    jobId: task.jobId,
+    taskId: task.id,
+    attempt: task.attempt,
+    commandLine: String(task.spec.commandLine),
+    environment,
+    elevation,
+    taskDir,
+    ...(task.maxWallClockTimeMs === undefined ? {} : { timeoutMs: task.maxWallClockTimeMs }),
+    resourceFiles: (Array.isArray(task.spec.resourceFiles)
+      ? task.spec.resourceFiles
+      : []) as ResourceFileSpec[],
+    outputFiles: (Array.isArray(task.spec.outputFiles) ? task.spec.outputFiles : []) as OutputFileSpec[],
+  };
+}

@@ -1,0 +1,43 @@
+import { DomainError } from '../errors.ts';
+
+/** The Batch service's errors for jobs and tasks, with its codes and values. */
+export const jobNotFound = (id: string): DomainError =>
+  new DomainError('not-found', 'JobNotFound', 'The specified job does not exist.', { values: { JobId: id } });
+
+export const taskNotFound = (id: string): DomainError =>
+  new DomainError('not-found', 'TaskNotFound', 'The specified task does not exist.', {
+    values: { TaskId: id },
+  });
+
+export const jobExists = (id: string): DomainError =>
+  new DomainError('conflict', 'JobExists', 'The specified job already exists.', { values: { JobId: id } });
+
+export const taskExists = (id: string): DomainError =>
+  new DomainError('conflict', 'TaskExists', 'The specified task already exists.', { values: { TaskId: id } });
+
+export const jobBeingDeleted = (): DomainError =>
+  new DomainError(
+    'conflict',
+    'JobBeingDeleted',
+    'The specified job has been marked for deletion and is being deleted.',
+  );
+
+export const jobCompleted = (): DomainError =>
+  new DomainError('conflict', 'JobCompleted', 'The specified job is already in a completed state.');
+
+export const jobBeingTerminated = (): DomainError =>
+  new DomainError('conflict', 'JobBeingTerminated', 'The specified job is being terminated.');
+
+export const jobNotActive = (): DomainError =>
+  new DomainError('conflict', 'JobNotActive', 'The specified job is not in an active state.');
+
+export const taskCompleted = (): DomainError =>
+  new DomainError('conflict', 'TaskCompleted', 'The specified task is already completed.');
+
+/** Why a write to a job in `state` is refused (undefined: allowed). */
+export function jobWriteRefusal(state: string): DomainError | undefined {
+  if (state === 'deleting') return jobBeingDeleted();
+  if (state === 'completed') return jobCompleted();
+  if (state === 'terminating') return jobBeingTerminated();
+  return undefined;
+}

@@ -1,0 +1,210 @@
+import type { StoreTx } from '../../storage/port.ts';
+import type { BatchAccountRecord, JobRecord, TaskCountsRecord } from '../../storage/records.ts';
+import type { DomainContext } from '../context.ts';
+import { checkConditions, newEtag, type Conditions } from '../pools/conditions.ts';
+import { invalidProperty } from '../pools/pool-spec.ts';
+import { jobExists, jobNotActive, jobNotFound, jobWriteRefusal } from './errors.ts';
+import { checkJobAdd, checkPriority, constraintsOf, record } from './spec.ts';
+import { moveJob } from './states.ts';
+import { finishTask, requeueTask, terminateJob } from './task-outcome.ts';
+
+const STATE_FIELDS = ['id', 'priority'];
+const UPDATABLE = [
+  'priority',
+  'constraints',
+  'poolInfo',
+  'onAllTasksComplete',
+  'metadata',
+  'maxParallelTasks',
+];
+
+/** Batch jobs: add, read, patch/update, disable/enable, terminate, delete, task counts. */
+export class JobService {
+  private readonly ctx: DomainContext;
+  private readonly onWork: () => void;
+  private salt = 0;
+
+  constructor(ctx: DomainContext, onWork: () => void = () => undefined) {
+    this.ctx = ctx;
+    this.onWork = onWork;
+  }
+
+  private etag(): string {
+    return newEtag(this.ctx.clock.now(), ++this.salt);
+  }
+
+  async add(account: BatchAccountRecord, body: Record<string, unknown>): Promise<JobRecord> {
+    const checked = checkJobAdd(body);
+    const now = this.ctx.clock.now().toISOString();
+    return this.ctx.store.transaction(async (tx) => {
+      if (await tx.findJob(account.name, checked.id)) throw jobExists(checked.id);
+      const job: JobRecord = {
+        accountName: account.name,
+        id: checked.id,
+        spec: Object.fromEntries(Object.entries(body).filter(([k]) => !STATE_FIELDS.includes(k))),
+        poolId: checked.poolId,
+        priority: checked.priority,
+        seq: await tx.nextJobSeq(),
+        state: 'active',
+        previousState: null,
+        stateTransitionTime: now,
+        previousStateTransitionTime: null,
+        creationTime: now,
+        lastModified: now,
+        etag: this.etag(),
+        executionInfo: { startTime: now, poolId: checked.poolId },
+        nextTaskSeq: 0,
+      };
+      await tx.putJob(job);
+      return job;
+    });
+  }
+
+  private async find(tx: StoreTx, account: string, id: string): Promise<JobRecord> {
+    const job = await tx.findJob(account, id);
+    if (!job) throw jobNotFound(id);
+    return job;
+  }
+
+  async get(account: string, id: string, cond: Conditions = {}): Promise<JobRecord> {
+    const job = await this.ctx.store.transaction((tx) => this.find(tx, account, id));
+    checkConditions(job, cond, 'read');
+    return job;
+  }
+
+  list(account: string): Promise<JobRecord[]> {
+    return this.ctx.store.transaction((tx) => tx.listJobs(account));
+  }
+
+  /** PATCH changes the properties given; PUT (`replace`) resets the updatable ones it leaves out. */
+  async update(
+    account: string,
+    id: string,
+    body: Record<string, unknown>,
+    cond: Conditions,
+    replace: boolean,
+  ): Promise<JobRecord> {
+    const priority = body.priority === undefined ? undefined : checkPriority(body.priority);
+    constraintsOf(body);
+    const poolId = record(body.poolInfo).poolId;
+    const job = await this.write(account, id, cond, async (tx, job) => {
+      const spec = replace
+        ? Object.fromEntries(Object.entries(job.spec).filter(([k]) => !UPDATABLE.includes(k)))
+        : { ...job.spec };
+      for (const [k, v] of Object.entries(body)) if (k !== 'priority') spec[k] = v;
+      if (
+        typeof poolId === 'string' &&
+        poolId.toLowerCase() !== job.poolId.toLowerCase() &&
+        job.state !== 'disabled'
+      )
+        throw invalidProperty('poolInfo', 'The pool of a job can only be changed while the job is disabled.');
+      const next: JobRecord = {
+        ...job,
+        spec,
+        priority: priority ?? (replace ? 0 : job.priority),
+        poolId: typeof poolId === 'string' ? poolId : job.poolId,
+      };
+      if (next.priority !== job.priority || next.poolId !== job.poolId) {
+        const queued = await tx.listTasks(account, job.id, { states: ['active'] });
+        await tx.putTasks(queued.map((t) => ({ ...t, jobPriority: next.priority, poolId: next.poolId })));
+      }
+      return next;
+    });
+    this.onWork();
+    return job;
+  }
+
+  /** active → disabled; running tasks are requeued, ended or left to finish (`disableTasks`). */
+  async disable(account: string, id: string, disableTasks: string, cond: Conditions): Promise<void> {
+    const now = this.ctx.clock.now();
+    await this.write(account, id, cond, async (tx, job) => {
+      if (job.state !== 'active') throw jobNotActive();
+      const running = await tx.listTasks(account, job.id, { states: ['preparing', 'running'] });
+      const changed =
+        disableTasks === 'wait'
+          ? []
+          : running.map((t) =>
+              disableTasks === 'terminate'
+                ? finishTask(t, now, {
+                    failureInfo: {
+                      category: 'usererror',
+                      code: 'TaskEnded',
+                      message: 'Task Was Ended by User Request',
+                    },
+                  })
+                : { ...requeueTask(t, now), held: true },
+            );
+      const queued = await tx.listTasks(account, job.id, { states: ['active'] });
+      await tx.putTasks([...queued.map((t) => ({ ...t, held: true })), ...changed]);
+      const disabling = moveJob(job, 'disabling', now) ?? job;
+      return moveJob(disabling, 'disabled', now) ?? disabling;
+    });
+    this.onWork();
+  }
+
+  async enable(account: string, id: string, cond: Conditions): Promise<void> {
+    const now = this.ctx.clock.now();
+    await this.write(account, id, cond, async (tx, job) => {
+      if (job.state === 'active') return job;
+      if (job.state !== 'disabled') throw jobNotActive();
+      const queued = await tx.listTasks(account, job.id, { states: ['active'] });
+      await tx.putTasks(queued.map((t) => ({ ...t, held: false })));
+      const enabling = moveJob(job, 'enabling', now) ?? job;
+      return moveJob(enabling, 'active', now) ?? enabling;
+    });
+    this.onWork();
+  }
+
+  async terminate(account: string, id: string, reason: string | undefined, cond: Conditions): Promise<void> {
+    const now = this.ctx.clock.now();
+    await this.ctx.store.transaction(async (tx) => {
+      const job = await this.find(tx, account, id);
+      checkConditions(job, cond, 'write');
+      const refusal = jobWriteRefusal(job.state);
+      if (refusal) throw refusal;
+      await terminateJob(tx, { ...job, etag: this.etag() }, now, reason ?? 'UserTerminate');
+    });
+    this.onWork();
+  }
+
+  /** Removes the job and its tasks at once; nodes stop running tasks that are no longer assigned. */
+  async delete(account: string, id: string, cond: Conditions): Promise<void> {
+    await this.ctx.store.transaction(async (tx) => {
+      const job = await this.find(tx, account, id);
+      checkConditions(job, cond, 'write');
+      await tx.deleteJob(account, job.id);
+    });
+    this.onWork();
+  }
+
+  async taskCounts(
+    account: string,
+    id: string,
+  ): Promise<{ tasks: TaskCountsRecord; slots: TaskCountsRecord }> {
+    return this.ctx.store.transaction(async (tx) => {
+      await this.find(tx, account, id);
+      return tx.countTasks(account, id);
+    });
+  }
+
+  private async write(
+    account: string,
+    id: string,
+    cond: Conditions,
+    change: (tx: StoreTx, job: JobRecord) => Promise<JobRecord>,
+  ): Promise<JobRecord> {
+    return this.ctx.store.transaction(async (tx) => {
+      const job = await this.find(tx, account, id);
+      checkConditions(job, cond, 'write');
+      const refusal = jobWriteRefusal(job.state);
+      if (refusal) throw refusal;
+      const next = {
+        ...(await change(tx, job)),
+        etag: this.etag(),
+        lastModified: this.ctx.clock.now().toISOString(),
+      };
+      await tx.putJob(next);
+      return next;
+    });
+  }
+}

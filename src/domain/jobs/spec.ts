@@ -1,0 +1,88 @@
+import { DomainError } from '../errors.ts';
+import { invalidProperty, missingProperty, parseDuration } from '../pools/pool-spec.ts';
+
+/** Checks of job and task bodies beyond the OpenAPI schema (which the API layer has already applied). */
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export const record = (v: unknown): Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+
+export function unsupportedProperty(property: string, reason: string): DomainError {
+  return new DomainError(
+    'invalid-input',
+    'UnsupportedProperty',
+    `The specified property is not supported. ${reason}`,
+    { target: property, values: { PropertyName: property, Reason: reason } },
+  );
+}
+
+export function checkId(id: unknown, property = 'id'): string {
+  if (typeof id !== 'string' || id === '') throw missingProperty(property);
+  if (!ID.test(id))
+    throw invalidProperty(
+      property,
+      'An id may contain any combination of alphanumeric characters, hyphens and underscores, and cannot contain more than 64 characters.',
+    );
+  return id;
+}
+
+/** An ISO 8601 duration property in ms (undefined when absent). */
+export function durationOf(value: unknown, property: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const ms = typeof value === 'string' ? parseDuration(value) : undefined;
+  if (ms === undefined)
+    throw invalidProperty(property, 'The value must be an ISO 8601 duration, e.g. PT10M.');
+  return ms;
+}
+
+export interface Constraints {
+  maxWallClockTimeMs: number | undefined;
+  maxTaskRetryCount: number | undefined;
+}
+
+export function constraintsOf(body: Record<string, unknown>, prefix = 'constraints'): Constraints {
+  const c = record(body.constraints);
+  const retries = c.maxTaskRetryCount;
+  if (typeof retries === 'number' && (!Number.isInteger(retries) || retries < -1))
+    throw invalidProperty(`${prefix}.maxTaskRetryCount`, 'The value must be -1 (unlimited) or at least 0.');
+  return {
+    maxWallClockTimeMs: durationOf(c.maxWallClockTime, `${prefix}.maxWallClockTime`),
+    maxTaskRetryCount: typeof retries === 'number' ? retries : undefined,
+  };
+}
+
+export interface JobAddChecked {
+  id: string;
+  poolId: string;
+  priority: number;
+  constraints: Constraints;
+}
+
+export function checkPriority(priority: unknown): number {
+  if (priority === undefined || priority === null) return 0;
+  if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < -1000 || priority > 1000)
+    throw invalidProperty('priority', 'Priority values can range from -1000 to 1000.');
+  return priority;
+}
+
+/** A job add body: id, pool, priority, constraints; parts this server does not run are refused by name. */
+export function checkJobAdd(body: Record<string, unknown>): JobAddChecked {
+  const id = checkId(body.id);
+  const poolInfo = record(body.poolInfo);
+  if (poolInfo.autoPoolSpecification !== undefined)
+    throw unsupportedProperty(
+      'poolInfo.autoPoolSpecification',
+      'Auto pools are not supported by this server: add the pool first and give its poolId.',
+    );
+  if (typeof poolInfo.poolId !== 'string' || poolInfo.poolId === '') throw missingProperty('poolInfo.poolId');
+  for (const name of ['jobManagerTask', 'networkConfiguration'] as const) {
+    if (body[name] !== undefined) throw unsupportedProperty(name, `${name} is not supported by this server.`);
+  }
+  return {
+    id,
+    poolId: poolInfo.poolId,
+    priority: checkPriority(body.priority),
+    constraints: constraintsOf(body),
+  };
+}

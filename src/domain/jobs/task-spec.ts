@@ -1,0 +1,124 @@
+import type { JobRecord } from '../../storage/records.ts';
+import { DomainError } from '../errors.ts';
+import { invalidProperty, missingProperty } from '../pools/pool-spec.ts';
+import { checkId, constraintsOf, record, unsupportedProperty } from './spec.ts';
+
+export interface TaskAddChecked {
+  id: string;
+  requiredSlots: number;
+  maxTaskRetryCount: number;
+  maxWallClockTimeMs: number | undefined;
+  dependsOnIds: string[];
+  dependsOnRanges: { start: number; end: number }[];
+}
+
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/** An absolute http(s) URL (a container or blob URL, usually with a SAS), or the property's 400. */
+function checkUrl(value: unknown, property: string): void {
+  if (typeof value !== 'string') throw missingProperty(property);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalidProperty(property, 'The value is not a valid URL.');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw invalidProperty(property, 'The URL must use http or https.');
+}
+
+function checkResourceFiles(body: Record<string, unknown>): void {
+  list(body.resourceFiles).forEach((raw, i) => {
+    const f = record(raw);
+    const at = `resourceFiles[${String(i)}]`;
+    const sources = ['httpUrl', 'storageContainerUrl', 'autoStorageContainerName'].filter(
+      (k) => f[k] !== undefined,
+    );
+    if (sources.length !== 1)
+      throw invalidProperty(
+        at,
+        'Exactly one of httpUrl, storageContainerUrl and autoStorageContainerName must be specified.',
+      );
+    if (f.httpUrl !== undefined) {
+      checkUrl(f.httpUrl, `${at}.httpUrl`);
+      if (typeof f.filePath !== 'string' || f.filePath === '') throw missingProperty(`${at}.filePath`);
+    }
+    if (f.storageContainerUrl !== undefined) checkUrl(f.storageContainerUrl, `${at}.storageContainerUrl`);
+    if (
+      typeof f.filePath === 'string' &&
+      (f.filePath.startsWith('/') || f.filePath.split('/').includes('..'))
+    )
+      throw invalidProperty(
+        `${at}.filePath`,
+        'The file path must be relative and stay inside the task working directory.',
+      );
+    if (f.fileMode !== undefined && (typeof f.fileMode !== 'string' || !/^0?[0-7]{3,4}$/.test(f.fileMode)))
+      throw invalidProperty(`${at}.fileMode`, 'The file mode must be an octal string such as 0755.');
+  });
+}
+
+function checkOutputFiles(body: Record<string, unknown>): void {
+  list(body.outputFiles).forEach((raw, i) => {
+    const container = record(record(record(raw).destination).container);
+    checkUrl(container.containerUrl, `outputFiles[${String(i)}].destination.container.containerUrl`);
+  });
+}
+
+function dependenciesOf(body: Record<string, unknown>, job: JobRecord) {
+  const dependsOn = record(body.dependsOn);
+  if (body.dependsOn === undefined) return { ids: [], ranges: [] };
+  if (job.spec.usesTaskDependencies !== true)
+    throw new DomainError(
+      'invalid-input',
+      'TaskDependenciesNotSpecifiedOnJob',
+      'The task has dependencies, but the job does not use task dependencies (usesTaskDependencies is not true).',
+      { target: 'dependsOn', values: { JobId: job.id } },
+    );
+  const ids = list(dependsOn.taskIds).map(String);
+  if (ids.join('').length > 64000)
+    throw new DomainError(
+      'invalid-input',
+      'TaskDependencyListTooLong',
+      'The combined length of the task ids in dependsOn.taskIds exceeds 64000 characters; use task id ranges.',
+      { target: 'dependsOn.taskIds' },
+    );
+  const ranges = list(dependsOn.taskIdRanges).map((raw, i) => {
+    const r = record(raw);
+    if (typeof r.start !== 'number' || typeof r.end !== 'number' || r.start > r.end)
+      throw invalidProperty(
+        `dependsOn.taskIdRanges[${String(i)}]`,
+        'The range start must not be after its end.',
+      );
+    return { start: r.start, end: r.end };
+  });
+  return { ids, ranges };
+}
+
+/** A task add body, for a job that accepts tasks. */
+export function checkTaskAdd(body: Record<string, unknown>, job: JobRecord): TaskAddChecked {
+  const id = checkId(body.id);
+  for (const name of ['multiInstanceSettings', 'containerSettings', 'authenticationTokenSettings'] as const) {
+    if (body[name] !== undefined) throw unsupportedProperty(name, `${name} is not supported by this server.`);
+  }
+  if (list(body.applicationPackageReferences).length > 0)
+    throw unsupportedProperty(
+      'applicationPackageReferences',
+      'Application packages are not supported by this server.',
+    );
+  const slots = body.requiredSlots ?? 1;
+  if (typeof slots !== 'number' || !Number.isInteger(slots) || slots < 1)
+    throw invalidProperty('requiredSlots', 'The value must be at least 1.');
+  checkResourceFiles(body);
+  checkOutputFiles(body);
+  const own = constraintsOf(body);
+  const inherited = constraintsOf(job.spec);
+  const deps = dependenciesOf(body, job);
+  return {
+    id,
+    requiredSlots: slots,
+    maxTaskRetryCount: own.maxTaskRetryCount ?? inherited.maxTaskRetryCount ?? 0,
+    maxWallClockTimeMs: own.maxWallClockTimeMs,
+    dependsOnIds: deps.ids,
+    dependsOnRanges: deps.ranges,
+  };
+}

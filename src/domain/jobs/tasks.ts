@@ -1,0 +1,286 @@
+import type { StoreTx } from '../../storage/port.ts';
+import type { JobRecord, TaskRecord } from '../../storage/records.ts';
+import type { DomainContext } from '../context.ts';
+import { DomainError } from '../errors.ts';
+import { checkConditions, newEtag, type Conditions } from '../pools/conditions.ts';
+import { invalidProperty } from '../pools/pool-spec.ts';
+import { jobNotFound, jobWriteRefusal, taskCompleted, taskExists, taskNotFound } from './errors.ts';
+import { constraintsOf } from './spec.ts';
+import { moveTask } from './states.ts';
+import { checkTaskAdd, type TaskAddChecked } from './task-spec.ts';
+import { finishTask, settleJob } from './task-outcome.ts';
+
+/** One entry of an addtaskcollection answer. */
+export type TaskAddResult =
+  { status: 'success'; task: TaskRecord } | { status: 'clienterror'; taskId: string; error: DomainError };
+
+const STATE_FIELDS = ['id'];
+
+/**
+ * Batch tasks: add (one or a collection of up to 100), read, update constraints, delete, terminate,
+ * reactivate. Dispatching tasks to nodes and recording how they end is dispatch.ts / task-outcome.ts.
+ */
+export class TaskService {
+  private readonly ctx: DomainContext;
+  private readonly onWork: () => void;
+  private salt = 0;
+
+  constructor(ctx: DomainContext, onWork: () => void = () => undefined) {
+    this.ctx = ctx;
+    this.onWork = onWork;
+  }
+
+  private etag(): string {
+    return newEtag(this.ctx.clock.now(), ++this.salt);
+  }
+
+  private async openJob(tx: StoreTx, account: string, jobId: string): Promise<JobRecord> {
+    const job = await tx.findJob(account, jobId);
+    if (!job) throw jobNotFound(jobId);
+    return job;
+  }
+
+  async add(account: string, jobId: string, body: Record<string, unknown>): Promise<TaskRecord> {
+    const [result] = await this.addCollection(account, jobId, [body]);
+    if (result === undefined) throw new Error('no result for the task');
+    if (result.status === 'clienterror') throw result.error;
+    return result.task;
+  }
+
+  /** Adds each task on its own merits: one refused task does not stop the others (per-task results). */
+  async addCollection(
+    account: string,
+    jobId: string,
+    bodies: Record<string, unknown>[],
+  ): Promise<TaskAddResult[]> {
+    const results = await this.ctx.store.transaction(async (tx) => {
+      const job = await this.openJob(tx, account, jobId);
+      const refusal = jobWriteRefusal(job.state);
+      if (refusal) throw refusal;
+      const ids = bodies.map((b) => (typeof b.id === 'string' ? b.id : ''));
+      const existing = new Set((await tx.findTasks(account, jobId, ids)).map((t) => t.id.toLowerCase()));
+      const accepted = new Map<string, { body: Record<string, unknown>; checked: TaskAddChecked }>();
+      const out: TaskAddResult[] = [];
+      for (const body of bodies) {
+        const taskId = typeof body.id === 'string' ? body.id : '';
+        try {
+          const checked = checkTaskAdd(body, job);
+          const k = checked.id.toLowerCase();
+          if (existing.has(k) || accepted.has(k)) throw taskExists(checked.id);
+          accepted.set(k, { body, checked });
+        } catch (err) {
+          if (!(err instanceof DomainError)) throw err;
+          out.push({ status: 'clienterror', taskId, error: err });
+        }
+      }
+      const created = await this.createTasks(tx, job, [...accepted.values()], out);
+      return [...out, ...created.map((task) => ({ status: 'success' as const, task }))];
+    });
+    if (results.some((r) => r.status === 'success')) this.onWork();
+    return results;
+  }
+
+  private async createTasks(
+    tx: StoreTx,
+    job: JobRecord,
+    accepted: { body: Record<string, unknown>; checked: TaskAddChecked }[],
+    refused: TaskAddResult[],
+  ): Promise<TaskRecord[]> {
+    const now = this.ctx.clock.now().toISOString();
+    const batchIds = new Map(accepted.map((a) => [a.checked.id.toLowerCase(), a.checked.id]));
+    const tasks: TaskRecord[] = [];
+    const edges: { parent: string; child: string }[] = [];
+    let seq = job.nextTaskSeq;
+    for (const { body, checked } of accepted) {
+      const parents = await this.parentsFor(tx, job, checked, batchIds, refused);
+      if (parents === undefined) continue;
+      const satisfied = await this.parentsSatisfied(tx, job, parents, batchIds);
+      for (const p of parents) edges.push({ parent: p, child: checked.id });
+      tasks.push({
+        accountName: job.accountName,
+        jobId: job.id,
+        id: checked.id,
+        spec: Object.fromEntries(Object.entries(body).filter(([k]) => !STATE_FIELDS.includes(k))),
+        seq: seq++,
+        poolId: job.poolId,
+        jobPriority: job.priority,
+        jobSeq: job.seq,
+        state: 'active',
+        previousState: null,
+        stateTransitionTime: now,
+        previousStateTransitionTime: null,
+        creationTime: now,
+        lastModified: now,
+        etag: this.etag(),
+        executionInfo: { retryCount: 0, requeueCount: 0 },
+        nodeInfo: null,
+        assignedNode: null,
+        attempt: 0,
+        blocked: !satisfied,
+        held: job.state !== 'active',
+        satisfiesDependents: false,
+        requiredSlots: checked.requiredSlots,
+        maxTaskRetryCount: checked.maxTaskRetryCount,
+        ...(checked.maxWallClockTimeMs === undefined
+          ? {}
+          : { maxWallClockTimeMs: checked.maxWallClockTimeMs }),
+      });
+    }
+    await tx.putTasks(tasks);
+    await tx.putTaskDependencies(job.accountName, job.id, edges);
+    await tx.putJob({ ...job, nextTaskSeq: seq });
+    return tasks;
+  }
+
+  /** Lower-case parent ids; a parent id that is neither in the job nor in this request is refused. */
+  private async parentsFor(
+    tx: StoreTx,
+    job: JobRecord,
+    checked: TaskAddChecked,
+    batchIds: Map<string, string>,
+    refused: TaskAddResult[],
+  ): Promise<string[] | undefined> {
+    if (checked.dependsOnIds.length === 0 && checked.dependsOnRanges.length === 0) return [];
+    const wanted = checked.dependsOnIds.map((id) => id.toLowerCase());
+    const found = new Set(
+      (await tx.findTasks(job.accountName, job.id, wanted)).map((t) => t.id.toLowerCase()),
+    );
+    const missing = wanted.find((id) => !found.has(id) && !batchIds.has(id));
+    if (missing !== undefined) {
+      refused.push({
+        status: 'clienterror',
+        taskId: checked.id,
+        error: invalidProperty(
+          'dependsOn.taskIds',
+          `The task depends on task '${missing}', which does not exist in the job.`,
+        ),
+      });
+      return undefined;
+    }
+    const parents = new Set(wanted);
+    for (const r of checked.dependsOnRanges) {
+      for (const id of await tx.taskIdsInRange(job.accountName, job.id, r.start, r.end)) parents.add(id);
+      for (const id of batchIds.keys()) {
+        if (/^\d+$/.test(id) && Number(id) >= r.start && Number(id) <= r.end) parents.add(id);
+      }
+    }
+    parents.delete(checked.id.toLowerCase());
+    return [...parents];
+  }
+
+  private async parentsSatisfied(
+    tx: StoreTx,
+    job: JobRecord,
+    parents: string[],
+    batchIds: Map<string, string>,
+  ): Promise<boolean> {
+    if (parents.some((p) => batchIds.has(p))) return false;
+    const found = await tx.findTasks(job.accountName, job.id, parents);
+    return found.every((t) => t.state === 'completed' && t.satisfiesDependents);
+  }
+
+  async get(account: string, jobId: string, taskId: string, cond: Conditions = {}): Promise<TaskRecord> {
+    const task = await this.ctx.store.transaction((tx) => this.find(tx, account, jobId, taskId));
+    checkConditions(task, cond, 'read');
+    return task;
+  }
+
+  private async find(tx: StoreTx, account: string, jobId: string, taskId: string): Promise<TaskRecord> {
+    await this.openJob(tx, account, jobId);
+    const [task] = await tx.findTasks(account, jobId, [taskId]);
+    if (!task) throw taskNotFound(taskId);
+    return task;
+  }
+
+  async list(account: string, jobId: string): Promise<TaskRecord[]> {
+    return this.ctx.store.transaction(async (tx) => {
+      await this.openJob(tx, account, jobId);
+      return tx.listTasks(account, jobId);
+    });
+  }
+
+  /** PUT: replaces the task's constraints. */
+  async update(
+    account: string,
+    jobId: string,
+    taskId: string,
+    body: Record<string, unknown>,
+    cond: Conditions,
+  ): Promise<TaskRecord> {
+    const c = constraintsOf(body);
+    return this.write(account, jobId, taskId, cond, (task) => {
+      const constraints = (body.constraints ?? {}) as Record<string, unknown>;
+      const next: TaskRecord = {
+        ...task,
+        spec: { ...task.spec, constraints },
+        maxTaskRetryCount: c.maxTaskRetryCount ?? 0,
+      };
+      delete next.maxWallClockTimeMs;
+      return c.maxWallClockTimeMs === undefined
+        ? next
+        : { ...next, maxWallClockTimeMs: c.maxWallClockTimeMs };
+    });
+  }
+
+  /** Ends the task: a running one is killed (its node stops it once it is no longer assigned). */
+  async terminate(account: string, jobId: string, taskId: string, cond: Conditions): Promise<TaskRecord> {
+    const now = this.ctx.clock.now();
+    const done = await this.ctx.store.transaction(async (tx) => {
+      const task = await this.find(tx, account, jobId, taskId);
+      checkConditions(task, cond, 'write');
+      if (task.state === 'completed') throw taskCompleted();
+      const ended = finishTask(task, now, {
+        failureInfo: { category: 'usererror', code: 'TaskEnded', message: 'Task Was Ended by User Request' },
+      });
+      await tx.putTasks([{ ...ended, etag: this.etag() }]);
+      await settleJob(tx, ended, now);
+      return ended;
+    });
+    this.onWork();
+    return done;
+  }
+
+  /** A completed task that failed goes back to the queue with fresh execution information. */
+  async reactivate(account: string, jobId: string, taskId: string, cond: Conditions): Promise<TaskRecord> {
+    const now = this.ctx.clock.now();
+    const task = await this.write(account, jobId, taskId, cond, (t) => {
+      if (t.state !== 'completed' || t.executionInfo.result !== 'failure')
+        throw new DomainError(
+          'conflict',
+          'TaskNotFailed',
+          'Only a completed task whose result is failure can be reactivated.',
+          { values: { TaskId: t.id } },
+        );
+      const moved = moveTask(t, 'active', now);
+      if (!moved) throw taskCompleted();
+      return { ...moved, executionInfo: { retryCount: 0, requeueCount: 0 }, satisfiesDependents: false };
+    });
+    this.onWork();
+    return task;
+  }
+
+  async delete(account: string, jobId: string, taskId: string, cond: Conditions): Promise<void> {
+    await this.ctx.store.transaction(async (tx) => {
+      const task = await this.find(tx, account, jobId, taskId);
+      checkConditions(task, cond, 'write');
+      await tx.deleteTask(account, jobId, task.id);
+    });
+    this.onWork();
+  }
+
+  private async write(
+    account: string,
+    jobId: string,
+    taskId: string,
+    cond: Conditions,
+    change: (task: TaskRecord) => TaskRecord,
+  ): Promise<TaskRecord> {
+    return this.ctx.store.transaction(async (tx) => {
+      const task = await this.find(tx, account, jobId, taskId);
+      checkConditions(task, cond, 'write');
+      const next = { ...change(task), etag: this.etag(), lastModified: this.ctx.clock.now().toISOString() };
+      await tx.putTasks([next]);
+      return next;
+    });
+  }
+}
