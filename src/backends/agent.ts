@@ -5,7 +5,7 @@ import type {
   StartTaskAssignment,
   TaskReport,
 } from './agent-protocol.ts';
-import { runTask, type RunReport } from './task-runner.ts';
+import { runIdOf, runTask, type RunReport } from './task-runner.ts';
 import type { NodeExecutor, NodeSpec } from './port.ts';
 
 export interface HostAgentOptions {
@@ -40,6 +40,8 @@ export class HostAgent {
   private readonly taskReports: TaskReport[] = [];
   /** Task runs in progress, by node and task: the attempt and how to stop it. */
   private readonly runs = new Map<string, { nodeId: string; attempt: number; abort: AbortController }>();
+  /** Named runs that ended here, until the server stops assigning them (then their journal is dropped). */
+  private readonly ended = new Map<string, { nodeId: string; runId: string }>();
   private readonly phases = new Map<string, { generation: number; phase: Phase }>();
   private readonly busy = new Set<string>();
   private readonly queue: (() => Promise<void>)[] = [];
@@ -146,7 +148,8 @@ export class HostAgent {
         const k = `${id}|${t.jobId}|${t.taskId}`.toLowerCase();
         wanted.add(`${k}#${String(t.attempt)}`);
         const run = this.runs.get(k);
-        if (run?.attempt === t.attempt || !ready) continue;
+        // A run that ended here stays ended until the server stops assigning it (its report may be in flight).
+        if (run?.attempt === t.attempt || !ready || this.ended.has(`${k}#${String(t.attempt)}`)) continue;
         run?.abort.abort();
         const abort = new AbortController();
         this.runs.set(k, { nodeId: id, attempt: t.attempt, abort });
@@ -167,6 +170,7 @@ export class HostAgent {
           .catch((err: unknown) => this.o.onError?.(err))
           .finally(() => {
             if (this.runs.get(k)?.abort === abort) this.runs.delete(k);
+            this.ended.set(`${k}#${String(t.attempt)}`, { nodeId: id, runId: runIdOf(t) });
           });
       }
     }
@@ -175,6 +179,11 @@ export class HostAgent {
         run.abort.abort();
         this.runs.delete(k);
       }
+    }
+    for (const [k, run] of this.ended) {
+      if (wanted.has(k)) continue;
+      this.ended.delete(k);
+      void this.o.executor.forgetRun?.(run.nodeId, run.runId).catch((err: unknown) => this.o.onError?.(err));
     }
   }
 

@@ -52,6 +52,12 @@ export interface ProcessSpec {
   stdin?: Buffer;
   /** Aborting kills the process tree; the result then says `killed`. */
   signal?: AbortSignal;
+  /**
+   * Names the run. An executor that can (local) records it on the host, and `exec` with the same node and runId
+   * after a restart returns the status of a run that ended meanwhile, or waits for one still going, instead of
+   * starting it again — so a restart never runs a task twice.
+   */
+  runId?: string;
 }
 
 export interface ProcessResult {
@@ -112,6 +118,8 @@ export interface NodeExecutor {
     path: string,
     range?: NodeFileRange,
   ): Promise<{ content: Buffer; info: NodeFileInfo }>;
+  /** Drops what a named run left on the host (the server has recorded how it ended). */
+  forgetRun?(nodeId: string, runId: string): Promise<void>;
   /** Stops every sandbox (server shutdown); disks are kept. */
   close(): Promise<void>;
 }

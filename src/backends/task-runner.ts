@@ -36,6 +36,9 @@ export function nodeFileAccess(executor: NodeExecutor, nodeId: string, t: TaskAs
   };
 }
 
+/** A task run's name on its node: the same after a restart, different for every dispatch. */
+export const runIdOf = (t: TaskAssignment): string => `${t.jobId}/${t.taskId}/${String(t.attempt)}`;
+
 function exitFailure(r: ProcessResult, t: TaskAssignment): Failure | undefined {
   if (r.timedOut)
     return {
@@ -86,6 +89,7 @@ export async function runTask(
       stdoutFile: `${t.taskDir}/stdout.txt`,
       stderrFile: `${t.taskDir}/stderr.txt`,
       signal,
+      runId: runIdOf(t),
       ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }),
     });
   } catch (err) {

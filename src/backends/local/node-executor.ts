@@ -18,6 +18,7 @@ import {
 import { NodeCgroups } from './cgroups.ts';
 import { ImageCache } from './image-cache.ts';
 import { Launcher } from './launcher.ts';
+import { cgroupAlive, RunJournal } from './run-journal.ts';
 import { planDisks } from './node-disks.ts';
 import { listNodeFiles, readNodeFile } from './node-files.ts';
 import { prepareImage, prepareNode, type PreparedImage } from './node-prepare.ts';
@@ -147,6 +148,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     resetSignals: signalReset(),
   };
   private readonly launcher: Launcher;
+  private readonly journal: RunJournal;
   /** Holders this executor started or adopted: node id → host PID. */
   private readonly holders = new Map<string, number>();
   private readonly locks = new Map<string, Promise<unknown>>();
@@ -162,6 +164,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     this.nodesDir = join(options.dataDir, 'nodes');
     this.cache = options.cache ?? new ImageCache(options.dataDir, options.regions);
     this.launcher = new Launcher(join(options.dataDir, 'run'), DEFAULT_PATH);
+    this.journal = new RunJournal(options.dataDir);
   }
 
   private dir(nodeId: string): string {
@@ -273,14 +276,24 @@ export class LocalNodeExecutor implements NodeExecutor {
     if (holderPid === undefined) throw new Error(`node ${nodeId} is not running`);
     this.holders.set(nodeId, holderPid);
     const checked = checkProcess(p);
+    if (p.runId !== undefined) {
+      const prior = await this.journal.state(nodeId, p.runId);
+      if (prior?.kind === 'started') {
+        const attached = await this.attach(nodeId, p.runId, prior.cgroup, p);
+        if (attached) return attached;
+      } else if (prior?.kind === 'ended') return { exitCode: prior.exitCode, timedOut: false };
+    }
     const stdinFile = p.stdin === undefined ? undefined : await this.stage(p.stdin);
     const cg = await this.cgroups.forExec(nodeId);
+    const journal = p.runId === undefined ? undefined : await this.journal.files(nodeId, p.runId);
+    if (p.runId !== undefined) await this.journal.recordStart(nodeId, p.runId, cg.own ?? '');
     const spec = {
       ...checked,
       holderPid,
       cgroupProcs: cg.procs,
       tools: this.tools,
       ...(stdinFile ? { stdinFile } : {}),
+      ...(journal ? { exitFile: journal.exit } : {}),
     };
     const state = { wrapper: undefined as number | undefined, ended: '', killing: Promise.resolve() };
     const end = (why: 'timeout' | 'killed') => {
@@ -332,6 +345,33 @@ export class LocalNodeExecutor implements NodeExecutor {
     }
   }
 
+  /**
+   * Waits for a named run a previous server started (it kept running in the node): its status once its wrapper
+   * records it; undefined when it vanished without one (then it runs again). The timeout counts from now.
+   */
+  private async attach(
+    nodeId: string,
+    runId: string,
+    cgroup: string,
+    p: ProcessSpec,
+  ): Promise<ProcessResult | undefined> {
+    const deadline = p.timeoutMs === undefined ? Infinity : Date.now() + p.timeoutMs;
+    for (;;) {
+      // Liveness first: the wrapper writes the status before it leaves the cgroup, so a status read after the
+      // cgroup emptied is final (read the other way round, a run ending in between would look lost).
+      const alive = await cgroupAlive(cgroup);
+      const state = await this.journal.state(nodeId, runId);
+      if (state?.kind === 'ended') return { exitCode: state.exitCode, timedOut: false };
+      if (!alive) return undefined;
+      const over = Date.now() >= deadline;
+      if (over || p.signal?.aborted === true) {
+        await this.cgroups.killExec({ procs: [], own: cgroup });
+        return { exitCode: 137, timedOut: over, killed: !over };
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** Puts stdin bytes in the launcher's private folder (0700, on /dev/shm when there is one). */
   private async stage(content: Buffer): Promise<string> {
     const file = join(await this.launcher.folder(), `stdin-${randomUUID()}`);
@@ -365,7 +405,12 @@ export class LocalNodeExecutor implements NodeExecutor {
       await this.stopNow(nodeId);
       await this.cgroups.remove(nodeId);
       await rm(this.dir(nodeId), { recursive: true, force: true });
+      await this.journal.forgetNode(nodeId);
     });
+  }
+
+  forgetRun(nodeId: string, runId: string): Promise<void> {
+    return this.journal.forget(nodeId, runId);
   }
 
   async list(): Promise<string[]> {

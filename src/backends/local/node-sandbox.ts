@@ -167,6 +167,8 @@ export interface ExecScript {
   cgroupProcs: string[];
   /** A host file given to the process as stdin (else /dev/null). */
   stdinFile?: string;
+  /** A host file that receives the exit status when the process ends (a named run's journal). */
+  exitFile?: string;
   /** Absolute paths of host tools; `resetSignals` is a command prefix restoring default SIGINT/SIGQUIT. */
   tools: { setpriv: string; nsenter: string; resetSignals: string[] };
 }
@@ -193,12 +195,16 @@ export function execCommand(s: ExecScript, id: string): string {
     ...s.cgroupProcs.map((f) => `echo "$me" >${shq(f)} || exit 125`),
   ];
   const stdin = s.stdinFile === undefined ? '' : ` <${shq(s.stdinFile)}`;
-  if (!s.nonadmin)
-    return [...join, `exec ${enter(false, ['all', ...files, s.commandLine, ...env])}${stdin}`].join('\n');
+  // A named run records its status on the host even when nobody waits for it any more (server restarted).
+  const last = (command: string) =>
+    s.exitFile === undefined
+      ? `exec ${command}${stdin}`
+      : `${command}${stdin}; s=$?; echo "$s" >${shq(`${s.exitFile}.tmp`)} && mv ${shq(`${s.exitFile}.tmp`)} ${shq(s.exitFile)}; exit "$s"`;
+  if (!s.nonadmin) return [...join, last(enter(false, ['all', ...files, s.commandLine, ...env]))].join('\n');
   return [
     ...join,
     `${enter(false, ['prep', ...files, ''])} || exit "$?"`,
-    `exec ${enter(true, ['run', ...files, s.commandLine, ...env])}${stdin}`,
+    last(enter(true, ['run', ...files, s.commandLine, ...env])),
   ].join('\n');
 }
 
