@@ -136,10 +136,11 @@ if [ "$mode" = prep ]; then
   for f in "$out" "$err"; do
     into "\${f%/*}"; fresh "\${f##*/}"
     command : >"\${f##*/}" || fail "cannot create $f"
-    PATH=$P chown ${AUTO_USER.uid}:${AUTO_USER.gid} . "\${f##*/}" || fail "cannot hand $f to the user"
     [ "$err" = "$out" ] && break
   done
-  into "$wd"; PATH=$P chown ${AUTO_USER.uid}:${AUTO_USER.gid} . || fail "cannot hand $wd to the user"
+  # One chown for all (-h: a link planted meanwhile is changed itself, never what it points to).
+  PATH=$P chown -h ${AUTO_USER.uid}:${AUTO_USER.gid} -- "$wd" "\${out%/*}" "$out" "\${err%/*}" "$err" ||
+    fail "cannot hand $wd, $out and $err to the user"
   exit 0
 elif [ "$mode" = all ]; then
   into "\${out%/*}"; fresh "\${out##*/}"; exec >"\${out##*/}"
@@ -199,7 +200,7 @@ export function execCommand(s: ExecScript, id: string): string {
   const last = (command: string) =>
     s.exitFile === undefined
       ? `exec ${command}${stdin}`
-      : `${command}${stdin}; s=$?; echo "$s" >${shq(`${s.exitFile}.tmp`)} && mv ${shq(`${s.exitFile}.tmp`)} ${shq(s.exitFile)}; exit "$s"`;
+      : `${command}${stdin}; s=$?; echo "$s" >${shq(s.exitFile)}; exit "$s"`;
   if (!s.nonadmin) return [...join, last(enter(false, ['all', ...files, s.commandLine, ...env]))].join('\n');
   return [
     ...join,

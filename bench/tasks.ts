@@ -1,0 +1,170 @@
+/**
+ * Task throughput (issue 5), all in one run on this machine:
+ * 1. Raw in-sandbox spawn: `nsenter` into one running node sandbox and run `/bin/true`, 4 loops in parallel — the
+ *    cheapest way to start a process in an existing sandbox (the peer for the ≥ 50 % goal).
+ * 2. Lazurite, the real server (`lazurite start`, local sandboxes) driven by `@azure/batch`: 10,000 `/bin/true`
+ *    tasks on a 16-node pool (4 slots each, 64 in all), from the first add to the last completion —
+ *    a) added one by one (`task.add`, 8 callers at once), b) added as 100 collections of 100 (`addCollection`).
+ * 3. Slurm (`bench/slurm.ts`): the same 10,000 jobs on a single-host slurm-wlm cluster with 64 CPUs, as an
+ *    `sbatch --wrap` loop and as one job array.
+ * Env: BENCH_TASKS (default 10000), BENCH_SKIP_SLURM=1.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
+import { startServer, type TestServer } from '../tests/compat/harness.ts';
+import { runSlurmBench } from './slurm.ts';
+
+const COUNT = Number(process.env.BENCH_TASKS ?? 10_000);
+const NODES = 16;
+const SLOTS = 4;
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+async function inParallel<T>(items: T[], concurrency: number, work: (item: T) => Promise<unknown>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await work(items[next++] as T);
+    }),
+  );
+}
+
+function client(server: TestServer): BatchServiceClient {
+  const c = server.connection;
+  return new BatchServiceClient(
+    new BatchSharedKeyCredentials(c.batchAccountName, c.batchAccountKey),
+    new URL(c.batchUrl).origin,
+  );
+}
+
+async function until(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** `count` runs of /bin/true inside the node whose holder is `pid`, in 4 shell loops of nsenter. */
+function rawSpawns(pid: number, count: number): Promise<number> {
+  const per = Math.ceil(count / 4);
+  const loop = `i=0; while [ $i -lt ${String(per)} ]; do nsenter -t ${String(pid)} -m -p -u -i -r -w /bin/true || exit 1; i=$((i+1)); done`;
+  const start = now();
+  return Promise.all(
+    Array.from(
+      { length: 4 },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const child = spawn('sh', ['-c', loop], { stdio: 'ignore' });
+          child.on('close', (code) => {
+            if (code === 0) resolve();
+            else reject(new Error(`raw spawn loop exited ${String(code)}`));
+          });
+        }),
+    ),
+  ).then(() => (per * 4) / ((now() - start) / 1000));
+}
+
+function holderPid(dataDir: string): number {
+  const nodes = join(dataDir, 'nodes');
+  const first = readdirSync(nodes)[0] ?? '';
+  return Number(readFileSync(join(nodes, first, 'holder.pid'), 'utf8').trim());
+}
+
+async function runJob(batch: BatchServiceClient, id: string, mode: 'add' | 'collection'): Promise<number> {
+  await batch.job.add({ id, poolInfo: { poolId: 'bench' } });
+  const tasks = Array.from({ length: COUNT }, (_, i) => ({ id: `t${String(i)}`, commandLine: '/bin/true' }));
+  const start = now();
+  if (mode === 'add') {
+    await inParallel(tasks, 8, (t) => batch.task.add(id, t));
+  } else {
+    const chunks = Array.from({ length: Math.ceil(COUNT / 100) }, (_, i) =>
+      tasks.slice(i * 100, i * 100 + 100),
+    );
+    await inParallel(chunks, 4, async (c) => {
+      const r = await batch.task.addCollection(id, c);
+      if (r.value?.some((v) => v.status !== 'success')) throw new Error('a task was refused');
+    });
+  }
+  log(`  ${id}: all ${String(COUNT)} added after ${((now() - start) / 1000).toFixed(1)} s`);
+  await until(
+    async () => (await batch.job.getTaskCounts(id)).taskCounts.completed === COUNT,
+    `${id} to complete`,
+    1_800_000,
+  );
+  const seconds = (now() - start) / 1000;
+  const counts = await batch.job.getTaskCounts(id);
+  if (counts.taskCounts.succeeded !== COUNT) throw new Error(`${id}: ${JSON.stringify(counts.taskCounts)}`);
+  return seconds;
+}
+
+async function lazurite(): Promise<{ raw: number; add: number; collection: number; peakRssMB: number }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'lazurite-bench-tasks-'));
+  const server = await startServer([], dataDir);
+  try {
+    const batch = client(server);
+    await batch.pool.add({
+      id: 'bench',
+      vmSize: 'standard_d4_v3',
+      virtualMachineConfiguration: {
+        imageReference: { publisher: 'lazurite', offer: 'tiny', sku: 'busybox' },
+        nodeAgentSKUId: 'batch.node.lazurite tiny',
+      },
+      targetDedicatedNodes: NODES,
+      taskSlotsPerNode: SLOTS,
+    });
+    await until(
+      async () => (await batch.computeNode.list('bench')).filter((n) => n.state === 'idle').length === NODES,
+      'the pool to be idle',
+      300_000,
+    );
+    const raw = await rawSpawns(holderPid(dataDir), 2000);
+    log(`  raw in-sandbox spawn: ${raw.toFixed(0)}/s`);
+    let peak = 0;
+    const sampler = setInterval(() => {
+      const status = readFileSync(`/proc/${String(server.process.pid)}/status`, 'utf8');
+      peak = Math.max(peak, Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+    }, 200);
+    const add = await runJob(batch, 'one-by-one', 'add');
+    const collection = await runJob(batch, 'collections', 'collection');
+    clearInterval(sampler);
+    return { raw, add: COUNT / add, collection: COUNT / collection, peakRssMB: peak };
+  } finally {
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  log(`Lazurite: ${String(COUNT)} tasks on ${String(NODES)} nodes × ${String(SLOTS)} slots`);
+  const l = await lazurite();
+  const slurm =
+    process.env.BENCH_SKIP_SLURM === '1'
+      ? { skipped: 'BENCH_SKIP_SLURM=1' }
+      : await runSlurmBench(COUNT, log);
+  const out = (row: string) => process.stdout.write(`${row}\n`);
+  out(`\n| ${String(COUNT)} trivial tasks (\`/bin/true\`), 64 slots | tasks/s | ratio |`);
+  out('|---|---|---|');
+  out(`| raw in-sandbox spawn (nsenter, 4 loops) — peer for the 50 % goal | ${l.raw.toFixed(0)} | |`);
+  out(
+    `| Lazurite, tasks added one by one (8 callers) | ${l.add.toFixed(1)} | ${((l.add / l.raw) * 100).toFixed(0)} % of raw spawn |`,
+  );
+  out(
+    `| Lazurite, addCollection (100 × 100) | ${l.collection.toFixed(1)} | ${((l.collection / l.raw) * 100).toFixed(0)} % of raw spawn |`,
+  );
+  if ('skipped' in slurm) out(`| Slurm | skipped: ${slurm.skipped} | |`);
+  else {
+    out(
+      `| Slurm ${slurm.version}, \`sbatch --wrap\` loop | ${slurm.sbatchPerSec.toFixed(1)} | one-by-one ÷ sbatch = ${(l.add / slurm.sbatchPerSec).toFixed(1)}× |`,
+    );
+    out(
+      `| Slurm, job array | ${slurm.arrayPerSec.toFixed(1)} | addCollection ÷ array = ${(l.collection / slurm.arrayPerSec).toFixed(1)}× |`,
+    );
+  }
+  out(`\nServer peak RSS during the task runs: ${l.peakRssMB.toFixed(0)} MB.`);
+}
+
+await main();
