@@ -246,6 +246,9 @@ export interface NodeRecord {
   startTaskInfo: StartTaskInfoRecord | null;
   errors: NodeErrorRecord[];
   lastBootTime: string | null;
+  /** Task runs completed on the node (absent on records written before tasks existed). */
+  totalTasksRun?: number;
+  totalTasksSucceeded?: number;
 }
 
 /** Batch job states (BatchService.json JobState). */

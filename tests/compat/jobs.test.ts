@@ -127,6 +127,12 @@ describe(
         commandLine: "/bin/sh -c 'sleep 60 & sleep 60; echo never'",
         constraints: { maxWallClockTime: 'PT2S' },
       });
+      const busy = await waitFor(
+        () => batch.computeNode.list('work'),
+        (ns) => ns.some((n) => n.runningTasksCount === 1 && n.recentTasks?.[0]?.taskId === 'slow'),
+        'the node running the slow task',
+      );
+      assert.equal(busy.find((n) => n.runningTasksCount === 1)?.state, 'running');
       const t = await completed('job1', 'slow');
       assert.ok(Date.now() - started < 30_000, 'killed long before 60 s');
       assert.equal(t.executionInfo?.result, 'failure');
@@ -176,6 +182,12 @@ describe(
       assert.ok(counts.taskCounts.completed >= 8, JSON.stringify(counts));
       assert.ok(counts.taskCounts.failed >= 3, JSON.stringify(counts));
       assert.equal(counts.taskSlotCounts.completed, counts.taskCounts.completed);
+      const nodes = await batch.computeNode.list('work');
+      const run = nodes.reduce((sum, n) => sum + (n.totalTasksRun ?? 0), 0);
+      const ok = nodes.reduce((sum, n) => sum + (n.totalTasksSucceeded ?? 0), 0);
+      // every completed task ran at least once; the flaky one ran three times
+      assert.ok(run >= counts.taskCounts.completed + 2, `${String(run)} runs`);
+      assert.equal(ok, counts.taskCounts.succeeded);
       await batch.task.terminate('job1', 'blocked');
       const ended = await batch.task.get('job1', 'blocked');
       assert.equal(ended.state, 'completed');

@@ -56,11 +56,11 @@ export function fileHeaders(reply: FastifyReply, info: NodeFileInfo, url: string
 export function registerNodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/pools/:poolId/nodes', async (request) => {
     const ctx = contextOf(request);
-    const { pool, nodes } = await deps.nodes.list(ctx.account, params(request).poolId);
+    const { pool, nodes, tasks } = await deps.nodes.list(ctx.account, params(request).poolId);
     const page = listPage(request, ctx, {
       entries: nodes.map((n) => ({
         key: n.id.toLowerCase(),
-        wire: nodeToWire(n, pool, ctx.accountUrl, deps.nodeBackendKind),
+        wire: nodeToWire(n, pool, ctx.accountUrl, deps.nodeBackendKind, tasks),
       })),
       metadata: 'nodes',
       maxResults: 1000,
@@ -72,10 +72,14 @@ export function registerNodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.get('/pools/:poolId/nodes/:nodeId', async (request) => {
     const ctx = contextOf(request);
-    const { pool, node } = await deps.nodes.get(ctx.account, params(request).poolId, params(request).nodeId);
+    const { pool, node, tasks } = await deps.nodes.get(
+      ctx.account,
+      params(request).poolId,
+      params(request).nodeId,
+    );
     const wire = {
       'odata.metadata': `${ctx.accountUrl}/$metadata#nodes/@Element`,
-      ...nodeToWire(node, pool, ctx.accountUrl, deps.nodeBackendKind),
+      ...nodeToWire(node, pool, ctx.accountUrl, deps.nodeBackendKind, tasks),
     } as Record<string, unknown>;
     const select = selectOf(request);
     return select ? select(wire) : wire;

@@ -1,7 +1,7 @@
 import type { NodeFileInfo } from '../../backends/port.ts';
 import { countNodes } from '../../domain/pools/node-states.ts';
 import { formatDuration } from '../../domain/pools/pool-spec.ts';
-import type { NodeRecord, PoolRecord } from '../../storage/records.ts';
+import type { NodeRecord, PoolRecord, TaskRecord } from '../../storage/records.ts';
 
 /** BatchService.json CloudPool. */
 export function poolToWire(pool: PoolRecord, nodes: NodeRecord[], accountUrl: string) {
@@ -41,7 +41,14 @@ function addressOf(id: string): string {
 }
 
 /** BatchService.json ComputeNode. */
-export function nodeToWire(node: NodeRecord, pool: PoolRecord, accountUrl: string, backendKind: string) {
+export function nodeToWire(
+  node: NodeRecord,
+  pool: PoolRecord,
+  accountUrl: string,
+  backendKind: string,
+  tasks: TaskRecord[] = [],
+) {
+  const own = tasks.filter((t) => t.assignedNode?.toLowerCase() === node.id.toLowerCase());
   const vmc = (pool.spec.virtualMachineConfiguration ?? {}) as Record<string, unknown>;
   const simulated = backendKind === 'simulated';
   return {
@@ -55,10 +62,21 @@ export function nodeToWire(node: NodeRecord, pool: PoolRecord, accountUrl: strin
     ipAddress: addressOf(node.id),
     affinityId: `TVM:${node.id}`,
     vmSize: String(pool.spec.vmSize).toLowerCase(),
-    totalTasksRun: 0,
-    totalTasksSucceeded: 0,
-    runningTasksCount: 0,
-    runningTaskSlotsCount: 0,
+    totalTasksRun: node.totalTasksRun ?? 0,
+    totalTasksSucceeded: node.totalTasksSucceeded ?? 0,
+    runningTasksCount: own.length,
+    runningTaskSlotsCount: own.reduce((sum, t) => sum + t.requiredSlots, 0),
+    ...(own.length > 0
+      ? {
+          recentTasks: own.map((t) => ({
+            taskUrl: `${accountUrl}/jobs/${t.jobId}/tasks/${t.id}`,
+            jobId: t.jobId,
+            taskId: t.id,
+            taskState: t.state,
+            executionInfo: t.executionInfo,
+          })),
+        }
+      : {}),
     isDedicated: node.isDedicated,
     ...(pool.spec.startTask === undefined ? {} : { startTask: pool.spec.startTask }),
     ...(node.startTaskInfo === null ? {} : { startTaskInfo: node.startTaskInfo }),

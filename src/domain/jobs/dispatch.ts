@@ -45,6 +45,19 @@ export async function applyTaskReports(tx: StoreTx, reports: TaskReport[], now: 
   return changed;
 }
 
+/** The node's run counters (ComputeNode.totalTasksRun / totalTasksSucceeded). */
+async function countRun(tx: StoreTx, r: TaskReport, ok: boolean): Promise<void> {
+  const node = await tx.findNode(r.accountName, r.poolId, r.nodeId);
+  if (!node) return;
+  await tx.putNodes([
+    {
+      ...node,
+      totalTasksRun: (node.totalTasksRun ?? 0) + 1,
+      totalTasksSucceeded: (node.totalTasksSucceeded ?? 0) + (ok ? 1 : 0),
+    },
+  ]);
+}
+
 async function completeRun(tx: StoreTx, task: TaskRecord, r: TaskReport, now: Date): Promise<void> {
   const outcome: RunOutcome = {
     ...(r.exitCode === undefined ? {} : { exitCode: r.exitCode }),
@@ -54,6 +67,7 @@ async function completeRun(tx: StoreTx, task: TaskRecord, r: TaskReport, now: Da
   };
   const started: TaskRecord = { ...task, executionInfo: { ...task.executionInfo, startTime: r.startTime } };
   const ok = r.exitCode === 0 && r.failureInfo === undefined;
+  await countRun(tx, r, ok);
   if (!ok && hasRetryLeft(started)) {
     await tx.putTasks([retryTask(started, now, outcome)]);
     return;

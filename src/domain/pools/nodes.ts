@@ -5,7 +5,13 @@ import {
   type NodeFileRange,
 } from '../../backends/port.ts';
 import type { StoreTx } from '../../storage/port.ts';
-import type { BatchAccountRecord, NodeRecord, NodeState, PoolRecord } from '../../storage/records.ts';
+import type {
+  BatchAccountRecord,
+  NodeRecord,
+  NodeState,
+  PoolRecord,
+  TaskRecord,
+} from '../../storage/records.ts';
 import type { DomainContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
 import { poolNotFound } from './pools.ts';
@@ -51,16 +57,29 @@ export class NodeService {
     return { pool, node };
   }
 
-  list(account: BatchAccountRecord, poolId: string): Promise<{ pool: PoolRecord; nodes: NodeRecord[] }> {
+  /** The pool's nodes, with the tasks each is running. */
+  list(
+    account: BatchAccountRecord,
+    poolId: string,
+  ): Promise<{ pool: PoolRecord; nodes: NodeRecord[]; tasks: TaskRecord[] }> {
     return this.ctx.store.transaction(async (tx) => {
       const pool = await tx.findPool(account.name, poolId);
       if (!pool) throw poolNotFound(poolId);
-      return { pool, nodes: await tx.listNodes(account.name, pool.id) };
+      const nodes = await tx.listNodes(account.name, pool.id);
+      const tasks = await tx.tasksOnNodes(
+        account.name,
+        pool.id,
+        nodes.map((n) => n.id),
+      );
+      return { pool, nodes, tasks };
     });
   }
 
   get(account: BatchAccountRecord, poolId: string, nodeId: string) {
-    return this.ctx.store.transaction((tx) => this.requireNode(tx, account.name, poolId, nodeId));
+    return this.ctx.store.transaction(async (tx) => {
+      const found = await this.requireNode(tx, account.name, poolId, nodeId);
+      return { ...found, tasks: await tx.tasksOnNodes(account.name, found.pool.id, [found.node.id]) };
+    });
   }
 
   reboot(account: BatchAccountRecord, poolId: string, nodeId: string) {
