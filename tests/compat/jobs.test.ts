@@ -267,6 +267,23 @@ describe(
       assert.deepEqual([onTerminated.status, onTerminated.code], [409, 'JobCompleted']);
       const ids = (await batch.task.list('job2')).map((t) => t.id).sort();
       assert.deepEqual(ids, ['a', 'ok1']);
+      const first = await batch.task.list('job2', { taskListOptions: { maxResults: 1 } });
+      assert.deepEqual(
+        first.map((t) => t.id),
+        ['a'],
+      );
+      assert.ok(first.odatanextLink, 'a next link for the second page');
+      const second = await batch.task.listNext(first.odatanextLink);
+      assert.deepEqual(
+        second.map((t) => t.id),
+        ['ok1'],
+      );
+      assert.equal(second.odatanextLink, undefined);
+      const filtered = await batch.task.list('job2', { taskListOptions: { filter: "id eq 'ok1'" } });
+      assert.deepEqual(
+        filtered.map((t) => t.id),
+        ['ok1'],
+      );
       const gone = await errorOf(batch.task.get('job2', 'nope'));
       assert.deepEqual([gone.status, gone.code], [404, 'TaskNotFound']);
       const noJob = await errorOf(batch.task.add('nojob', { id: 'x', commandLine: 'true' }));

@@ -56,3 +56,38 @@ export function listPage<T>(request: FastifyRequest, ctx: BatchRequestContext, s
     throw err;
   }
 }
+
+/**
+ * A Batch list read page by page from the store (`fetch(after, limit)` returns entries in key order after `after`),
+ * so a job with 100,000 tasks is not loaded for each page. With `$filter` every entry is read and filtered.
+ */
+export async function listPageFrom<T>(
+  request: FastifyRequest,
+  ctx: BatchRequestContext,
+  spec: Omit<ListSpec<T>, 'entries'> & {
+    fetch: (after: string | undefined, limit: number | undefined) => Promise<{ key: string; wire: T }[]>;
+  },
+) {
+  const query = request.query as Record<string, string | undefined>;
+  if (query.$filter !== undefined && query.$filter.trim() !== '')
+    return listPage(request, ctx, { ...spec, entries: await spec.fetch(undefined, undefined) });
+  let max: number;
+  let after: string | undefined;
+  try {
+    max = parseMaxResults(query.maxresults, { max: spec.maxResults, default: spec.maxResults });
+    after = query.$skiptoken === undefined ? undefined : decodeSkipToken(query.$skiptoken);
+  } catch (err) {
+    if (err instanceof QueryError) throw queryParameterError(err, query[err.parameter] ?? '');
+    throw err;
+  }
+  const rows = await spec.fetch(after, max + 1);
+  const page = rows.slice(0, max);
+  const last = page[page.length - 1];
+  const url = new URL(request.url, ctx.accountUrl);
+  const absolute = new URL(`${ctx.accountUrl}${url.pathname.replace(/^\/batch\/[^/]+/, '')}${url.search}`);
+  return {
+    'odata.metadata': `${ctx.accountUrl}/$metadata#${spec.metadata}`,
+    value: page.map((e) => e.wire),
+    ...(rows.length > max && last ? { 'odata.nextLink': nextLink(absolute, encodeSkipToken(last.key)) } : {}),
+  };
+}

@@ -3,7 +3,7 @@ import { taskDirOf } from '../../domain/jobs/dispatch.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { ApiDeps } from '../http/context.ts';
 import { toBatchError } from './errors.ts';
-import { listPage } from './listing.ts';
+import { listPage, listPageFrom } from './listing.ts';
 import { batchBody, conditionsOf, contextOf, entityHeaders, selectOf } from './request.ts';
 import { fileHeaders, rangeOf } from './routes-nodes.ts';
 import { taskFileToWire, taskToWire } from './wire-jobs.ts';
@@ -65,9 +65,13 @@ export function registerTaskRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.get('/jobs/:jobId/tasks', async (request) => {
     const ctx = contextOf(request);
-    const tasks = await deps.tasks.list(ctx.account.name, params(request).jobId);
-    const page = listPage(request, ctx, {
-      entries: tasks.map((t) => ({ key: t.id.toLowerCase(), wire: taskToWire(t, ctx.accountUrl) })),
+    const jobId = params(request).jobId;
+    const page = await listPageFrom(request, ctx, {
+      fetch: async (after, limit) =>
+        (await deps.tasks.list(ctx.account.name, jobId, { afterId: after, limit })).map((t) => ({
+          key: t.id.toLowerCase(),
+          wire: taskToWire(t, ctx.accountUrl),
+        })),
       metadata: 'tasks',
       maxResults: 1000,
       filterSchema: TASK_FILTER,

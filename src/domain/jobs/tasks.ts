@@ -192,10 +192,18 @@ export class TaskService {
     return task;
   }
 
-  async list(account: string, jobId: string): Promise<TaskRecord[]> {
+  /** The job's tasks in id order (lower case), optionally a page of them after `afterId`. */
+  async list(
+    account: string,
+    jobId: string,
+    page: { afterId?: string | undefined; limit?: number | undefined } = {},
+  ): Promise<TaskRecord[]> {
     return this.ctx.store.transaction(async (tx) => {
       await this.openJob(tx, account, jobId);
-      return tx.listTasks(account, jobId);
+      return tx.listTasks(account, jobId, {
+        ...(page.afterId === undefined ? {} : { afterId: page.afterId }),
+        ...(page.limit === undefined ? {} : { limit: page.limit }),
+      });
     });
   }
 
