@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
+import type { BatchServiceClient } from '@azure/batch';
 import { credentialFor, startServer, type TestServer } from './harness.ts';
-import { waitFor } from './pool-image.ts';
+import { sharedKeyBatch, tinyPool, waitFor } from './pool-image.ts';
 
 /**
  * Jobs and tasks through `@azure/batch` on a pool of real sandboxes (the tiny marketplace image): exit codes,
@@ -41,27 +41,8 @@ describe(
   () => {
     before(async () => {
       server = await startServer();
-      const c = server.connection;
-      batch = new BatchServiceClient(
-        new BatchSharedKeyCredentials(c.batchAccountName, c.batchAccountKey),
-        new URL(c.batchUrl).origin,
-      );
-      await batch.pool.add({
-        id: 'work',
-        vmSize: 'standard_d2_v3',
-        virtualMachineConfiguration: {
-          imageReference: { publisher: 'lazurite', offer: 'tiny', sku: 'busybox' },
-          nodeAgentSKUId: 'batch.node.lazurite tiny',
-        },
-        targetDedicatedNodes: 2,
-        taskSlotsPerNode: 4,
-      });
-      await waitFor(
-        () => batch.computeNode.list('work'),
-        (ns) => ns.length === 2 && ns.every((n) => n.state === 'idle'),
-        'two idle nodes',
-        120_000,
-      );
+      batch = sharedKeyBatch(server);
+      await tinyPool(batch, 'work', 2, { vmSize: 'standard_d2_v3', taskSlotsPerNode: 4 });
       await batch.job.add({ id: 'job1', poolInfo: { poolId: 'work' }, usesTaskDependencies: true });
     });
     after(async () => {

@@ -1,4 +1,6 @@
 import type { ComputeManagementClient } from '@azure/arm-compute';
+import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
+import type { ConnectionInfo } from '../../src/main.ts';
 
 const poll = { updateIntervalInMs: 100 };
 
@@ -98,4 +100,38 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+}
+
+/** A client for the server's default Batch account with its SharedKey (the root mount, as @azure/batch wants). */
+export function sharedKeyBatch(server: { connection: ConnectionInfo }): BatchServiceClient {
+  const c = server.connection;
+  return new BatchServiceClient(
+    new BatchSharedKeyCredentials(c.batchAccountName, c.batchAccountKey),
+    new URL(c.batchUrl).origin,
+  );
+}
+
+/** A pool of `nodes` sandboxes from the tiny marketplace image, once all of them are idle. */
+export async function tinyPool(
+  batch: BatchServiceClient,
+  id: string,
+  nodes: number,
+  options: { vmSize: string; taskSlotsPerNode: number },
+): Promise<void> {
+  await batch.pool.add({
+    id,
+    vmSize: options.vmSize,
+    virtualMachineConfiguration: {
+      imageReference: { publisher: 'lazurite', offer: 'tiny', sku: 'busybox' },
+      nodeAgentSKUId: 'batch.node.lazurite tiny',
+    },
+    targetDedicatedNodes: nodes,
+    taskSlotsPerNode: options.taskSlotsPerNode,
+  });
+  await waitFor(
+    () => batch.computeNode.list(id),
+    (ns) => ns.length === nodes && ns.every((n) => n.state === 'idle'),
+    `${String(nodes)} idle nodes`,
+    300_000,
+  );
 }

@@ -3,9 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
-import { startServer, type TestServer } from './harness.ts';
-import { waitFor } from './pool-image.ts';
+import { startServer } from './harness.ts';
+import { sharedKeyBatch, tinyPool, waitFor } from './pool-image.ts';
 
 /**
  * kill -9 the server with 1,000 tasks in flight, restart it on the same data dir: every task ends exactly once
@@ -13,14 +12,6 @@ import { waitFor } from './pool-image.ts';
  */
 
 const COUNT = 1000;
-
-function client(server: TestServer): BatchServiceClient {
-  const c = server.connection;
-  return new BatchServiceClient(
-    new BatchSharedKeyCredentials(c.batchAccountName, c.batchAccountKey),
-    new URL(c.batchUrl).origin,
-  );
-}
 
 async function text(stream: NodeJS.ReadableStream | undefined): Promise<string> {
   const chunks: Buffer[] = [];
@@ -36,23 +27,8 @@ describe(
       const dataDir = mkdtempSync(join(tmpdir(), 'lazurite-task-crash-'));
       let server = await startServer([], dataDir);
       try {
-        let batch = client(server);
-        await batch.pool.add({
-          id: 'crash',
-          vmSize: 'standard_d4_v3',
-          virtualMachineConfiguration: {
-            imageReference: { publisher: 'lazurite', offer: 'tiny', sku: 'busybox' },
-            nodeAgentSKUId: 'batch.node.lazurite tiny',
-          },
-          targetDedicatedNodes: 4,
-          taskSlotsPerNode: 16,
-        });
-        await waitFor(
-          () => batch.computeNode.list('crash'),
-          (ns) => ns.length === 4 && ns.every((n) => n.state === 'idle'),
-          'four idle nodes',
-          120_000,
-        );
+        let batch = sharedKeyBatch(server);
+        await tinyPool(batch, 'crash', 4, { vmSize: 'standard_d4_v3', taskSlotsPerNode: 16 });
         await batch.job.add({ id: 'many', poolInfo: { poolId: 'crash' } });
         const tasks = Array.from({ length: COUNT }, (_, i) => ({
           id: `t${String(i).padStart(4, '0')}`,
@@ -69,7 +45,7 @@ describe(
         await new Promise((r) => server.process.once('exit', r));
 
         server = await startServer([], dataDir);
-        batch = client(server);
+        batch = sharedKeyBatch(server);
         const counts = await waitFor(
           () => batch.job.getTaskCounts('many'),
           (c) => c.taskCounts.completed === COUNT,
