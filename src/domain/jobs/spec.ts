@@ -76,7 +76,12 @@ export function checkJobAdd(body: Record<string, unknown>): JobAddChecked {
       'Auto pools are not supported by this server: add the pool first and give its poolId.',
     );
   if (typeof poolInfo.poolId !== 'string' || poolInfo.poolId === '') throw missingProperty('poolInfo.poolId');
-  for (const name of ['jobManagerTask', 'networkConfiguration'] as const) {
+  for (const name of [
+    'jobManagerTask',
+    'jobPreparationTask',
+    'jobReleaseTask',
+    'networkConfiguration',
+  ] as const) {
     if (body[name] !== undefined) throw unsupportedProperty(name, `${name} is not supported by this server.`);
   }
   return {
