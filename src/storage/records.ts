@@ -246,9 +246,36 @@ export interface NodeRecord {
   startTaskInfo: StartTaskInfoRecord | null;
   errors: NodeErrorRecord[];
   lastBootTime: string | null;
+  /** Job preparation (and release) on this node, by lower-case job id. */
+  jobPreps?: Record<string, JobPrepRecord>;
   /** Task runs completed on the node (absent on records written before tasks existed). */
   totalTasksRun?: number;
   totalTasksSucceeded?: number;
+}
+
+/** One run of a job preparation or release task on a node (JobPreparationTaskExecutionInformation). */
+export interface PrepRunRecord {
+  state: 'pending' | 'running' | 'completed';
+  attempt: number;
+  startTime?: string;
+  endTime?: string;
+  exitCode?: number;
+  result?: 'success' | 'failure';
+  failureInfo?: TaskFailureRecord;
+  retryCount: number;
+  lastRetryTime?: string;
+}
+
+/** A job's preparation on a node, and its release (the tasks are copied here so the release outlives the job). */
+export interface JobPrepRecord {
+  jobId: string;
+  preparationTask: Record<string, unknown>;
+  releaseTask?: Record<string, unknown>;
+  /** The job's common environment settings, for both runs. */
+  environmentSettings?: unknown[];
+  preparation: PrepRunRecord;
+  /** Set once the job ends (terminated or deleted) when it has a release task. */
+  release?: PrepRunRecord;
 }
 
 /** Batch job states (BatchService.json JobState). */

@@ -191,6 +191,71 @@ describe(
       assert.equal(job.executionInfo?.terminateReason, 'UserTerminate');
     });
 
+    test('job preparation runs before the tasks of its job on each node, release after the job ends', async () => {
+      await batch.job.add({
+        id: 'prepjob',
+        poolInfo: { poolId: 'work' },
+        jobPreparationTask: { commandLine: "/bin/sh -c 'echo prepared-$AZ_BATCH_JOB_ID > flag'" },
+        jobReleaseTask: {
+          commandLine: "/bin/sh -c 'echo released > $AZ_BATCH_NODE_SHARED_DIR/released-prepjob'",
+          userIdentity: { autoUser: { scope: 'pool', elevationLevel: 'admin' } },
+        },
+      });
+      await batch.task.add('prepjob', {
+        id: 'uses',
+        commandLine: "/bin/sh -c 'cat $AZ_BATCH_JOB_PREP_WORKING_DIR/flag'",
+      });
+      const t = await completed('prepjob', 'uses');
+      const err = await batch.file.getFromTask('prepjob', 'uses', 'stderr.txt');
+      const errText = await new Response(err.readableStreamBody as unknown as ReadableStream).text();
+      assert.equal(t.executionInfo?.exitCode, 0, errText);
+      const out = await batch.file.getFromTask('prepjob', 'uses', 'stdout.txt');
+      assert.equal(
+        await new Response(out.readableStreamBody as unknown as ReadableStream).text(),
+        'prepared-prepjob\n',
+      );
+      const nodeId = t.nodeInfo?.nodeId ?? '';
+      await batch.job.terminate('prepjob');
+      const status = await waitFor(
+        () => batch.job.listPreparationAndReleaseTaskStatus('prepjob'),
+        (list) => list.some((s) => s.jobReleaseTaskExecutionInfo?.state === 'completed'),
+        'the release task completed',
+      );
+      const mine = status.find((s) => s.nodeId === nodeId);
+      assert.equal(mine?.jobPreparationTaskExecutionInfo?.result, 'success');
+      assert.equal(
+        mine.jobPreparationTaskExecutionInfo.taskRootDirectory,
+        'workitems/prepjob/job-1/jobpreparation',
+      );
+      assert.equal(mine.jobReleaseTaskExecutionInfo?.exitCode, 0);
+      const flag = await batch.file.getFromComputeNode('work', nodeId, 'shared/released-prepjob');
+      assert.equal(
+        await new Response(flag.readableStreamBody as unknown as ReadableStream).text(),
+        'released\n',
+      );
+    });
+
+    test('a failing job preparation keeps the tasks of its job off the nodes where it failed', async () => {
+      await batch.job.add({
+        id: 'badprep',
+        poolInfo: { poolId: 'work' },
+        jobPreparationTask: { commandLine: "/bin/sh -c 'exit 4'", constraints: { maxTaskRetryCount: 1 } },
+      });
+      await batch.task.add('badprep', { id: 'never', commandLine: 'true' });
+      const status = await waitFor(
+        () => batch.job.listPreparationAndReleaseTaskStatus('badprep'),
+        (list) =>
+          list.length === 2 && list.every((s) => s.jobPreparationTaskExecutionInfo?.state === 'completed'),
+        'the preparation failed on both nodes',
+      );
+      for (const s of status) {
+        assert.equal(s.jobPreparationTaskExecutionInfo?.result, 'failure');
+        assert.equal(s.jobPreparationTaskExecutionInfo.exitCode, 4);
+        assert.equal(s.jobPreparationTaskExecutionInfo.retryCount, 1);
+      }
+      assert.equal((await batch.task.get('badprep', 'never')).state, 'active');
+    });
+
     test('bad input gets the Batch codes and leaves the job as it was', async () => {
       await batch.job.add({ id: 'job2', poolInfo: { poolId: 'work' } });
       await batch.task.add('job2', { id: 'a', commandLine: 'true' });

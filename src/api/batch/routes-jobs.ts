@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiDeps } from '../http/context.ts';
 import { listPage } from './listing.ts';
 import { batchBody, conditionsOf, contextOf, entityHeaders, selectOf } from './request.ts';
-import { jobToWire, taskCountsToWire } from './wire-jobs.ts';
+import { jobToWire, prepStatusToWire, taskCountsToWire } from './wire-jobs.ts';
 
 const JOB_FILTER = {
   id: 'string',
@@ -113,6 +113,19 @@ function registerJobActions(app: FastifyInstance, deps: ApiDeps): void {
     const ctx = contextOf(request);
     await deps.jobs.delete(ctx.account.name, jobId(request), conditionsOf(request));
     return reply.status(202).send();
+  });
+  app.get('/jobs/:jobId/jobpreparationandreleasetaskstatus', async (request) => {
+    const ctx = contextOf(request);
+    const rows = await deps.jobs.prepStatus(ctx.account.name, jobId(request));
+    return listPage(request, ctx, {
+      entries: rows.map((r) => ({
+        key: r.node.id.toLowerCase(),
+        wire: prepStatusToWire(r.node, r.prep, ctx.accountUrl),
+      })),
+      metadata: 'jobpreparationandreleasetaskstatus',
+      maxResults: 1000,
+      filterSchema: { nodeId: 'string' },
+    });
   });
   app.get('/jobs/:jobId/taskcounts', async (request) => {
     const ctx = contextOf(request);

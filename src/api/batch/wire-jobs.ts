@@ -1,7 +1,15 @@
 import type { NodeFileInfo } from '../../backends/port.ts';
 import { taskDirOf } from '../../domain/jobs/dispatch.ts';
 import { formatDuration } from '../../domain/pools/pool-spec.ts';
-import type { JobRecord, TaskCountsRecord, TaskRecord } from '../../storage/records.ts';
+import { prepDirOf } from '../../domain/jobs/job-prep.ts';
+import type {
+  JobPrepRecord,
+  JobRecord,
+  NodeRecord,
+  PrepRunRecord,
+  TaskCountsRecord,
+  TaskRecord,
+} from '../../storage/records.ts';
 import { nodeFileToWire } from './wire-pools.ts';
 
 /** TimeSpan.MaxValue as the Batch service writes an unlimited duration. */
@@ -90,4 +98,33 @@ export function taskCountsToWire(counts: { tasks: TaskCountsRecord; slots: TaskC
 export function taskFileToWire(f: NodeFileInfo, taskDir: string, taskUrl: string) {
   const name = f.name.startsWith(`${taskDir}/`) ? f.name.slice(taskDir.length + 1) : f.name;
   return { ...nodeFileToWire({ ...f, name }, taskUrl), url: `${taskUrl}/files/${name}` };
+}
+
+/** BatchService.json JobPreparationAndReleaseTaskExecutionInformation. */
+export function prepStatusToWire(node: NodeRecord, prep: JobPrepRecord, accountUrl: string) {
+  const nodeUrl = `${accountUrl}/pools/${node.poolId}/nodes/${node.id}`;
+  const info = (run: PrepRunRecord, kind: 'preparation' | 'release') => {
+    const dir = prepDirOf(prep.jobId, kind);
+    return {
+      ...(run.startTime === undefined ? {} : { startTime: run.startTime }),
+      ...(run.endTime === undefined ? {} : { endTime: run.endTime }),
+      state: run.state === 'completed' ? 'completed' : 'running',
+      taskRootDirectory: dir,
+      taskRootDirectoryUrl: `${nodeUrl}/files/${dir}`,
+      ...(run.exitCode === undefined ? {} : { exitCode: run.exitCode }),
+      ...(run.failureInfo === undefined ? {} : { failureInfo: run.failureInfo }),
+      ...(kind === 'preparation' ? { retryCount: run.retryCount } : {}),
+      ...(run.lastRetryTime === undefined || kind === 'release' ? {} : { lastRetryTime: run.lastRetryTime }),
+      ...(run.result === undefined ? {} : { result: run.result }),
+    };
+  };
+  return {
+    poolId: node.poolId,
+    nodeId: node.id,
+    nodeUrl,
+    jobPreparationTaskExecutionInfo: info(prep.preparation, 'preparation'),
+    ...(prep.release && prep.release.state !== 'pending'
+      ? { jobReleaseTaskExecutionInfo: info(prep.release, 'release') }
+      : {}),
+  };
 }

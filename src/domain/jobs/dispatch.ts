@@ -4,6 +4,7 @@ import type { StoreTx } from '../../storage/port.ts';
 import type { JobRecord, NodeRecord, PoolRecord, TaskRecord } from '../../storage/records.ts';
 import { moveNode } from '../pools/node-states.ts';
 import { elevationOf, startTaskEnvironment } from '../pools/start-task.ts';
+import { applyPrepReport, prepAssignments, prepEnvironment, prepGate } from './job-prep.ts';
 import { record } from './spec.ts';
 import { moveTask } from './states.ts';
 import {
@@ -30,6 +31,10 @@ const schedulable = (n: NodeRecord) => SCHEDULABLE.has(n.state) && n.goal === 'r
 export async function applyTaskReports(tx: StoreTx, reports: TaskReport[], now: Date): Promise<boolean> {
   let changed = false;
   for (const r of reports) {
+    if (await applyPrepReport(tx, r, now)) {
+      changed = true;
+      continue;
+    }
     const [task] = await tx.findTasks(r.accountName, r.jobId, [r.taskId]);
     if (!task || task.attempt !== r.attempt || task.assignedNode?.toLowerCase() !== r.nodeId.toLowerCase())
       continue;
@@ -105,34 +110,45 @@ export async function dispatchTasks(
   let movedTasks = 0;
   const runs = new Map<string, TaskAssignment[]>();
   const changedNodes: NodeRecord[] = [];
+  const jobs = new Map<string, JobRecord | undefined>();
+  const jobOf = async (account: string, jobId: string) => {
+    const k = key(account, jobId);
+    if (!jobs.has(k)) jobs.set(k, await tx.findJob(account, jobId));
+    return jobs.get(k);
+  };
   for (const { pool, nodes } of pools) {
-    const ids = nodes.map((n) => n.id);
-    const onNodes = await tx.tasksOnNodes(pool.accountName, pool.id, ids);
+    const onNodes = await tx.tasksOnNodes(
+      pool.accountName,
+      pool.id,
+      nodes.map((n) => n.id),
+    );
     const byNode = new Map<string, TaskRecord[]>();
     const lost: TaskRecord[] = [];
-    const usable = new Map(nodes.filter(schedulable).map((n) => [n.id.toLowerCase(), n]));
+    const usable = new Set(nodes.filter(schedulable).map((n) => n.id.toLowerCase()));
     for (const t of onNodes) {
       const node = t.assignedNode?.toLowerCase() ?? '';
       if (!usable.has(node)) lost.push(requeueTask(t, now));
       else byNode.set(node, [...(byNode.get(node) ?? []), t]);
     }
     await tx.putTasks(lost);
-    const claimed = await claim(tx, pool, [...usable.values()], byNode, now);
+    const hosts: PoolNodes = {
+      current: new Map(nodes.map((n) => [n.id.toLowerCase(), n])),
+      dirty: new Set(),
+    };
+    const claimed = await claim(tx, pool, usable, hosts, byNode, jobOf, now);
     await tx.putTasks(claimed);
     movedTasks += lost.length + claimed.length;
-    const jobs = new Map<string, JobRecord | undefined>();
-    for (const node of nodes) {
-      const own = byNode.get(node.id.toLowerCase()) ?? [];
+    for (const [k, node] of hosts.current) {
+      const own = byNode.get(k) ?? [];
       const busy = own.length > 0 ? 'running' : 'idle';
-      if (SCHEDULABLE.has(node.state) && node.state !== busy) {
-        const moved = moveNode(node, busy, now);
-        if (moved) changedNodes.push(moved);
-      }
-      const list: TaskAssignment[] = [];
+      const moved =
+        SCHEDULABLE.has(node.state) && node.state !== busy ? moveNode(node, busy, now) : undefined;
+      const latest = moved ?? node;
+      if (moved || hosts.dirty.has(k)) changedNodes.push(latest);
+      const list: TaskAssignment[] = prepAssignments(pool, latest, accountUrl(pool.accountName));
       for (const t of own) {
-        const jk = key(t.jobId);
-        if (!jobs.has(jk)) jobs.set(jk, await tx.findJob(t.accountName, t.jobId));
-        list.push(taskAssignment(pool, node, jobs.get(jk), t, accountUrl(pool.accountName)));
+        const job = await jobOf(t.accountName, t.jobId);
+        list.push(taskAssignment(pool, latest, job, t, accountUrl(pool.accountName)));
       }
       runs.set(key(pool.accountName, pool.id, node.id), list);
     }
@@ -140,32 +156,54 @@ export async function dispatchTasks(
   return { runs, nodes: changedNodes, moved: movedTasks };
 }
 
+/** A pool's node records as the sync changes them (job preparations added), by lower-case id. */
+interface PoolNodes {
+  current: Map<string, NodeRecord>;
+  dirty: Set<string>;
+}
+
+/** Whether the node may take a task of `job` now (it may get a pending job preparation). */
+function admits(hosts: PoolNodes, k: string, job: JobRecord | undefined): boolean {
+  const node = hosts.current.get(k);
+  if (!node) return false;
+  const { gate, node: next } = prepGate(node, job);
+  if (next !== node) {
+    hosts.current.set(k, next);
+    hosts.dirty.add(k);
+  }
+  return gate === 'ready';
+}
+
 /** Fills free slots from the head of the pool's queue; `byNode` gains the claimed tasks. */
 async function claim(
   tx: StoreTx,
   pool: PoolRecord,
-  nodes: NodeRecord[],
+  usable: Set<string>,
+  hosts: PoolNodes,
   byNode: Map<string, TaskRecord[]>,
+  jobOf: (account: string, jobId: string) => Promise<JobRecord | undefined>,
   now: Date,
 ): Promise<TaskRecord[]> {
   const perNode = typeof pool.spec.taskSlotsPerNode === 'number' ? pool.spec.taskSlotsPerNode : 1;
   const free = new Map<string, number>();
-  for (const n of nodes) {
-    const used = (byNode.get(n.id.toLowerCase()) ?? []).reduce((s, t) => s + t.requiredSlots, 0);
-    if (perNode - used > 0) free.set(n.id.toLowerCase(), perNode - used);
+  for (const k of usable) {
+    const used = (byNode.get(k) ?? []).reduce((s, t) => s + t.requiredSlots, 0);
+    if (perNode - used > 0) free.set(k, perNode - used);
   }
   const total = [...free.values()].reduce((a, b) => a + b, 0);
   if (total === 0) return [];
   const pack = record(pool.spec.taskSchedulingPolicy).nodeFillType === 'pack';
   const claimed: TaskRecord[] = [];
   for (const task of await tx.queuedTasks(pool.accountName, pool.id, total)) {
+    const job = await jobOf(task.accountName, task.jobId);
     const fits = [...free.entries()].filter(([, f]) => f >= task.requiredSlots);
-    if (fits.length === 0) continue;
     // spread: the node with the most free slots; pack: the fullest node that still fits.
     fits.sort((a, b) => (pack ? a[1] - b[1] : b[1] - a[1]) || a[0].localeCompare(b[0]));
-    const [nodeKey, slots] = fits[0] as [string, number];
+    const chosen = fits.find(([k]) => admits(hosts, k, job));
+    if (!chosen) continue;
+    const [nodeKey, slots] = chosen;
     free.set(nodeKey, slots - task.requiredSlots);
-    const node = nodes.find((n) => n.id.toLowerCase() === nodeKey) as NodeRecord;
+    const node = hosts.current.get(nodeKey) as NodeRecord;
     const moved = moveTask(task, 'preparing', now) ?? task;
     const next: TaskRecord = {
       ...moved,
@@ -208,6 +246,7 @@ function taskAssignment(
     AZ_BATCH_TASK_DIR: `${root}/${taskDir}`,
     AZ_BATCH_TASK_WORKING_DIR: `${root}/${taskDir}/wd`,
   };
+  Object.assign(environment, prepEnvironment(job));
   settings(environment, job?.spec.commonEnvironmentSettings);
   settings(environment, task.spec.environmentSettings);
   return {

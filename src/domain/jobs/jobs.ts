@@ -1,9 +1,16 @@
 import type { StoreTx } from '../../storage/port.ts';
-import type { BatchAccountRecord, JobRecord, TaskCountsRecord } from '../../storage/records.ts';
+import type {
+  BatchAccountRecord,
+  JobPrepRecord,
+  JobRecord,
+  NodeRecord,
+  TaskCountsRecord,
+} from '../../storage/records.ts';
 import type { DomainContext } from '../context.ts';
 import { checkConditions, newEtag, type Conditions } from '../pools/conditions.ts';
 import { invalidProperty } from '../pools/pool-spec.ts';
 import { jobExists, jobNotActive, jobNotFound, jobWriteRefusal } from './errors.ts';
+import { releaseJob } from './job-prep.ts';
 import { checkJobAdd, checkPriority, constraintsOf, record } from './spec.ts';
 import { moveJob } from './states.ts';
 import { finishTask, requeueTask, terminateJob } from './task-outcome.ts';
@@ -172,9 +179,23 @@ export class JobService {
     await this.ctx.store.transaction(async (tx) => {
       const job = await this.find(tx, account, id);
       checkConditions(job, cond, 'write');
+      await releaseJob(tx, job, true);
       await tx.deleteJob(account, job.id);
     });
     this.onWork();
+  }
+
+  /** Where the job's preparation (and release) ran: the nodes of its pool that prepared for it. */
+  async prepStatus(account: string, id: string): Promise<{ node: NodeRecord; prep: JobPrepRecord }[]> {
+    return this.ctx.store.transaction(async (tx) => {
+      const job = await this.find(tx, account, id);
+      const out: { node: NodeRecord; prep: JobPrepRecord }[] = [];
+      for (const node of await tx.listNodes(account, job.poolId)) {
+        const prep = node.jobPreps?.[job.id.toLowerCase()];
+        if (prep && prep.preparation.state !== 'pending') out.push({ node, prep });
+      }
+      return out;
+    });
   }
 
   async taskCounts(

@@ -76,14 +76,14 @@ export function checkJobAdd(body: Record<string, unknown>): JobAddChecked {
       'Auto pools are not supported by this server: add the pool first and give its poolId.',
     );
   if (typeof poolInfo.poolId !== 'string' || poolInfo.poolId === '') throw missingProperty('poolInfo.poolId');
-  for (const name of [
-    'jobManagerTask',
-    'jobPreparationTask',
-    'jobReleaseTask',
-    'networkConfiguration',
-  ] as const) {
+  for (const name of ['jobManagerTask', 'networkConfiguration'] as const) {
     if (body[name] !== undefined) throw unsupportedProperty(name, `${name} is not supported by this server.`);
   }
+  const release = record(body.jobReleaseTask);
+  if (body.jobReleaseTask !== undefined && body.jobPreparationTask === undefined)
+    throw invalidProperty('jobReleaseTask', 'A job release task needs a job preparation task.');
+  durationOf(release.maxWallClockTime, 'jobReleaseTask.maxWallClockTime');
+  constraintsOf(record(body.jobPreparationTask), 'jobPreparationTask.constraints');
   return {
     id,
     poolId: poolInfo.poolId,

@@ -1,6 +1,7 @@
 import type { StoreTx } from '../../storage/port.ts';
 import type { JobRecord, TaskFailureRecord, TaskRecord } from '../../storage/records.ts';
 import { newEtag } from '../pools/conditions.ts';
+import { releaseJob } from './job-prep.ts';
 import { record } from './spec.ts';
 import { moveJob, moveTask } from './states.ts';
 
@@ -191,6 +192,7 @@ export async function terminateJob(
   );
   const queued = await tx.listTasks(job.accountName, job.id, { states: ['active'] });
   await tx.putTasks([...ended, ...queued.map((t) => ({ ...t, held: true }))]);
+  await releaseJob(tx, job, false);
   const completed = moveJob(terminating, 'completed', now) ?? terminating;
   const done: JobRecord = {
     ...completed,
