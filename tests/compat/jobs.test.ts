@@ -158,6 +158,25 @@ describe(
       );
     });
 
+    test('a task whose node reboots is requeued (not retried) and completes', async () => {
+      await batch.task.add('job1', { id: 'moved', commandLine: "/bin/sh -c 'sleep 2'" });
+      const running = await waitFor(
+        () => batch.task.get('job1', 'moved'),
+        (t) => t.state === 'running',
+        'the task running',
+      );
+      await batch.computeNode.reboot('work', running.nodeInfo?.nodeId ?? '');
+      const t = await completed('job1', 'moved');
+      assert.equal(t.executionInfo?.result, 'success');
+      assert.equal(t.executionInfo.requeueCount, 1);
+      assert.equal(t.executionInfo.retryCount, 0);
+      await waitFor(
+        () => batch.computeNode.list('work'),
+        (ns) => ns.every((n) => n.state === 'idle'),
+        'both nodes idle again',
+      );
+    });
+
     test('task counts, terminate, reactivate and job states', async () => {
       const counts = await batch.job.getTaskCounts('job1');
       assert.ok(counts.taskCounts.completed >= 8, JSON.stringify(counts));
