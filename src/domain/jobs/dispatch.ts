@@ -3,7 +3,7 @@ import type { OutputFileSpec, ResourceFileSpec } from '../../backends/task-files
 import type { StoreTx } from '../../storage/port.ts';
 import type { JobRecord, NodeRecord, PoolRecord, TaskRecord } from '../../storage/records.ts';
 import { moveNode } from '../pools/node-states.ts';
-import { elevationOf, startTaskEnvironment } from '../pools/start-task.ts';
+import { applyEnvironmentSettings, elevationOf, startTaskEnvironment } from '../pools/start-task.ts';
 import { applyPrepReport, prepAssignments, prepEnvironment, prepGate } from './job-prep.ts';
 import { record } from './spec.ts';
 import { moveTask } from './states.ts';
@@ -222,12 +222,6 @@ async function claim(
 /** `workitems/<job>/job-1/<task>`: where Batch puts a task's files on a Linux node. */
 export const taskDirOf = (jobId: string, taskId: string): string => `workitems/${jobId}/job-1/${taskId}`;
 
-function settings(target: Record<string, string>, list: unknown): void {
-  for (const s of (Array.isArray(list) ? list : []).map(record)) {
-    if (typeof s.name === 'string') target[s.name] = typeof s.value === 'string' ? s.value : '';
-  }
-}
-
 function taskAssignment(
   pool: PoolRecord,
   node: NodeRecord,
@@ -247,8 +241,8 @@ function taskAssignment(
     AZ_BATCH_TASK_WORKING_DIR: `${root}/${taskDir}/wd`,
   };
   Object.assign(environment, prepEnvironment(job));
-  settings(environment, job?.spec.commonEnvironmentSettings);
-  settings(environment, task.spec.environmentSettings);
+  applyEnvironmentSettings(environment, job?.spec.commonEnvironmentSettings);
+  applyEnvironmentSettings(environment, task.spec.environmentSettings);
   return {
     jobId: task.jobId,
     taskId: task.id,

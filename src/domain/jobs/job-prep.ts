@@ -8,7 +8,7 @@ import type {
   PoolRecord,
   PrepRunRecord,
 } from '../../storage/records.ts';
-import { elevationOf, startTaskEnvironment } from '../pools/start-task.ts';
+import { applyEnvironmentSettings, elevationOf, startTaskEnvironment } from '../pools/start-task.ts';
 import { constraintsOf, durationOf, record } from './spec.ts';
 
 /**
@@ -60,12 +60,6 @@ export function prepGate(node: NodeRecord, job: JobRecord | undefined): { gate: 
   return { gate: p.result === 'success' ? 'ready' : 'never', node };
 }
 
-function settings(target: Record<string, string>, list: unknown): void {
-  for (const s of (Array.isArray(list) ? list : []).map(record)) {
-    if (typeof s.name === 'string') target[s.name] = typeof s.value === 'string' ? s.value : '';
-  }
-}
-
 /** The AZ_BATCH_JOB_PREP_* variables tasks of a job with a preparation task get. */
 export function prepEnvironment(job: JobRecord | undefined): Record<string, string> {
   if (!job || job.spec.jobPreparationTask === undefined) return {};
@@ -94,8 +88,8 @@ function runAssignment(
     AZ_BATCH_JOB_PREP_DIR: `${ROOT}/${prepDirOf(prep.jobId, 'preparation')}`,
     AZ_BATCH_JOB_PREP_WORKING_DIR: `${ROOT}/${prepDirOf(prep.jobId, 'preparation')}/wd`,
   };
-  settings(environment, prep.environmentSettings);
-  settings(environment, task.environmentSettings);
+  applyEnvironmentSettings(environment, prep.environmentSettings);
+  applyEnvironmentSettings(environment, task.environmentSettings);
   // JobPreparationTask has constraints; JobReleaseTask its own maxWallClockTime, 15 minutes by default.
   const limitMs =
     kind === 'preparation'

@@ -43,6 +43,13 @@ export function elevationOf(task: Record<string, unknown>): 'admin' | 'nonadmin'
   return task.runElevated === true ? 'admin' : 'nonadmin';
 }
 
+/** Adds Batch `environmentSettings` (`[{name, value}]`) to an environment; later settings win. */
+export function applyEnvironmentSettings(target: Record<string, string>, list: unknown): void {
+  for (const s of (Array.isArray(list) ? (list as unknown[]) : []).map(record)) {
+    if (typeof s.name === 'string') target[s.name] = typeof s.value === 'string' ? s.value : '';
+  }
+}
+
 /** The start task a host agent runs on `node`, or undefined when the pool has none. */
 export function startTaskAssignment(
   pool: PoolRecord,
@@ -53,10 +60,7 @@ export function startTaskAssignment(
   if (typeof task.commandLine !== 'string') return undefined;
   const elevation = elevationOf(task);
   const environment = startTaskEnvironment(pool, node, accountUrl, elevation);
-  const settings = Array.isArray(task.environmentSettings) ? (task.environmentSettings as unknown[]) : [];
-  for (const s of settings.map(record)) {
-    if (typeof s.name === 'string') environment[s.name] = typeof s.value === 'string' ? s.value : '';
-  }
+  applyEnvironmentSettings(environment, task.environmentSettings);
   return {
     commandLine: task.commandLine,
     environment,
