@@ -5,6 +5,7 @@ import { startLazurite } from '../main.ts';
 import { runAgent } from './agent.ts';
 import { printAzSetup } from './az-setup.ts';
 import { buildImage, importImage, listImages } from './images.ts';
+import { formatPools, listPools } from './pools.ts';
 import { createServicePrincipal } from './sp.ts';
 
 const program = new Command('lazurite')
@@ -100,6 +101,18 @@ common(
     process.stdout.write(`${JSON.stringify(created, null, 2)}\n`);
   },
 );
+
+const pools = program.command('pools').description('Batch pools of this server');
+common(
+  pools
+    .command('list')
+    .description('list pools with their nodes and the large-pool guidance each one breaks')
+    .option('--account <name>', 'Batch account', 'lazurite')
+    .option('--json', 'print JSON'),
+).action(async (opts: { account: string; json?: boolean; dataDir?: string; logLevel?: string }) => {
+  const list = await listPools(loadConfig(opts), opts.account);
+  process.stdout.write(opts.json === true ? `${JSON.stringify(list, null, 2)}\n` : formatPools(list));
+});
 
 const images = program
   .command('images')

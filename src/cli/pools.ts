@@ -1,0 +1,71 @@
+import type { Config } from '../config/config.ts';
+import { sizingWarnings } from '../domain/pools/sizing-guidance.ts';
+import { formatDuration } from '../domain/pools/pool-spec.ts';
+import { storePath } from '../main.ts';
+import { openSqliteStore } from '../storage/sqlite/open.ts';
+
+export interface PoolSummary {
+  id: string;
+  state: string;
+  allocationState: string;
+  targetNodes: number;
+  currentNodes: number;
+  nodesByState: Record<string, number>;
+  image: string;
+  replicas: number;
+  resizeTimeout: string;
+  warnings: string[];
+}
+
+/**
+ * `lazurite pools list`: the pools of a Batch account, read from the data dir's store (the server may be
+ * running), each with the large-pool guidance it breaks (one replica per 300 nodes, 15 minutes of resize timeout
+ * per 1,000 nodes) — the warnings the server logs when the pool is added.
+ */
+export async function listPools(config: Config, account: string): Promise<PoolSummary[]> {
+  if (config.inMemory) throw new Error('pools list needs a data dir on disk');
+  const store = await openSqliteStore(storePath(config));
+  try {
+    return await store.transaction(async (tx) => {
+      const out: PoolSummary[] = [];
+      for (const pool of await tx.listPools(account)) {
+        const nodes = await tx.listNodes(account, pool.id);
+        const byState: Record<string, number> = {};
+        for (const n of nodes) byState[n.state] = (byState[n.state] ?? 0) + 1;
+        out.push({
+          id: pool.id,
+          state: pool.state,
+          allocationState: pool.allocationState,
+          targetNodes: pool.targetDedicatedNodes + pool.targetLowPriorityNodes,
+          currentNodes: nodes.filter((n) => n.state !== 'leavingpool').length,
+          nodesByState: byState,
+          image: `${pool.image.kind} ${pool.image.source}`,
+          replicas: pool.image.replicaCount,
+          resizeTimeout: formatDuration(pool.resizeTimeoutMs),
+          warnings: sizingWarnings(pool),
+        });
+      }
+      return out;
+    });
+  } finally {
+    await store.close();
+  }
+}
+
+/** The human form: one block per pool, warnings marked. */
+export function formatPools(pools: PoolSummary[]): string {
+  if (pools.length === 0) return 'no pools\n';
+  return pools
+    .map((p) => {
+      const states = Object.entries(p.nodesByState)
+        .map(([s, n]) => `${s} ${String(n)}`)
+        .join(', ');
+      const lines = [
+        `${p.id}  ${p.state}/${p.allocationState}  nodes ${String(p.currentNodes)}/${String(p.targetNodes)}${states === '' ? '' : ` (${states})`}`,
+        `  image ${p.image}, ${String(p.replicas)} replica(s), resize timeout ${p.resizeTimeout}`,
+        ...p.warnings.map((w) => `  warning: ${w}`),
+      ];
+      return `${lines.join('\n')}\n`;
+    })
+    .join('');
+}
