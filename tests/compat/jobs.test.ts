@@ -354,5 +354,26 @@ describe(
       const noJob = await errorOf(batch.task.add('nojob', { id: 'x', commandLine: 'true' }));
       assert.deepEqual([noJob.status, noJob.code], [404, 'JobNotFound']);
     });
+    test('removing the node a task runs on requeues the task; it completes on the other node', async () => {
+      await batch.job.add({ id: 'job4', poolInfo: { poolId: 'work' } });
+      await batch.task.add('job4', { id: 'evicted', commandLine: "/bin/sh -c 'sleep 2'" });
+      const running = await waitFor(
+        () => batch.task.get('job4', 'evicted'),
+        (t) => t.state === 'running',
+        'the task running',
+      );
+      const gone = running.nodeInfo?.nodeId ?? '';
+      await batch.pool.removeNodes('work', { nodeList: [gone] });
+      const t = await completed('job4', 'evicted');
+      assert.equal(t.executionInfo?.result, 'success');
+      assert.equal(t.executionInfo.requeueCount, 1);
+      assert.notEqual(t.nodeInfo?.nodeId, gone);
+      const nodes = await waitFor(
+        () => batch.computeNode.list('work'),
+        (ns) => ns.length === 1,
+        'the pool down to one node',
+      );
+      assert.notEqual(nodes[0]?.id, gone);
+    });
   },
 );
