@@ -17,6 +17,7 @@ import {
 } from '../port.ts';
 import { NodeCgroups } from './cgroups.ts';
 import { ImageCache } from './image-cache.ts';
+import { DROPPED_CAP_NUMBERS, enterNodeHelper } from './enter-node.ts';
 import { Launcher } from './launcher.ts';
 import { cgroupAlive, RunJournal } from './run-journal.ts';
 import { planDisks } from './node-disks.ts';
@@ -146,6 +147,8 @@ export class LocalNodeExecutor implements NodeExecutor {
     setpriv: hostTool('setpriv'),
     nsenter: hostTool('nsenter'),
     resetSignals: signalReset(),
+    enterNode: undefined as string | undefined,
+    dropCaps: DROPPED_CAP_NUMBERS,
   };
   private readonly launcher: Launcher;
   private readonly journal: RunJournal;
@@ -165,6 +168,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     this.cache = options.cache ?? new ImageCache(options.dataDir, options.regions);
     this.launcher = new Launcher(join(options.dataDir, 'run'), DEFAULT_PATH);
     this.journal = new RunJournal(options.dataDir);
+    this.tools.enterNode = enterNodeHelper(options.dataDir);
   }
 
   private dir(nodeId: string): string {

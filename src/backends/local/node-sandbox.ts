@@ -171,7 +171,7 @@ export interface ExecScript {
   /** A host file that receives the exit status when the process ends (a named run's journal). */
   exitFile?: string;
   /** Absolute paths of host tools; `resetSignals` is a command prefix restoring default SIGINT/SIGQUIT. */
-  tools: { setpriv: string; nsenter: string; resetSignals: string[] };
+  tools: { setpriv: string; nsenter: string; resetSignals: string[]; enterNode?: string; dropCaps?: string };
 }
 
 /** The host script (Launcher request `id`) for one exec: join the cgroups, nsenter the holder (twice for nonadmin). */
@@ -201,6 +201,11 @@ export function execCommand(s: ExecScript, id: string): string {
     s.exitFile === undefined
       ? `exec ${command}${stdin}`
       : `${command}${stdin}; s=$?; echo "$s" >${shq(s.exitFile)}; exit "$s"`;
+  if (s.tools.enterNode !== undefined) {
+    // One helper process does the signal reset, the namespaces, the root and the auto-user (enter-node.c).
+    const args = [String(s.holderPid), s.nonadmin ? '1' : '0', s.tools.dropCaps ?? '', PRELUDE, ...files];
+    return [...join, last([s.tools.enterNode, ...args, s.commandLine, ...env].map(shq).join(' '))].join('\n');
+  }
   if (!s.nonadmin) return [...join, last(enter(false, ['all', ...files, s.commandLine, ...env]))].join('\n');
   return [
     ...join,

@@ -1,0 +1,52 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NODE_DROPPED_CAPS } from './node-sandbox.ts';
+
+const SOURCE = fileURLToPath(new URL('./enter-node.c', import.meta.url));
+
+/** Linux capability numbers (linux/capability.h) of the names the sandboxes drop. */
+const CAP_NUMBERS: Record<string, number> = {
+  linux_immutable: 9,
+  sys_module: 16,
+  sys_rawio: 17,
+  sys_ptrace: 19,
+  sys_boot: 22,
+  sys_time: 25,
+  mknod: 27,
+  mac_override: 32,
+  mac_admin: 33,
+};
+
+/** NODE_DROPPED_CAPS as the numbers enter-node drops from the bounding set. */
+export const DROPPED_CAP_NUMBERS = NODE_DROPPED_CAPS.split(',')
+  .map((c) => c.replace(/^-/, ''))
+  .map((name) => {
+    const n = CAP_NUMBERS[name];
+    if (n === undefined) throw new Error(`no capability number for ${name}`);
+    return String(n);
+  })
+  .join(',');
+
+/**
+ * The enter-node helper for this host, compiled once per source version into `<dataDir>/bin` when a C compiler
+ * is there (`cc`); undefined otherwise, or with LAZURITE_ENTER_NODE=0 — then execs use the shell chain
+ * (env + setpriv + nsenter), which does the same with more processes per run.
+ */
+export function enterNodeHelper(dataDir: string): string | undefined {
+  if (process.env.LAZURITE_ENTER_NODE === '0') return undefined;
+  const source = readFileSync(SOURCE);
+  const tag = createHash('sha256').update(source).digest('hex').slice(0, 12);
+  const dir = join(dataDir, 'bin');
+  const binary = join(dir, `enter-node-${tag}`);
+  if (existsSync(binary)) return binary;
+  if (spawnSync('sh', ['-c', 'command -v cc'], { stdio: 'ignore' }).status !== 0) return undefined;
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${binary}.${String(process.pid)}.tmp`;
+  const r = spawnSync('cc', ['-O2', '-o', tmp, SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (r.status !== 0) return undefined;
+  renameSync(tmp, binary);
+  return binary;
+}
