@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
 import { startServer, type TestServer } from '../tests/compat/harness.ts';
+import { tinyPoolSpec } from '../tests/compat/pool-image.ts';
 import { runSlurmBench } from './slurm.ts';
 
 const COUNT = Number(process.env.BENCH_TASKS ?? 10_000);
@@ -106,16 +107,7 @@ async function lazurite(): Promise<{ raw: number; add: number; collection: numbe
   const server = await startServer([], dataDir);
   try {
     const batch = client(server);
-    await batch.pool.add({
-      id: 'bench',
-      vmSize: 'standard_d4_v3',
-      virtualMachineConfiguration: {
-        imageReference: { publisher: 'lazurite', offer: 'tiny', sku: 'busybox' },
-        nodeAgentSKUId: 'batch.node.lazurite tiny',
-      },
-      targetDedicatedNodes: NODES,
-      taskSlotsPerNode: SLOTS,
-    });
+    await batch.pool.add(tinyPoolSpec('bench', NODES, { vmSize: 'standard_d4_v3', taskSlotsPerNode: SLOTS }));
     await until(
       async () => (await batch.computeNode.list('bench')).filter((n) => n.state === 'idle').length === NODES,
       'the pool to be idle',

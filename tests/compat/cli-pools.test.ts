@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { runCli, startServer, type TestServer } from './harness.ts';
-import { sharedKeyBatch } from './pool-image.ts';
+import { sharedKeyBatch, tinyPoolSpec } from './pool-image.ts';
 
 /** `lazurite pools list` shows pools and the large-pool guidance they break (issue 4: "shown by the CLI"). */
 describe('lazurite pools list', () => {
@@ -15,25 +15,8 @@ describe('lazurite pools list', () => {
 
   test('a 700-node pool with a 5-minute resize timeout is listed with the timeout warning', async () => {
     const batch = sharedKeyBatch(server);
-    await batch.pool.add({
-      id: 'big',
-      vmSize: 'standard_a1_v2',
-      virtualMachineConfiguration: {
-        imageReference: { publisher: 'lazurite', offer: 'tiny', sku: 'busybox' },
-        nodeAgentSKUId: 'batch.node.lazurite tiny',
-      },
-      targetDedicatedNodes: 700,
-      resizeTimeout: 'PT5M',
-    });
-    await batch.pool.add({
-      id: 'small',
-      vmSize: 'standard_a1_v2',
-      virtualMachineConfiguration: {
-        imageReference: { publisher: 'lazurite', offer: 'tiny', sku: 'busybox' },
-        nodeAgentSKUId: 'batch.node.lazurite tiny',
-      },
-      targetDedicatedNodes: 2,
-    });
+    await batch.pool.add(tinyPoolSpec('big', 700, { resizeTimeout: 'PT5M' }));
+    await batch.pool.add(tinyPoolSpec('small', 2));
     const json = JSON.parse(await runCli(['pools', 'list', '--json', '--data-dir', server.dataDir])) as {
       id: string;
       targetNodes: number;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
 import { startServer, type TestServer } from './harness.ts';
-import { waitFor } from './pool-image.ts';
+import { tinyPoolSpec, waitFor } from './pool-image.ts';
 
 /** Node ids of the live holder processes (one per running node sandbox) of one data dir, from their command lines. */
 function holders(dataDir: string): string[] {
@@ -40,19 +40,14 @@ describe(
       let server = await startServer([], dataDir);
       try {
         let batch = client(server);
-        await batch.pool.add({
-          id: 'crashpool',
-          vmSize: 'standard_a1_v2',
-          virtualMachineConfiguration: {
-            imageReference: { publisher: 'lazurite', offer: 'tiny', sku: 'busybox' },
-            nodeAgentSKUId: 'batch.node.lazurite tiny',
-          },
-          targetDedicatedNodes: 50,
-          startTask: {
-            commandLine: "/bin/sh -c 'echo started'",
-            userIdentity: { autoUser: { elevationLevel: 'admin' } },
-          },
-        });
+        await batch.pool.add(
+          tinyPoolSpec('crashpool', 50, {
+            startTask: {
+              commandLine: "/bin/sh -c 'echo started'",
+              userIdentity: { autoUser: { elevationLevel: 'admin' } },
+            },
+          }),
+        );
         await waitFor(
           async () => (await batch.computeNode.list('crashpool')).filter((n) => n.state === 'idle').length,
           (idle) => idle >= 5,

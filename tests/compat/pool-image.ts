@@ -1,5 +1,7 @@
 import type { ComputeManagementClient } from '@azure/arm-compute';
-import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
+import { BatchServiceClient, BatchSharedKeyCredentials, type BatchServiceModels } from '@azure/batch';
+
+type PoolAddParameter = BatchServiceModels.PoolAddParameter;
 import type { ConnectionInfo } from '../../src/main.ts';
 
 const poll = { updateIntervalInMs: 100 };
@@ -111,6 +113,24 @@ export function sharedKeyBatch(server: { connection: ConnectionInfo }): BatchSer
   );
 }
 
+/** A pool of `nodes` from the tiny marketplace image (its own node agent SKU), plus `extra` properties. */
+export function tinyPoolSpec(
+  id: string,
+  nodes: number,
+  extra: Partial<PoolAddParameter> = {},
+): PoolAddParameter {
+  return {
+    id,
+    vmSize: 'standard_a1_v2',
+    virtualMachineConfiguration: {
+      imageReference: { publisher: 'lazurite', offer: 'tiny', sku: 'busybox' },
+      nodeAgentSKUId: 'batch.node.lazurite tiny',
+    },
+    targetDedicatedNodes: nodes,
+    ...extra,
+  };
+}
+
 /** A pool of `nodes` sandboxes from the tiny marketplace image, once all of them are idle. */
 export async function tinyPool(
   batch: BatchServiceClient,
@@ -118,16 +138,7 @@ export async function tinyPool(
   nodes: number,
   options: { vmSize: string; taskSlotsPerNode: number },
 ): Promise<void> {
-  await batch.pool.add({
-    id,
-    vmSize: options.vmSize,
-    virtualMachineConfiguration: {
-      imageReference: { publisher: 'lazurite', offer: 'tiny', sku: 'busybox' },
-      nodeAgentSKUId: 'batch.node.lazurite tiny',
-    },
-    targetDedicatedNodes: nodes,
-    taskSlotsPerNode: options.taskSlotsPerNode,
-  });
+  await batch.pool.add(tinyPoolSpec(id, nodes, options));
   await waitFor(
     () => batch.computeNode.list(id),
     (ns) => ns.length === nodes && ns.every((n) => n.state === 'idle'),
