@@ -64,6 +64,37 @@ function wireErrorFor(deps: ApiDeps, request: FastifyRequest, err: unknown): Wir
   }
 }
 
+/** Bytes of a refused oversize body read and thrown away so the client can finish sending and read the 413. */
+const DISCARD_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * Reads and drops the rest of a request body (up to DISCARD_LIMIT, then the connection is cut): a client still
+ * writing a body the server refused would otherwise see its connection reset (EPIPE) instead of the 413.
+ */
+function discardBody(request: FastifyRequest): Promise<void> {
+  const raw = request.raw;
+  if (raw.complete || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      raw.off('data', onData);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > DISCARD_LIMIT) {
+        raw.destroy();
+        done();
+      }
+    };
+    raw.on('data', onData);
+    raw.once('end', done);
+    raw.once('error', done);
+    raw.once('close', done);
+    raw.resume();
+  });
+}
+
 async function sendError(
   deps: ApiDeps,
   request: FastifyRequest,
@@ -72,6 +103,7 @@ async function sendError(
 ): Promise<void> {
   const err = normalizeError(error);
   const wire = wireErrorFor(deps, request, err);
+  if (wire.status === 413) await discardBody(request);
   if (wire.status >= 500 && wire.status !== 501)
     deps.logger.error({ err: error, url: request.url, reqId: request.id }, 'request failed');
   else deps.logger.debug({ code: (err as DomainError).code, url: request.url }, 'request rejected');
