@@ -6,7 +6,7 @@
  * Completion is counted from a jobcomp/filetxt record file (no RPC load on slurmctld while polling), then confirmed
  * with an empty `squeue`. Standalone: `node bench/slurm.ts [jobs]` logs to stderr and prints the result as JSON.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync } from 'node:fs';
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,18 +40,9 @@ const MUNGE_RUN_DIR = '/run/munge';
 const PACKAGES = ['slurm-wlm', 'munge'];
 const BINARIES = ['slurmctld', 'slurmd', 'sbatch', 'squeue', 'sinfo', 'munged', 'munge'];
 
-interface Daemon {
-  name: string;
-  child: ChildProcess;
-}
-
-interface Session {
-  dir: string;
-  env: Env;
-  log: Log;
-  daemons: Daemon[];
-  tail: JobcompTail;
-}
+type Daemon = { name: string; child: ChildProcess };
+/** One benchmark run: its temp dir, the environment for Slurm commands (SLURM_CONF), the daemons it started. */
+type Session = { dir: string; env: Env; log: Log; daemons: Daemon[]; tail: JobcompTail };
 
 const secondsSince = (start: number) => (performance.now() - start) / 1000;
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -94,31 +85,15 @@ async function ensureInstalled(log: Log): Promise<number | string> {
   log(`installing ${PACKAGES.join(' ')} with apt-get`);
   const start = performance.now();
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () =>
-    run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...PACKAGES], env, 1_200_000);
-  try {
-    await install();
-  } catch (first) {
-    log(`apt-get install failed (${String(first).slice(0, 200)}); running apt-get update and retrying`);
-    try {
-      await run('apt-get', ['update', '-q'], env, 600_000);
-      await install();
-    } catch (e) {
-      return `apt-get could not install ${PACKAGES.join(' ')}: ${String(e).slice(0, 500)}`;
-    }
-  }
+  const apt = (...args: string[]) => run('apt-get', ['-y', '-q', ...args], env, 1_200_000);
+  const install = () => apt('install', '--no-install-recommends', ...PACKAGES);
+  const failure = await install()
+    .catch(() => apt('update').then(install)) // stale package lists: update once and retry
+    .then(() => '', String);
+  if (failure) return `apt-get could not install ${PACKAGES.join(' ')}: ${failure.slice(0, 500)}`;
   const seconds = round(secondsSince(start), 1);
   log(`installed ${PACKAGES.join(' ')} in ${seconds} s`);
   return seconds;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function readText(path: string): string | undefined {
@@ -129,32 +104,59 @@ function readText(path: string): string | undefined {
   }
 }
 
-/** Kills daemons of an earlier aborted run (their command line names a PREFIX dir; munged via its pid marker). */
+const signal = (pid: number, sig: NodeJS.Signals) => {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+};
+/** Running and not a zombie (orphans are reaped by PID 1, which may take a while). */
+const isAlive = (pid: number) => !/^\d+ \(.*\) [ZX]/.test(readText(`/proc/${pid}/stat`) ?? '0 () X');
+
+/** Processes of runs under `prefix`: daemons name it on their command line, job steps (slurmstepd) in SLURM_CONF. */
+function processesUnder(prefix: string): number[] {
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid)
+    .filter((e) => {
+      const cmdline = readText(`/proc/${e}/cmdline`) ?? '';
+      if (cmdline.includes(prefix)) return true;
+      if (!readText(`/proc/${e}/comm`)?.startsWith('slurm')) return false;
+      return (readText(`/proc/${e}/environ`) ?? '').includes(prefix);
+    })
+    .map(Number);
+}
+
+async function terminate(pids: number[], what: string, log: Log): Promise<void> {
+  if (pids.length === 0) return;
+  log(`stopping ${pids.length} ${what}: pids ${pids.join(' ')}`);
+  for (const pid of pids) signal(pid, 'SIGTERM');
+  await until(`${what} to exit`, 10_000, () => Promise.resolve(!pids.some(isAlive))).catch(() => {
+    for (const pid of pids.filter(isAlive)) signal(pid, 'SIGKILL');
+  });
+}
+
+/** Stops what an earlier aborted run left (Slurm processes under PREFIX, munged via its pid marker), removes its dir. */
 async function cleanLeftovers(log: Log): Promise<void> {
   const stale = readdirSync(tmpdir())
     .filter((n) => n.startsWith(STEM))
     .map((n) => join(tmpdir(), n));
-  const pids = readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid)
-    .filter((e) => readText(`/proc/${e}/cmdline`)?.includes(PREFIX))
-    .map(Number);
+  // Same ports and prefix: a second concurrent run would break the first, so refuse instead of killing it.
+  const owner = stale.map((d) => Number(readText(join(d, 'owner.pid')))).find((p) => p > 0 && isAlive(p));
+  if (owner) throw new Error(`another Slurm benchmark (pid ${owner}) is running; ${PREFIX}* is in use`);
+  const pids = processesUnder(PREFIX);
   for (const dir of stale) {
     const pid = Number(readText(join(dir, 'munged.pid')));
     if (pid > 0 && readText(`/proc/${pid}/comm`)?.trim() === 'munged') pids.push(pid);
   }
-  if (pids.length > 0) {
-    log(`stopping ${pids.length} leftover daemon(s) of an earlier run: pids ${pids.join(' ')}`);
-    for (const pid of pids) process.kill(pid, 'SIGTERM');
-    await until('leftover daemons to exit', 10_000, () => Promise.resolve(!pids.some(isAlive))).catch(() => {
-      for (const pid of pids.filter(isAlive)) process.kill(pid, 'SIGKILL');
-    });
-  }
+  await terminate(pids, 'leftover process(es) of an earlier run', log);
   for (const dir of stale) rmSync(dir, { recursive: true, force: true });
 }
 
-function startDaemon(dir: string, name: string, cmd: string, args: string[], env: Env): Daemon {
+/** Starts a daemon in the foreground (-D/-F) as our child, its stdout/stderr into log/<name>.out. */
+function startDaemon(dir: string, name: string, args: string[], opts: SpawnOptions): Daemon {
   const out = openSync(join(dir, 'log', `${name}.out`), 'a');
-  const child = spawn(bin(cmd), args, { env, stdio: ['ignore', out, out] });
+  const child = spawn(bin(args[0] ?? ''), args.slice(1), { ...opts, stdio: ['ignore', out, out] });
   closeSync(out);
   child.on('error', (e) => {
     writeFileSync(join(dir, 'log', `${name}.out`), `spawn failed: ${e.message}\n`, { flag: 'a' });
@@ -181,30 +183,16 @@ async function stopDaemon(d: Daemon, log: Log): Promise<void> {
   await Promise.race([gone, sleep(5_000)]);
 }
 
-async function mungeWorks(): Promise<boolean> {
-  return run('munge', ['-n'], process.env, 5_000).then(
-    () => true,
-    () => false,
-  );
-}
+const mungeWorks = () => run('munge', ['-n'], process.env, 5_000).then(Boolean, () => false);
 
-function systemUser(name: string): { uid: number; gid: number } {
-  const line = readFileSync('/etc/passwd', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(`${name}:`));
-  const [, , uid, gid] = line?.split(':') ?? [];
-  if (uid === undefined || gid === undefined)
-    throw new Error(`no ${name} user (the munge package creates it)`);
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
-/** Uses a running munged, or starts one as the munge user (creating the key if missing); returns what it started. */
-async function ensureMunge(dir: string, log: Log): Promise<Daemon | undefined> {
+/** Uses a running munged, or starts one as the munge user (key created if missing), registered in `daemons`. */
+async function ensureMunge({ dir, log, daemons }: Session): Promise<void> {
   if (await mungeWorks()) {
     log('munged is already running; using it');
-    return undefined;
+    return;
   }
-  const { uid, gid } = systemUser('munge');
+  const [uid, gid] = await Promise.all(['-u', '-g'].map(async (o) => Number(await run('id', [o, 'munge']))));
+  if (uid === undefined || gid === undefined) throw new Error('no munge user');
   mkdirSync(MUNGE_RUN_DIR, { recursive: true, mode: 0o755 });
   chownSync(MUNGE_RUN_DIR, uid, gid);
   if (!existsSync(MUNGE_KEY)) {
@@ -212,73 +200,68 @@ async function ensureMunge(dir: string, log: Log): Promise<Daemon | undefined> {
     chownSync(MUNGE_KEY, uid, gid);
     log(`created ${MUNGE_KEY}`);
   }
-  const out = openSync(join(dir, 'log', 'munged.out'), 'a');
-  const child = spawn(bin('munged'), ['--foreground'], { uid, gid, stdio: ['ignore', out, out] });
-  closeSync(out);
-  child.on('error', () => {});
-  const munged = { name: 'munged', child };
-  writeFileSync(join(dir, 'munged.pid'), String(child.pid ?? ''));
+  const munged = startDaemon(dir, 'munged', ['munged', '--foreground'], { uid, gid });
+  daemons.push(munged); // from here on, `finally` stops it
+  writeFileSync(join(dir, 'munged.pid'), String(munged.child.pid ?? ''));
   await until('munged to answer', 15_000, mungeWorks, () => {
     checkAlive([munged]);
   });
-  log(`started munged (pid ${child.pid})`);
-  return munged;
+  log(`started munged (pid ${munged.child.pid})`);
 }
 
 function slurmConf(dir: string, jobs: number): string {
   const host = hostname().split('.')[0] ?? 'localhost';
-  const [state, spool, runDir, logDir] = ['state', 'spool', 'run', 'log'].map((d) => join(dir, d));
-  return [
-    'ClusterName=lzbench',
-    `SlurmctldHost=${host}(127.0.0.1)`,
-    'SlurmUser=root',
-    `SlurmctldPort=${CTLD_PORT}`,
-    'AuthType=auth/munge',
-    'CredType=cred/munge',
-    `StateSaveLocation=${state}`,
-    `SlurmdSpoolDir=${spool}/%n`,
-    `SlurmctldPidFile=${runDir}/slurmctld.pid`,
-    `SlurmdPidFile=${runDir}/slurmd-%n.pid`,
-    `SlurmctldLogFile=${logDir}/slurmctld.log`,
-    `SlurmdLogFile=${logDir}/slurmd-%n.log`,
-    'ProctrackType=proctrack/linuxproc',
-    'TaskPlugin=task/none',
-    'JobAcctGatherType=jobacct_gather/none',
-    'AccountingStorageType=accounting_storage/none',
-    // One line per finished job: completion is counted from this file instead of polling slurmctld.
-    'JobCompType=jobcomp/filetxt',
-    `JobCompLoc=${join(dir, 'jobcomp.txt')}`,
-    'MpiDefault=none',
-    'SchedulerType=sched/backfill',
-    'SelectType=select/cons_tres',
-    'SelectTypeParameters=CR_Core',
-    'ReturnToService=2',
-    'SlurmctldDebug=error',
-    'SlurmdDebug=error',
-    `MaxJobCount=${Math.max(100_000, 2 * jobs + 1000)}`,
-    `MaxArraySize=${Math.max(1001, jobs + 1)}`,
-    'SlurmdParameters=config_overrides',
-    ...NODES.map(
-      (n, i) =>
-        `NodeName=${n} NodeHostname=${host} NodeAddr=127.0.0.1 Port=${NODE_PORT + i} CPUs=16 RealMemory=4000 State=UNKNOWN`,
-    ),
-    'PartitionName=batch Nodes=ALL Default=YES MaxTime=INFINITE State=UP',
-    'SchedulerParameters=batch_sched_delay=0,default_queue_depth=1100,bf_interval=1,bf_max_job_test=1100,max_rpc_cnt=0',
-    'MinJobAge=10',
-    '',
-  ].join('\n');
+  const nodes = NODES.map(
+    (n, i) =>
+      `NodeName=${n} NodeHostname=${host} NodeAddr=127.0.0.1 Port=${NODE_PORT + i} CPUs=16 RealMemory=4000 State=UNKNOWN`,
+  );
+  // The tuned reference configuration with per-run paths; jobcomp/filetxt writes one line per finished job, so
+  // completion is counted from a file instead of polling slurmctld.
+  return `ClusterName=lzbench
+SlurmctldHost=${host}(127.0.0.1)
+SlurmUser=root
+SlurmctldPort=${CTLD_PORT}
+AuthType=auth/munge
+CredType=cred/munge
+StateSaveLocation=${dir}/state
+SlurmdSpoolDir=${dir}/spool/%n
+SlurmctldPidFile=${dir}/run/slurmctld.pid
+SlurmdPidFile=${dir}/run/slurmd-%n.pid
+SlurmctldLogFile=${dir}/log/slurmctld.log
+SlurmdLogFile=${dir}/log/slurmd-%n.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=${dir}/jobcomp.txt
+MpiDefault=none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+SlurmctldDebug=error
+SlurmdDebug=error
+MaxJobCount=${Math.max(100_000, 2 * jobs + 1000)}
+MaxArraySize=${Math.max(1001, jobs + 1)}
+SlurmdParameters=config_overrides
+${nodes.join('\n')}
+PartitionName=batch Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+SchedulerParameters=batch_sched_delay=0,default_queue_depth=1100,bf_interval=1,bf_max_job_test=1100,max_rpc_cnt=0
+MinJobAge=10
+`;
 }
 
-/** Follows the jobcomp/filetxt file: counts finished jobs by JobState since the last reset(). */
+/** Follows the jobcomp/filetxt file (one line per finished job): counts by JobState since the last reset. */
 class JobcompTail {
-  readonly path: string;
+  readonly states = new Map<string, number>();
   total = 0;
-  states = new Map<string, number>();
+  readonly #path: string;
   #offset = 0;
   #partial = '';
 
   constructor(path: string) {
-    this.path = path;
+    this.#path = path;
   }
 
   reset(): void {
@@ -287,21 +270,17 @@ class JobcompTail {
   }
 
   async poll(): Promise<void> {
-    const fh = await open(this.path, 'r').catch(() => undefined);
+    const fh = await open(this.#path).catch(() => undefined);
     if (!fh) return;
     try {
-      const buf = Buffer.alloc(1 << 20);
-      for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, buf.length, this.#offset);
-        if (bytesRead === 0) break;
-        this.#offset += bytesRead;
-        const lines = (this.#partial + buf.toString('latin1', 0, bytesRead)).split('\n');
-        this.#partial = lines.pop() ?? '';
-        for (const line of lines) {
-          const state = /JobState=(\S+)/.exec(line)?.[1] ?? 'UNPARSED';
-          this.states.set(state, (this.states.get(state) ?? 0) + 1);
-          this.total++;
-        }
+      const size = (await fh.stat()).size - this.#offset;
+      const { buffer, bytesRead } = await fh.read(Buffer.alloc(size), 0, size, this.#offset);
+      this.#offset += bytesRead;
+      const lines = (this.#partial + buffer.toString('latin1', 0, bytesRead)).split('\n');
+      this.#partial = lines.pop() ?? '';
+      for (const state of lines.map((l) => /JobState=(\S+)/.exec(l)?.[1] ?? 'UNPARSED')) {
+        this.states.set(state, (this.states.get(state) ?? 0) + 1);
+        this.total++;
       }
     } finally {
       await fh.close();
@@ -309,16 +288,10 @@ class JobcompTail {
   }
 }
 
-async function queueLength(env: Env): Promise<number> {
-  const out = await run('squeue', ['-h', '-r', '-o', '%i'], env, 30_000);
-  return out.split('\n').filter((l) => l.trim() !== '').length;
-}
-
-async function queueSummary(env: Env): Promise<string> {
-  const out = await run('squeue', ['-h', '-r', '-o', '%T %r'], env, 30_000).catch((e: unknown) => String(e));
-  const counts = new Map<string, number>();
-  for (const l of out.split('\n').filter((x) => x.trim() !== '')) counts.set(l, (counts.get(l) ?? 0) + 1);
-  return [...counts].map(([k, v]) => `${v}× ${k}`).join(', ') || 'empty';
+/** Active jobs (array tasks expanded) as `state reason` lines. */
+async function queue(env: Env): Promise<string[]> {
+  const out = await run('squeue', ['-h', '-r', '-o', '%T %r'], env, 30_000);
+  return out.split('\n').filter((l) => l.trim() !== '');
 }
 
 /** Polls until `expected` jobs have a completion record and squeue is empty; returns the performance.now() of that. */
@@ -329,22 +302,18 @@ async function waitAllDone(s: Session, label: string, expected: number, start: n
   let loggedAt = performance.now();
   for (;;) {
     await s.tail.poll();
-    if (s.tail.total >= expected && (await queueLength(s.env)) === 0) return performance.now();
+    if (s.tail.total >= expected && (await queue(s.env)).length === 0) return performance.now();
     const now = performance.now();
     if (s.tail.total !== lastTotal) [lastTotal, progressAt] = [s.tail.total, now];
     if (now - loggedAt >= 5_000) {
       s.log(`${label}: ${s.tail.total}/${expected} finished after ${round(secondsSince(start), 1)} s`);
       loggedAt = now;
     }
-    const problem =
-      now - start > timeoutMs
-        ? `timed out after ${timeoutMs / 1000} s`
-        : now - progressAt > STALL_MS
-          ? 'stalled'
-          : '';
-    if (problem) {
-      const queue = await queueSummary(s.env);
-      throw new Error(`${label}: ${problem}, ${s.tail.total}/${expected} finished; queue: ${queue}`);
+    if (now - start > timeoutMs || now - progressAt > STALL_MS) {
+      const counts = Map.groupBy(await queue(s.env).catch((e: unknown) => [String(e)]), (l) => l);
+      const queued = [...counts].map(([line, all]) => `${all.length}× ${line}`).join(', ') || 'empty';
+      const why = now - start > timeoutMs ? `timed out after ${timeoutMs / 1000} s` : 'no progress for 120 s';
+      throw new Error(`${label}: ${why}, ${s.tail.total}/${expected} finished; queue: ${queued}`);
     }
     checkAlive(s.daemons);
     await sleep(POLL_MS);
@@ -352,17 +321,8 @@ async function waitAllDone(s: Session, label: string, expected: number, start: n
 }
 
 async function sbatch(env: Env, dir: string, extra: string[]): Promise<void> {
-  const args = [
-    '--parsable',
-    '-J',
-    'lzbench',
-    '-o',
-    '/dev/null',
-    '-e',
-    '/dev/null',
-    `--chdir=${dir}`,
-    ...extra,
-  ];
+  // No output files: thousands of slurm-N.out would otherwise land in the working directory.
+  const args = ['-J', 'lzbench', '-o', '/dev/null', '-e', '/dev/null', `--chdir=${dir}`, ...extra];
   for (let attempt = 1; ; attempt++) {
     try {
       await run('sbatch', [...args, '--wrap', '/bin/true'], env, 60_000);
@@ -375,6 +335,7 @@ async function sbatch(env: Env, dir: string, extra: string[]): Promise<void> {
 }
 
 async function submitLoop(s: Session, jobs: number): Promise<void> {
+  const start = performance.now();
   let next = 0;
   const submitter = async () => {
     while (next < jobs) {
@@ -383,20 +344,15 @@ async function submitLoop(s: Session, jobs: number): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: Math.min(SUBMITTERS, jobs) }, submitter));
+  const seconds = secondsSince(start);
+  s.log(`sbatch loop: ${jobs} jobs submitted in ${round(seconds)} s (${round(jobs / seconds, 1)}/s)`);
 }
 
 /** Seconds from the first submission until every job has finished. */
-async function measure(
-  s: Session,
-  label: string,
-  jobs: number,
-  submit: () => Promise<void>,
-): Promise<number> {
+async function measure(s: Session, label: string, jobs: number, submit: () => Promise<void>) {
   s.tail.reset();
   const start = performance.now();
   await submit();
-  const submitted = secondsSince(start);
-  s.log(`${label}: ${jobs} jobs submitted in ${round(submitted)} s (${round(jobs / submitted, 1)}/s)`);
   const seconds = (await waitAllDone(s, label, jobs, start)) / 1000 - start / 1000;
   const failed = [...s.tail.states].filter(([state]) => state !== 'COMPLETED');
   if (failed.length > 0) throw new Error(`${label}: jobs did not complete: ${JSON.stringify(failed)}`);
@@ -407,9 +363,9 @@ async function measure(
 async function startCluster(s: Session, jobs: number): Promise<void> {
   const conf = join(s.dir, 'slurm.conf');
   writeFileSync(conf, slurmConf(s.dir, jobs));
-  s.daemons.push(startDaemon(s.dir, 'slurmctld', 'slurmctld', ['-D', '-f', conf], s.env));
+  s.daemons.push(startDaemon(s.dir, 'slurmctld', ['slurmctld', '-D', '-f', conf], { env: s.env }));
   for (const n of NODES)
-    s.daemons.push(startDaemon(s.dir, `slurmd-${n}`, 'slurmd', ['-D', '-N', n, '-f', conf], s.env));
+    s.daemons.push(startDaemon(s.dir, `slurmd-${n}`, ['slurmd', '-D', '-N', n, '-f', conf], { env: s.env }));
   let sinfo = '';
   const allIdle = async () => {
     sinfo = await run('sinfo', ['-h', '-N', '-o', '%N %t'], s.env, 10_000).catch((e: unknown) => String(e));
@@ -433,11 +389,6 @@ function dumpLogs(dir: string, log: Log): void {
   }
 }
 
-function skip(reason: string, log: Log): { skipped: string } {
-  log(`slurm benchmark skipped: ${reason}`);
-  return { skipped: reason };
-}
-
 /**
  * Installs slurm-wlm + munge if missing (apt-get, root), writes a single-host config into a temp dir, starts munged
  * (unless one runs), slurmctld and 4 slurmd (-N) daemons, runs the two measurements, stops everything it started and
@@ -448,22 +399,26 @@ export async function runSlurmBench(
   log: (line: string) => void,
 ): Promise<SlurmResult | { skipped: string }> {
   if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`jobs must be a positive integer, got ${jobs}`);
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) return skip('needs root on Linux', log);
-  const installed = await ensureInstalled(log);
-  if (typeof installed === 'string') return skip(installed, log);
+  const installed = process.getuid?.() === 0 ? await ensureInstalled(log) : 'needs root (apt-get, daemons)';
+  if (typeof installed === 'string') {
+    log(`slurm benchmark skipped: ${installed}`);
+    return { skipped: installed };
+  }
   await cleanLeftovers(log);
   const dir = mkdtempSync(PREFIX);
+  writeFileSync(join(dir, 'owner.pid'), String(process.pid));
   for (const d of ['state', 'spool', 'run', 'log']) mkdirSync(join(dir, d));
   const env = { ...process.env, SLURM_CONF: join(dir, 'slurm.conf') };
   const s: Session = { dir, env, log, daemons: [], tail: new JobcompTail(join(dir, 'jobcomp.txt')) };
-  // If this process dies without reaching `finally`, at least signal the daemons; cleanLeftovers() does the rest.
+  // If this process exits without reaching `finally` (signal), kill what it started; cleanLeftovers() does the rest.
   const onExit = () => {
-    for (const d of s.daemons) if (!exited(d.child)) d.child.kill('SIGTERM');
+    for (const d of s.daemons) if (!exited(d.child)) d.child.kill('SIGKILL');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300); // let slurmd die before sweeping its steps
+    for (const pid of processesUnder(`${dir}/`)) signal(pid, 'SIGKILL');
   };
   process.on('exit', onExit);
   try {
-    const munged = await ensureMunge(dir, log);
-    if (munged) s.daemons.push(munged);
+    await ensureMunge(s);
     await startCluster(s, jobs);
     const version = (await run('sbatch', ['--version'], env)).trim();
     const sbatchSeconds = await measure(s, 'sbatch loop', jobs, () => submitLoop(s, jobs));
@@ -485,6 +440,7 @@ export async function runSlurmBench(
   } finally {
     // slurmd first, then slurmctld, then munged (only if started here)
     for (const d of [...s.daemons].reverse()) await stopDaemon(d, log);
+    await terminate(processesUnder(`${dir}/`), 'remaining job step(s)', log);
     process.off('exit', onExit);
     rmSync(dir, { recursive: true, force: true });
     log('slurm daemons stopped, temp state removed');
