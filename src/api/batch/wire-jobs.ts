@@ -2,6 +2,7 @@ import type { NodeFileInfo } from '../../backends/port.ts';
 import { taskDirOf } from '../../domain/jobs/dispatch.ts';
 import { formatDuration } from '../../domain/pools/pool-spec.ts';
 import { prepDirOf } from '../../domain/jobs/job-prep.ts';
+import { record } from '../../domain/jobs/spec.ts';
 import type {
   JobPrepRecord,
   JobRecord,
@@ -14,9 +15,6 @@ import { nodeFileToWire } from './wire-pools.ts';
 
 /** TimeSpan.MaxValue as the Batch service writes an unlimited duration. */
 const UNLIMITED = 'P10675199DT2H48M5.4775807S';
-
-const record = (v: unknown): Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 
 const previous = (r: { previousState: string | null; previousStateTransitionTime: string | null }) =>
   r.previousState === null

@@ -3,7 +3,7 @@ import type { OutputFileSpec, ResourceFileSpec } from '../../backends/task-files
 import type { StoreTx } from '../../storage/port.ts';
 import type { JobRecord, NodeRecord, PoolRecord, TaskRecord } from '../../storage/records.ts';
 import { moveNode } from '../pools/node-states.ts';
-import { applyEnvironmentSettings, elevationOf, startTaskEnvironment } from '../pools/start-task.ts';
+import { applyEnvironmentSettings, elevationOf, taskRunEnvironment } from '../pools/start-task.ts';
 import { applyPrepReport, prepAssignments, prepEnvironment, prepGate } from './job-prep.ts';
 import { record } from './spec.ts';
 import { moveTask } from './states.ts';
@@ -12,6 +12,7 @@ import {
   hasRetryLeft,
   requeueTask,
   retryTask,
+  runSucceeded,
   settleJob,
   taskEtag,
   type RunOutcome,
@@ -30,6 +31,7 @@ const schedulable = (n: NodeRecord) => SCHEDULABLE.has(n.state) && n.goal === 'r
 /** Applies task reports; reports for an older run (attempt) or a task no longer on that node are ignored. */
 export async function applyTaskReports(tx: StoreTx, reports: TaskReport[], now: Date): Promise<boolean> {
   let changed = false;
+  const ended = new Map<string, { report: TaskReport; runs: number; succeeded: number }>();
   for (const r of reports) {
     if (await applyPrepReport(tx, r, now)) {
       changed = true;
@@ -46,21 +48,30 @@ export async function applyTaskReports(tx: StoreTx, reports: TaskReport[], now: 
       continue;
     }
     await completeRun(tx, task, r, now);
+    const k = key(r.accountName, r.poolId, r.nodeId);
+    const tally = ended.get(k) ?? { report: r, runs: 0, succeeded: 0 };
+    ended.set(k, { ...tally, runs: tally.runs + 1, succeeded: tally.succeeded + (runSucceeded(r) ? 1 : 0) });
   }
+  await countRuns(tx, [...ended.values()]);
   return changed;
 }
 
-/** The node's run counters (ComputeNode.totalTasksRun / totalTasksSucceeded). */
-async function countRun(tx: StoreTx, r: TaskReport, ok: boolean): Promise<void> {
-  const node = await tx.findNode(r.accountName, r.poolId, r.nodeId);
-  if (!node) return;
-  await tx.putNodes([
-    {
+/** The nodes' run counters (ComputeNode.totalTasksRun / totalTasksSucceeded), one write per node. */
+async function countRuns(
+  tx: StoreTx,
+  tallies: { report: TaskReport; runs: number; succeeded: number }[],
+): Promise<void> {
+  const nodes: NodeRecord[] = [];
+  for (const { report: r, runs, succeeded } of tallies) {
+    const node = await tx.findNode(r.accountName, r.poolId, r.nodeId);
+    if (!node) continue;
+    nodes.push({
       ...node,
-      totalTasksRun: (node.totalTasksRun ?? 0) + 1,
-      totalTasksSucceeded: (node.totalTasksSucceeded ?? 0) + (ok ? 1 : 0),
-    },
-  ]);
+      totalTasksRun: (node.totalTasksRun ?? 0) + runs,
+      totalTasksSucceeded: (node.totalTasksSucceeded ?? 0) + succeeded,
+    });
+  }
+  await tx.putNodes(nodes);
 }
 
 async function completeRun(tx: StoreTx, task: TaskRecord, r: TaskReport, now: Date): Promise<void> {
@@ -71,9 +82,7 @@ async function completeRun(tx: StoreTx, task: TaskRecord, r: TaskReport, now: Da
     ...(r.fileUploadError === true ? { fileUploadError: true } : {}),
   };
   const started: TaskRecord = { ...task, executionInfo: { ...task.executionInfo, startTime: r.startTime } };
-  const ok = r.exitCode === 0 && r.failureInfo === undefined;
-  await countRun(tx, r, ok);
-  if (!ok && hasRetryLeft(started)) {
+  if (!runSucceeded(r) && hasRetryLeft(started)) {
     await tx.putTasks([retryTask(started, now, outcome)]);
     return;
   }
@@ -231,15 +240,11 @@ function taskAssignment(
 ): TaskAssignment {
   const elevation = elevationOf(task.spec);
   const taskDir = taskDirOf(task.jobId, task.id);
-  const root = '/mnt/batch/tasks';
-  const environment: Record<string, string> = {
-    ...startTaskEnvironment(pool, node, accountUrl, elevation),
-    HOME: `${root}/${taskDir}/wd`,
-    AZ_BATCH_JOB_ID: task.jobId,
-    AZ_BATCH_TASK_ID: task.id,
-    AZ_BATCH_TASK_DIR: `${root}/${taskDir}`,
-    AZ_BATCH_TASK_WORKING_DIR: `${root}/${taskDir}/wd`,
-  };
+  const environment = taskRunEnvironment(pool, node, accountUrl, elevation, {
+    jobId: task.jobId,
+    taskId: task.id,
+    taskDir,
+  });
   Object.assign(environment, prepEnvironment(job));
   applyEnvironmentSettings(environment, job?.spec.commonEnvironmentSettings);
   applyEnvironmentSettings(environment, task.spec.environmentSettings);

@@ -8,8 +8,10 @@ import type {
   PoolRecord,
   PrepRunRecord,
 } from '../../storage/records.ts';
-import { applyEnvironmentSettings, elevationOf, startTaskEnvironment } from '../pools/start-task.ts';
+import { NODE_ROOT_DIR } from '../../backends/port.ts';
+import { applyEnvironmentSettings, elevationOf, taskRunEnvironment } from '../pools/start-task.ts';
 import { constraintsOf, durationOf, record } from './spec.ts';
+import { runSucceeded } from './task-outcome.ts';
 
 /**
  * Job preparation and release tasks, per node: the preparation runs on a node before the first task of its job
@@ -21,7 +23,6 @@ import { constraintsOf, durationOf, record } from './spec.ts';
 export const PREP_ID = '$prep';
 export const RELEASE_ID = '$release';
 const key = (id: string): string => id.toLowerCase();
-const ROOT = '/mnt/batch/tasks';
 export const prepDirOf = (jobId: string, kind: 'preparation' | 'release') =>
   `workitems/${jobId}/job-1/${kind === 'preparation' ? 'jobpreparation' : 'jobrelease'}`;
 
@@ -60,11 +61,14 @@ export function prepGate(node: NodeRecord, job: JobRecord | undefined): { gate: 
   return { gate: p.result === 'success' ? 'ready' : 'never', node };
 }
 
+const prepDirs = (jobId: string): Record<string, string> => {
+  const dir = `${NODE_ROOT_DIR}/${prepDirOf(jobId, 'preparation')}`;
+  return { AZ_BATCH_JOB_PREP_DIR: dir, AZ_BATCH_JOB_PREP_WORKING_DIR: `${dir}/wd` };
+};
+
 /** The AZ_BATCH_JOB_PREP_* variables tasks of a job with a preparation task get. */
 export function prepEnvironment(job: JobRecord | undefined): Record<string, string> {
-  if (!job || job.spec.jobPreparationTask === undefined) return {};
-  const dir = `${ROOT}/${prepDirOf(job.id, 'preparation')}`;
-  return { AZ_BATCH_JOB_PREP_DIR: dir, AZ_BATCH_JOB_PREP_WORKING_DIR: `${dir}/wd` };
+  return !job || job.spec.jobPreparationTask === undefined ? {} : prepDirs(job.id);
 }
 
 function runAssignment(
@@ -78,15 +82,13 @@ function runAssignment(
   const run = (kind === 'preparation' ? prep.preparation : prep.release) as PrepRunRecord;
   const elevation = elevationOf(task);
   const taskDir = prepDirOf(prep.jobId, kind);
-  const environment: Record<string, string> = {
-    ...startTaskEnvironment(pool, node, accountUrl, elevation),
-    HOME: `${ROOT}/${taskDir}/wd`,
-    AZ_BATCH_JOB_ID: prep.jobId,
-    AZ_BATCH_TASK_ID: kind === 'preparation' ? 'jobpreparation' : 'jobrelease',
-    AZ_BATCH_TASK_DIR: `${ROOT}/${taskDir}`,
-    AZ_BATCH_TASK_WORKING_DIR: `${ROOT}/${taskDir}/wd`,
-    AZ_BATCH_JOB_PREP_DIR: `${ROOT}/${prepDirOf(prep.jobId, 'preparation')}`,
-    AZ_BATCH_JOB_PREP_WORKING_DIR: `${ROOT}/${prepDirOf(prep.jobId, 'preparation')}/wd`,
+  const environment = {
+    ...taskRunEnvironment(pool, node, accountUrl, elevation, {
+      jobId: prep.jobId,
+      taskId: kind === 'preparation' ? 'jobpreparation' : 'jobrelease',
+      taskDir,
+    }),
+    ...prepDirs(prep.jobId),
   };
   applyEnvironmentSettings(environment, prep.environmentSettings);
   applyEnvironmentSettings(environment, task.environmentSettings);
@@ -131,7 +133,7 @@ export async function applyPrepReport(tx: StoreTx, r: TaskReport, now: Date): Pr
   if (!node || !prep || !run || run.attempt !== r.attempt || run.state === 'completed') return true;
   let next: PrepRunRecord = { ...run, state: 'running', startTime: r.startTime };
   if (r.state === 'completed') {
-    const ok = r.exitCode === 0 && r.failureInfo === undefined;
+    const ok = runSucceeded(r);
     const retries = kind === 'preparation' ? (constraintsOf(prep.preparationTask).maxTaskRetryCount ?? 0) : 0;
     next =
       !ok && (retries < 0 || run.retryCount < retries)

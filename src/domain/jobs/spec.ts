@@ -1,12 +1,12 @@
 import { DomainError } from '../errors.ts';
 import { invalidProperty, missingProperty, parseDuration } from '../pools/pool-spec.ts';
+import { record } from '../pools/start-task.ts';
 
 /** Checks of job and task bodies beyond the OpenAPI schema (which the API layer has already applied). */
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-export const record = (v: unknown): Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+export { record } from '../pools/start-task.ts';
 
 export function unsupportedProperty(property: string, reason: string): DomainError {
   return new DomainError(

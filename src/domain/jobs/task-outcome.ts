@@ -24,7 +24,9 @@ interface ExitOptions {
 export const taskEtag = (task: TaskRecord, now: Date): string =>
   newEtag(now, task.seq * 131 + task.attempt * 17 + task.executionInfo.retryCount);
 
-const succeeded = (o: RunOutcome): boolean => o.exitCode === 0 && o.failureInfo === undefined;
+/** A run succeeded: it exited 0 and nothing else (resource files, output files) failed. */
+export const runSucceeded = (o: { exitCode?: number; failureInfo?: unknown }): boolean =>
+  o.exitCode === 0 && o.failureInfo === undefined;
 
 /** The exitConditions entry that applies to an outcome (BatchService.json ExitConditions), with defaults. */
 export function exitOptionsFor(task: TaskRecord, job: JobRecord | undefined, o: RunOutcome): ExitOptions {
@@ -44,10 +46,10 @@ export function exitOptionsFor(task: TaskRecord, job: JobRecord | undefined, o: 
       );
       if (range) return range.exitOptions;
     }
-    return succeeded(o) ? undefined : conditions.default;
+    return runSucceeded(o) ? undefined : conditions.default;
   };
   const options = record(match());
-  const ok = succeeded(o);
+  const ok = runSucceeded(o);
   const usesJobAction = job?.spec.onTaskFailure === 'performexitoptionsjobaction';
   const jobAction = options.jobAction ?? (ok ? 'none' : usesJobAction ? 'terminate' : 'none');
   return {
@@ -64,7 +66,7 @@ export function exitOptionsFor(task: TaskRecord, job: JobRecord | undefined, o: 
 /** The task completed with this outcome (no retry left, or ended by request). */
 export function finishTask(task: TaskRecord, now: Date, o: RunOutcome, job?: JobRecord): TaskRecord {
   const moved = moveTask(task, 'completed', now) ?? task;
-  const ok = succeeded(o);
+  const ok = runSucceeded(o);
   const info = {
     ...task.executionInfo,
     endTime: now.toISOString(),
@@ -164,10 +166,10 @@ async function unblockDependents(tx: StoreTx, parent: TaskRecord): Promise<void>
   const children = await tx.findTasks(account, jobId, await tx.dependentsOf(account, jobId, parent.id));
   const ready: TaskRecord[] = [];
   for (const child of children.filter((c) => c.blocked && c.state === 'active')) {
-    const parents = await tx.findTasks(account, jobId, await tx.parentsOf(account, jobId, child.id));
-    const wanted = new Set(await tx.parentsOf(account, jobId, child.id));
+    const wanted = await tx.parentsOf(account, jobId, child.id);
+    const parents = await tx.findTasks(account, jobId, wanted);
     const done = parents.filter((p) => p.state === 'completed' && p.satisfiesDependents);
-    if (done.length === wanted.size) ready.push({ ...child, blocked: false });
+    if (done.length === wanted.length) ready.push({ ...child, blocked: false });
   }
   await tx.putTasks(ready);
 }

@@ -32,7 +32,8 @@ export function startTaskEnvironment(
   };
 }
 
-const record = (v: unknown): Record<string, unknown> =>
+/** A JSON object value, or an empty one for anything else (wire bodies are loosely typed). */
+export const record = (v: unknown): Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 
 /** Admin when `userIdentity.autoUser.elevationLevel` is admin (or the legacy `runElevated`), else the non-admin auto-user. */
@@ -41,6 +42,28 @@ export function elevationOf(task: Record<string, unknown>): 'admin' | 'nonadmin'
   const level = record(identity.autoUser).elevationLevel;
   if (typeof level === 'string') return level.toLowerCase() === 'admin' ? 'admin' : 'nonadmin';
   return task.runElevated === true ? 'admin' : 'nonadmin';
+}
+
+/**
+ * The AZ_BATCH_* variables of a run of a job's task — a task, or the job's preparation or release — whose folder
+ * is `taskDir` (relative to the node root dir): the node's variables with the task's own folders.
+ */
+export function taskRunEnvironment(
+  pool: PoolRecord,
+  node: NodeRecord,
+  accountUrl: string,
+  elevation: 'admin' | 'nonadmin',
+  run: { jobId: string; taskId: string; taskDir: string },
+): Record<string, string> {
+  const dir = `${ROOT}/${run.taskDir}`;
+  return {
+    ...startTaskEnvironment(pool, node, accountUrl, elevation),
+    HOME: `${dir}/wd`,
+    AZ_BATCH_JOB_ID: run.jobId,
+    AZ_BATCH_TASK_ID: run.taskId,
+    AZ_BATCH_TASK_DIR: dir,
+    AZ_BATCH_TASK_WORKING_DIR: `${dir}/wd`,
+  };
 }
 
 /** Adds Batch `environmentSettings` (`[{name, value}]`) to an environment; later settings win. */
