@@ -7,7 +7,7 @@ import type {
   TaskCountsRecord,
 } from '../../storage/records.ts';
 import type { DomainContext } from '../context.ts';
-import { checkConditions, newEtag, type Conditions } from '../pools/conditions.ts';
+import { checkConditions, etagSource, type Conditions } from '../pools/conditions.ts';
 import { invalidProperty } from '../pools/pool-spec.ts';
 import { jobExists, jobNotActive, jobNotFound, jobWriteRefusal } from './errors.ts';
 import { releaseJob } from './job-prep.ts';
@@ -29,15 +29,12 @@ const UPDATABLE = [
 export class JobService {
   private readonly ctx: DomainContext;
   private readonly onWork: () => void;
-  private salt = 0;
+  private readonly etag: () => string;
 
   constructor(ctx: DomainContext, onWork: () => void = () => undefined) {
     this.ctx = ctx;
+    this.etag = etagSource(ctx.clock);
     this.onWork = onWork;
-  }
-
-  private etag(): string {
-    return newEtag(this.ctx.clock.now(), ++this.salt);
   }
 
   async add(account: BatchAccountRecord, body: Record<string, unknown>): Promise<JobRecord> {

@@ -2,7 +2,7 @@ import type { StoreTx } from '../../storage/port.ts';
 import type { JobRecord, TaskRecord } from '../../storage/records.ts';
 import type { DomainContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
-import { checkConditions, newEtag, type Conditions } from '../pools/conditions.ts';
+import { checkConditions, etagSource, type Conditions } from '../pools/conditions.ts';
 import { invalidProperty } from '../pools/pool-spec.ts';
 import { jobNotFound, jobWriteRefusal, taskCompleted, taskExists, taskNotFound } from './errors.ts';
 import { constraintsOf } from './spec.ts';
@@ -23,15 +23,12 @@ const STATE_FIELDS = ['id'];
 export class TaskService {
   private readonly ctx: DomainContext;
   private readonly onWork: () => void;
-  private salt = 0;
+  private readonly etag: () => string;
 
   constructor(ctx: DomainContext, onWork: () => void = () => undefined) {
     this.ctx = ctx;
+    this.etag = etagSource(ctx.clock);
     this.onWork = onWork;
-  }
-
-  private etag(): string {
-    return newEtag(this.ctx.clock.now(), ++this.salt);
   }
 
   private async openJob(tx: StoreTx, account: string, jobId: string): Promise<JobRecord> {

@@ -45,3 +45,9 @@ export function newEtag(now: Date, salt: number): string {
   const ticks = BigInt(now.getTime()) * 10000n + 621355968000000000n + BigInt(salt % 10000);
   return `0x${ticks.toString(16).toUpperCase()}`;
 }
+
+/** ETags for one service: `newEtag` at the clock's time with a counter, so two writes in one millisecond differ. */
+export function etagSource(clock: { now(): Date }): () => string {
+  let salt = 0;
+  return () => newEtag(clock.now(), ++salt);
+}

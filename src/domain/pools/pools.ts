@@ -3,7 +3,7 @@ import type { StoreTx } from '../../storage/port.ts';
 import type { BatchAccountRecord, NodeRecord, PoolRecord } from '../../storage/records.ts';
 import { isoNow, type DomainContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
-import { checkConditions, newEtag, type Conditions } from './conditions.ts';
+import { checkConditions, etagSource, type Conditions } from './conditions.ts';
 import { bindPoolImage } from './image-binding.ts';
 import { resolvePoolImage, type PoolCaller } from './image-rules.ts';
 import { checkMetadata, checkPoolAdd, checkStartTask, targetsOf } from './pool-spec.ts';
@@ -40,7 +40,7 @@ export class PoolService {
   private readonly regions: RegionStores;
   private readonly onChange: () => void;
   private readonly warn: (message: string) => void;
-  private salt = 0;
+  private readonly etag: () => string;
 
   constructor(
     ctx: DomainContext,
@@ -48,13 +48,10 @@ export class PoolService {
     hooks: { onChange?: () => void; warn?: (message: string) => void } = {},
   ) {
     this.ctx = ctx;
+    this.etag = etagSource(ctx.clock);
     this.regions = regions;
     this.onChange = hooks.onChange ?? (() => undefined);
     this.warn = hooks.warn ?? (() => undefined);
-  }
-
-  private etag(): string {
-    return newEtag(this.ctx.clock.now(), ++this.salt);
   }
 
   async add(
