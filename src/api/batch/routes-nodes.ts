@@ -23,7 +23,7 @@ type NodeParams = { poolId: string; nodeId: string; '*'?: string };
 const params = (request: FastifyRequest): NodeParams => request.params as NodeParams;
 
 /** `ocp-range: bytes=a-b` (also `Range`), as Batch accepts for file downloads. */
-export function rangeOf(request: FastifyRequest): NodeFileRange | undefined {
+function rangeOf(request: FastifyRequest): NodeFileRange | undefined {
   const raw = request.headers['ocp-range'] ?? request.headers.range;
   const value = Array.isArray(raw) ? raw[0] : raw;
   if (value === undefined || value === '') return undefined;
@@ -41,7 +41,7 @@ export function rangeOf(request: FastifyRequest): NodeFileRange | undefined {
   return { start: Number(m[1]), ...(m[2] === '' ? {} : { end: Number(m[2]) }) };
 }
 
-export function fileHeaders(reply: FastifyReply, info: NodeFileInfo, url: string, length: number): void {
+function fileHeaders(reply: FastifyReply, info: NodeFileInfo, url: string, length: number): void {
   void reply.header('ocp-creation-time', info.creationTime.toUTCString());
   void reply.header('ocp-batch-file-isdirectory', String(info.isDirectory));
   void reply.header('ocp-batch-file-url', url);
@@ -50,6 +50,30 @@ export function fileHeaders(reply: FastifyReply, info: NodeFileInfo, url: string
   void reply.header('Content-Length', String(length));
   void reply.header('Last-Modified', info.lastModified.toUTCString());
   void reply.header('ETag', `0x${info.lastModified.getTime().toString(16).toUpperCase()}`);
+}
+
+/**
+ * GET (with `ocp-range`) or HEAD of a file on a node, answered with Batch's file headers; `url` is the file's
+ * URL as the client addressed it (node or task file API).
+ */
+export async function sendNodeFile(
+  deps: ApiDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  withBody: boolean,
+  file: { poolId: string; nodeId: string; path: string; url: string },
+) {
+  const ctx = contextOf(request);
+  const range = withBody ? rangeOf(request) : undefined;
+  const { content, info } = await deps.nodes.readFile(
+    ctx.account,
+    file.poolId,
+    file.nodeId,
+    file.path,
+    range,
+  );
+  fileHeaders(reply, info, file.url, withBody ? content.length : info.size);
+  return reply.status(200).send(withBody ? content : undefined);
 }
 
 /** Compute nodes: list, get, reboot, reimage; node files: list, get (with ocp-range), HEAD. */
@@ -117,19 +141,16 @@ export function registerNodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     });
   });
 
-  const file = async (request: FastifyRequest, reply: FastifyReply, withBody: boolean) => {
+  const file = (request: FastifyRequest, reply: FastifyReply, withBody: boolean) => {
     const ctx = contextOf(request);
     const { poolId, nodeId } = params(request);
     const path = decodeURIComponent(params(request)['*'] ?? '');
-    const range = withBody ? rangeOf(request) : undefined;
-    const { content, info } = await deps.nodes.readFile(ctx.account, poolId, nodeId, path, range);
-    fileHeaders(
-      reply,
-      info,
-      `${ctx.accountUrl}/pools/${poolId}/nodes/${nodeId}/files/${path}`,
-      withBody ? content.length : info.size,
-    );
-    return reply.status(200).send(withBody ? content : undefined);
+    return sendNodeFile(deps, request, reply, withBody, {
+      poolId,
+      nodeId,
+      path,
+      url: `${ctx.accountUrl}/pools/${poolId}/nodes/${nodeId}/files/${path}`,
+    });
   };
   app.route({
     method: ['GET', 'HEAD'],

@@ -5,7 +5,7 @@ import type { ApiDeps } from '../http/context.ts';
 import { toBatchError } from './errors.ts';
 import { listPage, listPageFrom } from './listing.ts';
 import { batchBody, conditionsOf, contextOf, entityHeaders, selectOf } from './request.ts';
-import { fileHeaders, rangeOf } from './routes-nodes.ts';
+import { sendNodeFile } from './routes-nodes.ts';
 import { taskFileToWire, taskToWire } from './wire-jobs.ts';
 
 const TASK_FILTER = {
@@ -160,12 +160,12 @@ function registerTaskFiles(app: FastifyInstance, deps: ApiDeps): void {
       throw new DomainError('not-found', 'FileNotFound', 'The specified file does not exist.', {
         values: { FilePath: path },
       });
-    const full = `${taskDirOf(task.jobId, task.id)}/${path}`;
-    const range = withBody ? rangeOf(request) : undefined;
-    const { content, info } = await deps.nodes.readFile(ctx.account, node.poolId, node.nodeId, full, range);
-    const url = `${ctx.accountUrl}/jobs/${task.jobId}/tasks/${task.id}/files/${path}`;
-    fileHeaders(reply, info, url, withBody ? content.length : info.size);
-    return reply.status(200).send(withBody ? content : undefined);
+    return sendNodeFile(deps, request, reply, withBody, {
+      poolId: node.poolId,
+      nodeId: node.nodeId,
+      path: `${taskDirOf(task.jobId, task.id)}/${path}`,
+      url: `${ctx.accountUrl}/jobs/${task.jobId}/tasks/${task.id}/files/${path}`,
+    });
   };
   app.route({
     method: ['GET', 'HEAD'],
