@@ -69,8 +69,12 @@ export async function importImage(config: Config, ref: string, source: string): 
   process.stdout.write(`${JSON.stringify(image, null, 2)}\n`);
 }
 
-export async function listImages(config: Config): Promise<void> {
+export async function listImages(config: Config, json: boolean): Promise<void> {
   const rows = await withImages(config, (images) => images.list());
+  if (json) {
+    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    return;
+  }
   for (const { entry, image } of rows) {
     const state =
       entry.osType === 'windows'

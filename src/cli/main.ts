@@ -3,7 +3,8 @@ import { Command, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.ts';
 import { startLazurite } from '../main.ts';
 import { runAgent } from './agent.ts';
-import { printAzSetup } from './az-setup.ts';
+import { CliError } from './client.ts';
+import { registerClientCommands } from './client-commands.ts';
 import { buildImage, importImage, listImages } from './images.ts';
 import { formatPools, listPools } from './pools.ts';
 import { createServicePrincipal } from './sp.ts';
@@ -117,11 +118,14 @@ common(
 const images = program
   .command('images')
   .description('base images (marketplace entries with a root file system)');
-common(images.command('list').description('list the catalog and which entries are runnable')).action(
-  async (opts: { dataDir?: string; logLevel?: string }) => {
-    await listImages(loadConfig(opts));
-  },
-);
+common(
+  images
+    .command('list')
+    .description('list the catalog and which entries are runnable')
+    .option('--json', 'print JSON'),
+).action(async (opts: { json?: boolean; dataDir?: string; logLevel?: string }) => {
+  await listImages(loadConfig(opts), opts.json === true);
+});
 common(
   images
     .command('build <image>')
@@ -138,12 +142,6 @@ common(
     ),
 ).action(async (image: string, source: string, opts: { dataDir?: string; logLevel?: string }) => {
   await importImage(loadConfig(opts), image, source);
-});
-
-common(
-  program.command('az-setup').description('print the az CLI commands that connect to a running server'),
-).action((opts: { dataDir?: string; logLevel?: string }) => {
-  printAzSetup(loadConfig(opts));
 });
 
 common(
@@ -175,9 +173,13 @@ common(
   },
 );
 
+registerClientCommands(program, common);
+
+/** Every failure is one line, plus a hint line when there is something to do about it. */
 program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(
-    `lazurite: ${err instanceof ConfigError || err instanceof Error ? err.message : String(err)}\n`,
-  );
-  process.exit(1);
+  const message = err instanceof ConfigError || err instanceof Error ? err.message : String(err);
+  process.stderr.write(`lazurite: ${message.split('\n')[0] ?? ''}\n`);
+  if (err instanceof CliError && err.hint !== undefined) process.stderr.write(`hint: ${err.hint}\n`);
+  else if (err instanceof ConfigError) process.stderr.write('hint: lazurite --help lists the settings\n');
+  process.exit(err instanceof CliError ? err.exitCode : 1);
 });

@@ -25,7 +25,7 @@ export interface Config {
   /** Concurrent node hydrations one image replica serves (R15/R16). */
   replicaCapacity: number;
   /** Modelled durations of the simulated backend, ms. */
-  simulatedDelays: { hydrateMs: number; bootMs: number; execMs: number };
+  simulatedDelays: { hydrateMs: number; copyMs: number; bootMs: number; execMs: number };
 }
 
 /** `name=path,name=path` → record; blank entries are ignored. */
@@ -116,6 +116,6 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
       flags.replicaCapacity ?? env.LAZURITE_REPLICA_CAPACITY ?? 25,
       'replica capacity',
     ),
-    simulatedDelays: { hydrateMs: 2000, bootMs: 1000, execMs: 200 },
+    simulatedDelays: { hydrateMs: 2000, copyMs: 1000, bootMs: 1000, execMs: 200 },
   };
 }

@@ -11,7 +11,10 @@ import {
 } from '../port.ts';
 
 export interface SimulatedDelays {
+  /** Once per image on this host (the host cache). */
   hydrateMs?: number;
+  /** Per node: its disks copied from a replica, while the node holds a replica slot (R15/R16). */
+  copyMs?: number;
   bootMs?: number;
   execMs?: number;
 }
@@ -67,7 +70,13 @@ export class SimulatedNodeExecutor implements NodeExecutor {
     return ms === undefined || ms <= 0 ? Promise.resolve() : this.sleep(ms);
   }
 
-  hydrate(image: NodeImage): Promise<void> {
+  /** The host's one-time hydration, then this node's copy from a replica. */
+  async hydrate(image: NodeImage): Promise<void> {
+    await this.hydrateOnce(image);
+    await this.wait(this.delays.copyMs);
+  }
+
+  private hydrateOnce(image: NodeImage): Promise<void> {
     const key = JSON.stringify([image.region, image.osManifest, image.dataDisks]);
     let p = this.hydrated.get(key);
     if (!p) {
@@ -81,7 +90,7 @@ export class SimulatedNodeExecutor implements NodeExecutor {
     checkNodeId(node.nodeId);
     const existing = this.nodes.get(node.nodeId);
     if (existing?.running) return;
-    await this.hydrate(node.image);
+    await this.hydrateOnce(node.image);
     await this.wait(this.delays.bootMs);
     const n = this.nodes.get(node.nodeId) ?? { running: false, created: new Date(), files: new Map() };
     n.running = true;
