@@ -26,6 +26,7 @@ import { poolsRuntime } from '../src/pools-runtime.ts';
 import { randomIds } from '../src/platform/ids.ts';
 import type { BatchAccountRecord, PoolImageBinding } from '../src/storage/records.ts';
 import { openSqliteStore } from '../src/storage/sqlite/open.ts';
+import { predict } from '../src/domain/pools/planner.ts';
 import { galleryVersionFromTiny } from './pool-image.ts';
 
 const owner: Caller = {
@@ -177,6 +178,9 @@ async function runPool(options: {
 process.stdout.write('| pool measurement | result |\n|---|---|\n');
 const LOCAL_NODES = Number(process.env.BENCH_LOCAL_NODES ?? 1000);
 const SIM_NODES = Number(process.env.BENCH_SIM_NODES ?? 3000);
+/** Modelled durations of the simulated runs: hydrate once per host, copy per node under a replica slot. */
+const SIM_DELAYS = { hydrateMs: 20, copyMs: 100, bootMs: 10, execMs: 2 };
+
 const ONLY = process.env.BENCH_ONLY ?? 'all';
 const dir = mkdtempSync(join(tmpdir(), 'lazurite-bench-pools-'));
 try {
@@ -216,7 +220,7 @@ async function simulatedRuns(dir: string): Promise<void> {
     const d = join(dir, `sim-${String(replicas)}-${String(managed)}`);
     const run = await runPool({
       dir: d,
-      executor: new SimulatedNodeExecutor({ delays: { hydrateMs: 20, bootMs: 10, execMs: 2 } }),
+      executor: new SimulatedNodeExecutor({ delays: SIM_DELAYS }),
       nodes: SIM_NODES,
       concurrency: 1024,
       capacityPerReplica: 25,
@@ -235,8 +239,19 @@ async function simulatedRuns(dir: string): Promise<void> {
         };
       },
     });
+    // What `lazurite plan` predicts for the same settings (its model is the simulated backend's).
+    const predicted = predict(
+      { nodes: SIM_NODES, replicas, resizeTimeoutMs: 60 * 60_000 },
+      {
+        capacityPerReplica: 25,
+        hydrateMs: SIM_DELAYS.hydrateMs,
+        copyMs: SIM_DELAYS.copyMs,
+        bootMs: SIM_DELAYS.bootMs,
+        startTaskMs: SIM_DELAYS.execMs,
+      },
+    );
     rows.push(
-      `| simulated ${String(SIM_NODES)} nodes, ${label} (25 hydrations per replica, hydrate 20 ms = 2 s ÷ 100) | steady in ${run.seconds.toFixed(2)} s, mean node idle latency ${run.meanIdleLatencyS.toFixed(2)} s |`,
+      `| simulated ${String(SIM_NODES)} nodes, ${label} (25 copies per replica, copy ${String(SIM_DELAYS.copyMs)} ms per node) | steady in ${run.seconds.toFixed(2)} s (planner: ${(predicted.steadyMs / 1000).toFixed(2)} s), mean node idle latency ${run.meanIdleLatencyS.toFixed(2)} s (planner: ${(predicted.meanIdleLatencyMs / 1000).toFixed(2)} s) |`,
     );
   }
 }
