@@ -161,6 +161,13 @@ describe('GET /metrics: Prometheus metrics of a running server, and JSON request
     const m = await scrape(server);
     assert.equal(family(m, 'lazurite_replication_bytes_total')?.type, 'COUNTER');
     assert.ok(sampleSum(m, 'lazurite_replication_bytes_total', { region: 'eastus' }) > 0);
+    const armRoutes = (family(m, 'lazurite_http_requests_total')?.metrics ?? [])
+      .filter((x) => x.labels?.method === 'PUT')
+      .map((x) => x.labels?.route ?? '');
+    assert.ok(
+      armRoutes.some((r) => r.endsWith('/galleries/{name0}/images/{name1}/versions/{name2}')),
+      `ARM requests are labelled by the ARM router's pattern: ${armRoutes.join(' ')}`,
+    );
     // The source region already holds every blob: nothing is copied there.
     assert.equal(sampleSum(m, 'lazurite_replication_bytes_total', { region: 'westeurope' }), 0);
   });
@@ -198,6 +205,7 @@ describe('GET /metrics: Prometheus metrics of a running server, and JSON request
     assert.ok(armLine);
     assert.equal(armLine.clientRequestId, 'arm-client-1');
     assert.equal(armLine.status, arm.status);
+    assert.equal(armLine.route, '/subscriptions', "the ARM router's pattern, not Fastify's catch-all");
     // Everything the server printed to stdout since the banner is one JSON object per line.
     const lines = stdout.join('').split('\n').filter(Boolean);
     assert.ok(lines.length > 10);

@@ -9,7 +9,7 @@ import { DomainError } from '../../domain/errors.ts';
 import type { BatchCountsRecord } from '../../domain/metrics/batch-counts.ts';
 import type { ApiDeps } from './context.ts';
 import { ServerMetrics } from './metrics.ts';
-import { clientRequestIdOf, registerObservability, requestLogger } from './observability.ts';
+import { clientRequestIdOf, labelRoute, registerObservability, requestLogger } from './observability.ts';
 
 const counts = (poolNodes: number): BatchCountsRecord => ({
   pools: [{ labels: { account: 'acct', state: 'active', allocationState: 'steady' }, count: 2 }],
@@ -95,6 +95,10 @@ function observedApp(lines: Record<string, unknown>[], metricsToken?: string) {
     config: { metricsToken },
   } as unknown as ApiDeps;
   registerObservability(app, deps);
+  app.get('/inner/*', (request) => {
+    labelRoute(request, '/inner/{name}');
+    return {};
+  });
   app.get('/pools/:poolId', (request) => {
     request.log.info('inside the handler');
     return { id: (request.params as { poolId: string }).poolId };
@@ -134,9 +138,12 @@ describe('request observability', () => {
     assert.equal(access[1]?.route, 'unmatched');
     assert.equal(access[1].clientRequestId, 'arm-1');
     assert.notEqual(access[1].reqId, inside.reqId);
+    await app.inject({ url: '/inner/abc' });
+    assert.equal(lines.at(-1)?.route, '/inner/{name}', "a surface's own router names the route");
     const scrape = parseScrape((await app.inject({ url: '/metrics' })).body);
     assert.equal(sampleSum(scrape, 'lazurite_http_requests_total', { route: '/pools/:poolId' }), 1);
     assert.equal(sampleSum(scrape, 'lazurite_http_requests_total', { route: 'unmatched' }), 1);
+    assert.equal(sampleSum(scrape, 'lazurite_http_requests_total', { route: '/inner/{name}' }), 1);
     assert.equal(sampleSum(scrape, 'lazurite_nodes', { pool: 'P1' }), 4);
     await app.close();
   });

@@ -38,9 +38,20 @@ export function requestLogger(
   return logger.child(clientRequestId === undefined ? bindings : { ...bindings, clientRequestId }, options);
 }
 
-/** The route pattern a request matched (`/batch/:accountName/pools/:poolId`), or `unmatched`. */
+/** Route patterns set by surfaces that route below one Fastify route (ARM's router behind `/subscriptions/*`). */
+const innerRoutes = new WeakMap<FastifyRequest, string>();
+
+/** Records the pattern a surface's own router matched, for the metrics label and the access line. */
+export function labelRoute(request: FastifyRequest, pattern: string): void {
+  innerRoutes.set(request, pattern);
+}
+
+/**
+ * The route pattern a request matched (`/batch/:accountName/pools/:poolId`, or the ARM router's
+ * `/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}`), or `unmatched`.
+ */
 export function routeOf(request: FastifyRequest): string {
-  return request.routeOptions.url ?? UNMATCHED_ROUTE;
+  return innerRoutes.get(request) ?? request.routeOptions.url ?? UNMATCHED_ROUTE;
 }
 
 function accessLog(deps: ApiDeps, request: FastifyRequest, reply: FastifyReply): void {
