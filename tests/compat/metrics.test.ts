@@ -206,6 +206,28 @@ describe('GET /metrics: Prometheus metrics of a running server, and JSON request
     assert.equal(armLine.clientRequestId, 'arm-client-1');
     assert.equal(armLine.status, arm.status);
     assert.equal(armLine.route, '/subscriptions', "the ARM router's pattern, not Fastify's catch-all");
+    // Entra ID answers with x-ms-request-id and echoes client-request-id.
+    const c = server.connection;
+    const token = await fetch(`${c.authorityHost}/${c.tenantId}/oauth2/v2.0/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'client-request-id': 'msal-9' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: c.clientId,
+        client_secret: c.clientSecret,
+        scope: 'https://management.azure.com/.default',
+      }),
+    });
+    assert.equal(token.status, 200);
+    assert.equal(token.headers.get('client-request-id'), 'msal-9');
+    const tokenId = token.headers.get('x-ms-request-id') ?? '';
+    const tokenLine = await waitFor(
+      () => Promise.resolve(jsonLines(server).find((l) => l.reqId === tokenId && l.msg === 'request')),
+      (l) => l !== undefined,
+      'the token access log line',
+    );
+    assert.equal(tokenLine?.clientRequestId, 'msal-9');
+    assert.equal(tokenLine.route, '/:tenant/oauth2/v2.0/token');
     // After the start banner (pretty-printed connection JSON, whose tail may arrive after this listener was
     // attached), everything the server prints to stdout is one JSON object per line.
     const all = stdout.join('').split('\n').filter(Boolean);
