@@ -22,6 +22,8 @@ import { REGIONS } from './domain/locations.ts';
 import { DiskService } from './domain/compute/disks.ts';
 import { GalleryService } from './domain/compute/gallery.ts';
 import { ComputeQueries } from './domain/compute/queries.ts';
+import { BatchCountsQuery } from './domain/metrics/batch-counts.ts';
+import { ServerMetrics } from './api/http/metrics.ts';
 import { ReplicationReconciler } from './domain/compute/replication.ts';
 import { VmService } from './domain/compute/vms.ts';
 import { NetworkService } from './domain/network/network.ts';
@@ -127,7 +129,8 @@ export async function startLazurite(
     const regions = regionStoresFor(config);
     const baseImages = baseImageServiceFor(config, ctx, regions);
     await ensureTinyImage(baseImages, logger);
-    const replication = new ReplicationReconciler(ctx, regions, logger);
+    const metrics = new ServerMetrics({ processMetrics: true });
+    const replication = new ReplicationReconciler(ctx, regions, logger, metrics);
     const imageCache = new ImageCache(config.dataDir, regions); // shared: VMs and nodes unpack each image once
     const vms = new VmService(ctx, regions, baseImages, new VmHost(config.dataDir, regions, imageCache));
     let origin = originFor(config.host, config.port);
@@ -153,6 +156,8 @@ export async function startLazurite(
       agents: nodes.agents,
       jobs: nodes.jobs,
       tasks: nodes.tasks,
+      metrics,
+      batchCounts: new BatchCountsQuery(ctx),
       nodeBackendKind: nodes.backendKind,
       agentToken: nodes.agentToken,
       publicOrigin: () => origin,

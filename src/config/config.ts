@@ -24,6 +24,8 @@ export interface Config {
   nodeBackend: 'local' | 'simulated';
   /** Concurrent node hydrations one image replica serves (R15/R16). */
   replicaCapacity: number;
+  /** Bearer token `GET /metrics` wants (LAZURITE_METRICS_TOKEN); unset, the endpoint is open like /health. */
+  metricsToken: string | undefined;
   /** Modelled durations of the simulated backend, ms. */
   simulatedDelays: { hydrateMs: number; copyMs: number; bootMs: number; execMs: number };
 }
@@ -116,6 +118,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
       flags.replicaCapacity ?? env.LAZURITE_REPLICA_CAPACITY ?? 25,
       'replica capacity',
     ),
+    metricsToken: env.LAZURITE_METRICS_TOKEN === '' ? undefined : env.LAZURITE_METRICS_TOKEN,
     simulatedDelays: { hydrateMs: 2000, copyMs: 1000, bootMs: 1000, execMs: 200 },
   };
 }

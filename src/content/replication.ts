@@ -5,6 +5,8 @@ import { reachableBlobs } from './manifests.ts';
 export interface ReplicationProgress {
   bytesDone: number;
   bytesTotal: number;
+  /** Bytes actually written to the target so far (blobs it already had are skipped, not copied). */
+  bytesCopied: number;
 }
 
 /**
@@ -17,7 +19,7 @@ export async function replicate(
   to: BlobStore,
   root: Digest,
   onProgress: (p: ReplicationProgress) => void = () => undefined,
-): Promise<ReplicationProgress & { bytesCopied: number }> {
+): Promise<ReplicationProgress> {
   const blobs = await reachableBlobs(from, root);
   const sizes = await Promise.all(blobs.map(async (d) => (await stat(from.path(d))).size));
   const bytesTotal = sizes.reduce((a, b) => a + b, 0);
@@ -33,13 +35,13 @@ export async function replicate(
       bytesCopied += copy.bytes;
     }
     bytesDone += sizes[i] ?? 0;
-    onProgress({ bytesDone, bytesTotal });
+    onProgress({ bytesDone, bytesTotal, bytesCopied });
   }
   if (staged.length > 0) await to.flush();
   for (const s of staged) await to.adoptStaged(s.tmp, s.digest);
   bytesCopied += await to.copyFrom(from, root);
   bytesDone = bytesTotal;
-  onProgress({ bytesDone, bytesTotal });
+  onProgress({ bytesDone, bytesTotal, bytesCopied });
   return { bytesDone, bytesTotal, bytesCopied };
 }
 

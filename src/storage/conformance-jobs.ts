@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Store } from './port.ts';
 import type { JobRecord, TaskRecord } from './records.ts';
+import { sampleNode, samplePool } from './conformance-batch.ts';
 
 const T0 = '2026-01-01T00:00:00Z';
 
@@ -54,6 +55,7 @@ export const sampleTask = (job: JobRecord, id: string, seq: number): TaskRecord 
 export function jobStoreConformance(open: () => Promise<Store>): void {
   jobTests(open);
   queueTests(open);
+  countConformance(open);
 }
 
 function jobTests(open: () => Promise<Store>): void {
@@ -146,6 +148,67 @@ function queueTests(open: () => Promise<Store>): void {
     ]);
     assert.equal(await store.transaction((tx) => tx.deleteTask('acct', 'j', 'X')), true);
     assert.equal((await store.transaction((tx) => tx.findTasks('acct', 'j', ['x', '1']))).length, 1);
+    await store.close();
+  });
+}
+
+/** Count rows as `label=value,...=count` strings, sorted, for order-free comparison. */
+const flat = (rows: { labels: Record<string, string>; count: number }[]): string[] =>
+  rows
+    .map(
+      (r) =>
+        `${Object.entries(r.labels)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',')}=${String(r.count)}`,
+    )
+    .sort();
+
+/** Server-wide counts by state: pools, nodes, jobs and tasks across accounts, pool ids as created. */
+function countConformance(open: () => Promise<Store>): void {
+  test('counts by state: every account, grouped, pool ids as created', async () => {
+    const store = await open();
+    const job = sampleJob('j', 1);
+    const other = { ...sampleJob('k', 2), accountName: 'Other', poolId: 'Q', state: 'completed' as const };
+    await store.transaction(async (tx) => {
+      await tx.putPool(samplePool('P', 'steady'));
+      await tx.putPool({ ...samplePool('Q', 'resizing'), accountName: 'Other' });
+      await tx.putNodes([
+        { ...sampleNode('P', 'n1', null), state: 'idle' },
+        { ...sampleNode('p', 'n2', null), state: 'idle' },
+        sampleNode('P', 'n3', null),
+      ]);
+      await tx.putJob(job);
+      await tx.putJob(other);
+      await tx.putTasks([
+        sampleTask(job, 't1', 0),
+        sampleTask(job, 't2', 1),
+        { ...sampleTask(job, 't3', 2), state: 'running', assignedNode: 'n1' },
+        { ...sampleTask(other, 'u1', 0), state: 'completed' },
+      ]);
+    });
+    const counts = await store.transaction((tx) => tx.countByState());
+    assert.deepEqual(flat(counts.pools), [
+      'account=acct,state=active,allocationState=steady=1',
+      'account=other,state=active,allocationState=resizing=1',
+    ]);
+    assert.deepEqual(flat(counts.nodes), [
+      'account=acct,pool=P,state=creating=1',
+      'account=acct,pool=P,state=idle=2',
+    ]);
+    assert.deepEqual(flat(counts.jobs), ['account=acct,state=active=1', 'account=other,state=completed=1']);
+    assert.deepEqual(flat(counts.tasks), [
+      'account=acct,pool=P,state=active=2',
+      'account=acct,pool=P,state=running=1',
+      'account=other,pool=Q,state=completed=1',
+    ]);
+    await store.transaction((tx) => tx.deletePool('acct', 'p'));
+    const after = await store.transaction((tx) => tx.countByState());
+    assert.deepEqual(flat(after.nodes), []);
+    assert.deepEqual(flat(after.tasks), [
+      'account=acct,pool=p,state=active=2',
+      'account=acct,pool=p,state=running=1',
+      'account=other,pool=Q,state=completed=1',
+    ]);
     await store.close();
   });
 }

@@ -249,4 +249,10 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0005_task_counts_by_pool': {
+    async up(db: Kysely<unknown>) {
+      // Metrics count tasks by (pool, state) on every scrape; this index answers that without reading the rows.
+      await db.schema.createIndex('tasks_by_pool_state').on('tasks').columns(['pool_key', 'state']).execute();
+    },
+  },
 };

@@ -9,6 +9,7 @@ import type {
   JobRecord,
   TaskRecord,
   TaskCountsRecord,
+  BatchCountsRecord,
   PrincipalRecord,
   ProviderRegistrationRecord,
   ResourceGroupRecord,
@@ -142,6 +143,11 @@ export interface BatchStoreTx {
   parentsOf(accountName: string, jobId: string, childId: string): Promise<string[]>;
   /** Lower-case ids of the job's tasks whose id is an integer in [start, end]. */
   taskIdsInRange(accountName: string, jobId: string, start: number, end: number): Promise<string[]>;
+  /**
+   * Every account's pools, nodes, jobs and tasks counted by state, by grouped queries (one row per group, never
+   * one per task): what a metrics scrape reads.
+   */
+  countByState(): Promise<BatchCountsRecord>;
 }
 
 export interface Store {

@@ -371,3 +371,20 @@ export interface TaskCountsRecord {
   succeeded: number;
   failed: number;
 }
+
+/** One group of a server-wide count: how many records share these label values. */
+export interface CountRow<L extends string> {
+  labels: Record<L, string>;
+  count: number;
+}
+
+/**
+ * Server-wide counts of the Batch data plane by state, for metrics. Account labels are the lower-case account
+ * keys (Batch account names are lower case); pool labels are the pool ids as created.
+ */
+export interface BatchCountsRecord {
+  pools: CountRow<'account' | 'state' | 'allocationState'>[];
+  nodes: CountRow<'account' | 'pool' | 'state'>[];
+  jobs: CountRow<'account' | 'state'>[];
+  tasks: CountRow<'account' | 'pool' | 'state'>[];
+}

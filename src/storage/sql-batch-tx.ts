@@ -1,6 +1,7 @@
 import type { Transaction } from 'kysely';
 import type { BatchStoreTx, TaskListOptions } from './port.ts';
 import * as batch from './sql-batch.ts';
+import { countByState } from './sql-counts.ts';
 import * as jobs from './sql-jobs.ts';
 import type { JobRecord, NodeRecord, PoolRecord, TaskRecord } from './records.ts';
 import type { Database } from './sqlite/schema.ts';
@@ -88,5 +89,8 @@ export class SqlBatchTx implements BatchStoreTx {
   }
   taskIdsInRange(account: string, job: string, start: number, end: number) {
     return jobs.taskIdsInRange(this.db, account, job, start, end);
+  }
+  countByState() {
+    return countByState(this.db);
   }
 }

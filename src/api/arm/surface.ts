@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../../domain/errors.ts';
 import { RESOURCES } from '../../domain/identity/principals.ts';
 import { callerFromBearer } from '../http/bearer.ts';
+import { labelRoute } from '../http/observability.ts';
 import type { ApiDeps } from '../http/context.ts';
 import { cloudMetadata } from './metadata.ts';
 import { authorizationRoutes } from './routes-authorization.ts';
@@ -73,6 +74,7 @@ export function registerArmSurface(app: FastifyInstance, deps: ApiDeps, origins:
     const query = request.query as Record<string, string>;
     const found = router.match(request.method, path);
     if (!found) throw notImplemented(request.method, path);
+    if ('route' in found) labelRoute(request, found.route.pattern);
     if ('methods' in found) {
       throw new DomainError(
         'not-implemented',

@@ -4,6 +4,7 @@ import type { RoleAssignmentService } from '../../domain/authorization/assignmen
 import type { DiskService } from '../../domain/compute/disks.ts';
 import type { GalleryService } from '../../domain/compute/gallery.ts';
 import type { ComputeQueries } from '../../domain/compute/queries.ts';
+import type { BatchCountsQuery } from '../../domain/metrics/batch-counts.ts';
 import type { VmService } from '../../domain/compute/vms.ts';
 import type { NetworkService } from '../../domain/network/network.ts';
 import type { DeploymentService } from '../../domain/resources/deployments.ts';
@@ -18,6 +19,7 @@ import type { Clock } from '../../platform/clock.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { TokenSigner } from '../../platform/tokens.ts';
 import type { SpecValidator } from '../spec/validator.ts';
+import type { ServerMetrics } from './metrics.ts';
 
 /** What the HTTP surfaces are built from; assembled once in main.ts. */
 export interface ApiDeps {
@@ -41,6 +43,10 @@ export interface ApiDeps {
   agents: AgentService;
   jobs: JobService;
   tasks: TaskService;
+  /** Prometheus metrics served at /metrics; replication reports into it too. */
+  metrics: ServerMetrics;
+  /** Pools, nodes, jobs and tasks by state, read at each scrape. */
+  batchCounts: BatchCountsQuery;
   /** `local` or `simulated`: what runs this server's nodes (simulated nodes say so on the wire). */
   nodeBackendKind: string;
   /** Bearer token host agents present on `/agent/v1/sync`. */

@@ -15,6 +15,7 @@ import { toOAuthError } from '../identity/errors.ts';
 import { registerIdentityRoutes } from '../identity/routes.ts';
 import type { ApiDeps } from './context.ts';
 import { malformedJson, normalizeError, type WireError } from './errors.ts';
+import { registerObservability, requestLogger } from './observability.ts';
 import { surfaceOf } from './surface.ts';
 
 export interface HttpServerOptions {
@@ -105,8 +106,8 @@ async function sendError(
   const wire = wireErrorFor(deps, request, err);
   if (wire.status === 413) await discardBody(request);
   if (wire.status >= 500 && wire.status !== 501)
-    deps.logger.error({ err: error, url: request.url, reqId: request.id }, 'request failed');
-  else deps.logger.debug({ code: (err as DomainError).code, url: request.url }, 'request rejected');
+    request.log.error({ err: error, url: request.url }, 'request failed');
+  else request.log.debug({ code: (err as DomainError).code, url: request.url }, 'request rejected');
   for (const [k, v] of Object.entries(wire.headers ?? {})) void reply.header(k, v);
   void reply.code(wire.status);
   if (request.method === 'HEAD') await reply.send();
@@ -131,13 +132,22 @@ export function buildHttpServer(deps: ApiDeps, options: HttpServerOptions): Fast
     loggerInstance: deps.logger,
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
+    // Request-scoped lines (request.log) carry reqId and the client's own request id; see observability.ts.
+    childLoggerFactory: requestLogger,
     return503OnClosing: true,
     // ARM SDKs build `/{scope}/providers/...` from a scope that already starts with '/', sending '//subscriptions/...'.
     rewriteUrl: (req) => (req.url ?? '/').replace(/^\/{2,}/, '/'),
   }) as unknown as FastifyInstance;
   registerParsers(app);
   app.addHook('onRequest', async (request, reply) => {
-    if (surfaceOf(request.url) === 'arm') {
+    const surface = surfaceOf(request.url);
+    if (surface === 'identity') {
+      // Entra ID answers with its own request id and echoes the client's `client-request-id`.
+      void reply.header('x-ms-request-id', request.id);
+      const clientRequestId = request.headers['client-request-id'];
+      if (typeof clientRequestId === 'string') void reply.header('client-request-id', clientRequestId);
+    }
+    if (surface === 'arm') {
       const correlation = request.headers['x-ms-correlation-request-id'];
       void reply.header('x-ms-request-id', request.id);
       void reply.header(
@@ -147,18 +157,7 @@ export function buildHttpServer(deps: ApiDeps, options: HttpServerOptions): Fast
     }
     return Promise.resolve();
   });
-  app.addHook('onResponse', async (request, reply) => {
-    deps.logger.info(
-      {
-        method: request.method,
-        url: request.url,
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime),
-      },
-      'request',
-    );
-    return Promise.resolve();
-  });
+  registerObservability(app, deps);
   app.setErrorHandler((error, request, reply) => sendError(deps, request, reply, error));
   app.setNotFoundHandler((request, reply) =>
     sendError(

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -131,14 +132,26 @@ describe('gallery versions', () => {
     await east.copyFrom(west, firstBlob as Digest);
     const status = async () => (await queries.get(owner, v)).replicationStatus;
     assert.equal((await status()).aggregatedState, 'InProgress');
-    const reconciler = new ReplicationReconciler(ctx, regions);
+    const copied = new Map<string, number>();
+    const meter = {
+      copied: (region: string, bytes: number) => copied.set(region, (copied.get(region) ?? 0) + bytes),
+    };
+    const reconciler = new ReplicationReconciler(ctx, regions, undefined, meter);
     await reconciler.tick();
+    const sizes = await Promise.all(
+      (await reachableBlobs(west, root)).map(async (d) => (await stat(west.path(d))).size),
+    );
+    const total = sizes.reduce((a, b) => a + b, 0);
+    // The meter counts bytes written: East US already had the first blob; West Europe is the source.
+    assert.equal(copied.get('eastus'), total - (sizes[0] ?? 0));
+    assert.equal(copied.get('westeurope'), undefined);
     assert.equal((await status()).aggregatedState, 'Completed');
     assert.equal((await queries.get(owner, v)).resource.properties.provisioningState, 'Succeeded');
     assert.ok(await east.has(root));
     // Move East US out and West US in: West US replicates, East US's row goes.
     await gallery.putVersion(owner, v, body(['westeurope', 'westus']));
     await reconciler.tick();
+    assert.equal(copied.get('westus'), total);
     assert.deepEqual(
       (await status()).summary.map((s) => [s.region, s.state]),
       [

@@ -5,6 +5,11 @@ import type { Logger } from '../../platform/logger.ts';
 import type { ReplicaRecord } from '../../storage/records.ts';
 import { isoNow, type DomainContext } from '../context.ts';
 
+/** Told how many bytes replication wrote into each target region (a metrics counter, in production). */
+export interface ReplicationMeter {
+  copied(region: string, bytes: number): void;
+}
+
 /**
  * Level-triggered replication: each tick looks at replicas still `Replicating`, copies what their region's store
  * lacks (already-copied blobs are skipped, so a restart resumes), records progress, marks the replica
@@ -15,14 +20,16 @@ export class ReplicationReconciler {
   private readonly ctx: DomainContext;
   private readonly regions: RegionStores;
   private readonly logger: Logger | undefined;
+  private readonly meter: ReplicationMeter | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
 
-  constructor(ctx: DomainContext, regions: RegionStores, logger?: Logger) {
+  constructor(ctx: DomainContext, regions: RegionStores, logger?: Logger, meter?: ReplicationMeter) {
     this.ctx = ctx;
     this.regions = regions;
     this.logger = logger;
+    this.meter = meter;
   }
 
   /** Works through every unfinished replica once; resolves when done. */
@@ -52,7 +59,12 @@ export class ReplicationReconciler {
       const to = await this.regions.get(replica.region);
       const root = version.content.manifest as Digest;
       let lastPercent = -1;
+      let metered = 0;
       const result = await replicate(from, to, root, (p) => {
+        if (p.bytesCopied > metered) {
+          this.meter?.copied(replica.region, p.bytesCopied - metered);
+          metered = p.bytesCopied;
+        }
         const percent = p.bytesTotal === 0 ? 100 : Math.floor((100 * p.bytesDone) / p.bytesTotal);
         if (percent - lastPercent >= 5 && percent < 100) {
           lastPercent = percent;
