@@ -205,10 +205,13 @@ export async function watchPool(client: ServerClient, poolId: string, options: W
       }
       throw err;
     });
+  // A state once shown keeps its bar (at 0 once its nodes moved on).
+  const seen = new Set<string>();
   const progress = await watch(
     read,
     (p, d) => {
-      const counts = NODE_STATES.filter((s) => (p.nodesByState[s] ?? 0) > 0);
+      for (const s of NODE_STATES) if ((p.nodesByState[s] ?? 0) > 0) seen.add(s);
+      const counts = NODE_STATES.filter((s) => seen.has(s));
       const ready = (p.nodesByState.idle ?? 0) + (p.nodesByState.running ?? 0);
       d.show(
         [
@@ -220,7 +223,11 @@ export async function watchPool(client: ServerClient, poolId: string, options: W
             note: '',
           })),
         ],
-        `pool ${p.id}: ${p.allocationState}, ${String(ready)}/${String(p.target)} ready (${counts.map((s) => `${s} ${String(p.nodesByState[s])}`).join(', ') || 'no nodes'})`,
+        `pool ${p.id}: ${p.allocationState}, ${String(ready)}/${String(p.target)} ready (${
+          Object.entries(p.nodesByState)
+            .map(([s, n]) => `${s} ${String(n)}`)
+            .join(', ') || 'no nodes'
+        })`,
       );
     },
     (p) => p.steady,
