@@ -7,15 +7,16 @@ import { after, before, describe, test } from 'node:test';
 import { REPO_ROOT, computeClient, runCli, startServer, type TestServer } from './harness.ts';
 import { buildToolImage } from './pool-image.ts';
 
-const CLI = join(REPO_ROOT, 'src', 'cli', 'main.ts');
+/** The installed binary, as a user runs it (it picks the npm-installed Node runtime). */
+const BIN = join(REPO_ROOT, 'bin', 'lazurite');
 
-/** Runs the real binary; resolves with its exit code and output whatever the code. */
+/** Runs `bin/lazurite`; resolves with its exit code and output whatever the code. */
 function lazurite(args: string[], env: NodeJS.ProcessEnv = {}) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const merged = Object.fromEntries(
       Object.entries({ ...process.env, ...env }).filter(([, v]) => v !== undefined),
     );
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(BIN, args, {
       env: merged,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
