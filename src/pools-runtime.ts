@@ -72,6 +72,7 @@ export function poolsRuntime(
   const sizer = new PoolSizer(ctx, {
     capacityPerReplica: config.replicaCapacity,
     marketplaceCapacity: 1000,
+    preemptionRecoveryMs: config.preemptionRecoveryMs,
     newNodeId: (dedicated) => `tvmps_${ctx.ids.uuid().replace(/-/g, '')}_${dedicated ? 'd' : 'p'}`,
   });
   const loop = new TickLoop(

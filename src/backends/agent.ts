@@ -23,7 +23,7 @@ export interface HostAgentOptions {
 }
 
 /** Phases a node reaches within one generation on this host. */
-type Phase = 'none' | 'started';
+type Phase = 'none' | 'started' | 'evicted';
 
 const MAX_START_TASK_ATTEMPTS = 100;
 
@@ -241,7 +241,15 @@ export class HostAgent {
       return;
     }
     const known = this.phases.get(id);
-    if (known?.generation === a.generation && known.phase === 'started') return;
+    if (known?.generation === a.generation && known.phase !== 'none') return;
+    if (a.state === 'preempted' && a.goal !== 'reimage') {
+      // Low-priority capacity taken back: the sandbox goes; the server brings the node back later (goal reimage).
+      this.schedule(id, async () => {
+        await this.o.executor.destroy(id);
+        this.phases.set(id, { generation: a.generation, phase: 'evicted' });
+      });
+      return;
+    }
     if (a.state === 'creating' && !a.granted) return;
     const steadyStates = ['idle', 'running', 'starttaskfailed', 'unusable', 'offline'];
     if (known === undefined && steadyStates.includes(a.state)) {
@@ -261,7 +269,7 @@ export class HostAgent {
     const { executor } = this.o;
     const id = a.spec.nodeId;
     try {
-      if (a.state === 'reimaging') await executor.destroy(id);
+      if (a.state === 'reimaging' || a.state === 'preempted') await executor.destroy(id);
       if (a.state === 'rebooting') await executor.stop(id);
       await executor.hydrate(a.spec.image);
       const bootTime = this.now().toISOString();

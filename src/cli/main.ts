@@ -5,8 +5,9 @@ import { startLazurite } from '../main.ts';
 import { runAgent } from './agent.ts';
 import { CliError } from './client.ts';
 import { registerClientCommands } from './client-commands.ts';
+import { parseCount } from './plan.ts';
 import { buildImage, importImage, listImages } from './images.ts';
-import { formatPools, listPools } from './pools.ts';
+import { formatPools, listPools, preemptPool } from './pools.ts';
 import { createServicePrincipal } from './sp.ts';
 
 const program = new Command('lazurite')
@@ -114,6 +115,38 @@ common(
   const list = await listPools(loadConfig(opts), opts.account);
   process.stdout.write(opts.json === true ? `${JSON.stringify(list, null, 2)}\n` : formatPools(list));
 });
+
+common(
+  pools
+    .command('preempt <pool>')
+    .description('take low-priority capacity back: nodes go preempted, tasks requeue, nodes return later')
+    .option('--account <name>', 'Batch account', 'lazurite')
+    .option('--node <id...>', 'these low-priority nodes')
+    .option('--count <n>', 'this many low-priority nodes (default: all)')
+    .option('--json', 'print JSON'),
+).action(
+  async (
+    poolId: string,
+    opts: {
+      account: string;
+      node?: string[];
+      count?: string;
+      json?: boolean;
+      dataDir?: string;
+      logLevel?: string;
+    },
+  ) => {
+    const taken = await preemptPool(loadConfig(opts), opts.account, poolId, {
+      ...(opts.node === undefined ? {} : { nodeIds: opts.node }),
+      ...(opts.count === undefined ? {} : { count: parseCount(opts.count, '--count') }),
+    });
+    process.stdout.write(
+      opts.json === true
+        ? `${JSON.stringify({ preempted: taken })}\n`
+        : `preempted: ${taken.join(' ') || 'none'}\n`,
+    );
+  },
+);
 
 const images = program
   .command('images')

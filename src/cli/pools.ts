@@ -1,7 +1,10 @@
 import type { Config } from '../config/config.ts';
 import { sizingWarnings } from '../domain/pools/sizing-guidance.ts';
 import { formatDuration } from '../domain/pools/pool-spec.ts';
+import { DomainError } from '../domain/errors.ts';
+import { preemptNodes, type PreemptRequest } from '../domain/pools/preemption.ts';
 import { storePath } from '../main.ts';
+import { CliError } from './client.ts';
 import { openSqliteStore } from '../storage/sqlite/open.ts';
 
 export interface PoolSummary {
@@ -68,4 +71,29 @@ export function formatPools(pools: PoolSummary[]): string {
       return `${lines.join('\n')}\n`;
     })
     .join('');
+}
+
+/**
+ * `lazurite pools preempt`: takes low-priority capacity back, as Azure does with Spot/low-priority VMs — the
+ * nodes go to `preempted`, their tasks are requeued, and the server brings them back after the recovery delay
+ * (LAZURITE_PREEMPTION_RECOVERY_SECONDS). Writes through the store; a running server picks it up on its next loop.
+ */
+export async function preemptPool(
+  config: Config,
+  account: string,
+  poolId: string,
+  request: PreemptRequest,
+): Promise<string[]> {
+  if (config.inMemory) throw new Error('pools preempt needs a data dir on disk');
+  const store = await openSqliteStore(storePath(config));
+  try {
+    const taken = await store.transaction((tx) => preemptNodes(tx, account, poolId, request, new Date()));
+    return taken.map((n) => n.id);
+  } catch (err) {
+    if (err instanceof DomainError)
+      throw new CliError(`${err.message} (${err.code})`, 'see: lazurite pools list');
+    throw err;
+  } finally {
+    await store.close();
+  }
 }

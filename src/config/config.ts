@@ -27,6 +27,8 @@ export interface Config {
   /** Bearer token `GET /metrics` wants (LAZURITE_METRICS_TOKEN); unset, the endpoint is open like /health. */
   metricsToken: string | undefined;
   /** Modelled durations of the simulated backend, ms. */
+  /** How long preempted low-priority capacity stays away (LAZURITE_PREEMPTION_RECOVERY_SECONDS). */
+  preemptionRecoveryMs: number;
   simulatedDelays: { hydrateMs: number; copyMs: number; bootMs: number; execMs: number };
 }
 
@@ -119,6 +121,8 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
       'replica capacity',
     ),
     metricsToken: env.LAZURITE_METRICS_TOKEN === '' ? undefined : env.LAZURITE_METRICS_TOKEN,
+    preemptionRecoveryMs:
+      parsePositive(env.LAZURITE_PREEMPTION_RECOVERY_SECONDS ?? 60, 'preemption recovery seconds') * 1000,
     simulatedDelays: { hydrateMs: 2000, copyMs: 1000, bootMs: 1000, execMs: 200 },
   };
 }

@@ -13,6 +13,7 @@ import { DomainError } from '../errors.ts';
 import { AgentService } from './agent-service.ts';
 import { NodeService } from './nodes.ts';
 import { PoolService } from './pools.ts';
+import { preemptNodes } from './preemption.ts';
 import { PoolSizer } from './sizer.ts';
 
 const T0 = '2026-06-01T00:00:00Z';
@@ -40,6 +41,7 @@ async function world(marketplaceCapacity = 100) {
   const sizer = new PoolSizer(ctx, {
     capacityPerReplica: 1,
     marketplaceCapacity,
+    preemptionRecoveryMs: 60_000,
     newNodeId: (d) => `tvmps_${String(++n).padStart(4, '0')}_${d ? 'd' : 'p'}`,
   });
   const executor = new SimulatedNodeExecutor({ sleep: () => Promise.resolve() });
@@ -110,6 +112,42 @@ describe('pools, the sizer and a host agent (simulated executor)', () => {
     assert.equal(after.pool.allocationState, 'steady');
     assert.equal(after.nodes.length, 1);
     assert.deepEqual(await w.executor.list(), [after.nodes[0]?.id]);
+  });
+
+  test('preempted low-priority nodes lose their sandbox, keep counting, and come back fresh after the delay', async () => {
+    const w = await world();
+    await w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('lp', 1, { targetLowPriorityNodes: 2 }));
+    await w.settle();
+    const before = (await w.pools.get(w.account, 'lp')).nodes;
+    const low = before.filter((n) => !n.isDedicated).map((n) => n.id);
+    const dedicated = before.find((n) => n.isDedicated)?.id ?? '';
+    await assert.rejects(
+      w.ctx.store.transaction((tx) =>
+        preemptNodes(tx, 'lazurite', 'lp', { nodeIds: [dedicated] }, w.clock.now()),
+      ),
+      (e) => e instanceof DomainError && e.code === 'InvalidPropertyValue',
+    );
+    const taken = await w.ctx.store.transaction((tx) =>
+      preemptNodes(tx, 'lazurite', 'lp', { count: 1 }, w.clock.now()),
+    );
+    assert.equal(taken.length, 1);
+    await w.settle();
+    let view = await w.pools.get(w.account, 'lp');
+    assert.equal(view.pool.allocationState, 'resizing');
+    assert.equal(view.nodes.length, 3);
+    assert.equal(view.nodes.find((n) => n.id === taken[0]?.id)?.state, 'preempted');
+    assert.ok(!(await w.executor.list()).includes(taken[0]?.id ?? ''), 'its sandbox is gone');
+    w.clock.advance(60_000);
+    await w.settle();
+    view = await w.pools.get(w.account, 'lp');
+    assert.equal(view.pool.allocationState, 'steady');
+    assert.deepEqual(
+      view.nodes.map((n) => n.state),
+      ['idle', 'idle', 'idle'],
+    );
+    const back = view.nodes.find((n) => n.id === taken[0]?.id);
+    assert.deepEqual([back?.previousState, back?.startTaskInfo?.result], ['waitingforstarttask', 'success']);
+    assert.deepEqual((await w.executor.list()).sort(), [...low, dedicated].sort());
   });
 
   test('bad input: duplicate id, short resize timeout, unknown VM size, unknown node agent SKU', async () => {

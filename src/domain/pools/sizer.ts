@@ -24,6 +24,8 @@ export interface SizerOptions {
   capacityPerReplica: number;
   /** Capacity for marketplace base images, which Azure serves at platform scale. */
   marketplaceCapacity: number;
+  /** How long preempted low-priority capacity stays away before the node is brought back (fresh). */
+  preemptionRecoveryMs: number;
   /** Prefix of new node ids (`tvmps_`), followed by a random hex id. */
   newNodeId: (dedicated: boolean) => string;
 }
@@ -142,6 +144,7 @@ export class PoolSizer {
         nodes = [...nodes, ...fresh];
       }
     }
+    nodes = this.recoverPreempted(nodes, now, changed);
     const wanted = pool.targetDedicatedNodes + pool.targetLowPriorityNodes;
     if (!pool.image.available && nodes.filter((n) => n.state !== 'leavingpool').length < wanted) {
       return {
@@ -155,7 +158,7 @@ export class PoolSizer {
         ]),
       };
     }
-    const pending = nodes.filter((n) => n.state === 'creating');
+    const pending = nodes.filter((n) => n.state === 'creating' || n.state === 'preempted');
     if (pending.length > 0 && now.getTime() >= Date.parse(pool.resizeStartedAt) + pool.resizeTimeoutMs) {
       nodes = nodes.map((n) => (n.state === 'creating' ? mark(n) : n));
       const reached = nodes.filter((n) => n.state !== 'leavingpool').length;
@@ -171,6 +174,17 @@ export class PoolSizer {
     }
     const settled = pending.length === 0 && !nodes.some((n) => n.state === 'leavingpool');
     return { nodes, pool: settled ? this.settle(pool, stamp, pool.resizeErrors) : pool };
+  }
+
+  /** Preempted nodes whose capacity is back: a new generation that the host agent starts afresh. */
+  private recoverPreempted(nodes: NodeRecord[], now: Date, changed: NodeRecord[]): NodeRecord[] {
+    return nodes.map((n) => {
+      if (n.state !== 'preempted' || n.goal === 'reimage') return n;
+      if (now.getTime() < Date.parse(n.stateTransitionTime) + this.options.preemptionRecoveryMs) return n;
+      const back: NodeRecord = { ...n, goal: 'reimage', generation: n.generation + 1, startTaskInfo: null };
+      changed.push(back);
+      return back;
+    });
   }
 
   private newNode(pool: PoolRecord, dedicated: boolean, stamp: string): NodeRecord {
