@@ -190,6 +190,8 @@ export interface PoolRecord {
   lastModified: string;
   stateTransitionTime: string;
   allocationStateTransitionTime: string;
+  /** Dedicated core time of nodes that left the pool (usage statistics; absent = 0). */
+  retiredDedicatedCoreMs?: number;
 }
 
 /** Batch compute node states (BatchService.json ComputeNodeState, lower case as on the wire). */

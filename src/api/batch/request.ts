@@ -84,3 +84,29 @@ export function selectOf(
   const names = raw.split(',').map((s) => s.trim().toLowerCase());
   return (wire) => Object.fromEntries(Object.entries(wire).filter(([k]) => names.includes(k.toLowerCase())));
 }
+
+/**
+ * `$expand` on pools: Batch expands `stats` only; anything else is the 400 the service gives for a bad query
+ * parameter. Returns whether stats were asked for.
+ */
+export function expandsStats(request: FastifyRequest): boolean {
+  const raw = (request.query as Record<string, string | undefined>).$expand;
+  if (raw === undefined || raw.trim() === '') return false;
+  for (const part of raw.split(',').map((s) => s.trim())) {
+    if (part.toLowerCase() !== 'stats') {
+      throw new DomainError(
+        'invalid-input',
+        'InvalidQueryParameterValue',
+        'The value for one of the query parameters specified in the request URI is invalid.',
+        {
+          values: {
+            QueryParameterName: '$expand',
+            QueryParameterValue: raw,
+            Reason: `'${part}' cannot be expanded; only stats can.`,
+          },
+        },
+      );
+    }
+  }
+  return true;
+}

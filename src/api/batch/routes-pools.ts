@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { PoolCaller } from '../../domain/pools/image-rules.ts';
 import type { ApiDeps } from '../http/context.ts';
 import { listPage } from './listing.ts';
-import { batchBody, conditionsOf, contextOf, entityHeaders, selectOf } from './request.ts';
-import { nodeCountsToWire, poolToWire } from './wire-pools.ts';
+import { batchBody, conditionsOf, contextOf, entityHeaders, expandsStats, selectOf } from './request.ts';
+import { nodeCountsToWire, poolToWire, poolStatsToWire } from './wire-pools.ts';
 
 const POOL_FILTER = {
   id: 'string',
@@ -35,11 +35,16 @@ export function registerPoolRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.get('/pools', async (request) => {
     const ctx = contextOf(request);
+    const stats = expandsStats(request);
     const views = await deps.pools.list(ctx.account);
+    const now = deps.clock.now();
     const page = listPage(request, ctx, {
       entries: views.map((v) => ({
         key: v.pool.id.toLowerCase(),
-        wire: poolToWire(v.pool, v.nodes, ctx.accountUrl),
+        wire: {
+          ...poolToWire(v.pool, v.nodes, ctx.accountUrl),
+          ...(stats ? { stats: poolStatsToWire(v.pool, v.nodes, ctx.accountUrl, now) } : {}),
+        },
       })),
       metadata: 'pools',
       maxResults: 1000,
@@ -54,12 +59,14 @@ export function registerPoolRoutes(app: FastifyInstance, deps: ApiDeps): void {
     url: '/pools/:poolId',
     handler: async (request, reply) => {
       const ctx = contextOf(request);
+      const stats = expandsStats(request);
       const { pool, nodes } = await deps.pools.get(ctx.account, poolId(request), conditionsOf(request));
       entityHeaders(reply, pool);
       if (request.method === 'HEAD') return reply.status(200).send();
       const wire = {
         'odata.metadata': `${ctx.accountUrl}/$metadata#pools/@Element`,
         ...poolToWire(pool, nodes, ctx.accountUrl),
+        ...(stats ? { stats: poolStatsToWire(pool, nodes, ctx.accountUrl, deps.clock.now()) } : {}),
       };
       const select = selectOf(request);
       return select ? select(wire) : wire;

@@ -1,6 +1,7 @@
 import type { NodeFileInfo } from '../../backends/port.ts';
 import { countNodes } from '../../domain/pools/node-states.ts';
 import { formatDuration } from '../../domain/pools/pool-spec.ts';
+import { dedicatedCoreMs } from '../../domain/pools/usage.ts';
 import type { NodeRecord, PoolRecord, TaskRecord } from '../../storage/records.ts';
 
 /** BatchService.json CloudPool. */
@@ -30,6 +31,25 @@ export function poolToWire(pool: PoolRecord, nodes: NodeRecord[], accountUrl: st
     taskSlotsPerNode: typeof spec.taskSlotsPerNode === 'number' ? spec.taskSlotsPerNode : 1,
     taskSchedulingPolicy: spec.taskSchedulingPolicy ?? { nodeFillType: 'spread' },
     currentNodeCommunicationMode: 'simplified',
+  };
+}
+
+/**
+ * BatchService.json PoolStatistics for `$expand=stats`: usage (dedicated core time of the nodes the pool has had).
+ * `resourceStats` (CPU, memory, disk and network averages) is left out: Lazurite does not sample it, and the
+ * property is optional.
+ */
+export function poolStatsToWire(pool: PoolRecord, nodes: NodeRecord[], accountUrl: string, now: Date) {
+  const stamp = now.toISOString();
+  return {
+    url: `${accountUrl}/pools/${pool.id}/stats`,
+    startTime: pool.creationTime,
+    lastUpdateTime: stamp,
+    usageStats: {
+      startTime: pool.creationTime,
+      lastUpdateTime: stamp,
+      dedicatedCoreTime: formatDuration(dedicatedCoreMs(pool, nodes, now)),
+    },
   };
 }
 

@@ -5,6 +5,7 @@ import type {
   SyncResponse,
   TaskAssignment,
 } from '../../backends/agent-protocol.ts';
+import { retireNodes } from './usage.ts';
 import { applyTaskReports, dispatchTasks, requeueNodeTasks, type HostPool } from '../jobs/dispatch.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type { NodeRecord, PoolRecord } from '../../storage/records.ts';
@@ -90,7 +91,7 @@ export class AgentService {
       for (const n of await tx.listNodes(r.accountName, r.poolId))
         current.set(`${k}|${n.id.toLowerCase()}`, n);
     }
-    const gone = new Map<string, { account: string; pool: string; ids: string[] }>();
+    const gone = new Map<string, { account: string; pool: string; nodes: NodeRecord[] }>();
     for (const r of reports) {
       const k = `${poolKey(r.accountName, r.poolId)}|${r.nodeId.toLowerCase()}`;
       const node = current.get(k);
@@ -100,9 +101,9 @@ export class AgentService {
         const entry = gone.get(poolKey(r.accountName, r.poolId)) ?? {
           account: r.accountName,
           pool: r.poolId,
-          ids: [],
+          nodes: [],
         };
-        entry.ids.push(node.id);
+        entry.nodes.push(node);
         gone.set(poolKey(r.accountName, r.poolId), entry);
         current.delete(k);
         continue;
@@ -112,8 +113,11 @@ export class AgentService {
     const reported = new Set(reports.map((r) => r.nodeId));
     await tx.putNodes([...current.values()].filter((n) => reported.has(n.id)));
     for (const g of gone.values()) {
-      await requeueNodeTasks(tx, g.account, g.pool, g.ids, now);
-      await tx.deleteNodes(g.account, g.pool, g.ids);
+      const ids = g.nodes.map((n) => n.id);
+      await requeueNodeTasks(tx, g.account, g.pool, ids, now);
+      await tx.deleteNodes(g.account, g.pool, ids);
+      const pool = await tx.findPool(g.account, g.pool);
+      if (pool) await tx.putPool(retireNodes(pool, g.nodes, now));
     }
     return true;
   }
