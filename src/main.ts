@@ -154,6 +154,7 @@ export async function startLazurite(
       pools: nodes.pools,
       nodes: nodes.nodes,
       agents: nodes.agents,
+      remoteFiles: nodes.remoteFiles,
       jobs: nodes.jobs,
       tasks: nodes.tasks,
       metrics,

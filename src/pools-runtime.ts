@@ -5,6 +5,7 @@ import { HostAgent } from './backends/agent.ts';
 import type { ImageCache } from './backends/local/image-cache.ts';
 import { LocalNodeExecutor } from './backends/local/node-executor.ts';
 import type { NodeExecutor } from './backends/port.ts';
+import { FileRequestBroker } from './backends/remote-files.ts';
 import { SimulatedNodeExecutor } from './backends/simulated/node-executor.ts';
 import type { Config } from './config/config.ts';
 import type { RegionStores } from './content/regions.ts';
@@ -22,6 +23,7 @@ export interface PoolsRuntime {
   pools: PoolService;
   nodes: NodeService;
   agents: AgentService;
+  remoteFiles: FileRequestBroker;
   jobs: JobService;
   tasks: TaskService;
   backendKind: string;
@@ -42,7 +44,8 @@ export function agentTokenFor(dataDir: string): string {
 function executorFor(
   config: Config,
   content: { regions: RegionStores; imageCache: ImageCache },
-): NodeExecutor {
+): NodeExecutor | undefined {
+  if (config.nodeBackend === 'remote') return undefined;
   if (config.nodeBackend === 'simulated') {
     return new SimulatedNodeExecutor({ delays: config.simulatedDelays });
   }
@@ -67,7 +70,8 @@ export function poolsRuntime(
 ): PoolsRuntime {
   const executor = inject.executor ?? executorFor(config, content);
   const { regions } = content;
-  const hostId = `${executor.kind}-host-0`;
+  const hostId = executor === undefined ? undefined : `${executor.kind}-host-0`;
+  const remoteFiles = new FileRequestBroker(() => ctx.ids.uuid());
   const agentRef: { current?: HostAgent } = {};
   const sizer = new PoolSizer(ctx, {
     capacityPerReplica: config.replicaCapacity,
@@ -91,16 +95,20 @@ export function poolsRuntime(
     agentRef.current?.nudge();
   };
   const agents = new AgentService(ctx, accountUrl, onChange);
-  const running = new HostAgent({
-    hostId,
-    executor,
-    link: { sync: (request) => agents.sync(request) },
-    concurrency: inject.agentConcurrency ?? (executor.kind === 'simulated' ? 256 : 4),
-    pollMs: 500,
-    onError: (err) => {
-      logger.error({ err }, 'host agent error');
-    },
-  });
+  // `remote`: this server runs no nodes itself; agents on other machines take them all.
+  const running =
+    executor === undefined || hostId === undefined
+      ? undefined
+      : new HostAgent({
+          hostId,
+          executor,
+          link: { sync: (request) => agents.sync(request) },
+          concurrency: inject.agentConcurrency ?? (executor.kind === 'simulated' ? 256 : 4),
+          pollMs: 500,
+          onError: (err) => {
+            logger.error({ err }, 'host agent error');
+          },
+        });
   agentRef.current = running;
   return {
     pools: new PoolService(ctx, regions, {
@@ -109,20 +117,21 @@ export function poolsRuntime(
         logger.warn(message);
       },
     }),
-    nodes: new NodeService(ctx, (id) => (id === hostId ? executor : undefined), onChange),
+    nodes: new NodeService(ctx, (id) => (id === hostId ? executor : remoteFiles.filesOn(id)), onChange),
     agents,
+    remoteFiles,
     jobs: new JobService(ctx, onChange),
     tasks: new TaskService(ctx, onChange),
-    backendKind: executor.kind,
+    backendKind: executor?.kind ?? 'remote',
     agentToken: agentTokenFor(config.dataDir),
     start: () => {
       loop.start();
-      running.start();
+      running?.start();
     },
     stop: async () => {
       await loop.stop();
-      await running.stop();
-      await executor.close();
+      await running?.stop();
+      await executor?.close();
     },
   };
 }

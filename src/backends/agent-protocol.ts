@@ -1,4 +1,4 @@
-import type { NodeSpec } from './port.ts';
+import type { NodeFileInfo, NodeFileRange, NodeSpec } from './port.ts';
 import type { OutputFileSpec, ResourceFileSpec } from './task-files.ts';
 
 /**
@@ -119,9 +119,31 @@ export interface SyncRequest {
 
 export interface SyncResponse {
   nodes: NodeAssignment[];
+  /** Node file reads the server needs from this host (node file API calls for its nodes). */
+  fileRequests?: FileRequest[];
+}
+
+/** A node file API call the server forwards to the host that runs the node. */
+export interface FileRequest {
+  id: string;
+  nodeId: string;
+  op: 'list' | 'read';
+  path: string;
+  recursive?: boolean;
+  range?: NodeFileRange;
+}
+
+/** The host's answer: files, or content (base64) with its info, or why not. */
+export interface FileResult {
+  files?: NodeFileInfo[];
+  content?: string;
+  info?: NodeFileInfo;
+  error?: { notFound: boolean; message: string };
 }
 
 /** How an agent reaches the server: a direct call in process, or HTTPS from another machine. */
 export interface AgentLink {
   sync(request: SyncRequest): Promise<SyncResponse>;
+  /** Answers a file request (`POST /agent/v1/files/{id}`). */
+  fileResult?(id: string, result: FileResult): Promise<void>;
 }

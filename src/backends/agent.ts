@@ -1,5 +1,7 @@
+import { answerFileRequest } from './remote-files.ts';
 import type {
   AgentLink,
+  FileRequest,
   NodeAssignment,
   NodeReport,
   StartTaskAssignment,
@@ -113,8 +115,9 @@ export class HostAgent {
     const reports = this.reports.splice(0);
     const taskReports = this.taskReports.splice(0);
     let nodes: NodeAssignment[];
+    let fileRequests: FileRequest[] | undefined;
     try {
-      ({ nodes } = await this.o.link.sync({
+      ({ nodes, fileRequests } = await this.o.link.sync({
         hostId: this.o.hostId,
         kind: this.o.executor.kind,
         reports,
@@ -135,6 +138,16 @@ export class HostAgent {
     }
     for (const a of nodes) this.converge(a);
     this.reconcileRuns(nodes);
+    for (const r of fileRequests ?? []) this.answer(r);
+  }
+
+  /** Serves one node file read for the server (remote hosts only; in process the server reads directly). */
+  private answer(r: FileRequest): void {
+    const { link, executor } = this.o;
+    if (!link.fileResult) return;
+    void answerFileRequest(executor, r)
+      .then((result) => link.fileResult?.(r.id, result))
+      .catch((err: unknown) => this.o.onError?.(err));
   }
 
   /** Starts task runs the server assigns that are not running here; stops runs it no longer assigns. */

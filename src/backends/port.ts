@@ -85,6 +85,9 @@ export interface NodeFileRange {
 }
 
 /** Thrown by executors for a file that does not exist or is outside the node's root directory. */
+/** The host that runs a node could not serve its files (remote agent gone or too slow). */
+export class NodeFilesUnavailable extends Error {}
+
 export class NodeFileNotFound extends Error {
   readonly path: string;
   constructor(path: string) {

@@ -21,7 +21,8 @@ export interface Config {
   /** Content store folder per region that is not under `<dataDir>/regions/<name>` (LAZURITE_REGION_PATHS). */
   regionPaths: Record<string, string>;
   /** What runs compute nodes: real sandboxes on this machine, or the simulated backend. */
-  nodeBackend: 'local' | 'simulated';
+  /** What runs nodes in process; `remote`: nothing here, only host agents on other machines (`lazurite agent`). */
+  nodeBackend: 'local' | 'simulated' | 'remote';
   /** Concurrent node hydrations one image replica serves (R15/R16). */
   replicaCapacity: number;
   /** Bearer token `GET /metrics` wants (LAZURITE_METRICS_TOKEN); unset, the endpoint is open like /health. */
@@ -84,12 +85,12 @@ function parsePositive(value: string | number, what: string): number {
 }
 
 /** Real sandboxes need Linux and root; elsewhere the simulated backend is the default. */
-function parseBackend(value: string | undefined): 'local' | 'simulated' {
+function parseBackend(value: string | undefined): 'local' | 'simulated' | 'remote' {
   if (value === undefined || value === '') {
     return process.platform === 'linux' && process.getuid?.() === 0 ? 'local' : 'simulated';
   }
-  if (value !== 'local' && value !== 'simulated')
-    throw new ConfigError(`invalid node backend '${value}' (local or simulated)`);
+  if (value !== 'local' && value !== 'simulated' && value !== 'remote')
+    throw new ConfigError(`invalid node backend '${value}' (local, simulated or remote)`);
   return value;
 }
 

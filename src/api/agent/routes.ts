@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { SyncRequest } from '../../backends/agent-protocol.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { constantTimeEqual } from '../../platform/secrets.ts';
@@ -9,21 +9,39 @@ import type { ApiDeps } from '../http/context.ts';
  * `agent-token`, compared in constant time). Body and answer are the SyncRequest/SyncResponse of
  * src/backends/agent-protocol.ts.
  */
+function requireAgentToken(request: FastifyRequest, deps: ApiDeps): void {
+  const header = request.headers.authorization ?? '';
+  const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? '';
+  if (token === '' || !constantTimeEqual(token, deps.agentToken))
+    throw new DomainError('unauthenticated', 'InvalidAgentToken', 'The agent token is missing or wrong.');
+}
+
 export function registerAgentRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post('/agent/v1/sync', async (request) => {
-    const header = request.headers.authorization ?? '';
-    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? '';
-    if (token === '' || !constantTimeEqual(token, deps.agentToken))
-      throw new DomainError('unauthenticated', 'InvalidAgentToken', 'The agent token is missing or wrong.');
+    requireAgentToken(request, deps);
     const body = request.body as Partial<SyncRequest> | undefined;
     if (typeof body?.hostId !== 'string' || body.hostId === '' || !Array.isArray(body.reports))
       throw new DomainError('invalid-input', 'InvalidRequestContent', 'A sync needs hostId and reports[].', {
         target: typeof body?.hostId === 'string' ? 'reports' : 'hostId',
       });
-    return deps.agents.sync({
+    const answer = await deps.agents.sync({
       hostId: body.hostId,
       kind: typeof body.kind === 'string' ? body.kind : 'unknown',
       reports: body.reports,
+      ...(Array.isArray(body.taskReports) ? { taskReports: body.taskReports } : {}),
     });
+    const fileRequests = deps.remoteFiles.take(body.hostId);
+    return fileRequests.length === 0 ? answer : { ...answer, fileRequests };
+  });
+
+  /** A remote agent's answer to a file request its sync answer carried. */
+  app.post<{ Params: { id: string } }>('/agent/v1/files/:id', (request) => {
+    requireAgentToken(request, deps);
+    const body: unknown = request.body;
+    if (typeof body !== 'object' || body === null)
+      throw new DomainError('invalid-input', 'InvalidRequestContent', 'A file result is a JSON object.');
+    if (!deps.remoteFiles.complete(request.params.id, body))
+      throw new DomainError('not-found', 'FileRequestNotFound', 'No file request is waiting with this id.');
+    return {};
   });
 }

@@ -16,6 +16,7 @@ import type { NodeService } from '../../domain/pools/nodes.ts';
 import type { PoolService } from '../../domain/pools/pools.ts';
 import type { ResourceService } from '../../domain/resources/resources.ts';
 import type { Clock } from '../../platform/clock.ts';
+import type { FileRequestBroker } from '../../backends/remote-files.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { TokenSigner } from '../../platform/tokens.ts';
 import type { SpecValidator } from '../spec/validator.ts';
@@ -51,6 +52,8 @@ export interface ApiDeps {
   nodeBackendKind: string;
   /** Bearer token host agents present on `/agent/v1/sync`. */
   agentToken: string;
+  /** Node file reads waiting for remote host agents. */
+  remoteFiles: FileRequestBroker;
   /** Origin clients use, e.g. https://127.0.0.1:8443 (set once the port is bound). */
   publicOrigin: () => string;
 }

@@ -1,9 +1,10 @@
 import {
   NodeFileNotFound,
-  type NodeExecutor,
+  NodeFilesUnavailable,
   type NodeFileInfo,
   type NodeFileRange,
 } from '../../backends/port.ts';
+import type { NodeFileAccess } from '../../backends/remote-files.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type {
   BatchAccountRecord,
@@ -34,8 +35,21 @@ export function nodeNotFound(id: string): DomainError {
   });
 }
 
+/** A host agent that could not serve a node's files: the 409 Batch gives for a node it cannot reach. */
+function unavailable(err: unknown, nodeId: string): unknown {
+  if (!(err instanceof NodeFilesUnavailable)) return err;
+  return new DomainError(
+    'conflict',
+    'NodeNotReady',
+    `The node's host agent cannot serve its files: ${err.message}`,
+    {
+      values: { NodeId: nodeId },
+    },
+  );
+}
+
 /** Finds the host that runs a node, so file requests reach its executor. */
-export type ExecutorLookup = (hostId: string) => NodeExecutor | undefined;
+export type ExecutorLookup = (hostId: string) => NodeFileAccess | undefined;
 
 /** Compute nodes of a pool: read, reboot, reimage, and their files (through the host that runs them). */
 export class NodeService {
@@ -149,7 +163,11 @@ export class NodeService {
     recursive: boolean,
   ) {
     const { node, executor } = await this.executorOf(account, poolId, nodeId);
-    return { node, files: await executor.listFiles(node.id, dir, recursive) };
+    try {
+      return { node, files: await executor.listFiles(node.id, dir, recursive) };
+    } catch (err) {
+      throw unavailable(err, node.id);
+    }
   }
 
   async readFile(
@@ -167,7 +185,7 @@ export class NodeService {
         throw new DomainError('not-found', 'FileNotFound', 'The specified file does not exist.', {
           values: { FilePath: path },
         });
-      throw err;
+      throw unavailable(err, node.id);
     }
   }
 }

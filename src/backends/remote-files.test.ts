@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { NodeFileNotFound, NodeFilesUnavailable } from './port.ts';
+import { FileRequestBroker, answerFileRequest } from './remote-files.ts';
+import { SimulatedNodeExecutor } from './simulated/node-executor.ts';
+
+const node = {
+  accountName: 'a',
+  poolId: 'p',
+  nodeId: 'n1',
+  hostname: 'n1',
+  image: { region: 'westeurope', osManifest: 'sha256:0', dataDisks: [] },
+  size: { name: 'standard_a1_v2', cores: 1, memoryMB: 2048, tempDiskGB: 10 },
+  isDedicated: true,
+};
+
+describe('remote node files', () => {
+  test('a request is handed to its host once, answered from the executor, and settles the call', async () => {
+    let n = 0;
+    const broker = new FileRequestBroker(() => `r${String(++n)}`);
+    const executor = new SimulatedNodeExecutor({ sleep: () => Promise.resolve() });
+    await executor.boot(node);
+    await executor.exec('n1', {
+      commandLine: 'echo hi',
+      environment: {},
+      elevation: 'admin',
+      workingDir: 'startup',
+      stdoutFile: 'startup/stdout.txt',
+      stderrFile: 'startup/stderr.txt',
+    });
+    const reading = broker.filesOn('far').readFile('n1', 'startup/stdout.txt', { start: 0, end: 9 });
+    const missing = broker.filesOn('far').readFile('n1', 'startup/none.txt');
+    assert.deepEqual(broker.take('other'), []);
+    const requests = broker.take('far');
+    assert.equal(requests.length, 2);
+    assert.deepEqual(broker.take('far'), []);
+    for (const r of requests) assert.equal(broker.complete(r.id, await answerFileRequest(executor, r)), true);
+    const got = await reading;
+    assert.equal(got.content.toString(), '[simulated');
+    assert.ok(got.info.lastModified instanceof Date);
+    await assert.rejects(missing, NodeFileNotFound);
+    assert.equal(broker.complete(requests[0]?.id ?? '', {}), false, 'settled once');
+  });
+
+  test('a host that does not answer in time fails the call', async () => {
+    const broker = new FileRequestBroker(() => 'r', 1);
+    await assert.rejects(broker.filesOn('gone').listFiles('n1', '', true), NodeFilesUnavailable);
+    assert.deepEqual(broker.take('gone'), [], 'the request is withdrawn');
+  });
+});
