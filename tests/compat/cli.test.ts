@@ -1,34 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { REPO_ROOT, computeClient, runCli, startServer, type TestServer } from './harness.ts';
+import { computeClient, runCli, runCliResult, startServer, type TestServer } from './harness.ts';
 import { buildToolImage } from './pool-image.ts';
 
-/** The installed binary, as a user runs it (it picks the npm-installed Node runtime). */
-const BIN = join(REPO_ROOT, 'bin', 'lazurite');
-
-/** Runs `bin/lazurite`; resolves with its exit code and output whatever the code. */
-function lazurite(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const merged = Object.fromEntries(
-      Object.entries({ ...process.env, ...env }).filter(([, v]) => v !== undefined),
-    );
-    const child = spawn(BIN, args, {
-      env: merged,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => {
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** Runs `bin/lazurite`, the binary users run; resolves with its exit code and output whatever the code. */
+const lazurite = (args: string[], env: NodeJS.ProcessEnv = {}) => runCliResult(args, env, true);
 
 describe('lazurite CLI (issue 6)', () => {
   let server: TestServer;

@@ -28,22 +28,42 @@ export function trustCa(caCertPath: string): void {
   if (!current.includes(pem)) setDefaultCACertificates([...current, pem]);
 }
 
-/** Runs `lazurite <args>` to completion and returns its stdout; rejects with stderr on a non-zero exit. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+/** How `lazurite <args>` ended: exit code and everything it printed. */
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `lazurite <args>` to completion, through `bin/lazurite` (the binary users run) when `viaBin`; an env value
+ * of undefined removes that variable.
+ */
+export function runCliResult(args: string[], env: NodeJS.ProcessEnv = {}, viaBin = false): Promise<CliRun> {
+  const merged = Object.fromEntries(
+    Object.entries({ ...process.env, ...env }).filter(([, v]) => v !== undefined),
+  );
+  const [cmd, argv] = viaBin
+    ? [join(REPO_ROOT, 'bin', 'lazurite'), args]
+    : [process.execPath, [CLI, ...args]];
+  return new Promise((resolve) => {
+    const child = spawn(cmd, argv, { env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('close', (code) => {
-      if (code === 0) resolve(out);
-      else reject(new Error(`lazurite ${args.join(' ')} exited ${String(code)}: ${err}${out}`));
+      resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Runs `lazurite <args>` to completion and returns its stdout; rejects with stderr on a non-zero exit. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const r = await runCliResult(args, env);
+  if (r.code !== 0)
+    throw new Error(`lazurite ${args.join(' ')} exited ${String(r.code)}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
 }
 
 /**
