@@ -6,6 +6,7 @@ import type { ImageCache } from './backends/local/image-cache.ts';
 import { LocalNodeExecutor } from './backends/local/node-executor.ts';
 import type { NodeExecutor } from './backends/port.ts';
 import { FileRequestBroker } from './backends/remote-files.ts';
+import { autoStorageOver } from './backends/auto-storage.ts';
 import { SimulatedNodeExecutor } from './backends/simulated/node-executor.ts';
 import type { Config } from './config/config.ts';
 import type { RegionStores } from './content/regions.ts';
@@ -94,7 +95,7 @@ export function poolsRuntime(
     loop.nudge();
     agentRef.current?.nudge();
   };
-  const agents = new AgentService(ctx, accountUrl, onChange);
+  const agents = new AgentService(ctx, accountUrl, onChange, autoStorageOver(config.storageAccounts));
   // `remote`: this server runs no nodes itself; agents on other machines take them all.
   const running =
     executor === undefined || hostId === undefined

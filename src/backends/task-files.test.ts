@@ -331,7 +331,10 @@ describe('task files against Azurite', () => {
     test('an unresolved autoStorageContainerName or several sources fail', async () => {
       const fs = new MemoryFiles();
       const auto = await downloadResourceFiles([{ autoStorageContainerName: 'inputs' }], WD, fs);
-      assert.equal(assertFailure(auto, 'BlobDownloadMiscError').category, 'servererror');
+      // The account has no auto-storage the server knows: the user's set-up to fix, so a user error.
+      const failure = assertFailure(auto, 'BlobDownloadMiscError');
+      assert.equal(failure.category, 'usererror');
+      assert.match(failure.message, /no auto-storage account/);
       const both = [
         { httpUrl: 'http://127.0.0.1:1/x', storageContainerUrl: 'http://127.0.0.1:1/c', filePath: 'x' },
       ];

@@ -271,9 +271,9 @@ async function downloadOne(file: ResourceFileSpec, base: Omit<Download, 'mode'>)
   else if (storageContainerUrl !== undefined) {
     await downloadContainer(d, storageContainerUrl, file.blobPrefix, file.filePath);
   } else {
-    // The server replaces autoStorageContainerName with the container's SAS URL; reaching here is its fault.
-    const reason = `the auto-storage container '${shown}' was not resolved to a container URL`;
-    throw fail('BlobDownloadMiscError', { reason, serverSide: true });
+    // The server replaces autoStorageContainerName with the container's SAS URL when it can.
+    const reason = `the Batch account has no auto-storage account this server knows, so container '${shown}' cannot be reached (set the account's autoStorage.storageAccountId and LAZURITE_STORAGE_ACCOUNTS)`;
+    throw fail('BlobDownloadMiscError', { reason });
   }
 }
 

@@ -28,6 +28,8 @@ export interface Config {
   /** Bearer token `GET /metrics` wants (LAZURITE_METRICS_TOKEN); unset, the endpoint is open like /health. */
   metricsToken: string | undefined;
   /** Modelled durations of the simulated backend, ms. */
+  /** Blob storage accounts Batch accounts may name as auto-storage (LAZURITE_STORAGE_ACCOUNTS, JSON). */
+  storageAccounts: Record<string, { blobEndpoint: string; key: string }>;
   /** How long preempted low-priority capacity stays away (LAZURITE_PREEMPTION_RECOVERY_SECONDS). */
   preemptionRecoveryMs: number;
   simulatedDelays: { hydrateMs: number; copyMs: number; bootMs: number; execMs: number };
@@ -84,6 +86,29 @@ function parsePositive(value: string | number, what: string): number {
   return n;
 }
 
+/** `{"name": {"blobEndpoint": "https://...", "key": "base64"}}` → record; unset = none. */
+function parseStorageAccounts(
+  value: string | undefined,
+): Record<string, { blobEndpoint: string; key: string }> {
+  if (value === undefined || value.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new ConfigError(
+      'LAZURITE_STORAGE_ACCOUNTS is not JSON ({"name": {"blobEndpoint": "...", "key": "..."}})',
+    );
+  }
+  const out: Record<string, { blobEndpoint: string; key: string }> = {};
+  for (const [name, v] of Object.entries((parsed ?? {}) as Record<string, unknown>)) {
+    const a = v as { blobEndpoint?: unknown; key?: unknown } | null;
+    if (typeof a?.blobEndpoint !== 'string' || typeof a.key !== 'string')
+      throw new ConfigError(`LAZURITE_STORAGE_ACCOUNTS['${name}'] needs blobEndpoint and key strings`);
+    out[name] = { blobEndpoint: a.blobEndpoint, key: a.key };
+  }
+  return out;
+}
+
 /** Real sandboxes need Linux and root; elsewhere the simulated backend is the default. */
 function parseBackend(value: string | undefined): 'local' | 'simulated' | 'remote' {
   if (value === undefined || value === '') {
@@ -122,6 +147,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
       'replica capacity',
     ),
     metricsToken: env.LAZURITE_METRICS_TOKEN === '' ? undefined : env.LAZURITE_METRICS_TOKEN,
+    storageAccounts: parseStorageAccounts(env.LAZURITE_STORAGE_ACCOUNTS),
     preemptionRecoveryMs:
       parsePositive(env.LAZURITE_PREEMPTION_RECOVERY_SECONDS ?? 60, 'preemption recovery seconds') * 1000,
     simulatedDelays: { hydrateMs: 2000, copyMs: 1000, bootMs: 1000, execMs: 200 },

@@ -7,6 +7,7 @@ import type {
 } from '../../backends/agent-protocol.ts';
 import { retireNodes } from './usage.ts';
 import { applyTaskReports, dispatchTasks, requeueNodeTasks, type HostPool } from '../jobs/dispatch.ts';
+import type { AutoStorage } from '../../backends/auto-storage.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type { NodeRecord, PoolRecord } from '../../storage/records.ts';
 import type { DomainContext } from '../context.ts';
@@ -26,14 +27,42 @@ export class AgentService {
   private readonly accountUrl: (account: string) => string;
   private readonly onChange: () => void;
 
+  private readonly autoStorage: AutoStorage | undefined;
+
   constructor(
     ctx: DomainContext,
     accountUrl: (account: string) => string,
     onChange: () => void = () => undefined,
+    autoStorage?: AutoStorage,
   ) {
     this.ctx = ctx;
     this.accountUrl = accountUrl;
     this.onChange = onChange;
+    this.autoStorage = autoStorage;
+  }
+
+  /**
+   * Resource files naming `autoStorageContainerName` get the container's URL with a SAS from the Batch account's
+   * auto-storage account, as Batch does; left as they are when the account has none this server knows (the run
+   * then fails with BlobDownloadMiscError saying so).
+   */
+  private async resolveAutoStorage(
+    tx: StoreTx,
+    accountName: string,
+    runs: TaskAssignment[],
+  ): Promise<TaskAssignment[]> {
+    if (!runs.some((r) => r.resourceFiles.some((f) => f.autoStorageContainerName !== undefined))) return runs;
+    const account = await tx.findBatchAccountByName(accountName);
+    const id = (account?.extra.autoStorage as { storageAccountId?: unknown } | undefined)?.storageAccountId;
+    return runs.map((r) => ({
+      ...r,
+      resourceFiles: r.resourceFiles.map((f) => {
+        const { autoStorageContainerName: container, ...rest } = f;
+        if (container === undefined || typeof id !== 'string') return f;
+        const url = this.autoStorage?.containerUrl(id, container);
+        return url === undefined ? f : { ...rest, storageContainerUrl: url };
+      }),
+    }));
   }
 
   async sync(request: SyncRequest): Promise<SyncResponse> {
@@ -67,7 +96,8 @@ export class AgentService {
       for (const { pool, nodes } of byPool.values()) {
         for (const n of nodes) {
           const k = `${poolKey(n.accountName, n.poolId)}|${n.id.toLowerCase()}`;
-          assignments.push(this.assignment(pool, current.get(k) ?? n, runs.get(k) ?? []));
+          const list = await this.resolveAutoStorage(tx, pool.accountName, runs.get(k) ?? []);
+          assignments.push(this.assignment(pool, current.get(k) ?? n, list));
         }
       }
       return {

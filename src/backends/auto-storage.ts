@@ -1,0 +1,55 @@
+import {
+  ContainerSASPermissions,
+  StorageSharedKeyCredential,
+  generateBlobSASQueryParameters,
+} from '@azure/storage-blob';
+
+/** A blob storage account Lazurite may use as a Batch account's auto-storage (it hosts none itself). */
+export interface StorageAccountEndpoint {
+  /** e.g. `https://name.blob.core.windows.net` or Azurite's `http://127.0.0.1:10000/devstoreaccount1` */
+  blobEndpoint: string;
+  key: string;
+}
+
+/** Turns `autoStorageContainerName` into a container URL with a SAS, as Batch does for its auto-storage. */
+export interface AutoStorage {
+  /** undefined when the storage account is not one this server knows. */
+  containerUrl(storageAccountId: string, container: string): string | undefined;
+}
+
+/** SAS lifetime of an auto-storage container URL handed to a task run (read + list). */
+const SAS_LIFETIME_MS = 24 * 3_600_000;
+
+/**
+ * Auto-storage over configured accounts (LAZURITE_STORAGE_ACCOUNTS): the storage account named by the last
+ * segment of the Batch account's `autoStorage.storageAccountId`, with a read/list service SAS made with its key.
+ */
+export function autoStorageOver(
+  accounts: Record<string, StorageAccountEndpoint>,
+  now: () => Date = () => new Date(),
+): AutoStorage {
+  const byName = new Map(Object.entries(accounts).map(([k, v]) => [k.toLowerCase(), { name: k, ...v }]));
+  return {
+    containerUrl: (storageAccountId, container) => {
+      const name =
+        storageAccountId
+          .split('/')
+          .filter((s) => s !== '')
+          .at(-1)
+          ?.toLowerCase() ?? '';
+      const account = byName.get(name);
+      if (!account) return undefined;
+      const start = now();
+      const sas = generateBlobSASQueryParameters(
+        {
+          containerName: container,
+          permissions: ContainerSASPermissions.parse('rl'),
+          startsOn: new Date(start.getTime() - 5 * 60_000),
+          expiresOn: new Date(start.getTime() + SAS_LIFETIME_MS),
+        },
+        new StorageSharedKeyCredential(account.name, account.key),
+      ).toString();
+      return `${account.blobEndpoint.replace(/\/+$/, '')}/${encodeURIComponent(container)}?${sas}`;
+    },
+  };
+}
