@@ -174,7 +174,11 @@ function formFields(imageFieldset: HTMLElement): HTMLElement[] {
   );
   for (const s of VM_SIZES)
     sizes.appendChild(
-      h('option', { value: s.name }, `${s.name} (${s.cores} cores, ${s.memoryMB / 1024} GiB)`),
+      h(
+        'option',
+        { value: s.name },
+        `${s.name} (${s.cores} ${s.cores === 1 ? 'core' : 'cores'}, ${s.memoryMB / 1024} GiB)`,
+      ),
     );
   const sku = h('select', { id: 'node-agent-sku', name: 'node-agent-sku' });
   return [
