@@ -1,5 +1,5 @@
 /** Boot and hash routing: `#/pools/{id}` etc.; each page gets a context that stops its polling on navigation. */
-import { messageOf } from './api.ts';
+import { ApiError, messageOf } from './api.ts';
 import { h, swap } from './dom.ts';
 import type { PageContext } from './page.ts';
 import { addPoolPage } from './pages/add-pool.ts';
@@ -40,6 +40,11 @@ function contextFor(session: Session, signal: AbortSignal): PageContext {
         try {
           await tick();
         } catch (err) {
+          if (err instanceof ApiError && err.status === 401) {
+            signOut(); // the tokens expired or the server restarted with a new key: sign in again
+            void route();
+            return;
+          }
           if (!stopped()) console.warn('refresh failed', messageOf(err));
         }
         if (!stopped()) setTimeout(() => void run(), ms);

@@ -9,10 +9,11 @@ export interface ImageReference {
   exactVersion?: string;
 }
 
-export interface BatchErrorWire {
+/** A pool's resize error: unlike the error envelope, `message` is a string and `values` are name/value pairs. */
+export interface ResizeError {
   code: string;
-  message?: { value?: string };
-  values?: { key: string; value: string }[];
+  message?: string;
+  values?: { name: string; value: string }[];
 }
 
 export interface StartTask {
@@ -34,7 +35,7 @@ export interface Pool {
   targetLowPriorityNodes: number;
   virtualMachineConfiguration?: { imageReference: ImageReference; nodeAgentSKUId: string };
   startTask?: StartTask;
-  resizeErrors?: BatchErrorWire[];
+  resizeErrors?: ResizeError[];
 }
 
 export interface ComputeNode {

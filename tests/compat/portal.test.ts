@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { resolvePortalFile } from '../../src/api/portal/routes.ts';
-import { computeClient, startServer, type TestServer } from './harness.ts';
+import { BatchServiceClient } from '@azure/batch';
+import { TokenCredentials } from '@azure/ms-rest-js';
+import { computeClient, credentialFor, startServer, type TestServer } from './harness.ts';
 import { buildToolImage, sharedKeyBatch } from './pool-image.ts';
 import { focused, horizontalOverflow, openBrowser, screenshot, type TestBrowser } from './portal-browser.ts';
 
@@ -35,12 +37,13 @@ describe('the portal at /portal', () => {
   let server: TestServer;
   let origin: string;
   let versionId: string;
+  let imageId: string;
 
   before(async () => {
     server = await startServer();
     const c = server.connection;
     origin = new URL(c.batchUrl).origin;
-    ({ versionId } = await buildToolImage(computeClient(c), c.resourceGroup, [
+    ({ versionId, imageId } = await buildToolImage(computeClient(c), c.resourceGroup, [
       { name: 'westeurope', regionalReplicaCount: 1 },
     ]));
   });
@@ -219,6 +222,45 @@ describe('the portal at /portal', () => {
       await page.goto(`${origin}/portal#/galleries`);
       await page.locator('#galleries').getByText('West Europe: Completed 100%').waitFor();
       await screenshot(page, 'galleries');
+    });
+
+    test("a pool whose image has no replica in the account's region shows its resize error", async () => {
+      const c = server.connection;
+      const compute = computeClient(c);
+      const poll = { updateIntervalInMs: 100 };
+      await compute.galleries.createOrUpdate(c.resourceGroup, 'far', { location: 'eastus' }, poll);
+      const identifier = { publisher: 'contoso', offer: 'far', sku: 'v1' };
+      const definition = { location: 'eastus', osType: 'Linux', osState: 'Generalized', identifier } as const;
+      await compute.galleryImages.createOrUpdate(c.resourceGroup, 'far', 'tool', definition, poll);
+      const far = await compute.galleryImageVersions.createOrUpdate(
+        c.resourceGroup,
+        'far',
+        'tool',
+        '1.0.0',
+        {
+          location: 'eastus',
+          storageProfile: { source: { id: imageId } },
+          publishingProfile: { targetRegions: [{ name: 'eastus' }] },
+        },
+        poll,
+      );
+      const token = await credentialFor(c).getToken('https://batch.core.windows.net//.default');
+      const batch = new BatchServiceClient(new TokenCredentials(token.token), origin);
+      await batch.pool.add({
+        id: 'farpool',
+        vmSize: 'standard_a1_v2',
+        virtualMachineConfiguration: {
+          imageReference: { virtualMachineImageId: far.id ?? '' },
+          nodeAgentSKUId: SKU,
+        },
+        targetDedicatedNodes: 1,
+      });
+      await page.goto(`${origin}/portal#/pools/farpool`);
+      const errors = page.locator('#resize-errors');
+      await errors.getByText('AllocationFailed').waitFor({ timeout: STATE_TIMEOUT });
+      assert.match(await errors.innerText(), /image is not found.* Reason=ImageNotReplicatedToRegion/);
+      assert.match(await page.locator('#pool-image').innerText(), /East US: Completed 100%/);
+      await screenshot(page, 'pool-resize-error');
     });
 
     test('at a phone width (375 px) nothing scrolls sideways', async () => {
