@@ -240,9 +240,27 @@ describe('the portal at /portal', () => {
       const row = page.locator('#job-tasks tr', { hasText: 'three' });
       await row.getByText('completed').waitFor({ timeout: STATE_TIMEOUT });
       assert.match(await row.innerText(), /\b3\b/);
+      assert.match(await row.innerText(), /failure/);
       await screenshot(page, 'job');
       await page.goto(`${origin}/portal#/galleries`);
       await page.locator('#galleries').getByText('West Europe: Completed 100%').waitFor();
+      // A new version replicating to two regions appears and completes on the open page (it polls).
+      const c = server.connection;
+      await computeClient(c).galleryImageVersions.createOrUpdate(
+        c.resourceGroup,
+        'pools',
+        'tool',
+        '1.1.0',
+        {
+          location: 'westeurope',
+          storageProfile: { source: { id: imageId } },
+          publishingProfile: { targetRegions: [{ name: 'westeurope' }, { name: 'northeurope' }] },
+        },
+        { updateIntervalInMs: 100 },
+      );
+      const version = page.locator('#galleries tr', { hasText: '1.1.0' });
+      await version.getByText('North Europe: Completed 100%').waitFor({ timeout: STATE_TIMEOUT });
+      await version.getByText('West Europe: Completed 100%').waitFor();
       await screenshot(page, 'galleries');
     });
 
