@@ -4,7 +4,7 @@ import { h, swap } from './dom.ts';
 import type { PageContext } from './page.ts';
 import { addPoolPage } from './pages/add-pool.ts';
 import { galleriesPage } from './pages/galleries.ts';
-import { jobPage, jobsPage } from './pages/jobs.ts';
+import { jobPage, jobsPage, taskPage } from './pages/jobs.ts';
 import { nodePage } from './pages/node.ts';
 import { overviewPage } from './pages/overview.ts';
 import { poolPage } from './pages/pool.ts';
@@ -22,6 +22,7 @@ const ROUTES: [RegExp, Page][] = [
   [/^\/pools\/([^/]+)\/nodes\/([^/]+)$/, nodePage],
   [/^\/jobs$/, jobsPage],
   [/^\/jobs\/([^/]+)$/, jobPage],
+  [/^\/jobs\/([^/]+)\/tasks\/([^/]+)$/, taskPage],
   [/^\/galleries$/, galleriesPage],
 ];
 

@@ -241,6 +241,12 @@ describe('the portal at /portal', () => {
       await row.getByText('completed').waitFor({ timeout: STATE_TIMEOUT });
       assert.match(await row.innerText(), /\b3\b/);
       assert.match(await row.innerText(), /failure/);
+      await batch.task.add('portaljob', { id: 'hello', commandLine: "/bin/sh -c 'echo hello-from-task'" });
+      await page.locator('#job-tasks').getByRole('link', { name: 'hello' }).click();
+      await page.getByRole('heading', { name: 'Task hello' }).waitFor();
+      await page.locator('#task-facts').getByText('success').waitFor({ timeout: STATE_TIMEOUT });
+      await page.getByRole('button', { name: 'stdout.txt' }).click();
+      await page.locator('#file-content').getByText('hello-from-task').waitFor();
       await screenshot(page, 'job');
       await page.goto(`${origin}/portal#/galleries`);
       await page.locator('#galleries').getByText('West Europe: Completed 100%').waitFor();
@@ -299,7 +305,7 @@ describe('the portal at /portal', () => {
       const errors = page.locator('#resize-errors');
       await errors.getByText('AllocationFailed').waitFor({ timeout: STATE_TIMEOUT });
       assert.match(await errors.innerText(), /image is not found.* Reason=ImageNotReplicatedToRegion/);
-      assert.match(await page.locator('#pool-image').innerText(), /East US: Completed 100%/);
+      await page.locator('#pool-image').getByText('East US: Completed 100%').waitFor();
       await screenshot(page, 'pool-resize-error');
     });
 

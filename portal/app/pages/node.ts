@@ -1,10 +1,9 @@
 /** One node: its state and start task, and a viewer for the start task's stdout and stderr. */
-import { batch, batchText, messageOf } from '../api.ts';
+import { batch } from '../api.ts';
 import { badge, facts, formatTime, h, swap } from '../dom.ts';
 import { crumbs, heading, section, type PageContext } from '../page.ts';
 import type { ComputeNode } from '../wire.ts';
-
-const FILES = ['stdout.txt', 'stderr.txt'] as const;
+import { fileViewer } from './file-viewer.ts';
 
 function nodeFacts(node: ComputeNode): HTMLElement {
   const info = node.startTaskInfo;
@@ -28,35 +27,6 @@ function nodeFacts(node: ComputeNode): HTMLElement {
   ]);
 }
 
-/** Buttons for stdout/stderr (a tab-like toggle, aria-pressed) and the file's text below. */
-function fileViewer(ctx: PageContext, filesPath: string): HTMLElement {
-  const output = h(
-    'pre',
-    { id: 'file-content', class: 'file', tabindex: 0, 'aria-live': 'polite' },
-    'Choose a file.',
-  );
-  const buttons = FILES.map((name) =>
-    h('button', { type: 'button', class: 'toggle', 'aria-pressed': 'false', 'data-file': name }, name),
-  );
-  const show = async (name: string) => {
-    for (const b of buttons) b.setAttribute('aria-pressed', String(b.dataset.file === name));
-    output.textContent = 'Loading…';
-    try {
-      const text = await batchText(ctx.session, `${filesPath}/startup/${name}`);
-      output.textContent = text === '' ? `(${name} is empty)` : text;
-    } catch (err) {
-      output.textContent = `Could not read ${name}: ${messageOf(err)}`;
-    }
-  };
-  for (const b of buttons) b.addEventListener('click', () => void show(b.dataset.file ?? ''));
-  return h(
-    'div',
-    null,
-    h('div', { class: 'toggles', role: 'group', 'aria-label': 'Start task output' }, buttons),
-    output,
-  );
-}
-
 export async function nodePage(ctx: PageContext, [poolId = '', nodeId = '']: string[]): Promise<void> {
   const path = `/pools/${encodeURIComponent(poolId)}/nodes/${encodeURIComponent(nodeId)}`;
   const node = await batch<ComputeNode>(ctx.session, 'GET', path);
@@ -68,7 +38,11 @@ export async function nodePage(ctx: PageContext, [poolId = '', nodeId = '']: str
     ]),
     heading(`Node ${node.id}`),
     section('Node', 'node-facts', nodeFacts(node)),
-    section('Start task output', 'node-files', fileViewer(ctx, `${path}/files`)),
+    section(
+      'Start task output',
+      'node-files',
+      fileViewer(ctx.session, `${path}/files/startup`, 'Start task output'),
+    ),
   );
   const box = document.getElementById('node-facts') as HTMLElement;
   ctx.every(3000, async () => {
