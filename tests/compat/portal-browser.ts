@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -6,6 +6,8 @@ import { REPO_ROOT } from './harness.ts';
 
 /** Where the portal tests leave their screenshots (ignored by git; CI keeps them as artifacts). */
 export const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'portal');
+
+const CHROMIUM = '/usr/bin/chromium';
 
 /** Debian's chromium, headless, with nothing that reaches out to the network on its own. */
 const CHROMIUM_ARGS = [
@@ -32,9 +34,14 @@ export interface TestBrowser {
  * throwaway profile does not trust, so certificate errors are ignored for it.
  */
 export async function openBrowser(): Promise<TestBrowser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `${CHROMIUM} is missing: apt-get install chromium (.ci/run and npm test install it as root)`,
+    );
+  }
   const profile = mkdtempSync(join(tmpdir(), 'lazurite-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: { width: 1280, height: 800 },

@@ -116,15 +116,19 @@ async function sendFile(reply: FastifyReply, file: string): Promise<void> {
   await reply.send(body);
 }
 
-/** What the sign-in form prefills: the well-known principal and where the default Batch account lives. */
-function portalConfig(deps: ApiDeps) {
+/**
+ * What the sign-in form prefills: the well-known principal, and where the default Batch account (the one Entra
+ * tokens reach at the origin root) lives, so the portal's ARM and Batch views agree.
+ */
+async function portalConfig(deps: ApiDeps) {
+  const account = await deps.batchAccounts.findByName(deps.config.defaultBatchAccount);
   return {
     tenantId: WELL_KNOWN.tenantId,
     clientId: WELL_KNOWN.clientId,
     clientSecret: WELL_KNOWN.clientSecret,
-    subscriptionId: WELL_KNOWN.subscriptionId,
-    resourceGroup: WELL_KNOWN.resourceGroup,
-    location: WELL_KNOWN.location,
+    subscriptionId: account?.subscriptionId ?? WELL_KNOWN.subscriptionId,
+    resourceGroup: account?.resourceGroup ?? WELL_KNOWN.resourceGroup,
+    location: account?.location ?? WELL_KNOWN.location,
     batchAccountName: deps.config.defaultBatchAccount,
     armScope: 'https://management.azure.com/.default',
     batchScope: 'https://batch.core.windows.net//.default',
@@ -137,7 +141,7 @@ function portalConfig(deps: ApiDeps) {
  */
 export function registerPortalRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/portal', (_req, reply) => sendFile(reply, join(PORTAL_ROOT, 'index.html')));
-  app.get('/portal/config.json', (_req, reply) => {
+  app.get('/portal/config.json', async (_req, reply) => {
     void reply.header('cache-control', 'no-store');
     return portalConfig(deps);
   });
