@@ -137,6 +137,9 @@ describe('the portal at /portal', () => {
     test('Add pool: guidance numbers, OS-filtered node agent SKUs, server errors next to the field', async () => {
       await page.goto(`${origin}/portal#/pools/new`);
       await page.getByRole('heading', { name: 'Add pool' }).waitFor();
+      await page.getByRole('button', { name: 'Create pool' }).click();
+      await page.locator('#pool-id-field .field-error').getByText('MissingRequiredProperty, id').waitFor();
+      assert.equal((await focused(page)).id, 'pool-id', 'the named field gets the focus');
       await page.getByLabel('Pool ID').fill('portalpool');
       const sku = page.getByLabel('Node agent SKU');
       await page.getByLabel('Marketplace image').selectOption({ label: 'lazurite / tiny / busybox (linux)' });
