@@ -4,7 +4,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { resolvePortalFile } from '../../src/api/portal/routes.ts';
 import { BatchServiceClient } from '@azure/batch';
 import { TokenCredentials } from '@azure/ms-rest-js';
@@ -16,6 +16,12 @@ import { focused, horizontalOverflow, openBrowser, screenshot, type TestBrowser 
 
 const SKU = 'batch.node.lazurite tiny';
 const STATE_TIMEOUT = 180_000; // two cores shared with other test runs: waits are generous, never fixed sleeps
+
+/** Waits until a locator matches exactly `n` elements: the n-th is gone and the (n-1)-th is there. */
+async function waitForCount(locator: Locator, n: number): Promise<void> {
+  await locator.nth(n).waitFor({ state: 'detached', timeout: STATE_TIMEOUT });
+  await locator.nth(n - 1).waitFor({ state: 'attached', timeout: STATE_TIMEOUT });
+}
 
 /** GET of a raw path (not normalised by any URL parser), as a hostile client would send it. */
 function rawGet(origin: string, path: string): Promise<{ status: number; body: string }> {
@@ -212,6 +218,14 @@ describe('the portal at /portal', () => {
       await page.locator('.legend').getByText('idle').waitFor();
       await page.locator('#pool-charts svg[role="img"]').first().waitFor();
       await screenshot(page, 'pool');
+      // Resize through the page's form: the timeout follows the guidance, the heat map grows to 3 idle nodes.
+      const resize = page.getByRole('form', { name: 'Resize pool' });
+      await resize.getByLabel('Dedicated nodes').fill('1001');
+      assert.equal(await resize.getByLabel('Resize timeout (minutes)').inputValue(), '30');
+      await resize.getByLabel('Dedicated nodes').fill('3');
+      await resize.getByRole('button', { name: 'Resize', exact: true }).click();
+      await page.locator('.heatmap .cell[data-state="idle"]').nth(2).waitFor({ timeout: STATE_TIMEOUT });
+      await page.locator('#pool-facts').getByText('3 of 3').waitFor({ timeout: STATE_TIMEOUT });
     });
 
     test("a node's start-task stdout shows what the start task printed", async (t) => {
@@ -228,6 +242,12 @@ describe('the portal at /portal', () => {
       await page.getByRole('button', { name: 'stderr.txt' }).click();
       await content.getByText('(stderr.txt is empty)').waitFor();
       await screenshot(page, 'node');
+      // Remove this node from the pool (the page asks first): back on the pool page, two nodes remain.
+      page.once('dialog', (d) => void d.accept());
+      await page.getByRole('button', { name: 'Remove from pool' }).click();
+      await page.waitForURL(/#\/pools\/portalpool$/);
+      await page.locator('#pool-facts').getByText('2 of 2').waitFor({ timeout: STATE_TIMEOUT });
+      await waitForCount(page.locator('.heatmap .cell'), 2);
     });
 
     test('jobs and tasks with states and exit codes; the gallery with replication', async (t) => {

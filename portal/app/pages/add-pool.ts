@@ -1,10 +1,11 @@
 /** The Add pool form: image, node agent SKU, size, targets, resize timeout, start task; server errors by field. */
 import { recommendedReplicas, recommendedResizeTimeoutMs, NODES_PER_REPLICA } from 'lazurite/sizing-guidance';
 import { VM_SIZES } from 'lazurite/vm-sizes';
-import { ApiError, batch, batchList, messageOf } from '../api.ts';
+import { batch, batchList } from '../api.ts';
 import { h } from '../dom.ts';
 import { crumbs, heading, type PageContext } from '../page.ts';
 import type { SupportedImage } from '../wire.ts';
+import { clearErrors, field, input, showServerError } from './form-fields.ts';
 import { imagePicker, type ImageChoice } from './image-pickers.ts';
 import { replicasIn } from './replication.ts';
 
@@ -26,35 +27,10 @@ const FIELD_OF_PROPERTY: Record<string, string> = {
   commandline: 'start-command',
 };
 
-export function fieldForProperty(property: string | undefined): string | undefined {
+function fieldForProperty(property: string | undefined): string | undefined {
   if (property === undefined) return undefined;
   const last = property.split(/[./]/).at(-1)?.toLowerCase() ?? '';
   return FIELD_OF_PROPERTY[last];
-}
-
-/** A labelled control with an error slot the control is described by. */
-function field(id: string, label: string, control: HTMLElement, hint?: string): HTMLElement {
-  control.setAttribute(
-    'aria-describedby',
-    [hint ? `${id}-hint` : '', `${id}-error`].filter(Boolean).join(' '),
-  );
-  return h(
-    'div',
-    { class: 'field', id: `${id}-field` },
-    h('label', { for: id }, label),
-    control,
-    hint ? h('p', { class: 'hint', id: `${id}-hint` }, hint) : null,
-    h('p', { class: 'field-error', id: `${id}-error`, hidden: true }),
-  );
-}
-
-function input(
-  id: string,
-  type: string,
-  value = '',
-  extra: Record<string, string | number> = {},
-): HTMLInputElement {
-  return h('input', { id, name: id, type, value, ...extra });
 }
 
 function skuOptions(
@@ -111,35 +87,6 @@ function poolBody(c: FormControls, choice: ImageChoice | undefined): Record<stri
     };
   }
   return body;
-}
-
-function clearErrors(form: HTMLFormElement): void {
-  for (const e of form.querySelectorAll<HTMLElement>('.field-error')) {
-    e.hidden = true;
-    e.textContent = '';
-  }
-  for (const e of form.querySelectorAll('[aria-invalid]')) e.removeAttribute('aria-invalid');
-}
-
-/** Puts the server's error next to the field it names (and in the banner); focuses that field. */
-function showServerError(form: HTMLFormElement, banner: HTMLElement, err: unknown): void {
-  banner.hidden = false;
-  banner.textContent = `The pool was not created: ${messageOf(err)}`;
-  if (!(err instanceof ApiError)) return;
-  const property = err.property ?? Object.keys(err.values).find((k) => fieldForProperty(k) !== undefined);
-  const fieldId = fieldForProperty(property);
-  if (fieldId === undefined) return;
-  const slot = form.querySelector<HTMLElement>(`#${fieldId}-error`);
-  if (slot) {
-    slot.textContent = `${err.message} (${err.code}${property ? `, ${property}` : ''})`;
-    slot.hidden = false;
-  }
-  const control =
-    fieldId === 'image'
-      ? form.querySelector<HTMLElement>('.picker:not([hidden]) select')
-      : form.querySelector<HTMLElement>(`#${fieldId}`);
-  control?.setAttribute('aria-invalid', 'true');
-  control?.focus();
 }
 
 /** Resize timeout from the 15-minutes-per-1,000-nodes guidance, until the user types their own. */
@@ -267,7 +214,7 @@ export async function addPoolPage(ctx: PageContext): Promise<void> {
       () => (location.hash = `#/pools/${encodeURIComponent(String(body.id))}`),
       (err: unknown) => {
         submit.disabled = false;
-        showServerError(form, banner, err);
+        showServerError(form, banner, err, { fieldOf: fieldForProperty, failed: 'The pool was not created' });
       },
     );
   });

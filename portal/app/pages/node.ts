@@ -1,5 +1,5 @@
 /** One node: its state and start task, and a viewer for the start task's stdout and stderr. */
-import { batch } from '../api.ts';
+import { batch, messageOf } from '../api.ts';
 import { badge, facts, formatTime, h, swap } from '../dom.ts';
 import { crumbs, heading, section, type PageContext } from '../page.ts';
 import type { ComputeNode } from '../wire.ts';
@@ -27,6 +27,43 @@ function nodeFacts(node: ComputeNode): HTMLElement {
   ]);
 }
 
+/** Reboot, reimage and remove, as Batch Explorer offers them; each asks first and reports failures inline. */
+function nodeActions(ctx: PageContext, poolId: string, nodeId: string): HTMLElement {
+  const pool = `/pools/${encodeURIComponent(poolId)}`;
+  const node = `${pool}/nodes/${encodeURIComponent(nodeId)}`;
+  const status = h('p', { class: 'error', role: 'alert', hidden: true });
+  const action = (label: string, question: string, call: () => Promise<unknown>, after?: () => void) => {
+    const button = h('button', { type: 'button', class: 'secondary' }, label);
+    button.addEventListener('click', () => {
+      if (!confirm(question)) return;
+      status.hidden = true;
+      call().then(after, (err: unknown) => {
+        status.textContent = `${label} failed: ${messageOf(err)}`;
+        status.hidden = false;
+      });
+    });
+    return button;
+  };
+  const s = ctx.session;
+  return h(
+    'div',
+    null,
+    h(
+      'p',
+      { class: 'actions' },
+      action('Reboot', `Reboot node ${nodeId}?`, () => batch(s, 'POST', `${node}/reboot`, {})),
+      action('Reimage', `Reimage node ${nodeId}?`, () => batch(s, 'POST', `${node}/reimage`, {})),
+      action(
+        'Remove from pool',
+        `Remove node ${nodeId} from pool ${poolId}?`,
+        () => batch(s, 'POST', `${pool}/removenodes`, { nodeList: [nodeId] }),
+        () => (location.hash = `#${pool}`),
+      ),
+    ),
+    status,
+  );
+}
+
 export async function nodePage(ctx: PageContext, [poolId = '', nodeId = '']: string[]): Promise<void> {
   const path = `/pools/${encodeURIComponent(poolId)}/nodes/${encodeURIComponent(nodeId)}`;
   const node = await batch<ComputeNode>(ctx.session, 'GET', path);
@@ -37,6 +74,7 @@ export async function nodePage(ctx: PageContext, [poolId = '', nodeId = '']: str
       [poolId, `#/pools/${encodeURIComponent(poolId)}`],
     ]),
     heading(`Node ${node.id}`),
+    nodeActions(ctx, poolId, nodeId),
     section('Node', 'node-facts', nodeFacts(node)),
     section(
       'Start task output',

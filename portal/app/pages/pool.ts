@@ -7,6 +7,7 @@ import type { ComputeNode, ImageReference, Pool } from '../wire.ts';
 import { poolCharts, record } from './charts.ts';
 import { heatMap } from './heatmap.ts';
 import { imageSection } from './image-disks.ts';
+import { deleteButton, resizeForm } from './pool-actions.ts';
 
 /** What Azure's portal shows as the pool's operating system: custom images are "Custom VM image". */
 export function operatingSystem(pool: Pool): string {
@@ -65,12 +66,6 @@ function resizeErrors(pool: Pool): Child {
   );
 }
 
-async function deletePool(ctx: PageContext, id: string): Promise<void> {
-  if (!confirm(`Delete pool '${id}'? Its nodes are released.`)) return;
-  await batch(ctx.session, 'DELETE', `/pools/${encodeURIComponent(id)}`);
-  location.hash = '#/pools';
-}
-
 async function showImage(s: Session, ref: ImageReference, box: HTMLElement): Promise<void> {
   try {
     swap(box, await imageSection(s, ref));
@@ -83,20 +78,15 @@ export async function poolPage(ctx: PageContext, [id = '']: string[]): Promise<v
   const s = ctx.session;
   const path = `/pools/${encodeURIComponent(id)}`;
   const pool = await batch<Pool>(s, 'GET', path);
-  const remove = h('button', { type: 'button', class: 'danger' }, 'Delete pool');
-  remove.addEventListener('click', () => {
-    deletePool(ctx, id).catch((e: unknown) => {
-      alert(messageOf(e));
-    });
-  });
   swap(
     ctx.main,
     crumbs([['Pools', '#/pools']]),
-    heading(`Pool ${pool.id}`, remove),
+    heading(`Pool ${pool.id}`, deleteButton(s, pool.id)),
     h('div', { id: 'pool-errors' }),
     section('Pool', 'pool-facts', poolFacts(pool)),
     section('Nodes', 'pool-heatmap', h('p', null, 'Loading…')),
     section('Over time', 'pool-charts'),
+    section('Resize', 'pool-resize', resizeForm(s, pool)),
     section('Image', 'pool-image', h('p', null, 'Loading…')),
   );
   const ref = pool.virtualMachineConfiguration?.imageReference;
