@@ -29,11 +29,12 @@ const ROUTES: [RegExp, Page][] = [
 const main = document.getElementById('main') as HTMLElement;
 let current: AbortController | undefined;
 
-function contextFor(session: Session, signal: AbortSignal): PageContext {
+function contextFor(session: Session, signal: AbortSignal, query: URLSearchParams): PageContext {
   return {
     session,
     signal,
     main,
+    query,
     every(ms, tick) {
       const stopped = () => signal.aborted;
       const run = async () => {
@@ -98,11 +99,12 @@ async function route(): Promise<void> {
   current = controller;
   const session = currentSession();
   showAccount(session);
-  const path = decodeURI(hash.replace(/^#/, '')) || '/overview';
+  const [rawPath = '', search = ''] = hash.replace(/^#/, '').split('?');
+  const path = rawPath || '/overview';
   main.replaceChildren();
   if (session === undefined) {
     await signInPage(main, () => {
-      location.hash = path === '/sign-in' ? '#/overview' : `#${path}`;
+      location.hash = path === '/sign-in' ? '#/overview' : hash;
       void route();
     });
     return;
@@ -115,7 +117,10 @@ async function route(): Promise<void> {
   }
   const [m, page] = match;
   try {
-    await page(contextFor(session, controller.signal), (m?.slice(1) ?? []).map(decodeURIComponent));
+    await page(
+      contextFor(session, controller.signal, new URLSearchParams(search)),
+      (m?.slice(1) ?? []).map(decodeURIComponent),
+    );
   } catch (err) {
     if (!controller.signal.aborted) swap(main, h('p', { class: 'error', role: 'alert' }, messageOf(err)));
   }

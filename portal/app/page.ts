@@ -7,6 +7,8 @@ export interface PageContext {
   /** Aborted when the user navigates away; polling stops with it. */
   signal: AbortSignal;
   main: HTMLElement;
+  /** The route's query (`#/pools/new?image=...`). */
+  query: URLSearchParams;
   /** Runs `tick` now and then every `ms` after it settles, until the page is left. */
   every(ms: number, tick: () => Promise<void>): void;
 }

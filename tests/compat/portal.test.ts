@@ -291,6 +291,15 @@ describe('the portal at /portal', () => {
       await version.getByText('North Europe: Completed 100%').waitFor({ timeout: STATE_TIMEOUT });
       await version.getByText('West Europe: Completed 100%').waitFor();
       await screenshot(page, 'galleries');
+      // "New pool" on a version opens the form with the cascading pickers walked to it.
+      await page.getByRole('link', { name: 'New pool from tool 1.1.0' }).click();
+      await page.getByRole('heading', { name: 'Add pool' }).waitFor();
+      await page.locator('#gallery-replication').getByText('North Europe: Completed 100%').waitFor();
+      assert.equal(
+        await page.getByLabel('Image version').inputValue(),
+        versionId.replace(/1\.0\.0$/, '1.1.0'),
+      );
+      assert.equal(await page.getByRole('radio', { name: 'Shared Image Gallery' }).isChecked(), true);
     });
 
     test("a pool whose image has no replica in the account's region shows its resize error", async () => {

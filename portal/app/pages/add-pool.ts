@@ -191,7 +191,13 @@ export async function addPoolPage(ctx: PageContext): Promise<void> {
   });
   const banner = h('p', { id: 'form-error', class: 'error', role: 'alert', hidden: true });
   const submit = h('button', { type: 'submit' }, 'Create pool');
-  const form = h('form', { class: 'card pool-form', novalidate: true }, formFields(picker), banner, submit);
+  const form = h(
+    'form',
+    { class: 'card pool-form', novalidate: true },
+    formFields(picker.element),
+    banner,
+    submit,
+  );
   const controls: FormControls = {
     form,
     value: (id) => form.querySelector<HTMLInputElement>(`#${id}`)?.value.trim() ?? '',
@@ -220,4 +226,6 @@ export async function addPoolPage(ctx: PageContext): Promise<void> {
   });
   ctx.main.replaceChildren(crumbs([['Pools', '#/pools']]), heading('Add pool'), form);
   update();
+  const preselect = ctx.query.get('image');
+  if (preselect !== null) void picker.choose(preselect);
 }

@@ -28,12 +28,20 @@ async function definitionBlock(s: Session, d: GalleryDefinition): Promise<HTMLEl
     ),
     table(
       `Versions of ${d.name}`,
-      ['Version', 'State', 'Published', 'Replication'],
+      ['Version', 'State', 'Published', 'Replication', ''],
       versions.map((v) => [
         v.name,
         badge(v.properties.provisioningState),
         formatTime(v.properties.publishingProfile?.publishedDate),
         replicationList(v),
+        h(
+          'a',
+          {
+            href: `#/pools/new?image=${encodeURIComponent(v.id)}`,
+            'aria-label': `New pool from ${d.name} ${v.name}`,
+          },
+          'New pool',
+        ),
       ]),
       'no versions.',
     ),

@@ -10,6 +10,7 @@ import type {
   ManagedImage,
   SupportedImage,
 } from '../wire.ts';
+import { idParts } from '../wire.ts';
 import { replicationList } from './replication.ts';
 
 export type ImageKind = 'marketplace' | 'gallery' | 'managed';
@@ -157,6 +158,33 @@ class ImagePicker {
     };
   }
 
+  /** Selects a gallery version or managed image by id, filling each cascading picker on the way. */
+  async choose(id: string): Promise<void> {
+    const { names } = idParts(id);
+    const kind: ImageKind = names.galleries === undefined ? 'managed' : 'gallery';
+    const radio = this.panels[kind]
+      .closest('fieldset')
+      ?.querySelector<HTMLInputElement>(`#image-type-${kind}`);
+    if (radio) radio.checked = true;
+    try {
+      await this.kindChosen(kind);
+      if (kind === 'managed') {
+        this.managed.el.value = id;
+        this.emit();
+        return;
+      }
+      const definition = id.replace(/\/versions\/[^/]+$/i, '');
+      this.gallery.el.value = definition.replace(/\/images\/[^/]+$/i, '');
+      await this.galleryChosen();
+      this.definition.el.value = definition;
+      await this.definitionChosen();
+      this.version.el.value = id;
+      await this.versionChosen();
+    } catch (err) {
+      this.showError(err);
+    }
+  }
+
   private async kindChosen(kind: ImageKind): Promise<void> {
     this.kind = kind;
     for (const [k, panel] of Object.entries(this.panels)) panel.hidden = k !== kind;
@@ -228,11 +256,15 @@ class ImagePicker {
   }
 }
 
-/** The image fieldset; `onChange` gets the current choice whenever any picker changes. */
+/**
+ * The image fieldset; `onChange` gets the current choice whenever any picker changes. `choose(id)` (a gallery
+ * version or managed image id, e.g. from the gallery browser's "New pool" link) walks the pickers to it.
+ */
 export function imagePicker(
   s: Session,
   supported: SupportedImage[],
   onChange: (c: ImageChoice) => void,
-): HTMLElement {
-  return new ImagePicker(s, supported, onChange).element();
+): { element: HTMLElement; choose: (id: string) => Promise<void> } {
+  const picker = new ImagePicker(s, supported, onChange);
+  return { element: picker.element(), choose: (id) => picker.choose(id) };
 }
