@@ -40,7 +40,7 @@ function notFound(path: string): DomainError {
  */
 export async function resolvePortalFile(relative: string, root = PORTAL_ROOT): Promise<string | undefined> {
   const segments = relative.split('/');
-  if (segments.length === 0 || !segments.every((s) => SAFE_SEGMENT.test(s))) return undefined;
+  if (!segments.every((s) => SAFE_SEGMENT.test(s))) return undefined;
   if (CONTENT_TYPES[extname(relative)] === undefined) return undefined;
   if (segments.length === 2 && segments[0] === 'lib') return SHARED_MODULES[segments[1] ?? ''];
   try {
