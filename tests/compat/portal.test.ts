@@ -135,6 +135,12 @@ describe('the portal at /portal', () => {
         await page.keyboard.press('Tab');
         if ((await focused(page)).text === 'Pools') break;
       }
+      assert.equal((await focused(page)).text, 'Pools');
+      assert.notEqual(
+        await page.evaluate<string>('getComputedStyle(document.activeElement).outlineStyle'),
+        'none',
+        'focus is visible',
+      );
       await page.keyboard.press('Enter');
       await page.waitForURL(/#\/pools$/);
       await page.getByRole('heading', { name: 'Pools', level: 1 }).waitFor();
@@ -165,6 +171,10 @@ describe('the portal at /portal', () => {
       const skus = await page.locator('#node-agent-sku option').allTextContents();
       assert.ok(skus.includes(SKU) && skus.includes('batch.node.ubuntu 22.04'), skus.join());
       assert.ok(!skus.includes('batch.node.windows amd64'), 'Windows SKUs are not offered for a Linux image');
+      const unlabelled = await page.evaluate<string[]>(
+        "[...document.querySelectorAll('input, select, textarea')].filter((e) => e.labels.length === 0).map((e) => e.id)",
+      );
+      assert.deepEqual(unlabelled, [], 'every control has a label');
 
       await page.getByLabel('Dedicated nodes').fill('3000');
       assert.equal(await page.getByLabel('Resize timeout (minutes)').inputValue(), '45');
