@@ -75,6 +75,11 @@ function disksTable(rows: DiskRow[]): HTMLElement {
   );
 }
 
+/** The full resource id on its own line (too long for a grid cell). */
+function idLine(id: string): HTMLElement {
+  return h('p', { class: 'id-line' }, h('span', { class: 'muted' }, 'Image id '), h('code', null, id));
+}
+
 /** The image section of a pool page (gallery version or managed image), with its disks. */
 export async function imageSection(s: Session, ref: ImageReference): Promise<Child> {
   const id = ref.virtualMachineImageId;
@@ -86,10 +91,8 @@ export async function imageSection(s: Session, ref: ImageReference): Promise<Chi
   if (names.galleries === undefined) {
     const image = await arm<ManagedImage>(s, id);
     return [
-      facts([
-        ['Managed image', image.name],
-        ['Image id', h('code', null, id)],
-      ]),
+      facts([['Managed image', image.name]]),
+      idLine(id),
       disksTable(await managedImageDisks(s, image)),
     ];
   }
@@ -110,10 +113,10 @@ export async function imageSection(s: Session, ref: ImageReference): Promise<Chi
       ['Gallery', names.galleries],
       ['Image definition', names.images ?? '—'],
       ['Version', version.name],
-      ['Image id', h('code', null, id)],
       ['Source', short(source)],
       ['Replication', replicationList(version)],
     ]),
+    idLine(id),
     disksTable(rows),
   ];
 }
