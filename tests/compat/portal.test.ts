@@ -123,6 +123,14 @@ describe('the portal at /portal', () => {
       await page.goto(`${origin}/portal`);
       await page.getByLabel('Client secret').waitFor();
       assert.equal(await page.getByLabel('Client ID').inputValue(), server.connection.clientId);
+      const secret = page.getByLabel('Client secret');
+      await secret.fill('not-the-secret');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page
+        .getByRole('alert')
+        .getByText(/Sign-in failed: AADSTS7000215/)
+        .waitFor();
+      await secret.fill(server.connection.clientSecret);
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByRole('heading', { name: 'Batch account lazurite' }).waitFor();
       await page.locator('#account-live').getByText('Galleries').waitFor();
