@@ -188,6 +188,10 @@ describe('the portal at /portal', () => {
       assert.equal(await page.getByLabel('Resize timeout (minutes)').inputValue(), '45');
       const warning = page.locator('#replica-warning');
       await warning.getByText('at least 10').waitFor();
+      assert.match(
+        await page.locator('#sizing-guidance').innerText(),
+        /3000 node\(s\): at least 10 .* 45-minute/,
+      );
       await page.getByLabel('Dedicated nodes').fill('2');
       assert.equal(await page.getByLabel('Resize timeout (minutes)').inputValue(), '15');
       assert.equal(await warning.isHidden(), true);

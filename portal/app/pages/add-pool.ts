@@ -97,6 +97,7 @@ function sizingGuidance(
 ): () => void {
   const timeout = c.form.querySelector('#resize-timeout') as HTMLInputElement;
   const warning = c.form.querySelector('#replica-warning') as HTMLElement;
+  const summary = c.form.querySelector('#sizing-guidance') as HTMLElement;
   let edited = false;
   timeout.addEventListener('input', () => (edited = true));
   return () => {
@@ -105,6 +106,8 @@ function sizingGuidance(
     const version = choice()?.version;
     const replicas = version === undefined ? undefined : replicasIn(version, location);
     const needed = recommendedReplicas(nodes);
+    const minutes = Math.round(recommendedResizeTimeoutMs(nodes) / 60_000);
+    summary.textContent = `Guidance for ${nodes} node(s): at least ${needed} image replica(s) in the account's region and a ${minutes}-minute resize timeout.`;
     warning.hidden = replicas === undefined || replicas >= needed;
     warning.textContent =
       replicas === undefined
@@ -153,6 +156,7 @@ function formFields(imageFieldset: HTMLElement): HTMLElement[] {
       input('resize-timeout', 'number', '15', { min: 5 }),
       'Prefilled from the guidance: 15 minutes per 1,000 nodes.',
     ),
+    h('p', { id: 'sizing-guidance', class: 'hint', 'aria-live': 'polite' }),
     h('p', { id: 'replica-warning', class: 'warning', role: 'status', hidden: true }),
     h(
       'fieldset',
