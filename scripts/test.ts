@@ -19,7 +19,8 @@ function has(cmd: string): boolean {
 }
 
 /**
- * Debian packages the tests need: azure-cli (az compatibility), busybox-static and debootstrap (base images).
+ * Debian packages the tests need: azure-cli (az compatibility), busybox-static and debootstrap (base images),
+ * chromium (the portal's browser tests).
  * Installed when we can (root with apt), else the message says how.
  */
 function ensureDebianPackages(): void {
@@ -27,6 +28,7 @@ function ensureDebianPackages(): void {
     has('az') ? undefined : 'azure-cli',
     existsSync('/bin/busybox') ? undefined : 'busybox-static',
     has('debootstrap') ? undefined : 'debootstrap',
+    has('chromium') ? undefined : 'chromium',
   ].filter((p) => p !== undefined);
   if (missing.length === 0) return;
   if (process.getuid?.() === 0 && has('apt-get')) {
@@ -49,6 +51,7 @@ const only = process.argv.slice(2);
 ensureDebianPackages();
 if (only.length === 0) {
   run(bin('tsc'), ['--noEmit', '-p', '.'], 'type check');
+  run(bin('tsc'), ['--noEmit', '-p', 'portal'], 'type check (portal, browser code)');
   run(bin('eslint'), ['.'], 'lint');
   run(bin('prettier'), ['--check', '.'], 'format check');
 }

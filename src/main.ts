@@ -33,7 +33,7 @@ import { VmHost } from './backends/local/vm-host.ts';
 import { TokenSigner } from './platform/tokens.ts';
 import type { Store } from './storage/port.ts';
 import { openSqliteStore } from './storage/sqlite/open.ts';
-import { poolsRuntime } from './pools-runtime.ts';
+import { poolsRuntime, type PoolsRuntime } from './pools-runtime.ts';
 
 /** The fields of `<data-dir>/connection.json`, all strings, exactly as the README documents them. */
 export interface ConnectionInfo {
@@ -113,6 +113,20 @@ function connectionInfo(origin: string, caCertPath: string): ConnectionInfo {
 }
 
 /** Composition root: config → store → services → HTTP. Returns once the server is listening and seeded. */
+/** The API's view of the pools runtime: services, agent endpoint state, what runs nodes. */
+function poolDeps(nodes: PoolsRuntime) {
+  return {
+    pools: nodes.pools,
+    nodes: nodes.nodes,
+    agents: nodes.agents,
+    remoteFiles: nodes.remoteFiles,
+    jobs: nodes.jobs,
+    tasks: nodes.tasks,
+    nodeBackendKind: nodes.backendKind,
+    agentToken: nodes.agentToken,
+  };
+}
+
 export async function startLazurite(
   config: Config,
   inject: { clock?: Clock; ids?: IdSource } = {},
@@ -151,16 +165,9 @@ export async function startLazurite(
       deployments: new DeploymentService(ctx),
       disks: new DiskService(ctx, regions, baseImages, vms, join(config.dataDir, 'uploads')),
       computeQueries: new ComputeQueries(ctx),
-      pools: nodes.pools,
-      nodes: nodes.nodes,
-      agents: nodes.agents,
-      remoteFiles: nodes.remoteFiles,
-      jobs: nodes.jobs,
-      tasks: nodes.tasks,
+      ...poolDeps(nodes),
       metrics,
       batchCounts: new BatchCountsQuery(ctx),
-      nodeBackendKind: nodes.backendKind,
-      agentToken: nodes.agentToken,
       publicOrigin: () => origin,
     };
     const origins = () => {

@@ -13,6 +13,7 @@ import { toBatchError } from '../batch/errors.ts';
 import { registerBatchSurface } from '../batch/surface.ts';
 import { toOAuthError } from '../identity/errors.ts';
 import { registerIdentityRoutes } from '../identity/routes.ts';
+import { registerPortalRoutes } from '../portal/routes.ts';
 import type { ApiDeps } from './context.ts';
 import { malformedJson, normalizeError, type WireError } from './errors.ts';
 import { registerObservability, requestLogger } from './observability.ts';
@@ -176,5 +177,6 @@ export function buildHttpServer(deps: ApiDeps, options: HttpServerOptions): Fast
   registerArmSurface(app, deps, options.origins);
   registerBatchSurface(app, deps, options.origins);
   registerAgentRoutes(app, deps);
+  registerPortalRoutes(app, deps);
   return app;
 }

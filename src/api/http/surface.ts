@@ -13,7 +13,7 @@ export function surfaceOf(path: string): Surface {
     .filter(Boolean)
     .map((s) => s.toLowerCase());
   if (first === 'batch' || BATCH_ROOTS.has(first)) return 'batch';
-  if (first === 'health' || first === 'agent' || first === 'metrics') return 'service';
+  if (first === 'health' || first === 'agent' || first === 'metrics' || first === 'portal') return 'service';
   if (first === 'adfs' || IDENTITY_SECOND.has(second)) return 'identity';
   return 'arm';
 }
