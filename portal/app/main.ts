@@ -7,6 +7,7 @@ import { galleriesPage } from './pages/galleries.ts';
 import { jobPage, jobsPage, taskPage } from './pages/jobs.ts';
 import { nodePage } from './pages/node.ts';
 import { overviewPage } from './pages/overview.ts';
+import { planPage } from './pages/plan.ts';
 import { poolPage } from './pages/pool.ts';
 import { poolsPage } from './pages/pools.ts';
 import { signInPage } from './pages/sign-in.ts';
@@ -24,6 +25,7 @@ const ROUTES: [RegExp, Page][] = [
   [/^\/jobs\/([^/]+)$/, jobPage],
   [/^\/jobs\/([^/]+)\/tasks\/([^/]+)$/, taskPage],
   [/^\/galleries$/, galleriesPage],
+  [/^\/plan$/, planPage],
 ];
 
 const main = document.getElementById('main') as HTMLElement;

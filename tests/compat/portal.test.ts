@@ -363,6 +363,22 @@ describe('the portal at /portal', () => {
       await screenshot(page, 'pool-resize-error');
     });
 
+    test('the planner answers the large-pool questions for 3,000 nodes, with the given settings predicted', async () => {
+      await page.goto(`${origin}/portal#/plan?nodes=3000`);
+      await page.getByRole('heading', { name: 'Plan a large pool' }).waitFor();
+      const guidance = page.locator('#plan-guidance');
+      await guidance.getByText('10 (one per 300 nodes)').waitFor();
+      await guidance.getByText('45 min (15 minutes per 1,000 nodes)').waitFor();
+      await page.getByLabel('Replicas you have (optional)').fill('1');
+      await page.getByLabel('Resize timeout you have, minutes (optional)').fill('15');
+      await page.getByRole('button', { name: 'Plan' }).click();
+      const given = page.locator('#plan-result tr', { hasText: 'given' });
+      await given.getByText('AllocationTimedout').waitFor();
+      assert.match(await given.innerText(), /375 \/ 3000/);
+      assert.equal(await page.locator('.plan-chart rect.recommended').count(), 1);
+      await screenshot(page, 'plan');
+    });
+
     test('at a phone width (375 px) nothing scrolls sideways', async () => {
       await page.setViewportSize({ width: 375, height: 800 });
       const pages: [string, string][] = [
@@ -371,6 +387,7 @@ describe('the portal at /portal', () => {
         ['#/pools/new', 'add-pool'],
         ['#/pools/portalpool', 'pool'],
         ['#/galleries', 'galleries'],
+        ['#/plan', 'plan'],
       ];
       for (const [hash, name] of pages) {
         await page.goto(`${origin}/portal${hash}`);

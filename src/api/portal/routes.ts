@@ -16,6 +16,7 @@ export const PORTAL_ROOT = fileURLToPath(new URL('../../../portal/', import.meta
  * for rules the portal shows before the server applies them.
  */
 const SHARED_MODULES: Readonly<Record<string, string>> = {
+  'planner.ts': fileURLToPath(new URL('../../domain/pools/planner.ts', import.meta.url)),
   'sizing-guidance.ts': fileURLToPath(new URL('../../domain/pools/sizing-guidance.ts', import.meta.url)),
   'vm-sizes.ts': fileURLToPath(new URL('../../domain/pools/vm-sizes.ts', import.meta.url)),
 };
