@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeSize } from '../port.ts';
@@ -153,13 +153,14 @@ export class NodeCgroups {
 
   /** A fresh cgroup for one exec inside the node's, plus the node-level cgroups of the other controllers. */
   async forExec(nodeId: string): Promise<ExecCgroups> {
+    await Promise.resolve();
     const name = `x${randomBytes(6).toString('hex')}`;
     const execParent = this.node(this.layout.unified ? 'unified' : 'pids', nodeId);
     const procs: string[] = [];
     let own: string | undefined;
     if (execParent !== undefined && existsSync(execParent)) {
       own = join(execParent, name);
-      await mkdir(own);
+      mkdirSync(own); // cgroupfs: in memory, cheaper than a thread-pool call
       procs.push(join(own, 'cgroup.procs'));
     }
     for (const base of this.layout.bases.values()) {
@@ -177,7 +178,12 @@ export class NodeCgroups {
   }
 
   async removeExec(cg: ExecCgroups): Promise<void> {
-    if (cg.own !== undefined) await rmdir(cg.own).catch(() => undefined);
+    await Promise.resolve();
+    try {
+      if (cg.own !== undefined) rmdirSync(cg.own);
+    } catch {
+      // still busy or gone
+    }
   }
 
   /** Kills every process in the node's cgroups (holder, execs and their host-side wrappers). */

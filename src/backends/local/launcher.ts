@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 
@@ -17,7 +17,8 @@ import { join } from 'node:path';
  * is the launcher's stdout: scripts print their own `<id> <text>` lines (a boot reports its PID and `ready`)
  * and must not print anything else there. A script may outlive the launcher (node holders do); if the
  * launcher dies, waiting scripts fail and the next launch starts a new one. The launcher's environment is
- * only PATH: nothing of the server's (or a task's) environment reaches host processes.
+ * only PATH: nothing of the server's (or a task's) environment reaches host processes. Script and stderr files are
+ * tiny and (normally) on tmpfs: they are written, read and removed synchronously, cheaper than thread-pool calls.
  */
 
 const LOOP =
@@ -109,16 +110,19 @@ export class Launcher {
   private finish(dir: string, id: string, p: Pending, code: number | undefined): void {
     this.pending.delete(id);
     this.refresh();
-    void readFile(join(dir, `${id}.err`), 'utf8')
-      .catch(() => '')
-      .then(async (stderr) => {
-        await this.forget(dir, id);
-        p.resolve(code === undefined ? { stderr } : { code, stderr });
-      });
+    let stderr = '';
+    try {
+      stderr = readFileSync(join(dir, `${id}.err`), 'utf8');
+    } catch {
+      // no stderr file
+    }
+    this.forget(dir, id);
+    p.resolve(code === undefined ? { stderr } : { code, stderr });
   }
 
-  private forget(dir: string, id: string): Promise<unknown> {
-    return Promise.all([rm(join(dir, id), { force: true }), rm(join(dir, `${id}.err`), { force: true })]);
+  private forget(dir: string, id: string): void {
+    rmSync(join(dir, id), { force: true });
+    rmSync(join(dir, `${id}.err`), { force: true });
   }
 
   /** Keeps the event loop alive only while someone waits for a script. */
@@ -141,7 +145,7 @@ export class Launcher {
   async run(make: (id: string) => string, onLine?: (text: string) => boolean): Promise<LaunchResult> {
     const id = `r${++this.seq}`;
     const dir = await this.folder();
-    await writeFile(join(dir, id), make(id), { mode: 0o600 });
+    writeFileSync(join(dir, id), make(id), { mode: 0o600 });
     const child = this.start(dir);
     const done = new Promise<LaunchResult>((resolve, reject) => {
       this.pending.set(id, { onLine, resolve, reject });
