@@ -2,10 +2,12 @@
  * The local executor alone (no server): N `/bin/true` runs as the non-admin auto-user on 4 nodes, 16 in flight
  * per node, each a named run with its own working directory — what one task run costs the executor — beside
  * the raw in-sandbox spawn (nsenter, 4 loops) in the same run. Needs root.
+ * Also the CPU time (user + system, all processes started from here: a cpuacct cgroup) per run of each, which
+ * does not depend on what else the host runs at the time.
  * Env: BENCH_EXECS (default 2000), LAZURITE_ENTER_NODE=0 for the shell chain.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packDirectory, putManifest } from '../src/content/manifests.ts';
@@ -33,7 +35,29 @@ function rawSpawns(pid: number, count: number): Promise<number> {
   return Promise.all([one(), one(), one(), one()]).then(() => (per * 4) / ((now() - start) / 1000));
 }
 
+/** This process (and all it starts from now on) in a cpuacct cgroup of its own; returns a CPU clock in ms. */
+function cpuClock(): { ms: () => number; done: () => void } {
+  const dir = `/sys/fs/cgroup/cpuacct/lzr-bench-exec-${String(process.pid)}`;
+  if (!existsSync('/sys/fs/cgroup/cpuacct/cpuacct.usage')) return { ms: () => NaN, done: () => undefined };
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'cgroup.procs'), String(process.pid));
+  return {
+    ms: () => Number(readFileSync(join(dir, 'cpuacct.usage'), 'utf8')) / 1e6,
+    done: () => {
+      writeFileSync('/sys/fs/cgroup/cpuacct/cgroup.procs', String(process.pid));
+      setTimeout(() => {
+        try {
+          rmdirSync(dir);
+        } catch {
+          // still holds a process
+        }
+      }, 500);
+    },
+  };
+}
+
 async function main(): Promise<void> {
+  const clock = cpuClock();
   const dataDir = mkdtempSync(join(tmpdir(), 'lzr-bench-exec-'));
   const regions = new RegionStores(regionPaths(dataDir, ['westeurope'], {}));
   const store = await regions.get('westeurope');
@@ -62,12 +86,13 @@ async function main(): Promise<void> {
         size: { name: 'standard_d4_v3', cores: 4, memoryMB: 1024, tempDiskGB: 16 },
         isDedicated: true,
       });
-    const holder = Number(
-      (await import('node:fs')).readFileSync(join(dataDir, 'nodes', 'n0', 'holder.pid'), 'utf8'),
-    );
+    const holder = Number(readFileSync(join(dataDir, 'nodes', 'n0', 'holder.pid'), 'utf8'));
+    const cpu0 = clock.ms();
     const raw = await rawSpawns(holder, 2000);
+    const rawCpu = (clock.ms() - cpu0) / 2000;
     let next = 0;
     const start = now();
+    const cpu1 = clock.ms();
     await Promise.all(
       ids.flatMap((nodeId) =>
         Array.from({ length: PER_NODE }, async () => {
@@ -89,14 +114,17 @@ async function main(): Promise<void> {
       ),
     );
     const rate = COUNT / ((now() - start) / 1000);
+    const runCpu = (clock.ms() - cpu1) / COUNT;
     const chain = process.env.LAZURITE_ENTER_NODE === '0' ? 'shell chain' : 'enter-node helper';
     process.stdout.write(
-      `raw ${raw.toFixed(0)}/s; executor (${chain}) ${rate.toFixed(0)}/s = ${((rate / raw) * 100).toFixed(0)} % of raw\n`,
+      `raw ${raw.toFixed(0)}/s, ${rawCpu.toFixed(2)} ms CPU each; executor (${chain}) ${rate.toFixed(0)}/s = ` +
+        `${((rate / raw) * 100).toFixed(0)} % of raw, ${runCpu.toFixed(2)} ms CPU each\n`,
     );
   } finally {
     for (const id of ids) await x.destroy(id);
     await x.close();
     rmSync(dataDir, { recursive: true, force: true });
+    clock.done();
   }
 }
 

@@ -326,6 +326,7 @@ export class LocalNodeExecutor implements NodeExecutor {
           if (state.ended !== '' && state.wrapper !== undefined && cg.own === undefined) kill(state.wrapper);
           return false;
         },
+        this.tools.enterNode !== undefined,
       );
       clearTimeout(timer);
       await state.killing;
@@ -344,7 +345,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     } finally {
       clearTimeout(timer);
       p.signal?.removeEventListener('abort', onAbort);
-      await this.cgroups.removeExec(cg);
+      await this.cgroups.releaseExec(nodeId, cg, state.ended === '');
       if (stdinFile !== undefined) await rm(stdinFile, { force: true });
     }
   }

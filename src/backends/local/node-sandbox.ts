@@ -204,7 +204,8 @@ export function execCommand(s: ExecScript, id: string): string {
       s.commandLine,
       ...env,
     ];
-    return `exec ${[s.tools.enterNode, ...args].map(shq).join(' ')}${stdin}`;
+    // Sourced by the launcher's subshell (Launcher.run `sourced`): no `exec`, the subshell reports the status.
+    return `${[s.tools.enterNode, ...args].map(shq).join(' ')}${stdin}`;
   }
   const join = [
     'cd -P /proc/self && me=${PWD#/proc/} && cd /',
