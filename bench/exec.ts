@@ -93,6 +93,7 @@ async function main(): Promise<void> {
     let next = 0;
     const start = now();
     const cpu1 = clock.ms();
+    const own1 = process.cpuUsage();
     await Promise.all(
       ids.flatMap((nodeId) =>
         Array.from({ length: PER_NODE }, async () => {
@@ -115,10 +116,13 @@ async function main(): Promise<void> {
     );
     const rate = COUNT / ((now() - start) / 1000);
     const runCpu = (clock.ms() - cpu1) / COUNT;
+    const own = process.cpuUsage(own1);
+    const ownCpu = (own.user + own.system) / 1000 / COUNT;
     const chain = process.env.LAZURITE_ENTER_NODE === '0' ? 'shell chain' : 'enter-node helper';
     process.stdout.write(
       `raw ${raw.toFixed(0)}/s, ${rawCpu.toFixed(2)} ms CPU each; executor (${chain}) ${rate.toFixed(0)}/s = ` +
-        `${((rate / raw) * 100).toFixed(0)} % of raw, ${runCpu.toFixed(2)} ms CPU each\n`,
+        `${((rate / raw) * 100).toFixed(0)} % of raw, ${runCpu.toFixed(2)} ms CPU each ` +
+        `(${ownCpu.toFixed(2)} ms in this Node process)\n`,
     );
   } finally {
     for (const id of ids) await x.destroy(id);
