@@ -45,13 +45,18 @@ function cpuClock(): { ms: () => number; done: () => void } {
     ms: () => Number(readFileSync(join(dir, 'cpuacct.usage'), 'utf8')) / 1e6,
     done: () => {
       writeFileSync('/sys/fs/cgroup/cpuacct/cgroup.procs', String(process.pid));
-      setTimeout(() => {
+      // Processes of stopped nodes may take a moment to leave; retry for a few seconds.
+      const remove = (left: number) => {
         try {
           rmdirSync(dir);
         } catch {
-          // still holds a process
+          if (left > 0)
+            setTimeout(() => {
+              remove(left - 1);
+            }, 250);
         }
-      }, 500);
+      };
+      remove(20);
     },
   };
 }
