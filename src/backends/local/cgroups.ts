@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeSize } from '../port.ts';
@@ -17,6 +17,7 @@ import type { NodeSize } from '../port.ts';
 const V1_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
 const PIDS_MAX = 4096;
 const ROOT = '/sys/fs/cgroup';
+const SPARE_PER_NODE = 64;
 
 interface Layout {
   unified: boolean;
@@ -105,6 +106,8 @@ export interface ExecCgroups {
 export class NodeCgroups {
   private readonly layout: Layout = detect();
   private prepared: Promise<void> | undefined;
+  /** Empty exec cgroups of finished execs, per node (only for nodes created or adopted by this instance). */
+  private readonly spare = new Map<string, string[]>();
 
   private nodeDirs(nodeId: string): string[] {
     return [...this.layout.bases.values()].map((b) => join(b, nodeId));
@@ -148,20 +151,24 @@ export class NodeCgroups {
       }
       await limit('pids', 'pids.max', String(PIDS_MAX));
     }
+    this.spare.set(nodeId, []);
     return this.nodeDirs(nodeId).map((d) => join(d, 'cgroup.procs'));
   }
 
-  /** A fresh cgroup for one exec inside the node's, plus the node-level cgroups of the other controllers. */
+  /**
+   * A cgroup for one exec inside the node's (an empty one a finished exec left, else a new one), plus the
+   * node-level cgroups of the other controllers.
+   */
   async forExec(nodeId: string): Promise<ExecCgroups> {
-    const name = `x${randomBytes(6).toString('hex')}`;
+    await Promise.resolve();
     const execParent = this.node(this.layout.unified ? 'unified' : 'pids', nodeId);
     const procs: string[] = [];
-    let own: string | undefined;
-    if (execParent !== undefined && existsSync(execParent)) {
-      own = join(execParent, name);
-      await mkdir(own);
-      procs.push(join(own, 'cgroup.procs'));
+    let own: string | undefined = this.spare.get(nodeId)?.pop();
+    if (own === undefined && execParent !== undefined && existsSync(execParent)) {
+      own = join(execParent, `x${randomBytes(6).toString('hex')}`);
+      mkdirSync(own); // cgroupfs: in memory, cheaper than a thread-pool call
     }
+    if (own !== undefined) procs.push(join(own, 'cgroup.procs'));
     for (const base of this.layout.bases.values()) {
       const dir = join(base, nodeId);
       if (dir !== execParent && existsSync(dir)) procs.push(join(dir, 'cgroup.procs'));
@@ -176,12 +183,31 @@ export class NodeCgroups {
     await emptyCgroups([cg.own]);
   }
 
-  async removeExec(cg: ExecCgroups): Promise<void> {
-    if (cg.own !== undefined) await rmdir(cg.own).catch(() => undefined);
+  /**
+   * Done with an exec's cgroup: kept for the node's next exec when the exec ended by itself and left no process
+   * behind (creating and removing a cgroup costs more than the run of a small task), else removed.
+   */
+  async releaseExec(nodeId: string, cg: ExecCgroups, reusable: boolean): Promise<void> {
+    if (cg.own === undefined) return;
+    const spare = this.spare.get(nodeId) ?? [];
+    if (reusable && spare.length < SPARE_PER_NODE && this.spare.has(nodeId)) {
+      let procs = 'unreadable';
+      try {
+        procs = readFileSync(join(cg.own, 'cgroup.procs'), 'utf8');
+      } catch {
+        // gone
+      }
+      if (procs === '') {
+        spare.push(cg.own);
+        return;
+      }
+    }
+    await rmdir(cg.own).catch(() => undefined);
   }
 
   /** Kills every process in the node's cgroups (holder, execs and their host-side wrappers). */
   async killNode(nodeId: string): Promise<void> {
+    this.spare.delete(nodeId);
     const dirs = this.nodeDirs(nodeId).filter((d) => existsSync(d));
     if (this.layout.unified)
       for (const d of dirs) await writeFile(join(d, 'cgroup.kill'), '1').catch(() => undefined);

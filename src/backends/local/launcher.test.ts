@@ -33,6 +33,19 @@ test('the launcher runs scripts, reports exit status, stderr and lines, and clea
       Array.from({ length: 20 }, (_, i) => i),
     );
     assert.deepEqual(lines.sort(), Array.from({ length: 20 }, (_, i) => `line ${i}`).sort());
+    // Sourced in the launcher's subshell: a command's status, stderr and lines; a killed command is reported.
+    const seen: string[] = [];
+    const sourced = await l.run(
+      (id) => `sh -c 'echo "${id} hello"; echo err >&2; exit 4'`,
+      (text) => {
+        seen.push(text);
+        return false;
+      },
+      true,
+    );
+    assert.deepEqual(sourced, { code: 4, stderr: 'err\n' });
+    assert.deepEqual(seen, ['hello']);
+    assert.equal((await l.run(() => `sh -c 'kill -9 $$'`, undefined, true)).code, 137);
     const folder = await l.folder();
     assert.deepEqual(readdirSync(folder), [], 'scripts and stderr files are removed');
   } finally {

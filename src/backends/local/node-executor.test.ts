@@ -131,6 +131,7 @@ if (process.getuid?.() !== 0) {
   }
   localOnly();
   processProperties();
+  plantedLinks();
 }
 
 /** Builds an executor that starts processes through the compiled helper (when cc exists) or the shell chain. */
@@ -177,6 +178,43 @@ function processProperties(): void {
           );
           assert.equal(field('NoNewPrivs'), elevation === 'admin' ? '0' : '1', `${chain} ${elevation}`);
           assert.equal(field('Uid'), elevation === 'admin' ? '0' : '1000', `${chain} ${elevation}`);
+        }
+        await x.destroy(id);
+        await x.close();
+      }
+    } finally {
+      rmSync(f.dataDir, { recursive: true, force: true });
+    }
+  });
+}
+
+/** Links a task planted where a later run's files go are replaced or refused, never followed, either way. */
+function plantedLinks(): void {
+  test('links planted at output files or the working directory are replaced or refused, never followed', async () => {
+    const f = await fixture();
+    try {
+      for (const chain of ['enter-node helper', 'shell chain'] as const) {
+        const x = withChain(chain, () => new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions }));
+        const id = chain === 'shell chain' ? 'links-shell' : 'links-helper';
+        await x.hydrate(f.tiny);
+        await x.boot(spec(id, f.tiny));
+        for (const elevation of ['admin', 'nonadmin'] as const) {
+          const t = `${NODE_ROOT_DIR}/workitems/job/${elevation}`;
+          const plant = `mkdir -p ${t} && ln -sf /etc/baked ${t}/stdout.txt && ln -sfn /etc ${t}/wd`;
+          assert.equal((await x.exec(id, proc(plant))).exitCode, 0);
+          const files = {
+            elevation,
+            stdoutFile: `workitems/job/${elevation}/stdout.txt`,
+            stderrFile: `workitems/job/${elevation}/stderr.txt`,
+          };
+          const wd = { ...files, workingDir: `${t}/wd` };
+          await assert.rejects(x.exec(id, proc('echo wd', wd)), /is not a folder of the node/, chain);
+          const r = await x.exec(id, proc('echo hi', { ...files, workingDir: `${t}/real` }));
+          assert.equal(r.exitCode, 0, `${chain} ${elevation}`);
+          assert.equal((await x.readFile(id, files.stdoutFile)).content.toString(), 'hi\n');
+          await x.exec(id, proc('cat /etc/baked'));
+          const baked = (await x.readFile(id, 'workitems/job/task/stdout.txt')).content.toString();
+          assert.equal(baked, 'from the image\n', `${chain} ${elevation}: the link's target is untouched`);
         }
         await x.destroy(id);
         await x.close();

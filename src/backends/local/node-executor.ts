@@ -45,14 +45,17 @@ import {
  *   second one over the same upper (which the kernel forbids). stop = SIGKILL the holder: the kernel kills the
  *   whole PID namespace with it, then whatever is left in the node's cgroups (host-side wrappers) is killed;
  *   the mounts go with the last process.
- * - Exec: a subshell of the launcher joins the node's memory and cpu cgroups and a fresh per-exec pids cgroup,
- *   then `env --default-signal` → `setpriv` (bounding set) → `nsenter` (as root, or uid 1000 without
- *   capabilities and with no_new_privs) → the image's /bin/sh prelude (folders, output files, environment) →
- *   `/bin/sh -c commandLine`. A timeout SIGKILLs every process in the exec's cgroup (setsid and double forks
- *   included). Host processes never see the task's environment.
+ * - Exec: with the enter-node helper (enter-node.c, ADR 0013) a subshell of the launcher starts it; it joins the
+ *   node's memory and cpu cgroups and a per-exec pids cgroup (reused by the node's next exec once empty), enters
+ *   the node, makes the folders and output files, forks (as root, or uid 1000 without capabilities and with
+ *   no_new_privs) and execs `/bin/sh -c commandLine`, then records the status for a named run. Without the helper:
+ *   the launcher's script shell joins the cgroups, then `env --default-signal` → `setpriv` (bounding set) →
+ *   `nsenter` → the image's /bin/sh prelude (folders, output files, environment) → `/bin/sh -c commandLine`.
+ *   A timeout SIGKILLs every process in the exec's cgroup (setsid and double forks included).
+ *   Host processes never see the task's environment.
  * - Files: read on the host from the node's upper (node-files.ts), never through the node's own view.
  * Processes start through one small long-lived shell (launcher.ts), not by forking the server. Per boot: eight
- * short-lived forks; per exec: three (and a mkdir the first time), five or six for nonadmin.
+ * short-lived forks; per exec with the helper: two forks and one exec on the host, one fork and exec in the node.
  */
 
 export interface LocalNodeExecutorOptions {
@@ -326,6 +329,7 @@ export class LocalNodeExecutor implements NodeExecutor {
           if (state.ended !== '' && state.wrapper !== undefined && cg.own === undefined) kill(state.wrapper);
           return false;
         },
+        this.tools.enterNode !== undefined,
       );
       clearTimeout(timer);
       await state.killing;
@@ -344,7 +348,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     } finally {
       clearTimeout(timer);
       p.signal?.removeEventListener('abort', onAbort);
-      await this.cgroups.removeExec(cg);
+      await this.cgroups.releaseExec(nodeId, cg, state.ended === '');
       if (stdinFile !== undefined) await rm(stdinFile, { force: true });
     }
   }

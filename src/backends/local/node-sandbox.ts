@@ -189,23 +189,35 @@ export function execCommand(s: ExecScript, id: string): string {
     ].join(' ');
   const files = [s.workingDir, s.stdout, s.stderr];
   const env = Object.entries(s.environment).map(([k, v]) => `${k}=${v}`);
+  const stdin = s.stdinFile === undefined ? '' : ` <${shq(s.stdinFile)}`;
+  if (s.tools.enterNode !== undefined) {
+    // One helper process reports its PID, joins the cgroups, resets the signals, enters the node, prepares the
+    // folders and output files, becomes the auto-user and records the status (enter-node.c): no prelude shell.
+    const args = [
+      id,
+      String(s.holderPid),
+      s.nonadmin ? '1' : '0',
+      s.tools.dropCaps ?? '',
+      s.cgroupProcs.join('\n'),
+      ...files,
+      s.exitFile ?? '',
+      s.commandLine,
+      ...env,
+    ];
+    // Sourced by the launcher's subshell (Launcher.run `sourced`): no `exec`, the subshell reports the status.
+    return `${[s.tools.enterNode, ...args].map(shq).join(' ')}${stdin}`;
+  }
   const join = [
     'cd -P /proc/self && me=${PWD#/proc/} && cd /',
     `echo ${shq(id)}" pid $me"`,
     'exec >/dev/null',
     ...s.cgroupProcs.map((f) => `echo "$me" >${shq(f)} || exit 125`),
   ];
-  const stdin = s.stdinFile === undefined ? '' : ` <${shq(s.stdinFile)}`;
   // A named run records its status on the host even when nobody waits for it any more (server restarted).
   const last = (command: string) =>
     s.exitFile === undefined
       ? `exec ${command}${stdin}`
       : `${command}${stdin}; s=$?; echo "$s" >${shq(s.exitFile)}; exit "$s"`;
-  if (s.tools.enterNode !== undefined) {
-    // One helper process does the signal reset, the namespaces, the root and the auto-user (enter-node.c).
-    const args = [String(s.holderPid), s.nonadmin ? '1' : '0', s.tools.dropCaps ?? '', PRELUDE, ...files];
-    return [...join, last([s.tools.enterNode, ...args, s.commandLine, ...env].map(shq).join(' '))].join('\n');
-  }
   if (!s.nonadmin) return [...join, last(enter(false, ['all', ...files, s.commandLine, ...env]))].join('\n');
   return [
     ...join,

@@ -1,16 +1,19 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
  * Where named runs (`ProcessSpec.runId`) leave their traces, so a run survives a restart of the server that
  * started it: `<run>.cg` names its exec cgroup (written before it starts) and the host-side wrapper writes
  * `<run>.exit` when the process ends, whether or not anyone still listens. On tmpfs when the host has one
- * (cheap, and gone after a reboot, when no run can still be going anyway).
+ * (cheap, and gone after a reboot, when no run can still be going anyway). The per-run files are tiny and on
+ * tmpfs, so they are read and written synchronously: a call into the thread pool would cost more than the I/O.
  */
 export class RunJournal {
   private readonly root: string;
+  /** Node folders made by this journal (made once, not once per run). */
+  private readonly made = new Set<string>();
 
   constructor(dataDir: string) {
     const tag = createHash('sha256').update(dataDir).digest('hex').slice(0, 16);
@@ -22,11 +25,18 @@ export class RunJournal {
   }
 
   /** The files of one run (the folder is made on first use). */
-  async files(nodeId: string, runId: string): Promise<{ cgroup: string; exit: string }> {
+  private paths(nodeId: string, runId: string): { cgroup: string; exit: string } {
     const dir = join(this.root, nodeId);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (!this.made.has(dir)) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      this.made.add(dir);
+    }
     const base = join(dir, this.safe(runId));
     return { cgroup: `${base}.cg`, exit: `${base}.exit` };
+  }
+
+  files(nodeId: string, runId: string): Promise<{ cgroup: string; exit: string }> {
+    return Promise.resolve().then(() => this.paths(nodeId, runId));
   }
 
   /** What is known of a run: ended (with its status), started (its exec cgroup), or nothing. */
@@ -34,23 +44,35 @@ export class RunJournal {
     nodeId: string,
     runId: string,
   ): Promise<{ kind: 'ended'; exitCode: number } | { kind: 'started'; cgroup: string } | undefined> {
-    const f = await this.files(nodeId, runId);
-    const exit = await readFile(f.exit, 'utf8').catch(() => undefined);
+    await Promise.resolve();
+    const f = this.paths(nodeId, runId);
+    const read = (file: string) => {
+      try {
+        return readFileSync(file, 'utf8');
+      } catch {
+        return undefined;
+      }
+    };
+    const exit = read(f.exit);
     if (exit !== undefined && /^\d+\s*$/.test(exit)) return { kind: 'ended', exitCode: Number(exit) };
-    const cgroup = await readFile(f.cgroup, 'utf8').catch(() => undefined);
+    const cgroup = read(f.cgroup);
     return cgroup === undefined ? undefined : { kind: 'started', cgroup: cgroup.trim() };
   }
 
   async recordStart(nodeId: string, runId: string, cgroup: string): Promise<void> {
-    await writeFile((await this.files(nodeId, runId)).cgroup, cgroup, { mode: 0o600 });
+    await Promise.resolve();
+    writeFileSync(this.paths(nodeId, runId).cgroup, cgroup, { mode: 0o600 });
   }
 
   async forget(nodeId: string, runId: string): Promise<void> {
-    const f = await this.files(nodeId, runId);
-    await Promise.all([rm(f.cgroup, { force: true }), rm(f.exit, { force: true })]);
+    await Promise.resolve();
+    const f = this.paths(nodeId, runId);
+    rmSync(f.cgroup, { force: true });
+    rmSync(f.exit, { force: true });
   }
 
   async forgetNode(nodeId: string): Promise<void> {
+    this.made.delete(join(this.root, nodeId));
     await rm(join(this.root, nodeId), { recursive: true, force: true });
   }
 }
