@@ -57,7 +57,7 @@ common(
     const config = loadConfig(opts);
     const server = await startLazurite(config);
     process.stdout.write(
-      `Lazurite is listening on ${server.origin}\n${JSON.stringify(server.connection, null, 2)}\n`,
+      `Lazurite is listening on ${server.origin}\nportal ${server.origin}/portal · metrics ${server.origin}/metrics · shell variables: eval "$(bin/lazurite env --export)"\n${JSON.stringify(server.connection, null, 2)}\n`,
     );
     let stopping = false;
     const stop = (signal: string) => {
