@@ -71,7 +71,8 @@ export function poolsRuntime(
 ): PoolsRuntime {
   const executor = inject.executor ?? executorFor(config, content);
   const { regions } = content;
-  const hostId = executor === undefined ? undefined : `${executor.kind}-host-0`;
+  // This machine's host (none with `remote`: agents on other machines take every node).
+  const local = executor === undefined ? undefined : { executor, hostId: `${executor.kind}-host-0` };
   const remoteFiles = new FileRequestBroker(() => ctx.ids.uuid());
   const agentRef: { current?: HostAgent } = {};
   const sizer = new PoolSizer(ctx, {
@@ -96,15 +97,13 @@ export function poolsRuntime(
     agentRef.current?.nudge();
   };
   const agents = new AgentService(ctx, accountUrl, onChange, autoStorageOver(config.storageAccounts));
-  // `remote`: this server runs no nodes itself; agents on other machines take them all.
   const running =
-    executor === undefined || hostId === undefined
+    local === undefined
       ? undefined
       : new HostAgent({
-          hostId,
-          executor,
+          ...local,
           link: { sync: (request) => agents.sync(request) },
-          concurrency: inject.agentConcurrency ?? (executor.kind === 'simulated' ? 256 : 4),
+          concurrency: inject.agentConcurrency ?? (local.executor.kind === 'simulated' ? 256 : 4),
           pollMs: 500,
           onError: (err) => {
             logger.error({ err }, 'host agent error');
@@ -118,7 +117,11 @@ export function poolsRuntime(
         logger.warn(message);
       },
     }),
-    nodes: new NodeService(ctx, (id) => (id === hostId ? executor : remoteFiles.filesOn(id)), onChange),
+    nodes: new NodeService(
+      ctx,
+      (id) => (id === local?.hostId ? local.executor : remoteFiles.filesOn(id)),
+      onChange,
+    ),
     agents,
     remoteFiles,
     jobs: new JobService(ctx, onChange),

@@ -55,10 +55,13 @@ interface PlanFlags extends Flags {
   resizeTimeout?: string;
   image?: string;
   capacity?: string;
-  copyTime?: string;
-  bootTime?: string;
-  startTaskTime?: string;
+  copyTime: string;
+  bootTime: string;
+  startTaskTime: string;
 }
+
+/** The planner's default durations as option defaults (`60s`): one source, DEFAULT_PLAN_MODEL. */
+const seconds = (ms: number) => `${String(ms / 1000)}s`;
 
 function registerPlan(program: Command, common: Common): void {
   common(
@@ -70,9 +73,13 @@ function registerPlan(program: Command, common: Common): void {
       .option('--resize-timeout <duration>', 'the given resize timeout: minutes, 45m, 1h or PT45M')
       .option('--image <id>', 'gallery image version id: read its replica count from the server')
       .option('--capacity <n>', 'concurrent node copies one replica serves (default: the server setting)')
-      .option('--copy-time <duration>', 'per node, copying its disks from a replica', '60s')
-      .option('--boot-time <duration>', 'per node, boot', '60s')
-      .option('--start-task-time <duration>', 'per node, start task', '30s')
+      .option(
+        '--copy-time <duration>',
+        'per node, copying its disks from a replica',
+        seconds(DEFAULT_PLAN_MODEL.copyMs),
+      )
+      .option('--boot-time <duration>', 'per node, boot', seconds(DEFAULT_PLAN_MODEL.bootMs))
+      .option('--start-task-time <duration>', 'per node, start task', seconds(DEFAULT_PLAN_MODEL.startTaskMs))
       .option('--json', 'print the plan as JSON'),
   ).action(async (o: PlanFlags) => {
     const config = loadConfig(o);
@@ -88,9 +95,9 @@ function registerPlan(program: Command, common: Common): void {
         ...DEFAULT_PLAN_MODEL,
         capacityPerReplica:
           o.capacity === undefined ? config.replicaCapacity : parseCount(o.capacity, '--capacity'),
-        copyMs: parseTimeout(o.copyTime ?? '60s', '--copy-time'),
-        bootMs: parseTimeout(o.bootTime ?? '60s', '--boot-time'),
-        startTaskMs: parseTimeout(o.startTaskTime ?? '30s', '--start-task-time'),
+        copyMs: parseTimeout(o.copyTime, '--copy-time'),
+        bootMs: parseTimeout(o.bootTime, '--boot-time'),
+        startTaskMs: parseTimeout(o.startTaskTime, '--start-task-time'),
       },
       {
         ...(replicas === undefined ? {} : { replicas }),

@@ -4,20 +4,16 @@ import type { BuildProgress } from '../content/rootfs/debootstrap.ts';
 import { BUILDABLE, catalogKey } from '../domain/images/base-images.ts';
 import { systemClock } from '../platform/clock.ts';
 import { randomIds } from '../platform/ids.ts';
-import { openSqliteStore } from '../storage/sqlite/open.ts';
-import { baseImageServiceFor, storePath } from '../main.ts';
+import { baseImageServiceFor } from '../main.ts';
+import { withStore } from './store.ts';
 
-async function withImages<T>(
+function withImages<T>(
   config: Config,
   work: (images: ReturnType<typeof baseImageServiceFor>) => Promise<T>,
 ): Promise<T> {
-  if (config.inMemory) throw new Error('image commands need a data dir on disk');
-  const store = await openSqliteStore(storePath(config));
-  try {
-    return await work(baseImageServiceFor(config, { store, clock: systemClock, ids: randomIds }));
-  } finally {
-    await store.close();
-  }
+  return withStore(config, 'image commands', (store) =>
+    work(baseImageServiceFor(config, { store, clock: systemClock, ids: randomIds })),
+  );
 }
 
 /** A progress bar over debootstrap's package stages (on a terminal), plain lines otherwise. */

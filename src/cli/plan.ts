@@ -1,5 +1,6 @@
+import { normalizeLocation } from '../domain/locations.ts';
 import { formatDuration, parseDuration } from '../domain/pools/pool-spec.ts';
-import type { Plan, Prediction } from '../domain/pools/planner.ts';
+import { PREDICTION_COLUMNS, planRows, type Plan } from '../domain/pools/planner.ts';
 import { CliError, type ServerClient } from './client.ts';
 
 const BLOCKS = '▁▂▃▄▅▆▇█';
@@ -28,8 +29,6 @@ export function parseCount(text: string, what: string, min = 1): number {
   return n;
 }
 
-const norm = (region: string) => region.replace(/\s+/g, '').toLowerCase();
-
 /** The replica count an image version keeps in `region` (the Batch account's region). */
 export async function replicasOf(client: ServerClient, imageId: string, region: string): Promise<number> {
   const v = (await client.arm(imageId)) as {
@@ -47,7 +46,7 @@ export async function replicasOf(client: ServerClient, imageId: string, region: 
       'pass --image /subscriptions/.../galleries/<g>/images/<def>/versions/<version>',
     );
   }
-  const target = profile.targetRegions?.find((t) => norm(t.name) === norm(region));
+  const target = profile.targetRegions?.find((t) => normalizeLocation(t.name) === normalizeLocation(region));
   if (!target) {
     throw new CliError(
       `image version has no replica in the Batch account's region '${region}'`,
@@ -58,19 +57,6 @@ export async function replicasOf(client: ServerClient, imageId: string, region: 
 }
 
 const minutes = (ms: number) => formatDuration(ms).replace(/^PT/, '').toLowerCase();
-
-function row(label: string, p: Prediction): string[] {
-  return [
-    label,
-    String(p.replicas),
-    minutes(p.resizeTimeoutMs),
-    `${String(p.allocatedNodes)}/${String(p.nodes)}`,
-    minutes(p.steadyMs),
-    minutes(p.allIdleMs),
-    minutes(p.meanIdleLatencyMs),
-    p.timedOut ? 'AllocationTimedout' : 'steady',
-  ];
-}
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
@@ -97,10 +83,8 @@ export function sparkline(plan: Plan): string {
 export function formatPlan(plan: Plan): string {
   const m = plan.model;
   const rows = [
-    ['setting', 'replicas', 'timeout', 'allocated', 'to steady', 'all idle', 'mean idle latency', 'outcome'],
-    ...(plan.given ? [row('given', plan.given)] : []),
-    row('minimum', plan.minimum),
-    row('recommended', plan.recommended),
+    [...PREDICTION_COLUMNS],
+    ...planRows(plan, { duration: minutes, share: (a, n) => `${String(a)}/${String(n)}` }),
   ];
   return [
     `Pool of ${String(plan.nodes)} nodes from a gallery image`,

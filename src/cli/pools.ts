@@ -3,9 +3,8 @@ import { sizingWarnings } from '../domain/pools/sizing-guidance.ts';
 import { formatDuration } from '../domain/pools/pool-spec.ts';
 import { DomainError } from '../domain/errors.ts';
 import { preemptNodes, type PreemptRequest } from '../domain/pools/preemption.ts';
-import { storePath } from '../main.ts';
 import { CliError } from './client.ts';
-import { openSqliteStore } from '../storage/sqlite/open.ts';
+import { withStore } from './store.ts';
 
 export interface PoolSummary {
   id: string;
@@ -26,10 +25,8 @@ export interface PoolSummary {
  * per 1,000 nodes) — the warnings the server logs when the pool is added.
  */
 export async function listPools(config: Config, account: string): Promise<PoolSummary[]> {
-  if (config.inMemory) throw new Error('pools list needs a data dir on disk');
-  const store = await openSqliteStore(storePath(config));
-  try {
-    return await store.transaction(async (tx) => {
+  return withStore(config, 'pools list', (store) =>
+    store.transaction(async (tx) => {
       const out: PoolSummary[] = [];
       for (const pool of await tx.listPools(account)) {
         const nodes = await tx.listNodes(account, pool.id);
@@ -49,10 +46,8 @@ export async function listPools(config: Config, account: string): Promise<PoolSu
         });
       }
       return out;
-    });
-  } finally {
-    await store.close();
-  }
+    }),
+  );
 }
 
 /** The human form: one block per pool, warnings marked. */
@@ -84,16 +79,14 @@ export async function preemptPool(
   poolId: string,
   request: PreemptRequest,
 ): Promise<string[]> {
-  if (config.inMemory) throw new Error('pools preempt needs a data dir on disk');
-  const store = await openSqliteStore(storePath(config));
   try {
-    const taken = await store.transaction((tx) => preemptNodes(tx, account, poolId, request, new Date()));
+    const taken = await withStore(config, 'pools preempt', (store) =>
+      store.transaction((tx) => preemptNodes(tx, account, poolId, request, new Date())),
+    );
     return taken.map((n) => n.id);
   } catch (err) {
     if (err instanceof DomainError)
       throw new CliError(`${err.message} (${err.code})`, 'see: lazurite pools list');
     throw err;
-  } finally {
-    await store.close();
   }
 }

@@ -256,16 +256,9 @@ export interface NodeRecord {
 }
 
 /** One run of a job preparation or release task on a node (JobPreparationTaskExecutionInformation). */
-export interface PrepRunRecord {
+export interface PrepRunRecord extends RunOutcomeRecord {
   state: 'pending' | 'running' | 'completed';
   attempt: number;
-  startTime?: string;
-  endTime?: string;
-  exitCode?: number;
-  result?: 'success' | 'failure';
-  failureInfo?: TaskFailureRecord;
-  retryCount: number;
-  lastRetryTime?: string;
 }
 
 /** A job's preparation on a node, and its release (the tasks are copied here so the release outlives the job). */
@@ -315,7 +308,8 @@ export interface TaskFailureRecord {
   details?: { name: string; value: string }[];
 }
 
-export interface TaskExecutionRecord {
+/** How a task's (or a preparation's) runs went: times, exit, retries — what both execution infos share. */
+export interface RunOutcomeRecord {
   startTime?: string;
   endTime?: string;
   exitCode?: number;
@@ -323,6 +317,9 @@ export interface TaskExecutionRecord {
   failureInfo?: TaskFailureRecord;
   retryCount: number;
   lastRetryTime?: string;
+}
+
+export interface TaskExecutionRecord extends RunOutcomeRecord {
   requeueCount: number;
   lastRequeueTime?: string;
 }

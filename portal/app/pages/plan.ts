@@ -2,7 +2,7 @@
  * The large-pool planner (`lazurite plan` in the browser): the seeds' replica and resize-timeout guidance with
  * predictions from the simulated backend's allocation model (the server's own planner module, served as is).
  */
-import { DEFAULT_PLAN_MODEL, planPool, type Plan, type Prediction } from 'lazurite/planner';
+import { DEFAULT_PLAN_MODEL, PREDICTION_COLUMNS, planPool, planRows, type Plan } from 'lazurite/planner';
 import { h, svg, swap, table } from '../dom.ts';
 import { heading, section, type PageContext } from '../page.ts';
 import { field, input } from './form-fields.ts';
@@ -13,19 +13,6 @@ const minutes = (ms: number): string => {
   const s = total % 60;
   return m === 0 ? `${String(s)} s` : s === 0 ? `${String(m)} min` : `${String(m)} min ${String(s)} s`;
 };
-
-function row(label: string, p: Prediction): string[] {
-  return [
-    label,
-    String(p.replicas),
-    minutes(p.resizeTimeoutMs),
-    `${String(p.allocatedNodes)} / ${String(p.nodes)}`,
-    minutes(p.steadyMs),
-    minutes(p.allIdleMs),
-    minutes(p.meanIdleLatencyMs),
-    p.timedOut ? 'AllocationTimedout' : 'steady',
-  ];
-}
 
 /** Time to steady by replica count: one bar per count, the recommended one marked. */
 function curveChart(plan: Plan): HTMLElement {
@@ -79,21 +66,8 @@ function render(plan: Plan): HTMLElement[] {
     ),
     table(
       'Predictions',
-      [
-        'Setting',
-        'Replicas',
-        'Timeout',
-        'Allocated',
-        'To steady',
-        'All idle',
-        'Mean idle latency',
-        'Outcome',
-      ],
-      [
-        ...(plan.given ? [row('given', plan.given)] : []),
-        row('minimum', plan.minimum),
-        row('recommended', plan.recommended),
-      ],
+      PREDICTION_COLUMNS.map((c) => c.charAt(0).toUpperCase() + c.slice(1)),
+      planRows(plan, { duration: minutes, share: (a, n) => `${String(a)} / ${String(n)}` }),
     ),
     curveChart(plan),
   ];

@@ -44,16 +44,21 @@ export class AgentService {
   /**
    * Resource files naming `autoStorageContainerName` get the container's URL with a SAS from the Batch account's
    * auto-storage account, as Batch does; left as they are when the account has none this server knows (the run
-   * then fails with BlobDownloadMiscError saying so).
+   * then fails with BlobDownloadMiscError saying so). `storageIds` keeps each account's lookup for the sync.
    */
   private async resolveAutoStorage(
     tx: StoreTx,
     accountName: string,
     runs: TaskAssignment[],
+    storageIds: Map<string, unknown>,
   ): Promise<TaskAssignment[]> {
     if (!runs.some((r) => r.resourceFiles.some((f) => f.autoStorageContainerName !== undefined))) return runs;
-    const account = await tx.findBatchAccountByName(accountName);
-    const id = (account?.extra.autoStorage as { storageAccountId?: unknown } | undefined)?.storageAccountId;
+    if (!storageIds.has(accountName)) {
+      const account = await tx.findBatchAccountByName(accountName);
+      const auto = account?.extra.autoStorage as { storageAccountId?: unknown } | undefined;
+      storageIds.set(accountName, auto?.storageAccountId);
+    }
+    const id = storageIds.get(accountName);
     return runs.map((r) => ({
       ...r,
       resourceFiles: r.resourceFiles.map((f) => {
@@ -93,10 +98,11 @@ export class AgentService {
         moved.map((n) => [`${poolKey(n.accountName, n.poolId)}|${n.id.toLowerCase()}`, n]),
       );
       const assignments: NodeAssignment[] = [];
+      const storageIds = new Map<string, unknown>();
       for (const { pool, nodes } of byPool.values()) {
         for (const n of nodes) {
           const k = `${poolKey(n.accountName, n.poolId)}|${n.id.toLowerCase()}`;
-          const list = await this.resolveAutoStorage(tx, pool.accountName, runs.get(k) ?? []);
+          const list = await this.resolveAutoStorage(tx, pool.accountName, runs.get(k) ?? [], storageIds);
           assignments.push(this.assignment(pool, current.get(k) ?? n, list));
         }
       }

@@ -131,3 +131,44 @@ export function planPool(
     curve,
   };
 }
+
+/** Column headings of a prediction table (the CLI's and the portal's). */
+export const PREDICTION_COLUMNS = [
+  'setting',
+  'replicas',
+  'timeout',
+  'allocated',
+  'to steady',
+  'all idle',
+  'mean idle latency',
+  'outcome',
+] as const;
+
+/** How a table writes durations and "allocated of nodes" (the terminal tighter than the portal). */
+export interface CellFormat {
+  duration: (ms: number) => string;
+  share: (part: number, whole: number) => string;
+}
+
+/** One prediction as table cells. */
+export function predictionRow(label: string, p: Prediction, f: CellFormat): string[] {
+  return [
+    label,
+    String(p.replicas),
+    f.duration(p.resizeTimeoutMs),
+    f.share(p.allocatedNodes, p.nodes),
+    f.duration(p.steadyMs),
+    f.duration(p.allIdleMs),
+    f.duration(p.meanIdleLatencyMs),
+    p.timedOut ? 'AllocationTimedout' : 'steady',
+  ];
+}
+
+/** The given (when set), minimum and recommended predictions of a plan as rows. */
+export function planRows(plan: Plan, f: CellFormat): string[][] {
+  return [
+    ...(plan.given ? [predictionRow('given', plan.given, f)] : []),
+    predictionRow('minimum', plan.minimum, f),
+    predictionRow('recommended', plan.recommended, f),
+  ];
+}

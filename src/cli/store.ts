@@ -1,0 +1,19 @@
+import type { Config } from '../config/config.ts';
+import { storePath } from '../main.ts';
+import type { Store } from '../storage/port.ts';
+import { openSqliteStore } from '../storage/sqlite/open.ts';
+
+/** Runs `work` on the data dir's store (a running server may share it) and closes it afterwards. */
+export async function withStore<T>(
+  config: Config,
+  what: string,
+  work: (store: Store) => Promise<T>,
+): Promise<T> {
+  if (config.inMemory) throw new Error(`${what} needs a data dir on disk`);
+  const store = await openSqliteStore(storePath(config));
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
