@@ -12,6 +12,7 @@ import type { Config } from './config/config.ts';
 import type { RegionStores } from './content/regions.ts';
 import type { DomainContext } from './domain/context.ts';
 import { AgentService } from './domain/pools/agent-service.ts';
+import { AutoScaler } from './domain/pools/autoscale/autoscaler.ts';
 import { NodeService } from './domain/pools/nodes.ts';
 import { PoolService } from './domain/pools/pools.ts';
 import { PoolSizer } from './domain/pools/sizer.ts';
@@ -32,6 +33,9 @@ export interface PoolsRuntime {
   start(): void;
   stop(): Promise<void>;
 }
+
+/** How often the autoscaler looks for pools due a sample or an evaluation. */
+const AUTOSCALE_TICK_MS = 5000;
 
 /** The token remote host agents present; made once per data dir. */
 export function agentTokenFor(dataDir: string): string {
@@ -57,6 +61,41 @@ function executorFor(
   });
 }
 
+/** The pool sizer's loop; `nudgeAgents` wakes the host agents when the sizer changed nodes. */
+function sizerLoopFor(config: Config, ctx: DomainContext, logger: Logger, nudgeAgents: () => void): TickLoop {
+  const sizer = new PoolSizer(ctx, {
+    capacityPerReplica: config.replicaCapacity,
+    marketplaceCapacity: 1000,
+    preemptionRecoveryMs: config.preemptionRecoveryMs,
+    newNodeId: (dedicated) => `tvmps_${ctx.ids.uuid().replace(/-/g, '')}_${dedicated ? 'd' : 'p'}`,
+  });
+  return new TickLoop(
+    async () => {
+      const changed = await sizer.tick();
+      if (changed) nudgeAgents();
+      return changed;
+    },
+    250,
+    (err) => {
+      logger.error({ err }, 'pool sizer tick failed');
+    },
+  );
+}
+
+/** The autoscaler's loop: samples and due evaluations; wakes the sizer and agents when targets moved. */
+function autoScaleLoopFor(autoScaler: AutoScaler, onChange: () => void, logger: Logger): TickLoop {
+  return new TickLoop(
+    async () => {
+      if (await autoScaler.tick()) onChange();
+      return false;
+    },
+    AUTOSCALE_TICK_MS,
+    (err) => {
+      logger.error({ err }, 'autoscale tick failed');
+    },
+  );
+}
+
 /**
  * Pools and nodes: the services, the pool sizer loop, and this machine's host agent (in process; agents on
  * other machines reach the same AgentService over HTTPS at /agent/v1/sync).
@@ -75,27 +114,13 @@ export function poolsRuntime(
   const local = executor === undefined ? undefined : { executor, hostId: `${executor.kind}-host-0` };
   const remoteFiles = new FileRequestBroker(() => ctx.ids.uuid());
   const agentRef: { current?: HostAgent } = {};
-  const sizer = new PoolSizer(ctx, {
-    capacityPerReplica: config.replicaCapacity,
-    marketplaceCapacity: 1000,
-    preemptionRecoveryMs: config.preemptionRecoveryMs,
-    newNodeId: (dedicated) => `tvmps_${ctx.ids.uuid().replace(/-/g, '')}_${dedicated ? 'd' : 'p'}`,
-  });
-  const loop = new TickLoop(
-    async () => {
-      const changed = await sizer.tick();
-      if (changed) agentRef.current?.nudge();
-      return changed;
-    },
-    250,
-    (err) => {
-      logger.error({ err }, 'pool sizer tick failed');
-    },
-  );
+  const loop = sizerLoopFor(config, ctx, logger, () => agentRef.current?.nudge());
   const onChange = () => {
     loop.nudge();
     agentRef.current?.nudge();
   };
+  const autoScaler = new AutoScaler(ctx);
+  const autoScaleLoop = autoScaleLoopFor(autoScaler, onChange, logger);
   const agents = new AgentService(ctx, accountUrl, onChange, autoStorageOver(config.storageAccounts));
   const running =
     local === undefined
@@ -113,6 +138,7 @@ export function poolsRuntime(
   return {
     pools: new PoolService(ctx, regions, {
       onChange,
+      autoScaler,
       warn: (message) => {
         logger.warn(message);
       },
@@ -130,9 +156,11 @@ export function poolsRuntime(
     agentToken: agentTokenFor(config.dataDir),
     start: () => {
       loop.start();
+      autoScaleLoop.start();
       running?.start();
     },
     stop: async () => {
+      await autoScaleLoop.stop();
       await loop.stop();
       await running?.stop();
       await executor?.close();

@@ -134,6 +134,12 @@ function queueTests(open: () => Promise<Store>): void {
     const { tasks, slots } = await store.transaction((tx) => tx.countTasks('ACCT', 'J'));
     assert.deepEqual(tasks, { active: 1, running: 2, completed: 2, succeeded: 1, failed: 1 });
     assert.deepEqual(slots, { active: 1, running: 3, completed: 4, succeeded: 1, failed: 3 });
+    assert.deepEqual(
+      await store.transaction((tx) => tx.countPoolTasks('acct', job.poolId.toUpperCase())),
+      tasks,
+    );
+    const none = await store.transaction((tx) => tx.countPoolTasks('acct', 'other-pool'));
+    assert.equal(Object.values(none).join(), '0,0,0,0,0');
     const page = await store.transaction((tx) => tx.listTasks('acct', 'j', { afterId: '10', limit: 2 }));
     assert.deepEqual(
       page.map((t) => t.id),

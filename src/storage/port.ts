@@ -104,6 +104,8 @@ export interface BatchStoreTx {
   listPools(accountName: string): Promise<PoolRecord[]>;
   /** Every pool of every account that still needs the sizer (allocation not steady, or deleting). */
   listPoolsInMotion(): Promise<PoolRecord[]>;
+  /** Every pool of every account with autoscale enabled. */
+  listAutoScalePools(): Promise<PoolRecord[]>;
   /** Removes the pool and its nodes. */
   deletePool(accountName: string, poolId: string): Promise<boolean>;
   putNodes(nodes: NodeRecord[]): Promise<void>;
@@ -131,6 +133,8 @@ export interface BatchStoreTx {
     accountName: string,
     jobId: string,
   ): Promise<{ tasks: TaskCountsRecord; slots: TaskCountsRecord }>;
+  /** Task counts over every job whose tasks run on this pool. */
+  countPoolTasks(accountName: string, poolId: string): Promise<TaskCountsRecord>;
   deleteTask(accountName: string, jobId: string, taskId: string): Promise<boolean>;
   putTaskDependencies(
     accountName: string,

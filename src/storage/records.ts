@@ -192,6 +192,25 @@ export interface PoolRecord {
   allocationStateTransitionTime: string;
   /** Dedicated core time of nodes that left the pool (usage statistics; absent = 0). */
   retiredDedicatedCoreMs?: number;
+  /** Present while autoscale is enabled: the formula, its schedule and its last run. */
+  autoScale?: AutoScaleRecord;
+}
+
+export interface AutoScaleRecord {
+  formula: string;
+  evaluationIntervalMs: number;
+  /** When the next scheduled evaluation is due. */
+  nextEvaluationAt: string;
+  /** When enableautoscale last succeeded (Batch allows one call per 30 s). */
+  lastEnabledAt?: string;
+  lastRun?: AutoScaleRunRecord;
+}
+
+/** BatchService.json AutoScaleRun. */
+export interface AutoScaleRunRecord {
+  timestamp: string;
+  results?: string;
+  error?: { code: string; message: string; values?: { name: string; value: string }[] };
 }
 
 /** Batch compute node states (BatchService.json ComputeNodeState, lower case as on the wire). */

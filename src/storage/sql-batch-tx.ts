@@ -24,6 +24,9 @@ export class SqlBatchTx implements BatchStoreTx {
   listPoolsInMotion() {
     return batch.listPoolsInMotion(this.db);
   }
+  listAutoScalePools() {
+    return batch.listAutoScalePools(this.db);
+  }
   deletePool(account: string, id: string) {
     return batch.deletePool(this.db, account, id);
   }
@@ -74,6 +77,9 @@ export class SqlBatchTx implements BatchStoreTx {
   }
   countTasks(account: string, job: string) {
     return jobs.countTasks(this.db, account, job);
+  }
+  countPoolTasks(account: string, pool: string) {
+    return jobs.countPoolTasks(this.db, account, pool);
   }
   deleteTask(account: string, job: string, id: string) {
     return jobs.deleteTask(this.db, account, job, id);
