@@ -1,3 +1,5 @@
+import { asJobManagerError, jobManagerTaskBody } from './job-manager.ts';
+import { TaskService } from './tasks.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type {
   BatchAccountRecord,
@@ -31,16 +33,19 @@ export class JobService {
   private readonly onWork: () => void;
   private readonly etag: () => string;
 
+  private readonly tasks: TaskService;
+
   constructor(ctx: DomainContext, onWork: () => void = () => undefined) {
     this.ctx = ctx;
     this.etag = etagSource(ctx.clock);
     this.onWork = onWork;
+    this.tasks = new TaskService(ctx, onWork);
   }
 
   async add(account: BatchAccountRecord, body: Record<string, unknown>): Promise<JobRecord> {
     const checked = checkJobAdd(body);
     const now = this.ctx.clock.now().toISOString();
-    return this.ctx.store.transaction(async (tx) => {
+    const added = await this.ctx.store.transaction(async (tx) => {
       if (await tx.findJob(account.name, checked.id)) throw jobExists(checked.id);
       const job: JobRecord = {
         accountName: account.name,
@@ -60,8 +65,14 @@ export class JobService {
         nextTaskSeq: 0,
       };
       await tx.putJob(job);
-      return job;
+      const manager = await jobManagerTaskBody(tx, job);
+      if (manager === undefined) return job;
+      const [added] = await this.tasks.addCollectionIn(tx, account.name, job.id, [manager]);
+      if (added?.status === 'clienterror') throw asJobManagerError(added.error);
+      return (await tx.findJob(account.name, job.id)) ?? job;
     });
+    if (body.jobManagerTask !== undefined) this.onWork();
+    return added;
   }
 
   private async find(tx: StoreTx, account: string, id: string): Promise<JobRecord> {

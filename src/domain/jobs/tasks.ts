@@ -50,31 +50,41 @@ export class TaskService {
     jobId: string,
     bodies: Record<string, unknown>[],
   ): Promise<TaskAddResult[]> {
-    const results = await this.ctx.store.transaction(async (tx) => {
-      const job = await this.openJob(tx, account, jobId);
-      const refusal = jobWriteRefusal(job.state);
-      if (refusal) throw refusal;
-      const ids = bodies.map((b) => (typeof b.id === 'string' ? b.id : ''));
-      const existing = new Set((await tx.findTasks(account, jobId, ids)).map((t) => t.id.toLowerCase()));
-      const accepted = new Map<string, { body: Record<string, unknown>; checked: TaskAddChecked }>();
-      const out: TaskAddResult[] = [];
-      for (const body of bodies) {
-        const taskId = typeof body.id === 'string' ? body.id : '';
-        try {
-          const checked = checkTaskAdd(body, job);
-          const k = checked.id.toLowerCase();
-          if (existing.has(k) || accepted.has(k)) throw taskExists(checked.id);
-          accepted.set(k, { body, checked });
-        } catch (err) {
-          if (!(err instanceof DomainError)) throw err;
-          out.push({ status: 'clienterror', taskId, error: err });
-        }
-      }
-      const created = await this.createTasks(tx, job, [...accepted.values()], out);
-      return [...out, ...created.map((task) => ({ status: 'success' as const, task }))];
-    });
+    const results = await this.ctx.store.transaction((tx) =>
+      this.addCollectionIn(tx, account, jobId, bodies),
+    );
     if (results.some((r) => r.status === 'success')) this.onWork();
     return results;
+  }
+
+  /** addCollection inside the caller's transaction (job add uses it for the job manager task). */
+  async addCollectionIn(
+    tx: StoreTx,
+    account: string,
+    jobId: string,
+    bodies: Record<string, unknown>[],
+  ): Promise<TaskAddResult[]> {
+    const job = await this.openJob(tx, account, jobId);
+    const refusal = jobWriteRefusal(job.state);
+    if (refusal) throw refusal;
+    const ids = bodies.map((b) => (typeof b.id === 'string' ? b.id : ''));
+    const existing = new Set((await tx.findTasks(account, jobId, ids)).map((t) => t.id.toLowerCase()));
+    const accepted = new Map<string, { body: Record<string, unknown>; checked: TaskAddChecked }>();
+    const out: TaskAddResult[] = [];
+    for (const body of bodies) {
+      const taskId = typeof body.id === 'string' ? body.id : '';
+      try {
+        const checked = checkTaskAdd(body, job);
+        const k = checked.id.toLowerCase();
+        if (existing.has(k) || accepted.has(k)) throw taskExists(checked.id);
+        accepted.set(k, { body, checked });
+      } catch (err) {
+        if (!(err instanceof DomainError)) throw err;
+        out.push({ status: 'clienterror', taskId, error: err });
+      }
+    }
+    const created = await this.createTasks(tx, job, [...accepted.values()], out);
+    return [...out, ...created.map((task) => ({ status: 'success' as const, task }))];
   }
 
   private async createTasks(
