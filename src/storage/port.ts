@@ -7,6 +7,8 @@ import type {
   NodeRecord,
   PoolRecord,
   JobRecord,
+  JobScheduleRecord,
+  JobScheduleState,
   TaskRecord,
   TaskCountsRecord,
   BatchCountsRecord,
@@ -133,6 +135,12 @@ export interface BatchStoreTx {
     accountName: string,
     jobId: string,
   ): Promise<{ tasks: TaskCountsRecord; slots: TaskCountsRecord }>;
+  putJobSchedule(schedule: JobScheduleRecord): Promise<void>;
+  findJobSchedule(accountName: string, id: string): Promise<JobScheduleRecord | undefined>;
+  listJobSchedules(accountName: string): Promise<JobScheduleRecord[]>;
+  /** Every account's job schedules in one of these states. */
+  listJobSchedulesIn(states: JobScheduleState[]): Promise<JobScheduleRecord[]>;
+  deleteJobSchedule(accountName: string, id: string): Promise<boolean>;
   /** Task counts over every job whose tasks run on this pool. */
   countPoolTasks(accountName: string, poolId: string): Promise<TaskCountsRecord>;
   deleteTask(accountName: string, jobId: string, taskId: string): Promise<boolean>;

@@ -317,6 +317,26 @@ export interface JobRecord {
   nextTaskSeq: number;
 }
 
+/** Batch job schedule states (BatchService.json JobScheduleState). */
+export type JobScheduleState = 'active' | 'completed' | 'disabled' | 'terminating' | 'deleting';
+
+export interface JobScheduleRecord {
+  accountName: string;
+  id: string;
+  /** What the user set: displayName, schedule, jobSpecification, metadata (wire names). */
+  spec: Record<string, unknown>;
+  state: JobScheduleState;
+  previousState: JobScheduleState | null;
+  stateTransitionTime: string;
+  previousStateTransitionTime: string | null;
+  creationTime: string;
+  lastModified: string;
+  etag: string;
+  executionInfo: { nextRunTime?: string; recentJobId?: string; endTime?: string };
+  /** How many jobs the schedule has created; the next is `<id>:job-<jobCount + 1>`. */
+  jobCount: number;
+}
+
 /** Batch task states (BatchService.json TaskState). */
 export type TaskState = 'active' | 'preparing' | 'running' | 'completed';
 
