@@ -17,6 +17,8 @@ import { NodeService } from './domain/pools/nodes.ts';
 import { PoolService } from './domain/pools/pools.ts';
 import { PoolSizer } from './domain/pools/sizer.ts';
 import { JobService } from './domain/jobs/jobs.ts';
+import { ScheduleRunner } from './domain/jobs/schedule-runner.ts';
+import { JobScheduleService } from './domain/jobs/schedules.ts';
 import { TaskService } from './domain/jobs/tasks.ts';
 import type { Logger } from './platform/logger.ts';
 import { TickLoop } from './platform/loop.ts';
@@ -28,6 +30,7 @@ export interface PoolsRuntime {
   remoteFiles: FileRequestBroker;
   jobs: JobService;
   tasks: TaskService;
+  schedules: JobScheduleService;
   backendKind: string;
   agentToken: string;
   start(): void;
@@ -36,6 +39,8 @@ export interface PoolsRuntime {
 
 /** How often the autoscaler looks for pools due a sample or an evaluation. */
 const AUTOSCALE_TICK_MS = 5000;
+/** How often due job schedules are looked for (also at once when a schedule changes). */
+const SCHEDULE_TICK_MS = 1000;
 
 /** The token remote host agents present; made once per data dir. */
 export function agentTokenFor(dataDir: string): string {
@@ -82,6 +87,20 @@ function sizerLoopFor(config: Config, ctx: DomainContext, logger: Logger, nudgeA
   );
 }
 
+/** The job schedule runner's loop: creates due jobs; wakes the dispatcher when it made one. */
+function scheduleLoopFor(runner: ScheduleRunner, onChange: () => void, logger: Logger): TickLoop {
+  return new TickLoop(
+    async () => {
+      if (await runner.tick()) onChange();
+      return false;
+    },
+    SCHEDULE_TICK_MS,
+    (err) => {
+      logger.error({ err }, 'job schedule tick failed');
+    },
+  );
+}
+
 /** The autoscaler's loop: samples and due evaluations; wakes the sizer and agents when targets moved. */
 function autoScaleLoopFor(autoScaler: AutoScaler, onChange: () => void, logger: Logger): TickLoop {
   return new TickLoop(
@@ -121,6 +140,11 @@ export function poolsRuntime(
   };
   const autoScaler = new AutoScaler(ctx);
   const autoScaleLoop = autoScaleLoopFor(autoScaler, onChange, logger);
+  const jobs = new JobService(ctx, onChange);
+  const schedules = new JobScheduleService(ctx, jobs, () => {
+    scheduleLoop.nudge();
+  });
+  const scheduleLoop = scheduleLoopFor(new ScheduleRunner(ctx, schedules), onChange, logger);
   const agents = new AgentService(ctx, accountUrl, onChange, autoStorageOver(config.storageAccounts));
   const running =
     local === undefined
@@ -150,17 +174,20 @@ export function poolsRuntime(
     ),
     agents,
     remoteFiles,
-    jobs: new JobService(ctx, onChange),
+    jobs,
     tasks: new TaskService(ctx, onChange),
+    schedules,
     backendKind: executor?.kind ?? 'remote',
     agentToken: agentTokenFor(config.dataDir),
     start: () => {
       loop.start();
       autoScaleLoop.start();
+      scheduleLoop.start();
       running?.start();
     },
     stop: async () => {
       await autoScaleLoop.stop();
+      await scheduleLoop.stop();
       await loop.stop();
       await running?.stop();
       await executor?.close();

@@ -1,6 +1,5 @@
 import type { StoreTx } from '../../storage/port.ts';
 import type { JobRecord, TaskRecord } from '../../storage/records.ts';
-import { DomainError } from '../errors.ts';
 import { invalidProperty, missingProperty } from '../pools/pool-spec.ts';
 
 /**
@@ -54,16 +53,4 @@ export function endsJob(task: TaskRecord, job: JobRecord): boolean {
     jm.killJobOnCompletion !== false &&
     task.state === 'completed'
   );
-}
-
-/** A task-add refusal of the job manager, re-addressed to the job add body's `jobManagerTask.*`. */
-export function asJobManagerError(err: DomainError): DomainError {
-  const property = err.values.PropertyName;
-  const values =
-    property === undefined ? err.values : { ...err.values, PropertyName: `jobManagerTask.${property}` };
-  return new DomainError(err.category, err.code, err.message, {
-    target: err.target === undefined ? 'jobManagerTask' : `jobManagerTask.${err.target}`,
-    values,
-    details: err.details,
-  });
 }
