@@ -40,7 +40,7 @@ describe('job schedules', () => {
       'the schedule completes',
     );
     assert.equal(done.executionInfo?.recentJob?.id, 'once:job-1');
-    assert.ok(done.executionInfo?.endTime instanceof Date);
+    assert.ok(done.executionInfo.endTime instanceof Date);
     const jobs = await batch.job.listFromJobSchedule('once');
     assert.deepEqual(
       jobs.map((j) => [j.id, j.state, j.executionInfo?.terminateReason]),
