@@ -92,13 +92,12 @@ export class NodeRunners {
       throw new Error('a NUL character cannot be passed to a process');
     const runner = this.runnerFor(nodeId, place);
     const id = `r${String(++this.seq)}`;
-    const payload = Buffer.from(`${[id, ...fields].join('\0')}\0`);
+    const payload = `${[id, ...fields].join('\0')}\0`;
     const done = new Promise<LaunchResult>((resolve) => {
       runner.pending.set(id, { onPid, stderr: '', resolve });
     });
     this.refresh(runner);
-    runner.child.stdin.write(`${String(payload.length)}\n`);
-    runner.child.stdin.write(payload);
+    runner.child.stdin.write(`${String(Buffer.byteLength(payload))}\n${payload}`);
     return done;
   }
 
