@@ -133,6 +133,16 @@ export class TaskService {
     return results;
   }
 
+  /** addCollection inside the caller's transaction (job add uses it for the job manager task). */
+  async addCollectionIn(
+    tx: StoreTx,
+    account: string,
+    jobId: string,
+    bodies: Record<string, unknown>[],
+  ): Promise<TaskAddResult[]> {
+    return (await this.addIn(tx, account, jobId, bodies)).results;
+  }
+
   /** The adds of `bodies` to one job in `tx`; `bodyOf` tells which body each result is for. */
   private async addIn(
     tx: StoreTx,
