@@ -87,30 +87,25 @@ function sizerLoopFor(config: Config, ctx: DomainContext, logger: Logger, nudgeA
   );
 }
 
-/** The job schedule runner's loop: creates due jobs; wakes the dispatcher when it made one. */
-function scheduleLoopFor(runner: ScheduleRunner, onChange: () => void, logger: Logger): TickLoop {
+/**
+ * A loop around a level-triggered `tick` that reports whether it changed what the sizer, agents or dispatcher
+ * act on (the autoscaler moved targets, the schedule runner made a job); then `onChange` wakes them.
+ */
+function wakingLoop(
+  what: string,
+  tick: () => Promise<boolean>,
+  intervalMs: number,
+  onChange: () => void,
+  logger: Logger,
+): TickLoop {
   return new TickLoop(
     async () => {
-      if (await runner.tick()) onChange();
+      if (await tick()) onChange();
       return false;
     },
-    SCHEDULE_TICK_MS,
+    intervalMs,
     (err) => {
-      logger.error({ err }, 'job schedule tick failed');
-    },
-  );
-}
-
-/** The autoscaler's loop: samples and due evaluations; wakes the sizer and agents when targets moved. */
-function autoScaleLoopFor(autoScaler: AutoScaler, onChange: () => void, logger: Logger): TickLoop {
-  return new TickLoop(
-    async () => {
-      if (await autoScaler.tick()) onChange();
-      return false;
-    },
-    AUTOSCALE_TICK_MS,
-    (err) => {
-      logger.error({ err }, 'autoscale tick failed');
+      logger.error({ err }, `${what} tick failed`);
     },
   );
 }
@@ -139,12 +134,13 @@ export function poolsRuntime(
     agentRef.current?.nudge();
   };
   const autoScaler = new AutoScaler(ctx);
-  const autoScaleLoop = autoScaleLoopFor(autoScaler, onChange, logger);
+  const autoScaleLoop = wakingLoop('autoscale', () => autoScaler.tick(), AUTOSCALE_TICK_MS, onChange, logger);
   const jobs = new JobService(ctx, onChange);
   const schedules = new JobScheduleService(ctx, jobs, () => {
     scheduleLoop.nudge();
   });
-  const scheduleLoop = scheduleLoopFor(new ScheduleRunner(ctx, schedules), onChange, logger);
+  const runner = new ScheduleRunner(ctx, schedules);
+  const scheduleLoop = wakingLoop('job schedule', () => runner.tick(), SCHEDULE_TICK_MS, onChange, logger);
   const agents = new AgentService(ctx, accountUrl, onChange, autoStorageOver(config.storageAccounts));
   const running =
     local === undefined

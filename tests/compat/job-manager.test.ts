@@ -2,12 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { BatchServiceClient } from '@azure/batch';
 import { startServer, type TestServer } from './harness.ts';
-import { sharedKeyBatch, tinyPoolSpec, waitFor } from './pool-image.ts';
-
-type BatchFailure = {
-  statusCode?: number;
-  body?: { code?: string; values?: { key?: string; value?: string }[] };
-};
+import { sharedKeyBatch, tinyPoolSpec, waitFor, type BatchFailure } from './pool-image.ts';
 
 /** Job manager tasks through @azure/batch: added with the job, and the job ends when the manager does. */
 describe('job manager task', () => {

@@ -2,14 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { BatchServiceClient } from '@azure/batch';
 import { startServer, type TestServer } from './harness.ts';
-import { sharedKeyBatch, tinyPoolSpec, waitFor } from './pool-image.ts';
-
-type BatchFailure = {
-  statusCode?: number;
-  body?: { code?: string; values?: { key?: string; value?: string }[] };
-};
-const failsWith = (status: number, code: string) => (e: BatchFailure) =>
-  e.statusCode === status && e.body?.code === code;
+import { failsWith, sharedKeyBatch, tinyPoolSpec, waitFor, type BatchFailure } from './pool-image.ts';
 
 /** A job specification whose job manager ends each job as soon as it has run. */
 const MANAGED = {
