@@ -134,22 +134,15 @@ if (process.getuid?.() !== 0) {
   plantedLinks();
 }
 
-/**
- * Builds an executor that boots nodes and starts processes through the compiled helpers (node-up, enter-node;
- * when cc exists) or the shell chain (both helpers off).
- */
+/** Builds an executor that starts processes through the compiled helper (when cc exists) or the shell chain. */
 function withChain<T>(chain: 'enter-node helper' | 'shell chain', build: () => T): T {
-  const names = ['LAZURITE_ENTER_NODE', 'LAZURITE_NODE_UP'];
-  const before = names.map((name) => process.env[name]);
-  if (chain === 'shell chain') for (const name of names) process.env[name] = '0';
+  const before = process.env.LAZURITE_ENTER_NODE;
+  if (chain === 'shell chain') process.env.LAZURITE_ENTER_NODE = '0';
   try {
     return build();
   } finally {
-    names.forEach((name, i) => {
-      const value = before[i];
-      if (value === undefined) Reflect.deleteProperty(process.env, name);
-      else process.env[name] = value;
-    });
+    if (before === undefined) delete process.env.LAZURITE_ENTER_NODE;
+    else process.env.LAZURITE_ENTER_NODE = before;
   }
 }
 

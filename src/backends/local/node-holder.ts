@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { rm, writeFile } from 'node:fs/promises';
 import type { Launcher } from './launcher.ts';
 import { DROPPED_CAP_NUMBERS } from './enter-node.ts';
+import { BATCH_FOLDERS, batchFolders } from './node-prepare.ts';
 import { devTemplate, holderCommand, nodeFstab, nodeUpCommand, type HolderSpec } from './node-sandbox.ts';
 
 const BOOT_TIMEOUT_MS = 60_000;
@@ -22,15 +23,19 @@ export class HolderStarter {
     this.helper = helper;
   }
 
-  /** Starts the holder of `spec` in the node's cgroups and waits for its `ready`; returns its host PID. */
+  /**
+   * Makes the node's Batch folders in its upper, starts its holder in its cgroups and waits for its `ready`;
+   * returns the holder's host PID.
+   */
   async start(spec: HolderSpec, cgroupProcs: string[]): Promise<number> {
     const helper = this.helper;
     if (helper !== undefined)
       return this.run(
         spec.nodeId,
-        (id) => nodeUpCommand(spec, cgroupProcs, id, helper, DROPPED_CAP_NUMBERS),
+        (id) => nodeUpCommand(spec, cgroupProcs, id, helper, DROPPED_CAP_NUMBERS, BATCH_FOLDERS),
         true,
       );
+    await batchFolders(spec.upper, spec.fresh);
     this.dev ??= devTemplate(this.cacheDir);
     const files = {
       devTemplate: await this.dev,

@@ -103,15 +103,18 @@ export async function prepareImage(
   return { lower, layer, disks, user: layer === undefined ? user : { passwd: true, group: true }, unsafe };
 }
 
+/** The Batch folders, relative to a node's root (the node-up helper makes them itself). */
+export const BATCH_FOLDERS = BATCH_DIRS.map((leaf) => `${NODE_ROOT_DIR.slice(1)}/${leaf}`);
+
 /**
  * The Batch folders, made directly in the upper before it is mounted (no process, no copy-up): a folder in the
- * upper merges with the image's. Only folders or nothing may be on the way (checked by the caller); a
+ * upper merges with the image's. Only folders or nothing may be on the way (checked by prepareNode); a
  * whiteout (the node deleted the folder) is removed, which brings the image's folder back.
  */
-async function batchFolders(upper: string, fresh: boolean): Promise<void> {
+export async function batchFolders(upper: string, fresh: boolean): Promise<void> {
   const made = new Set<string>();
-  for (const leaf of BATCH_DIRS) {
-    const parts = `${NODE_ROOT_DIR.slice(1)}/${leaf}`.split('/');
+  for (const folder of BATCH_FOLDERS) {
+    const parts = folder.split('/');
     for (let i = 1; i <= parts.length; i++) {
       const dir = join(upper, ...parts.slice(0, i));
       if (made.has(dir)) continue;
@@ -127,7 +130,8 @@ async function batchFolders(upper: string, fresh: boolean): Promise<void> {
 }
 
 /**
- * Creates the node's folders and checks every path the set-up will touch inside the node: a fresh node is its
+ * Creates the node's disk folders (upper, work) and checks every path the set-up will touch inside the node (the
+ * Batch folders are made by the holder's start: batchFolders or node-up): a fresh node is its
  * image (checked once per image); a node with a disk is checked layer by layer, since it may have planted links.
  * `merged`: the mount point the node's root goes on (in its own mount namespace).
  */
@@ -160,8 +164,8 @@ export async function prepareNode(
         unsafe = `${NODE_ROOT_DIR}/${d}`;
   if (unsafe !== undefined)
     throw new Error(`node ${node.nodeId}: ${unsafe} is a link or not a folder on its disk; it cannot boot`);
-  await batchFolders(upper, fresh);
   return {
+    fresh,
     nodeId: node.nodeId,
     nodeDir: dir,
     hostname: node.hostname,

@@ -43,6 +43,8 @@ export interface HolderSpec {
   nodeId: string;
   nodeDir: string;
   hostname: string;
+  /** Whether the node's upper was made just now (holds nothing yet). */
+  fresh: boolean;
   /** The overlay's lowerdir: the node layer (if any) above the image, colon-separated. */
   lower: string;
   upper: string;
@@ -137,7 +139,8 @@ export function holderCommand(
 
 /**
  * The one-line script (Launcher request `id`, sourced: the launcher's subshell waits for the helper) that starts
- * a holder through the node-up helper; `caps`: the capability numbers it drops (enter-node.ts).
+ * a holder through the node-up helper; `caps`: the capability numbers it drops (enter-node.ts); `folders`: the
+ * folders it makes in the upper before mounting it.
  */
 export function nodeUpCommand(
   spec: HolderSpec,
@@ -145,6 +148,7 @@ export function nodeUpCommand(
   id: string,
   helper: string,
   caps: string,
+  folders: string[],
 ): string {
   const args = [
     id,
@@ -157,6 +161,8 @@ export function nodeUpCommand(
     String(spec.devSizeMB),
     spec.addUser.passwd ? AUTO_USER_LINES.passwd : '',
     spec.addUser.group ? AUTO_USER_LINES.group : '',
+    spec.upper,
+    folders.join('\n'),
     overlayOptions(spec.lower, spec.upper, spec.work),
     ...spec.disks.flatMap((d) => [d.mountPoint, overlayOptions(d.lower, d.upper, d.work)]),
   ];

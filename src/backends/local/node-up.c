@@ -6,7 +6,7 @@
  * Compiled on first use when the host has a C compiler (node-up.ts); without one the shell set-up is used.
  * Part of Lazurite; MIT.
  *
- * usage: node-up ID MARKER HOSTNAME PIDFILE CAPS CGROUPS MERGED DEVMB PASSWD GROUP ROOTOPTS [AT OPTS]...
+ * usage: node-up ID MARKER HOSTNAME PIDFILE CAPS CGROUPS MERGED DEVMB PASSWD GROUP UPPER FOLDERS ROOTOPTS [AT OPTS]...
  * - ID: the launcher request id; PID 1 prints `ID pid <its host PID>` first and `ID ready` once set up;
  * - MARKER: `lazurite-boot=<node id>`; PID 1 rewrites it in place to `lazurite-node=<node id>` once its host PID
  *   is in PIDFILE, so a restarted server tells a holder caught half-way (kill it) from a running one (adopt it);
@@ -15,6 +15,8 @@
  * - CGROUPS: newline-separated `cgroup.procs` files joined before anything else (exit 125 when one fails);
  * - MERGED: the host folder the node's root is mounted on (in the node's own mount namespace only);
  * - DEVMB: size of the node's /dev tmpfs; PASSWD, GROUP: a line to append to /etc/passwd, /etc/group ('' none);
+ * - UPPER: the root overlay's upper folder; FOLDERS: newline-separated folders (relative) made in it before it is
+ *   mounted, mode 0755 (the Batch folders; a whiteout on the way — the node deleted the folder — is replaced);
  * - ROOTOPTS: the root overlay's options (lowerdir, upperdir, workdir; mounted nodev: device nodes in an image
  *   are inert); then per data disk its mount point inside the node and its overlay's options.
  * Every path set up inside the node is walked one component at a time with O_NOFOLLOW (a link is refused), on
@@ -71,19 +73,25 @@ static void join_cgroups(const char *list) {
 }
 
 /**
- * Opens the folder `path` (relative to the folder `at`), made with mode 0755 where missing, one component at a
- * time and never through a link: a link (or anything not a folder) on the way is an error.
+ * Opens the folder `path` (relative to the folder `at`), made with mode 0755 (less the umask) where missing or a
+ * whiteout (an overlay's deleted entry: only seen in an upper), one component at a time and never through a
+ * link: a link (or anything else not a folder) on the way is an error.
  */
 static int folder_beneath(int at, const char *path) {
   char *copy = strdup(path);
   if (!copy) die("memory", "");
   int fd = dup(at);
   if (fd < 0) die("dup", "");
-  for (char *part = strtok(copy, "/"); part; part = strtok(NULL, "/")) {
+  char *save = NULL;
+  for (char *part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
     if (strcmp(part, ".") == 0 || strcmp(part, "..") == 0) {
       errno = EINVAL;
       die("path", path);
     }
+    struct stat st;
+    if (fstatat(fd, part, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == 0 &&
+        unlinkat(fd, part, 0) != 0)
+      die("remove whiteout", path);
     if (mkdirat(fd, part, 0755) != 0 && errno != EEXIST) die("mkdir", path);
     int next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (next < 0) die("not a folder of the node:", path);
@@ -92,6 +100,19 @@ static int folder_beneath(int at, const char *path) {
   }
   free(copy);
   return fd;
+}
+
+/** Makes the folders of the newline-separated `list` in the folder `dir` (an upper, not mounted yet). */
+static void make_folders(const char *dir, const char *list) {
+  int top = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (top < 0) die("open", dir);
+  char *copy = strdup(list);
+  if (!copy) die("memory", "");
+  char *save = NULL;
+  for (char *path = strtok_r(copy, "\n", &save); path; path = strtok_r(NULL, "\n", &save))
+    if (close(folder_beneath(top, path)) != 0) die("close", path);
+  free(copy);
+  if (close(top) != 0) die("close", dir);
 }
 
 /** mount(2) onto an open folder (through its /proc/self/fd link: the folder checked, not a path resolved again). */
@@ -224,12 +245,13 @@ static void holder(int argc, char **argv) {
   if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC) != 0) die("unshare", "");
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("mount", "private /");
   umask(0);
-  if (mount("overlay", merged, "overlay", MS_NODEV, argv[11]) != 0) die("mount overlay on", merged);
+  make_folders(argv[11], argv[12]);
+  if (mount("overlay", merged, "overlay", MS_NODEV, argv[13]) != 0) die("mount overlay on", merged);
   int root = open(merged, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (root < 0) die("open", merged);
   mount_beneath(root, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
   make_dev(root, argv[8]);
-  for (int i = 12; i + 1 < argc; i += 2)
+  for (int i = 14; i + 1 < argc; i += 2)
     mount_beneath(root, argv[i], "overlay", "overlay", MS_NODEV, argv[i + 1]);
   append_line(root, "passwd", argv[9]);
   append_line(root, "group", argv[10]);
@@ -248,9 +270,9 @@ static void holder(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 12 || argc % 2 != 0 || strncmp(argv[2], MARKER_BOOT, strlen(MARKER_BOOT)) != 0) {
+  if (argc < 14 || argc % 2 != 0 || strncmp(argv[2], MARKER_BOOT, strlen(MARKER_BOOT)) != 0) {
     fprintf(stderr, "usage: node-up ID " MARKER_BOOT "NODE HOSTNAME PIDFILE CAPS CGROUPS MERGED DEVMB PASSWD GROUP "
-                    "ROOTOPTS [AT OPTS]...\n");
+                    "UPPER FOLDERS ROOTOPTS [AT OPTS]...\n");
     return 125;
   }
   reset_signals();

@@ -163,5 +163,33 @@ if (process.getuid?.() !== 0) {
         rmSync(f.dataDir, { recursive: true, force: true });
       }
     });
+
+    test(`${chain}: a node that deleted its Batch folders gets them back (mode 0755) when it boots again`, async () => {
+      const f = await fixture();
+      const x = executor(f, chain);
+      try {
+        await x.boot(spec('n4', f.image));
+        await output(x, 'n4', 'echo kept > /mnt/kept; echo done');
+        // The image has /mnt: deleting it leaves a whiteout in the node's upper.
+        assert.equal((await x.exec('n4', proc('cd / && rm -rf /mnt'))).exitCode, 0);
+        await x.stop('n4');
+        await x.boot(spec('n4', f.image));
+        const modes = await output(
+          x,
+          'n4',
+          'stat -c %a /mnt/batch/tasks/startup /mnt/batch/tasks/shared; ls /mnt',
+        );
+        assert.equal(modes, '755\n755\nbatch\n');
+        assert.deepEqual((await x.listFiles('n4', '', false)).map((e) => e.name).sort(), [
+          'fsmounts',
+          'shared',
+          'startup',
+          'workitems',
+        ]);
+      } finally {
+        await x.close();
+        rmSync(f.dataDir, { recursive: true, force: true });
+      }
+    });
   }
 }
