@@ -30,10 +30,10 @@ import { BOOT_MARKER, DEFAULT_PATH, execCommand, HOLDER_MARKER } from './node-sa
 /*
  * Batch compute nodes as sandboxes on this host (design; the scripts are in node-sandbox.ts):
  * - Disk: `<dataDir>/nodes/<nodeId>/` holds the overlay `upper/` (the node's OS disk: everything it wrote),
- *   `work/`, `merged/` (the mount point, only mounted inside the node's namespace), `disks/lun<N>/{upper,work}`
+ *   `work/` (the root goes on `<dataDir>/cache/node-root`, in the node's namespace only), `disks/lun<N>/{upper,work}`
  *   per data disk with a file system, and `holder.pid`. Lowers are shared per host (ImageCache): the image's
  *   unpacked root, and each data disk loop-mounted read-only once.
- * - Running: a long-lived holder process per node (unshare: mount, PID, UTS, IPC namespaces) is PID 1 of the
+ * - Running: a long-lived holder per node (node-up.c or unshare: mount, PID, UTS, IPC namespaces) is PID 1 of the
  *   node; everything runs by `nsenter`ing it. Its host PID is in holder.pid and its argv carries
  *   `lazurite-node=<nodeId>`, so after a server crash `boot` adopts a live holder instead of starting a
  *   second one over the same upper (which the kernel forbids). stop = SIGKILL the holder: the kernel kills the
