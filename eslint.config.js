@@ -27,8 +27,8 @@ export default tseslint.config(
   },
   {
     files: ['src/domain/**/*.ts'],
-    // Tests wire real adapters in; the rule guards production code.
-    ignores: ['**/*.test.ts'],
+    // Tests (and their fixtures) wire real adapters in; the rule guards production code.
+    ignores: ['**/*.test.ts', '**/*.fixture.ts'],
     rules: {
       'no-restricted-imports': layer(
         ['**/api/**', '**/cli/**', '**/main.ts', 'fastify', '**/storage/sqlite/**'],
@@ -47,7 +47,7 @@ export default tseslint.config(
   },
   {
     // Tests build fixtures freely and may use long describe blocks.
-    files: ['**/*.test.ts', 'tests/**/*.ts', 'src/**/conformance.ts'],
+    files: ['**/*.test.ts', '**/*.fixture.ts', 'tests/**/*.ts', 'src/**/conformance.ts'],
     rules: {
       'max-lines-per-function': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',

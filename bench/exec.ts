@@ -7,7 +7,7 @@
  * Env: BENCH_EXECS (default 2000), LAZURITE_ENTER_NODE=0 for the shell chain.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packDirectory, putManifest } from '../src/content/manifests.ts';
@@ -15,6 +15,7 @@ import { regionPaths, RegionStores } from '../src/content/regions.ts';
 import { buildTinyRootfs } from '../src/content/rootfs/tiny.ts';
 import { NODE_ROOT_DIR, type NodeImage } from '../src/backends/port.ts';
 import { LocalNodeExecutor } from '../src/backends/local/node-executor.ts';
+import { cpuClock } from './cpu-clock.ts';
 
 const COUNT = Number(process.env.BENCH_EXECS ?? 2000);
 const NODES = 4;
@@ -33,32 +34,6 @@ function rawSpawns(pid: number, count: number): Promise<number> {
       });
     });
   return Promise.all([one(), one(), one(), one()]).then(() => (per * 4) / ((now() - start) / 1000));
-}
-
-/** This process (and all it starts from now on) in a cpuacct cgroup of its own; returns a CPU clock in ms. */
-function cpuClock(): { ms: () => number; done: () => void } {
-  const dir = `/sys/fs/cgroup/cpuacct/lzr-bench-exec-${String(process.pid)}`;
-  if (!existsSync('/sys/fs/cgroup/cpuacct/cpuacct.usage')) return { ms: () => NaN, done: () => undefined };
-  mkdirSync(dir);
-  writeFileSync(join(dir, 'cgroup.procs'), String(process.pid));
-  return {
-    ms: () => Number(readFileSync(join(dir, 'cpuacct.usage'), 'utf8')) / 1e6,
-    done: () => {
-      writeFileSync('/sys/fs/cgroup/cpuacct/cgroup.procs', String(process.pid));
-      // Processes of stopped nodes may take a moment to leave; retry for a few seconds.
-      const remove = (left: number) => {
-        try {
-          rmdirSync(dir);
-        } catch {
-          if (left > 0)
-            setTimeout(() => {
-              remove(left - 1);
-            }, 250);
-        }
-      };
-      remove(20);
-    },
-  };
 }
 
 async function main(): Promise<void> {

@@ -7,6 +7,8 @@
  *    a) added one by one (`task.add`, 8 callers at once), b) added as 100 collections of 100 (`addCollection`).
  * 3. Slurm (`bench/slurm.ts`): the same 10,000 jobs on a single-host slurm-wlm cluster with 64 CPUs, as an
  *    `sbatch --wrap` loop and as one job array.
+ * Also the CPU time per task of each Lazurite run and per raw spawn: everything this bench starts (client, server,
+ * nodes, tasks) is in one cpuacct cgroup, so the figure depends much less on other load than the rates do.
  * Env: BENCH_TASKS (default 10000), BENCH_SKIP_SLURM=1.
  */
 import { spawn } from 'node:child_process';
@@ -16,6 +18,7 @@ import { join } from 'node:path';
 import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
 import { startServer, type TestServer } from '../tests/compat/harness.ts';
 import { tinyPoolSpec } from '../tests/compat/pool-image.ts';
+import { cpuClock } from './cpu-clock.ts';
 import { runSlurmBench } from './slurm.ts';
 
 const COUNT = Number(process.env.BENCH_TASKS ?? 10_000);
@@ -75,6 +78,15 @@ function holderPid(dataDir: string): number {
   return Number(readFileSync(join(nodes, first, 'holder.pid'), 'utf8').trim());
 }
 
+const cpu = cpuClock();
+
+/** CPU ms per item of `count` over `work` (all processes of this bench). */
+async function cpuPer<T>(count: number, work: () => Promise<T>): Promise<{ value: T; cpuMs: number }> {
+  const before = cpu.ms();
+  const value = await work();
+  return { value, cpuMs: (cpu.ms() - before) / count };
+}
+
 async function runJob(batch: BatchServiceClient, id: string, mode: 'add' | 'collection'): Promise<number> {
   await batch.job.add({ id, poolInfo: { poolId: 'bench' } });
   const tasks = Array.from({ length: COUNT }, (_, i) => ({ id: `t${String(i)}`, commandLine: '/bin/true' }));
@@ -102,7 +114,15 @@ async function runJob(batch: BatchServiceClient, id: string, mode: 'add' | 'coll
   return seconds;
 }
 
-async function lazurite(): Promise<{ raw: number; add: number; collection: number; peakRssMB: number }> {
+interface LazuriteRun {
+  raw: number;
+  add: number;
+  collection: number;
+  peakRssMB: number;
+  cpuMs: { raw: number; add: number; collection: number };
+}
+
+async function lazurite(): Promise<LazuriteRun> {
   const dataDir = mkdtempSync(join(tmpdir(), 'lazurite-bench-tasks-'));
   const server = await startServer([], dataDir);
   try {
@@ -113,17 +133,23 @@ async function lazurite(): Promise<{ raw: number; add: number; collection: numbe
       'the pool to be idle',
       300_000,
     );
-    const raw = await rawSpawns(holderPid(dataDir), 2000);
-    log(`  raw in-sandbox spawn: ${raw.toFixed(0)}/s`);
+    const raw = await cpuPer(2000, () => rawSpawns(holderPid(dataDir), 2000));
+    log(`  raw in-sandbox spawn: ${raw.value.toFixed(0)}/s`);
     let peak = 0;
     const sampler = setInterval(() => {
       const status = readFileSync(`/proc/${String(server.process.pid)}/status`, 'utf8');
       peak = Math.max(peak, Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
     }, 200);
-    const add = await runJob(batch, 'one-by-one', 'add');
-    const collection = await runJob(batch, 'collections', 'collection');
+    const add = await cpuPer(COUNT, () => runJob(batch, 'one-by-one', 'add'));
+    const collection = await cpuPer(COUNT, () => runJob(batch, 'collections', 'collection'));
     clearInterval(sampler);
-    return { raw, add: COUNT / add, collection: COUNT / collection, peakRssMB: peak };
+    return {
+      raw: raw.value,
+      add: COUNT / add.value,
+      collection: COUNT / collection.value,
+      peakRssMB: peak,
+      cpuMs: { raw: raw.cpuMs, add: add.cpuMs, collection: collection.cpuMs },
+    };
   } finally {
     await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -132,7 +158,9 @@ async function lazurite(): Promise<{ raw: number; add: number; collection: numbe
 
 async function main(): Promise<void> {
   log(`Lazurite: ${String(COUNT)} tasks on ${String(NODES)} nodes × ${String(SLOTS)} slots`);
-  const l = await lazurite();
+  const l = await lazurite().finally(() => {
+    cpu.done();
+  });
   const slurm =
     process.env.BENCH_SKIP_SLURM === '1'
       ? { skipped: 'BENCH_SKIP_SLURM=1' }
@@ -157,6 +185,10 @@ async function main(): Promise<void> {
     );
   }
   out(`\nServer peak RSS during the task runs: ${l.peakRssMB.toFixed(0)} MB.`);
+  const ms = (v: number) => `${v.toFixed(2)} ms`;
+  out(
+    `CPU per task, all processes of this bench: raw spawn ${ms(l.cpuMs.raw)}, one by one ${ms(l.cpuMs.add)}, addCollection ${ms(l.cpuMs.collection)}.`,
+  );
 }
 
 await main();

@@ -122,6 +122,7 @@ function poolDeps(nodes: PoolsRuntime) {
     remoteFiles: nodes.remoteFiles,
     jobs: nodes.jobs,
     tasks: nodes.tasks,
+    schedules: nodes.schedules,
     nodeBackendKind: nodes.backendKind,
     agentToken: nodes.agentToken,
   };

@@ -12,10 +12,13 @@ import type { Config } from './config/config.ts';
 import type { RegionStores } from './content/regions.ts';
 import type { DomainContext } from './domain/context.ts';
 import { AgentService } from './domain/pools/agent-service.ts';
+import { AutoScaler } from './domain/pools/autoscale/autoscaler.ts';
 import { NodeService } from './domain/pools/nodes.ts';
 import { PoolService } from './domain/pools/pools.ts';
 import { PoolSizer } from './domain/pools/sizer.ts';
 import { JobService } from './domain/jobs/jobs.ts';
+import { ScheduleRunner } from './domain/jobs/schedule-runner.ts';
+import { JobScheduleService } from './domain/jobs/schedules.ts';
 import { TaskService } from './domain/jobs/tasks.ts';
 import type { Logger } from './platform/logger.ts';
 import { TickLoop } from './platform/loop.ts';
@@ -27,11 +30,17 @@ export interface PoolsRuntime {
   remoteFiles: FileRequestBroker;
   jobs: JobService;
   tasks: TaskService;
+  schedules: JobScheduleService;
   backendKind: string;
   agentToken: string;
   start(): void;
   stop(): Promise<void>;
 }
+
+/** How often the autoscaler looks for pools due a sample or an evaluation. */
+const AUTOSCALE_TICK_MS = 5000;
+/** How often due job schedules are looked for (also at once when a schedule changes). */
+const SCHEDULE_TICK_MS = 1000;
 
 /** The token remote host agents present; made once per data dir. */
 export function agentTokenFor(dataDir: string): string {
@@ -57,6 +66,50 @@ function executorFor(
   });
 }
 
+/** The pool sizer's loop; `nudgeAgents` wakes the host agents when the sizer changed nodes. */
+function sizerLoopFor(config: Config, ctx: DomainContext, logger: Logger, nudgeAgents: () => void): TickLoop {
+  const sizer = new PoolSizer(ctx, {
+    capacityPerReplica: config.replicaCapacity,
+    marketplaceCapacity: 1000,
+    preemptionRecoveryMs: config.preemptionRecoveryMs,
+    newNodeId: (dedicated) => `tvmps_${ctx.ids.uuid().replace(/-/g, '')}_${dedicated ? 'd' : 'p'}`,
+  });
+  return new TickLoop(
+    async () => {
+      const changed = await sizer.tick();
+      if (changed) nudgeAgents();
+      return changed;
+    },
+    250,
+    (err) => {
+      logger.error({ err }, 'pool sizer tick failed');
+    },
+  );
+}
+
+/**
+ * A loop around a level-triggered `tick` that reports whether it changed what the sizer, agents or dispatcher
+ * act on (the autoscaler moved targets, the schedule runner made a job); then `onChange` wakes them.
+ */
+function wakingLoop(
+  what: string,
+  tick: () => Promise<boolean>,
+  intervalMs: number,
+  onChange: () => void,
+  logger: Logger,
+): TickLoop {
+  return new TickLoop(
+    async () => {
+      if (await tick()) onChange();
+      return false;
+    },
+    intervalMs,
+    (err) => {
+      logger.error({ err }, `${what} tick failed`);
+    },
+  );
+}
+
 /**
  * Pools and nodes: the services, the pool sizer loop, and this machine's host agent (in process; agents on
  * other machines reach the same AgentService over HTTPS at /agent/v1/sync).
@@ -75,27 +128,19 @@ export function poolsRuntime(
   const local = executor === undefined ? undefined : { executor, hostId: `${executor.kind}-host-0` };
   const remoteFiles = new FileRequestBroker(() => ctx.ids.uuid());
   const agentRef: { current?: HostAgent } = {};
-  const sizer = new PoolSizer(ctx, {
-    capacityPerReplica: config.replicaCapacity,
-    marketplaceCapacity: 1000,
-    preemptionRecoveryMs: config.preemptionRecoveryMs,
-    newNodeId: (dedicated) => `tvmps_${ctx.ids.uuid().replace(/-/g, '')}_${dedicated ? 'd' : 'p'}`,
-  });
-  const loop = new TickLoop(
-    async () => {
-      const changed = await sizer.tick();
-      if (changed) agentRef.current?.nudge();
-      return changed;
-    },
-    250,
-    (err) => {
-      logger.error({ err }, 'pool sizer tick failed');
-    },
-  );
+  const loop = sizerLoopFor(config, ctx, logger, () => agentRef.current?.nudge());
   const onChange = () => {
     loop.nudge();
     agentRef.current?.nudge();
   };
+  const autoScaler = new AutoScaler(ctx);
+  const autoScaleLoop = wakingLoop('autoscale', () => autoScaler.tick(), AUTOSCALE_TICK_MS, onChange, logger);
+  const jobs = new JobService(ctx, onChange);
+  const schedules = new JobScheduleService(ctx, jobs, () => {
+    scheduleLoop.nudge();
+  });
+  const runner = new ScheduleRunner(ctx, schedules);
+  const scheduleLoop = wakingLoop('job schedule', () => runner.tick(), SCHEDULE_TICK_MS, onChange, logger);
   const agents = new AgentService(ctx, accountUrl, onChange, autoStorageOver(config.storageAccounts));
   const running =
     local === undefined
@@ -113,6 +158,7 @@ export function poolsRuntime(
   return {
     pools: new PoolService(ctx, regions, {
       onChange,
+      autoScaler,
       warn: (message) => {
         logger.warn(message);
       },
@@ -124,15 +170,20 @@ export function poolsRuntime(
     ),
     agents,
     remoteFiles,
-    jobs: new JobService(ctx, onChange),
+    jobs,
     tasks: new TaskService(ctx, onChange),
+    schedules,
     backendKind: executor?.kind ?? 'remote',
     agentToken: agentTokenFor(config.dataDir),
     start: () => {
       loop.start();
+      autoScaleLoop.start();
+      scheduleLoop.start();
       running?.start();
     },
     stop: async () => {
+      await autoScaleLoop.stop();
+      await scheduleLoop.stop();
       await loop.stop();
       await running?.stop();
       await executor?.close();

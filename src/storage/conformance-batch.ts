@@ -67,6 +67,17 @@ export function batchStoreConformance(open: () => Promise<Store>): void {
     );
     await store.transaction((tx) => tx.putPool(samplePool('Pool-A', 'steady')));
     assert.deepEqual(await store.transaction((tx) => tx.listPoolsInMotion()), []);
+    assert.deepEqual(await store.transaction((tx) => tx.listAutoScalePools()), []);
+    const autoScale = {
+      formula: '$TargetDedicatedNodes=1',
+      evaluationIntervalMs: 300_000,
+      nextEvaluationAt: T0,
+    };
+    await store.transaction((tx) => tx.putPool({ ...samplePool('pool-b', 'steady'), autoScale }));
+    assert.deepEqual(
+      (await store.transaction((tx) => tx.listAutoScalePools())).map((p) => [p.id, p.autoScale?.formula]),
+      [['pool-b', '$TargetDedicatedNodes=1']],
+    );
     assert.deepEqual(
       (await store.transaction((tx) => tx.listPools('ACCT'))).map((p) => p.id),
       ['Pool-A', 'pool-b'],

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Store } from './port.ts';
-import type { JobRecord, TaskRecord } from './records.ts';
+import type { JobRecord, JobScheduleRecord, TaskRecord } from './records.ts';
 import { sampleNode, samplePool } from './conformance-batch.ts';
 
 const T0 = '2026-01-01T00:00:00Z';
@@ -55,6 +55,7 @@ export const sampleTask = (job: JobRecord, id: string, seq: number): TaskRecord 
 export function jobStoreConformance(open: () => Promise<Store>): void {
   jobTests(open);
   queueTests(open);
+  scheduleConformance(open);
   countConformance(open);
 }
 
@@ -134,6 +135,12 @@ function queueTests(open: () => Promise<Store>): void {
     const { tasks, slots } = await store.transaction((tx) => tx.countTasks('ACCT', 'J'));
     assert.deepEqual(tasks, { active: 1, running: 2, completed: 2, succeeded: 1, failed: 1 });
     assert.deepEqual(slots, { active: 1, running: 3, completed: 4, succeeded: 1, failed: 3 });
+    assert.deepEqual(
+      await store.transaction((tx) => tx.countPoolTasks('acct', job.poolId.toUpperCase())),
+      tasks,
+    );
+    const none = await store.transaction((tx) => tx.countPoolTasks('acct', 'other-pool'));
+    assert.equal(Object.values(none).join(), '0,0,0,0,0');
     const page = await store.transaction((tx) => tx.listTasks('acct', 'j', { afterId: '10', limit: 2 }));
     assert.deepEqual(
       page.map((t) => t.id),
@@ -164,6 +171,48 @@ const flat = (rows: { labels: Record<string, string>; count: number }[]): string
     .sort();
 
 /** Server-wide counts by state: pools, nodes, jobs and tasks across accounts, pool ids as created. */
+function scheduleConformance(open: () => Promise<Store>): void {
+  test('job schedules: case-insensitive ids, listed per account and by state across accounts, delete', async () => {
+    const store = await open();
+    const schedule = (account: string, id: string, state: JobScheduleRecord['state']): JobScheduleRecord => ({
+      accountName: account,
+      id,
+      spec: { schedule: { recurrenceInterval: 'PT1H' }, jobSpecification: { poolInfo: { poolId: 'p' } } },
+      state,
+      previousState: null,
+      stateTransitionTime: T0,
+      previousStateTransitionTime: null,
+      creationTime: T0,
+      lastModified: T0,
+      etag: '0x1',
+      executionInfo: { nextRunTime: T0 },
+      jobCount: 0,
+    });
+    await store.transaction(async (tx) => {
+      await tx.putJobSchedule(schedule('Acct', 'Nightly', 'active'));
+      await tx.putJobSchedule(schedule('Acct', 'old', 'completed'));
+      await tx.putJobSchedule(schedule('Other', 'x', 'active'));
+    });
+    assert.equal((await store.transaction((tx) => tx.findJobSchedule('acct', 'NIGHTLY')))?.id, 'Nightly');
+    const listed = await store.transaction((tx) => tx.listJobSchedules('ACCT'));
+    assert.deepEqual(
+      listed.map((s) => s.id),
+      ['Nightly', 'old'],
+    );
+    const active = await store.transaction((tx) => tx.listJobSchedulesIn(['active']));
+    assert.deepEqual(active.map((s) => `${s.accountName}/${s.id}`).sort(), ['Acct/Nightly', 'Other/x']);
+    await store.transaction((tx) =>
+      tx.putJobSchedule({ ...schedule('Acct', 'Nightly', 'disabled'), jobCount: 2 }),
+    );
+    assert.equal((await store.transaction((tx) => tx.findJobSchedule('acct', 'nightly')))?.jobCount, 2);
+    assert.equal((await store.transaction((tx) => tx.listJobSchedulesIn(['active']))).length, 1);
+    assert.equal(await store.transaction((tx) => tx.deleteJobSchedule('acct', 'NIGHTLY')), true);
+    assert.equal(await store.transaction((tx) => tx.deleteJobSchedule('acct', 'nightly')), false);
+    assert.equal(await store.transaction((tx) => tx.findJobSchedule('acct', 'nightly')), undefined);
+    await store.close();
+  });
+}
+
 function countConformance(open: () => Promise<Store>): void {
   test('counts by state: every account, grouped, pool ids as created', async () => {
     const store = await open();

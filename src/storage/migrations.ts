@@ -255,4 +255,17 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('tasks_by_pool_state').on('tasks').columns(['pool_key', 'state']).execute();
     },
   },
+  '0006_job_schedules': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('job_schedules')
+        .addColumn('account_key', 'text', (c) => c.notNull())
+        .addColumn('id_key', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('job_schedules_pk', ['account_key', 'id_key'])
+        .execute();
+      await db.schema.createIndex('job_schedules_by_state').on('job_schedules').column('state').execute();
+    },
+  },
 };

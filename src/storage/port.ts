@@ -7,6 +7,8 @@ import type {
   NodeRecord,
   PoolRecord,
   JobRecord,
+  JobScheduleRecord,
+  JobScheduleState,
   TaskRecord,
   TaskCountsRecord,
   BatchCountsRecord,
@@ -104,6 +106,8 @@ export interface BatchStoreTx {
   listPools(accountName: string): Promise<PoolRecord[]>;
   /** Every pool of every account that still needs the sizer (allocation not steady, or deleting). */
   listPoolsInMotion(): Promise<PoolRecord[]>;
+  /** Every pool of every account with autoscale enabled. */
+  listAutoScalePools(): Promise<PoolRecord[]>;
   /** Removes the pool and its nodes. */
   deletePool(accountName: string, poolId: string): Promise<boolean>;
   putNodes(nodes: NodeRecord[]): Promise<void>;
@@ -131,6 +135,14 @@ export interface BatchStoreTx {
     accountName: string,
     jobId: string,
   ): Promise<{ tasks: TaskCountsRecord; slots: TaskCountsRecord }>;
+  putJobSchedule(schedule: JobScheduleRecord): Promise<void>;
+  findJobSchedule(accountName: string, id: string): Promise<JobScheduleRecord | undefined>;
+  listJobSchedules(accountName: string): Promise<JobScheduleRecord[]>;
+  /** Every account's job schedules in one of these states. */
+  listJobSchedulesIn(states: JobScheduleState[]): Promise<JobScheduleRecord[]>;
+  deleteJobSchedule(accountName: string, id: string): Promise<boolean>;
+  /** Task counts over every job whose tasks run on this pool. */
+  countPoolTasks(accountName: string, poolId: string): Promise<TaskCountsRecord>;
   deleteTask(accountName: string, jobId: string, taskId: string): Promise<boolean>;
   putTaskDependencies(
     accountName: string,

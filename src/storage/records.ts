@@ -192,6 +192,25 @@ export interface PoolRecord {
   allocationStateTransitionTime: string;
   /** Dedicated core time of nodes that left the pool (usage statistics; absent = 0). */
   retiredDedicatedCoreMs?: number;
+  /** Present while autoscale is enabled: the formula, its schedule and its last run. */
+  autoScale?: AutoScaleRecord;
+}
+
+export interface AutoScaleRecord {
+  formula: string;
+  evaluationIntervalMs: number;
+  /** When the next scheduled evaluation is due. */
+  nextEvaluationAt: string;
+  /** When enableautoscale last succeeded (Batch allows one call per 30 s). */
+  lastEnabledAt?: string;
+  lastRun?: AutoScaleRunRecord;
+}
+
+/** BatchService.json AutoScaleRun. */
+export interface AutoScaleRunRecord {
+  timestamp: string;
+  results?: string;
+  error?: { code: string; message: string; values?: { name: string; value: string }[] };
 }
 
 /** Batch compute node states (BatchService.json ComputeNodeState, lower case as on the wire). */
@@ -296,6 +315,26 @@ export interface JobRecord {
   executionInfo: { startTime: string; endTime?: string; poolId: string; terminateReason?: string };
   /** The next task's creation order within the job. */
   nextTaskSeq: number;
+}
+
+/** Batch job schedule states (BatchService.json JobScheduleState). */
+export type JobScheduleState = 'active' | 'completed' | 'disabled' | 'terminating' | 'deleting';
+
+export interface JobScheduleRecord {
+  accountName: string;
+  id: string;
+  /** What the user set: displayName, schedule, jobSpecification, metadata (wire names). */
+  spec: Record<string, unknown>;
+  state: JobScheduleState;
+  previousState: JobScheduleState | null;
+  stateTransitionTime: string;
+  previousStateTransitionTime: string | null;
+  creationTime: string;
+  lastModified: string;
+  etag: string;
+  executionInfo: { nextRunTime?: string; recentJobId?: string; endTime?: string };
+  /** How many jobs the schedule has created; the next is `<id>:job-<jobCount + 1>`. */
+  jobCount: number;
 }
 
 /** Batch task states (BatchService.json TaskState). */

@@ -3,7 +3,15 @@ import type { BatchStoreTx, TaskListOptions } from './port.ts';
 import * as batch from './sql-batch.ts';
 import { countByState } from './sql-counts.ts';
 import * as jobs from './sql-jobs.ts';
-import type { JobRecord, NodeRecord, PoolRecord, TaskRecord } from './records.ts';
+import * as schedules from './sql-schedules.ts';
+import type {
+  JobRecord,
+  JobScheduleRecord,
+  JobScheduleState,
+  NodeRecord,
+  PoolRecord,
+  TaskRecord,
+} from './records.ts';
 import type { Database } from './sqlite/schema.ts';
 
 /** The Batch data plane's part of a SQL transaction: pools, nodes, jobs and tasks. */
@@ -23,6 +31,9 @@ export class SqlBatchTx implements BatchStoreTx {
   }
   listPoolsInMotion() {
     return batch.listPoolsInMotion(this.db);
+  }
+  listAutoScalePools() {
+    return batch.listAutoScalePools(this.db);
   }
   deletePool(account: string, id: string) {
     return batch.deletePool(this.db, account, id);
@@ -74,6 +85,24 @@ export class SqlBatchTx implements BatchStoreTx {
   }
   countTasks(account: string, job: string) {
     return jobs.countTasks(this.db, account, job);
+  }
+  putJobSchedule(schedule: JobScheduleRecord) {
+    return schedules.putJobSchedule(this.db, schedule);
+  }
+  findJobSchedule(account: string, id: string) {
+    return schedules.findJobSchedule(this.db, account, id);
+  }
+  listJobSchedules(account: string) {
+    return schedules.listJobSchedules(this.db, account);
+  }
+  listJobSchedulesIn(states: JobScheduleState[]) {
+    return schedules.listJobSchedulesIn(this.db, states);
+  }
+  deleteJobSchedule(account: string, id: string) {
+    return schedules.deleteJobSchedule(this.db, account, id);
+  }
+  countPoolTasks(account: string, pool: string) {
+    return jobs.countPoolTasks(this.db, account, pool);
   }
   deleteTask(account: string, job: string, id: string) {
     return jobs.deleteTask(this.db, account, job, id);

@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { NodeRecord, PoolRecord } from './records.ts';
 import type { Database } from './sqlite/schema.ts';
 
@@ -45,6 +45,16 @@ export async function listPools(db: Transaction<Database>, account: string): Pro
 
 export async function listPoolsInMotion(db: Transaction<Database>): Promise<PoolRecord[]> {
   const rows = await db.selectFrom('pools').select('doc').where('in_motion', '=', 1).execute();
+  return rows.map((r) => JSON.parse(r.doc) as PoolRecord);
+}
+
+/** Every pool of every account with autoscale enabled (the autoscaler samples and evaluates them). */
+export async function listAutoScalePools(db: Transaction<Database>): Promise<PoolRecord[]> {
+  const rows = await db
+    .selectFrom('pools')
+    .select('doc')
+    .where(sql<boolean>`json_extract(doc, '$.autoScale') is not null`)
+    .execute();
   return rows.map((r) => JSON.parse(r.doc) as PoolRecord);
 }
 

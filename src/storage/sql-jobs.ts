@@ -196,6 +196,29 @@ export async function countTasks(
     .where('job_key', '=', key(job))
     .groupBy(['state', 'result'])
     .execute();
+  return bucketCounts(rows);
+}
+
+/** Task counts of every job on one pool (autoscale's $ActiveTasks, …), from index `tasks_by_pool_state`. */
+export async function countPoolTasks(
+  db: Transaction<Database>,
+  account: string,
+  pool: string,
+): Promise<TaskCountsRecord> {
+  const rows = await db
+    .selectFrom('tasks')
+    .select(['state', 'result'])
+    .select((eb) => [eb.fn.countAll<number | string>().as('n'), eb.fn.sum<number | string>('slots').as('s')])
+    .where('pool_key', '=', poolKey(account, pool))
+    .groupBy(['state', 'result'])
+    .execute();
+  return bucketCounts(rows).tasks;
+}
+
+/** Grouped (state, result) counts as Batch's task counts: preparing counts as running. */
+function bucketCounts(
+  rows: { state: string; result: string | null; n: number | string; s: number | string }[],
+): { tasks: TaskCountsRecord; slots: TaskCountsRecord } {
   const zero = (): TaskCountsRecord => ({ active: 0, running: 0, completed: 0, succeeded: 0, failed: 0 });
   const tasks = zero();
   const slots = zero();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -93,6 +93,92 @@ describe('az CLI against the well-known environment', () => {
     assert.equal(az(line('az batch account login')).status, 0);
     const aad = azJson(['batch', 'pool', 'supported-images', 'list']) as { nodeAgentSkuId: string }[];
     assert.equal(aad.length, shared.length);
+  });
+
+  test('autoscale and job schedules with az batch (Entra ID)', () => {
+    const pool = ['--pool-id', 'az-auto'];
+    const created = az([
+      'batch',
+      'pool',
+      'create',
+      '--id',
+      'az-auto',
+      '--vm-size',
+      'standard_a1_v2',
+      '--image',
+      'lazurite:tiny:busybox',
+      '--node-agent-sku-id',
+      'batch.node.lazurite tiny',
+      '--target-dedicated-nodes',
+      '0',
+    ]);
+    assert.equal(created.status, 0, created.stderr);
+    let state = '';
+    for (let i = 0; i < 30 && state !== 'steady'; i++)
+      state = String(azJson(['batch', 'pool', 'show', ...pool, '--query', 'allocationState']));
+    assert.equal(state, 'steady');
+    const formula = ['--auto-scale-formula', '$TargetDedicatedNodes = 0;'];
+    assert.equal(
+      az([
+        'batch',
+        'pool',
+        'autoscale',
+        'enable',
+        ...pool,
+        ...formula,
+        '--auto-scale-evaluation-interval',
+        'PT10M',
+      ]).status,
+      0,
+    );
+    const run = azJson([
+      'batch',
+      'pool',
+      'autoscale',
+      'evaluate',
+      ...pool,
+      '--auto-scale-formula',
+      'x = $CurrentDedicatedNodes + 2; $TargetDedicatedNodes = x',
+    ]) as { results: string };
+    assert.equal(run.results, 'x=2;$TargetDedicatedNodes=2;$NodeDeallocationOption=requeue');
+    const shown = azJson(['batch', 'pool', 'show', ...pool]) as {
+      enableAutoScale: boolean;
+      autoScaleEvaluationInterval: string;
+    };
+    assert.deepEqual([shown.enableAutoScale, shown.autoScaleEvaluationInterval], [true, '0:10:00']);
+    assert.equal(az(['batch', 'pool', 'autoscale', 'disable', ...pool]).status, 0);
+
+    const file = join(configDir, 'schedule.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        id: 'az-schedule',
+        schedule: { recurrenceInterval: 'PT1H' },
+        jobSpecification: { poolInfo: { poolId: 'az-auto' } },
+      }),
+    );
+    assert.equal(az(['batch', 'job-schedule', 'create', '--json-file', file]).status, 0);
+    let recent = '';
+    for (let i = 0; i < 30 && recent === ''; i++)
+      recent = String(
+        azJson([
+          'batch',
+          'job-schedule',
+          'show',
+          '--job-schedule-id',
+          'az-schedule',
+          '--query',
+          "executionInfo.recentJob.id || ''",
+        ]),
+      );
+    assert.equal(recent, 'az-schedule:job-1');
+    const listed = azJson(['batch', 'job', 'list', '--job-schedule-id', 'az-schedule', '--query', '[].id']);
+    assert.deepEqual(listed, ['az-schedule:job-1']);
+    assert.equal(
+      az(['batch', 'job-schedule', 'delete', '--job-schedule-id', 'az-schedule', '--yes']).status,
+      0,
+    );
+    assert.equal(az(['batch', 'pool', 'delete', ...pool, '--yes']).status, 0);
   });
 
   test('builds a gallery image version replicated to two regions (az disk/snapshot/sig, LRO polling)', () => {

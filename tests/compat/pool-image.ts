@@ -88,6 +88,16 @@ export async function buildToolImage(
 }
 
 /** Polls `read` until `done` holds (real processes run behind it), or fails with the last value seen. */
+/** What @azure/batch rejects with on a Batch error: the status and the parsed BatchError body. */
+export type BatchFailure = {
+  statusCode?: number;
+  body?: { code?: string; values?: { key?: string; value?: string }[] };
+};
+
+/** An assert.rejects check: this status and Batch error code. */
+export const failsWith = (status: number, code: string) => (e: BatchFailure) =>
+  e.statusCode === status && e.body?.code === code;
+
 export async function waitFor<T>(
   read: () => Promise<T>,
   done: (v: T) => boolean,

@@ -3,7 +3,7 @@ import type { PoolCaller } from '../../domain/pools/image-rules.ts';
 import type { ApiDeps } from '../http/context.ts';
 import { listPage } from './listing.ts';
 import { batchBody, conditionsOf, contextOf, entityHeaders, expandsStats, selectOf } from './request.ts';
-import { nodeCountsToWire, poolToWire, poolStatsToWire } from './wire-pools.ts';
+import { autoScaleRunToWire, nodeCountsToWire, poolToWire, poolStatsToWire } from './wire-pools.ts';
 
 const POOL_FILTER = {
   id: 'string',
@@ -118,10 +118,38 @@ function registerPoolActions(app: FastifyInstance, deps: ApiDeps): void {
     return reply.status(202).send();
   });
 
+  registerAutoScale(app, deps);
+
   app.delete('/pools/:poolId', async (request, reply) => {
     const ctx = contextOf(request);
     await deps.pools.delete(ctx.account, poolId(request), conditionsOf(request));
     return reply.status(202).send();
+  });
+}
+
+/** enableautoscale, disableautoscale, evaluateautoscale. */
+function registerAutoScale(app: FastifyInstance, deps: ApiDeps): void {
+  app.post('/pools/:poolId/enableautoscale', async (request, reply) => {
+    const ctx = contextOf(request);
+    const body = batchBody(deps.specs, 'PoolEnableAutoScaleParameter', request.body);
+    const pool = await deps.pools.enableAutoScale(ctx.account, poolId(request), body, conditionsOf(request));
+    entityHeaders(reply, pool, `${ctx.accountUrl}/pools/${pool.id}`);
+    return reply.status(200).send();
+  });
+
+  app.post('/pools/:poolId/disableautoscale', async (request, reply) => {
+    const ctx = contextOf(request);
+    const pool = await deps.pools.disableAutoScale(ctx.account, poolId(request));
+    entityHeaders(reply, pool, `${ctx.accountUrl}/pools/${pool.id}`);
+    return reply.status(200).send();
+  });
+
+  app.post('/pools/:poolId/evaluateautoscale', async (request, reply) => {
+    const ctx = contextOf(request);
+    const body = batchBody(deps.specs, 'PoolEvaluateAutoScaleParameter', request.body);
+    const run = await deps.pools.evaluateAutoScale(ctx.account, poolId(request), body);
+    reply.header('DataServiceId', `${ctx.accountUrl}/pools/${poolId(request)}/evaluateautoscale`);
+    return reply.status(200).send(autoScaleRunToWire(run));
   });
 }
 

@@ -6,6 +6,7 @@ import { authenticateBatch, type BatchAuth } from './auth.ts';
 import { ROOT_COLLECTIONS } from './collections.ts';
 import { registerAccountRoutes } from './routes-account.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
+import { registerScheduleRoutes } from './routes-schedules.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
 import { registerPoolRoutes } from './routes-pools.ts';
 import { registerTaskRoutes } from './routes-tasks.ts';
@@ -123,6 +124,7 @@ function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
     registerPoolRoutes(scope, deps);
     registerNodeRoutes(scope, deps);
     registerJobRoutes(scope, deps);
+    registerScheduleRoutes(scope, deps);
     registerTaskRoutes(scope, deps);
     const unimplemented = (request: FastifyRequest) => {
       throw new DomainError(
@@ -135,13 +137,14 @@ function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
       scope.all('/*', unimplemented);
     } else {
       for (const c of ROOT_COLLECTIONS.filter(
-        (name) => !['supportedimages', 'nodecounts', 'pools', 'jobs'].includes(name),
+        (name) => !['supportedimages', 'nodecounts', 'pools', 'jobs', 'jobschedules'].includes(name),
       )) {
         scope.all(`/${c}`, unimplemented);
         scope.all(`/${c}/*`, unimplemented);
       }
       scope.all('/pools/*', unimplemented);
       scope.all('/jobs/*', unimplemented);
+      scope.all('/jobschedules/*', unimplemented);
     }
     done();
   };

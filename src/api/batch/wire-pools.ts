@@ -2,7 +2,7 @@ import type { NodeFileInfo } from '../../backends/port.ts';
 import { countNodes } from '../../domain/pools/node-states.ts';
 import { formatDuration } from '../../domain/pools/pool-spec.ts';
 import { dedicatedCoreMs } from '../../domain/pools/usage.ts';
-import type { NodeRecord, PoolRecord, TaskRecord } from '../../storage/records.ts';
+import type { AutoScaleRunRecord, NodeRecord, PoolRecord, TaskRecord } from '../../storage/records.ts';
 
 /** BatchService.json CloudPool. */
 export function poolToWire(pool: PoolRecord, nodes: NodeRecord[], accountUrl: string) {
@@ -26,11 +26,32 @@ export function poolToWire(pool: PoolRecord, nodes: NodeRecord[], accountUrl: st
     currentLowPriorityNodes: live.filter((n) => !n.isDedicated).length,
     targetDedicatedNodes: pool.targetDedicatedNodes,
     targetLowPriorityNodes: pool.targetLowPriorityNodes,
-    enableAutoScale: false,
+    ...autoScaleToWire(pool),
     enableInterNodeCommunication: spec.enableInterNodeCommunication === true,
     taskSlotsPerNode: typeof spec.taskSlotsPerNode === 'number' ? spec.taskSlotsPerNode : 1,
     taskSchedulingPolicy: spec.taskSchedulingPolicy ?? { nodeFillType: 'spread' },
     currentNodeCommunicationMode: 'simplified',
+  };
+}
+
+/** enableAutoScale and, while it is on, the formula, interval and last run. */
+function autoScaleToWire(pool: PoolRecord) {
+  const a = pool.autoScale;
+  if (!a) return { enableAutoScale: false };
+  return {
+    enableAutoScale: true,
+    autoScaleFormula: a.formula,
+    autoScaleEvaluationInterval: formatDuration(a.evaluationIntervalMs),
+    ...(a.lastRun ? { autoScaleRun: autoScaleRunToWire(a.lastRun) } : {}),
+  };
+}
+
+/** BatchService.json AutoScaleRun. */
+export function autoScaleRunToWire(run: AutoScaleRunRecord) {
+  return {
+    timestamp: run.timestamp,
+    ...(run.results === undefined ? {} : { results: run.results }),
+    ...(run.error ? { error: run.error } : {}),
   };
 }
 

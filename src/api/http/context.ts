@@ -11,6 +11,7 @@ import type { DeploymentService } from '../../domain/resources/deployments.ts';
 import type { PrincipalService } from '../../domain/identity/principals.ts';
 import type { AgentService } from '../../domain/pools/agent-service.ts';
 import type { JobService } from '../../domain/jobs/jobs.ts';
+import type { JobScheduleService } from '../../domain/jobs/schedules.ts';
 import type { TaskService } from '../../domain/jobs/tasks.ts';
 import type { NodeService } from '../../domain/pools/nodes.ts';
 import type { PoolService } from '../../domain/pools/pools.ts';
@@ -44,6 +45,7 @@ export interface ApiDeps {
   agents: AgentService;
   jobs: JobService;
   tasks: TaskService;
+  schedules: JobScheduleService;
   /** Prometheus metrics served at /metrics; replication reports into it too. */
   metrics: ServerMetrics;
   /** Pools, nodes, jobs and tasks by state, read at each scrape. */

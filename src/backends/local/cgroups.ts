@@ -176,6 +176,17 @@ export class NodeCgroups {
     return { procs, ...(own === undefined ? {} : { own }) };
   }
 
+  /** What a node's runner joins (the node's cgroups) and where the runs' own cgroups go. */
+  runnerPlace(nodeId: string): { nodeProcs: string[]; execParent: string } {
+    const execParent = this.node(this.layout.unified ? 'unified' : 'pids', nodeId);
+    return {
+      nodeProcs: this.nodeDirs(nodeId)
+        .filter((d) => existsSync(d))
+        .map((d) => join(d, 'cgroup.procs')),
+      execParent: execParent !== undefined && existsSync(execParent) ? execParent : '',
+    };
+  }
+
   /** Kills every process of an exec (v2: cgroup.kill; v1: SIGKILL until empty). */
   async killExec(cg: ExecCgroups): Promise<void> {
     if (cg.own === undefined) return;

@@ -94,6 +94,9 @@ const proc = (commandLine: string, extra: Partial<ProcessSpec> = {}): ProcessSpe
   ...extra,
 });
 
+/** The ways an executor starts processes: the node's runner, the helper once per run, the shell chain. */
+const CHAINS = ['node runner', 'enter-node helper', 'shell chain'] as const;
+
 /** Host processes whose argv contains `needle` as one argument (or joined with spaces, `joined`). */
 function processesWith(needle: string, joined = false): number[] {
   const out: number[] = [];
@@ -111,7 +114,7 @@ function processesWith(needle: string, joined = false): number[] {
 if (process.getuid?.() !== 0) {
   test('local node executor', { skip: 'needs root' }, () => undefined);
 } else {
-  for (const chain of ['enter-node helper', 'shell chain'] as const) {
+  for (const chain of CHAINS) {
     executorConformance(`local (${chain})`, async () => {
       const f = await fixture();
       const executor = withChain(
@@ -134,26 +137,29 @@ if (process.getuid?.() !== 0) {
   plantedLinks();
 }
 
-/** Builds an executor that starts processes through the compiled helper (when cc exists) or the shell chain. */
-function withChain<T>(chain: 'enter-node helper' | 'shell chain', build: () => T): T {
-  const before = process.env.LAZURITE_ENTER_NODE;
+/** Builds an executor that starts processes the given way (the helper's two needing cc). */
+function withChain<T>(chain: (typeof CHAINS)[number], build: () => T): T {
+  const before = { helper: process.env.LAZURITE_ENTER_NODE, runner: process.env.LAZURITE_NODE_RUNNER };
   if (chain === 'shell chain') process.env.LAZURITE_ENTER_NODE = '0';
+  if (chain === 'enter-node helper') process.env.LAZURITE_NODE_RUNNER = '0';
   try {
     return build();
   } finally {
-    if (before === undefined) delete process.env.LAZURITE_ENTER_NODE;
-    else process.env.LAZURITE_ENTER_NODE = before;
+    if (before.helper === undefined) delete process.env.LAZURITE_ENTER_NODE;
+    else process.env.LAZURITE_ENTER_NODE = before.helper;
+    if (before.runner === undefined) delete process.env.LAZURITE_NODE_RUNNER;
+    else process.env.LAZURITE_NODE_RUNNER = before.runner;
   }
 }
 
 /** What a process in a node gets, the same whichever way it was started. */
 function processProperties(): void {
-  test('both ways of starting a process give it default signals, a reduced bounding set and (user) no new privileges', async () => {
+  test('every way of starting a process gives it default signals, a reduced bounding set and (user) no new privileges', async () => {
     const f = await fixture();
     try {
-      for (const chain of ['enter-node helper', 'shell chain'] as const) {
+      for (const chain of CHAINS) {
         const x = withChain(chain, () => new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions }));
-        const id = chain === 'shell chain' ? 'props-shell' : 'props-helper';
+        const id = `props-${chain.split(' ')[1] ?? ''}`;
         await x.hydrate(f.tiny);
         await x.boot(spec(id, f.tiny));
         for (const elevation of ['admin', 'nonadmin'] as const) {
@@ -188,14 +194,14 @@ function processProperties(): void {
   });
 }
 
-/** Links a task planted where a later run's files go are replaced or refused, never followed, either way. */
+/** Links a task planted where a later run's files go are replaced or refused, never followed, every way. */
 function plantedLinks(): void {
   test('links planted at output files or the working directory are replaced or refused, never followed', async () => {
     const f = await fixture();
     try {
-      for (const chain of ['enter-node helper', 'shell chain'] as const) {
+      for (const chain of CHAINS) {
         const x = withChain(chain, () => new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions }));
-        const id = chain === 'shell chain' ? 'links-shell' : 'links-helper';
+        const id = `links-${chain.split(' ')[1] ?? ''}`;
         await x.hydrate(f.tiny);
         await x.boot(spec(id, f.tiny));
         for (const elevation of ['admin', 'nonadmin'] as const) {
@@ -329,6 +335,15 @@ function localOnly(): void {
         environment: { LD_PRELOAD: '/nonexistent/lib.so', PATH: '/bin' },
       });
       assert.equal(r.stdout, 'ok\n');
+    });
+
+    test('a named run leaves its status in the journal: a restarted executor answers from it, not running it again', async () => {
+      const named = proc('echo ran >> /tmp/named.log; exit 3', { runId: 'job/named/1' });
+      assert.equal((await x.exec('a', named)).exitCode, 3);
+      const y = new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions });
+      assert.equal((await y.exec('a', named)).exitCode, 3);
+      assert.equal((await out('a', 'cat /tmp/named.log')).stdout, 'ran\n');
+      await x.forgetRun('a', 'job/named/1');
     });
 
     test('a restarted executor adopts running holders; stop and close leave no holder and no mount behind', async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { basename, join, posix } from 'node:path';
 import type { RegionStores } from '../../content/regions.ts';
 import { checkNodeId, cleanNodePath } from '../node-paths.ts';
 import {
@@ -21,6 +21,7 @@ import { DROPPED_CAP_NUMBERS, enterNodeHelper } from './enter-node.ts';
 import { Launcher } from './launcher.ts';
 import { HolderStarter } from './node-holder.ts';
 import { nodeUpHelper } from './node-up.ts';
+import { NodeRunners, runRequest, type RunnerPlace } from './node-runner.ts';
 import { cgroupAlive, RunJournal } from './run-journal.ts';
 import { planDisks } from './node-disks.ts';
 import { listNodeFiles, readNodeFile } from './node-files.ts';
@@ -39,8 +40,11 @@ import { BOOT_MARKER, DEFAULT_PATH, execCommand, HOLDER_MARKER } from './node-sa
  *   second one over the same upper (which the kernel forbids). stop = SIGKILL the holder: the kernel kills the
  *   whole PID namespace with it, then whatever is left in the node's cgroups (host-side wrappers) is killed;
  *   the mounts go with the last process.
- * - Exec: with the enter-node helper (enter-node.c, ADR 0013) a subshell of the launcher starts it; it joins the
- *   node's memory and cpu cgroups and a per-exec pids cgroup (reused by the node's next exec once empty), enters
+ * - Exec: with the enter-node helper, each node has a long-lived runner (node-runner.ts, ADR 0018): the helper's
+ *   `serve` form, in the node's cgroups and namespaces, forks a waiter per run that joins the run's own pids
+ *   cgroup and then does what the one-run helper does after entering the node. Runs with stdin bytes (file
+ *   writes), or all with LAZURITE_NODE_RUNNER=0, use the one-run helper (enter-node.c, ADR 0013): a subshell of
+ *   the launcher starts it; it joins the node's memory and cpu cgroups and a per-exec pids cgroup (reused by the node's next exec once empty), enters
  *   the node, makes the folders and output files, forks (as root, or uid 1000 without capabilities and with
  *   no_new_privs) and execs `/bin/sh -c commandLine`, then records the status for a named run. Without the helper:
  *   the launcher's script shell joins the cgroups, then `env --default-signal` → `setpriv` (bounding set) →
@@ -48,8 +52,11 @@ import { BOOT_MARKER, DEFAULT_PATH, execCommand, HOLDER_MARKER } from './node-sa
  *   A timeout SIGKILLs every process in the exec's cgroup (setsid and double forks included).
  *   Host processes never see the task's environment.
  * - Files: read on the host from the node's upper (node-files.ts), never through the node's own view.
- * Processes start through one small long-lived shell (launcher.ts), not by forking the server. Per boot: eight
- * short-lived forks; per exec with the helper: two forks and one exec on the host, one fork and exec in the node.
+ * Processes start through one small long-lived shell (launcher.ts) or the node's runner, not by forking the server
+ * (a runner is spawned once per node). Per boot: one node-up process that forks the node's PID 1 (ADR 0017; the
+ * shell fallback: eight short-lived forks); per exec through the runner: two forks
+ * (waiter, process) and one exec; with the one-run helper: two forks and one exec on the host, one fork and exec
+ * in the node.
  */
 
 export interface LocalNodeExecutorOptions {
@@ -146,6 +153,8 @@ export class LocalNodeExecutor implements NodeExecutor {
     dropCaps: DROPPED_CAP_NUMBERS,
   };
   private readonly launcher: Launcher;
+  /** Long-lived per-node runners (with the helper; LAZURITE_NODE_RUNNER=0 starts each run on its own). */
+  private readonly runners: NodeRunners | undefined;
   private readonly journal: RunJournal;
   /** Holders this executor started or adopted: node id → host PID. */
   private readonly holders = new Map<string, number>();
@@ -168,6 +177,10 @@ export class LocalNodeExecutor implements NodeExecutor {
     this.tools.enterNode = enterNodeHelper(options.dataDir);
     const cache = join(options.dataDir, 'cache');
     this.holderStarter = new HolderStarter(this.launcher, cache, nodeUpHelper(options.dataDir));
+    this.runners =
+      this.tools.enterNode === undefined || process.env.LAZURITE_NODE_RUNNER === '0'
+        ? undefined
+        : new NodeRunners(this.tools.enterNode, DROPPED_CAP_NUMBERS, DEFAULT_PATH);
   }
 
   private dir(nodeId: string): string {
@@ -270,6 +283,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     if (p.runId !== undefined) await this.journal.recordStart(nodeId, p.runId, cg.own ?? '');
     const spec = {
       ...checked,
+      exitName: journal === undefined ? '' : basename(journal.exit),
       holderPid,
       cgroupProcs: cg.procs,
       tools: this.tools,
@@ -296,15 +310,21 @@ export class LocalNodeExecutor implements NodeExecutor {
     if (p.signal?.aborted === true) onAbort();
     p.signal?.addEventListener('abort', onAbort);
     try {
-      const r = await this.launcher.run(
-        (id) => execCommand(spec, id),
-        (text) => {
-          state.wrapper ??= Number(/^pid (\d+)$/.exec(text)?.[1]) || undefined;
-          if (state.ended !== '' && state.wrapper !== undefined && cg.own === undefined) kill(state.wrapper);
-          return false;
-        },
-        this.tools.enterNode !== undefined,
-      );
+      const onPid = (pid: number) => {
+        state.wrapper ??= pid || undefined;
+        if (state.ended !== '' && state.wrapper !== undefined && cg.own === undefined) kill(state.wrapper);
+      };
+      const r =
+        this.runners !== undefined && stdinFile === undefined
+          ? await this.runners.run(nodeId, this.runnerPlace(nodeId, holderPid), runRequest(spec, cg), onPid)
+          : await this.launcher.run(
+              (id) => execCommand(spec, id),
+              (text) => {
+                onPid(Number(/^pid (\d+)$/.exec(text)?.[1]));
+                return false;
+              },
+              this.tools.enterNode !== undefined,
+            );
       clearTimeout(timer);
       await state.killing;
       const exitCode = r.code ?? 1;
@@ -325,6 +345,11 @@ export class LocalNodeExecutor implements NodeExecutor {
       await this.cgroups.releaseExec(nodeId, cg, state.ended === '');
       if (stdinFile !== undefined) await rm(stdinFile, { force: true });
     }
+  }
+
+  /** Where the node's runner lives: its holder, its cgroups, its journal folder. */
+  private runnerPlace(nodeId: string, holderPid: number): RunnerPlace {
+    return { holderPid, ...this.cgroups.runnerPlace(nodeId), journalDir: this.journal.nodeDir(nodeId) };
   }
 
   /**
@@ -378,6 +403,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     // What is left: the holder's unshare parent, host-side exec wrappers and nsenters (which hold the mount
     // namespace while they live), and any process that escaped into them.
     await this.cgroups.killNode(nodeId);
+    this.runners?.forget(nodeId);
     this.holders.delete(nodeId);
     await rm(join(this.dir(nodeId), 'holder.pid'), { force: true });
   }
@@ -422,6 +448,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     await Promise.all([...ids].map((id) => this.stop(id)));
     // With every holder gone nothing uses the host's read-only data disk mounts: detach them too.
     await this.detachDiskCaches();
+    this.runners?.close();
     await this.launcher.close();
   }
 

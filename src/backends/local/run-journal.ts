@@ -24,14 +24,19 @@ export class RunJournal {
     return Buffer.from(runId).toString('base64url');
   }
 
-  /** The files of one run (the folder is made on first use). */
-  private paths(nodeId: string, runId: string): { cgroup: string; exit: string } {
+  /** The node's folder of run files (made on first use). */
+  nodeDir(nodeId: string): string {
     const dir = join(this.root, nodeId);
     if (!this.made.has(dir)) {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       this.made.add(dir);
     }
-    const base = join(dir, this.safe(runId));
+    return dir;
+  }
+
+  /** The files of one run (the folder is made on first use). */
+  private paths(nodeId: string, runId: string): { cgroup: string; exit: string } {
+    const base = join(this.nodeDir(nodeId), this.safe(runId));
     return { cgroup: `${base}.cg`, exit: `${base}.exit` };
   }
 

@@ -41,3 +41,13 @@ export function jobWriteRefusal(state: string): DomainError | undefined {
   if (state === 'terminating') return jobBeingTerminated();
   return undefined;
 }
+
+/** A DomainError about a job property, re-addressed to `<prefix>.<property>`. */
+export function underProperty(err: DomainError, prefix: string): DomainError {
+  const property = err.values.PropertyName;
+  return new DomainError(err.category, err.code, err.message, {
+    target: err.target === undefined ? prefix : `${prefix}.${err.target}`,
+    values: property === undefined ? err.values : { ...err.values, PropertyName: `${prefix}.${property}` },
+    details: err.details,
+  });
+}

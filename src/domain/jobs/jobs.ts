@@ -1,3 +1,5 @@
+import { jobManagerTaskBody } from './job-manager.ts';
+import { TaskService } from './tasks.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type {
   BatchAccountRecord,
@@ -9,9 +11,9 @@ import type {
 import type { DomainContext } from '../context.ts';
 import { checkConditions, etagSource, type Conditions } from '../pools/conditions.ts';
 import { invalidProperty } from '../pools/pool-spec.ts';
-import { jobExists, jobNotActive, jobNotFound, jobWriteRefusal } from './errors.ts';
+import { jobExists, jobNotActive, jobNotFound, jobWriteRefusal, underProperty } from './errors.ts';
 import { releaseJob } from './job-prep.ts';
-import { checkJobAdd, checkPriority, constraintsOf, record } from './spec.ts';
+import { checkJobAdd, checkPriority, constraintsOf, record, type JobAddChecked } from './spec.ts';
 import { moveJob } from './states.ts';
 import { finishTask, requeueTask, terminateJob } from './task-outcome.ts';
 
@@ -31,37 +33,54 @@ export class JobService {
   private readonly onWork: () => void;
   private readonly etag: () => string;
 
+  private readonly tasks: TaskService;
+
   constructor(ctx: DomainContext, onWork: () => void = () => undefined) {
     this.ctx = ctx;
     this.etag = etagSource(ctx.clock);
     this.onWork = onWork;
+    this.tasks = new TaskService(ctx, onWork);
   }
 
   async add(account: BatchAccountRecord, body: Record<string, unknown>): Promise<JobRecord> {
     const checked = checkJobAdd(body);
+    const added = await this.ctx.store.transaction((tx) => this.addIn(tx, account.name, checked, body));
+    if (body.jobManagerTask !== undefined) this.onWork();
+    return added;
+  }
+
+  /** Adds a checked job inside the caller's transaction (the job schedule runner creates its jobs so). */
+  async addIn(
+    tx: StoreTx,
+    accountName: string,
+    checked: JobAddChecked,
+    body: Record<string, unknown>,
+  ): Promise<JobRecord> {
     const now = this.ctx.clock.now().toISOString();
-    return this.ctx.store.transaction(async (tx) => {
-      if (await tx.findJob(account.name, checked.id)) throw jobExists(checked.id);
-      const job: JobRecord = {
-        accountName: account.name,
-        id: checked.id,
-        spec: Object.fromEntries(Object.entries(body).filter(([k]) => !STATE_FIELDS.includes(k))),
-        poolId: checked.poolId,
-        priority: checked.priority,
-        seq: await tx.nextJobSeq(),
-        state: 'active',
-        previousState: null,
-        stateTransitionTime: now,
-        previousStateTransitionTime: null,
-        creationTime: now,
-        lastModified: now,
-        etag: this.etag(),
-        executionInfo: { startTime: now, poolId: checked.poolId },
-        nextTaskSeq: 0,
-      };
-      await tx.putJob(job);
-      return job;
-    });
+    if (await tx.findJob(accountName, checked.id)) throw jobExists(checked.id);
+    const job: JobRecord = {
+      accountName,
+      id: checked.id,
+      spec: Object.fromEntries(Object.entries(body).filter(([k]) => !STATE_FIELDS.includes(k))),
+      poolId: checked.poolId,
+      priority: checked.priority,
+      seq: await tx.nextJobSeq(),
+      state: 'active',
+      previousState: null,
+      stateTransitionTime: now,
+      previousStateTransitionTime: null,
+      creationTime: now,
+      lastModified: now,
+      etag: this.etag(),
+      executionInfo: { startTime: now, poolId: checked.poolId },
+      nextTaskSeq: 0,
+    };
+    await tx.putJob(job);
+    const manager = await jobManagerTaskBody(tx, job);
+    if (manager === undefined) return job;
+    const [added] = await this.tasks.addCollectionIn(tx, accountName, job.id, [manager]);
+    if (added?.status === 'clienterror') throw underProperty(added.error, 'jobManagerTask');
+    return (await tx.findJob(accountName, job.id)) ?? job;
   }
 
   private async find(tx: StoreTx, account: string, id: string): Promise<JobRecord> {

@@ -1,3 +1,4 @@
+import { checkJobManager } from './job-manager.ts';
 import { DomainError } from '../errors.ts';
 import { invalidProperty, missingProperty, parseDuration } from '../pools/pool-spec.ts';
 import { record } from '../pools/start-task.ts';
@@ -76,9 +77,12 @@ export function checkJobAdd(body: Record<string, unknown>): JobAddChecked {
       'Auto pools are not supported by this server: add the pool first and give its poolId.',
     );
   if (typeof poolInfo.poolId !== 'string' || poolInfo.poolId === '') throw missingProperty('poolInfo.poolId');
-  for (const name of ['jobManagerTask', 'networkConfiguration'] as const) {
-    if (body[name] !== undefined) throw unsupportedProperty(name, `${name} is not supported by this server.`);
-  }
+  if (body.networkConfiguration !== undefined)
+    throw unsupportedProperty(
+      'networkConfiguration',
+      'networkConfiguration is not supported by this server.',
+    );
+  checkJobManager(body.jobManagerTask);
   const release = record(body.jobReleaseTask);
   if (body.jobReleaseTask !== undefined && body.jobPreparationTask === undefined)
     throw invalidProperty('jobReleaseTask', 'A job release task needs a job preparation task.');

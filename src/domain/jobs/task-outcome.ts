@@ -1,3 +1,4 @@
+import { endsJob } from './job-manager.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type { JobRecord, TaskFailureRecord, TaskRecord } from '../../storage/records.ts';
 import { newEtag } from '../pools/conditions.ts';
@@ -142,6 +143,10 @@ export async function settleJob(
   if (task.satisfiesDependents) await unblockDependents(tx, task);
   const job = await tx.findJob(task.accountName, task.jobId);
   if (!job) return;
+  if (job.state === 'active' && endsJob(task, job)) {
+    await terminateJob(tx, job, now, 'JMComplete');
+    return;
+  }
   if (outcome) {
     const action = exitOptionsFor(task, job, outcome).jobAction;
     if (action === 'terminate') {

@@ -16,6 +16,25 @@ export type TaskAddResult =
 
 const STATE_FIELDS = ['id'];
 
+/** A single add waiting for the next group commit. */
+interface QueuedAdd {
+  account: string;
+  jobId: string;
+  body: Record<string, unknown>;
+  resolve: (task: TaskRecord) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Answers a single add from its one result. */
+const settle =
+  (a: QueuedAdd) =>
+  (results: TaskAddResult[]): void => {
+    const [result] = results;
+    if (result === undefined) a.reject(new Error('no result for the task'));
+    else if (result.status === 'clienterror') a.reject(result.error);
+    else a.resolve(result.task);
+  };
+
 /**
  * Batch tasks: add (one or a collection of up to 100), read, update constraints, delete, terminate,
  * reactivate. Dispatching tasks to nodes and recording how they end is dispatch.ts / task-outcome.ts.
@@ -24,6 +43,8 @@ export class TaskService {
   private readonly ctx: DomainContext;
   private readonly onWork: () => void;
   private readonly etag: () => string;
+  private readonly queued: QueuedAdd[] = [];
+  private writing = false;
 
   constructor(ctx: DomainContext, onWork: () => void = () => undefined) {
     this.ctx = ctx;
@@ -37,11 +58,68 @@ export class TaskService {
     return job;
   }
 
-  async add(account: string, jobId: string, body: Record<string, unknown>): Promise<TaskRecord> {
-    const [result] = await this.addCollection(account, jobId, [body]);
-    if (result === undefined) throw new Error('no result for the task');
-    if (result.status === 'clienterror') throw result.error;
-    return result.task;
+  /**
+   * Adds one task. Adds that arrive while an earlier one is being written are written together, in one
+   * transaction (group commit): each is answered only once that transaction committed, with the result it
+   * would have had alone (one after another in arrival order: of two adds of one id the first wins).
+   */
+  add(account: string, jobId: string, body: Record<string, unknown>): Promise<TaskRecord> {
+    return new Promise((resolve, reject) => {
+      this.queued.push({ account, jobId, body, resolve, reject });
+      this.writeQueued();
+    });
+  }
+
+  private writeQueued(): void {
+    if (this.writing || this.queued.length === 0) return;
+    this.writing = true;
+    const batch = this.queued.splice(0);
+    void this.writeAdds(batch).finally(() => {
+      this.writing = false;
+      this.writeQueued();
+    });
+  }
+
+  /** One transaction for the batch, one `addIn` per job in it; on an unexpected failure each add alone. */
+  private async writeAdds(batch: QueuedAdd[]): Promise<void> {
+    const byJob = new Map<string, QueuedAdd[]>();
+    for (const a of batch) {
+      const k = `${a.account}|${a.jobId}`.toLowerCase();
+      byJob.set(k, [...(byJob.get(k) ?? []), a]);
+    }
+    let answers: (() => void)[];
+    try {
+      answers = await this.ctx.store.transaction(async (tx) => {
+        const out: (() => void)[] = [];
+        for (const adds of byJob.values()) out.push(...(await this.addGroup(tx, adds)));
+        return out;
+      });
+    } catch (err) {
+      if (batch.length === 1) batch[0]?.reject(err);
+      else for (const a of batch) this.addCollection(a.account, a.jobId, [a.body]).then(settle(a), a.reject);
+      return;
+    }
+    for (const answer of answers) answer();
+    this.onWork();
+  }
+
+  /** The adds of one job inside the batch's transaction; returns how to answer each once it committed. */
+  private async addGroup(tx: StoreTx, adds: QueuedAdd[]): Promise<(() => void)[]> {
+    const first = adds[0] as QueuedAdd;
+    // A copy per add: each result is found by the body it is for.
+    const bodies = adds.map((a) => ({ ...a.body }));
+    try {
+      const { results, bodyOf } = await this.addIn(tx, first.account, first.jobId, bodies);
+      const byBody = new Map(results.map((r) => [bodyOf(r), r]));
+      return adds.map((a, i) => () => {
+        settle(a)([byBody.get(bodies[i] ?? {})].filter((r) => r !== undefined));
+      });
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      return adds.map((a) => () => {
+        a.reject(err);
+      });
+    }
   }
 
   /** Adds each task on its own merits: one refused task does not stop the others (per-task results). */
@@ -50,31 +128,58 @@ export class TaskService {
     jobId: string,
     bodies: Record<string, unknown>[],
   ): Promise<TaskAddResult[]> {
-    const results = await this.ctx.store.transaction(async (tx) => {
-      const job = await this.openJob(tx, account, jobId);
-      const refusal = jobWriteRefusal(job.state);
-      if (refusal) throw refusal;
-      const ids = bodies.map((b) => (typeof b.id === 'string' ? b.id : ''));
-      const existing = new Set((await tx.findTasks(account, jobId, ids)).map((t) => t.id.toLowerCase()));
-      const accepted = new Map<string, { body: Record<string, unknown>; checked: TaskAddChecked }>();
-      const out: TaskAddResult[] = [];
-      for (const body of bodies) {
-        const taskId = typeof body.id === 'string' ? body.id : '';
-        try {
-          const checked = checkTaskAdd(body, job);
-          const k = checked.id.toLowerCase();
-          if (existing.has(k) || accepted.has(k)) throw taskExists(checked.id);
-          accepted.set(k, { body, checked });
-        } catch (err) {
-          if (!(err instanceof DomainError)) throw err;
-          out.push({ status: 'clienterror', taskId, error: err });
-        }
-      }
-      const created = await this.createTasks(tx, job, [...accepted.values()], out);
-      return [...out, ...created.map((task) => ({ status: 'success' as const, task }))];
-    });
+    const { results } = await this.ctx.store.transaction((tx) => this.addIn(tx, account, jobId, bodies));
     if (results.some((r) => r.status === 'success')) this.onWork();
     return results;
+  }
+
+  /** addCollection inside the caller's transaction (job add uses it for the job manager task). */
+  async addCollectionIn(
+    tx: StoreTx,
+    account: string,
+    jobId: string,
+    bodies: Record<string, unknown>[],
+  ): Promise<TaskAddResult[]> {
+    return (await this.addIn(tx, account, jobId, bodies)).results;
+  }
+
+  /** The adds of `bodies` to one job in `tx`; `bodyOf` tells which body each result is for. */
+  private async addIn(
+    tx: StoreTx,
+    account: string,
+    jobId: string,
+    bodies: Record<string, unknown>[],
+  ): Promise<{ results: TaskAddResult[]; bodyOf: (r: TaskAddResult) => Record<string, unknown> }> {
+    const job = await this.openJob(tx, account, jobId);
+    const refusal = jobWriteRefusal(job.state);
+    if (refusal) throw refusal;
+    const ids = bodies.map((b) => (typeof b.id === 'string' ? b.id : ''));
+    const existing = new Set((await tx.findTasks(account, jobId, ids)).map((t) => t.id.toLowerCase()));
+    const accepted = new Map<string, { body: Record<string, unknown>; checked: TaskAddChecked }>();
+    const out: TaskAddResult[] = [];
+    const refusedBody = new Map<TaskAddResult, Record<string, unknown>>();
+    for (const body of bodies) {
+      const taskId = typeof body.id === 'string' ? body.id : '';
+      try {
+        const checked = checkTaskAdd(body, job);
+        const k = checked.id.toLowerCase();
+        if (existing.has(k) || accepted.has(k)) throw taskExists(checked.id);
+        accepted.set(k, { body, checked });
+      } catch (err) {
+        if (!(err instanceof DomainError)) throw err;
+        const result: TaskAddResult = { status: 'clienterror', taskId, error: err };
+        out.push(result);
+        refusedBody.set(result, body);
+      }
+    }
+    const created = await this.createTasks(tx, job, [...accepted.values()], out);
+    const results = [...out, ...created.map((task) => ({ status: 'success' as const, task }))];
+    // Accepted ids are unique: a task created (or refused for its dependencies) is found by its id.
+    const bodyOf = (r: TaskAddResult) =>
+      refusedBody.get(r) ??
+      accepted.get((r.status === 'success' ? r.task.id : r.taskId).toLowerCase())?.body ??
+      {};
+    return { results, bodyOf };
   }
 
   private async createTasks(

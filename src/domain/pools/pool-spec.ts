@@ -1,4 +1,5 @@
 import { DomainError } from '../errors.ts';
+import { checkAutoScaleAdd } from './autoscale/settings.ts';
 import { findVmSize, type VmSize } from './vm-sizes.ts';
 
 /** The Batch service's 400 for a property whose value it refuses, naming the property and why. */
@@ -78,7 +79,11 @@ export function targetsOf(body: Record<string, unknown>): PoolTargets {
 const POOL_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Checks an add-pool body beyond its schema: id, VM size, autoscale, slots, start task, metadata. */
-export function checkPoolAdd(body: Record<string, unknown>): { size: VmSize; targets: PoolTargets } {
+export function checkPoolAdd(body: Record<string, unknown>): {
+  size: VmSize;
+  targets: PoolTargets;
+  autoScale?: { formula: string; intervalMs: number };
+} {
   const id = body.id;
   if (typeof id !== 'string' || !POOL_ID.test(id))
     throw invalidProperty('id', 'A pool id is 1 to 64 letters, digits, hyphens and underscores.');
@@ -92,11 +97,7 @@ export function checkPoolAdd(body: Record<string, unknown>): { size: VmSize; tar
     );
   if (body.virtualMachineConfiguration === undefined || body.virtualMachineConfiguration === null)
     throw missingProperty('virtualMachineConfiguration');
-  if (body.enableAutoScale === true)
-    throw invalidProperty(
-      'enableAutoScale',
-      'Autoscale formulas are not supported by this server yet; use fixed targets.',
-    );
+  const autoScale = body.enableAutoScale === true ? checkAutoScaleAdd(body) : undefined;
   const slots = body.taskSlotsPerNode ?? 1;
   const maxSlots = Math.min(4 * size.cores, 256);
   if (typeof slots !== 'number' || !Number.isInteger(slots) || slots < 1 || slots > maxSlots)
@@ -106,7 +107,7 @@ export function checkPoolAdd(body: Record<string, unknown>): { size: VmSize; tar
     );
   checkStartTask(body.startTask, 'startTask');
   checkMetadata(body.metadata);
-  return { size, targets: targetsOf(body) };
+  return { size, targets: targetsOf(body), ...(autoScale ? { autoScale } : {}) };
 }
 
 export function checkStartTask(value: unknown, property: string): void {

@@ -6,11 +6,23 @@ import { DomainError } from '../errors.ts';
 import { checkConditions, etagSource, type Conditions } from './conditions.ts';
 import { bindPoolImage } from './image-binding.ts';
 import { resolvePoolImage, type PoolCaller } from './image-rules.ts';
-import { checkMetadata, checkPoolAdd, checkStartTask, targetsOf } from './pool-spec.ts';
+import { AutoScaler } from './autoscale/autoscaler.ts';
+import { checkFormula, DEFAULT_EVALUATION_INTERVAL_MS, evaluationIntervalOf } from './autoscale/settings.ts';
+import { checkMetadata, checkPoolAdd, checkStartTask, missingProperty, targetsOf } from './pool-spec.ts';
 import { sizingWarnings } from './sizing-guidance.ts';
 
 /** Properties of an add body that are state, not spec (kept in their own fields of the record). */
-const STATE_FIELDS = ['id', 'targetDedicatedNodes', 'targetLowPriorityNodes', 'resizeTimeout'];
+const STATE_FIELDS = [
+  'id',
+  'targetDedicatedNodes',
+  'targetLowPriorityNodes',
+  'resizeTimeout',
+  'enableAutoScale',
+  'autoScaleFormula',
+  'autoScaleEvaluationInterval',
+];
+/** Batch accepts one enableautoscale call per pool per 30 seconds. */
+const ENABLE_AUTOSCALE_GAP_MS = 30_000;
 
 export interface PoolView {
   pool: PoolRecord;
@@ -41,13 +53,15 @@ export class PoolService {
   private readonly onChange: () => void;
   private readonly warn: (message: string) => void;
   private readonly etag: () => string;
+  private readonly autoScaler: AutoScaler;
 
   constructor(
     ctx: DomainContext,
     regions: RegionStores,
-    hooks: { onChange?: () => void; warn?: (message: string) => void } = {},
+    hooks: { onChange?: () => void; warn?: (message: string) => void; autoScaler?: AutoScaler } = {},
   ) {
     this.ctx = ctx;
+    this.autoScaler = hooks.autoScaler ?? new AutoScaler(ctx);
     this.etag = etagSource(ctx.clock);
     this.regions = regions;
     this.onChange = hooks.onChange ?? (() => undefined);
@@ -59,7 +73,7 @@ export class PoolService {
     who: PoolCaller,
     body: Record<string, unknown>,
   ): Promise<PoolRecord> {
-    const { targets } = checkPoolAdd(body);
+    const { targets, autoScale } = checkPoolAdd(body);
     const id = String(body.id);
     const vmc = body.virtualMachineConfiguration as Record<string, unknown>;
     const pool = await this.ctx.store.transaction(async (tx) => {
@@ -89,7 +103,7 @@ export class PoolService {
           imageReference: { ...imageReference, exactVersion: image.exactVersion },
         };
       const stamp = now.toISOString();
-      const record: PoolRecord = {
+      let record: PoolRecord = {
         accountName: account.name,
         id,
         spec,
@@ -107,6 +121,11 @@ export class PoolService {
         stateTransitionTime: stamp,
         allocationStateTransitionTime: stamp,
       };
+      if (autoScale) {
+        const settings = { formula: autoScale.formula, evaluationIntervalMs: autoScale.intervalMs };
+        record = { ...record, autoScale: { ...settings, nextEvaluationAt: stamp } };
+        record = await this.autoScaler.evaluateAndApply(tx, record, now);
+      }
       await tx.putPool(record);
       return record;
     });
@@ -204,6 +223,12 @@ export class PoolService {
   resize(account: BatchAccountRecord, id: string, body: Record<string, unknown>, cond: Conditions = {}) {
     const targets = targetsOf(body);
     return this.mutate(account, id, cond, (pool, _tx, now) => {
+      if (pool.autoScale)
+        throw new DomainError(
+          'conflict',
+          'OperationInvalidForCurrentState',
+          'The pool has autoscale enabled; its formula sets the targets. Disable autoscale to resize it.',
+        );
       if (pool.allocationState !== 'steady')
         throw new DomainError(
           'conflict',
@@ -295,6 +320,75 @@ export class PoolService {
         allocationState: 'resizing',
         allocationStateTransitionTime: now,
       };
+    });
+  }
+
+  /**
+   * enableautoscale: sets or replaces the formula and/or interval and evaluates at once (a new interval
+   * restarts the schedule from now). Not while resizing; at most once per 30 s per pool.
+   */
+  async enableAutoScale(
+    account: BatchAccountRecord,
+    id: string,
+    body: Record<string, unknown>,
+    cond: Conditions = {},
+  ) {
+    const formula = body.autoScaleFormula;
+    if (formula !== undefined && formula !== null) checkFormula(formula);
+    const intervalMs = evaluationIntervalOf(body.autoScaleEvaluationInterval);
+    return this.mutate(account, id, cond, async (pool, tx, stamp) => {
+      const now = new Date(stamp);
+      if (pool.allocationState !== 'steady')
+        throw new DomainError(
+          'conflict',
+          'PoolBeingResized',
+          'Autoscale cannot be enabled while the pool is resizing.',
+        );
+      const last = pool.autoScale?.lastEnabledAt;
+      if (last !== undefined && now.getTime() - Date.parse(last) < ENABLE_AUTOSCALE_GAP_MS)
+        throw new DomainError(
+          'conflict',
+          'TooManyEnableAutoScaleRequests',
+          'Enable AutoScale requests for the same pool must be separated by at least 30 seconds.',
+        );
+      const current = pool.autoScale;
+      const nextFormula = typeof formula === 'string' ? formula : current?.formula;
+      if (nextFormula === undefined) throw missingProperty('autoScaleFormula');
+      const next: PoolRecord = {
+        ...pool,
+        autoScale: {
+          formula: nextFormula,
+          evaluationIntervalMs: intervalMs ?? current?.evaluationIntervalMs ?? DEFAULT_EVALUATION_INTERVAL_MS,
+          nextEvaluationAt: stamp,
+          lastEnabledAt: stamp,
+          ...(current?.lastRun ? { lastRun: current.lastRun } : {}),
+        },
+      };
+      return this.autoScaler.evaluateAndApply(tx, next, now);
+    });
+  }
+
+  /** disableautoscale: the pool keeps its current targets and becomes fixed-size. */
+  disableAutoScale(account: BatchAccountRecord, id: string, cond: Conditions = {}) {
+    return this.mutate(account, id, cond, (pool) => {
+      const next = { ...pool };
+      Reflect.deleteProperty(next, 'autoScale');
+      return next;
+    });
+  }
+
+  /** evaluateautoscale: runs a formula against the pool without applying it (autoscale must be enabled). */
+  async evaluateAutoScale(account: BatchAccountRecord, id: string, body: Record<string, unknown>) {
+    const statements = checkFormula(body.autoScaleFormula);
+    return this.ctx.store.transaction(async (tx) => {
+      const pool = await this.requirePool(tx, account.name, id);
+      if (!pool.autoScale)
+        throw new DomainError(
+          'conflict',
+          'OperationInvalidForCurrentState',
+          'The pool does not have autoscale enabled; enable it before evaluating a formula.',
+        );
+      return (await this.autoScaler.run(tx, pool, statements, this.ctx.clock.now())).run;
     });
   }
 

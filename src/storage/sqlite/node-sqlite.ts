@@ -1,9 +1,14 @@
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { SqliteDatabase } from 'kysely';
+
+/** Prepared statements kept per SQL text; past this many the cache starts over (SQL built with varying lists). */
+const STATEMENT_CACHE_SIZE = 500;
 
 /**
  * Adapts Node's built-in `node:sqlite` to the small database interface Kysely's SqliteDialect drives,
- * so the store needs no native module (see docs/adr/0003-store.md).
+ * so the store needs no native module (see docs/adr/0003-store.md). Kysely prepares every query it runs;
+ * preparing cost more than running the small queries of the task path, so statements are kept by their text
+ * (one connection; each query is done with its statement before the next one starts, streams get their own).
  */
 export function openNodeSqlite(path: string): SqliteDatabase {
   const db = new DatabaseSync(path);
@@ -15,17 +20,29 @@ export function openNodeSqlite(path: string): SqliteDatabase {
   }
   type Param = null | number | bigint | string | Uint8Array;
   const asParams = (params: ReadonlyArray<unknown>): Param[] => params as Param[];
+  const statements = new Map<string, StatementSync>();
+  const prepared = (sql: string): StatementSync => {
+    let stmt = statements.get(sql);
+    if (stmt === undefined) {
+      if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();
+      stmt = db.prepare(sql);
+      statements.set(sql, stmt);
+    }
+    return stmt;
+  };
   return {
     close: () => {
+      statements.clear();
       db.close();
     },
     prepare(sql: string) {
-      const stmt = db.prepare(sql);
+      const stmt = prepared(sql);
       return {
         reader: stmt.columns().length > 0,
         all: (params) => stmt.all(...asParams(params)),
         run: (params) => stmt.run(...asParams(params)),
-        iterate: (params) => stmt.iterate(...asParams(params)),
+        // A stream keeps its statement open: a fresh one, so a cached statement is never shared with it.
+        iterate: (params) => db.prepare(sql).iterate(...asParams(params)),
       };
     },
   };

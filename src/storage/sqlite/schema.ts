@@ -134,6 +134,13 @@ export interface JobsTable {
   doc: string;
 }
 
+export interface JobSchedulesTable {
+  account_key: string;
+  id_key: string;
+  state: string;
+  doc: string;
+}
+
 export interface TasksTable {
   account_key: string;
   job_key: string;
@@ -159,6 +166,7 @@ export interface TaskDepsTable {
 
 export interface Database {
   jobs: JobsTable;
+  job_schedules: JobSchedulesTable;
   tasks: TasksTable;
   task_deps: TaskDepsTable;
   pools: PoolsTable;

@@ -1,0 +1,138 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { JobScheduleRecord } from '../../storage/records.ts';
+import type { ApiDeps } from '../http/context.ts';
+import { listPage } from './listing.ts';
+import { batchBody, conditionsOf, contextOf, entityHeaders, selectOf } from './request.ts';
+import { jobToWire } from './wire-jobs.ts';
+
+const SCHEDULE_FILTER = {
+  id: 'string',
+  state: 'enum',
+  creationTime: 'date',
+  lastModified: 'date',
+  stateTransitionTime: 'date',
+  'executionInfo/nextRunTime': 'date',
+  'executionInfo/endTime': 'date',
+} as const;
+
+const scheduleId = (request: FastifyRequest): string =>
+  (request.params as { jobScheduleId: string }).jobScheduleId;
+
+/** BatchService.json CloudJobSchedule. */
+export function scheduleToWire(s: JobScheduleRecord, accountUrl: string) {
+  const { nextRunTime, recentJobId, endTime } = s.executionInfo;
+  return {
+    id: s.id,
+    url: `${accountUrl}/jobschedules/${s.id}`,
+    eTag: s.etag,
+    lastModified: s.lastModified,
+    creationTime: s.creationTime,
+    state: s.state,
+    stateTransitionTime: s.stateTransitionTime,
+    ...(s.previousState === null
+      ? {}
+      : { previousState: s.previousState, previousStateTransitionTime: s.previousStateTransitionTime }),
+    ...s.spec,
+    executionInfo: {
+      ...(nextRunTime === undefined ? {} : { nextRunTime }),
+      ...(recentJobId === undefined
+        ? {}
+        : { recentJob: { id: recentJobId, url: `${accountUrl}/jobs/${recentJobId}` } }),
+      ...(endTime === undefined ? {} : { endTime }),
+    },
+  };
+}
+
+/** Job schedules: add, list, get (and exists through HEAD), patch, update, disable, enable, terminate, delete. */
+export function registerScheduleRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.post('/jobschedules', async (request, reply) => {
+    const ctx = contextOf(request);
+    const body = batchBody(deps.specs, 'JobScheduleAddParameter', request.body);
+    const s = await deps.schedules.add(ctx.account.name, body);
+    entityHeaders(reply, s, `${ctx.accountUrl}/jobschedules/${s.id}`);
+    return reply.status(201).send();
+  });
+
+  app.get('/jobschedules', async (request) => {
+    const ctx = contextOf(request);
+    const all = await deps.schedules.list(ctx.account.name);
+    const page = listPage(request, ctx, {
+      entries: all.map((s) => ({ key: s.id.toLowerCase(), wire: scheduleToWire(s, ctx.accountUrl) })),
+      metadata: 'jobschedules',
+      maxResults: 1000,
+      filterSchema: SCHEDULE_FILTER,
+    });
+    const select = selectOf(request);
+    return select ? { ...page, value: page.value.map(select) } : page;
+  });
+
+  app.get('/jobschedules/:jobScheduleId', async (request, reply) => {
+    const ctx = contextOf(request);
+    const s = await deps.schedules.get(ctx.account.name, scheduleId(request), conditionsOf(request));
+    entityHeaders(reply, s);
+    const wire = {
+      'odata.metadata': `${ctx.accountUrl}/$metadata#jobschedules/@Element`,
+      ...scheduleToWire(s, ctx.accountUrl),
+    } as Record<string, unknown>;
+    const select = selectOf(request);
+    return select ? select(wire) : wire;
+  });
+
+  app.get('/jobschedules/:jobScheduleId/jobs', async (request) => {
+    const ctx = contextOf(request);
+    const jobs = await deps.schedules.jobsOf(ctx.account.name, scheduleId(request));
+    const page = listPage(request, ctx, {
+      entries: jobs.map((j) => ({ key: j.id.toLowerCase(), wire: jobToWire(j, ctx.accountUrl) })),
+      metadata: 'jobs',
+      maxResults: 1000,
+      filterSchema: { id: 'string', state: 'enum', creationTime: 'date' },
+    });
+    const select = selectOf(request);
+    return select ? { ...page, value: page.value.map(select) } : page;
+  });
+
+  registerScheduleWrites(app, deps);
+}
+
+function registerScheduleWrites(app: FastifyInstance, deps: ApiDeps): void {
+  const done = (reply: FastifyReply, s: JobScheduleRecord, url: string, status: number) => {
+    entityHeaders(reply, s, url);
+    return reply.status(status).send();
+  };
+  for (const [method, definition] of [
+    ['patch', 'JobSchedulePatchParameter'],
+    ['put', 'JobScheduleUpdateParameter'],
+  ] as const) {
+    app[method]('/jobschedules/:jobScheduleId', async (request, reply) => {
+      const ctx = contextOf(request);
+      const body = batchBody(deps.specs, definition, request.body);
+      const id = scheduleId(request);
+      const s = await deps.schedules.update(
+        ctx.account.name,
+        id,
+        body,
+        conditionsOf(request),
+        method === 'put',
+      );
+      return done(reply, s, `${ctx.accountUrl}/jobschedules/${s.id}`, 200);
+    });
+  }
+  for (const action of ['disable', 'enable'] as const) {
+    app.post(`/jobschedules/:jobScheduleId/${action}`, async (request, reply) => {
+      const ctx = contextOf(request);
+      const s = await deps.schedules[action](ctx.account.name, scheduleId(request), conditionsOf(request));
+      return done(reply, s, `${ctx.accountUrl}/jobschedules/${s.id}`, 204);
+    });
+  }
+  app.post('/jobschedules/:jobScheduleId/terminate', async (request, reply) => {
+    const ctx = contextOf(request);
+    await deps.schedules.terminate(ctx.account.name, scheduleId(request), conditionsOf(request));
+    reply.header('DataServiceId', `${ctx.accountUrl}/jobschedules/${scheduleId(request)}`);
+    return reply.status(202).send();
+  });
+  app.delete('/jobschedules/:jobScheduleId', async (request, reply) => {
+    const ctx = contextOf(request);
+    await deps.schedules.delete(ctx.account.name, scheduleId(request), conditionsOf(request));
+    return reply.status(202).send();
+  });
+}
