@@ -42,8 +42,10 @@ describe(
         let batch = client(server);
         await batch.pool.add(
           tinyPoolSpec('crashpool', 50, {
+            // The host agent brings up 4 nodes at a time, start task included: a start task of a second keeps most
+            // nodes `creating` (the pool resizing) for about 10 s after the first few are idle, however fast boots are.
             startTask: {
-              commandLine: "/bin/sh -c 'echo started'",
+              commandLine: "/bin/sh -c 'sleep 1; echo started'",
               userIdentity: { autoUser: { elevationLevel: 'admin' } },
             },
           }),

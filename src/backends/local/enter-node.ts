@@ -1,8 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileHelper } from './compile-helper.ts';
 import { NODE_DROPPED_CAPS } from './node-sandbox.ts';
 
 const SOURCE = fileURLToPath(new URL('./enter-node.c', import.meta.url));
@@ -31,25 +28,11 @@ export const DROPPED_CAP_NUMBERS = NODE_DROPPED_CAPS.split(',')
   .join(',');
 
 /**
- * The enter-node helper for this host, compiled once per source version into `<dataDir>/bin` when a C compiler
- * is there (`cc`; linked statically when the C library has a static archive); undefined otherwise, or with LAZURITE_ENTER_NODE=0 — then execs use the shell chain
+ * The enter-node helper for this host (compileHelper: built once per source version into `<dataDir>/bin` when a C
+ * compiler is there); undefined otherwise, or with LAZURITE_ENTER_NODE=0 — then execs use the shell chain
  * (env + setpriv + nsenter), which does the same with more processes per run.
  */
 export function enterNodeHelper(dataDir: string): string | undefined {
   if (process.env.LAZURITE_ENTER_NODE === '0') return undefined;
-  const source = readFileSync(SOURCE);
-  const tag = createHash('sha256').update(source).digest('hex').slice(0, 12);
-  const dir = join(dataDir, 'bin');
-  const binary = join(dir, `enter-node-${tag}`);
-  if (existsSync(binary)) return binary;
-  if (spawnSync('sh', ['-c', 'command -v cc'], { stdio: 'ignore' }).status !== 0) return undefined;
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${binary}.${String(process.pid)}.tmp`;
-  // Static when the host's C library allows it: no dynamic loader at each run's exec (cheaper per run).
-  const cc = (extra: string[]) =>
-    spawnSync('cc', ['-O2', ...extra, '-o', tmp, SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] }).status ===
-    0;
-  if (!cc(['-static']) && !cc([])) return undefined;
-  renameSync(tmp, binary);
-  return binary;
+  return compileHelper(dataDir, SOURCE);
 }

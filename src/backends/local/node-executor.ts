@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
 import type { RegionStores } from '../../content/regions.ts';
 import { checkNodeId, cleanNodePath } from '../node-paths.ts';
@@ -19,28 +19,22 @@ import { NodeCgroups } from './cgroups.ts';
 import { ImageCache } from './image-cache.ts';
 import { DROPPED_CAP_NUMBERS, enterNodeHelper } from './enter-node.ts';
 import { Launcher } from './launcher.ts';
+import { HolderStarter } from './node-holder.ts';
+import { nodeUpHelper } from './node-up.ts';
 import { NodeRunners, runRequest, type RunnerPlace } from './node-runner.ts';
 import { cgroupAlive, RunJournal } from './run-journal.ts';
 import { planDisks } from './node-disks.ts';
 import { listNodeFiles, readNodeFile } from './node-files.ts';
 import { prepareImage, prepareNode, type PreparedImage } from './node-prepare.ts';
-import {
-  DEFAULT_PATH,
-  devTemplate,
-  execCommand,
-  HOLDER_MARKER,
-  holderCommand,
-  nodeFstab,
-  type HolderSpec,
-} from './node-sandbox.ts';
+import { BOOT_MARKER, DEFAULT_PATH, execCommand, HOLDER_MARKER } from './node-sandbox.ts';
 
 /*
  * Batch compute nodes as sandboxes on this host (design; the scripts are in node-sandbox.ts):
  * - Disk: `<dataDir>/nodes/<nodeId>/` holds the overlay `upper/` (the node's OS disk: everything it wrote),
- *   `work/`, `merged/` (the mount point, only mounted inside the node's namespace), `disks/lun<N>/{upper,work}`
+ *   `work/` (the root goes on `<dataDir>/cache/node-root`, in the node's namespace only), `disks/lun<N>/{upper,work}`
  *   per data disk with a file system, and `holder.pid`. Lowers are shared per host (ImageCache): the image's
  *   unpacked root, and each data disk loop-mounted read-only once.
- * - Running: a long-lived holder process per node (unshare: mount, PID, UTS, IPC namespaces) is PID 1 of the
+ * - Running: a long-lived holder per node (node-up.c or unshare: mount, PID, UTS, IPC namespaces) is PID 1 of the
  *   node; everything runs by `nsenter`ing it. Its host PID is in holder.pid and its argv carries
  *   `lazurite-node=<nodeId>`, so after a server crash `boot` adopts a live holder instead of starting a
  *   second one over the same upper (which the kernel forbids). stop = SIGKILL the holder: the kernel kills the
@@ -59,7 +53,8 @@ import {
  *   Host processes never see the task's environment.
  * - Files: read on the host from the node's upper (node-files.ts), never through the node's own view.
  * Processes start through one small long-lived shell (launcher.ts) or the node's runner, not by forking the server
- * (a runner is spawned once per node). Per boot: eight short-lived forks; per exec through the runner: two forks
+ * (a runner is spawned once per node). Per boot: one node-up process that forks the node's PID 1 (ADR 0017; the
+ * shell fallback: eight short-lived forks); per exec through the runner: two forks
  * (waiter, process) and one exec; with the one-run helper: two forks and one exec on the host, one fork and exec
  * in the node.
  */
@@ -70,8 +65,6 @@ export interface LocalNodeExecutorOptions {
   /** Share the VM host's cache (one unpack per manifest per process); made if not given. */
   cache?: ImageCache;
 }
-
-const BOOT_TIMEOUT_MS = 60_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -167,7 +160,9 @@ export class LocalNodeExecutor implements NodeExecutor {
   private readonly holders = new Map<string, number>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly images = new Map<string, Promise<PreparedImage>>();
-  private dev: Promise<string> | undefined;
+  private readonly holderStarter: HolderStarter;
+  /** The mount point every node's root goes on, each in its own mount namespace. */
+  private nodeRoot: Promise<string> | undefined;
 
   constructor(options: LocalNodeExecutorOptions) {
     if (/[\s,:\\]/.test(options.dataDir))
@@ -180,6 +175,8 @@ export class LocalNodeExecutor implements NodeExecutor {
     this.launcher = new Launcher(join(options.dataDir, 'run'), DEFAULT_PATH);
     this.journal = new RunJournal(options.dataDir);
     this.tools.enterNode = enterNodeHelper(options.dataDir);
+    const cache = join(options.dataDir, 'cache');
+    this.holderStarter = new HolderStarter(this.launcher, cache, nodeUpHelper(options.dataDir));
     this.runners =
       this.tools.enterNode === undefined || process.env.LAZURITE_NODE_RUNNER === '0'
         ? undefined
@@ -214,7 +211,7 @@ export class LocalNodeExecutor implements NodeExecutor {
             fs: await this.cache.mountedDisk(image.region, d.manifest),
           })),
         );
-        return prepareImage(lower, await planDisks(lower, disks));
+        return prepareImage(lower, await planDisks(lower, disks), join(this.dataDir, 'cache', 'node-layers'));
       })();
       this.images.set(key, p);
       p.catch(() => this.images.delete(key));
@@ -236,7 +233,9 @@ export class LocalNodeExecutor implements NodeExecutor {
     if (pid === undefined) return undefined;
     const argv = await argvOf(pid);
     if (argv?.includes(`${HOLDER_MARKER}${nodeId}`)) return pid;
-    if (argv?.some((a) => a.includes(`${HOLDER_MARKER}${nodeId}'`))) {
+    const halfway = (a: string) =>
+      a === `${BOOT_MARKER}${nodeId}` || a.includes(`${HOLDER_MARKER}${nodeId}'`);
+    if (argv?.some(halfway)) {
       // A holder caught half-way through its set-up by a crash: it must not share the upper with a new one.
       process.kill(pid, 'SIGKILL');
       await waitGone(pid);
@@ -255,39 +254,15 @@ export class LocalNodeExecutor implements NodeExecutor {
         return;
       }
       const image = await this.hydrated(node.image);
-      this.dev ??= devTemplate(join(this.dataDir, 'cache'));
-      const fstabFile = join(await this.launcher.folder(), `${node.nodeId}.fstab`);
-      const spec = await prepareNode(node, dir, image, { devTemplate: await this.dev, fstabFile });
-      await writeFile(fstabFile, nodeFstab(spec));
-      try {
-        const procs = await this.cgroups.create(node.nodeId, node.size);
-        this.holders.set(node.nodeId, await this.startHolder(spec, procs));
-      } finally {
-        await rm(fstabFile, { force: true });
-      }
+      this.nodeRoot ??= (async () => {
+        const at = join(this.dataDir, 'cache', 'node-root');
+        await mkdir(at, { recursive: true });
+        return at;
+      })();
+      const spec = await prepareNode(node, dir, image, await this.nodeRoot);
+      const procs = await this.cgroups.create(node.nodeId, node.size);
+      this.holders.set(node.nodeId, await this.holderStarter.start(spec, procs));
     });
-  }
-
-  /** Starts a holder and waits for its `ready`; returns its host PID. */
-  private async startHolder(spec: HolderSpec, procs: string[]): Promise<number> {
-    let pid: number | undefined;
-    const timer = setTimeout(() => {
-      if (pid !== undefined) kill(pid);
-    }, BOOT_TIMEOUT_MS);
-    try {
-      const r = await this.launcher.run(
-        (id) => holderCommand(spec, procs, id),
-        (text) => {
-          pid ??= Number(/^pid (\d+)$/.exec(text)?.[1]) || undefined;
-          return text === 'ready';
-        },
-      );
-      if (r.code !== undefined || pid === undefined)
-        throw new Error(`node ${spec.nodeId} failed to boot (exit ${r.code}): ${r.stderr.trim()}`);
-      return pid;
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   async exec(nodeId: string, p: ProcessSpec): Promise<ProcessResult> {

@@ -1,15 +1,25 @@
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NODE_ROOT_DIR, type NodeSpec } from '../port.ts';
 import type { DiskPlan } from './node-disks.ts';
-import { autoUserPresent, BATCH_DIRS, checkInsideNode, entryAt, type HolderSpec } from './node-sandbox.ts';
+import {
+  AUTO_USER_LINES,
+  autoUserPresent,
+  BATCH_DIRS,
+  checkInsideNode,
+  entryAt,
+  type HolderSpec,
+} from './node-sandbox.ts';
 
 /** An image ready for nodes on this host, with what booting a fresh node from it needs checked once. */
 export interface PreparedImage {
   lower: string;
+  /** The image's node layer (an overlay lower above it), when the image lacks the auto-user. */
+  layer: string | undefined;
   disks: DiskPlan[];
-  /** Whether the image's /etc/passwd and /etc/group name the auto-user already. */
+  /** Whether the image (with its node layer) names the auto-user in /etc/passwd and /etc/group already. */
   user: { passwd: boolean; group: boolean };
   /** The first path the set-up would touch that is a link in the image (such an image cannot boot). */
   unsafe: string | undefined;
@@ -31,23 +41,86 @@ async function firstUnsafe(upper: string, lower: string, paths: [string, boolean
   return undefined;
 }
 
-export async function prepareImage(lower: string, disks: DiskPlan[]): Promise<PreparedImage> {
-  const user = await autoUserPresent(lower, lower);
-  const add = { passwd: !user.passwd, group: !user.group };
-  return { lower, disks, user, unsafe: await firstUnsafe(lower, lower, mergedPaths(disks, add)) };
+/** Gives `path` the mode, owner and times of `like`. */
+async function sameAttributes(path: string, like: string): Promise<void> {
+  const st = await lstat(like);
+  await chown(path, st.uid, st.gid);
+  await chmod(path, st.mode & 0o7777);
+  await utimes(path, st.atime, st.mtime);
 }
 
 /**
+ * The node layer of an image (ADR 0017): its /etc/passwd and /etc/group with the auto-user's line appended where
+ * the image lacks it — what each node's set-up appended before, so a fresh node's upper needs no copy of /etc.
+ * Made once per image and host (`<layers>/<hash of the image folder>`, renamed into place: never changed while a
+ * node uses it). Only for an image whose /etc is a folder and whose files were checked (no links); otherwise
+ * undefined and each node's set-up appends, as before.
+ */
+async function nodeLayer(
+  layersDir: string,
+  lower: string,
+  add: { passwd: boolean; group: boolean },
+): Promise<string | undefined> {
+  if ((!add.passwd && !add.group) || (await entryAt(join(lower, 'etc'))) !== 'dir') return undefined;
+  const dir = join(layersDir, createHash('sha256').update(`v1\0${lower}`).digest('hex').slice(0, 32));
+  if (existsSync(dir)) return dir;
+  const tmp = `${dir}.tmp-${randomUUID()}`;
+  try {
+    await mkdir(join(tmp, 'etc'), { recursive: true });
+    await sameAttributes(join(tmp, 'etc'), join(lower, 'etc'));
+    for (const name of ['passwd', 'group'] as const) {
+      if (!add[name]) continue;
+      const image = join(lower, 'etc', name);
+      const file = (await entryAt(image)) === 'file';
+      const text = file ? await readFile(image) : Buffer.alloc(0);
+      await writeFile(
+        join(tmp, 'etc', name),
+        Buffer.concat([text, Buffer.from(`${AUTO_USER_LINES[name]}\n`)]),
+        {
+          mode: 0o644,
+        },
+      );
+      if (file) await sameAttributes(join(tmp, 'etc', name), image);
+    }
+    await rename(tmp, dir).catch((err: unknown) => {
+      if (!existsSync(dir)) throw err;
+    });
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+export async function prepareImage(
+  lower: string,
+  disks: DiskPlan[],
+  layersDir: string,
+): Promise<PreparedImage> {
+  const user = await autoUserPresent([lower]);
+  const add = { passwd: !user.passwd, group: !user.group };
+  const unsafe = await firstUnsafe(lower, lower, mergedPaths(disks, add));
+  const layer = unsafe === undefined ? await nodeLayer(layersDir, lower, add) : undefined;
+  return { lower, layer, disks, user: layer === undefined ? user : { passwd: true, group: true }, unsafe };
+}
+
+/** The Batch folders, relative to a node's root (the node-up helper makes them itself). */
+export const BATCH_FOLDERS = BATCH_DIRS.map((leaf) => `${NODE_ROOT_DIR.slice(1)}/${leaf}`);
+
+/**
  * The Batch folders, made directly in the upper before it is mounted (no process, no copy-up): a folder in the
- * upper merges with the image's. Only folders or nothing may be on the way (checked by the caller); a
+ * upper merges with the image's. Only folders or nothing may be on the way (checked by prepareNode); a
  * whiteout (the node deleted the folder) is removed, which brings the image's folder back.
  */
-async function batchFolders(upper: string): Promise<void> {
-  for (const leaf of BATCH_DIRS) {
-    const parts = `${NODE_ROOT_DIR.slice(1)}/${leaf}`.split('/');
+export async function batchFolders(upper: string, fresh: boolean): Promise<void> {
+  const made = new Set<string>();
+  for (const folder of BATCH_FOLDERS) {
+    const parts = folder.split('/');
     for (let i = 1; i <= parts.length; i++) {
       const dir = join(upper, ...parts.slice(0, i));
-      const kind = await entryAt(dir);
+      if (made.has(dir)) continue;
+      // A fresh upper holds only what this loop made: nothing to look at first.
+      const kind = fresh ? 'absent' : await entryAt(dir);
+      made.add(dir);
       if (kind === 'dir') continue;
       if (kind === 'whiteout') await rm(dir);
       await mkdir(dir);
@@ -57,14 +130,16 @@ async function batchFolders(upper: string): Promise<void> {
 }
 
 /**
- * Creates the node's folders and checks every path the set-up will touch inside the node: a fresh node is its
+ * Creates the node's disk folders (upper, work) and checks every path the set-up will touch inside the node (the
+ * Batch folders are made by the holder's start: batchFolders or node-up): a fresh node is its
  * image (checked once per image); a node with a disk is checked layer by layer, since it may have planted links.
+ * `merged`: the mount point the node's root goes on (in its own mount namespace).
  */
 export async function prepareNode(
   node: NodeSpec,
   dir: string,
   image: PreparedImage,
-  files: { devTemplate: string; fstabFile: string },
+  merged: string,
 ): Promise<HolderSpec> {
   const upper = join(dir, 'upper');
   const fresh = !existsSync(upper);
@@ -74,9 +149,10 @@ export async function prepareNode(
     work: join(dir, 'disks', `lun${d.lun}`, 'work'),
     mountPoint: d.mountPoint,
   }));
-  for (const d of [upper, join(dir, 'work'), join(dir, 'merged'), ...disks.flatMap((d) => [d.upper, d.work])])
+  for (const d of [upper, join(dir, 'work'), ...disks.flatMap((d) => [d.upper, d.work])])
     await mkdir(d, { recursive: true });
-  const user = fresh ? image.user : await autoUserPresent(upper, image.lower);
+  const lowers = image.layer === undefined ? [image.lower] : [image.layer, image.lower];
+  const user = fresh ? image.user : await autoUserPresent([upper, ...lowers]);
   const addUser = { passwd: !user.passwd, group: !user.group };
   let unsafe = fresh
     ? image.unsafe
@@ -88,19 +164,17 @@ export async function prepareNode(
         unsafe = `${NODE_ROOT_DIR}/${d}`;
   if (unsafe !== undefined)
     throw new Error(`node ${node.nodeId}: ${unsafe} is a link or not a folder on its disk; it cannot boot`);
-  await batchFolders(upper);
   return {
+    fresh,
     nodeId: node.nodeId,
     nodeDir: dir,
     hostname: node.hostname,
-    lower: image.lower,
+    lower: lowers.join(':'),
     upper,
     work: join(dir, 'work'),
-    merged: join(dir, 'merged'),
+    merged,
     disks,
-    devTemplate: files.devTemplate,
     devSizeMB: Math.max(64, Math.floor(node.size.memoryMB / 2)),
-    fstabFile: files.fstabFile,
     addUser,
   };
 }

@@ -9,16 +9,22 @@ import { DROPPED_CAPS, shq } from './sandbox.ts';
 const run = promisify(execFile);
 
 /**
- * The shell scripts of a node sandbox, run through the Launcher (sourced in a subshell of it, so `$$` is the
- * launcher's PID: scripts take their own from `cd -P /proc/self`). A node's holder is `unshare --mount --pid
- * --fork --uts --ipc` running holderSetup on the host (full capabilities) as PID 1 of the new PID namespace:
- * one `mount -a -T <fstab>` mounts the overlay root (nodev: device nodes in an image are inert), /proc, a
- * tmpfs /dev, /dev/pts and each data disk's overlay; `cp -a` fills /dev from a template made once per host
- * (null, zero, full, random, urandom, tty, shm, fd links); builtins add the `_azbatch` user if missing, set
- * the hostname and record the host PID; then it drops the capabilities execs must not have (they must not
- * have more than the holder either, or nsenter may not enter it) and pivot_roots. Inside, the image's
- * /bin/sh unmounts the old root, says `ready` and loops on `sleep` — a shell waiting for a child reaps the
- * orphans the kernel hands to PID 1. Its argv carries `lazurite-node=<id>` so a restarted server finds it.
+ * The scripts of a node sandbox, run through the Launcher (sourced in a subshell of it, so `$$` is the
+ * launcher's PID: scripts take their own from `cd -P /proc/self`). A node's holder is PID 1 of its own mount, PID,
+ * UTS and IPC namespaces. It mounts the overlay root (nodev: device nodes in an image are inert; the image
+ * with the node layer of node-prepare.ts below the node's upper) on a mount point every node shares (each
+ * mounts it in its own namespace only), /proc, a tmpfs /dev with null, zero, full, random, urandom, tty, shm and
+ * the fd links, /dev/pts and each data disk's overlay; adds the `_azbatch` user if the node's files lack it, sets
+ * the hostname and records its host PID; then it drops the capabilities execs must not have (they must not have
+ * more than the holder either, or nsenter may not enter it), pivot_roots, detaches the host tree, says `ready`
+ * and reaps the orphans the kernel hands to PID 1. Its argv carries `lazurite-node=<id>` once it is complete, so
+ * a restarted server finds it.
+ * Two ways, the same result: with the node-up helper (node-up.c, ADR 0017; nodeUpCommand) one compiled process
+ * does all of it with system calls and stays PID 1 (its argv says `lazurite-boot=<id>` until complete); without
+ * a C compiler, `unshare --mount --pid --fork --uts --ipc` runs holderSetup on the host (full capabilities):
+ * one `mount -a -T <fstab>`, `cp -a` of a /dev template made once per host, builtins for the user, hostname and
+ * PID, `setpriv` and `pivot_root`; inside, the image's /bin/sh unmounts the old root, says `ready` and loops on
+ * `sleep` (a shell waiting for a child reaps orphans); until it execs, its argv holds the marker quoted.
  * The Batch folders are made by the executor in the upper before mounting (no process). Every host-side path
  * the setup touches inside the node was checked by `checkInsideNode` first: none is a symbolic link that would
  * lead the host's root out of the node.
@@ -28,6 +34,8 @@ const run = promisify(execFile);
 export const NODE_DROPPED_CAPS = `${DROPPED_CAPS},-linux_immutable`;
 export const AUTO_USER = { name: '_azbatch', uid: 1000, gid: 1000, home: '/home/_azbatch' };
 export const HOLDER_MARKER = 'lazurite-node=';
+/** A node-up holder's marker until it is complete (as long as HOLDER_MARKER: rewritten in place). */
+export const BOOT_MARKER = 'lazurite-boot=';
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 export const BATCH_DIRS = ['startup', 'shared', 'workitems', 'fsmounts'];
 
@@ -35,19 +43,35 @@ export interface HolderSpec {
   nodeId: string;
   nodeDir: string;
   hostname: string;
+  /** Whether the node's upper was made just now (holds nothing yet). */
+  fresh: boolean;
+  /** The overlay's lowerdir: the node layer (if any) above the image, colon-separated. */
   lower: string;
   upper: string;
   work: string;
   merged: string;
   /** Overlays of the data disks, mounted inside the node at `mountPoint`, parents first. */
   disks: { lower: string; upper: string; work: string; mountPoint: string }[];
-  devTemplate: string;
   devSizeMB: number;
-  /** Where nodeFstab's text is written for the holder to read. */
-  fstabFile: string;
   /** Which parts of the auto-user the node's root still lacks. */
   addUser: { passwd: boolean; group: boolean };
 }
+
+/** What only the shell set-up reads: the /dev template and where nodeFstab's text is written for it. */
+export interface ShellFiles {
+  devTemplate: string;
+  fstabFile: string;
+}
+
+/** The auto-user's /etc/passwd and /etc/group lines. */
+export const AUTO_USER_LINES = {
+  passwd: `${AUTO_USER.name}:x:${AUTO_USER.uid}:${AUTO_USER.gid}::${AUTO_USER.home}:/bin/sh`,
+  group: `${AUTO_USER.name}:x:${AUTO_USER.gid}:`,
+};
+
+/** An overlay's file-system options (mount(2) data; `nodev` is a flag the fstab and node-up add). */
+const overlayOptions = (lower: string, upper: string, work: string) =>
+  `lowerdir=${lower},upperdir=${upper},workdir=${work}`;
 
 /** A value for an fstab field: spaces, tabs, newlines and backslashes as octal escapes. */
 const fstabField = (s: string): string =>
@@ -57,7 +81,7 @@ const fstabField = (s: string): string =>
 export function nodeFstab(spec: HolderSpec): string {
   const m = spec.merged;
   const overlay = (lower: string, upper: string, work: string, at: string, extra = '') =>
-    `overlay ${fstabField(at)} overlay ${fstabField(`nodev,lowerdir=${lower},upperdir=${upper},workdir=${work}${extra}`)} 0 0`;
+    `overlay ${fstabField(at)} overlay ${fstabField(`nodev,${overlayOptions(lower, upper, work)}${extra}`)} 0 0`;
   return (
     [
       overlay(spec.lower, spec.upper, spec.work, m),
@@ -80,21 +104,18 @@ const holderInner = (id: string) =>
   ].join('\n');
 
 /** The host-side setup of a holder (see the comment at the top). */
-export function holderSetup(spec: HolderSpec, id: string): string {
+export function holderSetup(spec: HolderSpec, files: ShellFiles, id: string): string {
   const m = shq(spec.merged);
-  const u = AUTO_USER;
   return [
     'set -e',
     'cd -P /proc/self && pid=${PWD#/proc/}',
     `echo ${shq(id)}" pid $pid"`,
     // PID 1 dies with the node: keep the OOM killer off it where the host allows lowering the score.
     '{ echo -1000 >/proc/self/oom_score_adj; } 2>/dev/null || :',
-    `mount -a -T ${shq(spec.fstabFile)}`,
-    `cp -a ${shq(`${spec.devTemplate}/.`)} ${m}/dev/`,
-    ...(spec.addUser.passwd
-      ? [`echo ${shq(`${u.name}:x:${u.uid}:${u.gid}::${u.home}:/bin/sh`)} >>${m}/etc/passwd`]
-      : []),
-    ...(spec.addUser.group ? [`echo ${shq(`${u.name}:x:${u.gid}:`)} >>${m}/etc/group`] : []),
+    `mount -a -T ${shq(files.fstabFile)}`,
+    `cp -a ${shq(`${files.devTemplate}/.`)} ${m}/dev/`,
+    ...(spec.addUser.passwd ? [`echo ${shq(AUTO_USER_LINES.passwd)} >>${m}/etc/passwd`] : []),
+    ...(spec.addUser.group ? [`echo ${shq(AUTO_USER_LINES.group)} >>${m}/etc/group`] : []),
     `echo ${shq(spec.hostname)} >/proc/sys/kernel/hostname`,
     `echo "$pid" >${shq(join(spec.nodeDir, 'holder.pid'))}`,
     `cd ${m}`,
@@ -103,12 +124,49 @@ export function holderSetup(spec: HolderSpec, id: string): string {
 }
 
 /** The host script (run by the Launcher as request `id`) that starts a holder: join the node's cgroups, unshare. */
-export function holderCommand(spec: HolderSpec, cgroupProcs: string[], id: string): string {
+export function holderCommand(
+  spec: HolderSpec,
+  files: ShellFiles,
+  cgroupProcs: string[],
+  id: string,
+): string {
   return [
     'cd -P /proc/self && me=${PWD#/proc/} && cd /',
     ...cgroupProcs.map((f) => `echo "$me" >${shq(f)} || exit 125`),
-    `exec unshare --mount --pid --fork --uts --ipc --propagation private /bin/sh -c ${shq(holderSetup(spec, id))}`,
+    `exec unshare --mount --pid --fork --uts --ipc --propagation private /bin/sh -c ${shq(holderSetup(spec, files, id))}`,
   ].join('\n');
+}
+
+/**
+ * The one-line script (Launcher request `id`, sourced: the launcher's subshell waits for the helper) that starts
+ * a holder through the node-up helper; `caps`: the capability numbers it drops (enter-node.ts); `folders`: the
+ * folders it makes in the upper before mounting it.
+ */
+export function nodeUpCommand(
+  spec: HolderSpec,
+  cgroupProcs: string[],
+  id: string,
+  helper: string,
+  caps: string,
+  folders: string[],
+): string {
+  const args = [
+    id,
+    `${BOOT_MARKER}${spec.nodeId}`,
+    spec.hostname,
+    join(spec.nodeDir, 'holder.pid'),
+    caps,
+    cgroupProcs.join('\n'),
+    spec.merged,
+    String(spec.devSizeMB),
+    spec.addUser.passwd ? AUTO_USER_LINES.passwd : '',
+    spec.addUser.group ? AUTO_USER_LINES.group : '',
+    spec.upper,
+    folders.join('\n'),
+    overlayOptions(spec.lower, spec.upper, spec.work),
+    ...spec.disks.flatMap((d) => [d.mountPoint, overlayOptions(d.lower, d.upper, d.work)]),
+  ];
+  return [helper, ...args].map(shq).join(' ');
 }
 
 /**
@@ -304,13 +362,10 @@ export async function checkInsideNode(
   return true;
 }
 
-/** Whether the node's /etc/passwd and /etc/group (upper over lower) already name the auto-user. */
-export async function autoUserPresent(
-  upper: string,
-  lower: string,
-): Promise<{ passwd: boolean; group: boolean }> {
+/** Whether the node's /etc/passwd and /etc/group (in the first of `layers`, topmost first, that has each) already name the auto-user. */
+export async function autoUserPresent(layers: string[]): Promise<{ passwd: boolean; group: boolean }> {
   const has = async (file: string) => {
-    for (const root of [upper, lower]) {
+    for (const root of layers) {
       const kind = await entryAt(join(root, file));
       if (kind === 'absent') continue;
       if (kind !== 'file') return false;
