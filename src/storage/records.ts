@@ -272,6 +272,8 @@ export interface NodeRecord {
   /** Task runs completed on the node (absent on records written before tasks existed). */
   totalTasksRun?: number;
   totalTasksSucceeded?: number;
+  /** disablescheduling/enablescheduling (absent = enabled). */
+  schedulingState?: 'enabled' | 'disabled';
 }
 
 /** One run of a job preparation or release task on a node (JobPreparationTaskExecutionInformation). */

@@ -127,6 +127,8 @@ export function registerNodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     });
   }
 
+  registerNodeScheduling(app, deps);
+
   app.get('/pools/:poolId/nodes/:nodeId/files', async (request) => {
     const ctx = contextOf(request);
     const { poolId, nodeId } = params(request);
@@ -156,5 +158,27 @@ export function registerNodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     method: ['GET', 'HEAD'],
     url: '/pools/:poolId/nodes/:nodeId/files/*',
     handler: (request, reply) => file(request, reply, request.method === 'GET'),
+  });
+}
+
+/** disablescheduling (requeue, terminate or taskcompletion) and enablescheduling. */
+function registerNodeScheduling(app: FastifyInstance, deps: ApiDeps): void {
+  app.post('/pools/:poolId/nodes/:nodeId/disablescheduling', async (request, reply) => {
+    const ctx = contextOf(request);
+    const body = batchBody(deps.specs, 'NodeDisableSchedulingParameter', request.body, { optional: true });
+    const { poolId, nodeId } = params(request);
+    const option =
+      typeof body.nodeDisableSchedulingOption === 'string' ? body.nodeDisableSchedulingOption : 'requeue';
+    await deps.nodes.disableScheduling(ctx.account, poolId, nodeId, option);
+    void reply.header('DataServiceId', `${ctx.accountUrl}/pools/${poolId}/nodes/${nodeId}`);
+    return reply.status(200).send();
+  });
+
+  app.post('/pools/:poolId/nodes/:nodeId/enablescheduling', async (request, reply) => {
+    const ctx = contextOf(request);
+    const { poolId, nodeId } = params(request);
+    await deps.nodes.enableScheduling(ctx.account, poolId, nodeId);
+    void reply.header('DataServiceId', `${ctx.accountUrl}/pools/${poolId}/nodes/${nodeId}`);
+    return reply.status(200).send();
   });
 }

@@ -96,7 +96,7 @@ export function nodeToWire(
     id: node.id,
     url: `${accountUrl}/pools/${pool.id}/nodes/${node.id}`,
     state: node.state,
-    schedulingState: 'enabled',
+    schedulingState: node.schedulingState ?? 'enabled',
     stateTransitionTime: node.stateTransitionTime,
     ...(node.lastBootTime === null ? {} : { lastBootTime: node.lastBootTime }),
     allocationTime: node.allocationTime,

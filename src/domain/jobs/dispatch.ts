@@ -25,8 +25,14 @@ import {
  */
 
 const key = (...parts: string[]) => parts.join('|').toLowerCase();
-const SCHEDULABLE = new Set(['idle', 'running']);
+const SCHEDULABLE = new Set(['idle', 'running', 'offline']);
+/** A node that may keep its tasks (an offline one: scheduling disabled, letting its tasks finish). */
 const schedulable = (n: NodeRecord) => SCHEDULABLE.has(n.state) && n.goal === 'run';
+/** A node that may take new tasks. */
+const claimable = (n: NodeRecord) => schedulable(n) && n.schedulingState !== 'disabled';
+/** The state a schedulable node shows: running with tasks, else offline when disabled, else idle. */
+const restingState = (n: NodeRecord, tasks: number) =>
+  tasks > 0 ? 'running' : n.schedulingState === 'disabled' ? 'offline' : 'idle';
 
 /** Applies task reports; reports for an older run (attempt) or a task no longer on that node are ignored. */
 export async function applyTaskReports(tx: StoreTx, reports: TaskReport[], now: Date): Promise<boolean> {
@@ -144,12 +150,13 @@ export async function dispatchTasks(
       current: new Map(nodes.map((n) => [n.id.toLowerCase(), n])),
       dirty: new Set(),
     };
-    const claimed = await claim(tx, pool, usable, hosts, byNode, jobOf, now);
+    const open = new Set(nodes.filter(claimable).map((n) => n.id.toLowerCase()));
+    const claimed = await claim(tx, pool, open, hosts, byNode, jobOf, now);
     await tx.putTasks(claimed);
     movedTasks += lost.length + claimed.length;
     for (const [k, node] of hosts.current) {
       const own = byNode.get(k) ?? [];
-      const busy = own.length > 0 ? 'running' : 'idle';
+      const busy = restingState(node, own.length);
       const moved =
         SCHEDULABLE.has(node.state) && node.state !== busy ? moveNode(node, busy, now) : undefined;
       const latest = moved ?? node;

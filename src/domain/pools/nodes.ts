@@ -15,6 +15,9 @@ import type {
 } from '../../storage/records.ts';
 import type { DomainContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
+import { finishTask, requeueTask, settleJob } from '../jobs/task-outcome.ts';
+import { moveNode } from './node-states.ts';
+import { invalidProperty } from './pool-spec.ts';
 import { poolNotFound } from './pools.ts';
 
 /** The 409 the Batch service gives for a node operation in a state that does not allow it. */
@@ -50,6 +53,19 @@ function unavailable(err: unknown, nodeId: string): unknown {
 
 /** Finds the host that runs a node, so file requests reach its executor. */
 export type ExecutorLookup = (hostId: string) => NodeFileAccess | undefined;
+
+const TASK_ENDED = {
+  category: 'usererror' as const,
+  code: 'TaskEnded',
+  message: 'Task Was Ended by User Request',
+};
+
+const alreadyInState = (state: string) =>
+  new DomainError(
+    'conflict',
+    'NodeAlreadyInTargetSchedulingState',
+    `The specified compute node is already in the target scheduling state (${state}).`,
+  );
 
 /** Compute nodes of a pool: read, reboot, reimage, and their files (through the host that runs them). */
 export class NodeService {
@@ -138,6 +154,44 @@ export class NodeService {
           startTaskInfo: to === 'reimaging' ? null : node.startTaskInfo,
         },
       ]);
+    });
+    this.onChange();
+  }
+
+  /**
+   * disablescheduling: the node takes no new tasks; its running tasks are requeued (default), ended
+   * (`terminate`) or left to finish (`taskcompletion`). With none left it shows `offline`.
+   */
+  async disableScheduling(account: BatchAccountRecord, poolId: string, nodeId: string, option = 'requeue') {
+    if (!['requeue', 'terminate', 'taskcompletion'].includes(option))
+      throw invalidProperty('nodeDisableSchedulingOption', 'Use requeue, terminate or taskcompletion.');
+    await this.ctx.store.transaction(async (tx) => {
+      const { pool, node } = await this.requireNode(tx, account.name, poolId, nodeId);
+      if (node.schedulingState === 'disabled') throw alreadyInState('disabled');
+      const now = this.ctx.clock.now();
+      let running = await tx.tasksOnNodes(account.name, pool.id, [node.id]);
+      if (option === 'requeue') await tx.putTasks(running.map((t) => requeueTask(t, now)));
+      if (option === 'terminate') {
+        const ended = running.map((t) => finishTask(t, now, { failureInfo: TASK_ENDED }));
+        await tx.putTasks(ended);
+        for (const t of ended) await settleJob(tx, t, now);
+      }
+      if (option !== 'taskcompletion') running = [];
+      const disabled: NodeRecord = { ...node, schedulingState: 'disabled' };
+      const idle = running.length === 0 && (node.state === 'idle' || node.state === 'running');
+      await tx.putNodes([(idle ? moveNode(disabled, 'offline', now) : undefined) ?? disabled]);
+    });
+    this.onChange();
+  }
+
+  /** enablescheduling: the node takes tasks again (an offline node is idle until it gets one). */
+  async enableScheduling(account: BatchAccountRecord, poolId: string, nodeId: string) {
+    await this.ctx.store.transaction(async (tx) => {
+      const { node } = await this.requireNode(tx, account.name, poolId, nodeId);
+      if (node.schedulingState !== 'disabled') throw alreadyInState('enabled');
+      const enabled: NodeRecord = { ...node, schedulingState: 'enabled' };
+      const now = this.ctx.clock.now();
+      await tx.putNodes([(node.state === 'offline' ? moveNode(enabled, 'idle', now) : undefined) ?? enabled]);
     });
     this.onChange();
   }
