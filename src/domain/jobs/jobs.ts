@@ -15,7 +15,7 @@ import { jobExists, jobNotActive, jobNotFound, jobWriteRefusal, underProperty } 
 import { releaseJob } from './job-prep.ts';
 import { checkJobAdd, checkPriority, constraintsOf, record, type JobAddChecked } from './spec.ts';
 import { moveJob } from './states.ts';
-import { finishTask, requeueTask, terminateJob } from './task-outcome.ts';
+import { finishTask, requeueTask, TASK_ENDED, terminateJob } from './task-outcome.ts';
 
 const STATE_FIELDS = ['id', 'priority'];
 const UPDATABLE = [
@@ -148,13 +148,7 @@ export class JobService {
           ? []
           : running.map((t) =>
               disableTasks === 'terminate'
-                ? finishTask(t, now, {
-                    failureInfo: {
-                      category: 'usererror',
-                      code: 'TaskEnded',
-                      message: 'Task Was Ended by User Request',
-                    },
-                  })
+                ? finishTask(t, now, { failureInfo: TASK_ENDED })
                 : { ...requeueTask(t, now), held: true },
             );
       const queued = await tx.listTasks(account, job.id, { states: ['active'] });

@@ -183,6 +183,13 @@ async function unblockDependents(tx: StoreTx, parent: TaskRecord): Promise<void>
  * terminating → completed: running tasks end (their nodes kill them when they are no longer assigned),
  * queued tasks stay as they are but are no longer scheduled.
  */
+/** The failure of a task ended by a user's request (terminate a task or its job, disable a job or a node). */
+export const TASK_ENDED = {
+  category: 'usererror',
+  code: 'TaskEnded',
+  message: 'Task Was Ended by User Request',
+} as const;
+
 export async function terminateJob(
   tx: StoreTx,
   job: JobRecord,
@@ -192,11 +199,7 @@ export async function terminateJob(
   const terminating = moveJob(job, 'terminating', now);
   if (!terminating) return job;
   const running = await tx.listTasks(job.accountName, job.id, { states: ['preparing', 'running'] });
-  const ended = running.map((t) =>
-    finishTask(t, now, {
-      failureInfo: { category: 'usererror', code: 'TaskEnded', message: 'Task Was Ended by User Request' },
-    }),
-  );
+  const ended = running.map((t) => finishTask(t, now, { failureInfo: TASK_ENDED }));
   const queued = await tx.listTasks(job.accountName, job.id, { states: ['active'] });
   await tx.putTasks([...ended, ...queued.map((t) => ({ ...t, held: true }))]);
   await releaseJob(tx, job, false);

@@ -8,7 +8,7 @@ import { jobNotFound, jobWriteRefusal, taskCompleted, taskExists, taskNotFound }
 import { constraintsOf } from './spec.ts';
 import { moveTask } from './states.ts';
 import { checkTaskAdd, type TaskAddChecked } from './task-spec.ts';
-import { finishTask, settleJob } from './task-outcome.ts';
+import { finishTask, settleJob, TASK_ENDED } from './task-outcome.ts';
 
 /** One entry of an addtaskcollection answer. */
 export type TaskAddResult =
@@ -339,9 +339,7 @@ export class TaskService {
       const task = await this.find(tx, account, jobId, taskId);
       checkConditions(task, cond, 'write');
       if (task.state === 'completed') throw taskCompleted();
-      const ended = finishTask(task, now, {
-        failureInfo: { category: 'usererror', code: 'TaskEnded', message: 'Task Was Ended by User Request' },
-      });
+      const ended = finishTask(task, now, { failureInfo: TASK_ENDED });
       await tx.putTasks([{ ...ended, etag: this.etag() }]);
       await settleJob(tx, ended, now);
       return ended;

@@ -15,7 +15,7 @@ import type {
 } from '../../storage/records.ts';
 import type { DomainContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
-import { finishTask, requeueTask, settleJob } from '../jobs/task-outcome.ts';
+import { finishTask, requeueTask, settleJob, TASK_ENDED } from '../jobs/task-outcome.ts';
 import { moveNode } from './node-states.ts';
 import { invalidProperty } from './pool-spec.ts';
 import { poolNotFound } from './pools.ts';
@@ -53,12 +53,6 @@ function unavailable(err: unknown, nodeId: string): unknown {
 
 /** Finds the host that runs a node, so file requests reach its executor. */
 export type ExecutorLookup = (hostId: string) => NodeFileAccess | undefined;
-
-const TASK_ENDED = {
-  category: 'usererror' as const,
-  code: 'TaskEnded',
-  message: 'Task Was Ended by User Request',
-};
 
 const alreadyInState = (state: string) =>
   new DomainError(
