@@ -1,5 +1,5 @@
 import type { StoreTx } from '../../../storage/port.ts';
-import type { AutoScaleRunRecord, PoolRecord } from '../../../storage/records.ts';
+import type { AutoScaleRunRecord, NodeRecord, PoolRecord } from '../../../storage/records.ts';
 import type { DomainContext } from '../../context.ts';
 import { DEFAULT_RESIZE_TIMEOUT_MS } from '../pool-spec.ts';
 import { evaluateFormula, type FormulaOutcome, type MetricSample } from './evaluate.ts';
@@ -22,6 +22,10 @@ interface History {
   samples: MetricSample[];
   completed?: { succeeded: number; failed: number };
 }
+
+/** The pool's nodes that count (those leaving it do not). */
+const liveNodes = async (tx: StoreTx, pool: PoolRecord): Promise<NodeRecord[]> =>
+  (await tx.listNodes(pool.accountName, pool.id)).filter((n) => n.state !== 'leavingpool');
 
 const historyKey = (pool: PoolRecord) => `${pool.accountName}|${pool.id}`.toLowerCase();
 
@@ -63,8 +67,11 @@ export class AutoScaler {
     this.options = { ...DEFAULTS, ...options };
   }
 
-  /** Records one sample of the pool's metrics unless one was taken within the sample interval. */
-  async sample(tx: StoreTx, pool: PoolRecord, now: Date, force = false): Promise<void> {
+  /**
+   * Records one sample of the pool's metrics unless one was taken within the sample interval; `nodes` are the
+   * pool's nodes when the caller has read them already.
+   */
+  private async sample(tx: StoreTx, pool: PoolRecord, now: Date, nodes?: NodeRecord[]): Promise<void> {
     const key = historyKey(pool);
     let h = this.history.get(key);
     if (h?.creationTime !== pool.creationTime) {
@@ -72,9 +79,9 @@ export class AutoScaler {
       this.history.set(key, h);
     }
     const last = h.samples.at(-1);
-    if (!force && last && now.getTime() - last.at < this.options.sampleIntervalMs) return;
+    if (last && now.getTime() - last.at < this.options.sampleIntervalMs) return;
     const tasks = await tx.countPoolTasks(pool.accountName, pool.id);
-    const nodes = (await tx.listNodes(pool.accountName, pool.id)).filter((n) => n.state !== 'leavingpool');
+    const live = nodes ?? (await liveNodes(tx, pool));
     const previous = h.completed ?? { succeeded: tasks.succeeded, failed: tasks.failed };
     h.completed = { succeeded: tasks.succeeded, failed: tasks.failed };
     h.samples.push({
@@ -85,7 +92,7 @@ export class AutoScaler {
         $PendingTasks: tasks.active + tasks.running,
         $SucceededTasks: Math.max(0, tasks.succeeded - previous.succeeded),
         $FailedTasks: Math.max(0, tasks.failed - previous.failed),
-        $SampleNodeCount: nodes.length,
+        $SampleNodeCount: live.length,
       },
     });
     const oldest = now.getTime() - this.options.historyMs;
@@ -99,9 +106,9 @@ export class AutoScaler {
     statements: Assignment[],
     now: Date,
   ): Promise<{ run: AutoScaleRunRecord; outcome?: FormulaOutcome }> {
-    await this.sample(tx, pool, now);
-    const nodes = (await tx.listNodes(pool.accountName, pool.id)).filter((n) => n.state !== 'leavingpool');
-    const count = (f: (n: (typeof nodes)[number]) => boolean) => nodes.filter(f).length;
+    const nodes = await liveNodes(tx, pool);
+    await this.sample(tx, pool, now, nodes);
+    const count = (f: (n: NodeRecord) => boolean) => nodes.filter(f).length;
     const timestamp = now.toISOString();
     try {
       const outcome = evaluateFormula(statements, {
@@ -161,8 +168,11 @@ export class AutoScaler {
       let changed = false;
       for (const pool of pools) {
         if (pool.state !== 'active' || !pool.autoScale) continue;
-        await this.sample(tx, pool, now);
-        if (now.getTime() < Date.parse(pool.autoScale.nextEvaluationAt)) continue;
+        if (now.getTime() < Date.parse(pool.autoScale.nextEvaluationAt)) {
+          await this.sample(tx, pool, now);
+          continue;
+        }
+        // An evaluation samples first itself.
         const next = await this.evaluateAndApply(tx, pool, now);
         await tx.putPool(next);
         changed ||= next.allocationState !== pool.allocationState;
