@@ -7,14 +7,12 @@
  * Env: BENCH_EXECS (default 2000), LAZURITE_ENTER_NODE=0 for the shell chain.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packDirectory, putManifest } from '../src/content/manifests.ts';
-import { regionPaths, RegionStores } from '../src/content/regions.ts';
-import { buildTinyRootfs } from '../src/content/rootfs/tiny.ts';
-import { NODE_ROOT_DIR, type NodeImage } from '../src/backends/port.ts';
+import { NODE_ROOT_DIR } from '../src/backends/port.ts';
 import { LocalNodeExecutor } from '../src/backends/local/node-executor.ts';
+import { tinyNodeImage } from '../src/backends/local/tiny-image.fixture.ts';
 import { cpuClock } from './cpu-clock.ts';
 
 const COUNT = Number(process.env.BENCH_EXECS ?? 2000);
@@ -39,20 +37,7 @@ function rawSpawns(pid: number, count: number): Promise<number> {
 async function main(): Promise<void> {
   const clock = cpuClock();
   const dataDir = mkdtempSync(join(tmpdir(), 'lzr-bench-exec-'));
-  const regions = new RegionStores(regionPaths(dataDir, ['westeurope'], {}));
-  const store = await regions.get('westeurope');
-  const root = join(dataDir, 'build');
-  mkdirSync(root);
-  await buildTinyRootfs(root);
-  const image: NodeImage = {
-    region: 'westeurope',
-    osManifest: await putManifest(store, {
-      kind: 'filesystem',
-      sizeGB: 1,
-      layers: [await packDirectory(store, root)],
-    }),
-    dataDisks: [],
-  };
+  const { regions, image } = await tinyNodeImage(dataDir);
   const x = new LocalNodeExecutor({ dataDir, regions });
   const ids = Array.from({ length: NODES }, (_, i) => `n${String(i)}`);
   try {

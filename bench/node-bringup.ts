@@ -4,14 +4,12 @@
  * /proc/stat) so the executor's own cost can be told apart from the pool machinery's.
  * `BENCH_NODES` (default 300), `BENCH_CONCURRENCY` (default 4).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalNodeExecutor } from '../src/backends/local/node-executor.ts';
-import { NODE_ROOT_DIR, type NodeImage } from '../src/backends/port.ts';
-import { packDirectory, putManifest } from '../src/content/manifests.ts';
-import { regionPaths, RegionStores } from '../src/content/regions.ts';
-import { buildTinyRootfs } from '../src/content/rootfs/tiny.ts';
+import { NODE_ROOT_DIR } from '../src/backends/port.ts';
+import { tinyNodeImage } from '../src/backends/local/tiny-image.fixture.ts';
 
 const NODES = Number(process.env.BENCH_NODES ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
@@ -33,20 +31,7 @@ async function each(n: number, work: (i: number) => Promise<void>): Promise<void
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'lazurite-bench-bringup-'));
-const regions = new RegionStores(regionPaths(dir, ['westeurope'], {}));
-const root = join(dir, 'build');
-mkdirSync(root);
-await buildTinyRootfs(root);
-const store = await regions.get('westeurope');
-const image: NodeImage = {
-  region: 'westeurope',
-  osManifest: await putManifest(store, {
-    kind: 'filesystem',
-    sizeGB: 1,
-    layers: [await packDirectory(store, root)],
-  }),
-  dataDisks: [],
-};
+const { regions, image } = await tinyNodeImage(dir);
 const executor = new LocalNodeExecutor({ dataDir: dir, regions });
 try {
   await executor.hydrate(image);

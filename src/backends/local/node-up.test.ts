@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { packDirectory, putManifest } from '../../content/manifests.ts';
-import { regionPaths, RegionStores } from '../../content/regions.ts';
-import { buildTinyRootfs } from '../../content/rootfs/tiny.ts';
 import { NODE_ROOT_DIR, type NodeImage, type NodeSpec, type ProcessSpec } from '../port.ts';
 import { LocalNodeExecutor } from './node-executor.ts';
+import { tinyNodeImage } from './tiny-image.fixture.ts';
 
 /** Holder bring-up (node-up helper and shell set-up alike): PID 1, the marker, the node layer. */
 
@@ -17,18 +15,7 @@ type Chain = (typeof CHAINS)[number];
 
 async function fixture() {
   const dataDir = mkdtempSync(join(tmpdir(), 'lzr-nodeup-'));
-  const regions = new RegionStores(regionPaths(dataDir, ['westeurope'], {}));
-  const root = join(dataDir, 'build');
-  mkdirSync(root);
-  await buildTinyRootfs(root);
-  const store = await regions.get('westeurope');
-  const layers = [await packDirectory(store, root)];
-  const image: NodeImage = {
-    region: 'westeurope',
-    osManifest: await putManifest(store, { kind: 'filesystem', sizeGB: 1, layers }),
-    dataDisks: [],
-  };
-  return { dataDir, regions, image };
+  return { dataDir, ...(await tinyNodeImage(dataDir)) };
 }
 
 function executor(f: Awaited<ReturnType<typeof fixture>>, chain: Chain): LocalNodeExecutor {
