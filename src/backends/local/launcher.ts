@@ -2,8 +2,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
-import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import { holdEventLoop, onLines } from './child-io.ts';
 
 /**
  * Runs host shell scripts through one small long-lived `/bin/sh`, so starting a process costs a fork of a 1 MB
@@ -46,7 +46,6 @@ export class Launcher {
   private dir: Promise<string> | undefined;
   private child: ChildProcessWithoutNullStreams | undefined;
   private readonly pending = new Map<string, Pending>();
-  private buffer = '';
   private seq = 0;
 
   /** `fallbackDir`: where scripts go when the host has no /dev/shm. */
@@ -78,19 +77,13 @@ export class Launcher {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { PATH: this.path },
     });
-    child.stdout.on('data', (d: Buffer) => {
-      this.buffer += d.toString();
-      let i;
-      while ((i = this.buffer.indexOf('\n')) >= 0) {
-        this.line(dir, this.buffer.slice(0, i));
-        this.buffer = this.buffer.slice(i + 1);
-      }
+    onLines(child.stdout, (line) => {
+      this.line(dir, line);
     });
     child.stderr.resume();
     child.stdin.on('error', () => undefined);
     child.on('exit', () => {
       if (this.child === child) this.child = undefined;
-      this.buffer = '';
       const lost = [...this.pending.values()];
       this.pending.clear();
       for (const p of lost) p.reject(new Error('the process launcher exited'));
@@ -131,15 +124,7 @@ export class Launcher {
 
   /** Keeps the event loop alive only while someone waits for a script. */
   private refresh(): void {
-    const c = this.child;
-    if (!c) return;
-    const on = this.pending.size > 0;
-    for (const s of [c.stdin, c.stdout, c.stderr] as unknown as Socket[]) {
-      if (on) s.ref();
-      else s.unref();
-    }
-    if (on) c.ref();
-    else c.unref();
+    if (this.child) holdEventLoop(this.child, this.pending.size > 0);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { basename } from 'node:path';
+import { holdEventLoop, onLines } from './child-io.ts';
 import type { LaunchResult } from './launcher.ts';
 
 /** Where a node's runner lives and what it joins (enter-node.c, `serve`). */
@@ -51,7 +51,6 @@ interface Runner {
   holderPid: number;
   child: ChildProcessWithoutNullStreams;
   pending: Map<string, Waiting>;
-  buffer: string;
   stderr: string;
 }
 
@@ -122,15 +121,9 @@ export class NodeRunners {
       ],
       { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: this.path } },
     );
-    const runner: Runner = { holderPid: place.holderPid, child, pending: new Map(), buffer: '', stderr: '' };
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => {
-      runner.buffer += d;
-      let i;
-      while ((i = runner.buffer.indexOf('\n')) >= 0) {
-        this.line(runner, runner.buffer.slice(0, i));
-        runner.buffer = runner.buffer.slice(i + 1);
-      }
+    const runner: Runner = { holderPid: place.holderPid, child, pending: new Map(), stderr: '' };
+    onLines(child.stdout, (line) => {
+      this.line(runner, line);
     });
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (d: string) => {
@@ -164,14 +157,7 @@ export class NodeRunners {
 
   /** Keeps the event loop alive only while a run waits on the runner. */
   private refresh(runner: Runner): void {
-    const c = runner.child;
-    const on = runner.pending.size > 0;
-    for (const s of [c.stdin, c.stdout, c.stderr] as unknown as Socket[]) {
-      if (on) s.ref();
-      else s.unref();
-    }
-    if (on) c.ref();
-    else c.unref();
+    holdEventLoop(runner.child, runner.pending.size > 0);
   }
 
   /** Lets the node's runner go (its stdin ends; runs still going finish without it). */
