@@ -1,4 +1,5 @@
-import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey } from 'node:crypto';
+import { boundedMemo } from '../../platform/memo.ts';
 import { constantTimeEqual } from '../../platform/secrets.ts';
 
 /** The parts of a received request that a Batch SharedKey signature covers. */
@@ -86,19 +87,10 @@ export function stringToSign(
 }
 
 /** Account keys as key objects, made once per key (decoding and importing a key costs more than the HMAC). */
-const keyObjects = new Map<string, KeyObject>();
-function keyObject(key: string): KeyObject {
-  let k = keyObjects.get(key);
-  if (k === undefined) {
-    if (keyObjects.size >= 64) keyObjects.clear();
-    k = createSecretKey(Buffer.from(key, 'base64'));
-    keyObjects.set(key, k);
-  }
-  return k;
-}
+const keyObjects = boundedMemo(64, (key) => createSecretKey(Buffer.from(key, 'base64')));
 
 export function sign(key: string, toSign: string): string {
-  return createHmac('sha256', keyObject(key)).update(toSign, 'utf8').digest('base64');
+  return createHmac('sha256', keyObjects.get(key)).update(toSign, 'utf8').digest('base64');
 }
 
 /**

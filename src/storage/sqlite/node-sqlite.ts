@@ -1,5 +1,6 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { SqliteDatabase } from 'kysely';
+import { boundedMemo } from '../../platform/memo.ts';
 
 /** Prepared statements kept per SQL text; past this many the cache starts over (SQL built with varying lists). */
 const STATEMENT_CACHE_SIZE = 500;
@@ -20,23 +21,14 @@ export function openNodeSqlite(path: string): SqliteDatabase {
   }
   type Param = null | number | bigint | string | Uint8Array;
   const asParams = (params: ReadonlyArray<unknown>): Param[] => params as Param[];
-  const statements = new Map<string, StatementSync>();
-  const prepared = (sql: string): StatementSync => {
-    let stmt = statements.get(sql);
-    if (stmt === undefined) {
-      if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();
-      stmt = db.prepare(sql);
-      statements.set(sql, stmt);
-    }
-    return stmt;
-  };
+  const statements = boundedMemo(STATEMENT_CACHE_SIZE, (sql): StatementSync => db.prepare(sql));
   return {
     close: () => {
       statements.clear();
       db.close();
     },
     prepare(sql: string) {
-      const stmt = prepared(sql);
+      const stmt = statements.get(sql);
       return {
         reader: stmt.columns().length > 0,
         all: (params) => stmt.all(...asParams(params)),
