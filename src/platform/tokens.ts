@@ -116,10 +116,12 @@ export class TokenSigner {
         algorithms: [ALG],
         currentDate: this.clock.now(),
         clockTolerance: 60,
+        requiredClaims: ['exp', 'nbf', 'iat'],
       }));
     } catch (err) {
       throw mapJoseError(err);
     }
+    checkLifetime(payload);
     const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
     if (!aud.some((a) => a !== undefined && audiences.some((want) => sameAudience(a, want)))) {
       throw new TokenRejected('audience', `The audience '${aud.join(',')}' is invalid.`);
@@ -143,6 +145,17 @@ export class TokenSigner {
   }
 }
 
+/** Entra ID's longest configurable access token lifetime: a token valid for longer was not issued by it. */
+const MAX_LIFETIME_SECONDS = 24 * 3600;
+
+/** `iat` ≤ `exp`, `nbf` < `exp`, and a lifetime Entra ID could have issued. */
+function checkLifetime(payload: JWTPayload): void {
+  const { exp, nbf, iat } = payload as { exp: number; nbf: number; iat: number };
+  if (nbf >= exp || iat > exp || exp - Math.min(iat, nbf) > MAX_LIFETIME_SECONDS + 600) {
+    throw new TokenRejected('malformed', 'The access token has an invalid lifetime (exp, nbf, iat).');
+  }
+}
+
 function sameAudience(a: string, b: string): boolean {
   return a.replace(/\/+$/, '').toLowerCase() === b.replace(/\/+$/, '').toLowerCase();
 }
@@ -150,6 +163,9 @@ function sameAudience(a: string, b: string): boolean {
 function mapJoseError(err: unknown): TokenRejected {
   if (err instanceof joseErrors.JWTExpired)
     return new TokenRejected('expired', 'The access token has expired.');
+  if (err instanceof joseErrors.JWTClaimValidationFailed && err.reason === 'missing') {
+    return new TokenRejected('malformed', `The access token is missing the ${err.claim} claim.`);
+  }
   if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'nbf') {
     return new TokenRejected('not-yet-valid', 'The access token is not yet valid.');
   }
