@@ -141,6 +141,8 @@ export async function startLazurite(
   try {
     const ctx: DomainContext = { store, clock, ids };
     await seedWellKnownEnvironment(ctx);
+    const upgraded = await new PrincipalService(ctx).upgradeSecretHashes();
+    if (upgraded > 0) logger.info({ upgraded }, 'client secret hashes wrapped in scrypt');
     const regions = regionStoresFor(config);
     const baseImages = baseImageServiceFor(config, ctx, regions);
     await ensureTinyImage(baseImages, logger);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { ManualClock } from '../platform/clock.ts';
 import { sequentialIds } from '../platform/ids.ts';
@@ -57,6 +58,34 @@ async function failsWith(p: Promise<unknown>, code: string): Promise<DomainError
 }
 
 describe('domain rules', () => {
+  test('client secrets stored as one round of sha256 are wrapped in scrypt at start-up and still authenticate', async () => {
+    const { principals, ctx } = await world();
+    const legacy = createHash('sha256').update(`salt-1:old-secret`).digest('base64');
+    await ctx.store.transaction((tx) =>
+      tx.addPrincipal({
+        objectId: '0f0f0f0f-0000-4000-8000-000000000001',
+        appId: '0f0f0f0f-0000-4000-8000-0000000000a1',
+        tenantId: WELL_KNOWN.tenantId,
+        displayName: 'old',
+        secretSalt: 'salt-1',
+        secretHash: legacy,
+        createdAt: 'then',
+      }),
+    );
+    assert.equal(await principals.upgradeSecretHashes(), 1);
+    assert.equal(await principals.upgradeSecretHashes(), 0, 'nothing left to wrap');
+    const row = await ctx.store.transaction((tx) =>
+      tx.findPrincipalByAppId('0f0f0f0f-0000-4000-8000-0000000000a1'),
+    );
+    assert.match(row?.secretHash ?? '', /^scrypt-sha256\$/);
+    const ok = await principals.authenticateClient(WELL_KNOWN.tenantId, row?.appId ?? '', 'old-secret');
+    assert.equal(ok.principal.displayName, 'old');
+    await failsWith(
+      principals.authenticateClient(WELL_KNOWN.tenantId, row?.appId ?? '', legacy),
+      'invalid_client',
+    );
+  });
+
   test('client secrets: right secret authenticates, wrong one and unknown tenant/app fail with AADSTS codes', async () => {
     const { principals } = await world();
     const ok = await principals.authenticateClient(

@@ -67,6 +67,39 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       await store.close();
     });
 
+    test('principals are listed, and a secret hash is replaced only while it is the expected one', async () => {
+      const store = await seeded();
+      const principal = (appId: string) => ({
+        objectId: `o-${appId}`,
+        appId,
+        tenantId: T,
+        displayName: appId,
+        secretSalt: 'salt',
+        secretHash: 'h1',
+        createdAt: 'now',
+      });
+      await store.transaction(async (tx) => {
+        await tx.addPrincipal(principal('b-app'));
+        await tx.addPrincipal(principal('a-app'));
+      });
+      const listed = await store.transaction((tx) => tx.listPrincipals());
+      assert.deepEqual(
+        listed.map((p) => p.appId),
+        ['a-app', 'b-app'],
+      );
+      assert.equal(await store.transaction((tx) => tx.replacePrincipalSecretHash('b-APP', 'h1', 'h2')), true);
+      assert.equal(
+        await store.transaction((tx) => tx.replacePrincipalSecretHash('b-app', 'h1', 'h3')),
+        false,
+      );
+      assert.equal(
+        await store.transaction((tx) => tx.replacePrincipalSecretHash('nobody', 'h1', 'h3')),
+        false,
+      );
+      assert.equal((await store.transaction((tx) => tx.findPrincipalByAppId('B-APP')))?.secretHash, 'h2');
+      await store.close();
+    });
+
     test('a failed transaction leaves nothing behind', async () => {
       const store = await seeded();
       await assert.rejects(

@@ -35,6 +35,9 @@ export interface StoreTx extends BatchStoreTx {
   addPrincipal(principal: PrincipalRecord): Promise<void>;
   findPrincipalByAppId(appId: string): Promise<PrincipalRecord | undefined>;
   findPrincipalByObjectId(objectId: string): Promise<PrincipalRecord | undefined>;
+  listPrincipals(): Promise<PrincipalRecord[]>;
+  /** Sets a principal's secret hash if it is still `expected`; false when it changed or the principal is gone. */
+  replacePrincipalSecretHash(appId: string, expected: string, hash: string): Promise<boolean>;
 
   // resource groups and providers
   putResourceGroup(group: ResourceGroupRecord): Promise<void>;

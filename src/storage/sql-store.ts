@@ -156,6 +156,19 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
       .executeTakeFirst();
     return r && this.toPrincipal(r);
   }
+  async listPrincipals() {
+    const rows = await this.db.selectFrom('principals').selectAll().orderBy('app_id').execute();
+    return rows.map((r) => this.toPrincipal(r));
+  }
+  async replacePrincipalSecretHash(appId: string, expected: string, hash: string): Promise<boolean> {
+    const r = await this.db
+      .updateTable('principals')
+      .set({ secret_hash: hash })
+      .where('app_id', '=', key(appId))
+      .where('secret_hash', '=', expected)
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n;
+  }
   private toPrincipal(r: Selectable<Database['principals']>) {
     return {
       objectId: r.object_id,

@@ -32,6 +32,11 @@ export const WELL_KNOWN = {
 export async function seedWellKnownEnvironment(ctx: DomainContext): Promise<void> {
   const w = WELL_KNOWN;
   const now = ctx.clock.now().toISOString();
+  const principalMissing = await ctx.store.transaction(
+    async (tx) => !(await tx.findPrincipalByAppId(w.clientId)),
+  );
+  // scrypt is slow on purpose: hashed before the transaction, and only when the principal must be put back.
+  const secretHash = principalMissing ? await hashSecret(w.clientSecret) : undefined;
   await ctx.store.transaction(async (tx) => {
     const firstStart = !(await tx.findTenant(w.tenantId));
     if (firstStart) {
@@ -49,14 +54,14 @@ export async function seedWellKnownEnvironment(ctx: DomainContext): Promise<void
         state: 'Enabled',
       });
     }
-    if (!(await tx.findPrincipalByAppId(w.clientId))) {
+    if (secretHash !== undefined && !(await tx.findPrincipalByAppId(w.clientId))) {
       await tx.addPrincipal({
         objectId: w.principalObjectId,
         appId: w.clientId,
         tenantId: w.tenantId,
         displayName: w.principalName,
         secretSalt: w.clientId,
-        secretHash: hashSecret(w.clientSecret, w.clientId),
+        secretHash,
         createdAt: now,
       });
     }

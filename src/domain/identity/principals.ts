@@ -1,4 +1,4 @@
-import { constantTimeEqual, hashSecret } from '../../platform/secrets.ts';
+import { hashSecret, isLegacySecretHash, upgradeSecretHash, verifySecret } from '../../platform/secrets.ts';
 import type { PrincipalRecord, TenantRecord } from '../../storage/records.ts';
 import { DomainError, conflict, invalidInput } from '../errors.ts';
 import { GUID_PATTERN, isoNow, type DomainContext } from '../context.ts';
@@ -73,7 +73,7 @@ export class PrincipalService {
       tenantId: input.tenantId.toLowerCase(),
       displayName: input.displayName,
       secretSalt: salt,
-      secretHash: hashSecret(secret, salt),
+      secretHash: await hashSecret(secret),
       createdAt: isoNow(this.ctx),
     };
     await this.ctx.store.transaction(async (tx) => {
@@ -105,7 +105,7 @@ export class PrincipalService {
     clientId: string,
     secret: string,
   ): Promise<{ principal: PrincipalRecord; tenant: TenantRecord }> {
-    return this.ctx.store.transaction(async (tx) => {
+    const found = await this.ctx.store.transaction(async (tx) => {
       const tenantRecord = tenant === undefined ? undefined : await tx.findTenant(tenant);
       if (tenant !== undefined && !tenantRecord) {
         throw oauthError(
@@ -123,14 +123,35 @@ export class PrincipalService {
           `Application with identifier '${clientId}' was not found in the directory '${tenant ?? 'adfs'}'.`,
         );
       }
-      if (!constantTimeEqual(hashSecret(secret, principal.secretSalt), principal.secretHash)) {
-        throw oauthError(
-          'invalid_client',
-          7000215,
-          `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
-        );
-      }
       return { principal, tenant: home };
     });
+    // Checked outside the transaction: scrypt takes tens of milliseconds and must not hold the store.
+    if (!(await verifySecret(secret, found.principal.secretHash, found.principal.secretSalt))) {
+      throw oauthError(
+        'invalid_client',
+        7000215,
+        `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
+      );
+    }
+    return found;
+  }
+
+  /**
+   * Wraps every client secret hash stored before scrypt (one round of sha256) in scrypt, so a stolen database
+   * gives an attacker no cheap hashes. Run at start-up; each row is replaced only if it is still the one read.
+   */
+  async upgradeSecretHashes(): Promise<number> {
+    const legacy = await this.ctx.store.transaction(async (tx) =>
+      (await tx.listPrincipals()).filter((p) => isLegacySecretHash(p.secretHash)),
+    );
+    let upgraded = 0;
+    for (const p of legacy) {
+      const wrapped = await upgradeSecretHash(p.secretHash);
+      const done = await this.ctx.store.transaction((tx) =>
+        tx.replacePrincipalSecretHash(p.appId, p.secretHash, wrapped),
+      );
+      if (done) upgraded++;
+    }
+    return upgraded;
   }
 }
