@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -30,4 +30,26 @@ test('re-issues the server certificate when a new host name is configured', () =
   assert.notEqual(second.certPem, first.certPem);
   assert.equal(second.caCertPem, first.caCertPem);
   assert.match(new X509Certificate(second.certPem).subjectAltName ?? '', /DNS:lazurite\.test/);
+});
+
+test('re-issues the server certificate when the CA was made anew (its files were gone)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lzr-tls-'));
+  const first = ensureTlsMaterial(dir, undefined, new Date());
+  rmSync(join(dir, 'ca.pem'));
+  rmSync(join(dir, 'ca-key.pem'));
+  const second = ensureTlsMaterial(dir, undefined, new Date());
+  assert.notEqual(second.caCertPem, first.caCertPem);
+  const server = new X509Certificate(second.certPem);
+  assert.equal(server.checkIssued(new X509Certificate(second.caCertPem)), true, 'signed by the new CA');
+  assert.equal(server.verify(new X509Certificate(second.caCertPem).publicKey), true);
+});
+
+test('re-issues the server certificate when its key file no longer matches it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lzr-tls-'));
+  const first = ensureTlsMaterial(dir, undefined, new Date());
+  const other = mkdtempSync(join(tmpdir(), 'lzr-tls-'));
+  writeFileSync(join(dir, 'server-key.pem'), ensureTlsMaterial(other, undefined, new Date()).keyPem);
+  const second = ensureTlsMaterial(dir, undefined, new Date());
+  assert.notEqual(second.certPem, first.certPem);
+  assert.equal(new X509Certificate(second.certPem).checkPrivateKey(createPrivateKey(second.keyPem)), true);
 });

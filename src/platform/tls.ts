@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { X509Certificate, createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -74,8 +74,25 @@ function createServerCert(
   return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.privatePem };
 }
 
-function certCovers(certPem: string, names: string[], now: Date): boolean {
-  const cert = forge.pki.certificateFromPem(certPem);
+/**
+ * Whether the stored server certificate can stay: signed by the current CA (a CA made anew — its files were
+ * gone — means a new certificate), matching the stored key, naming every host, and not close to expiry.
+ */
+function certCovers(
+  server: { certPem: string; keyPem: string },
+  caCertPem: string,
+  names: string[],
+  now: Date,
+): boolean {
+  try {
+    const x509 = new X509Certificate(server.certPem);
+    const ca = new X509Certificate(caCertPem);
+    if (!x509.checkIssued(ca) || !x509.verify(ca.publicKey)) return false;
+    if (!x509.checkPrivateKey(createPrivateKey(server.keyPem))) return false;
+  } catch {
+    return false; // unreadable: issue a new one
+  }
+  const cert = forge.pki.certificateFromPem(server.certPem);
   if (cert.validity.notAfter.getTime() < now.getTime() + 24 * 3600_000) return false;
   const ext = cert.getExtension('subjectAltName') as { altNames?: { ip?: string; value?: string }[] } | null;
   const present = new Set((ext?.altNames ?? []).map((a) => a.ip ?? a.value ?? ''));
@@ -84,7 +101,8 @@ function certCovers(certPem: string, names: string[], now: Date): boolean {
 
 /**
  * Loads the CA and server certificate from `dir`, creating them on first use. The server certificate is
- * re-issued (by the same CA) when it is close to expiry or does not name `extraHost`.
+ * re-issued when it was not signed by the current CA, does not match its key, is close to expiry or does not
+ * name `extraHost`.
  */
 export function ensureTlsMaterial(dir: string, extraHost: string | undefined, now: Date): TlsMaterial {
   const abs = resolve(dir);
@@ -106,7 +124,12 @@ export function ensureTlsMaterial(dir: string, extraHost: string | undefined, no
   if (
     !existsSync(certPath) ||
     !existsSync(keyPath) ||
-    !certCovers(readFileSync(certPath, 'utf8'), names, now)
+    !certCovers(
+      { certPem: readFileSync(certPath, 'utf8'), keyPem: readFileSync(keyPath, 'utf8') },
+      ca.certPem,
+      names,
+      now,
+    )
   ) {
     const server = createServerCert(ca, names, now);
     writeFileSync(keyPath, server.keyPem, { mode: 0o600 });
