@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { computeClient, runCli, runCliResult, startServer, type TestServer } from './harness.ts';
 import { buildToolImage } from './pool-image.ts';
@@ -41,6 +42,19 @@ describe('lazurite CLI (issue 6)', () => {
     const text = await runCli(['plan', '--nodes', '3000', '--replicas', '1', '--resize-timeout', 'PT15M']);
     assert.match(text, /^given +1 +15m +375\/3000 .* AllocationTimedout$/m);
     assert.match(text, /^time to steady by replicas 1…24: [▁▂▃▄▅▆▇█]{24}/m);
+  });
+
+  test('bin/lazurite runs through a link, as npm and `npm install -g` place it, from any folder', () => {
+    const links = mkdtempSync(join(tmpdir(), 'lazurite-bin-'));
+    try {
+      const link = join(links, 'lazurite');
+      symlinkSync(fileURLToPath(new URL('../../bin/lazurite', import.meta.url)), link);
+      const r = spawnSync(link, ['plan', '--nodes', '10', '--json'], { cwd: links, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal((JSON.parse(r.stdout) as { nodes: number }).nodes, 10);
+    } finally {
+      rmSync(links, { recursive: true, force: true });
+    }
   });
 
   test('env prints the connection, as JSON and as shell variables', async () => {
