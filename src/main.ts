@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -134,7 +134,9 @@ export async function startLazurite(
 ): Promise<RunningServer> {
   const { clock = systemClock, ids = randomIds } = inject;
   const logger = createLogger(config.logLevel);
-  mkdirSync(config.dataDir, { recursive: true });
+  // Keys, secrets and certificates live here: only root (the server's user) may enter it.
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(config.dataDir, 0o700);
   const tls = ensureTlsMaterial(join(config.dataDir, 'tls'), config.host, clock.now());
   const store: Store = await openSqliteStore(storePath(config));
   let app: FastifyInstance | undefined;
@@ -183,7 +185,9 @@ export async function startLazurite(
     const port = typeof address === 'object' && address ? address.port : config.port;
     origin = originFor(config.host, port);
     const connection = connectionInfo(origin, tls.caCertPath);
-    writeFileSync(join(config.dataDir, 'connection.json'), `${JSON.stringify(connection, null, 2)}\n`);
+    const connectionFile = join(config.dataDir, 'connection.json');
+    writeFileSync(connectionFile, `${JSON.stringify(connection, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(connectionFile, 0o600); // it holds the client secret and account key; older releases wrote 0644
     replication.start();
     nodes.start();
     const server = app;

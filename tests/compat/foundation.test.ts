@@ -6,6 +6,8 @@ import { ResourceManagementClient } from '@azure/arm-resources';
 import { BatchServiceClient, BatchSharedKeyCredentials, type BatchServiceModels } from '@azure/batch';
 import { TokenCredentials } from '@azure/ms-rest-js';
 import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { credentialFor, startServer, type TestServer } from './harness.ts';
 
 const OWNER = '8e3af657-a8ff-443c-a75c-2fe8c4bcb635';
@@ -23,6 +25,11 @@ describe('foundation through the official Azure clients', () => {
   });
   after(async () => {
     await server.stop();
+  });
+
+  test('the data dir is 0700 and connection.json (client secret, account key) 0600', () => {
+    assert.equal(statSync(server.dataDir).mode & 0o777, 0o700);
+    assert.equal(statSync(join(server.dataDir, 'connection.json')).mode & 0o777, 0o600);
   });
 
   test('@azure/identity gets tokens for ARM and Batch', async () => {
