@@ -1,4 +1,5 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { keySealer, sealingKey } from './platform/sealing.ts';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -62,6 +63,18 @@ export const SPECS_ROOT = fileURLToPath(new URL('../specs', import.meta.url));
 
 export function storePath(config: Config): string {
   return config.inMemory ? ':memory:' : join(config.dataDir, 'state', 'lazurite.db');
+}
+
+/** The key that seals account keys in the database, beside the token signing key (0600). */
+export function sealingKeyPath(config: Config): string {
+  return join(config.dataDir, 'identity', 'sealing.key');
+}
+
+/** The data dir's store (the server's, or the CLI's on the same data dir), account keys sealed at rest. */
+export function openStateStore(config: Config): Promise<Store> {
+  if (config.inMemory) return openSqliteStore(':memory:');
+  const sealer = keySealer(sealingKey(sealingKeyPath(config)), 'batch-account-key');
+  return openSqliteStore(storePath(config), { sealer });
 }
 
 /** Every known region's content store, at its configured or default folder. */
@@ -138,7 +151,7 @@ export async function startLazurite(
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   chmodSync(config.dataDir, 0o700);
   const tls = ensureTlsMaterial(join(config.dataDir, 'tls'), config.host, clock.now());
-  const store: Store = await openSqliteStore(storePath(config));
+  const store: Store = await openStateStore(config);
   let app: FastifyInstance | undefined;
   try {
     const ctx: DomainContext = { store, clock, ids };

@@ -5,8 +5,7 @@ import { WELL_KNOWN } from '../domain/environment/well-known.ts';
 import { PrincipalService } from '../domain/identity/principals.ts';
 import { systemClock } from '../platform/clock.ts';
 import { randomIds } from '../platform/ids.ts';
-import { openSqliteStore } from '../storage/sqlite/open.ts';
-import { storePath } from '../main.ts';
+import { openStateStore } from '../main.ts';
 
 /**
  * `lazurite sp create`: registers a service principal in the data dir's store (the server may be running;
@@ -26,7 +25,7 @@ export async function createServicePrincipal(
       : BUILT_IN_ROLES.find((r) => r.roleName.toLowerCase() === opts.role?.toLowerCase());
   if (opts.role !== undefined && !role)
     throw new Error(`unknown role '${opts.role}' (Owner, Contributor, Reader, User Access Administrator)`);
-  const store = await openSqliteStore(storePath(config));
+  const store = await openStateStore(config);
   try {
     const ctx = { store, clock: systemClock, ids: randomIds };
     const tenantId = opts.tenant ?? WELL_KNOWN.tenantId;

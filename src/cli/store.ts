@@ -1,7 +1,6 @@
 import type { Config } from '../config/config.ts';
-import { storePath } from '../main.ts';
+import { openStateStore } from '../main.ts';
 import type { Store } from '../storage/port.ts';
-import { openSqliteStore } from '../storage/sqlite/open.ts';
 
 /** Runs `work` on the data dir's store (a running server may share it) and closes it afterwards. */
 export async function withStore<T>(
@@ -10,7 +9,7 @@ export async function withStore<T>(
   work: (store: Store) => Promise<T>,
 ): Promise<T> {
   if (config.inMemory) throw new Error(`${what} needs a data dir on disk`);
-  const store = await openSqliteStore(storePath(config));
+  const store = await openStateStore(config);
   try {
     return await work(store);
   } finally {

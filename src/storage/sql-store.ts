@@ -1,4 +1,5 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { NO_SEALING, type Sealer } from '../platform/sealing.ts';
 import type { Store, StoreTx } from './port.ts';
 import { SqlBatchTx } from './sql-batch-tx.ts';
 import * as compute from './sql-compute.ts';
@@ -54,7 +55,7 @@ function toAssignment(r: Selectable<RoleAssignmentsTable>): RoleAssignmentRecord
   };
 }
 
-function toAccount(r: Selectable<BatchAccountsTable>): BatchAccountRecord {
+function toAccount(r: Selectable<BatchAccountsTable>, sealer: Sealer): BatchAccountRecord {
   return {
     subscriptionId: r.subscription_id,
     resourceGroup: r.resource_group,
@@ -65,8 +66,8 @@ function toAccount(r: Selectable<BatchAccountsTable>): BatchAccountRecord {
     publicNetworkAccess: r.public_network_access,
     allowedAuthenticationModes: JSON.parse(r.allowed_authentication_modes) as string[],
     extra: JSON.parse(r.extra) as Record<string, unknown>,
-    primaryKey: r.primary_key,
-    secondaryKey: r.secondary_key,
+    primaryKey: sealer.open(r.primary_key),
+    secondaryKey: sealer.open(r.secondary_key),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -85,6 +86,11 @@ function toBaseImage(r: Selectable<BaseImagesTable>): BaseImageRecord {
 }
 
 class SqlStoreTx extends SqlBatchTx implements StoreTx {
+  private readonly sealer: Sealer;
+  constructor(db: Transaction<Database>, sealer: Sealer) {
+    super(db);
+    this.sealer = sealer;
+  }
   async putTenant(t: { id: string; displayName: string; defaultDomain: string }): Promise<void> {
     const row = { id: t.id, display_name: t.displayName, default_domain: t.defaultDomain };
     await this.db
@@ -344,8 +350,8 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
       public_network_access: a.publicNetworkAccess,
       allowed_authentication_modes: JSON.stringify(a.allowedAuthenticationModes),
       extra: JSON.stringify(a.extra),
-      primary_key: a.primaryKey,
-      secondary_key: a.secondaryKey,
+      primary_key: this.sealer.seal(a.primaryKey),
+      secondary_key: this.sealer.seal(a.secondaryKey),
       created_at: a.createdAt,
       updated_at: a.updatedAt,
     };
@@ -363,7 +369,7 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
       .where('subscription_id', '=', key(subscriptionId))
       .where('resource_group_key', '=', key(resourceGroup))
       .executeTakeFirst();
-    return r && toAccount(r);
+    return r && toAccount(r, this.sealer);
   }
   async findBatchAccountByName(name: string) {
     const r = await this.db
@@ -371,7 +377,7 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
       .selectAll()
       .where('name_key', '=', key(name))
       .executeTakeFirst();
-    return r && toAccount(r);
+    return r && toAccount(r, this.sealer);
   }
   async listBatchAccounts(subscriptionId: string, resourceGroup?: string) {
     let q = this.db
@@ -380,7 +386,7 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
       .where('subscription_id', '=', key(subscriptionId))
       .orderBy('name_key');
     if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', key(resourceGroup));
-    return (await q.execute()).map(toAccount);
+    return (await q.execute()).map((r) => toAccount(r, this.sealer));
   }
   async deleteBatchAccount(subscriptionId: string, resourceGroup: string, name: string): Promise<boolean> {
     const res = await this.db
@@ -457,11 +463,36 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
 
 export class SqlStore implements Store {
   private readonly db: Kysely<Database>;
-  constructor(db: Kysely<Database>) {
+  private readonly sealer: Sealer;
+  constructor(db: Kysely<Database>, sealer: Sealer = NO_SEALING) {
     this.db = db;
+    this.sealer = sealer;
   }
   transaction<T>(work: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) => work(new SqlStoreTx(trx)));
+    return this.db.transaction().execute((trx) => work(new SqlStoreTx(trx, this.sealer)));
+  }
+  /** Seals the account keys of rows written before sealing (at open; each row read and rewritten at once). */
+  async sealLegacyValues(): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const rows = await trx
+        .selectFrom('batch_accounts')
+        .select(['name_key', 'primary_key', 'secondary_key'])
+        .execute();
+      let sealed = 0;
+      for (const r of rows) {
+        if (this.sealer.isSealed(r.primary_key) && this.sealer.isSealed(r.secondary_key)) continue;
+        await trx
+          .updateTable('batch_accounts')
+          .set({
+            primary_key: this.sealer.seal(this.sealer.open(r.primary_key)),
+            secondary_key: this.sealer.seal(this.sealer.open(r.secondary_key)),
+          })
+          .where('name_key', '=', r.name_key)
+          .execute();
+        sealed++;
+      }
+      return sealed;
+    });
   }
   close(): Promise<void> {
     return this.db.destroy();

@@ -6,7 +6,8 @@ import { ResourceManagementClient } from '@azure/arm-resources';
 import { BatchServiceClient, BatchSharedKeyCredentials, type BatchServiceModels } from '@azure/batch';
 import { TokenCredentials } from '@azure/ms-rest-js';
 import { randomUUID } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { WELL_KNOWN } from '../../src/domain/environment/well-known.ts';
 import { join } from 'node:path';
 import { credentialFor, startServer, type TestServer } from './harness.ts';
 
@@ -30,6 +31,14 @@ describe('foundation through the official Azure clients', () => {
   test('the data dir is 0700 and connection.json (client secret, account key) 0600', () => {
     assert.equal(statSync(server.dataDir).mode & 0o777, 0o700);
     assert.equal(statSync(join(server.dataDir, 'connection.json')).mode & 0o777, 0o600);
+  });
+
+  test('the database never holds a Batch account key in plain text', () => {
+    const state = join(server.dataDir, 'state');
+    const bytes = readdirSync(state).map((f) => readFileSync(join(state, f)).toString('latin1'));
+    assert.ok(bytes.length > 0);
+    for (const key of [c.batchAccountKey, WELL_KNOWN.batchAccountSecondaryKey])
+      assert.ok(!bytes.some((b) => b.includes(key)), 'account key found in the database files');
   });
 
   test('@azure/identity gets tokens for ARM and Batch', async () => {

@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, Migrator, SqliteDialect, type MigrationProvider } from 'kysely';
+import type { Sealer } from '../../platform/sealing.ts';
 import type { Store } from '../port.ts';
 import { migrations } from '../migrations.ts';
 import { SqlStore } from '../sql-store.ts';
@@ -20,9 +21,11 @@ function keepPrivate(path: string): void {
   for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
 }
 
-/** Opens (creating if needed) the embedded SQLite store and brings its schema up to date. */
-/** `path` is a file, or ':memory:' for a store that lives only as long as the process. */
-export async function openSqliteStore(path: string): Promise<Store> {
+/**
+ * Opens (creating if needed) the embedded SQLite store and brings its schema up to date. `path` is a file, or ':memory:' for a store that lives only as long as the process; `sealer` seals secrets
+ * at rest (account keys), and rows written before it are sealed on open.
+ */
+export async function openSqliteStore(path: string, options: { sealer?: Sealer } = {}): Promise<Store> {
   if (path !== ':memory:') keepPrivate(path);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: openNodeSqlite(path) }) });
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
@@ -31,5 +34,7 @@ export async function openSqliteStore(path: string): Promise<Store> {
     await db.destroy();
     throw new Error(`store migration failed${failed ? ` at ${failed.migrationName}` : ''}: ${String(error)}`);
   }
-  return new SqlStore(db);
+  const store = new SqlStore(db, options.sealer);
+  if (options.sealer) await store.sealLegacyValues();
+  return store;
 }

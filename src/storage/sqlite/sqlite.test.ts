@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
+import { keySealer } from '../../platform/sealing.ts';
 import { storeConformance } from '../conformance.ts';
 import { openSqliteStore } from './open.ts';
 
@@ -27,4 +30,58 @@ test('the database folder is 0700 and its files 0600, also when an older release
   assert.equal(mode(dir), 0o700);
   for (const file of readdirSync(dir)) assert.equal(mode(join(dir, file)), 0o600, file);
   await again.close();
+});
+
+test('account keys are sealed at rest, read back plain, and rows from before sealing are sealed on open', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'lzr-store-')), 'lazurite.db');
+  const sealer = keySealer(randomBytes(32), 'batch-account-key');
+  const account = {
+    subscriptionId: 's1',
+    resourceGroup: 'rg',
+    name: 'acct',
+    location: 'westeurope',
+    tags: {},
+    poolAllocationMode: 'BatchService' as const,
+    publicNetworkAccess: 'Enabled',
+    allowedAuthenticationModes: ['SharedKey'],
+    extra: {},
+    primaryKey: 'primary-plain==',
+    secondaryKey: 'secondary-plain==',
+    createdAt: 'now',
+    updatedAt: 'now',
+  };
+  const raw = () => {
+    const db = new DatabaseSync(path);
+    const row = db.prepare('select primary_key, secondary_key from batch_accounts').get() as Record<
+      string,
+      string
+    >;
+    db.close();
+    return row;
+  };
+  const unsealed = await openSqliteStore(path);
+  await unsealed.transaction(async (tx) => {
+    await tx.putTenant({ id: 't1', displayName: 't', defaultDomain: 't.local' });
+    await tx.putSubscription({ id: 's1', tenantId: 't1', displayName: 's', state: 'Enabled' });
+    await tx.putResourceGroup({
+      subscriptionId: 's1',
+      name: 'rg',
+      location: 'westeurope',
+      tags: {},
+      managedBy: null,
+      createdAt: 'now',
+    });
+    await tx.putBatchAccount(account);
+  });
+  await unsealed.close();
+  assert.equal(raw().primary_key, 'primary-plain==', 'written before sealing');
+  const store = await openSqliteStore(path, { sealer });
+  assert.match(raw().primary_key ?? '', /^sealed:v1:/);
+  assert.match(raw().secondary_key ?? '', /^sealed:v1:/);
+  const read = await store.transaction((tx) => tx.findBatchAccountByName('acct'));
+  assert.deepEqual([read?.primaryKey, read?.secondaryKey], ['primary-plain==', 'secondary-plain==']);
+  await store.transaction((tx) => tx.putBatchAccount({ ...account, primaryKey: 'rotated==' }));
+  assert.ok(!JSON.stringify(raw()).includes('rotated'));
+  assert.equal((await store.transaction((tx) => tx.findBatchAccountByName('acct')))?.primaryKey, 'rotated==');
+  await store.close();
 });
