@@ -141,7 +141,11 @@ export function poolsRuntime(
   });
   const runner = new ScheduleRunner(ctx, schedules);
   const scheduleLoop = wakingLoop('job schedule', () => runner.tick(), SCHEDULE_TICK_MS, onChange, logger);
-  const agents = new AgentService(ctx, accountUrl, onChange, autoStorageOver(config.storageAccounts));
+  const foreignReports = (hostId: string, nodeIds: string[]) => {
+    logger.warn({ hostId, nodeIds }, 'ignored agent reports about nodes of another host');
+  };
+  const storage = autoStorageOver(config.storageAccounts);
+  const agents = new AgentService(ctx, accountUrl, onChange, storage, foreignReports);
   const running =
     local === undefined
       ? undefined

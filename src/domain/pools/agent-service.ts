@@ -4,6 +4,7 @@ import type {
   SyncRequest,
   SyncResponse,
   TaskAssignment,
+  TaskReport,
 } from '../../backends/agent-protocol.ts';
 import { retireNodes } from './usage.ts';
 import { applyTaskReports, dispatchTasks, requeueNodeTasks, type HostPool } from '../jobs/dispatch.ts';
@@ -28,17 +29,20 @@ export class AgentService {
   private readonly onChange: () => void;
 
   private readonly autoStorage: AutoStorage | undefined;
+  private readonly onForeignReports: (hostId: string, nodeIds: string[]) => void;
 
   constructor(
     ctx: DomainContext,
     accountUrl: (account: string) => string,
     onChange: () => void = () => undefined,
     autoStorage?: AutoStorage,
+    onForeignReports: (hostId: string, nodeIds: string[]) => void = () => undefined,
   ) {
     this.ctx = ctx;
     this.accountUrl = accountUrl;
     this.onChange = onChange;
     this.autoStorage = autoStorage;
+    this.onForeignReports = onForeignReports;
   }
 
   /**
@@ -73,8 +77,9 @@ export class AgentService {
   async sync(request: SyncRequest): Promise<SyncResponse> {
     const result = await this.ctx.store.transaction(async (tx) => {
       const now = this.ctx.clock.now();
-      const applied = await this.apply(tx, request.reports);
-      const ran = await applyTaskReports(tx, request.taskReports ?? [], now);
+      const own = await this.ownReports(tx, request);
+      const applied = await this.apply(tx, own.reports);
+      const ran = await applyTaskReports(tx, own.taskReports, now);
       const listed = await tx.listNodesForHost(request.hostId, true);
       const taken = listed.filter((n) => n.hostId === null).map((n) => ({ ...n, hostId: request.hostId }));
       await tx.putNodes(taken);
@@ -109,10 +114,41 @@ export class AgentService {
       return {
         nodes: assignments,
         changed: applied || ran || dispatched > 0 || moved.length > 0 || taken.length > 0,
+        foreign: own.foreign,
       };
     });
+    if (result.foreign.length > 0) this.onForeignReports(request.hostId, result.foreign);
     if (result.changed) this.onChange();
     return { nodes: result.nodes };
+  }
+
+  /**
+   * The reports (node and task) about nodes this host was given; reports naming another host's node, or a node
+   * no host has, are left out (a host agent speaks only for its own nodes) and their node ids returned.
+   */
+  private async ownReports(
+    tx: StoreTx,
+    request: SyncRequest,
+  ): Promise<{ reports: NodeReport[]; taskReports: TaskReport[]; foreign: string[] }> {
+    const taskReports = request.taskReports ?? [];
+    if (request.reports.length === 0 && taskReports.length === 0)
+      return { reports: [], taskReports: [], foreign: [] };
+    const mine = new Set(
+      (await tx.listNodesForHost(request.hostId, false))
+        .filter((n) => n.hostId === request.hostId)
+        .map((n) => `${poolKey(n.accountName, n.poolId)}|${n.id.toLowerCase()}`),
+    );
+    const foreign = new Set<string>();
+    const own = (r: { accountName: string; poolId: string; nodeId: string }) => {
+      const ok = mine.has(`${poolKey(r.accountName, r.poolId)}|${r.nodeId.toLowerCase()}`);
+      if (!ok) foreign.add(r.nodeId);
+      return ok;
+    };
+    return {
+      reports: request.reports.filter(own),
+      taskReports: taskReports.filter(own),
+      foreign: [...foreign],
+    };
   }
 
   private async apply(tx: StoreTx, reports: NodeReport[]): Promise<boolean> {

@@ -3,7 +3,8 @@ import { describe, test } from 'node:test';
 import { DomainError } from '../errors.ts';
 import { preemptNodes } from './preemption.ts';
 
-import { tinyPool, world } from './pools.fixture.ts';
+import { AgentService } from './agent-service.ts';
+import { T0, tinyPool, world } from './pools.fixture.ts';
 
 const codeOf = (err: unknown) => (err instanceof DomainError ? err.code : String(err));
 
@@ -36,6 +37,39 @@ describe('pools, the sizer and a host agent (simulated executor)', () => {
     assert.equal(after.pool.allocationState, 'steady');
     assert.equal(after.nodes.length, 1);
     assert.deepEqual(await w.executor.list(), [after.nodes[0]?.id]);
+  });
+
+  test("a host's reports about another host's nodes are ignored and named, whatever they claim", async () => {
+    const w = await world();
+    await w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('p1', 1));
+    await w.settle();
+    const node = (await w.pools.get(w.account, 'p1')).nodes[0];
+    assert.ok(node);
+    assert.equal(node.state, 'idle');
+    const foreign: string[][] = [];
+    const other = new AgentService(
+      w.ctx,
+      (a) => `https://x/batch/${a}`,
+      undefined,
+      undefined,
+      (host, ids) => {
+        foreign.push([host, ...ids]);
+      },
+    );
+    const nodeId = node.id;
+    const claim = { accountName: w.account.name, poolId: 'p1', nodeId, generation: node.generation };
+    const answer = await other.sync({
+      hostId: 'h2',
+      kind: 'simulated',
+      reports: [{ ...claim, state: 'unusable', errors: [{ code: 'X', message: 'forged' }] }],
+      taskReports: [
+        { ...claim, jobId: 'j', taskId: 't', attempt: 1, state: 'running', startTime: T0 } as never,
+      ],
+    });
+    assert.deepEqual(answer.nodes, [], 'h2 is given none of h1’s nodes');
+    assert.deepEqual(foreign, [['h2', nodeId]]);
+    const after = (await w.pools.get(w.account, 'p1')).nodes[0];
+    assert.equal(after?.state, 'idle', 'the forged report changed nothing');
   });
 
   test('preempted low-priority nodes lose their sandbox, keep counting, and come back fresh after the delay', async () => {
