@@ -9,7 +9,11 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { WELL_KNOWN } from '../../src/domain/environment/well-known.ts';
 import { join } from 'node:path';
+import { loadConfig } from '../../src/config/config.ts';
+import { openStateStore } from '../../src/main.ts';
 import { credentialFor, startServer, type TestServer } from './harness.ts';
+
+type RestLike = { statusCode?: number; code?: string };
 
 const OWNER = '8e3af657-a8ff-443c-a75c-2fe8c4bcb635';
 const READER = 'acdd72a7-3385-48ef-bd42-f606fba81ae7';
@@ -143,6 +147,36 @@ describe('foundation through the official Azure clients', () => {
       client.batchAccountOperations.get(c.resourceGroup, 'compatacct'),
       (e: { statusCode?: number }) => e.statusCode === 404,
     );
+  });
+
+  test('UserSubscription accounts: listKeys and SharedKey are refused (clients must use Microsoft Entra ID)', async () => {
+    const client = new BatchManagementClient(credential, c.subscriptionId, { endpoint: c.armEndpoint });
+    const vault = `/subscriptions/${c.subscriptionId}/resourceGroups/${c.resourceGroup}/providers/Microsoft.KeyVault/vaults/kv1`;
+    await client.batchAccountOperations.beginCreateAndWait(c.resourceGroup, 'usersubacct', {
+      location: c.location,
+      poolAllocationMode: 'UserSubscription',
+      keyVaultReference: { id: vault, url: 'https://kv1.vault.azure.net/' },
+    });
+    await assert.rejects(
+      client.batchAccountOperations.getKeys(c.resourceGroup, 'usersubacct'),
+      (e: RestLike) => {
+        assert.equal(e.statusCode, 409);
+        assert.equal(e.code, 'OperationNotAllowed');
+        return true;
+      },
+    );
+    // The account does have keys inside the store: signing with the real one must still be refused.
+    const store = await openStateStore(loadConfig({ dataDir: server.dataDir }, {}));
+    const key = (await store.transaction((tx) => tx.findBatchAccountByName('usersubacct')))?.primaryKey ?? '';
+    await store.close();
+    assert.ok(key.length > 0);
+    const batch = new BatchServiceClient(new BatchSharedKeyCredentials('usersubacct', key), jsBatchUrl());
+    await assert.rejects(batch.pool.list(), (e: RestLike) => {
+      assert.equal(e.statusCode, 403);
+      assert.equal(e.code, 'AuthenticationFailed');
+      return true;
+    });
+    await client.batchAccountOperations.beginDeleteAndWait(c.resourceGroup, 'usersubacct');
   });
 
   // @azure/batch 10.2.0 drops the operation path when batchUrl has one (ms-rest-js URLBuilder), so the JS client

@@ -38,6 +38,11 @@ function checkRequestDate(request: FastifyRequest, now: Date): void {
 }
 
 function requireMode(account: BatchAccountRecord, mode: 'SharedKey' | 'AAD'): void {
+  if (mode === 'SharedKey' && account.poolAllocationMode === 'UserSubscription') {
+    throw authFailed(
+      `The specified type of authentication SharedKey is not allowed for this account: account '${account.name}' is in UserSubscription pool allocation mode, where clients must use Microsoft Entra ID.`,
+    );
+  }
   if (!account.allowedAuthenticationModes.includes(mode)) {
     throw authFailed(
       `The authentication mode '${mode}' is not allowed for account '${account.name}' (allowedAuthenticationModes: ${account.allowedAuthenticationModes.join(', ')}).`,

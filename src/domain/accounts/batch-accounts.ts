@@ -7,6 +7,17 @@ import { requireKnownLocation } from '../locations.ts';
 import { requireRegistered, requireResourceGroup, rgScope, validateTags } from '../resources/resources.ts';
 
 const ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
+/**
+ * Whether clients may use the account's shared keys: 'SharedKey' in allowedAuthenticationModes, and never in
+ * UserSubscription pool allocation mode ("clients must use Microsoft Entra ID", BatchAccountCreateProperties).
+ */
+export function sharedKeyAllowed(account: BatchAccountRecord): boolean {
+  return (
+    account.poolAllocationMode !== 'UserSubscription' &&
+    account.allowedAuthenticationModes.includes('SharedKey')
+  );
+}
+
 const AUTH_MODES = ['SharedKey', 'AAD', 'TaskAuthenticationToken'] as const;
 export const KEY_BYTES = 64;
 
@@ -253,10 +264,12 @@ export class BatchAccountService {
   }
 
   private requireSharedKeyAllowed(account: BatchAccountRecord): void {
-    if (!account.allowedAuthenticationModes.includes('SharedKey')) {
+    if (!sharedKeyAllowed(account)) {
       throw conflict(
         'OperationNotAllowed',
-        `Shared key access is disabled for Batch account '${account.name}': 'SharedKey' is not in allowedAuthenticationModes.`,
+        account.poolAllocationMode === 'UserSubscription'
+          ? `Shared key access is not available for Batch account '${account.name}': in UserSubscription pool allocation mode clients must use Microsoft Entra ID.`
+          : `Shared key access is disabled for Batch account '${account.name}': 'SharedKey' is not in allowedAuthenticationModes.`,
       );
     }
   }
