@@ -3,7 +3,6 @@
  * conformance and compatibility test in one `node --test` run (so its summary counts them all).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 
 function run(cmd: string, args: string[], what: string): void {
   process.stdout.write(`\n== ${what}\n`);
@@ -14,35 +13,9 @@ function run(cmd: string, args: string[], what: string): void {
   }
 }
 
-function has(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
-
-/**
- * Debian packages the tests need: azure-cli (az compatibility), busybox-static and debootstrap (base images),
- * chromium (the portal's browser tests).
- * Installed when we can (root with apt), else the message says how.
- */
+/** The Debian packages the tests need (scripts/debian-packages): installed as root, else the apt-get line. */
 function ensureDebianPackages(): void {
-  const missing = [
-    has('az') ? undefined : 'azure-cli',
-    existsSync('/bin/busybox') ? undefined : 'busybox-static',
-    has('debootstrap') ? undefined : 'debootstrap',
-    has('chromium') ? undefined : 'chromium',
-  ].filter((p) => p !== undefined);
-  if (missing.length === 0) return;
-  if (process.getuid?.() === 0 && has('apt-get')) {
-    const list = missing.join(' ');
-    const install = `DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${list}`;
-    run(
-      'sh',
-      ['-c', `${install} || (apt-get update -qq && ${install})`],
-      `installing ${list} (Debian packages)`,
-    );
-    return;
-  }
-  process.stderr.write(`The tests need these Debian packages: sudo apt-get install ${missing.join(' ')}\n`);
-  process.exit(1);
+  run('scripts/ensure-debian-packages.sh', ['test', '--required'], 'Debian packages the tests need');
 }
 
 const bin = (name: string) => `node_modules/.bin/${name}`;
