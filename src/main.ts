@@ -1,5 +1,6 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { keySealer, sealingKey } from './platform/sealing.ts';
+import { FailureThrottle } from './platform/throttle.ts';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -16,7 +17,7 @@ import { ResourceService } from './domain/resources/resources.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
 import { randomIds, type IdSource } from './platform/ids.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
-import { ensureTlsMaterial } from './platform/tls.ts';
+import { ensureTlsMaterial, type TlsMaterial } from './platform/tls.ts';
 import { regionPaths, RegionStores } from './content/regions.ts';
 import { BaseImageService } from './domain/images/base-images.ts';
 import { REGIONS } from './domain/locations.ts';
@@ -141,23 +142,32 @@ function poolDeps(nodes: PoolsRuntime) {
   };
 }
 
+/** The data dir (0700: keys, secrets and certificates live there) and its TLS material. */
+function openDataDir(config: Config, clock: Clock): TlsMaterial {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(config.dataDir, 0o700);
+  return ensureTlsMaterial(join(config.dataDir, 'tls'), config.host, clock.now());
+}
+
+/** The well-known environment, and client secret hashes of older releases wrapped in scrypt. */
+async function seedStore(ctx: DomainContext, logger: Logger): Promise<void> {
+  await seedWellKnownEnvironment(ctx);
+  const upgraded = await new PrincipalService(ctx).upgradeSecretHashes();
+  if (upgraded > 0) logger.info({ upgraded }, 'client secret hashes wrapped in scrypt');
+}
+
 export async function startLazurite(
   config: Config,
   inject: { clock?: Clock; ids?: IdSource } = {},
 ): Promise<RunningServer> {
   const { clock = systemClock, ids = randomIds } = inject;
   const logger = createLogger(config.logLevel);
-  // Keys, secrets and certificates live here: only root (the server's user) may enter it.
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  chmodSync(config.dataDir, 0o700);
-  const tls = ensureTlsMaterial(join(config.dataDir, 'tls'), config.host, clock.now());
+  const tls = openDataDir(config, clock);
   const store: Store = await openStateStore(config);
   let app: FastifyInstance | undefined;
   try {
     const ctx: DomainContext = { store, clock, ids };
-    await seedWellKnownEnvironment(ctx);
-    const upgraded = await new PrincipalService(ctx).upgradeSecretHashes();
-    if (upgraded > 0) logger.info({ upgraded }, 'client secret hashes wrapped in scrypt');
+    await seedStore(ctx, logger);
     const regions = regionStoresFor(config);
     const baseImages = baseImageServiceFor(config, ctx, regions);
     await ensureTinyImage(baseImages, logger);
@@ -172,6 +182,11 @@ export async function startLazurite(
       clock,
       logger,
       signer: await TokenSigner.open(signingKeyPath(config), clock),
+      authThrottle: new FailureThrottle({
+        ...config.authFailures,
+        maxKeys: 100_000,
+        now: () => clock.now().getTime(),
+      }),
       specs: new SpecValidator(SPECS_ROOT),
       principals: new PrincipalService(ctx),
       resources: new ResourceService(ctx),

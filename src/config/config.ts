@@ -32,6 +32,14 @@ export interface Config {
   storageAccounts: Record<string, { blobEndpoint: string; key: string }>;
   /** How long preempted low-priority capacity stays away (LAZURITE_PREEMPTION_RECOVERY_SECONDS). */
   preemptionRecoveryMs: number;
+  /**
+   * Failed authentications one client address may make per identity (client id, Batch account, ARM bearer) before
+   * it is answered 429 with Retry-After (LAZURITE_AUTH_FAILURE_BURST), and how many more it gets per second after
+   * that (LAZURITE_AUTH_FAILURES_PER_SECOND).
+   */
+  authFailures: { burst: number; perSecond: number };
+  /** Event-loop delay (ms) past which requests other than /health and /metrics get 503 (LAZURITE_MAX_EVENT_LOOP_DELAY_MS, 0: off). */
+  maxEventLoopDelayMs: number;
   simulatedDelays: { hydrateMs: number; copyMs: number; bootMs: number; execMs: number };
 }
 
@@ -83,6 +91,13 @@ function parsePositive(value: string | number, what: string): number {
   const n = typeof value === 'number' ? value : Number(value);
   if (!Number.isInteger(n) || n < 1)
     throw new ConfigError(`invalid ${what} '${String(value)}' (a positive integer)`);
+  return n;
+}
+
+function parseNonNegative(value: string | number, what: string): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new ConfigError(`invalid ${what} '${String(value)}' (an integer, 0 or more)`);
   return n;
 }
 
@@ -150,6 +165,14 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     storageAccounts: parseStorageAccounts(env.LAZURITE_STORAGE_ACCOUNTS),
     preemptionRecoveryMs:
       parsePositive(env.LAZURITE_PREEMPTION_RECOVERY_SECONDS ?? 60, 'preemption recovery seconds') * 1000,
+    authFailures: {
+      burst: parsePositive(env.LAZURITE_AUTH_FAILURE_BURST ?? 30, 'auth failure burst'),
+      perSecond: parsePositive(env.LAZURITE_AUTH_FAILURES_PER_SECOND ?? 1, 'auth failures per second'),
+    },
+    maxEventLoopDelayMs: parseNonNegative(
+      env.LAZURITE_MAX_EVENT_LOOP_DELAY_MS ?? 2000,
+      'max event loop delay (ms)',
+    ),
     simulatedDelays: { hydrateMs: 2000, copyMs: 1000, bootMs: 1000, execMs: 200 },
   };
 }

@@ -11,7 +11,9 @@ export type ErrorCategory =
   | 'precondition-failed'
   | 'not-modified'
   | 'not-implemented'
-  | 'too-large';
+  | 'too-large'
+  | 'throttled'
+  | 'unavailable';
 
 export interface ErrorDetail {
   code: string;
@@ -26,12 +28,19 @@ export class DomainError extends Error {
   readonly details: ErrorDetail[];
   /** Extra key/value facts (rendered as Batch `values`). */
   readonly values: Record<string, string>;
+  /** For `throttled` and `unavailable`: when the client may try again (the wire's Retry-After). */
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(
     category: ErrorCategory,
     code: string,
     message: string,
-    options: { target?: string; details?: ErrorDetail[]; values?: Record<string, string> } = {},
+    options: {
+      target?: string;
+      details?: ErrorDetail[];
+      values?: Record<string, string>;
+      retryAfterSeconds?: number;
+    } = {},
   ) {
     super(message);
     this.name = 'DomainError';
@@ -40,6 +49,7 @@ export class DomainError extends Error {
     this.target = options.target;
     this.details = options.details ?? [];
     this.values = options.values ?? {};
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

@@ -109,6 +109,7 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
       .setIssuer(`${c.authorityHost}/${c.tenantId}/`)
       .setAudience('https://management.azure.com/')
       .setIssuedAt(now - 7200)
+      .setNotBefore(now - 7200)
       .setExpirationTime(now - 3600)
       .sign(key);
     const r = await arm('/resourcegroups?api-version=2021-04-01', {}, expired);

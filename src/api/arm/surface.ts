@@ -15,6 +15,13 @@ import { deploymentRoutes, type Dispatch } from './routes-deployments.ts';
 import { toArmError } from './errors.ts';
 import { resourceRoutes } from './routes-resources.ts';
 import { ArmRouter, sendArm } from './router.ts';
+import { throttledAuth } from '../http/auth-throttle.ts';
+
+/** ARM's answer while a client has used up its failed authentications. */
+const ARM_THROTTLED = {
+  code: 'TooManyRequests',
+  message: 'Too many failed authentication attempts from this client. Retry after the time in Retry-After.',
+};
 
 const ARM_AUDIENCES = [RESOURCES.management, RESOURCES.managementClassic];
 const METHODS = ['GET', 'PUT', 'PATCH', 'DELETE', 'POST', 'HEAD'] as const;
@@ -83,12 +90,8 @@ export function registerArmSurface(app: FastifyInstance, deps: ApiDeps, origins:
       );
     }
     const audiences = [...ARM_AUDIENCES, ...origins().map((o) => `${o}/`)];
-    const caller = await callerFromBearer(
-      request.headers.authorization,
-      audiences,
-      deps.signer,
-      origins(),
-      deps.clock.now(),
+    const caller = await throttledAuth(deps.authThrottle, request, 'arm', ARM_THROTTLED, () =>
+      callerFromBearer(request.headers.authorization, audiences, deps.signer, origins(), deps.clock.now()),
     );
     const res = await found.route.handler({
       params: found.params,

@@ -10,6 +10,17 @@ import { registerScheduleRoutes } from './routes-schedules.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
 import { registerPoolRoutes } from './routes-pools.ts';
 import { registerTaskRoutes } from './routes-tasks.ts';
+import { throttledAuth } from '../http/auth-throttle.ts';
+
+/** SharedKey and Entra ID callers of one account are throttled apart (a bad key is no reason to refuse a token). */
+const authScheme = (request: FastifyRequest) =>
+  /^\s*Bearer\s/i.test(request.headers.authorization ?? '') ? 'aad' : 'sharedkey';
+
+/** Batch's answer while a client has used up its failed authentications. */
+const BATCH_THROTTLED = {
+  code: 'TooManyRequests',
+  message: 'Too many failed authentication attempts from this client. Retry after the time in Retry-After.',
+};
 
 /** Per-request facts the Batch routes use. */
 export interface BatchRequestContext {
@@ -103,7 +114,13 @@ function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
           `The Batch account '${name}' does not exist on this server.`,
         );
       }
-      const auth = await authenticateBatch(request, account, deps, origins());
+      const auth = await throttledAuth(
+        deps.authThrottle,
+        request,
+        `batch|${account.name}`,
+        BATCH_THROTTLED,
+        () => authenticateBatch(request, account, deps, origins()),
+      );
       const base = mount.kind === 'path' ? `/batch/${account.name}` : '';
       const ctx: BatchRequestContext = { account, auth, accountUrl: `${deps.publicOrigin()}${base}` };
       await authorizeAad(deps, ctx, request, rest);

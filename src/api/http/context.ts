@@ -8,6 +8,7 @@ import type { BatchCountsQuery } from '../../domain/metrics/batch-counts.ts';
 import type { VmService } from '../../domain/compute/vms.ts';
 import type { NetworkService } from '../../domain/network/network.ts';
 import type { DeploymentService } from '../../domain/resources/deployments.ts';
+import type { FailureThrottle } from '../../platform/throttle.ts';
 import type { PrincipalService } from '../../domain/identity/principals.ts';
 import type { AgentService } from '../../domain/pools/agent-service.ts';
 import type { JobService } from '../../domain/jobs/jobs.ts';
@@ -26,6 +27,8 @@ import type { ServerMetrics } from './metrics.ts';
 /** What the HTTP surfaces are built from; assembled once in main.ts. */
 export interface ApiDeps {
   config: Config;
+  /** Failed authentications per client address and identity (token endpoint, SharedKey, bearer tokens). */
+  authThrottle: FailureThrottle;
   clock: Clock;
   logger: Logger;
   signer: TokenSigner;

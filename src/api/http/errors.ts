@@ -17,6 +17,8 @@ export const CATEGORY_STATUS: Record<ErrorCategory, number> = {
   'not-modified': 304,
   'not-implemented': 501,
   'too-large': 413,
+  throttled: 429,
+  unavailable: 503,
 };
 
 /**

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import underPressure from '@fastify/under-pressure';
 import Fastify, {
   LogController,
   type FastifyInstance,
@@ -110,6 +111,8 @@ async function sendError(
     request.log.error({ err: error, url: request.url }, 'request failed');
   else request.log.debug({ code: (err as DomainError).code, url: request.url }, 'request rejected');
   for (const [k, v] of Object.entries(wire.headers ?? {})) void reply.header(k, v);
+  if (err instanceof DomainError && err.retryAfterSeconds !== undefined)
+    void reply.header('retry-after', String(err.retryAfterSeconds));
   void reply.code(wire.status);
   if (request.method === 'HEAD') await reply.send();
   else
@@ -120,6 +123,37 @@ async function sendError(
           : 'application/json; charset=utf-8',
       )
       .send(JSON.stringify(wire.body));
+}
+
+/** Routes answered even when the server sheds load: a monitor must see how it is doing. */
+const ALWAYS_ANSWERED = new Set(['/health', '/metrics']);
+
+/**
+ * Load shedding (@fastify/under-pressure, ADR 0020): while the event loop lags more than
+ * `config.maxEventLoopDelayMs`, requests other than /health and /metrics are answered at once with the surface's
+ * 503 and Retry-After instead of waiting in an unbounded queue behind the ones already in.
+ */
+function shedLoad(app: FastifyInstance, deps: ApiDeps): void {
+  if (deps.config.maxEventLoopDelayMs === 0) return;
+  void app.register(underPressure, {
+    maxEventLoopDelay: deps.config.maxEventLoopDelayMs,
+    pressureHandler: (request: FastifyRequest, reply: FastifyReply) => {
+      if (ALWAYS_ANSWERED.has(request.url.split('?')[0] ?? '')) return undefined; // handled as usual
+      return sendError(
+        deps,
+        request,
+        reply,
+        new DomainError(
+          'unavailable',
+          'ServerBusy',
+          'The server is busy. Retry after the time in Retry-After.',
+          {
+            retryAfterSeconds: 2,
+          },
+        ),
+      );
+    },
+  });
 }
 
 /** Builds the one HTTPS server that serves identity, ARM and the Batch data plane, path-routed. */
@@ -159,6 +193,7 @@ export function buildHttpServer(deps: ApiDeps, options: HttpServerOptions): Fast
     return Promise.resolve();
   });
   registerObservability(app, deps);
+  shedLoad(app, deps);
   app.setErrorHandler((error, request, reply) => sendError(deps, request, reply, error));
   app.setNotFoundHandler((request, reply) =>
     sendError(

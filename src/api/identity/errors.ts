@@ -12,9 +12,16 @@ export function toOAuthError(err: unknown, requestId: string, now: Date): WireEr
       ? err.code
       : err.category === 'unauthenticated'
         ? 'invalid_client'
-        : 'invalid_request';
+        : err.category === 'unavailable' || err.category === 'throttled'
+          ? 'temporarily_unavailable'
+          : 'invalid_request';
     return {
-      status: err.code === 'invalid_client' ? 401 : Math.min(CATEGORY_STATUS[err.category], 400),
+      status:
+        err.code === 'invalid_client'
+          ? 401
+          : err.category === 'throttled' || err.category === 'unavailable'
+            ? CATEGORY_STATUS[err.category]
+            : Math.min(CATEGORY_STATUS[err.category], 400),
       body: {
         error,
         error_description: `${err.message}\r\nTrace ID: ${requestId}\r\nCorrelation ID: ${randomUUID()}\r\nTimestamp: ${timestamp}`,

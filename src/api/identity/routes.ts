@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../../domain/errors.ts';
 import { oauthError, resolveAudience } from '../../domain/identity/principals.ts';
 import type { ApiDeps } from '../http/context.ts';
+import { throttledAuth } from '../http/auth-throttle.ts';
 
 type Flavor = 'v1' | 'v2' | 'adfs';
 
@@ -98,7 +99,18 @@ async function issueToken(
     target,
     origins().map((o) => `${o}/`),
   );
-  const { principal, tenant: home } = await deps.principals.authenticateClient(tenant, clientId, secret);
+  const { principal, tenant: home } = await throttledAuth(
+    deps.authThrottle,
+    request,
+    `token|${clientId}`,
+    {
+      code: 'temporarily_unavailable',
+      message:
+        'AADSTS50196: The server terminated an operation because it encountered too many failed sign-ins from this client. Retry after the time in Retry-After.',
+      values: { aadsts: '50196' },
+    },
+    () => deps.principals.authenticateClient(tenant, clientId, secret),
+  );
   const origin = deps.publicOrigin();
   const iss = flavor === 'adfs' ? `${origin}/adfs` : `${origin}/${home.id}/`;
   const lifetime = deps.config.tokenLifetimeSeconds;
