@@ -129,7 +129,7 @@ async function sendError(
 const ALWAYS_ANSWERED = new Set(['/health', '/metrics']);
 
 /**
- * Load shedding (@fastify/under-pressure, ADR 0020): while the event loop lags more than
+ * Load shedding (@fastify/under-pressure, ADR 0024): while the event loop lags more than
  * `config.maxEventLoopDelayMs`, requests other than /health and /metrics are answered at once with the surface's
  * 503 and Retry-After instead of waiting in an unbounded queue behind the ones already in.
  */
