@@ -117,7 +117,7 @@ function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
       const auth = await throttledAuth(
         deps.authThrottle,
         request,
-        `batch|${account.name}`,
+        `batch|${account.name}|${authScheme(request)}`,
         BATCH_THROTTLED,
         () => authenticateBatch(request, account, deps, origins()),
       );
