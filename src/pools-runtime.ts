@@ -21,6 +21,7 @@ import { ScheduleRunner } from './domain/jobs/schedule-runner.ts';
 import { JobScheduleService } from './domain/jobs/schedules.ts';
 import { TaskService } from './domain/jobs/tasks.ts';
 import type { Logger } from './platform/logger.ts';
+import { finishAccountDeletions } from './domain/accounts/account-deletion.ts';
 import { TickLoop } from './platform/loop.ts';
 
 export interface PoolsRuntime {
@@ -78,7 +79,9 @@ function sizerLoopFor(config: Config, ctx: DomainContext, logger: Logger, nudgeA
     async () => {
       const changed = await sizer.tick();
       if (changed) nudgeAgents();
-      return changed;
+      // Accounts being deleted go once the sizer has removed their last pool (account-deletion.ts).
+      const removed = await finishAccountDeletions(ctx);
+      return changed || removed;
     },
     250,
     (err) => {

@@ -145,7 +145,7 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       await store.close();
     });
 
-    test('deleting a resource group removes its accounts and the role assignments under it, atomically', async () => {
+    test('deleting a resource group removes the role assignments under it and leaves Batch accounts to the domain', async () => {
       const store = await seeded();
       await store.transaction(async (tx) => {
         await tx.putBatchAccount(account('acct3', 'My-RG'));
@@ -158,10 +158,29 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         await tx.putRoleAssignment(assignment('b2', `/subscriptions/${S}`));
       });
       assert.equal(await store.transaction((tx) => tx.deleteResourceGroupWithContents(S, 'my-rg')), true);
-      assert.equal(await store.transaction((tx) => tx.findBatchAccountByName('acct3')), undefined);
+      assert.ok(
+        await store.transaction((tx) => tx.findBatchAccountByName('acct3')),
+        'deleted by the domain, not here',
+      );
       assert.equal(await store.transaction((tx) => tx.findRoleAssignment('b1')), undefined);
       assert.ok(await store.transaction((tx) => tx.findRoleAssignment('b2')));
       assert.equal(await store.transaction((tx) => tx.deleteResourceGroupWithContents(S, 'my-rg')), false);
+      await store.close();
+    });
+
+    test('accounts carry a provisioning state and are listed by it across subscriptions', async () => {
+      const store = await seeded();
+      await store.transaction(async (tx) => {
+        await tx.putBatchAccount(account('acct4', 'My-RG'));
+        await tx.putBatchAccount({ ...account('acct5', 'My-RG'), provisioningState: 'Deleting' });
+      });
+      const acct4 = await store.transaction((tx) => tx.findBatchAccountByName('acct4'));
+      assert.equal(acct4?.provisioningState, 'Succeeded');
+      const deleting = await store.transaction((tx) => tx.listBatchAccountsIn('Deleting'));
+      assert.deepEqual(
+        deleting.map((a) => a.name),
+        ['acct5'],
+      );
       await store.close();
     });
 

@@ -268,4 +268,17 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('job_schedules_by_state').on('job_schedules').column('state').execute();
     },
   },
+  '0009_account_provisioning_state': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('batch_accounts')
+        .addColumn('provisioning_state', 'text', (c) => c.notNull().defaultTo('Succeeded'))
+        .execute();
+      await db.schema
+        .createIndex('batch_accounts_by_provisioning_state')
+        .on('batch_accounts')
+        .column('provisioning_state')
+        .execute();
+    },
+  },
 };

@@ -3,6 +3,7 @@ import type {
   ComputeResourceRecord,
   OperationRecord,
   ReplicaRecord,
+  AccountProvisioningState,
   BatchAccountRecord,
   NodeRecord,
   PoolRecord,
@@ -43,7 +44,7 @@ export interface StoreTx extends BatchStoreTx {
   putResourceGroup(group: ResourceGroupRecord): Promise<void>;
   findResourceGroup(subscriptionId: string, name: string): Promise<ResourceGroupRecord | undefined>;
   listResourceGroups(subscriptionId: string): Promise<ResourceGroupRecord[]>;
-  /** Removes the group and everything stored under it (accounts, role assignments at or below it). */
+  /** Removes the group, its compute resources and the role assignments at or below it (Batch accounts are the domain's: account-deletion.ts). */
   deleteResourceGroupWithContents(subscriptionId: string, name: string): Promise<boolean>;
   setProviderState(registration: ProviderRegistrationRecord): Promise<void>;
   listProviderStates(subscriptionId: string): Promise<ProviderRegistrationRecord[]>;
@@ -60,6 +61,8 @@ export interface StoreTx extends BatchStoreTx {
 
   // batch accounts
   putBatchAccount(account: BatchAccountRecord): Promise<void>;
+  /** Accounts in one provisioning state, across subscriptions (the deletion reconciler's work list). */
+  listBatchAccountsIn(state: AccountProvisioningState): Promise<BatchAccountRecord[]>;
   findBatchAccount(
     subscriptionId: string,
     resourceGroup: string,

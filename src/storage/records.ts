@@ -144,7 +144,11 @@ export interface BatchAccountRecord {
   secondaryKey: string;
   createdAt: string;
   updatedAt: string;
+  /** ARM provisioningState; absent means Succeeded. `Deleting`: its pools, jobs and schedules are being removed. */
+  provisioningState?: AccountProvisioningState;
 }
+
+export type AccountProvisioningState = 'Succeeded' | 'Deleting';
 
 /** Batch pool states (BatchService.json PoolState / AllocationState). */
 export type PoolState = 'active' | 'deleting';

@@ -5,6 +5,7 @@ import { SqlBatchTx } from './sql-batch-tx.ts';
 import * as compute from './sql-compute.ts';
 import type {
   BaseImageRecord,
+  AccountProvisioningState,
   BatchAccountRecord,
   ComputeResourceRecord,
   OperationRecord,
@@ -70,6 +71,7 @@ function toAccount(r: Selectable<BatchAccountsTable>, sealer: Sealer): BatchAcco
     secondaryKey: sealer.open(r.secondary_key),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    provisioningState: r.provisioning_state as AccountProvisioningState,
   };
 }
 
@@ -226,11 +228,6 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
   async deleteResourceGroupWithContents(subscriptionId: string, name: string): Promise<boolean> {
     const sub = key(subscriptionId);
     const rg = key(name);
-    await this.db
-      .deleteFrom('batch_accounts')
-      .where('subscription_id', '=', sub)
-      .where('resource_group_key', '=', rg)
-      .execute();
     await this.deleteAssignmentsUnder(`/subscriptions/${sub}/resourcegroups/${rg}`);
     await compute.deleteComputeInGroup(this.db, sub, rg);
     const res = await this.db
@@ -354,6 +351,7 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
       secondary_key: this.sealer.seal(a.secondaryKey),
       created_at: a.createdAt,
       updated_at: a.updatedAt,
+      provisioning_state: a.provisioningState ?? 'Succeeded',
     };
     await this.db
       .insertInto('batch_accounts')
@@ -387,6 +385,15 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
       .orderBy('name_key');
     if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', key(resourceGroup));
     return (await q.execute()).map((r) => toAccount(r, this.sealer));
+  }
+  async listBatchAccountsIn(state: AccountProvisioningState) {
+    const rows = await this.db
+      .selectFrom('batch_accounts')
+      .selectAll()
+      .where('provisioning_state', '=', state)
+      .orderBy('name_key')
+      .execute();
+    return rows.map((r) => toAccount(r, this.sealer));
   }
   async deleteBatchAccount(subscriptionId: string, resourceGroup: string, name: string): Promise<boolean> {
     const res = await this.db

@@ -12,6 +12,16 @@ const ACCOUNT = `${ACCOUNTS}/{accountName}`;
 const accountIds = (p: Record<string, string>) =>
   [p.subscriptionId ?? '', p.resourceGroupName ?? '', p.accountName ?? ''] as const;
 
+/** Location and Retry-After of a running account deletion (polled at `<account>/operationResults/delete`). */
+function deletionPoll(deps: ApiDeps, path: string, query: Record<string, unknown>): Record<string, string> {
+  const account = path.replace(/\/operationResults\/delete$/i, '');
+  const version = typeof query['api-version'] === 'string' ? query['api-version'] : '2024-07-01';
+  return {
+    location: `${deps.publicOrigin()}${account}/operationResults/delete?api-version=${encodeURIComponent(version)}`,
+    'retry-after': '1',
+  };
+}
+
 /** Batch account create, update, get, list and delete. */
 function accountRoutes(deps: ApiDeps): ArmRoute[] {
   const svc = deps.batchAccounts;
@@ -54,9 +64,21 @@ function accountRoutes(deps: ApiDeps): ArmRoute[] {
     {
       method: 'DELETE',
       pattern: ACCOUNT,
-      handler: async ({ caller, params }) => ({
-        status: (await svc.delete(caller, ...accountIds(params))) ? 200 : 204,
-      }),
+      handler: async ({ caller, params, path, query }) => {
+        const outcome = await svc.delete(caller, ...accountIds(params));
+        if (outcome === 'absent') return { status: 204 };
+        if (outcome === 'deleted') return { status: 200 };
+        return { status: 202, headers: deletionPoll(deps, path, query) };
+      },
+    },
+    {
+      // The Location of an account deletion (final-state-via: location): 202 while it runs, 200 once it is gone.
+      method: 'GET',
+      pattern: `${ACCOUNT}/operationResults/delete`,
+      handler: async ({ caller, params, path, query }) => {
+        const running = await svc.deletionRunning(caller, ...accountIds(params));
+        return running ? { status: 202, headers: deletionPoll(deps, path, query) } : { status: 200 };
+      },
     },
     {
       method: 'GET',

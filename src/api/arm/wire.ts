@@ -148,7 +148,7 @@ export function batchAccountToWire(a: BatchAccountRecord, host: string) {
     properties: {
       accountEndpoint: `${host}/batch/${a.name}`,
       nodeManagementEndpoint: `${host}/batch/${a.name}/nodemanagement`,
-      provisioningState: 'Succeeded',
+      provisioningState: a.provisioningState ?? 'Succeeded',
       poolAllocationMode: a.poolAllocationMode,
       publicNetworkAccess: a.publicNetworkAccess,
       networkProfile: {

@@ -114,6 +114,13 @@ function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
           `The Batch account '${name}' does not exist on this server.`,
         );
       }
+      if (account.provisioningState === 'Deleting') {
+        throw new DomainError(
+          'forbidden',
+          'AccountIsDisabled',
+          `The Batch account '${account.name}' is being deleted and accepts no requests.`,
+        );
+      }
       const auth = await throttledAuth(
         deps.authThrottle,
         request,

@@ -4,6 +4,7 @@ import { isPermitted, requirePermission, type Caller } from '../authorization/ac
 import { isoNow, type DomainContext } from '../context.ts';
 import { conflict, invalidInput, notFound, DomainError } from '../errors.ts';
 import { requireKnownLocation } from '../locations.ts';
+import { startAccountDeletion, type DeletionStart } from './account-deletion.ts';
 import { requireRegistered, requireResourceGroup, rgScope, validateTags } from '../resources/resources.ts';
 
 const ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
@@ -93,6 +94,15 @@ function validateCreate(name: string, input: BatchAccountInput) {
   return { location, props, poolAllocationMode };
 }
 
+/** Writes to an account whose deletion has started are refused until it is gone (then its name is free). */
+function beingDeleted(name: string): DomainError {
+  return conflict(
+    'AccountBeingDeleted',
+    `The Batch account '${name}' is being deleted; it can be created again once the deletion has finished.`,
+    'accountName',
+  );
+}
+
 export class BatchAccountService {
   private readonly ctx: DomainContext;
   constructor(ctx: DomainContext) {
@@ -128,6 +138,7 @@ export class BatchAccountService {
           'accountName',
         );
       }
+      if (existing?.provisioningState === 'Deleting') throw beingDeleted(existing.name);
       if (existing && existing.location !== location) {
         throw invalidInput(
           'LocationCannotBeChanged',
@@ -172,6 +183,7 @@ export class BatchAccountService {
     return this.ctx.store.transaction(async (tx) => {
       const account = await this.require(tx, subscriptionId, group, name);
       await requirePermission(tx, caller, 'Microsoft.Batch/batchAccounts/write', accountScope(account));
+      if (account.provisioningState === 'Deleting') throw beingDeleted(account.name);
       const props = input.properties ?? {};
       const extra = { ...account.extra };
       for (const p of KEPT_PROPERTIES) if (props[p] !== undefined) extra[p] = props[p];
@@ -214,13 +226,32 @@ export class BatchAccountService {
     });
   }
 
-  delete(caller: Caller, subscriptionId: string, group: string, name: string): Promise<boolean> {
+  /**
+   * Deletes the account and everything under it (account-deletion.ts): `deleted` at once when it has no pools,
+   * `deleting` while its pools are being removed (the account shows provisioningState Deleting), `absent`.
+   */
+  async delete(
+    caller: Caller,
+    subscriptionId: string,
+    group: string,
+    name: string,
+  ): Promise<DeletionStart | 'absent'> {
     return this.ctx.store.transaction(async (tx) => {
       await requireResourceGroup(tx, subscriptionId, group);
       const account = await tx.findBatchAccount(subscriptionId, group, name);
-      if (!account) return false;
+      if (!account) return 'absent';
       await requirePermission(tx, caller, 'Microsoft.Batch/batchAccounts/delete', accountScope(account));
-      return tx.deleteBatchAccount(subscriptionId, group, name);
+      return startAccountDeletion(tx, account, isoNow(this.ctx));
+    });
+  }
+
+  /** Whether the account's deletion is still running (the poll of an ARM delete). */
+  deletionRunning(caller: Caller, subscriptionId: string, group: string, name: string): Promise<boolean> {
+    return this.ctx.store.transaction(async (tx) => {
+      const account = await tx.findBatchAccount(subscriptionId, group, name);
+      if (account?.provisioningState !== 'Deleting') return false;
+      await requirePermission(tx, caller, 'Microsoft.Batch/batchAccounts/read', accountScope(account));
+      return true;
     });
   }
 

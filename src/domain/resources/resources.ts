@@ -1,3 +1,4 @@
+import { startAccountDeletion } from '../accounts/account-deletion.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type {
   ProviderRegistrationState,
@@ -183,6 +184,11 @@ export class ResourceService {
         'Microsoft.Resources/subscriptions/resourceGroups/delete',
         rgScope(subscriptionId, name),
       );
+      // Its Batch accounts are deleted with everything under them; those with pools stay Deleting (they name
+      // no group row) until the deletion reconciler removes them.
+      const now = this.ctx.clock.now().toISOString();
+      for (const account of await tx.listBatchAccounts(subscriptionId, group.name))
+        await startAccountDeletion(tx, account, now);
       return tx.deleteResourceGroupWithContents(subscriptionId, name);
     });
   }

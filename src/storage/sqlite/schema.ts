@@ -1,3 +1,4 @@
+import type { Generated } from 'kysely';
 /** Table shapes as Kysely sees them. JSON columns hold text. `*_key` columns hold lower-cased names for lookup. */
 export interface TenantsTable {
   id: string;
@@ -62,6 +63,7 @@ export interface BatchAccountsTable {
   secondary_key: string;
   created_at: string;
   updated_at: string;
+  provisioning_state: Generated<string>;
 }
 
 export interface BaseImagesTable {
