@@ -173,4 +173,92 @@ describe('ARM template deployments', () => {
     assert.equal(d.properties.provisioningState, 'Failed');
     assert.match(JSON.stringify(d.properties.error), /OSTypeNotSupported/);
   });
+
+  test('condition leaves a resource out, a copy loop makes count instances, Complete mode and unknown parameters are refused', async () => {
+    const looped = {
+      $schema: template.$schema,
+      contentVersion: '1.0.0.0',
+      parameters: {
+        count: { type: 'int', defaultValue: 3 },
+        withExtra: { type: 'bool', defaultValue: false },
+      },
+      resources: [
+        {
+          type: 'Microsoft.Network/networkSecurityGroups',
+          apiVersion: '2022-01-01',
+          name: "[concat('loopnsg', copyIndex(1))]",
+          location: '[resourceGroup().location]',
+          copy: { name: 'nsgLoop', count: "[parameters('count')]" },
+          properties: { securityRules: [] },
+        },
+        {
+          type: 'Microsoft.Network/networkSecurityGroups',
+          apiVersion: '2022-01-01',
+          name: 'extransg',
+          condition: "[parameters('withExtra')]",
+          location: '[resourceGroup().location]',
+          properties: { securityRules: [] },
+        },
+        {
+          type: 'Microsoft.Network/publicIPAddresses',
+          apiVersion: '2022-01-01',
+          name: "[concat('ip', uniqueString(resourceGroup().id))]",
+          location: '[resourceGroup().location]',
+          dependsOn: ['nsgLoop', 'extransg'],
+          properties: { publicIPAllocationMethod: 'Static' },
+        },
+      ],
+    };
+    const result = await resources.deployments.createOrUpdate(
+      rg,
+      'loops',
+      { properties: { mode: 'Incremental', template: looped } },
+      { updateIntervalInMs: 100 },
+    );
+    const ids = (result.properties?.outputResources ?? []).map((r) => (r.id ?? '').split('/').pop());
+    assert.deepEqual(
+      ids.slice(0, 3),
+      ['loopnsg1', 'loopnsg2', 'loopnsg3'],
+      'the loop first (the IP depends on it)',
+    );
+    assert.equal(ids.length, 4, 'extransg is left out by its condition');
+    assert.match(ids[3] ?? '', /^ip[a-z2-7]{13}$/);
+    const again = await resources.deployments.createOrUpdate(
+      rg,
+      'loops2',
+      { properties: { mode: 'Incremental', template: looped, parameters: { withExtra: { value: true } } } },
+      { updateIntervalInMs: 100 },
+    );
+    const ids2 = (again.properties?.outputResources ?? []).map((r) => (r.id ?? '').split('/').pop());
+    assert.deepEqual(
+      ids2,
+      ['loopnsg1', 'loopnsg2', 'loopnsg3', 'extransg', ids[3]],
+      'uniqueString is stable',
+    );
+    const refused = async (properties: Record<string, unknown>, code: string) =>
+      assert.rejects(
+        resources.deployments.createOrUpdate(rg, 'refused', { properties: properties as never }),
+        (e: { code?: string; statusCode?: number; message?: string }) => {
+          assert.equal(e.code, code, `${String(e.statusCode)} ${String(e.message)}`);
+          return true;
+        },
+      );
+    await refused({ mode: 'Complete', template: looped }, 'NotImplemented');
+    await refused({ mode: 'Destroy', template: looped }, 'InvalidRequestContent');
+    await refused(
+      { mode: 'Incremental', template: looped, parameters: { cuont: { value: 2 } } },
+      'InvalidTemplate',
+    );
+    const propertyCopy = {
+      ...looped,
+      resources: [
+        {
+          ...looped.resources[1],
+          condition: true,
+          properties: { copy: [{ name: 'x', count: 2, input: {} }] },
+        },
+      ],
+    };
+    await refused({ mode: 'Incremental', template: propertyCopy }, 'InvalidTemplate');
+  });
 });

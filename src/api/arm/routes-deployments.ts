@@ -4,6 +4,7 @@ import type { ComputeResourceRecord } from '../../storage/records.ts';
 import type { ApiDeps } from '../http/context.ts';
 import type { ArmResponse, ArmRoute } from './router.ts';
 import { evaluate, type TemplateScope } from './template.ts';
+import { plan } from './template-plan.ts';
 import { objectOrEmpty } from './validation.ts';
 
 const DEPLOYMENT =
@@ -18,87 +19,25 @@ export type Dispatch = (
   caller: Caller,
 ) => Promise<ArmResponse>;
 
-interface TemplateResource {
-  id: string;
-  apiVersion: string;
-  body: Record<string, unknown>;
-  dependsOn: string[];
-}
-
-function resourceId(scope: TemplateScope, type: string, name: string): string {
-  const [ns = '', ...types] = type.split('/');
-  const names = name.split('/');
-  return `/subscriptions/${scope.subscriptionId}/resourceGroups/${scope.resourceGroup}/providers/${ns}/${types.map((t, i) => `${t}/${names[i] ?? ''}`).join('/')}`;
-}
-
-/** Evaluates parameters, variables and resources; orders resources so each comes after what it depends on. */
-function plan(
-  template: Record<string, unknown>,
-  given: Record<string, unknown>,
-  scope: TemplateScope,
-): TemplateResource[] {
-  for (const [name, def] of Object.entries(objectOrEmpty(template.parameters))) {
-    const provided = objectOrEmpty(given[name]);
-    if ('value' in provided) scope.parameters[name] = provided.value;
-    else if ('defaultValue' in objectOrEmpty(def))
-      scope.parameters[name] = evaluate(objectOrEmpty(def).defaultValue, scope);
-    else
-      throw invalidInput(
-        'InvalidTemplate',
-        `The value for the template parameter '${name}' is not provided.`,
-        `properties.parameters.${name}`,
-      );
-  }
-  for (const [name, v] of Object.entries(objectOrEmpty(template.variables)))
-    scope.variables[name] = evaluate(v, scope);
-  const raw = Array.isArray(template.resources) ? template.resources : [];
-  const resources = raw.map((r): TemplateResource => {
-    const { type, name, apiVersion, dependsOn, ...rest } = evaluate(r, scope) as Record<string, unknown>;
-    const body = Object.fromEntries(
-      Object.entries(rest).filter(([k]) => !['condition', 'copy', 'comments'].includes(k)),
-    );
-    if (typeof type !== 'string' || typeof name !== 'string')
-      throw invalidInput(
-        'InvalidTemplate',
-        'Every template resource needs a type and a name.',
-        'properties.template.resources',
-      );
-    return {
-      id: resourceId(scope, type, name),
-      apiVersion: typeof apiVersion === 'string' ? apiVersion : '',
-      body,
-      dependsOn: (Array.isArray(dependsOn) ? dependsOn : []).map(String),
-    };
-  });
-  const ordered: TemplateResource[] = [];
-  const pending = [...resources];
-  while (pending.length > 0) {
-    const ready = pending.findIndex((r) =>
-      r.dependsOn.every(
-        (d) =>
-          ordered.some(
-            (o) =>
-              o.id.toLowerCase() === d.toLowerCase() || o.id.toLowerCase().endsWith(`/${d.toLowerCase()}`),
-          ) ||
-          !resources.some(
-            (x) =>
-              x.id.toLowerCase() === d.toLowerCase() || x.id.toLowerCase().endsWith(`/${d.toLowerCase()}`),
-          ),
-      ),
-    );
-    if (ready < 0)
-      throw invalidInput(
-        'InvalidTemplate',
-        'The template resources have a circular dependency.',
-        'properties.template.resources',
-      );
-    ordered.push(...pending.splice(ready, 1));
-  }
-  return ordered;
-}
-
 function deploymentToWire(r: ComputeResourceRecord) {
   return { id: r.id, name: r.name, type: r.type, location: r.location, properties: r.properties };
+}
+
+/** Incremental is what Lazurite does; Complete (deleting what the template lacks) is refused, never ignored. */
+function checkMode(mode: unknown): void {
+  if (mode === undefined || mode === 'Incremental') return;
+  if (mode === 'Complete')
+    throw new DomainError(
+      'not-implemented',
+      'NotImplemented',
+      "Complete mode deployments (removing resources the template does not name) are not supported by Lazurite; use 'Incremental'.",
+      { target: 'properties.mode' },
+    );
+  throw invalidInput(
+    'InvalidRequestContent',
+    `The deployment mode '${JSON.stringify(mode)}' is not valid. Allowed values are 'Incremental' and 'Complete'.`,
+    'properties.mode',
+  );
 }
 
 async function deploy(
@@ -117,6 +56,7 @@ async function deploy(
       "'properties.template' is required (templateLink is not supported).",
       'properties.template',
     );
+  checkMode(props.mode);
   const rg = await deps.deployments.authorize(caller, sub, group, name);
   const scope: TemplateScope = {
     subscriptionId: sub,
@@ -129,8 +69,10 @@ async function deploy(
   const started = Date.now();
   const outputResources: { id: string }[] = [];
   let error: Record<string, unknown> | undefined;
+  // Template errors (InvalidTemplate) are answered at once, as ARM validates before it deploys anything.
+  const planned = plan(template, objectOrEmpty(props.parameters), scope);
   try {
-    for (const r of plan(template, objectOrEmpty(props.parameters), scope)) {
+    for (const r of planned) {
       const res = await dispatch('PUT', r.id, r.apiVersion, r.body, caller);
       if (res.status >= 400)
         throw new DomainError(

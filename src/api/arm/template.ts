@@ -9,6 +9,40 @@ export interface TemplateScope {
   tenantId: string;
   parameters: Record<string, unknown>;
   variables: Record<string, unknown>;
+  /** Inside a copy loop: each enclosing loop's index by lower-cased name, and the innermost loop's name. */
+  copyIndexes?: Record<string, number>;
+  loop?: string;
+}
+
+/** copyIndex(), copyIndex(offset), copyIndex('loop'), copyIndex('loop', offset). */
+function copyIndex(args: unknown[], scope: TemplateScope): number {
+  const named = typeof args[0] === 'string';
+  const loop = named ? String(args[0]) : scope.loop;
+  const offset = Number(named ? (args[1] ?? 0) : (args[0] ?? 0));
+  const index = loop === undefined ? undefined : scope.copyIndexes?.[loop.toLowerCase()];
+  if (index === undefined)
+    throw invalidInput(
+      'InvalidTemplate',
+      `The template function 'copyIndex' is only allowed in a copy loop${named ? ` named '${String(args[0])}'` : ''}.`,
+      'properties.template',
+    );
+  return index + offset;
+}
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+/**
+ * uniqueString(...): 13 characters of lower-case base32, deterministic for its arguments, as ARM's is. ARM hashes
+ * with its own 64-bit function; we take the first 65 bits of a SHA-256 of the arguments, so values differ from
+ * Azure's but have the same shape and the same stability.
+ */
+function uniqueString(args: unknown[]): string {
+  const digest = createHash('sha256').update(args.map(String).join('-')).digest();
+  let bits = 0n;
+  for (const byte of digest.subarray(0, 9)) bits = (bits << 8n) | BigInt(byte);
+  let out = '';
+  for (let i = 0; i < 13; i++) out += BASE32.charAt(Number((bits >> BigInt(67 - 5 * (i + 1))) & 31n));
+  return out;
 }
 
 type Token = { kind: 'ident' | 'string' | 'number' | 'punct'; text: string };
@@ -50,6 +84,25 @@ function tokenize(src: string): Token[] {
   return out;
 }
 
+/** resourceId([resourceGroup], type, name...) in the deployment's group. */
+function resourceIdOf(args: unknown[], scope: TemplateScope): string {
+  const parts = args.map(String);
+  const [type = '', ...names] = parts.length % 2 === 0 && parts.length > 2 ? parts.slice(1) : parts;
+  const [ns = '', ...types] = type.split('/');
+  const path = types.map((t, i) => `${t}/${names[i] ?? ''}`).join('/');
+  return `/subscriptions/${scope.subscriptionId}/resourceGroups/${scope.resourceGroup}/providers/${ns}/${path}`;
+}
+
+/** add, sub, mul and length. */
+function numeric(name: string, args: unknown[]): number {
+  const [a, b] = [Number(args[0]), Number(args[1])];
+  if (name === 'add') return a + b;
+  if (name === 'sub') return a - b;
+  if (name === 'mul') return a * b;
+  const v = args[0];
+  return typeof v === 'string' || Array.isArray(v) ? v.length : Object.keys(v ?? {}).length;
+}
+
 function call(name: string, args: unknown[], scope: TemplateScope): unknown {
   const s = (i: number) => {
     const v = args[i];
@@ -68,13 +121,8 @@ function call(name: string, args: unknown[], scope: TemplateScope): unknown {
       return scope.variables[s(0)];
     case 'concat':
       return args.every(Array.isArray) ? (args as unknown[][]).flat() : args.map(String).join('');
-    case 'resourceid': {
-      const parts = args.map(String);
-      const [type = '', ...names] = parts.length % 2 === 0 && parts.length > 2 ? parts.slice(1) : parts;
-      const [ns = '', ...types] = type.split('/');
-      const path = types.map((t, i) => `${t}/${names[i] ?? ''}`).join('/');
-      return `/subscriptions/${scope.subscriptionId}/resourceGroups/${scope.resourceGroup}/providers/${ns}/${path}`;
-    }
+    case 'resourceid':
+      return resourceIdOf(args, scope);
     case 'resourcegroup':
       return {
         id: `/subscriptions/${scope.subscriptionId}/resourceGroups/${scope.resourceGroup}`,
@@ -88,7 +136,14 @@ function call(name: string, args: unknown[], scope: TemplateScope): unknown {
         tenantId: scope.tenantId,
       };
     case 'uniquestring':
-      return createHash('sha256').update(args.map(String).join('-')).digest('hex').slice(0, 13);
+      return uniqueString(args);
+    case 'copyindex':
+      return copyIndex(args, scope);
+    case 'add':
+    case 'sub':
+    case 'mul':
+    case 'length':
+      return numeric(name.toLowerCase(), args);
     case 'tolower':
       return s(0).toLowerCase();
     case 'toupper':
