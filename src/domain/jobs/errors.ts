@@ -12,6 +12,50 @@ export const taskNotFound = (id: string): DomainError =>
 export const jobExists = (id: string): DomainError =>
   new DomainError('conflict', 'JobExists', 'The specified job already exists.', { values: { JobId: id } });
 
+/** Job and job schedule ids share one namespace (Batch's JobScheduleWithSameIdExists / JobWithSameIdExists). */
+export const scheduleWithSameId = (id: string): DomainError =>
+  new DomainError(
+    'conflict',
+    'JobScheduleWithSameIdExists',
+    'A job schedule with the specified job id exists. Job and job schedule cannot have the same id.',
+    { values: { JobId: id } },
+  );
+
+export const jobWithSameId = (id: string): DomainError =>
+  new DomainError(
+    'conflict',
+    'JobWithSameIdExists',
+    'A job with the specified job schedule id exists. Job and job schedule cannot have the same id.',
+    { values: { JobScheduleId: id } },
+  );
+
+/** A task may not take the id of its job's preparation or release task ('jobpreparation', 'jobrelease' by default). */
+export function sameIdAsPrepOrRelease(
+  taskId: string,
+  spec: { jobPreparationTask?: unknown; jobReleaseTask?: unknown },
+): DomainError | undefined {
+  const idOf = (task: unknown, fallback: string) => {
+    const id = (task as { id?: unknown } | undefined)?.id;
+    return (typeof id === 'string' ? id : fallback).toLowerCase();
+  };
+  const k = taskId.toLowerCase();
+  if (spec.jobPreparationTask !== undefined && k === idOf(spec.jobPreparationTask, 'jobpreparation'))
+    return new DomainError(
+      'conflict',
+      'TaskIdSameAsJobPreparationTask',
+      'The specified task id is same as the job preparation task.',
+      { values: { TaskId: taskId } },
+    );
+  if (spec.jobReleaseTask !== undefined && k === idOf(spec.jobReleaseTask, 'jobrelease'))
+    return new DomainError(
+      'conflict',
+      'TaskIdSameAsJobReleaseTask',
+      'The specified task id is same as the job release task.',
+      { values: { TaskId: taskId } },
+    );
+  return undefined;
+}
+
 export const taskExists = (id: string): DomainError =>
   new DomainError('conflict', 'TaskExists', 'The specified task already exists.', { values: { TaskId: id } });
 

@@ -11,7 +11,14 @@ import type {
 import type { DomainContext } from '../context.ts';
 import { checkConditions, etagSource, type Conditions } from '../pools/conditions.ts';
 import { invalidProperty } from '../pools/pool-spec.ts';
-import { jobExists, jobNotActive, jobNotFound, jobWriteRefusal, underProperty } from './errors.ts';
+import {
+  jobExists,
+  jobNotActive,
+  jobNotFound,
+  jobWriteRefusal,
+  scheduleWithSameId,
+  underProperty,
+} from './errors.ts';
 import { releaseJob } from './job-prep.ts';
 import { checkJobAdd, checkPriority, constraintsOf, record, type JobAddChecked } from './spec.ts';
 import { moveJob } from './states.ts';
@@ -58,6 +65,7 @@ export class JobService {
   ): Promise<JobRecord> {
     const now = this.ctx.clock.now().toISOString();
     if (await tx.findJob(accountName, checked.id)) throw jobExists(checked.id);
+    if (await tx.findJobSchedule(accountName, checked.id)) throw scheduleWithSameId(checked.id);
     const job: JobRecord = {
       accountName,
       id: checked.id,

@@ -14,6 +14,7 @@ import {
   scheduleWriteRefusal,
 } from './schedule-spec.ts';
 import { checkId, record } from './spec.ts';
+import { jobWithSameId } from './errors.ts';
 import { terminateJob } from './task-outcome.ts';
 
 /** Jobs a schedule created are named `<schedule id>:job-<n>` (user job ids cannot contain `:`). */
@@ -50,6 +51,7 @@ export class JobScheduleService {
     const stamp = now.toISOString();
     const added = await this.ctx.store.transaction(async (tx) => {
       if (await tx.findJobSchedule(account, id)) throw jobScheduleExists(id);
+      if (await tx.findJob(account, id)) throw jobWithSameId(id);
       const schedule: JobScheduleRecord = {
         accountName: account,
         id,

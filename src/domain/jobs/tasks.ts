@@ -4,7 +4,14 @@ import type { DomainContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
 import { checkConditions, etagSource, type Conditions } from '../pools/conditions.ts';
 import { invalidProperty } from '../pools/pool-spec.ts';
-import { jobNotFound, jobWriteRefusal, taskCompleted, taskExists, taskNotFound } from './errors.ts';
+import {
+  jobNotFound,
+  jobWriteRefusal,
+  sameIdAsPrepOrRelease,
+  taskCompleted,
+  taskExists,
+  taskNotFound,
+} from './errors.ts';
 import { constraintsOf } from './spec.ts';
 import { moveTask } from './states.ts';
 import { checkTaskAdd, type TaskAddChecked } from './task-spec.ts';
@@ -164,6 +171,8 @@ export class TaskService {
         const checked = checkTaskAdd(body, job);
         const k = checked.id.toLowerCase();
         if (existing.has(k) || accepted.has(k)) throw taskExists(checked.id);
+        const sameAsPrep = sameIdAsPrepOrRelease(checked.id, job.spec);
+        if (sameAsPrep) throw sameAsPrep;
         accepted.set(k, { body, checked });
       } catch (err) {
         if (!(err instanceof DomainError)) throw err;
@@ -352,11 +361,18 @@ export class TaskService {
   async reactivate(account: string, jobId: string, taskId: string, cond: Conditions): Promise<TaskRecord> {
     const now = this.ctx.clock.now();
     const task = await this.write(account, jobId, taskId, cond, (t) => {
-      if (t.state !== 'completed' || t.executionInfo.result !== 'failure')
+      if (t.state !== 'completed')
         throw new DomainError(
           'conflict',
-          'TaskNotFailed',
-          'Only a completed task whose result is failure can be reactivated.',
+          'TaskNotCompleted',
+          'The specified task is not in a completed state, and the requested operation can be performed only on completed tasks.',
+          { values: { TaskId: t.id } },
+        );
+      if (t.executionInfo.result !== 'failure')
+        throw new DomainError(
+          'conflict',
+          'TaskSucceeded',
+          'The specified task has already completed successfully, and the requested operation cannot be performed on successful tasks.',
           { values: { TaskId: t.id } },
         );
       const moved = moveTask(t, 'active', now);

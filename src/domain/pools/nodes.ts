@@ -43,12 +43,29 @@ function unavailable(err: unknown, nodeId: string): unknown {
   if (!(err instanceof NodeFilesUnavailable)) return err;
   return new DomainError(
     'conflict',
-    'NodeNotReady',
+    'OperationNotValidOnNode',
     `The node's host agent cannot serve its files: ${err.message}`,
     {
       values: { NodeId: nodeId },
     },
   );
+}
+
+/** Batch's answer for a file operation on a node that has no files to serve yet, by the node's state. */
+function notReady(nodeId: string, state: string): DomainError {
+  const [code, message] =
+    state === 'creating'
+      ? ['NodeBeingCreated', 'The specified node is being created']
+      : state === 'starting' || state === 'waitingforstarttask'
+        ? ['NodeBeingStarted', 'The specified node is being started']
+        : state === 'rebooting'
+          ? ['NodeBeingRebooted', 'The specified node is being rebooted']
+          : state === 'reimaging'
+            ? ['NodeBeingReimaged', 'The specified node is being reimaged']
+            : state === 'unusable'
+              ? ['NodeStateUnusable', 'The state of the specified node is unusable']
+              : ['OperationNotValidOnNode', 'The specified operation is not valid on the node.'];
+  return new DomainError('conflict', code, message, { values: { NodeId: nodeId, NodeState: state } });
 }
 
 /** Finds the host that runs a node, so file requests reach its executor. */
@@ -193,13 +210,7 @@ export class NodeService {
   private async executorOf(account: BatchAccountRecord, poolId: string, nodeId: string) {
     const { node } = await this.get(account, poolId, nodeId);
     const executor = node.hostId === null ? undefined : this.executorFor(node.hostId);
-    if (!executor) {
-      throw new DomainError(
-        'conflict',
-        'NodeNotReady',
-        `Node '${node.id}' is ${node.state} and has no files yet (or its host agent serves no file access).`,
-      );
-    }
+    if (!executor) throw notReady(node.id, node.state);
     return { node, executor };
   }
 
