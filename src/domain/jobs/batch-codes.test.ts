@@ -61,3 +61,53 @@ test('reactivate: TaskNotCompleted for a task still going, TaskSucceeded for one
   assert.equal((await w.tasks.get(account, 'j', 'waiting')).state, 'completed');
   await rejectsWith(w.tasks.reactivate(account, 'j', 'waiting', {}), 'TaskSucceeded');
 });
+
+test('pool and task properties nothing implements are refused with UnsupportedProperty naming them, never ignored', async () => {
+  const w = await world();
+  const pool = (extra: Record<string, unknown>) =>
+    w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('u', 1, extra));
+  const vm = tinyPool('u', 1).virtualMachineConfiguration;
+  for (const [extra, property] of [
+    [{ userAccounts: [{ name: 'bob', password: 'x' }] }, 'userAccounts'],
+    [{ enableInterNodeCommunication: true }, 'enableInterNodeCommunication'],
+    [{ networkConfiguration: { subnetId: 'x' } }, 'networkConfiguration'],
+    [{ mountConfiguration: [{ nfsMountConfiguration: {} }] }, 'mountConfiguration'],
+    [{ certificateReferences: [{ thumbprint: 'x' }] }, 'certificateReferences'],
+    [{ applicationPackageReferences: [{ applicationId: 'x' }] }, 'applicationPackageReferences'],
+    [
+      { virtualMachineConfiguration: { ...vm, dataDisks: [{ lun: 0, diskSizeGB: 1 }] } },
+      'virtualMachineConfiguration.dataDisks',
+    ],
+    [
+      { virtualMachineConfiguration: { ...vm, containerConfiguration: { type: 'dockerCompatible' } } },
+      'virtualMachineConfiguration.containerConfiguration',
+    ],
+    [
+      { startTask: { commandLine: '/bin/true', userIdentity: { userName: 'bob' } } },
+      'startTask.userIdentity.userName',
+    ],
+  ] as const) {
+    await assert.rejects(pool(extra), (e: unknown) => {
+      assert.ok(e instanceof DomainError);
+      assert.deepEqual([e.code, e.target], ['UnsupportedProperty', property]);
+      return true;
+    });
+  }
+  await pool({ enableInterNodeCommunication: false, certificateReferences: [], userAccounts: [] });
+  await w.jobs.add(w.account, { id: 'j', poolInfo: { poolId: 'u' } });
+  await assert.rejects(
+    w.tasks.add(w.account.name, 'j', {
+      id: 't',
+      commandLine: '/bin/true',
+      userIdentity: { userName: 'bob' },
+    }),
+    (e: unknown) =>
+      e instanceof DomainError &&
+      e.code === 'UnsupportedProperty' &&
+      e.target === 'task.userIdentity.userName',
+  );
+  await assert.rejects(
+    async () => w.pools.patch(w.account, 'u', { certificateReferences: [{ thumbprint: 'x' }] }),
+    (e: unknown) => e instanceof DomainError && e.code === 'UnsupportedProperty',
+  );
+});

@@ -1,6 +1,13 @@
 import { checkJobManager } from './job-manager.ts';
-import { DomainError } from '../errors.ts';
-import { invalidProperty, missingProperty, parseDuration } from '../pools/pool-spec.ts';
+import {
+  invalidProperty,
+  missingProperty,
+  parseDuration,
+  refuseNamedUser,
+  unsupportedProperty,
+} from '../pools/pool-spec.ts';
+
+export { unsupportedProperty } from '../pools/pool-spec.ts';
 import { record } from '../pools/start-task.ts';
 
 /** Checks of job and task bodies beyond the OpenAPI schema (which the API layer has already applied). */
@@ -8,15 +15,6 @@ import { record } from '../pools/start-task.ts';
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export { record } from '../pools/start-task.ts';
-
-export function unsupportedProperty(property: string, reason: string): DomainError {
-  return new DomainError(
-    'invalid-input',
-    'UnsupportedProperty',
-    `The specified property is not supported. ${reason}`,
-    { target: property, values: { PropertyName: property, Reason: reason } },
-  );
-}
 
 export function checkId(id: unknown, property = 'id'): string {
   if (typeof id !== 'string' || id === '') throw missingProperty(property);
@@ -83,6 +81,9 @@ export function checkJobAdd(body: Record<string, unknown>): JobAddChecked {
       'networkConfiguration is not supported by this server.',
     );
   checkJobManager(body.jobManagerTask);
+  refuseNamedUser(body.jobManagerTask, 'jobManagerTask');
+  refuseNamedUser(body.jobPreparationTask, 'jobPreparationTask');
+  refuseNamedUser(body.jobReleaseTask, 'jobReleaseTask');
   const release = record(body.jobReleaseTask);
   if (body.jobReleaseTask !== undefined && body.jobPreparationTask === undefined)
     throw invalidProperty('jobReleaseTask', 'A job release task needs a job preparation task.');

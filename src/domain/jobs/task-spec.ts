@@ -1,6 +1,6 @@
 import type { JobRecord } from '../../storage/records.ts';
 import { DomainError } from '../errors.ts';
-import { invalidProperty, missingProperty } from '../pools/pool-spec.ts';
+import { invalidProperty, missingProperty, refuseNamedUser } from '../pools/pool-spec.ts';
 import { checkId, constraintsOf, record, unsupportedProperty } from './spec.ts';
 
 export interface TaskAddChecked {
@@ -105,6 +105,7 @@ export function checkTaskAdd(body: Record<string, unknown>, job: JobRecord): Tas
       'applicationPackageReferences',
       'Application packages are not supported by this server.',
     );
+  refuseNamedUser(body, 'task');
   const slots = body.requiredSlots ?? 1;
   if (typeof slots !== 'number' || !Number.isInteger(slots) || slots < 1)
     throw invalidProperty('requiredSlots', 'The value must be at least 1.');

@@ -12,6 +12,64 @@ export function invalidProperty(property: string, reason: string): DomainError {
   );
 }
 
+/** Batch's 400 for a property this server does not implement: refused, never stored and silently skipped. */
+export function unsupportedProperty(property: string, reason: string): DomainError {
+  return new DomainError(
+    'invalid-input',
+    'UnsupportedProperty',
+    `The specified property is not supported. ${reason}`,
+    { target: property, values: { PropertyName: property, Reason: reason } },
+  );
+}
+
+/** Whether a property was given a value that asks for something (an empty list or `false` asks for nothing). */
+function given(value: unknown): boolean {
+  if (value === undefined || value === null || value === false) return false;
+  if (Array.isArray(value)) return value.length > 0;
+  return !(typeof value === 'object' && Object.keys(value).length === 0);
+}
+
+/** Pool properties nothing in Lazurite implements yet (paths in the pool body). */
+const UNIMPLEMENTED_POOL = [
+  'virtualMachineConfiguration.containerConfiguration',
+  'virtualMachineConfiguration.dataDisks',
+  'virtualMachineConfiguration.diskEncryptionConfiguration',
+  'virtualMachineConfiguration.extensions',
+  'virtualMachineConfiguration.securityProfile',
+  'virtualMachineConfiguration.serviceArtifactReference',
+  'virtualMachineConfiguration.windowsConfiguration',
+  'mountConfiguration',
+  'userAccounts',
+  'networkConfiguration',
+  'enableInterNodeCommunication',
+  'applicationPackageReferences',
+  'applicationLicenses',
+  'certificateReferences',
+  'resourceTags',
+  'upgradePolicy',
+];
+
+/** Refuses, with UnsupportedProperty naming it, any pool property Lazurite does not implement (add, patch, update). */
+export function refuseUnimplementedPoolProperties(body: Record<string, unknown>): void {
+  for (const path of UNIMPLEMENTED_POOL) {
+    let value: unknown = body;
+    for (const part of path.split('.'))
+      value =
+        value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
+    if (given(value)) throw unsupportedProperty(path, `${path} is not supported by this server yet.`);
+  }
+}
+
+/** Tasks run as the pool's auto-users; a named user account (userIdentity.userName) is refused, not ignored. */
+export function refuseNamedUser(task: unknown, property: string): void {
+  const identity = (task as { userIdentity?: { userName?: unknown } } | null | undefined)?.userIdentity;
+  if (given(identity?.userName))
+    throw unsupportedProperty(
+      `${property}.userIdentity.userName`,
+      'Named user accounts are not supported by this server yet; use userIdentity.autoUser.',
+    );
+}
+
 export function missingProperty(property: string): DomainError {
   return new DomainError(
     'invalid-input',
@@ -97,6 +155,7 @@ export function checkPoolAdd(body: Record<string, unknown>): {
     );
   if (body.virtualMachineConfiguration === undefined || body.virtualMachineConfiguration === null)
     throw missingProperty('virtualMachineConfiguration');
+  refuseUnimplementedPoolProperties(body);
   const autoScale = body.enableAutoScale === true ? checkAutoScaleAdd(body) : undefined;
   const slots = body.taskSlotsPerNode ?? 1;
   const maxSlots = Math.min(4 * size.cores, 256);
@@ -113,6 +172,7 @@ export function checkPoolAdd(body: Record<string, unknown>): {
 export function checkStartTask(value: unknown, property: string): void {
   if (value === undefined || value === null) return;
   const task = value as Record<string, unknown>;
+  refuseNamedUser(task, property);
   if (typeof task.commandLine !== 'string' || task.commandLine.trim() === '')
     throw missingProperty(`${property}.commandLine`);
   const retries = task.maxTaskRetryCount ?? 0;

@@ -8,7 +8,14 @@ import { bindPoolImage } from './image-binding.ts';
 import { resolvePoolImage, type PoolCaller } from './image-rules.ts';
 import { AutoScaler } from './autoscale/autoscaler.ts';
 import { checkFormula, DEFAULT_EVALUATION_INTERVAL_MS, evaluationIntervalOf } from './autoscale/settings.ts';
-import { checkMetadata, checkPoolAdd, checkStartTask, missingProperty, targetsOf } from './pool-spec.ts';
+import {
+  checkMetadata,
+  checkPoolAdd,
+  checkStartTask,
+  missingProperty,
+  refuseUnimplementedPoolProperties,
+  targetsOf,
+} from './pool-spec.ts';
 import { sizingWarnings } from './sizing-guidance.ts';
 
 /** Properties of an add body that are state, not spec (kept in their own fields of the record). */
@@ -179,6 +186,7 @@ export class PoolService {
 
   /** PATCH: the properties present replace the pool's. */
   patch(account: BatchAccountRecord, id: string, body: Record<string, unknown>, cond: Conditions = {}) {
+    refuseUnimplementedPoolProperties(body);
     checkStartTask(body.startTask, 'startTask');
     checkMetadata(body.metadata);
     const keys = [
@@ -202,6 +210,7 @@ export class PoolService {
     body: Record<string, unknown>,
     cond: Conditions = {},
   ) {
+    refuseUnimplementedPoolProperties(body);
     checkStartTask(body.startTask, 'startTask');
     checkMetadata(body.metadata);
     return this.mutate(account, id, cond, (pool) => {
