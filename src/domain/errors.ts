@@ -11,7 +11,8 @@ export type ErrorCategory =
   | 'precondition-failed'
   | 'not-modified'
   | 'not-implemented'
-  | 'too-large';
+  | 'too-large'
+  | 'range-not-satisfiable';
 
 export interface ErrorDetail {
   code: string;

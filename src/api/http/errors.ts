@@ -17,6 +17,7 @@ export const CATEGORY_STATUS: Record<ErrorCategory, number> = {
   'not-modified': 304,
   'not-implemented': 501,
   'too-large': 413,
+  'range-not-satisfiable': 416,
 };
 
 /**

@@ -1,8 +1,17 @@
 import { constants, type Stats } from 'node:fs';
-import { lstat, open, readdir, readlink, realpath, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, readlink, realpath, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { spanOf } from '../file-read.ts';
 import { cleanNodePath, fileModeString } from '../node-paths.ts';
-import { NODE_ROOT_DIR, NodeFileNotFound, type NodeFileInfo, type NodeFileRange } from '../port.ts';
+import {
+  NODE_ROOT_DIR,
+  NodeDirectoryNotEmpty,
+  NodeFileNotFound,
+  type NodeFileInfo,
+  type NodeFileRange,
+  type NodeFileRead,
+} from '../port.ts';
 
 /**
  * A node's files as Batch lists them, read on the host from the node's upper layer
@@ -58,25 +67,75 @@ async function openInside(
   }
 }
 
-/** A node file's content, or the inclusive byte range `start`..`end` of it. */
+/** A node file's content, or the inclusive byte range `start`..`end` of it, streamed from disk. */
 export async function readNodeFile(
   upper: string,
   path: string,
   range?: NodeFileRange,
-): Promise<{ content: Buffer; info: NodeFileInfo }> {
+): Promise<NodeFileRead> {
   const { handle, st } = await openInside(upper, path, false);
+  const { start, end } = spanOf(st.size, range);
+  const fileInfo = info(cleanNodePath(path), st);
+  if (end < start) {
+    await handle.close();
+    return { info: fileInfo, body: Readable.from([]) };
+  }
+  // The stream owns the handle from here: it closes it at the end, on error, or when the reader destroys it.
+  return { info: fileInfo, body: handle.createReadStream({ start, end, highWaterMark: 256 * 1024 }) };
+}
+
+/** A node file's info, without reading it. */
+export async function statNodeFile(upper: string, path: string): Promise<NodeFileInfo> {
+  const { handle, st } = await openInside(upper, path, false);
+  await handle.close();
+  return info(cleanNodePath(path), st);
+}
+
+const DIR_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_DIRECTORY;
+
+/**
+ * Removes `name` in the folder open at `base` (`/proc/self/fd/N`) and, for a folder, what it holds: each folder
+ * is opened without following links and emptied through its own handle, so a link the node swaps in is removed,
+ * never followed.
+ */
+async function removeTree(base: string, name: string): Promise<void> {
+  const st = await lstat(join(base, name));
+  if (!st.isDirectory()) {
+    await unlink(join(base, name));
+    return;
+  }
+  const child = await open(join(base, name), DIR_FLAGS);
   try {
-    const start = Math.min(range?.start ?? 0, st.size);
-    const end = Math.min(range?.end === undefined ? st.size - 1 : range.end, st.size - 1);
-    const length = Math.max(0, end - start + 1);
-    const content = Buffer.alloc(length);
-    let got = 0;
-    while (got < length) {
-      const { bytesRead } = await handle.read(content, got, length - got, start + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
+    const inner = `/proc/self/fd/${String(child.fd)}`;
+    for (const entry of await readdir(inner)) await removeTree(inner, entry);
+  } finally {
+    await child.close();
+  }
+  await rmdir(join(base, name));
+}
+
+/** Deletes a node file, or a folder (recursively, or only when empty); never the root folder itself. */
+export async function deleteNodeFile(upper: string, path: string, recursive: boolean): Promise<void> {
+  const rel = cleanNodePath(path);
+  if (rel === '') throw new NodeFileNotFound(path);
+  const cut = rel.lastIndexOf('/');
+  const { handle } = await openInside(upper, cut < 0 ? '' : rel.slice(0, cut), true);
+  const name = rel.slice(cut + 1);
+  try {
+    const base = `/proc/self/fd/${String(handle.fd)}`;
+    const st = await lstat(join(base, name)).catch(() => undefined);
+    if (!st) throw new NodeFileNotFound(path);
+    if (st.isDirectory() && !recursive) {
+      if ((await readdir(join(base, name))).length > 0) throw new NodeDirectoryNotEmpty(path);
+      await rmdir(join(base, name));
+      return;
     }
-    return { content: content.subarray(0, got), info: info(cleanNodePath(path), st) };
+    await removeTree(base, name);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ENOENT') throw new NodeFileNotFound(path);
+    if (code === 'ENOTEMPTY') throw new NodeDirectoryNotEmpty(path);
+    throw err;
   } finally {
     await handle.close();
   }

@@ -1,8 +1,10 @@
 import {
+  NodeDirectoryNotEmpty,
   NodeFileNotFound,
   NodeFilesUnavailable,
   type NodeFileInfo,
   type NodeFileRange,
+  type NodeFileRead,
 } from '../../backends/port.ts';
 import type { NodeFileAccess } from '../../backends/remote-files.ts';
 import type { StoreTx } from '../../storage/port.ts';
@@ -196,11 +198,28 @@ export class NodeService {
     if (!executor) {
       throw new DomainError(
         'conflict',
-        'NodeNotReady',
+        BUSY[node.state] ?? 'NodeNotReady',
         `Node '${node.id}' is ${node.state} and has no files yet (or its host agent serves no file access).`,
+        { values: { NodeId: node.id, NodeState: node.state } },
       );
     }
     return { node, executor };
+  }
+
+  /** Runs a file call on the node's host, with the executor's failures as Batch's errors. */
+  private async onNode<T>(
+    account: BatchAccountRecord,
+    poolId: string,
+    nodeId: string,
+    path: string,
+    call: (executor: NodeFileAccess, node: NodeRecord) => Promise<T>,
+  ): Promise<T> {
+    const { node, executor } = await this.executorOf(account, poolId, nodeId);
+    try {
+      return await call(executor, node);
+    } catch (err) {
+      throw fileError(err, node, path);
+    }
   }
 
   async listFiles(
@@ -209,31 +228,59 @@ export class NodeService {
     nodeId: string,
     dir: string,
     recursive: boolean,
-  ) {
-    const { node, executor } = await this.executorOf(account, poolId, nodeId);
-    try {
-      return { node, files: await executor.listFiles(node.id, dir, recursive) };
-    } catch (err) {
-      throw unavailable(err, node.id);
-    }
+  ): Promise<{ node: NodeRecord; files: NodeFileInfo[] }> {
+    return this.onNode(account, poolId, nodeId, dir, async (executor, node) => ({
+      node,
+      files: await executor.listFiles(node.id, dir, recursive),
+    }));
   }
 
-  async readFile(
+  /** A file's bytes as a stream (the caller consumes or destroys it), with its info. */
+  readFile(
     account: BatchAccountRecord,
     poolId: string,
     nodeId: string,
     path: string,
     range?: NodeFileRange,
-  ): Promise<{ content: Buffer; info: NodeFileInfo }> {
-    const { node, executor } = await this.executorOf(account, poolId, nodeId);
-    try {
-      return await executor.readFile(node.id, path, range);
-    } catch (err) {
-      if (err instanceof NodeFileNotFound)
-        throw new DomainError('not-found', 'FileNotFound', 'The specified file does not exist.', {
-          values: { FilePath: path },
-        });
-      throw unavailable(err, node.id);
-    }
+  ): Promise<NodeFileRead> {
+    return this.onNode(account, poolId, nodeId, path, (executor, node) =>
+      executor.readFile(node.id, path, range),
+    );
   }
+
+  statFile(account: BatchAccountRecord, poolId: string, nodeId: string, path: string): Promise<NodeFileInfo> {
+    return this.onNode(account, poolId, nodeId, path, (executor, node) => executor.statFile(node.id, path));
+  }
+
+  deleteFile(
+    account: BatchAccountRecord,
+    poolId: string,
+    nodeId: string,
+    path: string,
+    recursive: boolean,
+  ): Promise<void> {
+    return this.onNode(account, poolId, nodeId, path, (executor, node) =>
+      executor.deleteFile(node.id, path, recursive),
+    );
+  }
+}
+
+/**
+ * Executor failures as Batch answers them: a missing path is FileNotFound (also the folder listing of a node
+ * still starting, whose folders do not exist yet), a folder that is not empty cannot be
+ * deleted without `recursive`, and a host agent that cannot serve the node is NodeNotReady.
+ */
+function fileError(err: unknown, node: NodeRecord, path: string): unknown {
+  if (err instanceof NodeFileNotFound)
+    return new DomainError('not-found', 'FileNotFound', 'The specified file does not exist.', {
+      values: { FilePath: path },
+    });
+  if (err instanceof NodeDirectoryNotEmpty)
+    return new DomainError(
+      'conflict',
+      'OperationInvalidForCurrentState',
+      'The directory is not empty; delete it with recursive=true to delete what it holds.',
+      { values: { FilePath: path } },
+    );
+  return unavailable(err, node.id);
 }
