@@ -15,7 +15,7 @@ import type { NodeFileInfo } from './port.ts';
 export function httpsAgentLink(server: string, token: string, caPem: string): AgentLink {
   const post = (path: string, body: unknown, stream?: { info: NodeFileInfo; bytes: Readable }) =>
     new Promise<string>((resolve, reject) => {
-      const payload = Buffer.from(JSON.stringify(body));
+      const payload = Buffer.from(stream ? '' : JSON.stringify(body));
       const headers: Record<string, string> = stream
         ? {
             'content-type': FILE_BODY_TYPE,
