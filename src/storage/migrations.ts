@@ -1,4 +1,4 @@
-import type { Kysely, Migration } from 'kysely';
+import { sql, type Kysely, type Migration } from 'kysely';
 
 async function identityTables(db: Kysely<unknown>): Promise<void> {
   await db.schema
@@ -266,6 +266,25 @@ export const migrations: Record<string, Migration> = {
         .addPrimaryKeyConstraint('job_schedules_pk', ['account_key', 'id_key'])
         .execute();
       await db.schema.createIndex('job_schedules_by_state').on('job_schedules').column('state').execute();
+    },
+  },
+  '0007_task_file_cleanup': {
+    async up(db: Kysely<unknown>) {
+      // When a completed task's folder goes (taskFilesExpireAt); rows written before this migration stay null
+      // until the task is written again.
+      await db.schema.alterTable('tasks').addColumn('files_expire_at', 'integer').execute();
+      await db.schema
+        .createIndex('tasks_by_files_expiry')
+        .on('tasks')
+        .column('files_expire_at')
+        .where(sql.ref('files_expire_at'), 'is not', null)
+        .execute();
+      // Folders of deleted tasks and jobs still to remove from their nodes.
+      await db.schema
+        .createTable('node_file_cleanups')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .execute();
     },
   },
 };

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { taskDirOf } from '../../domain/jobs/dispatch.ts';
+import { checkTaskFilesKept } from '../../domain/jobs/task-files-cleanup.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { ApiDeps } from '../http/context.ts';
 import { toBatchError } from './errors.ts';
@@ -132,6 +133,7 @@ function registerTaskFiles(app: FastifyInstance, deps: ApiDeps): void {
     const ctx = contextOf(request);
     const { jobId, taskId } = params(request);
     const task = await deps.tasks.get(ctx.account.name, jobId, taskId);
+    checkTaskFilesKept(task);
     const recursive = String((request.query as Record<string, unknown>).recursive).toLowerCase() === 'true';
     const dir = taskDirOf(task.jobId, task.id);
     const taskUrl = `${ctx.accountUrl}/jobs/${task.jobId}/tasks/${task.id}`;
@@ -156,6 +158,7 @@ function registerTaskFiles(app: FastifyInstance, deps: ApiDeps): void {
     const { jobId, taskId } = params(request);
     const path = decodeURIComponent(params(request)['*'] ?? '');
     const task = await deps.tasks.get(ctx.account.name, jobId, taskId);
+    checkTaskFilesKept(task);
     const node = task.nodeInfo;
     if (!node || path.split('/').every((p) => p === '' || p === '.'))
       throw new DomainError('not-found', 'FileNotFound', 'The specified file does not exist.', {

@@ -14,6 +14,7 @@ import {
   scheduleWriteRefusal,
 } from './schedule-spec.ts';
 import { checkId, record } from './spec.ts';
+import { forgetTaskFiles } from './task-files-cleanup.ts';
 import { terminateJob } from './task-outcome.ts';
 
 /** Jobs a schedule created are named `<schedule id>:job-<n>` (user job ids cannot contain `:`). */
@@ -157,6 +158,7 @@ export class JobScheduleService {
       checkConditions(s, cond, 'write');
       for (const job of (await tx.listJobs(account)).filter((j) => isOf(j, s))) {
         await releaseJob(tx, job, true);
+        await forgetTaskFiles(tx, await tx.listTasks(account, job.id));
         await tx.deleteJob(account, job.id);
       }
       await tx.deleteJobSchedule(account, s.id);
