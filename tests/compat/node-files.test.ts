@@ -178,5 +178,43 @@ describe(
         failsWith(404, 'FileNotFound'),
       );
     });
+
+    test('deleting a task or its job, and retention running out, remove the task folder from the node', async () => {
+      const onNode = async () =>
+        (await batch.file.listFromComputeNode('files', nodeId, { recursive: true })).map((f) => f.name ?? '');
+      const gone = (folder: string) =>
+        waitFor(onNode, (names) => !names.some((n) => n.startsWith(folder)), `${folder} removed`, 60_000);
+      await batch.task.add('fj', { id: 'del', commandLine: 'echo x' });
+      await batch.task.add('fj', {
+        id: 'brief',
+        commandLine: 'echo y',
+        constraints: { retentionTime: 'PT2S' },
+      });
+      await completed('fj', 'del');
+      nodeId = (await completed('fj', 'brief')).nodeInfo?.nodeId ?? '';
+      assert.ok((await onNode()).includes('workitems/fj/job-1/del/stdout.txt'));
+      await batch.task.deleteMethod('fj', 'del');
+      await gone('workitems/fj/job-1/del');
+      await gone('workitems/fj/job-1/brief');
+      await assert.rejects(batch.file.listFromTask('fj', 'brief'), failsWith(409, 'TaskFilesCleanedup'));
+      assert.equal((await batch.task.get('fj', 'brief')).state, 'completed', 'the task itself stays');
+
+      await batch.job.add({ id: 'dj', poolInfo: { poolId: 'files' } });
+      await batch.task.add('dj', { id: 'one', commandLine: 'echo z' });
+      await completed('dj', 'one');
+      assert.ok((await onNode()).includes('workitems/dj/job-1/one/stdout.txt'));
+      await batch.job.deleteMethod('dj');
+      await gone('workitems/dj/job-1/one');
+
+      await assert.rejects(
+        batch.task.add('fj', { id: 'neg', commandLine: 'x', constraints: { retentionTime: 'P-1D' } }),
+        (e: BatchFailure) =>
+          e.statusCode === 400 &&
+          e.body?.code === 'InvalidPropertyValue' &&
+          (e.body.values ?? []).some(
+            (v) => v.key === 'PropertyName' && v.value === 'constraints.retentionTime',
+          ),
+      );
+    });
   },
 );

@@ -99,5 +99,14 @@ describe('a remote host agent', () => {
     const stdout = await batch.file.getFromTask('far-job', 'ok', 'stdout.txt');
     const body = await new Response(stdout.readableStreamBody as unknown as ReadableStream).text();
     assert.match(body, /not executed: \/bin\/sh -c "echo hi"/);
+    // Deleting a task removes its folder on the agent's node (the server's cleaner, through the agent).
+    const ranOn = done.find((t) => t.id === 'ok')?.nodeInfo?.nodeId ?? '';
+    await batch.task.deleteMethod('far-job', 'ok');
+    await waitFor(
+      async () =>
+        (await batch.file.listFromComputeNode('far', ranOn, { recursive: true })).map((f) => f.name),
+      (names) => !names.some((n) => n?.startsWith('workitems/far-job/job-1/ok')),
+      'the deleted task folder removed on the agent',
+    );
   });
 });
