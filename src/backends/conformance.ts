@@ -145,6 +145,21 @@ export function executorConformance(name: string, setup: () => Promise<Conforman
       await x.deleteFile(n.nodeId, 'shared/d', true);
       await notFound(x.listFiles(n.nodeId, 'shared/d', true), 'deleted folder');
       assert.ok((await x.listFiles(n.nodeId, 'shared', false)).every((f) => f.name !== 'shared/d'));
+      // The running node sees the folder gone and makes it again (a task id used again after a delete).
+      const again = await x.exec(
+        n.nodeId,
+        proc('echo again', {
+          workingDir: `${NODE_ROOT_DIR}/shared/d/e`,
+          stdoutFile: 'shared/d/a.txt',
+          stderrFile: 'shared/d/err.txt',
+        }),
+      );
+      assert.equal(again.exitCode, 0);
+      if (s.executes)
+        assert.equal((await readWhole(x, n.nodeId, 'shared/d/a.txt')).content.toString(), 'again\n');
+      await x.stop(n.nodeId);
+      await x.deleteFile(n.nodeId, 'shared/d/a.txt', false);
+      await notFound(x.statFile(n.nodeId, 'shared/d/a.txt'), 'deleted while stopped');
       await x.destroy(n.nodeId);
     });
 

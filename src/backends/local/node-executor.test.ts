@@ -307,6 +307,15 @@ function localOnly(): void {
       await assert.rejects(x.listFiles('a', 'fsmounts', true), NodeFileNotFound);
       const names = (await x.listFiles('a', '', true)).map((e) => e.name);
       assert.ok(!names.some((n) => n.includes('passwd')), names.join());
+      // Deletes go through the links' folders never: what is behind a link stays, the link itself goes.
+      for (const p of ['shared/dir/passwd', 'fsmounts/passwd', 'fsmounts/hostname'])
+        await assert.rejects(x.deleteFile('a', p, true), NodeFileNotFound, p);
+      for (const p of ['shared/dir', 'shared/pw', 'fsmounts']) await x.deleteFile('a', p, true);
+      assert.ok(readFileSync('/etc/passwd', 'utf8').length > 0, "the host's /etc/passwd is still there");
+      assert.equal((await out('a', 'test -s /etc/passwd && test -d /etc && echo kept')).stdout, 'kept\n');
+      const gone =
+        'for l in shared/dir shared/pw fsmounts; do test -L /mnt/batch/tasks/$l && echo $l; done; echo done';
+      assert.equal((await out('a', gone)).stdout, 'done\n', 'the links themselves are gone');
     });
 
     test('a timeout kills the whole process tree, setsid included', async () => {

@@ -440,8 +440,13 @@ export class LocalNodeExecutor implements NodeExecutor {
     return Promise.resolve().then(() => statNodeFile(join(this.dir(nodeId), 'upper'), path));
   }
 
+  /** Through the running node's own root when it has a holder (its overlay sees the change), else in its upper. */
   deleteFile(nodeId: string, path: string, recursive: boolean): Promise<void> {
-    return Promise.resolve().then(() => deleteNodeFile(join(this.dir(nodeId), 'upper'), path, recursive));
+    return Promise.resolve().then(() => {
+      const pid = this.holders.get(nodeId);
+      const holder = pid === undefined ? undefined : { pid, marker: `${HOLDER_MARKER}${nodeId}` };
+      return deleteNodeFile(join(this.dir(nodeId), 'upper'), holder, path, recursive);
+    });
   }
 
   /**

@@ -1,5 +1,15 @@
 import { constants, type Stats } from 'node:fs';
-import { lstat, open, readdir, readlink, realpath, rmdir, unlink, type FileHandle } from 'node:fs/promises';
+import {
+  lstat,
+  open,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rmdir,
+  unlink,
+  type FileHandle,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { spanOf } from '../file-read.ts';
@@ -114,17 +124,64 @@ async function removeTree(base: string, name: string): Promise<void> {
   await rmdir(join(base, name));
 }
 
-/** Deletes a node file, or a folder (recursively, or only when empty); never the root folder itself. */
-export async function deleteNodeFile(upper: string, path: string, recursive: boolean): Promise<void> {
+/**
+ * The root folder of a running node as its holder (PID 1) sees it, through the node's overlay, or undefined when
+ * `pid` is no longer that holder. The holder is checked and its root opened through one handle on its /proc
+ * folder, which stops answering if the process ends, so a recycled pid can never lead elsewhere.
+ */
+async function holderRoot(pid: number, marker: string): Promise<FileHandle | undefined> {
+  let proc: FileHandle | undefined;
+  try {
+    proc = await open(`/proc/${String(pid)}`, constants.O_RDONLY | constants.O_DIRECTORY);
+    const argv = (await readFile(`/proc/self/fd/${String(proc.fd)}/cmdline`, 'utf8')).split('\0');
+    if (!argv.includes(marker)) return undefined;
+    return await open(`/proc/self/fd/${String(proc.fd)}/root`, constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch {
+    return undefined;
+  } finally {
+    await proc?.close();
+  }
+}
+
+/** Opens `segments` one by one below the folder open as `dir`, never following a link; `dir` is closed. */
+async function walk(dir: FileHandle, segments: string[]): Promise<FileHandle> {
+  let at = dir;
+  try {
+    for (const segment of segments) {
+      const next = await open(`/proc/self/fd/${String(at.fd)}/${segment}`, DIR_FLAGS);
+      await at.close();
+      at = next;
+    }
+    return at;
+  } catch (err) {
+    await at.close();
+    throw err;
+  }
+}
+
+/**
+ * Deletes a node file, or a folder (recursively, or only when empty); never the root folder itself. On a running
+ * node (`holder`) it works through the node's own root, so the node's overlay sees the change (a folder made again
+ * later, e.g. for a task id used again, is a new folder); on a stopped one, in its upper on the host.
+ */
+export async function deleteNodeFile(
+  upper: string,
+  holder: { pid: number; marker: string } | undefined,
+  path: string,
+  recursive: boolean,
+): Promise<void> {
   const rel = cleanNodePath(path);
   if (rel === '') throw new NodeFileNotFound(path);
-  const cut = rel.lastIndexOf('/');
-  const { handle } = await openInside(upper, cut < 0 ? '' : rel.slice(0, cut), true);
-  const name = rel.slice(cut + 1);
+  const segments = rel.split('/');
+  const name = segments.pop() ?? '';
+  let handle: FileHandle | undefined;
   try {
+    const root =
+      (holder && (await holderRoot(holder.pid, holder.marker))) ??
+      (await open(upper, constants.O_RDONLY | constants.O_DIRECTORY));
+    handle = await walk(root, [...NODE_ROOT_DIR.split('/').filter(Boolean), ...segments]);
     const base = `/proc/self/fd/${String(handle.fd)}`;
-    const st = await lstat(join(base, name)).catch(() => undefined);
-    if (!st) throw new NodeFileNotFound(path);
+    const st = await lstat(join(base, name));
     if (st.isDirectory() && !recursive) {
       if ((await readdir(join(base, name))).length > 0) throw new NodeDirectoryNotEmpty(path);
       await rmdir(join(base, name));
@@ -133,11 +190,12 @@ export async function deleteNodeFile(upper: string, path: string, recursive: boo
     await removeTree(base, name);
   } catch (err) {
     const code = (err as { code?: unknown }).code;
-    if (code === 'ENOENT') throw new NodeFileNotFound(path);
     if (code === 'ENOTEMPTY') throw new NodeDirectoryNotEmpty(path);
+    if (typeof code === 'string' && ['ENOENT', 'ENOTDIR', 'ELOOP'].includes(code))
+      throw new NodeFileNotFound(path);
     throw err;
   } finally {
-    await handle.close();
+    await handle?.close();
   }
 }
 
