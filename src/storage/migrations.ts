@@ -1,4 +1,27 @@
 import { sql, type Kysely, type Migration } from 'kysely';
+import { taskFilesExpireAt, type TaskRecord } from './records.ts';
+import type { Database } from './sqlite/schema.ts';
+
+/** Sets tasks.files_expire_at for the completed tasks stored before the column existed. */
+async function backfillFilesExpiry(db: Kysely<unknown>): Promise<void> {
+  const tasks = db as unknown as Kysely<Pick<Database, 'tasks'>>;
+  const rows = await tasks
+    .selectFrom('tasks')
+    .select(['account_key', 'job_key', 'id_key', 'doc'])
+    .where('state', '=', 'completed')
+    .execute();
+  for (const r of rows) {
+    const at = taskFilesExpireAt(JSON.parse(r.doc) as TaskRecord);
+    if (at === null) continue;
+    await tasks
+      .updateTable('tasks')
+      .set({ files_expire_at: at })
+      .where('account_key', '=', r.account_key)
+      .where('job_key', '=', r.job_key)
+      .where('id_key', '=', r.id_key)
+      .execute();
+  }
+}
 
 async function identityTables(db: Kysely<unknown>): Promise<void> {
   await db.schema
@@ -270,9 +293,9 @@ export const migrations: Record<string, Migration> = {
   },
   '0007_task_file_cleanup': {
     async up(db: Kysely<unknown>) {
-      // When a completed task's folder goes (taskFilesExpireAt); rows written before this migration stay null
-      // until the task is written again.
+      // When a completed task's folder goes (taskFilesExpireAt), filled in for the tasks already completed.
       await db.schema.alterTable('tasks').addColumn('files_expire_at', 'integer').execute();
+      await backfillFilesExpiry(db);
       await db.schema
         .createIndex('tasks_by_files_expiry')
         .on('tasks')
