@@ -13,12 +13,13 @@ import type { RegionStores } from './content/regions.ts';
 import type { DomainContext } from './domain/context.ts';
 import { AgentService } from './domain/pools/agent-service.ts';
 import { AutoScaler } from './domain/pools/autoscale/autoscaler.ts';
-import { NodeService } from './domain/pools/nodes.ts';
+import { NodeService, type ExecutorLookup } from './domain/pools/nodes.ts';
 import { PoolService } from './domain/pools/pools.ts';
 import { PoolSizer } from './domain/pools/sizer.ts';
 import { JobService } from './domain/jobs/jobs.ts';
 import { ScheduleRunner } from './domain/jobs/schedule-runner.ts';
 import { JobScheduleService } from './domain/jobs/schedules.ts';
+import { TaskFileCleaner } from './domain/jobs/task-files-cleanup.ts';
 import { TaskService } from './domain/jobs/tasks.ts';
 import type { Logger } from './platform/logger.ts';
 import { finishAccountDeletions } from './domain/accounts/account-deletion.ts';
@@ -42,6 +43,8 @@ export interface PoolsRuntime {
 const AUTOSCALE_TICK_MS = 5000;
 /** How often due job schedules are looked for (also at once when a schedule changes). */
 const SCHEDULE_TICK_MS = 1000;
+/** How often task folders to remove (deleted tasks, retention ran out) are looked for. */
+const TASK_FILES_TICK_MS = 5000;
 
 /** The token remote host agents present; made once per data dir. */
 export function agentTokenFor(dataDir: string): string {
@@ -113,6 +116,20 @@ function wakingLoop(
   );
 }
 
+/** The task file cleaner's loop: folders of deleted tasks and of tasks whose retention ran out. */
+function cleanerLoopFor(ctx: DomainContext, fileAccess: ExecutorLookup, logger: Logger): TickLoop {
+  const cleaner = new TaskFileCleaner(ctx, fileAccess, (err) => {
+    logger.warn({ err }, 'removing a task folder failed');
+  });
+  return new TickLoop(
+    () => cleaner.tick(),
+    TASK_FILES_TICK_MS,
+    (err) => {
+      logger.error({ err }, 'task file cleaner tick failed');
+    },
+  );
+}
+
 /**
  * Pools and nodes: the services, the pool sizer loop, and this machine's host agent (in process; agents on
  * other machines reach the same AgentService over HTTPS at /agent/v1/sync).
@@ -130,6 +147,8 @@ export function poolsRuntime(
   // This machine's host (none with `remote`: agents on other machines take every node).
   const local = executor === undefined ? undefined : { executor, hostId: `${executor.kind}-host-0` };
   const remoteFiles = new FileRequestBroker(() => ctx.ids.uuid());
+  const fileAccess = (id: string) => (id === local?.hostId ? local.executor : remoteFiles.filesOn(id));
+  const cleanLoop = cleanerLoopFor(ctx, fileAccess, logger);
   const agentRef: { current?: HostAgent } = {};
   const loop = sizerLoopFor(config, ctx, logger, () => agentRef.current?.nudge());
   const onChange = () => {
@@ -170,11 +189,7 @@ export function poolsRuntime(
         logger.warn(message);
       },
     }),
-    nodes: new NodeService(
-      ctx,
-      (id) => (id === local?.hostId ? local.executor : remoteFiles.filesOn(id)),
-      onChange,
-    ),
+    nodes: new NodeService(ctx, fileAccess, onChange),
     agents,
     remoteFiles,
     jobs,
@@ -186,11 +201,13 @@ export function poolsRuntime(
       loop.start();
       autoScaleLoop.start();
       scheduleLoop.start();
+      cleanLoop.start();
       running?.start();
     },
     stop: async () => {
       await autoScaleLoop.stop();
       await scheduleLoop.stop();
+      await cleanLoop.stop();
       await loop.stop();
       await running?.stop();
       await executor?.close();

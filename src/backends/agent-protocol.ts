@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { NodeFileInfo, NodeFileRange, NodeSpec } from './port.ts';
 import type { OutputFileSpec, ResourceFileSpec } from './task-files.ts';
 
@@ -127,23 +128,33 @@ export interface SyncResponse {
 export interface FileRequest {
   id: string;
   nodeId: string;
-  op: 'list' | 'read';
+  op: 'list' | 'read' | 'stat' | 'delete';
   path: string;
+  /** list and delete. */
   recursive?: boolean;
   range?: NodeFileRange;
 }
 
-/** The host's answer: files, or content (base64) with its info, or why not. */
+/**
+ * The host's answer: files (list), info (stat; read, whose bytes follow as the body of
+ * `POST /agent/v1/files/{id}/body`), nothing (delete), or why not.
+ */
 export interface FileResult {
   files?: NodeFileInfo[];
-  content?: string;
   info?: NodeFileInfo;
-  error?: { notFound: boolean; message: string };
+  error?: { notFound: boolean; notEmpty?: boolean; message: string };
 }
+
+/** The content type of a file read's bytes on their way to the server (`POST /agent/v1/files/{id}/body`). */
+export const FILE_BODY_TYPE = 'application/x-lazurite-file-body';
+/** The header that carries the file's info (base64 JSON) beside its bytes. */
+export const FILE_INFO_HEADER = 'x-lazurite-file-info';
 
 /** How an agent reaches the server: a direct call in process, or HTTPS from another machine. */
 export interface AgentLink {
   sync(request: SyncRequest): Promise<SyncResponse>;
   /** Answers a file request (`POST /agent/v1/files/{id}`). */
   fileResult?(id: string, result: FileResult): Promise<void>;
+  /** Answers a read with the file's info and its bytes, streamed (`POST /agent/v1/files/{id}/body`). */
+  fileBody?(id: string, info: NodeFileInfo, body: Readable): Promise<void>;
 }

@@ -146,7 +146,13 @@ export class HostAgent {
     const { link, executor } = this.o;
     if (!link.fileResult) return;
     void answerFileRequest(executor, r)
-      .then((result) => link.fileResult?.(r.id, result))
+      .then(({ result, body }) => {
+        if (!body || result.info === undefined || !link.fileBody) {
+          body?.destroy();
+          return link.fileResult?.(r.id, result);
+        }
+        return link.fileBody(r.id, result.info, body);
+      })
       .catch((err: unknown) => this.o.onError?.(err));
   }
 

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { readWhole } from './file-read.ts';
 import {
   NODE_ROOT_DIR,
+  NodeDirectoryNotEmpty,
   NodeFileNotFound,
   type NodeExecutor,
   type NodeImage,
@@ -87,19 +89,19 @@ export function executorConformance(name: string, setup: () => Promise<Conforman
         assert.ok(listed, file);
         assert.equal(listed.isDirectory, false);
         assert.match(listed.fileMode, /^0o100[0-7]{3}$/);
-        const read = await x.readFile(n.nodeId, file);
+        const read = await readWhole(x, n.nodeId, file);
         assert.equal(read.info.size, read.content.length);
         assert.equal(listed.size, read.content.length);
         assert.equal(read.info.name, file);
       }
-      const out = (await x.readFile(n.nodeId, 'startup/stdout.txt')).content.toString();
+      const out = (await readWhole(x, n.nodeId, 'startup/stdout.txt')).content.toString();
       if (s.executes) {
         assert.equal(out, 'hello\n');
-        assert.equal((await x.readFile(n.nodeId, 'startup/stderr.txt')).content.toString(), 'oops\n');
+        assert.equal((await readWhole(x, n.nodeId, 'startup/stderr.txt')).content.toString(), 'oops\n');
       } else assert.ok(out.length > 0);
       await notFound(x.listFiles(n.nodeId, 'no-such-folder', false), 'missing folder');
-      await notFound(x.readFile(n.nodeId, 'startup/no-such-file'), 'missing file');
-      await notFound(x.readFile(n.nodeId, 'startup'), 'a folder is not a file');
+      await notFound(readWhole(x, n.nodeId, 'startup/no-such-file'), 'missing file');
+      await notFound(readWhole(x, n.nodeId, 'startup'), 'a folder is not a file');
       await x.destroy(n.nodeId);
     });
 
@@ -107,13 +109,57 @@ export function executorConformance(name: string, setup: () => Promise<Conforman
       const n = node();
       await x.boot(n);
       await x.exec(n.nodeId, proc('echo 0123456789abcdef'));
-      const full = (await x.readFile(n.nodeId, 'startup/stdout.txt')).content;
+      const full = (await readWhole(x, n.nodeId, 'startup/stdout.txt')).content;
       assert.ok(full.length > 6);
-      const part = await x.readFile(n.nodeId, 'startup/stdout.txt', { start: 2, end: 5 });
+      const part = await readWhole(x, n.nodeId, 'startup/stdout.txt', { start: 2, end: 5 });
       assert.deepEqual(part.content, full.subarray(2, 6));
       assert.equal(part.info.size, full.length, 'info is the whole file');
-      const tail = await x.readFile(n.nodeId, 'startup/stdout.txt', { start: 3 });
+      const tail = await readWhole(x, n.nodeId, 'startup/stdout.txt', { start: 3 });
       assert.deepEqual(tail.content, full.subarray(3));
+      await x.destroy(n.nodeId);
+    });
+
+    test('statFile reads only the info; deleteFile removes files and folders', async () => {
+      const n = node();
+      await x.boot(n);
+      await x.exec(
+        n.nodeId,
+        proc('echo a', {
+          workingDir: `${NODE_ROOT_DIR}/shared/d/e`,
+          stdoutFile: 'shared/d/a.txt',
+          stderrFile: 'shared/d/err.txt',
+        }),
+      );
+      const st = await x.statFile(n.nodeId, 'shared/d/a.txt');
+      assert.equal(st.name, 'shared/d/a.txt');
+      assert.equal(st.size, (await readWhole(x, n.nodeId, 'shared/d/a.txt')).content.length);
+      await notFound(x.statFile(n.nodeId, 'shared/d'), 'a folder is not a file');
+      const past = await readWhole(x, n.nodeId, 'shared/d/a.txt', { start: st.size + 5 });
+      assert.equal(past.content.length, 0, 'a range past the end is empty');
+      await assert.rejects(x.deleteFile(n.nodeId, 'shared/d', false), NodeDirectoryNotEmpty);
+      await x.deleteFile(n.nodeId, 'shared/d/a.txt', false);
+      await notFound(x.statFile(n.nodeId, 'shared/d/a.txt'), 'deleted file');
+      await notFound(x.deleteFile(n.nodeId, 'shared/d/a.txt', false), 'deleted twice');
+      await notFound(x.deleteFile(n.nodeId, '', true), 'the root');
+      await notFound(x.deleteFile(n.nodeId, '../upper', true), 'escaping');
+      await x.deleteFile(n.nodeId, 'shared/d', true);
+      await notFound(x.listFiles(n.nodeId, 'shared/d', true), 'deleted folder');
+      assert.ok((await x.listFiles(n.nodeId, 'shared', false)).every((f) => f.name !== 'shared/d'));
+      // The running node sees the folder gone and makes it again (a task id used again after a delete).
+      const again = await x.exec(
+        n.nodeId,
+        proc('echo again', {
+          workingDir: `${NODE_ROOT_DIR}/shared/d/e`,
+          stdoutFile: 'shared/d/a.txt',
+          stderrFile: 'shared/d/err.txt',
+        }),
+      );
+      assert.equal(again.exitCode, 0);
+      if (s.executes)
+        assert.equal((await readWhole(x, n.nodeId, 'shared/d/a.txt')).content.toString(), 'again\n');
+      await x.stop(n.nodeId);
+      await x.deleteFile(n.nodeId, 'shared/d/a.txt', false);
+      await notFound(x.statFile(n.nodeId, 'shared/d/a.txt'), 'deleted while stopped');
       await x.destroy(n.nodeId);
     });
 
@@ -134,16 +180,19 @@ export function executorConformance(name: string, setup: () => Promise<Conforman
       );
       await x.stop(n.nodeId);
       assert.ok((await x.list()).includes(n.nodeId), 'a stopped node keeps its disk');
-      assert.ok((await x.readFile(n.nodeId, 'shared/kept.txt')).content.length > 0, 'readable while stopped');
+      assert.ok(
+        (await readWhole(x, n.nodeId, 'shared/kept.txt')).content.length > 0,
+        'readable while stopped',
+      );
       await x.boot(n);
-      const again = await x.readFile(n.nodeId, 'shared/kept.txt');
+      const again = await readWhole(x, n.nodeId, 'shared/kept.txt');
       if (s.executes) assert.equal(again.content.toString(), 'kept\n');
       assert.equal((await x.exec(n.nodeId, proc('exit 0'))).exitCode, 0, 'runs again after reboot');
       await x.destroy(n.nodeId);
       await x.destroy(n.nodeId);
       assert.ok(!(await x.list()).includes(n.nodeId), 'gone from list after destroy');
       await x.boot(n);
-      await notFound(x.readFile(n.nodeId, 'shared/kept.txt'), 'reimaged disk');
+      await notFound(readWhole(x, n.nodeId, 'shared/kept.txt'), 'reimaged disk');
       await x.destroy(n.nodeId);
     });
 
@@ -159,7 +208,7 @@ export function executorConformance(name: string, setup: () => Promise<Conforman
         '..',
         'startup/..',
       ]) {
-        await notFound(x.readFile(n.nodeId, p), p);
+        await notFound(readWhole(x, n.nodeId, p), p);
         await notFound(x.listFiles(n.nodeId, p, true), p);
       }
       await x.destroy(n.nodeId);
@@ -179,7 +228,7 @@ export function executorConformance(name: string, setup: () => Promise<Conforman
       assert.equal(a?.exitCode, 0);
       assert.equal(b?.exitCode, 0);
       for (const t of ['a', 'b']) {
-        const out = (await x.readFile(n.nodeId, `shared/${t}.out`)).content.toString();
+        const out = (await readWhole(x, n.nodeId, `shared/${t}.out`)).content.toString();
         if (s.executes) assert.equal(out, `${t}\n`);
       }
       await x.destroy(n.nodeId);
@@ -201,7 +250,7 @@ export function executorConformance(name: string, setup: () => Promise<Conforman
       await x.exec(n.nodeId, proc('env', { environment }));
       delete process.env.LAZURITE_HOST_ONLY;
       const seen = Object.fromEntries(
-        (await x.readFile(n.nodeId, 'startup/stdout.txt')).content
+        (await readWhole(x, n.nodeId, 'startup/stdout.txt')).content
           .toString()
           .split('\n')
           .filter(Boolean)
@@ -211,7 +260,7 @@ export function executorConformance(name: string, setup: () => Promise<Conforman
       ) as Record<string, string>;
       assert.deepEqual(seen, environment);
       await x.exec(n.nodeId, proc('env', { environment: { ONLY: '1' } }));
-      const out = (await x.readFile(n.nodeId, 'startup/stdout.txt')).content.toString();
+      const out = (await readWhole(x, n.nodeId, 'startup/stdout.txt')).content.toString();
       assert.match(out, /^PATH=\//m, 'PATH is added when absent');
       await x.destroy(n.nodeId);
     });

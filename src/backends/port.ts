@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+
 /**
  * The node backend port: what a host needs to run Batch compute nodes. A `NodeExecutor` owns the sandboxes of
  * one host; the host agent (src/backends/agent.ts) drives it from the assignments it gets from the server, over
@@ -84,10 +86,28 @@ export interface NodeFileRange {
   end?: number;
 }
 
-/** Thrown by executors for a file that does not exist or is outside the node's root directory. */
+/**
+ * A file being read: its info (the whole file's) and its bytes as a stream, read from disk as the reader pulls
+ * them (never the whole file in memory). The reader must consume or destroy `body` (that closes the file).
+ */
+export interface NodeFileRead {
+  info: NodeFileInfo;
+  body: Readable;
+}
+
 /** The host that runs a node could not serve its files (remote agent gone or too slow). */
 export class NodeFilesUnavailable extends Error {}
 
+/** Deleting a folder that is not empty without `recursive`. */
+export class NodeDirectoryNotEmpty extends Error {
+  readonly path: string;
+  constructor(path: string) {
+    super(`The directory '${path}' is not empty.`);
+    this.path = path;
+  }
+}
+
+/** Thrown by executors for a file that does not exist or is outside the node's root directory. */
 export class NodeFileNotFound extends Error {
   readonly path: string;
   constructor(path: string) {
@@ -115,12 +135,18 @@ export interface NodeExecutor {
   list(): Promise<string[]>;
   /** Files under `dir` (relative to NODE_ROOT_DIR; '' = all), recursively or one level. */
   listFiles(nodeId: string, dir: string, recursive: boolean): Promise<NodeFileInfo[]>;
-  /** A file's content (or a byte range of it). Throws NodeFileNotFound for missing or escaping paths. */
-  readFile(
-    nodeId: string,
-    path: string,
-    range?: NodeFileRange,
-  ): Promise<{ content: Buffer; info: NodeFileInfo }>;
+  /**
+   * A file's content (or the byte range of it, clamped to the file; a range that starts at or past the end gives
+   * an empty body) as a stream. Throws NodeFileNotFound for missing or escaping paths and for folders.
+   */
+  readFile(nodeId: string, path: string, range?: NodeFileRange): Promise<NodeFileRead>;
+  /** A file's info without reading it (HEAD). Throws like readFile. */
+  statFile(nodeId: string, path: string): Promise<NodeFileInfo>;
+  /**
+   * Deletes a file, or a folder (with what it holds when `recursive`, else only when empty: NodeDirectoryNotEmpty).
+   * The root folder itself cannot be deleted (NodeFileNotFound, like a missing or escaping path).
+   */
+  deleteFile(nodeId: string, path: string, recursive: boolean): Promise<void>;
   /** Drops what a named run left on the host (the server has recorded how it ended). */
   forgetRun?(nodeId: string, runId: string): Promise<void>;
   /** Stops every sandbox (server shutdown); disks are kept. */

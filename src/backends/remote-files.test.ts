@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { text } from 'node:stream/consumers';
 import { describe, test } from 'node:test';
-import { NodeFileNotFound, NodeFilesUnavailable } from './port.ts';
+import { NodeDirectoryNotEmpty, NodeFileNotFound, NodeFilesUnavailable } from './port.ts';
 import { FileRequestBroker, answerFileRequest } from './remote-files.ts';
 import { SimulatedNodeExecutor } from './simulated/node-executor.ts';
 
@@ -34,12 +35,49 @@ describe('remote node files', () => {
     const requests = broker.take('far');
     assert.equal(requests.length, 2);
     assert.deepEqual(broker.take('far'), []);
-    for (const r of requests) assert.equal(broker.complete(r.id, await answerFileRequest(executor, r)), true);
+    for (const r of requests) {
+      const { result, body } = await answerFileRequest(executor, r);
+      assert.equal(broker.complete(r.id, result, body), true);
+    }
     const got = await reading;
-    assert.equal(got.content.toString(), '[simulated');
+    assert.equal(await text(got.body), '[simulated');
     assert.ok(got.info.lastModified instanceof Date);
     await assert.rejects(missing, NodeFileNotFound);
     assert.equal(broker.complete(requests[0]?.id ?? '', {}), false, 'settled once');
+  });
+
+  test('stat, delete and a missing folder answer through the host like the executor', async () => {
+    let n = 0;
+    const broker = new FileRequestBroker(() => `r${String(++n)}`);
+    const executor = new SimulatedNodeExecutor({ sleep: () => Promise.resolve() });
+    await executor.boot(node);
+    await executor.exec('n1', {
+      commandLine: 'echo hi',
+      environment: {},
+      elevation: 'admin',
+      workingDir: 'shared',
+      stdoutFile: 'shared/d/out.txt',
+      stderrFile: 'shared/d/err.txt',
+    });
+    const files = broker.filesOn('far');
+    const answerAll = async () => {
+      for (const r of broker.take('far')) {
+        const { result, body } = await answerFileRequest(executor, r);
+        broker.complete(r.id, result, body);
+      }
+    };
+    const stat = files.statFile('n1', 'shared/d/out.txt');
+    const notEmpty = files.deleteFile('n1', 'shared/d', false);
+    await answerAll();
+    assert.equal((await stat).size, (await executor.statFile('n1', 'shared/d/out.txt')).size);
+    assert.ok((await stat).lastModified instanceof Date);
+    await assert.rejects(notEmpty, NodeDirectoryNotEmpty);
+    const gone = files.deleteFile('n1', 'shared/d', true);
+    await answerAll();
+    await gone;
+    const missing = files.listFiles('n1', 'shared/d', true);
+    await answerAll();
+    await assert.rejects(missing, NodeFileNotFound);
   });
 
   test('a host that does not answer in time fails the call', async () => {

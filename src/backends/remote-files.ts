@@ -1,5 +1,7 @@
+import type { Readable } from 'node:stream';
 import type { FileRequest, FileResult } from './agent-protocol.ts';
 import {
+  NodeDirectoryNotEmpty,
   NodeFileNotFound,
   NodeFilesUnavailable,
   type NodeExecutor,
@@ -8,12 +10,17 @@ import {
 } from './port.ts';
 
 /** What the node file API needs of whatever runs a node. */
-export type NodeFileAccess = Pick<NodeExecutor, 'listFiles' | 'readFile'>;
+export type NodeFileAccess = Pick<NodeExecutor, 'listFiles' | 'readFile' | 'statFile' | 'deleteFile'>;
+
+/** A host's answer to one request: the result and, for a read, the file's bytes as they arrive. */
+export interface FileAnswer {
+  result: FileResult;
+  body?: Readable;
+}
 
 interface Waiting {
   hostId: string;
-  resolve: (result: FileResult) => void;
-  reject: (err: Error) => void;
+  resolve: (answer: FileAnswer) => void;
   timer: NodeJS.Timeout;
 }
 
@@ -22,11 +29,20 @@ function revive(f: NodeFileInfo): NodeFileInfo {
   return { ...f, lastModified: new Date(f.lastModified), creationTime: new Date(f.creationTime) };
 }
 
+function errorOf(result: FileResult, path: string): Error | undefined {
+  if (!result.error) return undefined;
+  if (result.error.notFound) return new NodeFileNotFound(path);
+  if (result.error.notEmpty === true) return new NodeDirectoryNotEmpty(path);
+  return new NodeFilesUnavailable(result.error.message);
+}
+
 /**
- * Node file reads for nodes on remote host agents. The server queues a request per host; the host's next sync
- * answer carries it (`SyncResponse.fileRequests`); the agent reads the file from its executor and posts the
- * result (`POST /agent/v1/files/{id}`), which settles the waiting API call. A host that does not answer in time
- * fails the call with NodeFilesUnavailable.
+ * Node file calls for nodes on remote host agents. The server queues a request per host; the host's next sync
+ * answer carries it (`SyncResponse.fileRequests`); the agent runs it on its executor and posts the result
+ * (`POST /agent/v1/files/{id}`), or for a read the file's info and bytes as a stream
+ * (`POST /agent/v1/files/{id}/body`), which settles the waiting API call; the bytes flow from the agent's disk
+ * to the API client with backpressure, never held whole. A host that does not answer in time fails the call with
+ * NodeFilesUnavailable.
  */
 export class FileRequestBroker {
   private readonly queued = new Map<string, FileRequest[]>();
@@ -39,9 +55,9 @@ export class FileRequestBroker {
     this.timeoutMs = timeoutMs;
   }
 
-  private ask(hostId: string, request: Omit<FileRequest, 'id'>): Promise<FileResult> {
+  private async ask(hostId: string, request: Omit<FileRequest, 'id'>): Promise<FileAnswer> {
     const id = this.newId();
-    return new Promise<FileResult>((resolve, reject) => {
+    const answer = await new Promise<FileAnswer>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(id);
         const list = this.queued.get(hostId);
@@ -56,16 +72,27 @@ export class FileRequestBroker {
           ),
         );
       }, this.timeoutMs);
-      this.waiting.set(id, { hostId, resolve, reject, timer });
+      this.waiting.set(id, { hostId, resolve, timer });
       this.queued.set(hostId, [...(this.queued.get(hostId) ?? []), { ...request, id }]);
-    }).then((result) => {
-      if (result.error) {
-        throw result.error.notFound
-          ? new NodeFileNotFound(request.path)
-          : new NodeFilesUnavailable(result.error.message);
-      }
-      return result;
     });
+    const err = errorOf(answer.result, request.path);
+    if (err) {
+      answer.body?.destroy();
+      throw err;
+    }
+    return answer;
+  }
+
+  private async info(
+    hostId: string,
+    request: Omit<FileRequest, 'id'>,
+  ): Promise<FileAnswer & { info: NodeFileInfo }> {
+    const answer = await this.ask(hostId, request);
+    if (answer.result.info === undefined) {
+      answer.body?.destroy();
+      throw new NodeFilesUnavailable(`host '${hostId}' answered without file info`);
+    }
+    return { ...answer, info: revive(answer.result.info) };
   }
 
   /** The node file API for nodes on `hostId`. */
@@ -73,13 +100,17 @@ export class FileRequestBroker {
     return {
       listFiles: async (nodeId: string, dir: string, recursive: boolean) => {
         const r = await this.ask(hostId, { nodeId, op: 'list', path: dir, recursive });
-        return (r.files ?? []).map(revive);
+        return (r.result.files ?? []).map(revive);
       },
       readFile: async (nodeId: string, path: string, range?: NodeFileRange) => {
-        const r = await this.ask(hostId, { nodeId, op: 'read', path, ...(range ? { range } : {}) });
-        if (r.info === undefined)
-          throw new NodeFilesUnavailable(`host '${hostId}' answered without file info`);
-        return { content: Buffer.from(r.content ?? '', 'base64'), info: revive(r.info) };
+        const r = await this.info(hostId, { nodeId, op: 'read', path, ...(range ? { range } : {}) });
+        if (!r.body) throw new NodeFilesUnavailable(`host '${hostId}' answered a read without its bytes`);
+        return { info: r.info, body: r.body };
+      },
+      statFile: async (nodeId: string, path: string) =>
+        (await this.info(hostId, { nodeId, op: 'stat', path })).info,
+      deleteFile: async (nodeId: string, path: string, recursive: boolean) => {
+        await this.ask(hostId, { nodeId, op: 'delete', path, recursive });
       },
     };
   }
@@ -92,27 +123,40 @@ export class FileRequestBroker {
   }
 
   /** Settles a request with the host's answer; false when it is unknown or already settled. */
-  complete(id: string, result: FileResult): boolean {
+  complete(id: string, result: FileResult, body?: Readable): boolean {
     const w = this.waiting.get(id);
     if (!w) return false;
     this.waiting.delete(id);
     clearTimeout(w.timer);
-    w.resolve(result);
+    w.resolve(body ? { result, body } : { result });
     return true;
   }
 }
 
-/** The agent's side: one request answered from its executor. */
-export async function answerFileRequest(executor: NodeFileAccess, r: FileRequest): Promise<FileResult> {
+/** The agent's side: one request answered from its executor (a read's bytes as a stream beside the result). */
+export async function answerFileRequest(executor: NodeFileAccess, r: FileRequest): Promise<FileAnswer> {
   try {
-    if (r.op === 'list') return { files: await executor.listFiles(r.nodeId, r.path, r.recursive === true) };
-    const { content, info } = await executor.readFile(r.nodeId, r.path, r.range);
-    return { content: content.toString('base64'), info };
+    switch (r.op) {
+      case 'list':
+        return { result: { files: await executor.listFiles(r.nodeId, r.path, r.recursive === true) } };
+      case 'stat':
+        return { result: { info: await executor.statFile(r.nodeId, r.path) } };
+      case 'delete':
+        await executor.deleteFile(r.nodeId, r.path, r.recursive === true);
+        return { result: {} };
+      case 'read': {
+        const { info, body } = await executor.readFile(r.nodeId, r.path, r.range);
+        return { result: { info }, body };
+      }
+    }
   } catch (err) {
     return {
-      error: {
-        notFound: err instanceof NodeFileNotFound,
-        message: err instanceof Error ? err.message : String(err),
+      result: {
+        error: {
+          notFound: err instanceof NodeFileNotFound,
+          ...(err instanceof NodeDirectoryNotEmpty ? { notEmpty: true } : {}),
+          message: err instanceof Error ? err.message : String(err),
+        },
       },
     };
   }

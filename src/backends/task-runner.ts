@@ -1,4 +1,5 @@
 import type { TaskAssignment, TaskReport } from './agent-protocol.ts';
+import { readWhole } from './file-read.ts';
 import { NODE_ROOT_DIR, type NodeExecutor, type ProcessResult } from './port.ts';
 import { downloadResourceFiles, uploadOutputFiles, type NodeFileAccess } from './task-files.ts';
 
@@ -32,7 +33,7 @@ export function nodeFileAccess(executor: NodeExecutor, nodeId: string, t: TaskAs
         throw new Error(`writing ${path} on the node failed (exit ${String(r.exitCode)})`);
     },
     listFiles: (dir, recursive) => executor.listFiles(nodeId, dir, recursive),
-    readFile: async (path) => (await executor.readFile(nodeId, path)).content,
+    readFile: async (path) => (await readWhole(executor, nodeId, path)).content,
   };
 }
 

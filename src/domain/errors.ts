@@ -13,7 +13,8 @@ export type ErrorCategory =
   | 'not-implemented'
   | 'too-large'
   | 'throttled'
-  | 'unavailable';
+  | 'unavailable'
+  | 'range-not-satisfiable';
 
 export interface ErrorDetail {
   code: string;

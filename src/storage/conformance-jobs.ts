@@ -57,6 +57,7 @@ export function jobStoreConformance(open: () => Promise<Store>): void {
   queueTests(open);
   scheduleConformance(open);
   countConformance(open);
+  taskFileConformance(open);
 }
 
 function jobTests(open: () => Promise<Store>): void {
@@ -258,6 +259,50 @@ function countConformance(open: () => Promise<Store>): void {
       'account=acct,pool=p,state=running=1',
       'account=other,pool=Q,state=completed=1',
     ]);
+    await store.close();
+  });
+}
+
+function taskFileConformance(open: () => Promise<Store>): void {
+  test('task files: queued folder removals in order; completed tasks due by their retention, once', async () => {
+    const store = await open();
+    const job = sampleJob('J', 1);
+    const row = (path: string) => ({ accountName: 'acct', poolId: 'P', nodeId: 'n1', path });
+    await store.transaction((tx) => tx.putNodeFileCleanups([row('a'), row('b'), row('c')]));
+    const queued = await store.transaction((tx) => tx.listNodeFileCleanups(2));
+    assert.deepEqual(
+      queued.map((r) => r.path),
+      ['a', 'b'],
+    );
+    await store.transaction((tx) => tx.deleteNodeFileCleanups(queued.map((r) => r.id)));
+    assert.deepEqual(
+      (await store.transaction((tx) => tx.listNodeFileCleanups(10))).map((r) => r.path),
+      ['c'],
+    );
+    const end = '2026-01-01T00:00:00.000Z';
+    const done = (t: TaskRecord, retentionTimeMs?: number): TaskRecord => ({
+      ...t,
+      state: 'completed',
+      nodeInfo: { poolId: 'P', nodeId: 'n1' },
+      executionInfo: { ...t.executionInfo, endTime: end },
+      ...(retentionTimeMs === undefined ? {} : { retentionTimeMs }),
+    });
+    await store.transaction((tx) =>
+      tx.putTasks([
+        done(sampleTask(job, 'hour', 0), 3600_000),
+        done(sampleTask(job, 'week', 1)),
+        { ...done(sampleTask(job, 'cleaned', 2), 0), filesCleanedFor: end },
+        { ...sampleTask(job, 'never-ran', 3), state: 'completed' },
+        sampleTask(job, 'active', 4),
+      ]),
+    );
+    const due = async (afterMs: number) =>
+      (await store.transaction((tx) => tx.tasksWithExpiredFiles(Date.parse(end) + afterMs, 10))).map(
+        (t) => t.id,
+      );
+    assert.deepEqual(await due(3600_000 - 1), []);
+    assert.deepEqual(await due(3600_000), ['hour']);
+    assert.deepEqual(await due(7 * 24 * 3600_000), ['hour', 'week']);
     await store.close();
   });
 }

@@ -1,4 +1,27 @@
-import type { Kysely, Migration } from 'kysely';
+import { sql, type Kysely, type Migration } from 'kysely';
+import { taskFilesExpireAt, type TaskRecord } from './records.ts';
+import type { Database } from './sqlite/schema.ts';
+
+/** Sets tasks.files_expire_at for the completed tasks stored before the column existed. */
+async function backfillFilesExpiry(db: Kysely<unknown>): Promise<void> {
+  const tasks = db as unknown as Kysely<Pick<Database, 'tasks'>>;
+  const rows = await tasks
+    .selectFrom('tasks')
+    .select(['account_key', 'job_key', 'id_key', 'doc'])
+    .where('state', '=', 'completed')
+    .execute();
+  for (const r of rows) {
+    const at = taskFilesExpireAt(JSON.parse(r.doc) as TaskRecord);
+    if (at === null) continue;
+    await tasks
+      .updateTable('tasks')
+      .set({ files_expire_at: at })
+      .where('account_key', '=', r.account_key)
+      .where('job_key', '=', r.job_key)
+      .where('id_key', '=', r.id_key)
+      .execute();
+  }
+}
 
 async function identityTables(db: Kysely<unknown>): Promise<void> {
   await db.schema
@@ -266,6 +289,25 @@ export const migrations: Record<string, Migration> = {
         .addPrimaryKeyConstraint('job_schedules_pk', ['account_key', 'id_key'])
         .execute();
       await db.schema.createIndex('job_schedules_by_state').on('job_schedules').column('state').execute();
+    },
+  },
+  '0007_task_file_cleanup': {
+    async up(db: Kysely<unknown>) {
+      // When a completed task's folder goes (taskFilesExpireAt), filled in for the tasks already completed.
+      await db.schema.alterTable('tasks').addColumn('files_expire_at', 'integer').execute();
+      await backfillFilesExpiry(db);
+      await db.schema
+        .createIndex('tasks_by_files_expiry')
+        .on('tasks')
+        .column('files_expire_at')
+        .where(sql.ref('files_expire_at'), 'is not', null)
+        .execute();
+      // Folders of deleted tasks and jobs still to remove from their nodes.
+      await db.schema
+        .createTable('node_file_cleanups')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .execute();
     },
   },
   '0009_account_provisioning_state': {

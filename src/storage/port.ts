@@ -5,6 +5,7 @@ import type {
   ReplicaRecord,
   AccountProvisioningState,
   BatchAccountRecord,
+  NodeFileCleanupRecord,
   NodeRecord,
   PoolRecord,
   JobRecord,
@@ -166,6 +167,13 @@ export interface BatchStoreTx {
    * one per task): what a metrics scrape reads.
    */
   countByState(): Promise<BatchCountsRecord>;
+  /** Queues folders on nodes for removal (their tasks or jobs were deleted). */
+  putNodeFileCleanups(rows: NodeFileCleanupRecord[]): Promise<void>;
+  /** The oldest queued removals. */
+  listNodeFileCleanups(limit: number): Promise<(NodeFileCleanupRecord & { id: number })[]>;
+  deleteNodeFileCleanups(ids: number[]): Promise<void>;
+  /** Completed tasks whose folder's retention ran out at or before `nowMs` (taskFilesExpireAt), earliest first. */
+  tasksWithExpiredFiles(nowMs: number, limit: number): Promise<TaskRecord[]>;
 }
 
 export interface Store {

@@ -405,6 +405,33 @@ export interface TaskRecord {
   maxTaskRetryCount: number;
   /** Undefined = no limit. */
   maxWallClockTimeMs?: number;
+  /** How long the task's folder stays on its node once the task completes (undefined = Batch's 7 days). */
+  retentionTimeMs?: number;
+  /** The `executionInfo.endTime` of the completion whose files were removed once retention ran out. */
+  filesCleanedFor?: string;
+}
+
+/** TaskConstraints.retentionTime's default: 7 days. */
+export const DEFAULT_TASK_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * When a completed task's folder on its node goes (ms since the epoch), or null: not completed, never ran on a
+ * node, or already removed for this completion. Stored beside the task so the cleaner reads only what is due.
+ */
+export function taskFilesExpireAt(t: TaskRecord): number | null {
+  const end = t.executionInfo.endTime;
+  if (t.state !== 'completed' || t.nodeInfo === null || end === undefined || t.filesCleanedFor === end)
+    return null;
+  return Date.parse(end) + (t.retentionTimeMs ?? DEFAULT_TASK_RETENTION_MS);
+}
+
+/** A folder on a node whose task (or job) was deleted: the cleaner removes it through the node's host. */
+export interface NodeFileCleanupRecord {
+  accountName: string;
+  poolId: string;
+  nodeId: string;
+  /** Relative to the node root dir, e.g. `workitems/job1/job-1/task1`. */
+  path: string;
 }
 
 /** Counts of a job's tasks (and of the slots they need), as `taskcounts` reports them. */

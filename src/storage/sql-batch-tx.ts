@@ -4,10 +4,12 @@ import * as batch from './sql-batch.ts';
 import { countByState } from './sql-counts.ts';
 import * as jobs from './sql-jobs.ts';
 import * as schedules from './sql-schedules.ts';
+import * as taskFiles from './sql-task-files.ts';
 import type {
   JobRecord,
   JobScheduleRecord,
   JobScheduleState,
+  NodeFileCleanupRecord,
   NodeRecord,
   PoolRecord,
   TaskRecord,
@@ -121,5 +123,17 @@ export class SqlBatchTx implements BatchStoreTx {
   }
   countByState() {
     return countByState(this.db);
+  }
+  putNodeFileCleanups(rows: NodeFileCleanupRecord[]) {
+    return taskFiles.putNodeFileCleanups(this.db, rows);
+  }
+  listNodeFileCleanups(limit: number) {
+    return taskFiles.listNodeFileCleanups(this.db, limit);
+  }
+  deleteNodeFileCleanups(ids: number[]) {
+    return taskFiles.deleteNodeFileCleanups(this.db, ids);
+  }
+  tasksWithExpiredFiles(nowMs: number, limit: number) {
+    return taskFiles.tasksWithExpiredFiles(this.db, nowMs, limit);
   }
 }

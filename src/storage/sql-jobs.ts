@@ -1,6 +1,6 @@
 import type { Transaction } from 'kysely';
 import type { TaskListOptions } from './port.ts';
-import type { JobRecord, TaskCountsRecord, TaskRecord } from './records.ts';
+import { taskFilesExpireAt, type JobRecord, type TaskCountsRecord, type TaskRecord } from './records.ts';
 import type { Database } from './sqlite/schema.ts';
 
 /**
@@ -83,6 +83,7 @@ const taskRow = (t: TaskRecord) => ({
   job_seq: t.jobSeq,
   task_seq: t.seq,
   node_key: t.assignedNode === null ? null : nodeKey(t.accountName, t.poolId, t.assignedNode),
+  files_expire_at: taskFilesExpireAt(t),
   doc: JSON.stringify(t),
 });
 
@@ -102,6 +103,7 @@ export async function putTasks(db: Transaction<Database>, tasks: TaskRecord[]): 
           job_seq: eb.ref('excluded.job_seq'),
           task_seq: eb.ref('excluded.task_seq'),
           node_key: eb.ref('excluded.node_key'),
+          files_expire_at: eb.ref('excluded.files_expire_at'),
           doc: eb.ref('excluded.doc'),
         })),
       )

@@ -67,8 +67,18 @@ describe('a remote host agent', () => {
     const out = await batch.file.getFromComputeNode('far', id, 'startup/stdout.txt');
     const text = await new Response(out.readableStreamBody as unknown as ReadableStream).text();
     assert.match(text, /\[simulated node\] not executed: printenv AZ_BATCH_NODE_ID/);
+    const part = await batch.file.getFromComputeNode('far', id, 'startup/stdout.txt', {
+      fileGetFromComputeNodeOptions: { ocpRange: 'bytes=1-9' },
+    });
+    const partText = await new Response(part.readableStreamBody as unknown as ReadableStream).text();
+    assert.equal(partText, text.slice(1, 10), 'a range, streamed from the agent');
+    const props = await batch.file.getPropertiesFromComputeNode('far', id, 'startup/stdout.txt');
+    assert.equal(props.contentLength, Buffer.byteLength(text));
     const listed = await batch.file.listFromComputeNode('far', id, { recursive: true });
     assert.ok(listed.some((f) => f.name === 'startup/stdout.txt'));
+    await batch.file.deleteFromComputeNode('far', id, 'startup/stderr.txt');
+    const after = await batch.file.listFromComputeNode('far', id, { recursive: true });
+    assert.ok(!after.some((f) => f.name === 'startup/stderr.txt'), 'deleted on the agent');
     await assert.rejects(
       batch.file.getPropertiesFromComputeNode('far', id, 'startup/no-such-file.txt'),
       (e: { statusCode?: number }) => e.statusCode === 404,
@@ -89,5 +99,14 @@ describe('a remote host agent', () => {
     const stdout = await batch.file.getFromTask('far-job', 'ok', 'stdout.txt');
     const body = await new Response(stdout.readableStreamBody as unknown as ReadableStream).text();
     assert.match(body, /not executed: \/bin\/sh -c "echo hi"/);
+    // Deleting a task removes its folder on the agent's node (the server's cleaner, through the agent).
+    const ranOn = done.find((t) => t.id === 'ok')?.nodeInfo?.nodeId ?? '';
+    await batch.task.deleteMethod('far-job', 'ok');
+    await waitFor(
+      async () =>
+        (await batch.file.listFromComputeNode('far', ranOn, { recursive: true })).map((f) => f.name),
+      (names) => !names.some((n) => n?.startsWith('workitems/far-job/job-1/ok')),
+      'the deleted task folder removed on the agent',
+    );
   });
 });

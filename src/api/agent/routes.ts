@@ -1,5 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { SyncRequest } from '../../backends/agent-protocol.ts';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { FILE_BODY_TYPE, FILE_INFO_HEADER, type SyncRequest } from '../../backends/agent-protocol.ts';
+import type { NodeFileInfo } from '../../backends/port.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { constantTimeEqual } from '../../platform/secrets.ts';
 import type { ApiDeps } from '../http/context.ts';
@@ -40,8 +43,42 @@ export function registerAgentRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const body: unknown = request.body;
     if (typeof body !== 'object' || body === null)
       throw new DomainError('invalid-input', 'InvalidRequestContent', 'A file result is a JSON object.');
-    if (!deps.remoteFiles.complete(request.params.id, body))
-      throw new DomainError('not-found', 'FileRequestNotFound', 'No file request is waiting with this id.');
+    if (!deps.remoteFiles.complete(request.params.id, body)) throw noSuchRequest();
+    return {};
+  });
+
+  registerFileBodies(app, deps);
+}
+
+const noSuchRequest = () =>
+  new DomainError('not-found', 'FileRequestNotFound', 'No file request is waiting with this id.');
+
+/**
+ * A remote agent's answer to a read: the file's info in a header and its bytes as the request body, handed on
+ * as a stream to the API call waiting for them; the agent's request stays open until the client has them all.
+ */
+function registerFileBodies(app: FastifyInstance, deps: ApiDeps): void {
+  app.addContentTypeParser(FILE_BODY_TYPE, (_request, payload, done) => {
+    done(null, payload);
+  });
+  app.post<{ Params: { id: string } }>('/agent/v1/files/:id/body', async (request) => {
+    requireAgentToken(request, deps);
+    const header = request.headers[FILE_INFO_HEADER];
+    const body = request.body as Readable | undefined;
+    if (typeof header !== 'string' || request.headers['content-type'] !== FILE_BODY_TYPE || !body)
+      throw new DomainError('invalid-input', 'InvalidRequestContent', 'A file body needs its info header.');
+    let info: NodeFileInfo;
+    try {
+      info = JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as NodeFileInfo;
+    } catch {
+      throw new DomainError('invalid-input', 'InvalidRequestContent', 'The file info header is not JSON.');
+    }
+    const done = finished(body).catch(() => undefined);
+    if (!deps.remoteFiles.complete(request.params.id, { info }, body)) {
+      body.resume();
+      throw noSuchRequest();
+    }
+    await done;
     return {};
   });
 }

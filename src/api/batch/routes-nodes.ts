@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { NodeFileInfo, NodeFileRange } from '../../backends/port.ts';
-import { DomainError } from '../../domain/errors.ts';
 import type { ApiDeps } from '../http/context.ts';
+import { deleteNodeFile, sendNodeFile } from './files.ts';
 import { listPage } from './listing.ts';
 import { batchBody, contextOf, selectOf } from './request.ts';
 import { nodeFileToWire, nodeToWire } from './wire-pools.ts';
@@ -22,61 +21,7 @@ const NODE_FILTER = {
 type NodeParams = { poolId: string; nodeId: string; '*'?: string };
 const params = (request: FastifyRequest): NodeParams => request.params as NodeParams;
 
-/** `ocp-range: bytes=a-b` (also `Range`), as Batch accepts for file downloads. */
-function rangeOf(request: FastifyRequest): NodeFileRange | undefined {
-  const raw = request.headers['ocp-range'] ?? request.headers.range;
-  const value = Array.isArray(raw) ? raw[0] : raw;
-  if (value === undefined || value === '') return undefined;
-  const m = /^bytes=(\d+)-(\d*)$/.exec(value.trim());
-  if (!m) {
-    throw new DomainError(
-      'invalid-input',
-      'InvalidHeaderValue',
-      'The value for one of the HTTP headers is not in the correct format.',
-      {
-        values: { HeaderName: 'ocp-range', HeaderValue: value },
-      },
-    );
-  }
-  return { start: Number(m[1]), ...(m[2] === '' ? {} : { end: Number(m[2]) }) };
-}
-
-function fileHeaders(reply: FastifyReply, info: NodeFileInfo, url: string, length: number): void {
-  void reply.header('ocp-creation-time', info.creationTime.toUTCString());
-  void reply.header('ocp-batch-file-isdirectory', String(info.isDirectory));
-  void reply.header('ocp-batch-file-url', url);
-  void reply.header('ocp-batch-file-mode', info.fileMode);
-  void reply.header('Content-Type', 'application/octet-stream');
-  void reply.header('Content-Length', String(length));
-  void reply.header('Last-Modified', info.lastModified.toUTCString());
-  void reply.header('ETag', `0x${info.lastModified.getTime().toString(16).toUpperCase()}`);
-}
-
-/**
- * GET (with `ocp-range`) or HEAD of a file on a node, answered with Batch's file headers; `url` is the file's
- * URL as the client addressed it (node or task file API).
- */
-export async function sendNodeFile(
-  deps: ApiDeps,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  withBody: boolean,
-  file: { poolId: string; nodeId: string; path: string; url: string },
-) {
-  const ctx = contextOf(request);
-  const range = withBody ? rangeOf(request) : undefined;
-  const { content, info } = await deps.nodes.readFile(
-    ctx.account,
-    file.poolId,
-    file.nodeId,
-    file.path,
-    range,
-  );
-  fileHeaders(reply, info, file.url, withBody ? content.length : info.size);
-  return reply.status(200).send(withBody ? content : undefined);
-}
-
-/** Compute nodes: list, get, reboot, reimage; node files: list, get (with ocp-range), HEAD. */
+/** Compute nodes: list, get, reboot, reimage; node files: list, get (with ocp-range), HEAD, delete. */
 export function registerNodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/pools/:poolId/nodes', async (request) => {
     const ctx = contextOf(request);
@@ -128,7 +73,11 @@ export function registerNodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
   }
 
   registerNodeScheduling(app, deps);
+  registerNodeFiles(app, deps);
+}
 
+/** A node's files: list, get (with ocp-range), HEAD, delete. */
+function registerNodeFiles(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/pools/:poolId/nodes/:nodeId/files', async (request) => {
     const ctx = contextOf(request);
     const { poolId, nodeId } = params(request);
@@ -158,6 +107,11 @@ export function registerNodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     method: ['GET', 'HEAD'],
     url: '/pools/:poolId/nodes/:nodeId/files/*',
     handler: (request, reply) => file(request, reply, request.method === 'GET'),
+  });
+  app.delete('/pools/:poolId/nodes/:nodeId/files/*', (request, reply) => {
+    const { poolId, nodeId } = params(request);
+    const path = decodeURIComponent(params(request)['*'] ?? '');
+    return deleteNodeFile(deps, request, reply, { poolId, nodeId, path });
   });
 }
 

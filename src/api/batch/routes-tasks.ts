@@ -1,11 +1,12 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { taskDirOf } from '../../domain/jobs/dispatch.ts';
+import { checkTaskFilesKept } from '../../domain/jobs/task-files-cleanup.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { ApiDeps } from '../http/context.ts';
 import { toBatchError } from './errors.ts';
 import { listPage, listPageFrom } from './listing.ts';
 import { batchBody, conditionsOf, contextOf, entityHeaders, selectOf } from './request.ts';
-import { sendNodeFile } from './routes-nodes.ts';
+import { deleteNodeFile, sendNodeFile } from './files.ts';
 import { taskFileToWire, taskToWire } from './wire-jobs.ts';
 
 const TASK_FILTER = {
@@ -132,6 +133,7 @@ function registerTaskFiles(app: FastifyInstance, deps: ApiDeps): void {
     const ctx = contextOf(request);
     const { jobId, taskId } = params(request);
     const task = await deps.tasks.get(ctx.account.name, jobId, taskId);
+    checkTaskFilesKept(task);
     const recursive = String((request.query as Record<string, unknown>).recursive).toLowerCase() === 'true';
     const dir = taskDirOf(task.jobId, task.id);
     const taskUrl = `${ctx.accountUrl}/jobs/${task.jobId}/tasks/${task.id}`;
@@ -150,26 +152,32 @@ function registerTaskFiles(app: FastifyInstance, deps: ApiDeps): void {
     });
   });
 
-  const file = async (request: FastifyRequest, reply: FastifyReply, withBody: boolean) => {
+  /** The task's node and the path there of a file the route names (FileNotFound when the task never ran). */
+  const target = async (request: FastifyRequest) => {
     const ctx = contextOf(request);
     const { jobId, taskId } = params(request);
     const path = decodeURIComponent(params(request)['*'] ?? '');
     const task = await deps.tasks.get(ctx.account.name, jobId, taskId);
+    checkTaskFilesKept(task);
     const node = task.nodeInfo;
-    if (!node)
+    if (!node || path.split('/').every((p) => p === '' || p === '.'))
       throw new DomainError('not-found', 'FileNotFound', 'The specified file does not exist.', {
         values: { FilePath: path },
       });
-    return sendNodeFile(deps, request, reply, withBody, {
+    return {
       poolId: node.poolId,
       nodeId: node.nodeId,
       path: `${taskDirOf(task.jobId, task.id)}/${path}`,
       url: `${ctx.accountUrl}/jobs/${task.jobId}/tasks/${task.id}/files/${path}`,
-    });
+    };
   };
   app.route({
     method: ['GET', 'HEAD'],
     url: '/jobs/:jobId/tasks/:taskId/files/*',
-    handler: (request, reply) => file(request, reply, request.method === 'GET'),
+    handler: async (request, reply) =>
+      sendNodeFile(deps, request, reply, request.method === 'GET', await target(request)),
   });
+  app.delete('/jobs/:jobId/tasks/:taskId/files/*', async (request, reply) =>
+    deleteNodeFile(deps, request, reply, await target(request)),
+  );
 }

@@ -19,6 +19,7 @@ export const CATEGORY_STATUS: Record<ErrorCategory, number> = {
   'too-large': 413,
   throttled: 429,
   unavailable: 503,
+  'range-not-satisfiable': 416,
 };
 
 /**

@@ -8,6 +8,7 @@ import { chunkRawFile, packDirectory, putManifest } from '../../content/manifest
 import { regionPaths, RegionStores } from '../../content/regions.ts';
 import { buildTinyRootfs } from '../../content/rootfs/tiny.ts';
 import { executorConformance } from '../conformance.ts';
+import { readWhole } from '../file-read.ts';
 import { NODE_ROOT_DIR, NodeFileNotFound, type NodeImage, type NodeSpec, type ProcessSpec } from '../port.ts';
 import { LocalNodeExecutor } from './node-executor.ts';
 
@@ -168,7 +169,7 @@ function processProperties(): void {
             proc('grep -E "^(SigIgn|CapBnd|NoNewPrivs|Uid)" /proc/self/status', { elevation }),
           );
           assert.equal(r.exitCode, 0, chain);
-          const status = (await x.readFile(id, 'workitems/job/task/stdout.txt')).content.toString();
+          const status = (await readWhole(x, id, 'workitems/job/task/stdout.txt')).content.toString();
           const field = (name: string) =>
             /^(\S+):\s+(\S+)/m.exec(status.split('\n').find((l) => l.startsWith(name)) ?? '')?.[2] ?? '';
           // SIGINT back at its default (the launcher's asynchronous lists ignore it). SIGQUIT is not checked: the tiny
@@ -217,9 +218,9 @@ function plantedLinks(): void {
           await assert.rejects(x.exec(id, proc('echo wd', wd)), /is not a folder of the node/, chain);
           const r = await x.exec(id, proc('echo hi', { ...files, workingDir: `${t}/real` }));
           assert.equal(r.exitCode, 0, `${chain} ${elevation}`);
-          assert.equal((await x.readFile(id, files.stdoutFile)).content.toString(), 'hi\n');
+          assert.equal((await readWhole(x, id, files.stdoutFile)).content.toString(), 'hi\n');
           await x.exec(id, proc('cat /etc/baked'));
-          const baked = (await x.readFile(id, 'workitems/job/task/stdout.txt')).content.toString();
+          const baked = (await readWhole(x, id, 'workitems/job/task/stdout.txt')).content.toString();
           assert.equal(baked, 'from the image\n', `${chain} ${elevation}: the link's target is untouched`);
         }
         await x.destroy(id);
@@ -237,7 +238,7 @@ function localOnly(): void {
     let x: LocalNodeExecutor;
     const out = async (nodeId: string, commandLine: string, extra: Partial<ProcessSpec> = {}) => {
       const r = await x.exec(nodeId, proc(commandLine, extra));
-      const read = (file: string) => x.readFile(nodeId, file).then((c) => c.content.toString());
+      const read = (file: string) => readWhole(x, nodeId, file).then((c) => c.content.toString());
       return {
         ...r,
         stdout: await read(extra.stdoutFile ?? 'workitems/job/task/stdout.txt'),
@@ -302,10 +303,19 @@ function localOnly(): void {
       ].join(' && ');
       assert.equal((await out('a', plant)).exitCode, 0);
       for (const p of ['shared/pw', 'shared/pw2', 'shared/dir/passwd', 'fsmounts/passwd', 'shared/fifo'])
-        await assert.rejects(x.readFile('a', p), NodeFileNotFound, p);
+        await assert.rejects(readWhole(x, 'a', p), NodeFileNotFound, p);
       await assert.rejects(x.listFiles('a', 'fsmounts', true), NodeFileNotFound);
       const names = (await x.listFiles('a', '', true)).map((e) => e.name);
       assert.ok(!names.some((n) => n.includes('passwd')), names.join());
+      // Deletes go through the links' folders never: what is behind a link stays, the link itself goes.
+      for (const p of ['shared/dir/passwd', 'fsmounts/passwd', 'fsmounts/hostname'])
+        await assert.rejects(x.deleteFile('a', p, true), NodeFileNotFound, p);
+      for (const p of ['shared/dir', 'shared/pw', 'fsmounts']) await x.deleteFile('a', p, true);
+      assert.ok(readFileSync('/etc/passwd', 'utf8').length > 0, "the host's /etc/passwd is still there");
+      assert.equal((await out('a', 'test -s /etc/passwd && test -d /etc && echo kept')).stdout, 'kept\n');
+      const gone =
+        'for l in shared/dir shared/pw fsmounts; do test -L /mnt/batch/tasks/$l && echo $l; done; echo done';
+      assert.equal((await out('a', gone)).stdout, 'done\n', 'the links themselves are gone');
     });
 
     test('a timeout kills the whole process tree, setsid included', async () => {

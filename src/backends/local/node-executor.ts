@@ -10,6 +10,7 @@ import {
   type NodeExecutor,
   type NodeFileInfo,
   type NodeFileRange,
+  type NodeFileRead,
   type NodeImage,
   type NodeSpec,
   type ProcessResult,
@@ -24,7 +25,7 @@ import { nodeUpHelper } from './node-up.ts';
 import { NodeRunners, runRequest, type RunnerPlace } from './node-runner.ts';
 import { cgroupAlive, RunJournal } from './run-journal.ts';
 import { planDisks } from './node-disks.ts';
-import { listNodeFiles, readNodeFile } from './node-files.ts';
+import { deleteNodeFile, listNodeFiles, readNodeFile, statNodeFile } from './node-files.ts';
 import { prepareImage, prepareNode, type PreparedImage } from './node-prepare.ts';
 import { BOOT_MARKER, DEFAULT_PATH, execCommand, HOLDER_MARKER } from './node-sandbox.ts';
 
@@ -431,12 +432,21 @@ export class LocalNodeExecutor implements NodeExecutor {
     return Promise.resolve().then(() => listNodeFiles(join(this.dir(nodeId), 'upper'), dir, recursive));
   }
 
-  readFile(
-    nodeId: string,
-    path: string,
-    range?: NodeFileRange,
-  ): Promise<{ content: Buffer; info: NodeFileInfo }> {
+  readFile(nodeId: string, path: string, range?: NodeFileRange): Promise<NodeFileRead> {
     return Promise.resolve().then(() => readNodeFile(join(this.dir(nodeId), 'upper'), path, range));
+  }
+
+  statFile(nodeId: string, path: string): Promise<NodeFileInfo> {
+    return Promise.resolve().then(() => statNodeFile(join(this.dir(nodeId), 'upper'), path));
+  }
+
+  /** Through the running node's own root when it has a holder (its overlay sees the change), else in its upper. */
+  deleteFile(nodeId: string, path: string, recursive: boolean): Promise<void> {
+    return Promise.resolve().then(() => {
+      const pid = this.holders.get(nodeId);
+      const holder = pid === undefined ? undefined : { pid, marker: `${HOLDER_MARKER}${nodeId}` };
+      return deleteNodeFile(join(this.dir(nodeId), 'upper'), holder, path, recursive);
+    });
   }
 
   /**

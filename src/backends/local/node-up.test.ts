@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { readWhole } from '../file-read.ts';
 import { NODE_ROOT_DIR, type NodeImage, type NodeSpec, type ProcessSpec } from '../port.ts';
 import { LocalNodeExecutor } from './node-executor.ts';
 import { tinyNodeImage } from './tiny-image.fixture.ts';
@@ -52,7 +53,7 @@ const proc = (commandLine: string): ProcessSpec => ({
 async function output(x: LocalNodeExecutor, nodeId: string, commandLine: string): Promise<string> {
   const r = await x.exec(nodeId, proc(commandLine));
   assert.equal(r.exitCode, 0, commandLine);
-  return (await x.readFile(nodeId, 'workitems/job/task/stdout.txt')).content.toString();
+  return (await readWhole(x, nodeId, 'workitems/job/task/stdout.txt')).content.toString();
 }
 
 const holderPid = (dataDir: string, nodeId: string) =>

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { executorConformance } from '../conformance.ts';
+import { readWhole } from '../file-read.ts';
 import { SimulatedNodeExecutor } from './node-executor.ts';
 
 const image = { region: 'westeurope', osManifest: `sha256:${'0'.repeat(64)}`, dataDisks: [] };
@@ -39,7 +40,7 @@ test('simulated delays: hydrate once per image, boot and exec each time', async 
   });
   assert.deepEqual(r, { exitCode: 42, timedOut: false });
   assert.deepEqual(waits, [2000, 1000, 1000, 200]);
-  const out = await x.readFile('n1', 'startup/stdout.txt');
+  const out = await readWhole(x, 'n1', 'startup/stdout.txt');
   assert.equal(out.content.toString(), '[simulated node] not executed: /bin/false; exit 42\n');
-  assert.equal((await x.readFile('n1', 'startup/stderr.txt')).content.length, 0);
+  assert.equal((await readWhole(x, 'n1', 'startup/stderr.txt')).content.length, 0);
 });

@@ -1,9 +1,13 @@
 import { checkNodeId, cleanNodePath } from '../node-paths.ts';
+import { Readable } from 'node:stream';
+import { spanOf } from '../file-read.ts';
 import {
+  NodeDirectoryNotEmpty,
   NodeFileNotFound,
   type NodeExecutor,
   type NodeFileInfo,
   type NodeFileRange,
+  type NodeFileRead,
   type NodeImage,
   type NodeSpec,
   type ProcessResult,
@@ -189,19 +193,41 @@ export class SimulatedNodeExecutor implements NodeExecutor {
     };
   }
 
-  readFile(
-    nodeId: string,
-    path: string,
-    range?: NodeFileRange,
-  ): Promise<{ content: Buffer; info: NodeFileInfo }> {
+  private fileOf(nodeId: string, path: string): { clean: string; f: SimFile } {
+    const n = this.node(nodeId, path);
+    const clean = cleanNodePath(path);
+    const f = n.files.get(clean);
+    if (!f) throw new NodeFileNotFound(path);
+    return { clean, f };
+  }
+
+  readFile(nodeId: string, path: string, range?: NodeFileRange): Promise<NodeFileRead> {
+    return settle(() => {
+      const { clean, f } = this.fileOf(nodeId, path);
+      const { start, end } = spanOf(f.content.length, range);
+      const bytes = Buffer.from(f.content.subarray(start, end + 1));
+      return { info: this.info(clean, f), body: Readable.from(bytes.length === 0 ? [] : [bytes]) };
+    });
+  }
+
+  statFile(nodeId: string, path: string): Promise<NodeFileInfo> {
+    return settle(() => {
+      const { clean, f } = this.fileOf(nodeId, path);
+      return this.info(clean, f);
+    });
+  }
+
+  /** Files go by path; a folder goes with every file under it (folders are implied by their files). */
+  deleteFile(nodeId: string, path: string, recursive: boolean): Promise<void> {
     return settle(() => {
       const n = this.node(nodeId, path);
       const clean = cleanNodePath(path);
-      const f = n.files.get(clean);
-      if (!f) throw new NodeFileNotFound(path);
-      const start = range?.start ?? 0;
-      const end = range?.end === undefined ? f.content.length : range.end + 1;
-      return { content: Buffer.from(f.content.subarray(start, end)), info: this.info(clean, f) };
+      if (clean === '') throw new NodeFileNotFound(path);
+      if (n.files.delete(clean)) return;
+      if (!this.folders(n).has(clean)) throw new NodeFileNotFound(path);
+      const inside = [...n.files.keys()].filter((p) => p.startsWith(`${clean}/`));
+      if (inside.length > 0 && !recursive) throw new NodeDirectoryNotEmpty(path);
+      for (const p of inside) n.files.delete(p);
     });
   }
 

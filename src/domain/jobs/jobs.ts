@@ -23,6 +23,7 @@ import { releaseJob } from './job-prep.ts';
 import { checkJobAdd, checkPriority, constraintsOf, record, type JobAddChecked } from './spec.ts';
 import { moveJob } from './states.ts';
 import { finishTask, requeueTask, TASK_ENDED, terminateJob } from './task-outcome.ts';
+import { forgetTaskFiles } from './task-files-cleanup.ts';
 
 const STATE_FIELDS = ['id', 'priority'];
 const UPDATABLE = [
@@ -198,6 +199,7 @@ export class JobService {
       const job = await this.find(tx, account, id);
       checkConditions(job, cond, 'write');
       await releaseJob(tx, job, true);
+      await forgetTaskFiles(tx, await tx.listTasks(account, job.id));
       await tx.deleteJob(account, job.id);
     });
     this.onWork();

@@ -15,6 +15,7 @@ import {
 } from './schedule-spec.ts';
 import { checkId, record } from './spec.ts';
 import { jobWithSameId } from './errors.ts';
+import { forgetTaskFiles } from './task-files-cleanup.ts';
 import { terminateJob } from './task-outcome.ts';
 
 /** Jobs a schedule created are named `<schedule id>:job-<n>` (user job ids cannot contain `:`). */
@@ -159,6 +160,7 @@ export class JobScheduleService {
       checkConditions(s, cond, 'write');
       for (const job of (await tx.listJobs(account)).filter((j) => isOf(j, s))) {
         await releaseJob(tx, job, true);
+        await forgetTaskFiles(tx, await tx.listTasks(account, job.id));
         await tx.deleteJob(account, job.id);
       }
       await tx.deleteJobSchedule(account, s.id);

@@ -38,6 +38,15 @@ export function durationOf(value: unknown, property: string): number | undefined
 export interface Constraints {
   maxWallClockTimeMs: number | undefined;
   maxTaskRetryCount: number | undefined;
+  /** How long a completed task's folder stays on its node (tasks only; undefined = 7 days). */
+  retentionTimeMs: number | undefined;
+}
+
+/** `retentionTime`: an ISO 8601 duration that is not negative (Batch refuses `P-1D` naming the property). */
+function retentionOf(value: unknown, property: string): number | undefined {
+  if (typeof value === 'string' && value.includes('-'))
+    throw invalidProperty(property, 'The retention time must not be negative.');
+  return durationOf(value, property);
 }
 
 export function constraintsOf(body: Record<string, unknown>, prefix = 'constraints'): Constraints {
@@ -48,6 +57,7 @@ export function constraintsOf(body: Record<string, unknown>, prefix = 'constrain
   return {
     maxWallClockTimeMs: durationOf(c.maxWallClockTime, `${prefix}.maxWallClockTime`),
     maxTaskRetryCount: typeof retries === 'number' ? retries : undefined,
+    retentionTimeMs: retentionOf(c.retentionTime, `${prefix}.retentionTime`),
   };
 }
 

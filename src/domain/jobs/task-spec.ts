@@ -8,6 +8,7 @@ export interface TaskAddChecked {
   requiredSlots: number;
   maxTaskRetryCount: number;
   maxWallClockTimeMs: number | undefined;
+  retentionTimeMs: number | undefined;
   dependsOnIds: string[];
   dependsOnRanges: { start: number; end: number }[];
 }
@@ -119,6 +120,7 @@ export function checkTaskAdd(body: Record<string, unknown>, job: JobRecord): Tas
     requiredSlots: slots,
     maxTaskRetryCount: own.maxTaskRetryCount ?? inherited.maxTaskRetryCount ?? 0,
     maxWallClockTimeMs: own.maxWallClockTimeMs,
+    retentionTimeMs: own.retentionTimeMs,
     dependsOnIds: deps.ids,
     dependsOnRanges: deps.ranges,
   };

@@ -16,6 +16,7 @@ import { constraintsOf } from './spec.ts';
 import { moveTask } from './states.ts';
 import { checkTaskAdd, type TaskAddChecked } from './task-spec.ts';
 import { finishTask, settleJob, TASK_ENDED } from './task-outcome.ts';
+import { forgetTaskFiles } from './task-files-cleanup.ts';
 
 /** One entry of an addtaskcollection answer. */
 export type TaskAddResult =
@@ -235,6 +236,7 @@ export class TaskService {
         ...(checked.maxWallClockTimeMs === undefined
           ? {}
           : { maxWallClockTimeMs: checked.maxWallClockTimeMs }),
+        ...(checked.retentionTimeMs === undefined ? {} : { retentionTimeMs: checked.retentionTimeMs }),
       });
     }
     await tx.putTasks(tasks);
@@ -335,9 +337,12 @@ export class TaskService {
         maxTaskRetryCount: c.maxTaskRetryCount ?? 0,
       };
       delete next.maxWallClockTimeMs;
-      return c.maxWallClockTimeMs === undefined
-        ? next
-        : { ...next, maxWallClockTimeMs: c.maxWallClockTimeMs };
+      delete next.retentionTimeMs;
+      return {
+        ...next,
+        ...(c.maxWallClockTimeMs === undefined ? {} : { maxWallClockTimeMs: c.maxWallClockTimeMs }),
+        ...(c.retentionTimeMs === undefined ? {} : { retentionTimeMs: c.retentionTimeMs }),
+      };
     });
   }
 
@@ -387,6 +392,7 @@ export class TaskService {
     await this.ctx.store.transaction(async (tx) => {
       const task = await this.find(tx, account, jobId, taskId);
       checkConditions(task, cond, 'write');
+      await forgetTaskFiles(tx, [task]);
       await tx.deleteTask(account, jobId, task.id);
     });
     this.onWork();

@@ -40,6 +40,27 @@ export function checkConditions(
   );
 }
 
+/**
+ * The time conditions of a file read (the only ones Batch's file operations take), compared in whole seconds
+ * as HTTP dates carry them: a file not modified since If-Modified-Since answers 304, one modified since
+ * If-Unmodified-Since 412, both ConditionNotMet. A date that does not parse is ignored, as HTTP says.
+ */
+export function checkFileConditions(
+  lastModified: Date,
+  cond: Pick<Conditions, 'ifModifiedSince' | 'ifUnmodifiedSince'>,
+): void {
+  const modified = Math.floor(lastModified.getTime() / 1000);
+  const since = (h: string | undefined) => (h === undefined ? NaN : Math.floor(Date.parse(h) / 1000));
+  const notMet = (category: 'not-modified' | 'precondition-failed') =>
+    new DomainError(
+      category,
+      'ConditionNotMet',
+      'The condition specified using HTTP conditional header(s) is not met.',
+    );
+  if (modified <= since(cond.ifModifiedSince)) throw notMet('not-modified');
+  if (modified > since(cond.ifUnmodifiedSince)) throw notMet('precondition-failed');
+}
+
 /** A new opaque ETag in Batch's style (`0x8D...`). */
 export function newEtag(now: Date, salt: number): string {
   const ticks = BigInt(now.getTime()) * 10000n + 621355968000000000n + BigInt(salt % 10000);

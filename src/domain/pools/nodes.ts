@@ -1,8 +1,10 @@
 import {
+  NodeDirectoryNotEmpty,
   NodeFileNotFound,
   NodeFilesUnavailable,
   type NodeFileInfo,
   type NodeFileRange,
+  type NodeFileRead,
 } from '../../backends/port.ts';
 import type { NodeFileAccess } from '../../backends/remote-files.ts';
 import type { StoreTx } from '../../storage/port.ts';
@@ -52,20 +54,11 @@ function unavailable(err: unknown, nodeId: string): unknown {
 }
 
 /** Batch's answer for a file operation on a node that has no files to serve yet, by the node's state. */
-function notReady(nodeId: string, state: string): DomainError {
-  const [code, message] =
-    state === 'creating'
-      ? ['NodeBeingCreated', 'The specified node is being created']
-      : state === 'starting' || state === 'waitingforstarttask'
-        ? ['NodeBeingStarted', 'The specified node is being started']
-        : state === 'rebooting'
-          ? ['NodeBeingRebooted', 'The specified node is being rebooted']
-          : state === 'reimaging'
-            ? ['NodeBeingReimaged', 'The specified node is being reimaged']
-            : state === 'unusable'
-              ? ['NodeStateUnusable', 'The state of the specified node is unusable']
-              : ['OperationNotValidOnNode', 'The specified operation is not valid on the node.'];
-  return new DomainError('conflict', code, message, { values: { NodeId: nodeId, NodeState: state } });
+function notReady(nodeId: string, state: NodeState): DomainError {
+  const code = BUSY[state] ?? (state === 'unusable' ? 'NodeStateUnusable' : 'OperationNotValidOnNode');
+  return new DomainError('conflict', code, `Node '${nodeId}' is ${state} and has no files to serve.`, {
+    values: { NodeId: nodeId, NodeState: state },
+  });
 }
 
 /** Finds the host that runs a node, so file requests reach its executor. */
@@ -214,37 +207,81 @@ export class NodeService {
     return { node, executor };
   }
 
+  /** Runs a file call on the node's host, with the executor's failures as Batch's errors. */
+  private async onNode<T>(
+    account: BatchAccountRecord,
+    poolId: string,
+    nodeId: string,
+    path: string,
+    call: (executor: NodeFileAccess, node: NodeRecord) => Promise<T>,
+  ): Promise<T> {
+    const { node, executor } = await this.executorOf(account, poolId, nodeId);
+    try {
+      return await call(executor, node);
+    } catch (err) {
+      throw fileError(err, node, path);
+    }
+  }
+
   async listFiles(
     account: BatchAccountRecord,
     poolId: string,
     nodeId: string,
     dir: string,
     recursive: boolean,
-  ) {
-    const { node, executor } = await this.executorOf(account, poolId, nodeId);
-    try {
-      return { node, files: await executor.listFiles(node.id, dir, recursive) };
-    } catch (err) {
-      throw unavailable(err, node.id);
-    }
+  ): Promise<{ node: NodeRecord; files: NodeFileInfo[] }> {
+    return this.onNode(account, poolId, nodeId, dir, async (executor, node) => ({
+      node,
+      files: await executor.listFiles(node.id, dir, recursive),
+    }));
   }
 
-  async readFile(
+  /** A file's bytes as a stream (the caller consumes or destroys it), with its info. */
+  readFile(
     account: BatchAccountRecord,
     poolId: string,
     nodeId: string,
     path: string,
     range?: NodeFileRange,
-  ): Promise<{ content: Buffer; info: NodeFileInfo }> {
-    const { node, executor } = await this.executorOf(account, poolId, nodeId);
-    try {
-      return await executor.readFile(node.id, path, range);
-    } catch (err) {
-      if (err instanceof NodeFileNotFound)
-        throw new DomainError('not-found', 'FileNotFound', 'The specified file does not exist.', {
-          values: { FilePath: path },
-        });
-      throw unavailable(err, node.id);
-    }
+  ): Promise<NodeFileRead> {
+    return this.onNode(account, poolId, nodeId, path, (executor, node) =>
+      executor.readFile(node.id, path, range),
+    );
   }
+
+  statFile(account: BatchAccountRecord, poolId: string, nodeId: string, path: string): Promise<NodeFileInfo> {
+    return this.onNode(account, poolId, nodeId, path, (executor, node) => executor.statFile(node.id, path));
+  }
+
+  deleteFile(
+    account: BatchAccountRecord,
+    poolId: string,
+    nodeId: string,
+    path: string,
+    recursive: boolean,
+  ): Promise<void> {
+    return this.onNode(account, poolId, nodeId, path, (executor, node) =>
+      executor.deleteFile(node.id, path, recursive),
+    );
+  }
+}
+
+/**
+ * Executor failures as Batch answers them: a missing path is FileNotFound (also the folder listing of a node
+ * still starting, whose folders do not exist yet), a folder that is not empty cannot be
+ * deleted without `recursive`, and a host agent that cannot serve the node is OperationNotValidOnNode.
+ */
+function fileError(err: unknown, node: NodeRecord, path: string): unknown {
+  if (err instanceof NodeFileNotFound)
+    return new DomainError('not-found', 'FileNotFound', 'The specified file does not exist.', {
+      values: { FilePath: path },
+    });
+  if (err instanceof NodeDirectoryNotEmpty)
+    return new DomainError(
+      'conflict',
+      'OperationInvalidForCurrentState',
+      'The directory is not empty; delete it with recursive=true to delete what it holds.',
+      { values: { FilePath: path } },
+    );
+  return unavailable(err, node.id);
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { text } from 'node:stream/consumers';
 import { describe, test } from 'node:test';
 import { DomainError } from '../errors.ts';
 import { preemptNodes } from './preemption.ts';
@@ -21,7 +22,7 @@ describe('pools, the sizer and a host agent (simulated executor)', () => {
     );
     assert.equal(nodes[0]?.startTaskInfo?.result, 'success');
     const out = await w.nodes.readFile(w.account, 'p1', nodes[0].id, 'startup/stdout.txt');
-    assert.match(out.content.toString(), /simulated/);
+    assert.match(await text(out.body), /simulated/);
     await w.pools.resize(w.account, 'p1', { targetDedicatedNodes: 4 });
     await w.sizer.tick();
     assert.equal((await w.pools.get(w.account, 'p1')).pool.allocationState, 'resizing');

@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+
 /** Table shapes as Kysely sees them. JSON columns hold text. `*_key` columns hold lower-cased names for lookup. */
 export interface TenantsTable {
   id: string;
@@ -156,6 +157,13 @@ export interface TasksTable {
   job_seq: number;
   task_seq: number;
   node_key: string | null;
+  /** taskFilesExpireAt (ms), for the task file cleaner. */
+  files_expire_at: number | null;
+  doc: string;
+}
+
+export interface NodeFileCleanupsTable {
+  id: Generated<number>;
   doc: string;
 }
 
@@ -171,6 +179,7 @@ export interface Database {
   job_schedules: JobSchedulesTable;
   tasks: TasksTable;
   task_deps: TaskDepsTable;
+  node_file_cleanups: NodeFileCleanupsTable;
   pools: PoolsTable;
   nodes: NodesTable;
   compute_resources: ComputeResourcesTable;
