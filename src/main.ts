@@ -148,6 +148,7 @@ export async function startLazurite(
     const replication = new ReplicationReconciler(ctx, regions, logger, metrics);
     const imageCache = new ImageCache(config.dataDir, regions); // shared: VMs and nodes unpack each image once
     const vms = new VmService(ctx, regions, baseImages, new VmHost(config.dataDir, regions, imageCache));
+    const disks = new DiskService(ctx, regions, baseImages, vms, join(config.dataDir, 'uploads'), { logger });
     let origin = originFor(config.host, config.port);
     const nodes = poolsRuntime(config, ctx, { regions, imageCache }, logger, (a) => `${origin}/batch/${a}`);
     const deps: ApiDeps = {
@@ -164,7 +165,7 @@ export async function startLazurite(
       vms,
       network: new NetworkService(ctx),
       deployments: new DeploymentService(ctx),
-      disks: new DiskService(ctx, regions, baseImages, vms, join(config.dataDir, 'uploads')),
+      disks,
       computeQueries: new ComputeQueries(ctx),
       ...poolDeps(nodes),
       metrics,
@@ -183,6 +184,7 @@ export async function startLazurite(
     const connection = connectionInfo(origin, tls.caCertPath);
     writeFileSync(join(config.dataDir, 'connection.json'), `${JSON.stringify(connection, null, 2)}\n`);
     replication.start();
+    await disks.recover();
     nodes.start();
     const server = app;
     return {
@@ -191,6 +193,7 @@ export async function startLazurite(
       logger,
       close: async () => {
         await replication.stop();
+        await disks.stop();
         await nodes.stop();
         await server.close();
         await store.close();

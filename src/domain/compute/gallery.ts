@@ -19,6 +19,7 @@ import {
   requireResource,
   type ComputeAddress,
 } from './common.ts';
+import { failureOf } from './pending-writes.ts';
 import { parseVersionName, targetRegions } from './versions.ts';
 
 const GALLERY_NAME = /^[A-Za-z0-9]([A-Za-z0-9._]{0,78}[A-Za-z0-9])?$/;
@@ -125,7 +126,10 @@ export class GalleryService {
     });
   }
 
-  /** A version operation's state, read from the version it created (deleted → failed). */
+  /**
+   * An operation's state, read from the resource it writes: a version follows its replicas (deleted → failed), a
+   * disk, snapshot or image its reserved write (`Failed` carries the write's error).
+   */
   operation(caller: Caller, id: string) {
     return this.ctx.store.transaction(async (tx) => {
       const op = await tx.findOperation(id);
@@ -136,22 +140,33 @@ export class GalleryService {
         'Microsoft.Compute/locations/operations/read',
         `/subscriptions/${scopeSubscription(op.resourceId) ?? ''}`,
       );
-      const version = await tx.findComputeResource(op.resourceId);
+      const resource = await tx.findComputeResource(op.resourceId);
+      const base = { id: op.id, startTime: op.startTime, endTime: resource?.updatedAt ?? isoNow(this.ctx) };
+      const gone = { code: 'NotFound', message: 'The resource no longer exists.' };
+      if (op.kind === 'write') {
+        const state = resource?.properties.provisioningState;
+        if (!resource || state === 'Failed')
+          return { ...base, state: 'Failed' as const, error: (resource && failureOf(resource)) ?? gone };
+        return { ...base, state: state === 'Succeeded' ? ('Succeeded' as const) : ('InProgress' as const) };
+      }
       const failed = (await tx.listReplicas(op.resourceId)).find((r) => r.state === 'Failed');
-      const state =
-        !version || failed
-          ? 'Failed'
-          : version.properties.provisioningState === 'Succeeded'
-            ? 'Succeeded'
-            : 'InProgress';
+      if (!resource || failed)
+        return {
+          ...base,
+          state: 'Failed' as const,
+          error: failed
+            ? {
+                code: 'ReplicationFailed',
+                message: `Replication to ${failed.region} failed: ${failed.details}`,
+              }
+            : { code: 'ReplicationFailed', message: 'The image version no longer exists.' },
+        };
       return {
-        id: op.id,
-        startTime: op.startTime,
-        endTime: version?.updatedAt ?? isoNow(this.ctx),
-        state,
-        message: failed
-          ? `Replication to ${failed.region} failed: ${failed.details}`
-          : 'The image version no longer exists.',
+        ...base,
+        state:
+          resource.properties.provisioningState === 'Succeeded'
+            ? ('Succeeded' as const)
+            : ('InProgress' as const),
       };
     });
   }
