@@ -148,7 +148,10 @@ export async function startLazurite(
     const replication = new ReplicationReconciler(ctx, regions, logger, metrics);
     const imageCache = new ImageCache(config.dataDir, regions); // shared: VMs and nodes unpack each image once
     const vms = new VmService(ctx, regions, baseImages, new VmHost(config.dataDir, regions, imageCache));
-    const disks = new DiskService(ctx, regions, baseImages, vms, join(config.dataDir, 'uploads'), { logger });
+    const disks = new DiskService(ctx, regions, baseImages, vms, join(config.dataDir, 'uploads'), {
+      logger,
+      waitMs: config.writeWaitMs,
+    });
     let origin = originFor(config.host, config.port);
     const nodes = poolsRuntime(config, ctx, { regions, imageCache }, logger, (a) => `${origin}/batch/${a}`);
     const deps: ApiDeps = {

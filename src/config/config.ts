@@ -32,6 +32,11 @@ export interface Config {
   storageAccounts: Record<string, { blobEndpoint: string; key: string }>;
   /** How long preempted low-priority capacity stays away (LAZURITE_PREEMPTION_RECOVERY_SECONDS). */
   preemptionRecoveryMs: number;
+  /**
+   * How long a disk, snapshot or image PUT waits for its I/O before answering Creating with an
+   * Azure-AsyncOperation to poll (LAZURITE_WRITE_WAIT_MS; 0 answers at once).
+   */
+  writeWaitMs: number;
   simulatedDelays: { hydrateMs: number; copyMs: number; bootMs: number; execMs: number };
 }
 
@@ -150,6 +155,10 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     storageAccounts: parseStorageAccounts(env.LAZURITE_STORAGE_ACCOUNTS),
     preemptionRecoveryMs:
       parsePositive(env.LAZURITE_PREEMPTION_RECOVERY_SECONDS ?? 60, 'preemption recovery seconds') * 1000,
+    writeWaitMs:
+      env.LAZURITE_WRITE_WAIT_MS === '0'
+        ? 0
+        : parsePositive(env.LAZURITE_WRITE_WAIT_MS ?? 2000, 'write wait ms'),
     simulatedDelays: { hydrateMs: 2000, copyMs: 1000, bootMs: 1000, execMs: 200 },
   };
 }

@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ComputeManagementClient } from '@azure/arm-compute';
+import { DeploymentsClient } from '@azure/arm-resourcesdeployments';
 import { buildTinyRootfs } from '../../src/content/rootfs/tiny.ts';
-import { computeClient, startServer, type TestServer } from './harness.ts';
+import { computeClient, credentialFor, startServer, type TestServer } from './harness.ts';
 
 /**
  * A blob server whose bodies wait at a gate: it answers headers and the first bytes at once, and the rest only
@@ -88,14 +89,18 @@ describe('blobUri imports run outside the store transaction (@azure/arm-compute 
     blobs = new GatedBlobs({
       'a.tar.gz': tarball,
       'b.tar.gz': tarball,
+      'c.tar.gz': tarball,
       'junk.bin': Buffer.alloc(4 * 1024 * 1024, 7),
     });
     origin = await blobs.listen();
+    // PUTs answer at once with Creating (no 2 s wait for the I/O), so every import here runs after its answer.
+    process.env.LAZURITE_WRITE_WAIT_MS = '0';
     server = await startServer([], dataDir);
     rg = server.connection.resourceGroup;
     compute = computeClient(server.connection);
   });
   after(async () => {
+    delete process.env.LAZURITE_WRITE_WAIT_MS;
     await server.stop();
     await blobs.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -127,6 +132,39 @@ describe('blobUri imports run outside the store transaction (@azure/arm-compute 
       /has failed\. InvalidParameter\. '.*' is neither a root file system tarball nor a disk image/,
     );
     assert.equal(await getState('junk'), 'Failed');
+  });
+
+  test('a template deployment with an imported image ends only once the import has', async () => {
+    const c = server.connection;
+    const deployments = new DeploymentsClient(credentialFor(c), c.subscriptionId, {
+      endpoint: c.armEndpoint,
+    });
+    const template = {
+      $schema: 'https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#',
+      contentVersion: '1.0.0.0',
+      resources: [
+        {
+          type: 'Microsoft.Compute/images',
+          apiVersion: '2022-11-01',
+          name: 'deployed',
+          location: 'westeurope',
+          properties: { storageProfile: imageBody('c.tar.gz').storageProfile },
+        },
+      ],
+    };
+    const requested = blobs.requested('c.tar.gz');
+    const deployment = deployments.deployments.createOrUpdate(
+      rg,
+      'image_deploy',
+      { properties: { mode: 'Incremental', template } },
+      poll,
+    );
+    await requested;
+    assert.equal(await getState('deployed'), 'Creating');
+    blobs.release('c.tar.gz');
+    const result = await deployment;
+    assert.equal(result.properties?.provisioningState, 'Succeeded');
+    assert.equal(await getState('deployed'), 'Succeeded', 'the deployment ended after the import');
   });
 
   test('kill -9 during an import: the restarted server resumes the reservation and completes it', async () => {
