@@ -173,6 +173,25 @@ describe('disk and image writes: check-and-reserve, I/O outside the store, commi
     );
   });
 
+  test('a write that outlives its timeout fails; stopping leaves a reservation for the next start', async () => {
+    const { disksWith, gallery, queries } = await setup();
+    const hung = new HeldProducer();
+    const timed = disksWith({ producer: hung, waitMs: 0, timeoutMs: 1 });
+    const put = await timed.putDiskOrSnapshot(owner, at('disks', 'hung'), emptyDisk());
+    await timed.idle(); // the producer never answers: the timeout ends the write
+    const op = await gallery.operation(owner, put.operationId ?? '');
+    assert.ok(op?.state === 'Failed');
+    assert.deepEqual(op.error, {
+      code: 'InternalExecutionError',
+      message: 'The write did not finish within 0.001 s.',
+    });
+    const stopping = disksWith({ producer: new HeldProducer(), waitMs: 0 });
+    await stopping.putDiskOrSnapshot(owner, at('disks', 'left'), emptyDisk());
+    await stopping.stop();
+    const { resource } = await queries.get(owner, at('disks', 'left'));
+    assert.equal(resource.properties.provisioningState, 'Creating', 'left for the next start to resume');
+  });
+
   test('after a crash mid-write, a restart runs the reservation again and commits it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lzr-pending-crash-'));
     const db = join(dir, 'state.db');

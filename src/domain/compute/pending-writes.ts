@@ -39,6 +39,23 @@ function describe(err: unknown): WriteFailure {
   return { code: 'InternalExecutionError', message: (err as Error).message };
 }
 
+/**
+ * `work`, or the abort reason as soon as `signal` fires: a step that does not watch the signal itself (a tar, a
+ * copy) cannot keep its write in progress past the timeout; what it still writes is content-addressed and unused.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => {
+      signal.removeEventListener('abort', onAbort);
+    });
+  });
+}
+
 export interface PendingWritesOptions {
   /** How long a request waits for its write before answering with the reservation (0: never waits). */
   waitMs?: number;
@@ -173,13 +190,16 @@ export class PendingWrites {
     let produced: Produced | undefined;
     let error: unknown;
     try {
-      produced = await this.producer.produce(work.plan, work.region, signal);
+      produced = await untilAborted(this.producer.produce(work.plan, work.region, signal), signal);
     } catch (err) {
       error = err;
       if (!(err instanceof DomainError)) this.logger?.error({ err, resource: id }, 'disk/image write failed');
     }
     if (this.shutdown.signal.aborted) return { record: undefined, error: error ?? new Error('stopping') };
-    if (error === undefined && signal.aborted) error = new Error(`timed out after ${this.timeoutMs} ms`);
+    if (signal.aborted) {
+      error = new Error(`The write did not finish within ${String(this.timeoutMs / 1000)} s.`);
+      produced = undefined;
+    }
     try {
       return { record: await this.commit(id, work.operationId, produced, error), error };
     } catch (err) {
