@@ -62,7 +62,7 @@ async function copyOutFilesystem(
     if (!mounted) await run('mount', ['-o', 'ro', `${loop}p1`, mnt]);
     try {
       await mkdir(dest, { recursive: true });
-      await run('cp', ['-a', `${mnt}/.`, dest], { signal });
+      await run('nice', ['-n', '10', 'cp', '-a', `${mnt}/.`, dest], { signal });
     } finally {
       await run('umount', [mnt]);
     }
