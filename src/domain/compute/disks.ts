@@ -102,7 +102,9 @@ export class DiskService {
     existing: ComputeResourceRecord | undefined,
   ): Promise<ComputeWrite> {
     if (plan.kind === 'stored' && needsNoIo(plan, resource.location)) {
-      const done = { ...resource, content: plan.ref };
+      const lineage = { ...resource.lineage };
+      delete lineage.failure;
+      const done = { ...resource, content: plan.ref, lineage };
       await tx.putComputeResource(done);
       return { resource: done, created: !existing };
     }
