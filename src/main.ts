@@ -179,6 +179,8 @@ export async function startLazurite(
       const port = new URL(origin).port;
       return [origin, `https://127.0.0.1:${port}`, `https://localhost:${port}`, `https://[::1]:${port}`];
     };
+    // Before the first request: writes a crash left reserved run again, after their leftovers are cleared.
+    await disks.recover();
     app = buildHttpServer(deps, { tls: { key: tls.keyPem, cert: tls.certPem }, origins });
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
@@ -187,7 +189,6 @@ export async function startLazurite(
     const connection = connectionInfo(origin, tls.caCertPath);
     writeFileSync(join(config.dataDir, 'connection.json'), `${JSON.stringify(connection, null, 2)}\n`);
     replication.start();
-    await disks.recover();
     nodes.start();
     const server = app;
     return {
