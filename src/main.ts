@@ -69,6 +69,20 @@ export function regionStoresFor(config: Config): RegionStores {
   return new RegionStores(regionPaths(config.dataDir, Object.keys(REGIONS), config.regionPaths));
 }
 
+/** Disks, snapshots and managed images; their writes wait `writeWaitMs` for their I/O (ADR 0020). */
+function diskServiceFor(
+  config: Config,
+  ctx: DomainContext,
+  parts: { regions: RegionStores; baseImages: BaseImageService; vms: VmService },
+  logger: Logger,
+): DiskService {
+  const { regions, baseImages, vms } = parts;
+  return new DiskService(ctx, regions, baseImages, vms, join(config.dataDir, 'uploads'), {
+    logger,
+    waitMs: config.writeWaitMs,
+  });
+}
+
 export function baseImageServiceFor(
   config: Config,
   ctx: DomainContext,
@@ -148,10 +162,7 @@ export async function startLazurite(
     const replication = new ReplicationReconciler(ctx, regions, logger, metrics);
     const imageCache = new ImageCache(config.dataDir, regions); // shared: VMs and nodes unpack each image once
     const vms = new VmService(ctx, regions, baseImages, new VmHost(config.dataDir, regions, imageCache));
-    const disks = new DiskService(ctx, regions, baseImages, vms, join(config.dataDir, 'uploads'), {
-      logger,
-      waitMs: config.writeWaitMs,
-    });
+    const disks = diskServiceFor(config, ctx, { regions, baseImages, vms }, logger);
     let origin = originFor(config.host, config.port);
     const nodes = poolsRuntime(config, ctx, { regions, imageCache }, logger, (a) => `${origin}/batch/${a}`);
     const deps: ApiDeps = {
@@ -189,6 +200,7 @@ export async function startLazurite(
     const connection = connectionInfo(origin, tls.caCertPath);
     writeFileSync(join(config.dataDir, 'connection.json'), `${JSON.stringify(connection, null, 2)}\n`);
     replication.start();
+    disks.resumeEvery(30_000);
     nodes.start();
     const server = app;
     return {

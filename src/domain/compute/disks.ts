@@ -77,6 +77,16 @@ export class DiskService {
     return this.writes.recover();
   }
 
+  /** Runs again every reserved write that nothing runs in this process. */
+  resume(): Promise<number> {
+    return this.writes.resume();
+  }
+
+  /** Then, every `intervalMs`: runs again a reserved write nothing runs (e.g. its commit failed). */
+  resumeEvery(intervalMs: number): void {
+    this.writes.resumeEvery(intervalMs);
+  }
+
   /** Resolves when no write is running. */
   idle(): Promise<void> {
     return this.writes.idle();

@@ -64,12 +64,16 @@ class HeldProducer implements ContentProducer {
   }
 }
 
-async function setup(dbFile = ':memory:', dir = mkdtempSync(join(tmpdir(), 'lzr-pending-'))) {
+async function setup(
+  dbFile = ':memory:',
+  dir = mkdtempSync(join(tmpdir(), 'lzr-pending-')),
+  idPrefix = '00000000-0000-4000-8000',
+) {
   const regions = new RegionStores(regionPaths(dir, ['westeurope', 'eastus'], {}));
   const ctx: DomainContext = {
     store: await openSqliteStore(dbFile),
     clock: new ManualClock(),
-    ids: sequentialIds(),
+    ids: sequentialIds(idPrefix),
   };
   await seedWellKnownEnvironment(ctx);
   const images = new BaseImageService(ctx, regions, join(dir, 'build'), 'westeurope');
@@ -201,7 +205,7 @@ describe('disk and image writes: check-and-reserve, I/O outside the store, commi
     const put = await crashed.putDiskOrSnapshot(owner, at('disks', 'interrupted'), emptyDisk(3));
     await held.started(1);
     // "kill -9": the first process never finishes its I/O; a second one opens the same state and content.
-    const after = await setup(db, dir);
+    const after = await setup(db, dir, '00000000-0000-4000-9000'); // a new process: ids of its own
     const disks = after.disksWith({ waitMs: 0 });
     assert.equal(await disks.recover(), 1);
     await disks.idle();
@@ -210,6 +214,16 @@ describe('disk and image writes: check-and-reserve, I/O outside the store, commi
     assert.ok(await (await after.regions.get('westeurope')).has(resource.content?.manifest as never));
     assert.equal((await after.gallery.operation(owner, put.operationId ?? ''))?.state, 'Succeeded');
     assert.equal(await disks.recover(), 0, 'nothing left to resume');
+    // A write running in this process is not started twice; one nothing runs is.
+    const held2 = new HeldProducer();
+    const busy = after.disksWith({ producer: held2, waitMs: 0 });
+    await busy.putDiskOrSnapshot(owner, at('disks', 'running'), emptyDisk());
+    assert.equal(await busy.resume(), 0);
+    assert.equal(held2.calls.length, 1);
+    assert.equal(await disks.resume(), 1, 'another process (here: service) picks it up');
+    await disks.idle();
+    const picked = await after.queries.get(owner, at('disks', 'running'));
+    assert.equal(picked.resource.properties.provisioningState, 'Succeeded');
     await after.ctx.store.close();
   });
 });

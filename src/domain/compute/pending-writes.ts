@@ -1,4 +1,5 @@
 import type { Logger } from '../../platform/logger.ts';
+import { TickLoop } from '../../platform/loop.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type { ComputeResourceRecord } from '../../storage/records.ts';
 import { isoNow, type DomainContext } from '../context.ts';
@@ -85,6 +86,7 @@ export class PendingWrites {
   private readonly logger: Logger | undefined;
   private readonly running = new Map<string, Promise<Outcome>>();
   private readonly shutdown = new AbortController();
+  private loop: TickLoop | undefined;
 
   constructor(ctx: DomainContext, producer: ContentProducer, options: PendingWritesOptions = {}) {
     this.ctx = ctx;
@@ -150,18 +152,40 @@ export class PendingWrites {
     return outcome.record ?? reserved;
   }
 
-  /** Start-up: runs again every reservation a crash (or shutdown) left; resolves once they have started. */
+  /** Start-up, before any request: clears what interrupted writes left, then runs their reservations again. */
   async recover(): Promise<number> {
     await this.producer.clearLeftovers?.();
+    return this.resume();
+  }
+
+  /**
+   * Level-triggered: starts every reserved write that is not running in this process (a crash or a failed
+   * commit left it); a running one is left alone. Resolves once they have started, with how many did.
+   */
+  async resume(): Promise<number> {
     const pending = await this.ctx.store.transaction((tx) => tx.listPendingComputeResources(RESERVED_TYPES));
     let started = 0;
     for (const r of pending) {
-      if (!pendingOf(r)) continue;
+      const work = pendingOf(r);
+      if (!work || this.running.has(work.operationId) || this.shutdown.signal.aborted) continue;
       this.logger?.info({ resource: r.id }, 'resuming a reserved disk/image write');
       void this.start(r);
       started += 1;
     }
     return started;
+  }
+
+  /** Runs `resume` every `intervalMs` until `stop`. */
+  resumeEvery(intervalMs: number): void {
+    this.loop ??= new TickLoop(
+      async () => {
+        await this.resume();
+        return false;
+      },
+      intervalMs,
+      (err) => this.logger?.error({ err }, 'resuming reserved writes failed'),
+    );
+    this.loop.start();
   }
 
   /** Resolves when no write is running (tests, shutdown). */
@@ -171,6 +195,7 @@ export class PendingWrites {
 
   /** Aborts running writes and waits for them; their reservations stay for the next start. */
   async stop(): Promise<void> {
+    await this.loop?.stop();
     this.shutdown.abort(new Error('server stopping'));
     await this.idle();
   }
