@@ -26,8 +26,14 @@ export const RESERVED_TYPES = [
   'Microsoft.Compute/images',
 ];
 
-/** provisioningState while a write is reserved: Azure's names. */
-export const IN_PROGRESS = new Set(['Creating', 'Updating']);
+/**
+ * A write's provisioningState machine, Azure's names: reserved as `Creating` (new resource) or `Updating`
+ * (existing one), settled as `Succeeded` or `Failed`; a settled resource may be written again (reserved anew).
+ */
+export const WRITE_STATES = {
+  reserve: { created: 'Creating', updated: 'Updating' },
+  settle: { done: 'Succeeded', failed: 'Failed' },
+} as const;
 
 export const pendingOf = (r: ComputeResourceRecord): PendingWork | undefined =>
   r.lineage.pending as PendingWork | undefined;
@@ -119,7 +125,10 @@ export class PendingWrites {
     delete lineage.failure;
     const reserved: ComputeResourceRecord = {
       ...record,
-      properties: { ...record.properties, provisioningState: updating ? 'Updating' : 'Creating' },
+      properties: {
+        ...record.properties,
+        provisioningState: WRITE_STATES.reserve[updating ? 'updated' : 'created'],
+      },
       lineage: { ...lineage, pending: { operationId, region, plan } satisfies PendingWork },
     };
     await tx.putComputeResource(reserved);
@@ -245,13 +254,13 @@ export class PendingWrites {
             ...current,
             content: produced.content,
             lineage: { ...lineage, ...produced.lineage },
-            properties: { ...current.properties, provisioningState: 'Succeeded' },
+            properties: { ...current.properties, provisioningState: WRITE_STATES.settle.done },
             updatedAt: isoNow(this.ctx),
           }
         : {
             ...current,
             lineage: { ...lineage, failure: describe(error) },
-            properties: { ...current.properties, provisioningState: 'Failed' },
+            properties: { ...current.properties, provisioningState: WRITE_STATES.settle.failed },
             updatedAt: isoNow(this.ctx),
           };
       await tx.putComputeResource(next);
