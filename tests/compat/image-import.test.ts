@@ -167,6 +167,23 @@ describe('blobUri imports run outside the store transaction (@azure/arm-compute 
     assert.equal(await getState('deployed'), 'Succeeded', 'the deployment ended after the import');
   });
 
+  test('a disk PUT that answers 200 Creating is followed to Succeeded by the poller; a pointer snapshot is at once', async () => {
+    const disk = await compute.disks.createOrUpdate(
+      rg,
+      'empty-disk',
+      { location: 'westeurope', diskSizeGB: 2, creationData: { createOption: 'Empty' } },
+      poll,
+    );
+    assert.equal(disk.provisioningState, 'Succeeded');
+    const snapshot = await compute.snapshots.createOrUpdate(
+      rg,
+      'empty-snap',
+      { location: 'westeurope', creationData: { createOption: 'Copy', sourceResourceId: disk.id } },
+      poll,
+    );
+    assert.equal(snapshot.provisioningState, 'Succeeded');
+  });
+
   test('kill -9 during an import: the restarted server resumes the reservation and completes it', async () => {
     const requested = blobs.requested('b.tar.gz');
     const abort = new AbortController();
