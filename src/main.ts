@@ -83,6 +83,20 @@ export function regionStoresFor(config: Config): RegionStores {
   return new RegionStores(regionPaths(config.dataDir, Object.keys(REGIONS), config.regionPaths));
 }
 
+/** Disks, snapshots and managed images; their writes wait `writeWaitMs` for their I/O (ADR 0023). */
+function diskServiceFor(
+  config: Config,
+  ctx: DomainContext,
+  parts: { regions: RegionStores; baseImages: BaseImageService; vms: VmService },
+  logger: Logger,
+): DiskService {
+  const { regions, baseImages, vms } = parts;
+  return new DiskService(ctx, regions, baseImages, vms, join(config.dataDir, 'uploads'), {
+    logger,
+    waitMs: config.writeWaitMs,
+  });
+}
+
 export function baseImageServiceFor(
   config: Config,
   ctx: DomainContext,
@@ -142,6 +156,20 @@ function poolDeps(nodes: PoolsRuntime) {
   };
 }
 
+/** The origins a client may have used to reach this server (token audiences and issuers name one of them). */
+function originsOf(origin: string): string[] {
+  const port = new URL(origin).port;
+  return [origin, `https://127.0.0.1:${port}`, `https://localhost:${port}`, `https://[::1]:${port}`];
+}
+
+/** `<data-dir>/connection.json`, 0600: it holds the client secret and account key (older releases wrote 0644). */
+function writeConnection(config: Config, connection: ConnectionInfo): ConnectionInfo {
+  const file = join(config.dataDir, 'connection.json');
+  writeFileSync(file, `${JSON.stringify(connection, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return connection;
+}
+
 /** The data dir (0700: keys, secrets and certificates live there) and its TLS material. */
 function openDataDir(config: Config, clock: Clock): TlsMaterial {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -175,6 +203,7 @@ export async function startLazurite(
     const replication = new ReplicationReconciler(ctx, regions, logger, metrics);
     const imageCache = new ImageCache(config.dataDir, regions); // shared: VMs and nodes unpack each image once
     const vms = new VmService(ctx, regions, baseImages, new VmHost(config.dataDir, regions, imageCache));
+    const disks = diskServiceFor(config, ctx, { regions, baseImages, vms }, logger);
     let origin = originFor(config.host, config.port);
     const nodes = poolsRuntime(config, ctx, { regions, imageCache }, logger, (a) => `${origin}/batch/${a}`);
     const deps: ApiDeps = {
@@ -196,27 +225,24 @@ export async function startLazurite(
       vms,
       network: new NetworkService(ctx),
       deployments: new DeploymentService(ctx),
-      disks: new DiskService(ctx, regions, baseImages, vms, join(config.dataDir, 'uploads')),
+      disks,
       computeQueries: new ComputeQueries(ctx),
       ...poolDeps(nodes),
       metrics,
       batchCounts: new BatchCountsQuery(ctx),
       publicOrigin: () => origin,
     };
-    const origins = () => {
-      const port = new URL(origin).port;
-      return [origin, `https://127.0.0.1:${port}`, `https://localhost:${port}`, `https://[::1]:${port}`];
-    };
+    const origins = () => originsOf(origin);
+    // Before the first request: writes a crash left reserved run again, after their leftovers are cleared.
+    await disks.recover();
     app = buildHttpServer(deps, { tls: { key: tls.keyPem, cert: tls.certPem }, origins });
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     origin = originFor(config.host, port);
-    const connection = connectionInfo(origin, tls.caCertPath);
-    const connectionFile = join(config.dataDir, 'connection.json');
-    writeFileSync(connectionFile, `${JSON.stringify(connection, null, 2)}\n`, { mode: 0o600 });
-    chmodSync(connectionFile, 0o600); // it holds the client secret and account key; older releases wrote 0644
+    const connection = writeConnection(config, connectionInfo(origin, tls.caCertPath));
     replication.start();
+    disks.resumeEvery(30_000);
     nodes.start();
     const server = app;
     return {
@@ -225,6 +251,7 @@ export async function startLazurite(
       logger,
       close: async () => {
         await replication.stop();
+        await disks.stop();
         await nodes.stop();
         await server.close();
         await store.close();

@@ -40,6 +40,11 @@ export interface Config {
   authFailures: { burst: number; perSecond: number };
   /** Event-loop delay (ms) past which requests other than /health and /metrics get 503 (LAZURITE_MAX_EVENT_LOOP_DELAY_MS, 0: off). */
   maxEventLoopDelayMs: number;
+  /**
+   * How long a disk, snapshot or image PUT waits for its I/O before answering Creating with an
+   * Azure-AsyncOperation to poll (LAZURITE_WRITE_WAIT_MS; 0 answers at once).
+   */
+  writeWaitMs: number;
   simulatedDelays: { hydrateMs: number; copyMs: number; bootMs: number; execMs: number };
 }
 
@@ -173,6 +178,10 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
       env.LAZURITE_MAX_EVENT_LOOP_DELAY_MS ?? 2000,
       'max event loop delay (ms)',
     ),
+    writeWaitMs:
+      env.LAZURITE_WRITE_WAIT_MS === '0'
+        ? 0
+        : parsePositive(env.LAZURITE_WRITE_WAIT_MS ?? 2000, 'write wait ms'),
     simulatedDelays: { hydrateMs: 2000, copyMs: 1000, bootMs: 1000, execMs: 200 },
   };
 }

@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +43,16 @@ describe('content store', () => {
     const reopened = await BlobStore.open(store.root);
     assert.deepEqual(readdirSync(join(reopened.root, 'tmp')), []);
     assert.deepEqual(await reopened.list(), [a]);
+    // A file written into tmp/ is moved into place, not copied; adopting known content drops the file.
+    const staged = join(reopened.root, 'tmp', 'staged');
+    writeFileSync(staged, 'world');
+    const b = digestOf(Buffer.from('world'));
+    assert.deepEqual(await reopened.adoptFile(staged), { digest: b, added: true });
+    assert.equal(existsSync(staged), false);
+    writeFileSync(staged, 'hello');
+    assert.deepEqual(await reopened.adoptFile(staged), { digest: a, added: false });
+    assert.deepEqual(readdirSync(join(reopened.root, 'tmp')), []);
+    assert.deepEqual(await reopened.list(), [a, b].sort());
   });
 
   test('raw disks are chunked without their zero ranges and written back byte-identical and sparse', async () => {

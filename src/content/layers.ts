@@ -71,7 +71,7 @@ export async function packOverlayUpper(store: BlobStore, upper: string): Promise
         layer,
         '.',
       ]);
-    return (await store.putFile(layer)).digest;
+    return (await store.adoptFile(layer)).digest;
   } finally {
     await rm(markers, { recursive: true, force: true });
     await rm(layer, { force: true });

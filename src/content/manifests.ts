@@ -97,12 +97,12 @@ export async function writeRawFile(store: BlobStore, digest: Digest, dest: strin
   }
 }
 
-/** Packs a directory tree (owners, modes, xattrs kept) into one tar layer blob. */
+/** Packs a directory tree (owners, modes, xattrs kept) into one tar layer blob (tar at low priority, no copy). */
 export async function packDirectory(store: BlobStore, dir: string): Promise<Digest> {
   const tmp = join(store.root, 'tmp', `${randomUUID()}.tar`);
   try {
-    await run('tar', [...PACK_ARGS, '-C', dir, '-cf', tmp, '.']);
-    return (await store.putFile(tmp)).digest;
+    await run('nice', ['-n', '10', 'tar', ...PACK_ARGS, '-C', dir, '-cf', tmp, '.']);
+    return (await store.adoptFile(tmp)).digest;
   } finally {
     await rm(tmp, { force: true });
   }

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { batchStoreConformance } from './conformance-batch.ts';
 import { jobStoreConformance } from './conformance-jobs.ts';
 import type { Store } from './port.ts';
-import type { BatchAccountRecord, RoleAssignmentRecord } from './records.ts';
+import type { BatchAccountRecord, ComputeResourceRecord, RoleAssignmentRecord } from './records.ts';
 
 /**
  * The behaviour every Store adapter must show. Each adapter's test file calls this with a factory that
@@ -197,6 +197,46 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         states.map((s) => [s.namespace, s.state]),
         [['Microsoft.Batch', 'NotRegistered']],
       );
+      await store.close();
+    });
+
+    test('compute resources with a reserved write are listed by type across subscriptions', async () => {
+      const store = await seeded();
+      const resource = (
+        type: string,
+        n: string,
+        lineage: Record<string, unknown>,
+      ): ComputeResourceRecord => ({
+        id: `/subscriptions/${S}/resourceGroups/My-RG/providers/${type}/${n}`,
+        subscriptionId: S,
+        resourceGroup: 'My-RG',
+        type,
+        name: n,
+        parentId: null,
+        location: 'westeurope',
+        tags: {},
+        properties: {},
+        sku: null,
+        content: null,
+        lineage,
+        createdAt: 'now',
+        updatedAt: 'now',
+      });
+      const pending = { pending: { operationId: 'o1', region: 'westeurope', plan: { kind: 'empty' } } };
+      await store.transaction(async (tx) => {
+        await tx.putComputeResource(resource('Microsoft.Compute/disks', 'busy', pending));
+        await tx.putComputeResource(resource('Microsoft.Compute/disks', 'done', { baseImage: 'x' }));
+        await tx.putComputeResource(resource('Microsoft.Compute/images', 'busy', pending));
+        await tx.putComputeResource(resource('Microsoft.Compute/galleries', 'busy', pending));
+      });
+      const listed = await store.transaction((tx) =>
+        tx.listPendingComputeResources(['microsoft.compute/DISKS', 'Microsoft.Compute/images']),
+      );
+      assert.deepEqual(
+        listed.map((r) => `${r.type}/${r.name}`),
+        ['Microsoft.Compute/disks/busy', 'Microsoft.Compute/images/busy'],
+      );
+      assert.deepEqual(await store.transaction((tx) => tx.listPendingComputeResources([])), []);
       await store.close();
     });
 

@@ -83,6 +83,8 @@ export interface StoreTx extends BatchStoreTx {
     type: string,
     filter?: { resourceGroup?: string; parentId?: string },
   ): Promise<ComputeResourceRecord[]>;
+  /** Resources of these types, in any subscription, with a reserved disk/image write (lineage `pending`). */
+  listPendingComputeResources(types: string[]): Promise<ComputeResourceRecord[]>;
   deleteComputeResource(id: string): Promise<boolean>;
   putReplica(replica: ReplicaRecord): Promise<void>;
   listReplicas(versionId: string): Promise<ReplicaRecord[]>;

@@ -90,6 +90,19 @@ export async function listComputeResources(
   return (await q.execute()).map(toResource);
 }
 
+/** Resources of `types` (any subscription) whose internal lineage holds a reserved write. */
+export async function listPendingComputeResources(db: Transaction<Database>, types: string[]) {
+  if (types.length === 0) return [];
+  const rows = await db
+    .selectFrom('compute_resources')
+    .selectAll()
+    .where('type_key', 'in', types.map(key))
+    .where('lineage', 'like', '%"pending":%')
+    .orderBy('id_key')
+    .execute();
+  return rows.map(toResource);
+}
+
 export async function deleteComputeResource(db: Transaction<Database>, id: string): Promise<boolean> {
   const res = await db.deleteFrom('compute_resources').where('id_key', '=', key(id)).executeTakeFirst();
   await db.deleteFrom('replicas').where('version_key', '=', key(id)).execute();

@@ -445,6 +445,9 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
   ) {
     return compute.listComputeResources(this.db, subscriptionId, type, filter);
   }
+  listPendingComputeResources(types: string[]) {
+    return compute.listPendingComputeResources(this.db, types);
+  }
   deleteComputeResource(id: string) {
     return compute.deleteComputeResource(this.db, id);
   }

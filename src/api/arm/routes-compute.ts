@@ -95,11 +95,18 @@ function commonRoutes(deps: ApiDeps, types: string[]): ArmRoute[] {
 type Writer = (
   req: ArmRequest,
   body: Record<string, unknown>,
-) => Promise<{ resource: ComputeResourceRecord; created: boolean }>;
+) => Promise<{ resource: ComputeResourceRecord; created: boolean; operationId?: string }>;
+
+/** The Azure-AsyncOperation URL a client polls for `operationId` (its location is the resource's). */
+function asyncOperationUrl(deps: ApiDeps, req: ArmRequest, location: string, operationId: string): string {
+  const apiVersion = req.query['api-version'] ?? '2022-03-03';
+  return `${deps.publicOrigin()}/subscriptions/${req.params.subscriptionId ?? ''}/providers/Microsoft.Compute/locations/${location}/operations/${operationId}?api-version=${apiVersion}`;
+}
 
 /**
  * PUT answering 201 on create and 200 on update, or always 200 where the swagger allows only 200|202
- * (disks and snapshots; az's msrest rejects a 201 there).
+ * (disks and snapshots; az's msrest rejects a 201 there). A write still in progress (provisioningState
+ * Creating/Updating) carries an Azure-AsyncOperation to poll, as Azure's do.
  */
 function putRoute(
   deps: ApiDeps,
@@ -114,8 +121,18 @@ function putRoute(
     pattern: pattern(types),
     handler: async (req) => {
       const body = validateArmBody(deps.specs, spec, definition, req.body);
-      const { resource, created } = await write(req, body);
-      return { status: created ? createdStatus : 200, body: computeToWire(resource) };
+      const { resource, created, operationId } = await write(req, body);
+      const state = resource.properties.provisioningState;
+      const polling =
+        operationId !== undefined && (state === 'Creating' || state === 'Updating')
+          ? {
+              headers: {
+                'azure-asyncoperation': asyncOperationUrl(deps, req, resource.location, operationId),
+                'retry-after': '1',
+              },
+            }
+          : {};
+      return { status: created ? createdStatus : 200, ...polling, body: computeToWire(resource) };
     },
   };
 }
@@ -132,8 +149,7 @@ async function putVersion(deps: ApiDeps, req: ArmRequest, patch: boolean): Promi
     body.location = resource.location;
   }
   const { version, operationId, created } = await deps.gallery.putVersion(req.caller, a, body);
-  const apiVersion = req.query['api-version'] ?? '2022-03-03';
-  const op = `${deps.publicOrigin()}/subscriptions/${a.subscriptionId}/providers/Microsoft.Compute/locations/${version.location}/operations/${operationId}?api-version=${apiVersion}`;
+  const op = asyncOperationUrl(deps, req, version.location, operationId);
   return {
     status: created && !patch ? 201 : 200,
     headers: { 'azure-asyncoperation': op, 'retry-after': '1' },
@@ -195,12 +211,7 @@ async function operationStatus(deps: ApiDeps, caller: ArmRequest['caller'], id: 
     case 'Succeeded':
       return { ...base, status: 'Succeeded', endTime: op.endTime };
     case 'Failed':
-      return {
-        ...base,
-        status: 'Failed',
-        endTime: op.endTime,
-        error: { code: 'ReplicationFailed', message: op.message },
-      };
+      return { ...base, status: 'Failed', endTime: op.endTime, error: op.error };
     case 'InProgress':
       return { ...base, status: 'InProgress' };
   }

@@ -12,7 +12,7 @@ const DEPLOYMENT =
 
 /** Runs one ARM request through the same routes clients reach (so RBAC and validation apply per resource). */
 export type Dispatch = (
-  method: 'PUT',
+  method: 'PUT' | 'GET',
   path: string,
   apiVersion: string,
   body: unknown,
@@ -38,6 +38,30 @@ function checkMode(mode: unknown): void {
     `The deployment mode '${JSON.stringify(mode)}' is not valid. Allowed values are 'Incremental' and 'Complete'.`,
     'properties.mode',
   );
+}
+
+/**
+ * A resource PUT that answered with an Azure-AsyncOperation, once that operation ended (as ARM waits before the
+ * next resource); a failed operation becomes a 400 carrying its error.
+ */
+async function settled(dispatch: Dispatch, res: ArmResponse, caller: Caller): Promise<ArmResponse> {
+  const url = res.headers?.['azure-asyncoperation'];
+  if (url === undefined || res.status >= 400) return res;
+  const op = new URL(url);
+  for (;;) {
+    const status = await dispatch(
+      'GET',
+      op.pathname,
+      op.searchParams.get('api-version') ?? '',
+      undefined,
+      caller,
+    );
+    const state = objectOrEmpty(status.body).status;
+    if (status.status >= 400) return status;
+    if (state === 'Succeeded') return res;
+    if (state !== 'InProgress') return { status: 400, body: { error: objectOrEmpty(status.body).error } };
+    await new Promise((r) => setTimeout(r, 200)); // the operation runs in the background
+  }
 }
 
 async function deploy(
@@ -73,7 +97,7 @@ async function deploy(
   const planned = plan(template, objectOrEmpty(props.parameters), scope);
   try {
     for (const r of planned) {
-      const res = await dispatch('PUT', r.id, r.apiVersion, r.body, caller);
+      const res = await settled(dispatch, await dispatch('PUT', r.id, r.apiVersion, r.body, caller), caller);
       if (res.status >= 400)
         throw new DomainError(
           'invalid-input',

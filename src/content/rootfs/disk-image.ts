@@ -43,7 +43,12 @@ async function diskLength(file: string): Promise<{ size: number; vhd: boolean }>
 }
 
 /** Mounts the file system at `offset` of `file` read-only and copies its tree to `dest`. */
-async function copyOutFilesystem(file: string, size: number, dest: string): Promise<void> {
+async function copyOutFilesystem(
+  file: string,
+  size: number,
+  dest: string,
+  signal?: AbortSignal,
+): Promise<void> {
   const mnt = await mkdtemp(join(dirname(dest), '.mnt-'));
   const loop = (
     await run('losetup', ['--find', '--show', '--read-only', '--partscan', '--sizelimit', String(size), file])
@@ -57,7 +62,7 @@ async function copyOutFilesystem(file: string, size: number, dest: string): Prom
     if (!mounted) await run('mount', ['-o', 'ro', `${loop}p1`, mnt]);
     try {
       await mkdir(dest, { recursive: true });
-      await run('cp', ['-a', `${mnt}/.`, dest]);
+      await run('nice', ['-n', '10', 'cp', '-a', `${mnt}/.`, dest], { signal });
     } finally {
       await run('umount', [mnt]);
     }
@@ -70,13 +75,19 @@ async function copyOutFilesystem(file: string, size: number, dest: string): Prom
 /**
  * Turns an uploaded generalized OS disk into a root file system tree at `dest`: a root file system tarball
  * (plain or compressed), or a raw / fixed-VHD disk image holding an ext4 (or other mountable) file system.
+ * `signal` stops the copy out of a mounted image (the mount and loop device are still released).
  */
-export async function importDiskImage(file: string, dest: string): Promise<'tarball' | 'raw' | 'vhd'> {
+export async function importDiskImage(
+  file: string,
+  dest: string,
+  signal?: AbortSignal,
+): Promise<'tarball' | 'raw' | 'vhd'> {
+  signal?.throwIfAborted();
   if (await isTar(file)) {
     await importRootfs(file, dest);
     return 'tarball';
   }
   const { size, vhd } = await diskLength(file);
-  await copyOutFilesystem(file, size, dest);
+  await copyOutFilesystem(file, size, dest, signal);
   return vhd ? 'vhd' : 'raw';
 }

@@ -63,6 +63,6 @@ export async function importRootfs(source: string, dest: string): Promise<'tarba
     }
     return 'oci';
   }
-  await run('tar', ['--numeric-owner', '--xattrs', '--acls', '-C', dest, '-xf', source]);
+  await run('nice', ['-n', '10', 'tar', '--numeric-owner', '--xattrs', '--acls', '-C', dest, '-xf', source]);
   return 'tarball';
 }

@@ -1,16 +1,6 @@
-import type { Digest } from '../../content/blob-store.ts';
-import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
-import { packDirectory, putManifest } from '../../content/manifests.ts';
-import { importDiskImage } from '../../content/rootfs/disk-image.ts';
 import type { RegionStores } from '../../content/regions.ts';
-import { replicate } from '../../content/replication.ts';
 import type { StoreTx } from '../../storage/port.ts';
-import type { ComputeResourceRecord, ContentRef } from '../../storage/records.ts';
+import type { ComputeResourceRecord } from '../../storage/records.ts';
 import type { Caller } from '../authorization/access.ts';
 import { isoNow, type DomainContext } from '../context.ts';
 import { conflict, invalidInput } from '../errors.ts';
@@ -27,49 +17,115 @@ import {
   requireResource,
   type ComputeAddress,
 } from './common.ts';
+import {
+  checkBlobUri,
+  ContentWriter,
+  needsNoIo,
+  type ContentPlan,
+  type ContentProducer,
+} from './content-writer.ts';
+import { PendingWrites, pendingOf, type PendingWritesOptions } from './pending-writes.ts';
 
 const PLATFORM_IMAGE =
   /\/Publishers\/([^/]+)\/ArtifactTypes\/VMImage\/Offers\/([^/]+)\/Skus\/([^/]+)\/Versions\/([^/]+)$/i;
 const GIB = 1024 * 1024 * 1024;
 
-/** Managed disks, snapshots and managed images (R4, R5): records that point at content manifests. */
+/** What a disk, snapshot or image PUT answers: the record, and the operation to poll while it is in progress. */
+export interface ComputeWrite {
+  resource: ComputeResourceRecord;
+  created: boolean;
+  operationId?: string;
+}
+
+/** A source disk or snapshot as a plan: as it is when the write runs when a VM holds it, else its content. */
+function sourcePlan(src: ComputeResourceRecord, field: string): ContentPlan {
+  const owner = src.properties.managedBy;
+  if (typeof owner === 'string' && owner !== '') return { kind: 'disk', id: src.id };
+  if (!src.content) throw invalidInput('InvalidParameter', `'${src.id}' has no content yet.`, field);
+  return { kind: 'stored', ref: src.content };
+}
+
+/**
+ * Managed disks, snapshots and managed images (R4, R5): records that point at content manifests. A write checks
+ * and reserves in one transaction, then captures, copies or imports outside it (`PendingWrites`).
+ */
 export class DiskService {
   private readonly ctx: DomainContext;
-  private readonly regions: RegionStores;
   private readonly baseImages: BaseImageService;
-  private readonly vms: VmService;
   private readonly uploads: string;
+  private readonly writes: PendingWrites;
   constructor(
     ctx: DomainContext,
     regions: RegionStores,
     baseImages: BaseImageService,
     vms: VmService,
     uploads: string,
+    options: PendingWritesOptions & { producer?: ContentProducer } = {},
   ) {
     this.ctx = ctx;
     this.uploads = uploads;
-    this.regions = regions;
     this.baseImages = baseImages;
-    this.vms = vms;
-  }
-
-  /** A disk's content now: for a disk attached to a VM, what the VM has written so far. */
-  private async currentContent(tx: StoreTx, disk: ComputeResourceRecord): Promise<ContentRef> {
-    const owner = disk.properties.managedBy;
-    const vm = typeof owner === 'string' && owner !== '' ? await tx.findComputeResource(owner) : undefined;
-    if (!vm) return disk.content as ContentRef;
-    return { manifest: await this.vms.captureAttached(vm, disk.id), region: vm.location };
-  }
-
-  /** Content in `region`, replicating it there first when it lives elsewhere. */
-  private async inRegion(ref: ContentRef, region: string): Promise<ContentRef> {
-    if (ref.region === region) return ref;
-    await replicate(
-      await this.regions.get(ref.region),
-      await this.regions.get(region),
-      ref.manifest as Digest,
+    this.writes = new PendingWrites(
+      ctx,
+      options.producer ?? new ContentWriter(ctx, regions, vms, uploads),
+      options,
     );
-    return { manifest: ref.manifest, region };
+  }
+
+  /** Start-up: runs again the writes a crash left reserved. */
+  recover(): Promise<number> {
+    return this.writes.recover();
+  }
+
+  /** Runs again every reserved write that nothing runs in this process. */
+  resume(): Promise<number> {
+    return this.writes.resume();
+  }
+
+  /** Then, every `intervalMs`: runs again a reserved write nothing runs (e.g. its commit failed). */
+  resumeEvery(intervalMs: number): void {
+    this.writes.resumeEvery(intervalMs);
+  }
+
+  /** Resolves when no write is running. */
+  idle(): Promise<void> {
+    return this.writes.idle();
+  }
+
+  /** Aborts running writes (their reservations stay for the next start). */
+  stop(): Promise<void> {
+    return this.writes.stop();
+  }
+
+  /** Step 2 and 3 of a write whose transaction committed (nothing to do when it needed no I/O). */
+  private async finish(w: ComputeWrite): Promise<ComputeWrite> {
+    const work = pendingOf(w.resource);
+    if (!work) return w;
+    return { ...w, resource: await this.writes.run(w.resource), operationId: work.operationId };
+  }
+
+  /** The record as written: at once when `plan` needs no I/O, else reserved for the I/O that follows. */
+  private async write(
+    tx: StoreTx,
+    resource: ComputeResourceRecord,
+    plan: ContentPlan,
+    existing: ComputeResourceRecord | undefined,
+  ): Promise<ComputeWrite> {
+    if (plan.kind === 'stored' && needsNoIo(plan, resource.location)) {
+      const lineage = { ...resource.lineage };
+      delete lineage.failure;
+      const done = { ...resource, content: plan.ref, lineage };
+      await tx.putComputeResource(done);
+      return { resource: done, created: !existing };
+    }
+    const reserved = await this.writes.reserveIn(
+      tx,
+      resource,
+      plan,
+      resource.location,
+      existing !== undefined,
+    );
+    return { resource: reserved, created: !existing };
   }
 
   private async loadSource(
@@ -90,18 +146,22 @@ export class DiskService {
   }
 
   /** PUT disks/{name} or snapshots/{name}. */
-  putDiskOrSnapshot(caller: Caller, a: ComputeAddress, body: Record<string, unknown>) {
+  async putDiskOrSnapshot(
+    caller: Caller,
+    a: ComputeAddress,
+    body: Record<string, unknown>,
+  ): Promise<ComputeWrite> {
     const kind = a.segments[0]?.type.toLowerCase() === 'snapshots' ? 'snapshot' : 'disk';
     requireName(a.segments[0]?.name ?? '', kind, kind === 'disk' ? 'diskName' : 'snapshotName');
     const props = obj(body.properties);
     const creation = obj(props.creationData);
-    return this.ctx.store.transaction(async (tx) => {
+    const written = await this.ctx.store.transaction(async (tx) => {
       await authorizeWrite(tx, caller, a);
       const existing = await tx.findComputeResource(computeId(a));
-      const base = record(this.ctx, a, body, existing, { properties: {} });
+      PendingWrites.requireIdle(existing);
       const made = existing?.content
-        ? { content: existing.content, facts: {}, lineage: existing.lineage }
-        : await this.create(tx, caller, kind, creation, props, base.location);
+        ? { plan: { kind: 'stored', ref: existing.content } as const, facts: {}, lineage: existing.lineage }
+        : await this.plan(tx, caller, kind, creation, props);
       const resource = record(this.ctx, a, body, existing, {
         sku: obj(body.sku).name === undefined ? { name: 'Standard_LRS', tier: 'Standard' } : obj(body.sku),
         properties: {
@@ -114,39 +174,32 @@ export class DiskService {
           provisioningState: 'Succeeded',
           diskState: 'Unattached',
         },
-        content: made.content,
         lineage: made.lineage,
       });
-      await tx.putComputeResource(resource);
-      return { resource, created: !existing };
+      return this.write(tx, resource, made.plan, existing);
     });
+    return this.finish(written);
   }
 
-  private async create(
+  /** What a new disk or snapshot will hold, checked and authorised (the I/O comes later). */
+  private async plan(
     tx: StoreTx,
     caller: Caller,
     kind: 'disk' | 'snapshot',
     creation: Record<string, unknown>,
     props: Record<string, unknown>,
-    location: string,
-  ) {
+  ): Promise<{ plan: ContentPlan; facts: Record<string, unknown>; lineage: Record<string, unknown> }> {
     const option = typeof creation.createOption === 'string' ? creation.createOption.toLowerCase() : '';
     if (option === 'copy') {
-      const src = await this.loadSource(
-        tx,
-        caller,
-        creation.sourceResourceId,
-        'properties.creationData.sourceResourceId',
-        ['disks', 'snapshots'],
-      );
-      const content = await this.inRegion(await this.currentContent(tx, src), location);
+      const field = 'properties.creationData.sourceResourceId';
+      const src = await this.loadSource(tx, caller, creation.sourceResourceId, field, ['disks', 'snapshots']);
       const facts = {
         osType: src.properties.osType,
         hyperVGeneration: src.properties.hyperVGeneration ?? 'V1',
         diskSizeGB: src.properties.diskSizeGB,
         diskSizeBytes: src.properties.diskSizeBytes,
       };
-      return { content, facts, lineage: src.lineage };
+      return { plan: sourcePlan(src, field), facts, lineage: src.lineage };
     }
     if (kind === 'snapshot') {
       throw invalidInput(
@@ -164,14 +217,11 @@ export class DiskService {
           'properties.diskSizeGB',
         );
       }
-      const store = await this.regions.get(location);
-      const manifest = await putManifest(store, {
-        kind: 'raw',
-        sizeBytes: size * GIB,
-        chunkSize: 4 * 1024 * 1024,
-        chunks: [],
-      });
-      return { content: { manifest, region: location }, facts: { diskSizeBytes: size * GIB }, lineage: {} };
+      return {
+        plan: { kind: 'empty', sizeBytes: size * GIB },
+        facts: { diskSizeBytes: size * GIB },
+        lineage: {},
+      };
     }
     if (option === 'fromimage') {
       const ref = obj(creation.imageReference).id;
@@ -187,10 +237,9 @@ export class DiskService {
         offer: m[2] ?? '',
         sku: m[3] ?? '',
       });
-      const content = await this.inRegion({ manifest: base.manifest, region: base.region }, location);
       const size = typeof props.diskSizeGB === 'number' ? props.diskSizeGB : 30;
       return {
-        content,
+        plan: { kind: 'stored', ref: { manifest: base.manifest, region: base.region } },
         facts: { osType: 'Linux', hyperVGeneration: 'V1', diskSizeGB: size, diskSizeBytes: size * GIB },
         lineage: { baseImage: base.key },
       };
@@ -202,62 +251,13 @@ export class DiskService {
     );
   }
 
-  /**
-   * R5(c): an OS disk uploaded from elsewhere, named by `blobUri`: `file:///.../uploads/<file>` under this
-   * server's uploads folder (nothing else on the host is readable this way) or an http(s) URL (e.g. a blob SAS).
-   */
-  private async uploadedOsDisk(blobUri: string, location: string) {
-    const field = 'properties.storageProfile.osDisk.blobUri';
-    const work = join(this.uploads, '..', 'cache', 'build', `upload-${this.ctx.ids.uuid()}`);
-    await mkdir(work, { recursive: true });
-    try {
-      let file: string;
-      if (blobUri.startsWith('file://')) {
-        file = resolve(fileURLToPath(blobUri));
-        if (!file.startsWith(`${resolve(this.uploads)}/`) || !existsSync(file)) {
-          throw invalidInput(
-            'InvalidParameter',
-            `'${blobUri}' must name an existing file in this server's uploads folder (${this.uploads}).`,
-            field,
-          );
-        }
-      } else if (/^https?:\/\//.test(blobUri)) {
-        const res = await fetch(blobUri).catch(() => undefined);
-        if (!res?.ok || !res.body)
-          throw invalidInput(
-            'InvalidParameter',
-            `'${blobUri}' could not be downloaded (${String(res?.status ?? 'no response')}).`,
-            field,
-          );
-        file = join(work, 'download');
-        await pipeline(Readable.fromWeb(res.body), createWriteStream(file));
-      } else {
-        throw invalidInput('InvalidParameter', `'${blobUri}' must be an https, http or file URL.`, field);
-      }
-      const root = join(work, 'root');
-      const kind = await importDiskImage(file, root).catch((err: unknown) => {
-        throw invalidInput(
-          'InvalidParameter',
-          `'${blobUri}' is neither a root file system tarball nor a disk image with a mountable file system: ${(err as Error).message}`,
-          field,
-        );
-      });
-      const store = await this.regions.get(location);
-      const layer = await packDirectory(store, root);
-      const manifest = await putManifest(store, { kind: 'filesystem', sizeGB: 30, layers: [layer] });
-      return { lineage: { uploaded: kind }, content: { manifest, region: location } };
-    } finally {
-      await rm(work, { recursive: true, force: true });
-    }
-  }
-
-  /** An image captured from a generalized VM: its OS disk (base + changes) and data disks, as they are now. */
+  /** An image captured from a generalized VM: its OS disk (base + changes) and data disks, as they are then. */
   private async imageFromVm(
     tx: StoreTx,
     a: ComputeAddress,
     body: Record<string, unknown>,
     vm: ComputeResourceRecord,
-  ) {
+  ): Promise<ComputeWrite> {
     if (vm.lineage.generalized !== true) {
       throw conflict(
         'OperationNotAllowed',
@@ -266,6 +266,7 @@ export class DiskService {
       );
     }
     const existing = await tx.findComputeResource(computeId(a));
+    PendingWrites.requireIdle(existing);
     const location = record(this.ctx, a, body, existing, { properties: {} }).location;
     if (location !== vm.location)
       throw invalidInput(
@@ -274,15 +275,11 @@ export class DiskService {
         'location',
       );
     const ids = obj(vm.lineage.diskIds) as { os: string; data: { lun: number; id: string }[] };
-    const osDisk = (await this.vms.captureAttached(vm, ids.os)) as Digest;
-    const dataDisks: { lun: number; disk: Digest }[] = [];
-    for (const d of ids.data)
-      dataDisks.push({ lun: d.lun, disk: (await this.vms.captureAttached(vm, d.id)) as Digest });
-    const manifest = await putManifest(await this.regions.get(location), {
+    const plan: ContentPlan = {
       kind: 'image',
-      osDisk,
-      dataDisks,
-    });
+      os: { kind: 'disk', id: ids.os },
+      data: ids.data.map((d) => ({ lun: d.lun, plan: { kind: 'disk', id: d.id } })),
+    };
     const storageProfile = {
       osDisk: {
         osType: 'Linux',
@@ -305,20 +302,16 @@ export class DiskService {
         hyperVGeneration: 'V1',
         provisioningState: 'Succeeded',
       },
-      content: { manifest, region: location },
       lineage: { ...vm.lineage, osState: 'Generalized', sourceVirtualMachine: vm.id },
     });
-    await tx.putComputeResource(image);
-    return { resource: image, created: !existing };
+    return this.write(tx, image, plan, existing);
   }
 
-  /** PUT images/{name} from OS (and data) disk snapshots or managed disks. */
-  putImage(caller: Caller, a: ComputeAddress, body: Record<string, unknown>) {
+  /** PUT images/{name} from OS (and data) disk snapshots, managed disks, an uploaded disk or a generalized VM. */
+  async putImage(caller: Caller, a: ComputeAddress, body: Record<string, unknown>): Promise<ComputeWrite> {
     requireName(a.segments[0]?.name ?? '', 'image', 'imageName');
     const props = obj(body.properties);
-    const storage = obj(props.storageProfile);
-    const os = obj(storage.osDisk);
-    return this.ctx.store.transaction(async (tx) => {
+    const written = await this.ctx.store.transaction(async (tx) => {
       await authorizeWrite(tx, caller, a);
       if (props.sourceVirtualMachine !== undefined) {
         const vm = await this.loadSource(
@@ -330,61 +323,60 @@ export class DiskService {
         );
         return this.imageFromVm(tx, a, body, vm);
       }
-      const osState = os.osState;
-      if (osState !== 'Generalized' && osState !== 'Specialized') {
+      return this.imageFromDisks(tx, caller, a, body);
+    });
+    return this.finish(written);
+  }
+
+  private async imageFromDisks(
+    tx: StoreTx,
+    caller: Caller,
+    a: ComputeAddress,
+    body: Record<string, unknown>,
+  ): Promise<ComputeWrite> {
+    const props = obj(body.properties);
+    const storage = obj(props.storageProfile);
+    const os = obj(storage.osDisk);
+    const osState = os.osState;
+    if (osState !== 'Generalized' && osState !== 'Specialized') {
+      throw invalidInput(
+        'InvalidParameter',
+        "'properties.storageProfile.osDisk.osState' must be Generalized or Specialized.",
+        'properties.storageProfile.osDisk.osState',
+      );
+    }
+    const existing = await tx.findComputeResource(computeId(a));
+    PendingWrites.requireIdle(existing);
+    const diskRef = async (d: Record<string, unknown>, field: string) => {
+      const id = obj(d.snapshot).id ?? obj(d.managedDisk).id;
+      const src = await this.loadSource(tx, caller, id, `${field}.snapshot.id`, ['snapshots', 'disks']);
+      return { lineage: src.lineage, plan: sourcePlan(src, `${field}.snapshot.id`) };
+    };
+    let osDisk: { lineage: Record<string, unknown>; plan: ContentPlan };
+    if (typeof os.blobUri === 'string') {
+      checkBlobUri(os.blobUri, this.uploads);
+      osDisk = { lineage: {}, plan: { kind: 'upload', blobUri: os.blobUri } };
+    } else osDisk = await diskRef(os, 'properties.storageProfile.osDisk');
+    const data: { lun: number; plan: ContentPlan }[] = [];
+    for (const [i, d] of (Array.isArray(storage.dataDisks) ? storage.dataDisks : []).entries()) {
+      const lun = obj(d).lun;
+      if (typeof lun !== 'number' || data.some((x) => x.lun === lun))
         throw invalidInput(
           'InvalidParameter',
-          "'properties.storageProfile.osDisk.osState' must be Generalized or Specialized.",
-          'properties.storageProfile.osDisk.osState',
+          'Data disk luns must be unique integers.',
+          `properties.storageProfile.dataDisks[${i}].lun`,
         );
-      }
-      const existing = await tx.findComputeResource(computeId(a));
-      const location = record(this.ctx, a, body, existing, { properties: {} }).location;
-      const diskRef = async (d: Record<string, unknown>, field: string) => {
-        const id = obj(d.snapshot).id ?? obj(d.managedDisk).id;
-        const src = await this.loadSource(tx, caller, id, `${field}.snapshot.id`, ['snapshots', 'disks']);
-        return {
-          lineage: src.lineage,
-          content: await this.inRegion(await this.currentContent(tx, src), location),
-        };
-      };
-      const osDisk =
-        typeof os.blobUri === 'string'
-          ? await this.uploadedOsDisk(os.blobUri, location)
-          : await diskRef(os, 'properties.storageProfile.osDisk');
-      const dataDisks: { lun: number; disk: Digest }[] = [];
-      for (const [i, d] of (Array.isArray(storage.dataDisks) ? storage.dataDisks : []).entries()) {
-        const lun = obj(d).lun;
-        if (typeof lun !== 'number' || dataDisks.some((x) => x.lun === lun))
-          throw invalidInput(
-            'InvalidParameter',
-            'Data disk luns must be unique integers.',
-            `properties.storageProfile.dataDisks[${i}].lun`,
-          );
-        dataDisks.push({
-          lun,
-          disk: (await diskRef(obj(d), `properties.storageProfile.dataDisks[${i}]`)).content
-            .manifest as Digest,
-        });
-      }
-      const store = await this.regions.get(location);
-      const manifest = await putManifest(store, {
-        kind: 'image',
-        osDisk: osDisk.content.manifest as Digest,
-        dataDisks,
-      });
-      const image = record(this.ctx, a, body, existing, {
-        properties: {
-          ...props,
-          storageProfile: { ...storage, osDisk: { ...os, caching: os.caching ?? 'ReadWrite' } },
-          hyperVGeneration: props.hyperVGeneration ?? 'V1',
-          provisioningState: 'Succeeded',
-        },
-        content: { manifest, region: location },
-        lineage: { ...osDisk.lineage, osState },
-      });
-      await tx.putComputeResource(image);
-      return { resource: image, created: !existing };
+      data.push({ lun, plan: (await diskRef(obj(d), `properties.storageProfile.dataDisks[${i}]`)).plan });
+    }
+    const image = record(this.ctx, a, body, existing, {
+      properties: {
+        ...props,
+        storageProfile: { ...storage, osDisk: { ...os, caching: os.caching ?? 'ReadWrite' } },
+        hyperVGeneration: props.hyperVGeneration ?? 'V1',
+        provisioningState: 'Succeeded',
+      },
+      lineage: { ...osDisk.lineage, osState },
     });
+    return this.write(tx, image, { kind: 'image', os: osDisk.plan, data }, existing);
   }
 }

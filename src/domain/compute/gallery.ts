@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Digest } from '../../content/blob-store.ts';
-import { putManifest } from '../../content/manifests.ts';
+import { putManifest, type Manifest } from '../../content/manifests.ts';
 import type { RegionStores } from '../../content/regions.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type { ComputeResourceRecord, ContentRef } from '../../storage/records.ts';
@@ -19,6 +19,7 @@ import {
   requireResource,
   type ComputeAddress,
 } from './common.ts';
+import { failureOf } from './pending-writes.ts';
 import { parseVersionName, targetRegions } from './versions.ts';
 
 const GALLERY_NAME = /^[A-Za-z0-9]([A-Za-z0-9._]{0,78}[A-Za-z0-9])?$/;
@@ -125,7 +126,10 @@ export class GalleryService {
     });
   }
 
-  /** A version operation's state, read from the version it created (deleted → failed). */
+  /**
+   * An operation's state, read from the resource it writes: a version follows its replicas (deleted → failed), a
+   * disk, snapshot or image its reserved write (`Failed` carries the write's error).
+   */
   operation(caller: Caller, id: string) {
     return this.ctx.store.transaction(async (tx) => {
       const op = await tx.findOperation(id);
@@ -136,29 +140,56 @@ export class GalleryService {
         'Microsoft.Compute/locations/operations/read',
         `/subscriptions/${scopeSubscription(op.resourceId) ?? ''}`,
       );
-      const version = await tx.findComputeResource(op.resourceId);
+      const resource = await tx.findComputeResource(op.resourceId);
+      const base = { id: op.id, startTime: op.startTime, endTime: resource?.updatedAt ?? isoNow(this.ctx) };
+      const gone = { code: 'NotFound', message: 'The resource no longer exists.' };
+      if (op.kind === 'write') {
+        const state = resource?.properties.provisioningState;
+        if (!resource || state === 'Failed')
+          return { ...base, state: 'Failed' as const, error: (resource && failureOf(resource)) ?? gone };
+        return { ...base, state: state === 'Succeeded' ? ('Succeeded' as const) : ('InProgress' as const) };
+      }
       const failed = (await tx.listReplicas(op.resourceId)).find((r) => r.state === 'Failed');
-      const state =
-        !version || failed
-          ? 'Failed'
-          : version.properties.provisioningState === 'Succeeded'
-            ? 'Succeeded'
-            : 'InProgress';
+      if (!resource || failed)
+        return {
+          ...base,
+          state: 'Failed' as const,
+          error: failed
+            ? {
+                code: 'ReplicationFailed',
+                message: `Replication to ${failed.region} failed: ${failed.details}`,
+              }
+            : { code: 'ReplicationFailed', message: 'The image version no longer exists.' },
+        };
       return {
-        id: op.id,
-        startTime: op.startTime,
-        endTime: version?.updatedAt ?? isoNow(this.ctx),
-        state,
-        message: failed
-          ? `Replication to ${failed.region} failed: ${failed.details}`
-          : 'The image version no longer exists.',
+        ...base,
+        state:
+          resource.properties.provisioningState === 'Succeeded'
+            ? ('Succeeded' as const)
+            : ('InProgress' as const),
       };
     });
   }
 
+  /**
+   * Writes the image manifest a new version assembles from disks before the version's transaction (a read-only
+   * one finds the sources): content-addressed, so the transaction's own write then finds it in place.
+   */
+  private async prewriteManifest(caller: Caller, a: ComputeAddress, body: Record<string, unknown>) {
+    const sources = await this.ctx.store.transaction(async (tx) => {
+      await authorizeWrite(tx, caller, a);
+      const definition = await requireResource(tx, { ...a, segments: a.segments.slice(0, 2) });
+      if ((await tx.findComputeResource(computeId(a)))?.content) return undefined;
+      return this.versionSources(tx, caller, definition, obj(obj(body.properties).storageProfile));
+    });
+    if (sources && 'image' in sources)
+      await putManifest(await this.regions.get(sources.region), sources.image);
+  }
+
   /** Creates or updates a version; replication to its target regions then runs in the background. */
-  putVersion(caller: Caller, a: ComputeAddress, body: Record<string, unknown>): Promise<VersionWrite> {
+  async putVersion(caller: Caller, a: ComputeAddress, body: Record<string, unknown>): Promise<VersionWrite> {
     parseVersionName(a.segments[2]?.name ?? '');
+    await this.prewriteManifest(caller, a, body);
     return this.ctx.store.transaction(async (tx) => {
       await authorizeWrite(tx, caller, a);
       const definition = await requireResource(tx, { ...a, segments: a.segments.slice(0, 2) });
@@ -238,13 +269,29 @@ export class GalleryService {
     }
   }
 
-  /** The version's bytes: a managed image or another version as is, or snapshots/disks assembled into an image. */
+  /** The version's bytes (inside its transaction, where the manifest write finds the pre-written blob). */
   private async versionContent(
     tx: StoreTx,
     caller: Caller,
     definition: ComputeResourceRecord,
     storage: Record<string, unknown>,
   ) {
+    const sources = await this.versionSources(tx, caller, definition, storage);
+    if (!('image' in sources)) return sources;
+    const manifest = await putManifest(await this.regions.get(sources.region), sources.image);
+    return { ref: { manifest, region: sources.region }, lineage: sources.lineage };
+  }
+
+  /** A managed image or another version as is, or snapshots/disks to assemble into an image manifest. */
+  private async versionSources(
+    tx: StoreTx,
+    caller: Caller,
+    definition: ComputeResourceRecord,
+    storage: Record<string, unknown>,
+  ): Promise<
+    | { ref: ContentRef; lineage: Record<string, unknown> }
+    | { image: Manifest; region: string; lineage: Record<string, unknown> }
+  > {
     const sourceId = obj(storage.source).id;
     const osSourceId = obj(obj(storage.osDiskImage).source).id;
     const load = async (id: unknown, field: string) => {
@@ -292,12 +339,10 @@ export class GalleryService {
         );
       dataDisks.push({ lun, disk: src.content.manifest as Digest });
     }
-    const store = await this.regions.get(region);
-    const manifest = await putManifest(store, {
-      kind: 'image',
-      osDisk: (os.content as ContentRef).manifest as Digest,
-      dataDisks,
-    });
-    return { ref: { manifest, region }, lineage: { ...os.lineage, osState: definition.properties.osState } };
+    return {
+      image: { kind: 'image', osDisk: (os.content as ContentRef).manifest as Digest, dataDisks },
+      region,
+      lineage: { ...os.lineage, osState: definition.properties.osState },
+    };
   }
 }

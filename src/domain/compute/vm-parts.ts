@@ -1,5 +1,9 @@
 import type { VmDisks } from '../../backends/local/vm-host.ts';
+import { putManifest, type Manifest } from '../../content/manifests.ts';
+import type { RegionStores } from '../../content/regions.ts';
 import type { ComputeResourceRecord } from '../../storage/records.ts';
+import { requireKnownLocation } from '../locations.ts';
+import { obj } from './common.ts';
 
 /** What generalize removes: machine-specific identity, keys, logs and histories (docs/generalize.md). */
 export const GENERALIZE_SCRIPT = [
@@ -46,4 +50,37 @@ export interface RunCommandResult {
   exitCode: number;
   stdout: string;
   stderr: string;
+}
+
+/**
+ * The manifests of the empty data disks a new VM asks for, by size in GB, written before its transaction so no
+ * file write runs inside it (content-addressed: an unused one costs one small blob, shared by every such disk).
+ */
+export async function emptyDiskManifests(
+  regions: RegionStores,
+  location: unknown,
+  specs: unknown,
+): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  let region: string;
+  try {
+    region = requireKnownLocation(location);
+  } catch {
+    return out; // the transaction refuses the location
+  }
+  if (!regions.has(region)) return out;
+  const store = await regions.get(region);
+  for (const d of Array.isArray(specs) ? specs : []) {
+    const size = obj(d).diskSizeGB;
+    if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 32767 || out.has(size))
+      continue;
+    const raw: Manifest = {
+      kind: 'raw',
+      sizeBytes: size * 1024 ** 3,
+      chunkSize: 4 * 1024 * 1024,
+      chunks: [],
+    };
+    out.set(size, await putManifest(store, raw));
+  }
+  return out;
 }

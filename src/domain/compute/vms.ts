@@ -1,5 +1,5 @@
 import type { VmDisks, VmHost } from '../../backends/local/vm-host.ts';
-import { putManifest, readManifest } from '../../content/manifests.ts';
+import { readManifest } from '../../content/manifests.ts';
 import type { RegionStores } from '../../content/regions.ts';
 import type { Digest } from '../../content/blob-store.ts';
 import type { StoreTx } from '../../storage/port.ts';
@@ -11,6 +11,7 @@ import type { BaseImageService } from '../images/base-images.ts';
 import { findCatalogEntry, catalogKey } from '../images/base-images.ts';
 import { resolveLatest } from './versions.ts';
 import {
+  emptyDiskManifests,
   GENERALIZE_SCRIPT,
   powerState,
   storageProfileOf,
@@ -59,6 +60,7 @@ export class VmService {
         'properties.hardwareProfile.vmSize',
       );
     }
+    const empty = await emptyDiskManifests(this.regions, body.location, storage.dataDisks);
     const created = await this.ctx.store.transaction(async (tx) => {
       await authorizeWrite(tx, caller, a);
       const existing = await tx.findComputeResource(computeId(a));
@@ -71,7 +73,7 @@ export class VmService {
         await tx.putComputeResource(updated);
         return { vm: updated, created: false };
       }
-      return { vm: await this.createVm(tx, caller, a, body, props, storage), created: true };
+      return { vm: await this.createVm(tx, caller, a, body, { props, storage, empty }), created: true };
     });
     await this.host.prepare(created.vm.properties.vmId as string, vmDisks(created.vm));
     return { resource: created.vm, created: created.created };
@@ -105,14 +107,14 @@ export class VmService {
   }
 
   /** Empty data disks from `storageProfile.dataDisks` (lun 0..63, unique; 1..32767 GB). */
-  private async newDataDisks(
+  private newDataDisks(
     a: ComputeAddress,
     location: string,
     specs: unknown,
     taken: number[],
     suffix: string,
+    empty: Map<number, string>,
   ) {
-    const store = await this.regions.get(location);
     const out: {
       lun: number;
       manifest: string;
@@ -144,12 +146,8 @@ export class VmService {
           `${field}.diskSizeGB`,
         );
       }
-      const manifest = await putManifest(store, {
-        kind: 'raw',
-        sizeBytes: size * 1024 ** 3,
-        chunkSize: 4 * 1024 * 1024,
-        chunks: [],
-      });
+      const manifest = empty.get(size);
+      if (manifest === undefined) throw new Error(`no empty disk manifest of ${size} GB in '${location}'`);
       const name =
         typeof spec.name === 'string' ? spec.name : `${a.segments[0]?.name ?? 'vm'}_lun_${lun}_${suffix}`;
       const disk = this.newDisk(a, location, name, manifest, {
@@ -178,9 +176,13 @@ export class VmService {
     caller: Caller,
     a: ComputeAddress,
     body: Record<string, unknown>,
-    props: Record<string, unknown>,
-    storage: Record<string, unknown>,
+    input: {
+      props: Record<string, unknown>;
+      storage: Record<string, unknown>;
+      empty: Map<number, string>;
+    },
   ) {
+    const { props, storage } = input;
     const vmId = this.ctx.ids.uuid();
     const suffix = vmId.replace(/-/g, '');
     const location = record(this.ctx, a, body, undefined, { properties: {} }).location;
@@ -200,12 +202,13 @@ export class VmService {
       diskSizeGB: size,
       creationData: { createOption: 'FromImage', imageReference: ref },
     });
-    const data = await this.newDataDisks(
+    const data = this.newDataDisks(
       a,
       location,
       storage.dataDisks,
       source.dataDisks.map((d) => d.lun),
       suffix,
+      input.empty,
     );
     const osProfile = obj(props.osProfile);
     const caching = osDisk.caching ?? 'ReadWrite';
