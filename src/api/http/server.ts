@@ -15,6 +15,7 @@ import { toOAuthError } from '../identity/errors.ts';
 import { registerIdentityRoutes } from '../identity/routes.ts';
 import { registerPortalRoutes } from '../portal/routes.ts';
 import type { ApiDeps } from './context.ts';
+import { depthExceededAt, MAX_JSON_DEPTH } from './json-depth.ts';
 import { malformedJson, normalizeError, type WireError } from './errors.ts';
 import { registerObservability, requestLogger } from './observability.ts';
 import { surfaceOf } from './surface.ts';
@@ -32,6 +33,15 @@ function parseJson(
 ): void {
   if (body.trim() === '') {
     done(null, undefined);
+    return;
+  }
+  const at = depthExceededAt(body);
+  if (at >= 0) {
+    done(
+      malformedJson(
+        `The reader's MaxDepth of ${String(MAX_JSON_DEPTH)} has been exceeded. Position ${String(at)}`,
+      ),
+    );
     return;
   }
   try {
