@@ -7,6 +7,7 @@ import { buildHttpServer } from './api/http/server.ts';
 import { SpecValidator } from './api/spec/validator.ts';
 import type { Config } from './config/config.ts';
 import { BatchAccountService } from './domain/accounts/batch-accounts.ts';
+import { quotasFor } from './domain/accounts/quotas.ts';
 import { RoleAssignmentService } from './domain/authorization/assignments.ts';
 import type { DomainContext } from './domain/context.ts';
 import { WELL_KNOWN, seedWellKnownEnvironment } from './domain/environment/well-known.ts';
@@ -139,7 +140,12 @@ export async function startLazurite(
   const store: Store = await openSqliteStore(storePath(config));
   let app: FastifyInstance | undefined;
   try {
-    const ctx: DomainContext = { store, clock, ids };
+    const ctx: DomainContext = {
+      store,
+      clock,
+      ids,
+      quotas: (account) => quotasFor(config.accountQuotas, account),
+    };
     await seedWellKnownEnvironment(ctx);
     const regions = regionStoresFor(config);
     const baseImages = baseImageServiceFor(config, ctx, regions);
