@@ -1,6 +1,11 @@
 import { checkJobManager } from './job-manager.ts';
 import { DomainError } from '../errors.ts';
-import { invalidProperty, missingProperty, parseDuration } from '../pools/pool-spec.ts';
+import {
+  checkEnvironmentSettings,
+  invalidProperty,
+  missingProperty,
+  parseDuration,
+} from '../pools/pool-spec.ts';
 import { record } from '../pools/start-task.ts';
 
 /** Checks of job and task bodies beyond the OpenAPI schema (which the API layer has already applied). */
@@ -83,6 +88,9 @@ export function checkJobAdd(body: Record<string, unknown>): JobAddChecked {
       'networkConfiguration is not supported by this server.',
     );
   checkJobManager(body.jobManagerTask);
+  checkEnvironmentSettings(body.commonEnvironmentSettings, 'commonEnvironmentSettings');
+  for (const name of ['jobPreparationTask', 'jobReleaseTask'])
+    checkEnvironmentSettings(record(body[name]).environmentSettings, `${name}.environmentSettings`);
   const release = record(body.jobReleaseTask);
   if (body.jobReleaseTask !== undefined && body.jobPreparationTask === undefined)
     throw invalidProperty('jobReleaseTask', 'A job release task needs a job preparation task.');

@@ -121,11 +121,27 @@ export function checkStartTask(value: unknown, property: string): void {
       `${property}.maxTaskRetryCount`,
       'maxTaskRetryCount must be -1 (unlimited) or more.',
     );
-  const env = task.environmentSettings ?? [];
-  if (!Array.isArray(env)) throw invalidProperty(`${property}.environmentSettings`, 'Must be a list.');
-  for (const [i, e] of (env as Record<string, unknown>[]).entries()) {
-    if (typeof e.name !== 'string' || e.name === '')
-      throw missingProperty(`${property}.environmentSettings[${String(i)}].name`);
+  checkEnvironmentSettings(task.environmentSettings, `${property}.environmentSettings`);
+}
+
+/**
+ * `environmentSettings` (`[{name, value}]`): each name a non-empty string that a process environment can hold (no
+ * `=`, no NUL), each value a string without NUL; else 400 naming the setting.
+ */
+export function checkEnvironmentSettings(value: unknown, property: string): void {
+  if (value === undefined || value === null) return;
+  if (!Array.isArray(value)) throw invalidProperty(property, 'Must be a list.');
+  for (const [i, raw] of (value as unknown[]).entries()) {
+    const e = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+    const at = `${property}[${String(i)}]`;
+    if (typeof e.name !== 'string' || e.name === '') throw missingProperty(`${at}.name`);
+    if (e.name.includes('=') || e.name.includes('\0'))
+      throw invalidProperty(
+        `${at}.name`,
+        'An environment variable name must not contain an equals sign (=) or a NUL character.',
+      );
+    if (typeof e.value === 'string' && e.value.includes('\0'))
+      throw invalidProperty(`${at}.value`, 'An environment variable value must not contain a NUL character.');
   }
 }
 
