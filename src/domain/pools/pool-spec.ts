@@ -42,8 +42,13 @@ export function formatDuration(ms: number): string {
 
 export const DEFAULT_RESIZE_TIMEOUT_MS = 15 * 60_000;
 const MIN_RESIZE_TIMEOUT_MS = 5 * 60_000;
+/** The longest duration Batch can hold: .NET's TimeSpan.MaxValue (10675199.02:48:05.4775807), in ms. */
+export const MAX_DURATION_MS = 922_337_203_685_477;
 
-/** `resizeTimeout`: ISO 8601, at least 5 minutes (else 400 naming the property); default 15 minutes. */
+/**
+ * `resizeTimeout`: ISO 8601, at least 5 minutes and at most TimeSpan.MaxValue (else 400 naming the property);
+ * default 15 minutes.
+ */
 export function resizeTimeoutOf(value: unknown, property = 'resizeTimeout'): number {
   if (value === undefined || value === null) return DEFAULT_RESIZE_TIMEOUT_MS;
   const ms = typeof value === 'string' ? parseDuration(value) : undefined;
@@ -51,6 +56,11 @@ export function resizeTimeoutOf(value: unknown, property = 'resizeTimeout'): num
     throw invalidProperty(property, `'${JSON.stringify(value)}' is not an ISO 8601 duration.`);
   if (ms < MIN_RESIZE_TIMEOUT_MS)
     throw invalidProperty(property, 'The resize timeout must be at least 5 minutes (PT5M).');
+  if (ms > MAX_DURATION_MS)
+    throw invalidProperty(
+      property,
+      'The resize timeout must be at most 10675199 days (P10675199DT2H48M5.4775807S), the largest duration Batch holds.',
+    );
   return ms;
 }
 
