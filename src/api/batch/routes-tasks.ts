@@ -76,7 +76,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: ApiDeps): void {
       maxResults: 1000,
       filterSchema: TASK_FILTER,
     });
-    const select = selectOf(request);
+    const select = selectOf(request, deps.specs, 'CloudTask');
     return select ? { ...page, value: page.value.map(select) } : page;
   });
 
@@ -89,7 +89,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: ApiDeps): void {
       'odata.metadata': `${ctx.accountUrl}/$metadata#tasks/@Element`,
       ...taskToWire(task, ctx.accountUrl),
     } as Record<string, unknown>;
-    const select = selectOf(request);
+    const select = selectOf(request, deps.specs, 'CloudTask');
     return select ? select(wire) : wire;
   });
 

@@ -37,6 +37,7 @@ export function normalizeError(err: unknown): unknown {
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new DomainError('invalid-input', 'InvalidRequestContent', (err as Error).message);
     case 'FST_ERR_BAD_URL':
+    case 'FST_ERR_MAX_PARAM_LENGTH':
     case 'FST_ERR_ASYNC_CONSTRAINT':
       return new DomainError('invalid-input', 'InvalidUri', 'The request URI is invalid.');
     default:

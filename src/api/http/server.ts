@@ -16,6 +16,7 @@ import { registerIdentityRoutes } from '../identity/routes.ts';
 import { registerPortalRoutes } from '../portal/routes.ts';
 import type { ApiDeps } from './context.ts';
 import { depthExceededAt, MAX_JSON_DEPTH } from './json-depth.ts';
+import { answerClientError, trackRequestLines } from './client-errors.ts';
 import { malformedJson, normalizeError, type WireError } from './errors.ts';
 import { registerObservability, requestLogger } from './observability.ts';
 import { surfaceOf } from './surface.ts';
@@ -63,7 +64,7 @@ function registerParsers(app: FastifyInstance): void {
   });
 }
 
-function wireErrorFor(deps: ApiDeps, request: FastifyRequest, err: unknown): WireError {
+function wireErrorFor(deps: ApiDeps, request: { url: string; id: string }, err: unknown): WireError {
   const now = deps.clock.now();
   switch (surfaceOf(request.url)) {
     case 'batch':
@@ -148,7 +149,16 @@ export function buildHttpServer(deps: ApiDeps, options: HttpServerOptions): Fast
     return503OnClosing: true,
     // ARM SDKs build `/{scope}/providers/...` from a scope that already starts with '/', sending '//subscriptions/...'.
     rewriteUrl: (req) => (req.url ?? '/').replace(/^\/{2,}/, '/'),
+    // A URL the router cannot decode (bad percent-encoding, an over-long id): the surface's envelope.
+    frameworkErrors: (error, request, reply) => {
+      void sendError(deps, request, reply, error);
+    },
+    // Requests Node's HTTP parser refuses (headers too large, malformed framing) never reach a route.
+    clientErrorHandler: (error, socket) => {
+      answerClientError(error, socket, (url, err) => wireErrorFor(deps, { url, id: randomUUID() }, err));
+    },
   }) as unknown as FastifyInstance;
+  app.server.on('secureConnection', trackRequestLines);
   registerParsers(app);
   app.addHook('onRequest', async (request, reply) => {
     const surface = surfaceOf(request.url);

@@ -11,6 +11,8 @@ export type { SpecViolation } from './violations.ts';
 interface LoadedSpec {
   url: string;
   definitions: ReadonlySet<string>;
+  /** The converted definitions, for their property names. */
+  schemas: Record<string, Json>;
 }
 
 type Compiled = { validate: ValidateFunction } | { violation: SpecViolation };
@@ -73,6 +75,17 @@ export class SpecValidator {
     return toViolation(compiled.validate.errors ?? []);
   }
 
+  /**
+   * The names of a definition's own top-level properties (what `$select` may name), or an empty list when the
+   * file or definition does not exist.
+   */
+  propertyNames(specFile: string, definition: string): string[] {
+    const spec = this.load(resolve(this.root, specFile));
+    const schema = spec?.schemas[definition];
+    const properties = isObject(schema) ? schema.properties : undefined;
+    return isObject(properties) ? Object.keys(properties) : [];
+  }
+
   private compile(specFile: string, definition: string): Compiled {
     const key = `${specFile}#${definition}`;
     let compiled = this.compiled.get(key);
@@ -117,7 +130,7 @@ export class SpecValidator {
     const { definitions, files } = convertDefinitions(JSON.parse(readFileSync(abs, 'utf8')) as Json);
     const url = pathToFileURL(abs).href;
     this.ajv.addSchema({ $id: url, definitions });
-    const spec: LoadedSpec = { url, definitions: new Set(Object.keys(definitions)) };
+    const spec: LoadedSpec = { url, definitions: new Set(Object.keys(definitions)), schemas: definitions };
     this.specs.set(abs, spec);
     // A file that is missing only matters if a compiled definition reaches it; ajv then reports it.
     for (const file of files) this.load(resolve(dirname(abs), decodeURIComponent(file)));

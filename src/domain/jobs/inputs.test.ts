@@ -8,7 +8,7 @@ const refusal = (e: unknown) =>
 
 /** Inputs Azure Batch refuses (issue 20 item 9), refused here with its code and the property named. */
 describe('task, job and pool inputs Batch refuses', () => {
-  test('requiredSlots above the pool taskSlotsPerNode: 400 naming requiredSlots, alone or in a collection', async () => {
+  test('requiredSlots above the pool taskSlotsPerNode, and an empty task collection: 400 naming the property', async () => {
     const w = await world();
     await w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('p', 0, { taskSlotsPerNode: 2 }));
     await w.jobs.add(w.account, { id: 'j', poolInfo: { poolId: 'p' } });
@@ -23,6 +23,11 @@ describe('task, job and pool inputs Batch refuses', () => {
     assert.deepEqual(
       results.map((r) => (r.status === 'success' ? r.task.id : `${r.taskId} ${refusal(r.error)}`)),
       ['big InvalidPropertyValue requiredSlots', 'ok'],
+    );
+    await assert.rejects(
+      w.tasks.addCollection(w.account.name, 'j', []),
+      (e) => refusal(e) === 'InvalidPropertyValue value',
+      'an empty collection',
     );
     // A job whose pool does not exist yet takes any slot count (the pool may come with enough).
     await w.jobs.add(w.account, { id: 'later', poolInfo: { poolId: 'not-yet' } });

@@ -128,6 +128,8 @@ export class TaskService {
     jobId: string,
     bodies: Record<string, unknown>[],
   ): Promise<TaskAddResult[]> {
+    if (bodies.length === 0)
+      throw invalidProperty('value', 'A task collection must hold 1 to 100 tasks; this one holds none.');
     const { results } = await this.ctx.store.transaction((tx) => this.addIn(tx, account, jobId, bodies));
     if (results.some((r) => r.status === 'success')) this.onWork();
     return results;
