@@ -60,6 +60,13 @@ function resizeError(code: string, message: string, values?: Record<string, stri
   };
 }
 
+/** Whether the pool lacks live nodes of either kind. */
+function growing(pool: PoolRecord, nodes: NodeRecord[]): boolean {
+  const live = (dedicated: boolean) =>
+    nodes.filter((n) => n.isDedicated === dedicated && n.state !== 'leavingpool').length;
+  return live(true) < pool.targetDedicatedNodes || live(false) < pool.targetLowPriorityNodes;
+}
+
 const hasCode = (pool: PoolRecord, code: string) => pool.resizeErrors.some((e) => e.code === code);
 
 /**
@@ -122,7 +129,8 @@ export class PoolSizer {
         ),
       ]);
     } else {
-      const room = await this.roomFor(tx, pool, budget);
+      // The account's core usage is read only when the pool has nodes to gain.
+      const room = growing(pool, nodes) ? await this.roomFor(tx, pool, budget) : () => ({ count: 0 });
       ({ nodes, pool: next } = this.resize(pool, nodes, now, mark, changedNodes, room));
     }
     // Nodes no host ever took need no clean-up: drop them now.
