@@ -133,6 +133,10 @@ describe('inputs Batch refuses', () => {
     assert.equal(typeof parsed.message?.value, 'string');
   });
 
+  test('a 5,000-character pool id: 404 PoolNotFound, not 501', async () => {
+    await assert.rejects(batch.pool.get('p'.repeat(5000)), failsWith(404, 'PoolNotFound'));
+  });
+
   test('oversized headers (431) and broken framing (400) in the surface envelope, not the framework body', async () => {
     const origin = new URL(server.connection.batchUrl);
     const big = `x-pad: ${'a'.repeat(20_000)}\r\n`;

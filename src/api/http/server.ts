@@ -140,7 +140,9 @@ export function buildHttpServer(deps: ApiDeps, options: HttpServerOptions): Fast
   const app = Fastify({
     https: { key: options.tls.key, cert: options.tls.cert },
     bodyLimit: deps.config.bodyLimit,
-    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 2048 },
+    // A path parameter may be as long as a request line Node accepts (16 KiB of headers), so an over-long id
+    // reaches its route and gets that route's answer (a 5,000-character pool id: 404 PoolNotFound).
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 16_384 },
     loggerInstance: deps.logger,
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
