@@ -11,6 +11,7 @@ export type ErrorCategory =
   | 'precondition-failed'
   | 'not-modified'
   | 'not-implemented'
+  | 'method-not-allowed'
   | 'too-large';
 
 export interface ErrorDetail {

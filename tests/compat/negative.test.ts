@@ -199,6 +199,18 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
     );
   });
 
+  test('a verb a known ARM path does not serve → 405 MethodNotAllowed in the ARM envelope, not 501', async () => {
+    for (const method of ['POST', 'PROPFIND']) {
+      const r = await arm(`/resourcegroups/${c.resourceGroup}?api-version=2021-04-01`, { method });
+      assert.equal(r.status, 405, method);
+      assert.equal(armCode(r), 'MethodNotAllowed');
+    }
+    const unknown = await arm('/providers/Microsoft.Fake/widgets?api-version=2021-04-01', {
+      method: 'PROPFIND',
+    });
+    assert.equal(unknown.status, 501);
+  });
+
   test('malformed JSON → 400 InvalidRequestContent', async () => {
     const r = await arm('/resourcegroups/bad-json?api-version=2021-04-01', {
       method: 'PUT',

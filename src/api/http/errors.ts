@@ -16,6 +16,7 @@ export const CATEGORY_STATUS: Record<ErrorCategory, number> = {
   'precondition-failed': 412,
   'not-modified': 304,
   'not-implemented': 501,
+  'method-not-allowed': 405,
   'too-large': 413,
 };
 

@@ -161,6 +161,9 @@ export function buildHttpServer(deps: ApiDeps, options: HttpServerOptions): Fast
     },
   }) as unknown as FastifyInstance;
   app.server.on('secureConnection', trackRequestLines);
+  // WebDAV verbs are routed too, so a known path answers them with its surface's 405 rather than a framework 404.
+  for (const verb of ['PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'SEARCH', 'REPORT'])
+    if (!app.supportedMethods.includes(verb)) app.addHttpMethod(verb, { hasBody: true });
   registerParsers(app);
   app.addHook('onRequest', async (request, reply) => {
     const surface = surfaceOf(request.url);
