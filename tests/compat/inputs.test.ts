@@ -129,8 +129,19 @@ describe('inputs Batch refuses', () => {
     });
     assert.equal(status, 400);
     const parsed = JSON.parse(body) as { code?: string; message?: { value?: string }; error?: unknown };
-    assert.equal(parsed.code, 'InvalidUri', body);
+    assert.equal(parsed.code, 'RequestUrlFailedToParse', body);
     assert.equal(typeof parsed.message?.value, 'string');
+  });
+
+  test('a verb Batch does not use (PROPFIND): 400 InvalidHttpVerb', async () => {
+    const c = server.connection;
+    const token = (await credentialFor(c).getToken('https://batch.core.windows.net//.default')).token;
+    const res = await fetch(`${c.batchUrl}/pools?api-version=2024-02-01.19.0`, {
+      method: 'PROPFIND',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as { code?: string }).code, 'InvalidHttpVerb');
   });
 
   test('a 5,000-character pool id: 404 PoolNotFound, not 501', async () => {

@@ -83,6 +83,9 @@ function accountNameFor(
   return { name: shared?.[1] ?? deps.config.defaultBatchAccount, rest: path.replace(/^\/+/, '') };
 }
 
+/** The verbs the Batch REST API uses; any other is 400 InvalidHttpVerb (Batch Status and Error Codes). */
+const BATCH_VERBS = ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'];
+
 function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
   return (scope: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void => {
     scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -127,6 +130,12 @@ function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
     registerScheduleRoutes(scope, deps);
     registerTaskRoutes(scope, deps);
     const unimplemented = (request: FastifyRequest) => {
+      if (!BATCH_VERBS.includes(request.method))
+        throw new DomainError(
+          'invalid-input',
+          'InvalidHttpVerb',
+          `The HTTP verb '${request.method}' specified was not recognized by the server.`,
+        );
       throw new DomainError(
         'not-implemented',
         'NotImplemented',
