@@ -133,15 +133,22 @@ describe('inputs Batch refuses', () => {
     assert.equal(typeof parsed.message?.value, 'string');
   });
 
-  test('a verb Batch does not use (PROPFIND): 400 InvalidHttpVerb', async () => {
+  test('verbs: one Batch never uses is 400 InvalidHttpVerb, one the path does not serve 405 UnsupportedHttpVerb', async () => {
     const c = server.connection;
     const token = (await credentialFor(c).getToken('https://batch.core.windows.net//.default')).token;
-    const res = await fetch(`${c.batchUrl}/pools?api-version=2024-02-01.19.0`, {
-      method: 'PROPFIND',
-      headers: { authorization: `Bearer ${token}` },
-    });
-    assert.equal(res.status, 400);
-    assert.equal(((await res.json()) as { code?: string }).code, 'InvalidHttpVerb');
+    const send = async (method: string, path: string) => {
+      const res = await fetch(`${c.batchUrl}${path}?api-version=2024-02-01.19.0`, {
+        method,
+        headers: { authorization: `Bearer ${token}` },
+      });
+      return [res.status, ((await res.json()) as { code?: string }).code];
+    };
+    assert.deepEqual(await send('PROPFIND', '/pools'), [400, 'InvalidHttpVerb']);
+    assert.deepEqual(await send('PUT', '/pools'), [405, 'UnsupportedHttpVerb']);
+    assert.deepEqual(await send('PATCH', '/jobs/j/tasks'), [405, 'UnsupportedHttpVerb']);
+    // An operation Batch has and Lazurite does not (File_DeleteFromTask) stays 501, naming it.
+    const [status, code] = await send('DELETE', '/jobs/j/tasks/fits/files/wd/out.txt');
+    assert.deepEqual([status, code], [501, 'NotImplemented']);
   });
 
   test('a 5,000-character pool id: 404 PoolNotFound, not 501', async () => {

@@ -9,7 +9,7 @@ import type { BatchRequestContext } from './surface.ts';
 
 export const BATCH_SPEC = 'batch/data-plane/Microsoft.Batch/stable/2022-10-01.16.0/BatchService.json';
 /** The newest BatchService.json in specs/: `$select` may name properties that only newer versions have. */
-const NEWEST_BATCH_SPEC = 'batch/data-plane/Microsoft.Batch/stable/2024-02-01.19.0/BatchService.json';
+export const NEWEST_BATCH_SPEC = 'batch/data-plane/Microsoft.Batch/stable/2024-02-01.19.0/BatchService.json';
 
 export function contextOf(request: FastifyRequest): BatchRequestContext {
   if (!request.batch)

@@ -38,6 +38,7 @@ export class SpecValidator {
   private readonly ajv: Ajv;
   private readonly specs = new Map<string, LoadedSpec | undefined>();
   private readonly compiled = new Map<string, Compiled>();
+  private readonly operations = new Map<string, { pattern: RegExp; verbs: string[] }[]>();
 
   /** @param specsRoot absolute path of the `specs/` folder (the one containing `specification/`). */
   constructor(specsRoot: string) {
@@ -73,6 +74,20 @@ export class SpecValidator {
     if ('violation' in compiled) return compiled.violation;
     if (compiled.validate(withoutNullProperties(body))) return undefined;
     return toViolation(compiled.validate.errors ?? []);
+  }
+
+  /**
+   * The verbs (upper case) a swagger file's `paths` serve at a concrete request path, from the first path template
+   * that matches it (`{param}` is one segment; a `{...Path}` parameter, such as `filePath`, may span several); an
+   * empty list when no template matches or the file does not exist.
+   */
+  operationVerbs(specFile: string, path: string): string[] {
+    let operations = this.operations.get(specFile);
+    if (operations === undefined) {
+      operations = readOperations(resolve(this.root, specFile));
+      this.operations.set(specFile, operations);
+    }
+    return operations.find((o) => o.pattern.test(path))?.verbs ?? [];
   }
 
   /**
@@ -136,6 +151,26 @@ export class SpecValidator {
     for (const file of files) this.load(resolve(dirname(abs), decodeURIComponent(file)));
     return spec;
   }
+}
+
+/** A swagger file's `paths` as patterns over concrete request paths, with the verbs each serves. */
+function readOperations(abs: string): { pattern: RegExp; verbs: string[] }[] {
+  if (!existsSync(abs)) return [];
+  const paths = (JSON.parse(readFileSync(abs, 'utf8')) as { paths?: Record<string, Record<string, unknown>> })
+    .paths;
+  return Object.entries(paths ?? {}).map(([template, ops]) => {
+    const source = template
+      .split(/(\{[^}]+\})/)
+      .map((part) =>
+        part.startsWith('{')
+          ? /path\}$/i.test(part)
+            ? '.+'
+            : '[^/]+'
+          : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+      )
+      .join('');
+    return { pattern: new RegExp(`^${source}/?$`, 'i'), verbs: Object.keys(ops).map((v) => v.toUpperCase()) };
+  });
 }
 
 /** One JSON-pointer segment, escaped for use in a URI fragment. */
