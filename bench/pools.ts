@@ -20,6 +20,7 @@ import type { Caller } from '../src/domain/authorization/access.ts';
 import { WELL_KNOWN, seedWellKnownEnvironment } from '../src/domain/environment/well-known.ts';
 import { PoolService } from '../src/domain/pools/pools.ts';
 import { loadConfig } from '../src/config/config.ts';
+import { DEFAULT_QUOTAS } from '../src/domain/accounts/quotas.ts';
 import { systemClock } from '../src/platform/clock.ts';
 import { createLogger } from '../src/platform/logger.ts';
 import { poolsRuntime } from '../src/pools-runtime.ts';
@@ -113,6 +114,8 @@ async function runPool(options: {
     store: await openSqliteStore(join(options.dir, 'state.db')),
     clock: systemClock,
     ids: randomIds,
+    // Pools of thousands of nodes: no core quota in the way.
+    quotas: () => ({ ...DEFAULT_QUOTAS, dedicatedCores: 1e9, lowPriorityCores: 1e9 }),
   };
   await seedWellKnownEnvironment(ctx);
   const account = (await ctx.store.transaction((tx) =>

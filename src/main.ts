@@ -9,6 +9,7 @@ import { buildHttpServer } from './api/http/server.ts';
 import { SpecValidator } from './api/spec/validator.ts';
 import type { Config } from './config/config.ts';
 import { BatchAccountService } from './domain/accounts/batch-accounts.ts';
+import { quotasFor } from './domain/accounts/quotas.ts';
 import { RoleAssignmentService } from './domain/authorization/assignments.ts';
 import type { DomainContext } from './domain/context.ts';
 import { WELL_KNOWN, seedWellKnownEnvironment } from './domain/environment/well-known.ts';
@@ -194,7 +195,8 @@ export async function startLazurite(
   const store: Store = await openStateStore(config);
   let app: FastifyInstance | undefined;
   try {
-    const ctx: DomainContext = { store, clock, ids };
+    const quotas = (account: string) => quotasFor(config.accountQuotas, account);
+    const ctx: DomainContext = { store, clock, ids, quotas };
     await seedStore(ctx, logger);
     const regions = regionStoresFor(config);
     const baseImages = baseImageServiceFor(config, ctx, regions);

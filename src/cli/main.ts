@@ -43,6 +43,10 @@ common(
     .option(
       '--replica-capacity <n>',
       'concurrent node hydrations per image replica (env LAZURITE_REPLICA_CAPACITY)',
+    )
+    .option(
+      '--account-quotas <list>',
+      'Batch account quotas, e.g. lazurite.dedicatedCores=1000,*.pools=200 (env LAZURITE_ACCOUNT_QUOTAS)',
     ),
 ).action(
   async (opts: {
@@ -53,6 +57,7 @@ common(
     logLevel?: string;
     nodeBackend?: string;
     replicaCapacity?: string;
+    accountQuotas?: string;
   }) => {
     const config = loadConfig(opts);
     const server = await startLazurite(config);

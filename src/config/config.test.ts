@@ -12,3 +12,14 @@ test('flags override environment, which overrides defaults', () => {
   assert.throws(() => loadConfig({ port: 'x' }, {}), ConfigError);
   assert.throws(() => loadConfig({ logLevel: 'loud' }, {}), ConfigError);
 });
+
+test('account quotas: account.quota=n pairs, `*` for every account, refused when malformed', () => {
+  const c = loadConfig({ accountQuotas: 'Lazurite.dedicatedCores=1000, *.pools=7,lazurite.POOLS=3' }, {});
+  assert.deepEqual(c.accountQuotas, { lazurite: { dedicatedCores: 1000, pools: 3 }, '*': { pools: 7 } });
+  assert.deepEqual(loadConfig({}, { LAZURITE_ACCOUNT_QUOTAS: 'a.lowPriorityCores=0' }).accountQuotas, {
+    a: { lowPriorityCores: 0 },
+  });
+  assert.deepEqual(loadConfig({}, {}).accountQuotas, {});
+  for (const bad of ['lazurite.cores=5', 'lazurite.pools=-1', 'pools=5', 'lazurite.pools=x'])
+    assert.throws(() => loadConfig({ accountQuotas: bad }, {}), ConfigError, bad);
+});

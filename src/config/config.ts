@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { QUOTA_NAMES, type QuotaOverrides } from '../domain/accounts/quotas.ts';
 import type { LogLevel } from '../platform/logger.ts';
 
 /** Everything the server can be told at start. Only this module reads process.env. */
@@ -30,6 +31,8 @@ export interface Config {
   /** Modelled durations of the simulated backend, ms. */
   /** Blob storage accounts Batch accounts may name as auto-storage (LAZURITE_STORAGE_ACCOUNTS, JSON). */
   storageAccounts: Record<string, { blobEndpoint: string; key: string }>;
+  /** Batch account quotas that differ from the defaults, per account name or `*` (--account-quotas). */
+  accountQuotas: QuotaOverrides;
   /** How long preempted low-priority capacity stays away (LAZURITE_PREEMPTION_RECOVERY_SECONDS). */
   preemptionRecoveryMs: number;
   /**
@@ -69,6 +72,7 @@ export interface ConfigFlags {
   logLevel?: string | undefined;
   nodeBackend?: string | undefined;
   replicaCapacity?: string | number | undefined;
+  accountQuotas?: string | undefined;
 }
 
 const LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -129,6 +133,26 @@ function parseStorageAccounts(
   return out;
 }
 
+/**
+ * `account.quota=n,...` → overrides: `lazurite.dedicatedCores=1000,*.pools=200` (quota names as in
+ * AccountQuotas; `*` is every account not named). Blank entries are ignored.
+ */
+export function parseAccountQuotas(value: string | undefined): QuotaOverrides {
+  const out: QuotaOverrides = {};
+  for (const part of (value ?? '').split(',')) {
+    if (part.trim() === '') continue;
+    const m = /^\s*([A-Za-z0-9*]+)\.(\w+)\s*=\s*(\d+)\s*$/.exec(part);
+    const quota = QUOTA_NAMES.find((q) => q.toLowerCase() === m?.[2]?.toLowerCase());
+    if (!m?.[1] || !m[3] || quota === undefined)
+      throw new ConfigError(
+        `invalid account quota '${part}' (expected account.quota=n, quota one of ${QUOTA_NAMES.join(', ')})`,
+      );
+    const account = m[1].toLowerCase();
+    out[account] = { ...out[account], [quota]: Number(m[3]) };
+  }
+  return out;
+}
+
 /** Real sandboxes need Linux and root; elsewhere the simulated backend is the default. */
 function parseBackend(value: string | undefined): 'local' | 'simulated' | 'remote' {
   if (value === undefined || value === '') {
@@ -168,6 +192,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     ),
     metricsToken: env.LAZURITE_METRICS_TOKEN === '' ? undefined : env.LAZURITE_METRICS_TOKEN,
     storageAccounts: parseStorageAccounts(env.LAZURITE_STORAGE_ACCOUNTS),
+    accountQuotas: parseAccountQuotas(flags.accountQuotas ?? env.LAZURITE_ACCOUNT_QUOTAS),
     preemptionRecoveryMs:
       parsePositive(env.LAZURITE_PREEMPTION_RECOVERY_SECONDS ?? 60, 'preemption recovery seconds') * 1000,
     authFailures: {

@@ -14,7 +14,8 @@ export type ErrorCategory =
   | 'too-large'
   | 'throttled'
   | 'unavailable'
-  | 'range-not-satisfiable';
+  | 'range-not-satisfiable'
+  | 'method-not-allowed';
 
 export interface ErrorDetail {
   code: string;

@@ -109,4 +109,34 @@ describe('autoscale', () => {
     );
     await assert.rejects(batch.pool.get('bad'), failsWith(404, 'PoolNotFound'));
   });
+
+  test('formulas nested thousands deep: AutoScalingFormulaSyntaxError on add, enable and evaluate', async () => {
+    const parens = `$TargetDedicatedNodes = ${'('.repeat(4000)}1${')'.repeat(4000)};`;
+    const minus = `$TargetDedicatedNodes = ${'-'.repeat(8000)}1;`;
+    const spec: Record<string, unknown> = { ...tinyPoolSpec('deep', 0), enableAutoScale: true };
+    delete spec.targetDedicatedNodes;
+    for (const formula of [parens, minus])
+      await assert.rejects(
+        batch.pool.add({
+          ...spec,
+          autoScaleFormula: formula,
+        } as unknown as BatchServiceModels.PoolAddParameter),
+        failsWith(400, 'AutoScalingFormulaSyntaxError'),
+      );
+    await batch.pool.add({
+      ...spec,
+      autoScaleFormula: '$TargetDedicatedNodes = 0;',
+    } as unknown as BatchServiceModels.PoolAddParameter);
+    for (const formula of [parens, minus]) {
+      await assert.rejects(
+        batch.pool.evaluateAutoScale('deep', formula),
+        failsWith(400, 'AutoScalingFormulaSyntaxError'),
+      );
+      await assert.rejects(
+        batch.pool.enableAutoScale('deep', { autoScaleFormula: formula }),
+        failsWith(400, 'AutoScalingFormulaSyntaxError'),
+      );
+    }
+    await batch.pool.deleteMethod('deep');
+  });
 });

@@ -200,6 +200,18 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
     );
   });
 
+  test('a verb a known ARM path does not serve → 405 MethodNotAllowed in the ARM envelope, not 501', async () => {
+    for (const method of ['POST', 'PROPFIND']) {
+      const r = await arm(`/resourcegroups/${c.resourceGroup}?api-version=2021-04-01`, { method });
+      assert.equal(r.status, 405, method);
+      assert.equal(armCode(r), 'MethodNotAllowed');
+    }
+    const unknown = await arm('/providers/Microsoft.Fake/widgets?api-version=2021-04-01', {
+      method: 'PROPFIND',
+    });
+    assert.equal(unknown.status, 501);
+  });
+
   test('malformed JSON → 400 InvalidRequestContent', async () => {
     const r = await arm('/resourcegroups/bad-json?api-version=2021-04-01', {
       method: 'PUT',
@@ -207,6 +219,31 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
     });
     assert.equal(r.status, 400);
     assert.equal(armCode(r), 'InvalidRequestContent');
+  });
+
+  test("JSON nested 50,000 levels deep → the surface's 400, not a stack overflow", async () => {
+    const deep = (levels: number) => `${'{"a":'.repeat(levels)}"x"${'}'.repeat(levels)}`;
+    for (const levels of [9_000, 50_000]) {
+      const r = await arm('/resourcegroups/deep-tags?api-version=2021-04-01', {
+        method: 'PUT',
+        body: `{"location":"westeurope","tags":${deep(levels)}}`,
+      });
+      assert.equal(r.status, 400);
+      assert.equal(armCode(r), 'InvalidRequestContent');
+      assert.match((r.body.error as { message: string }).message, /MaxDepth of 64/);
+    }
+    // @azure/batch types metadata values as strings, so the deep pool body goes out raw with a Batch token.
+    const batchToken = (await credentialFor(c).getToken('https://batch.core.windows.net//.default')).token;
+    const b = await call(`${c.batchUrl}/pools?api-version=2024-02-01.19.0`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${batchToken}`,
+        'content-type': 'application/json; odata=minimalmetadata',
+      },
+      body: `{"id":"deep","vmSize":"standard_a1_v2","metadata":[{"name":"m","value":${deep(20_000)}}]}`,
+    });
+    assert.equal(b.status, 400);
+    assert.equal(b.body.code, 'InvalidRequestBody');
   });
 
   test('missing required property → 400 naming the field', async () => {

@@ -1,3 +1,4 @@
+import { quotasFor } from '../../domain/accounts/quotas.ts';
 import { invalidInput } from '../../domain/errors.ts';
 import { requireKnownLocation } from '../../domain/locations.ts';
 import type { ApiDeps } from '../http/context.ts';
@@ -26,7 +27,8 @@ function deletionPoll(deps: ApiDeps, path: string, query: Record<string, unknown
 function accountRoutes(deps: ApiDeps): ArmRoute[] {
   const svc = deps.batchAccounts;
   const host = () => new URL(deps.publicOrigin()).host;
-  const wire = (a: Parameters<typeof batchAccountToWire>[0]) => batchAccountToWire(a, host());
+  const wire = (a: Parameters<typeof batchAccountToWire>[0]) =>
+    batchAccountToWire(a, host(), quotasFor(deps.config.accountQuotas, a.name));
   return [
     {
       method: 'PUT',

@@ -24,7 +24,6 @@ const ARM_THROTTLED = {
 };
 
 const ARM_AUDIENCES = [RESOURCES.management, RESOURCES.managementClassic];
-const METHODS = ['GET', 'PUT', 'PATCH', 'DELETE', 'POST', 'HEAD'] as const;
 
 function notImplemented(method: string, path: string): DomainError {
   return new DomainError(
@@ -84,9 +83,9 @@ export function registerArmSurface(app: FastifyInstance, deps: ApiDeps, origins:
     if ('route' in found) labelRoute(request, found.route.pattern);
     if ('methods' in found) {
       throw new DomainError(
-        'not-implemented',
+        'method-not-allowed',
         'MethodNotAllowed',
-        `The requested method '${request.method}' is not allowed for '${path}'; allowed: ${found.methods.join(', ')}.`,
+        `The requested resource does not support http method '${request.method}'; it supports ${[...new Set(found.methods)].join(', ')}.`,
       );
     }
     const audiences = [...ARM_AUDIENCES, ...origins().map((o) => `${o}/`)];
@@ -103,6 +102,7 @@ export function registerArmSurface(app: FastifyInstance, deps: ApiDeps, origins:
     await sendArm(reply, res);
   };
   for (const root of ['/subscriptions', '/subscriptions/*', '/providers/*', '/tenants']) {
-    app.route({ method: [...METHODS], url: root, handler: dispatch });
+    // Every verb Fastify knows: one a known path does not serve (POST on a resource group, PROPFIND) is 405.
+    app.all(root, dispatch);
   }
 }

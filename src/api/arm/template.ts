@@ -1,5 +1,9 @@
 import { createHash } from 'node:crypto';
 import { invalidInput } from '../../domain/errors.ts';
+import { depthExceededAt, MAX_JSON_DEPTH } from '../http/json-depth.ts';
+
+/** How deep template function calls may nest (each level is a frame of the evaluator). */
+export const MAX_EXPRESSION_DEPTH = 64;
 
 /** What template expressions can see: the deployment's scope and its evaluated parameters and variables. */
 export interface TemplateScope {
@@ -47,6 +51,10 @@ function uniqueString(args: unknown[]): string {
 
 type Token = { kind: 'ident' | 'string' | 'number' | 'punct'; text: string };
 
+// Sticky: matched where the tokenizer stands, without copying the rest of the expression each time.
+const NUMBER = /-?\d+/y;
+const IDENT = /[A-Za-z_]\w*/y;
+
 function tokenize(src: string): Token[] {
   const out: Token[] = [];
   let i = 0;
@@ -66,11 +74,13 @@ function tokenize(src: string): Token[] {
       i++;
       out.push({ kind: 'string', text: s });
     } else if (/[-\d]/.test(c)) {
-      const m = /^-?\d+/.exec(src.slice(i))?.[0] ?? c;
+      NUMBER.lastIndex = i;
+      const m = NUMBER.exec(src)?.[0] ?? c;
       out.push({ kind: 'number', text: m });
       i += m.length;
     } else {
-      const m = /^[A-Za-z_][\w]*/.exec(src.slice(i))?.[0];
+      IDENT.lastIndex = i;
+      const m = IDENT.exec(src)?.[0];
       if (!m)
         throw invalidInput(
           'InvalidTemplate',
@@ -171,7 +181,7 @@ function call(name: string, args: unknown[], scope: TemplateScope): unknown {
     case 'createarray':
       return args;
     case 'json':
-      return JSON.parse(s(0)) as unknown;
+      return parseJsonArgument(s(0));
     default:
       throw invalidInput(
         'InvalidTemplate',
@@ -181,8 +191,28 @@ function call(name: string, args: unknown[], scope: TemplateScope): unknown {
   }
 }
 
+/** json(): the argument parsed, refused as InvalidTemplate when it is not JSON or nests too deeply. */
+function parseJsonArgument(text: string): unknown {
+  if (depthExceededAt(text) >= 0)
+    throw invalidInput(
+      'InvalidTemplate',
+      `The argument of json() nests deeper than ${String(MAX_JSON_DEPTH)} levels.`,
+      'properties.template',
+    );
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw invalidInput(
+      'InvalidTemplate',
+      `The argument of json() is not valid JSON: ${(err as Error).message}`,
+      'properties.template',
+    );
+  }
+}
+
 class Evaluator {
   private i = 0;
+  private depth = 0;
   private readonly tokens: Token[];
   private readonly scope: TemplateScope;
   constructor(tokens: Token[], scope: TemplateScope) {
@@ -192,7 +222,23 @@ class Evaluator {
   private peek(text: string): boolean {
     return this.tokens[this.i]?.kind === 'punct' && this.tokens[this.i]?.text === text;
   }
+  /** One expression, one nesting level deeper; past MAX_EXPRESSION_DEPTH the template is refused. */
   expr(): unknown {
+    if (this.depth >= MAX_EXPRESSION_DEPTH)
+      throw invalidInput(
+        'InvalidTemplate',
+        `A template expression nests deeper than ${String(MAX_EXPRESSION_DEPTH)} levels.`,
+        'properties.template',
+      );
+    this.depth++;
+    try {
+      return this.term();
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private term(): unknown {
     const t = this.tokens[this.i++];
     if (!t) throw invalidInput('InvalidTemplate', 'A template expression ends early.', 'properties.template');
     let value: unknown;

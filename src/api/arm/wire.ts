@@ -1,3 +1,4 @@
+import { DEFAULT_QUOTAS, type AccountQuotas } from '../../domain/accounts/quotas.ts';
 import type { RoleDefinition } from '../../domain/authorization/roles.ts';
 import { REGIONS } from '../../domain/locations.ts';
 import type { ProviderView } from '../../domain/resources/resources.ts';
@@ -135,7 +136,11 @@ export function roleDefinitionToWire(scope: string, r: RoleDefinition) {
 }
 
 /** BatchManagement BatchAccount (2023-11-01). `host` is host[:port] as clients reach this server. */
-export function batchAccountToWire(a: BatchAccountRecord, host: string) {
+export function batchAccountToWire(
+  a: BatchAccountRecord,
+  host: string,
+  quotas: AccountQuotas = DEFAULT_QUOTAS,
+) {
   const id = `/subscriptions/${a.subscriptionId}/resourceGroups/${a.resourceGroup}/providers/Microsoft.Batch/batchAccounts/${a.name}`;
   const { identity, ...kept } = a.extra;
   return {
@@ -158,11 +163,11 @@ export function batchAccountToWire(a: BatchAccountRecord, host: string) {
       encryption: { keySource: 'Microsoft.Batch' },
       ...kept,
       dedicatedCoreQuotaPerVMFamilyEnforced: false,
-      dedicatedCoreQuota: a.poolAllocationMode === 'BatchService' ? 500 : undefined,
-      lowPriorityCoreQuota: a.poolAllocationMode === 'BatchService' ? 500 : undefined,
+      dedicatedCoreQuota: a.poolAllocationMode === 'BatchService' ? quotas.dedicatedCores : undefined,
+      lowPriorityCoreQuota: a.poolAllocationMode === 'BatchService' ? quotas.lowPriorityCores : undefined,
       dedicatedCoreQuotaPerVMFamily: [],
-      poolQuota: 100,
-      activeJobAndJobScheduleQuota: 300,
+      poolQuota: quotas.pools,
+      activeJobAndJobScheduleQuota: quotas.activeJobsAndSchedules,
       allowedAuthenticationModes: a.allowedAuthenticationModes,
     },
   };

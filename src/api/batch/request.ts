@@ -2,9 +2,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Conditions } from '../../domain/pools/conditions.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { SpecValidator } from '../spec/validator.ts';
+import { queryParameterError } from './listing.ts';
+import { QueryError } from './odata/errors.ts';
+import { applySelect, parseSelect } from './odata/select.ts';
 import type { BatchRequestContext } from './surface.ts';
 
 export const BATCH_SPEC = 'batch/data-plane/Microsoft.Batch/stable/2022-10-01.16.0/BatchService.json';
+/** The newest BatchService.json in specs/: `$select` may name properties that only newer versions have. */
+export const NEWEST_BATCH_SPEC = 'batch/data-plane/Microsoft.Batch/stable/2024-02-01.19.0/BatchService.json';
 
 export function contextOf(request: FastifyRequest): BatchRequestContext {
   if (!request.batch)
@@ -75,14 +80,27 @@ export function entityHeaders(
   if (url !== undefined) void reply.header('DataServiceId', url);
 }
 
-/** `$select=a,b`: only those top-level properties. */
+/**
+ * `$select=a,b`: only those top-level properties of the BatchService.json `definition` (CloudPool, CloudJob, …);
+ * a name the entity does not have is Batch's 400 InvalidQueryParameterValue.
+ */
 export function selectOf(
   request: FastifyRequest,
+  specs: SpecValidator,
+  definition: string,
 ): ((wire: Record<string, unknown>) => Record<string, unknown>) | undefined {
   const raw = (request.query as Record<string, string | undefined>).$select;
-  if (raw === undefined || raw.trim() === '') return undefined;
-  const names = raw.split(',').map((s) => s.trim().toLowerCase());
-  return (wire) => Object.fromEntries(Object.entries(wire).filter(([k]) => names.includes(k.toLowerCase())));
+  let selected: string[] | undefined;
+  try {
+    const names = [BATCH_SPEC, NEWEST_BATCH_SPEC].flatMap((f) => specs.propertyNames(f, definition));
+    selected = parseSelect(raw, [...new Set(names)]);
+  } catch (err) {
+    if (err instanceof QueryError) throw queryParameterError(err, raw ?? '');
+    throw err;
+  }
+  if (selected === undefined) return undefined;
+  const keep = selected;
+  return (wire) => applySelect(wire, keep);
 }
 
 /**

@@ -38,7 +38,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: ApiDeps): void {
       maxResults: 1000,
       filterSchema: JOB_FILTER,
     });
-    const select = selectOf(request);
+    const select = selectOf(request, deps.specs, 'CloudJob');
     return select ? { ...page, value: page.value.map(select) } : page;
   });
 
@@ -50,7 +50,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: ApiDeps): void {
       'odata.metadata': `${ctx.accountUrl}/$metadata#jobs/@Element`,
       ...jobToWire(job, ctx.accountUrl),
     } as Record<string, unknown>;
-    const select = selectOf(request);
+    const select = selectOf(request, deps.specs, 'CloudJob');
     return select ? select(wire) : wire;
   });
 

@@ -35,7 +35,7 @@ export function registerNodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
       maxResults: 1000,
       filterSchema: NODE_FILTER,
     });
-    const select = selectOf(request);
+    const select = selectOf(request, deps.specs, 'ComputeNode');
     return select ? { ...page, value: page.value.map(select) } : page;
   });
 
@@ -50,7 +50,7 @@ export function registerNodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
       'odata.metadata': `${ctx.accountUrl}/$metadata#nodes/@Element`,
       ...nodeToWire(node, pool, ctx.accountUrl, deps.nodeBackendKind, tasks),
     } as Record<string, unknown>;
-    const select = selectOf(request);
+    const select = selectOf(request, deps.specs, 'ComputeNode');
     return select ? select(wire) : wire;
   });
 

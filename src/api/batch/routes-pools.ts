@@ -50,7 +50,7 @@ export function registerPoolRoutes(app: FastifyInstance, deps: ApiDeps): void {
       maxResults: 1000,
       filterSchema: POOL_FILTER,
     });
-    const select = selectOf(request);
+    const select = selectOf(request, deps.specs, 'CloudPool');
     return select ? { ...page, value: page.value.map(select) } : page;
   });
 
@@ -68,7 +68,7 @@ export function registerPoolRoutes(app: FastifyInstance, deps: ApiDeps): void {
         ...poolToWire(pool, nodes, ctx.accountUrl),
         ...(stats ? { stats: poolStatsToWire(pool, nodes, ctx.accountUrl, deps.clock.now()) } : {}),
       };
-      const select = selectOf(request);
+      const select = selectOf(request, deps.specs, 'CloudPool');
       return select ? select(wire) : wire;
     },
   });

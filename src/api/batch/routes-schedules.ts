@@ -62,7 +62,7 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ApiDeps): voi
       maxResults: 1000,
       filterSchema: SCHEDULE_FILTER,
     });
-    const select = selectOf(request);
+    const select = selectOf(request, deps.specs, 'CloudJobSchedule');
     return select ? { ...page, value: page.value.map(select) } : page;
   });
 
@@ -74,7 +74,7 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ApiDeps): voi
       'odata.metadata': `${ctx.accountUrl}/$metadata#jobschedules/@Element`,
       ...scheduleToWire(s, ctx.accountUrl),
     } as Record<string, unknown>;
-    const select = selectOf(request);
+    const select = selectOf(request, deps.specs, 'CloudJobSchedule');
     return select ? select(wire) : wire;
   });
 
@@ -87,7 +87,7 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ApiDeps): voi
       maxResults: 1000,
       filterSchema: { id: 'string', state: 'enum', creationTime: 'date' },
     });
-    const select = selectOf(request);
+    const select = selectOf(request, deps.specs, 'CloudJob');
     return select ? { ...page, value: page.value.map(select) } : page;
   });
 

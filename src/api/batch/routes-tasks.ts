@@ -77,7 +77,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: ApiDeps): void {
       maxResults: 1000,
       filterSchema: TASK_FILTER,
     });
-    const select = selectOf(request);
+    const select = selectOf(request, deps.specs, 'CloudTask');
     return select ? { ...page, value: page.value.map(select) } : page;
   });
 
@@ -90,7 +90,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: ApiDeps): void {
       'odata.metadata': `${ctx.accountUrl}/$metadata#tasks/@Element`,
       ...taskToWire(task, ctx.accountUrl),
     } as Record<string, unknown>;
-    const select = selectOf(request);
+    const select = selectOf(request, deps.specs, 'CloudTask');
     return select ? select(wire) : wire;
   });
 

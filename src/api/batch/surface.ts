@@ -4,6 +4,7 @@ import type { BatchAccountRecord } from '../../storage/records.ts';
 import type { ApiDeps } from '../http/context.ts';
 import { authenticateBatch, type BatchAuth } from './auth.ts';
 import { ROOT_COLLECTIONS } from './collections.ts';
+import { NEWEST_BATCH_SPEC } from './request.ts';
 import { registerAccountRoutes } from './routes-account.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
 import { registerScheduleRoutes } from './routes-schedules.ts';
@@ -94,6 +95,37 @@ function accountNameFor(
   return { name: shared?.[1] ?? deps.config.defaultBatchAccount, rest: path.replace(/^\/+/, '') };
 }
 
+/** The verbs the Batch REST API uses; any other is 400 InvalidHttpVerb (Batch Status and Error Codes). */
+const BATCH_VERBS = ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'];
+
+/**
+ * Requests no Batch route takes: 400 InvalidHttpVerb for a verb Batch never uses, 405 UnsupportedHttpVerb for a
+ * path BatchService.json serves with other verbs only, else 501 NotImplemented (an operation Lazurite lacks).
+ */
+function unimplementedHandler(deps: ApiDeps, mount: Mount) {
+  return (request: FastifyRequest) => {
+    if (!BATCH_VERBS.includes(request.method))
+      throw new DomainError(
+        'invalid-input',
+        'InvalidHttpVerb',
+        `The HTTP verb '${request.method}' specified was not recognized by the server.`,
+      );
+    const { rest } = accountNameFor(request, mount, deps);
+    const verbs = deps.specs.operationVerbs(NEWEST_BATCH_SPEC, `/${rest}`);
+    if (verbs.length > 0 && !verbs.includes(request.method === 'HEAD' ? 'GET' : request.method))
+      throw new DomainError(
+        'method-not-allowed',
+        'UnsupportedHttpVerb',
+        `The resource doesn't support the specified HTTP verb '${request.method}'.`,
+      );
+    throw new DomainError(
+      'not-implemented',
+      'NotImplemented',
+      `Lazurite does not implement the Batch operation '${request.method} ${request.url.split('?')[0] ?? ''}' yet.`,
+    );
+  };
+}
+
 function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
   return (scope: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void => {
     scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -150,13 +182,7 @@ function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
     registerJobRoutes(scope, deps);
     registerScheduleRoutes(scope, deps);
     registerTaskRoutes(scope, deps);
-    const unimplemented = (request: FastifyRequest) => {
-      throw new DomainError(
-        'not-implemented',
-        'NotImplemented',
-        `Lazurite does not implement the Batch operation '${request.method} ${request.url.split('?')[0] ?? ''}' yet.`,
-      );
-    };
+    const unimplemented = unimplementedHandler(deps, mount);
     if (mount.kind === 'path') {
       scope.all('/*', unimplemented);
     } else {

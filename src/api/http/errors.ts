@@ -16,6 +16,7 @@ export const CATEGORY_STATUS: Record<ErrorCategory, number> = {
   'precondition-failed': 412,
   'not-modified': 304,
   'not-implemented': 501,
+  'method-not-allowed': 405,
   'too-large': 413,
   throttled: 429,
   unavailable: 503,
@@ -40,6 +41,13 @@ export function normalizeError(err: unknown): unknown {
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new DomainError('invalid-input', 'InvalidRequestContent', (err as Error).message);
     case 'FST_ERR_BAD_URL':
+      // Batch's code for a URL that cannot be parsed (Batch Status and Error Codes).
+      return new DomainError(
+        'invalid-input',
+        'RequestUrlFailedToParse',
+        'The url in the request could not be parsed.',
+      );
+    case 'FST_ERR_MAX_PARAM_LENGTH':
     case 'FST_ERR_ASYNC_CONSTRAINT':
       return new DomainError('invalid-input', 'InvalidUri', 'The request URI is invalid.');
     default:

@@ -16,6 +16,8 @@ import { toOAuthError } from '../identity/errors.ts';
 import { registerIdentityRoutes } from '../identity/routes.ts';
 import { registerPortalRoutes } from '../portal/routes.ts';
 import type { ApiDeps } from './context.ts';
+import { depthExceededAt, MAX_JSON_DEPTH } from './json-depth.ts';
+import { answerClientError, trackRequestLines } from './client-errors.ts';
 import { malformedJson, normalizeError, type WireError } from './errors.ts';
 import { registerObservability, requestLogger } from './observability.ts';
 import { surfaceOf } from './surface.ts';
@@ -33,6 +35,15 @@ function parseJson(
 ): void {
   if (body.trim() === '') {
     done(null, undefined);
+    return;
+  }
+  const at = depthExceededAt(body);
+  if (at >= 0) {
+    done(
+      malformedJson(
+        `The reader's MaxDepth of ${String(MAX_JSON_DEPTH)} has been exceeded. Position ${String(at)}`,
+      ),
+    );
     return;
   }
   try {
@@ -54,7 +65,7 @@ function registerParsers(app: FastifyInstance): void {
   });
 }
 
-function wireErrorFor(deps: ApiDeps, request: FastifyRequest, err: unknown): WireError {
+function wireErrorFor(deps: ApiDeps, request: { url: string; id: string }, err: unknown): WireError {
   const now = deps.clock.now();
   switch (surfaceOf(request.url)) {
     case 'batch':
@@ -163,7 +174,9 @@ export function buildHttpServer(deps: ApiDeps, options: HttpServerOptions): Fast
   const app = Fastify({
     https: { key: options.tls.key, cert: options.tls.cert },
     bodyLimit: deps.config.bodyLimit,
-    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 2048 },
+    // A path parameter may be as long as a request line Node accepts (16 KiB of headers), so an over-long id
+    // reaches its route and gets that route's answer (a 5,000-character pool id: 404 PoolNotFound).
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 16_384 },
     loggerInstance: deps.logger,
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
@@ -172,7 +185,19 @@ export function buildHttpServer(deps: ApiDeps, options: HttpServerOptions): Fast
     return503OnClosing: true,
     // ARM SDKs build `/{scope}/providers/...` from a scope that already starts with '/', sending '//subscriptions/...'.
     rewriteUrl: (req) => (req.url ?? '/').replace(/^\/{2,}/, '/'),
+    // A URL the router cannot decode (bad percent-encoding, an over-long id): the surface's envelope.
+    frameworkErrors: (error, request, reply) => {
+      void sendError(deps, request, reply, error);
+    },
+    // Requests Node's HTTP parser refuses (headers too large, malformed framing) never reach a route.
+    clientErrorHandler: (error, socket) => {
+      answerClientError(error, socket, (url, err) => wireErrorFor(deps, { url, id: randomUUID() }, err));
+    },
   }) as unknown as FastifyInstance;
+  app.server.on('secureConnection', trackRequestLines);
+  // WebDAV verbs are routed too, so a known path answers them with its surface's 405 rather than a framework 404.
+  for (const verb of ['PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'SEARCH', 'REPORT'])
+    if (!app.supportedMethods.includes(verb)) app.addHttpMethod(verb, { hasBody: true });
   registerParsers(app);
   app.addHook('onRequest', async (request, reply) => {
     const surface = surfaceOf(request.url);

@@ -11,6 +11,8 @@ export type { SpecViolation } from './violations.ts';
 interface LoadedSpec {
   url: string;
   definitions: ReadonlySet<string>;
+  /** The converted definitions, for their property names. */
+  schemas: Record<string, Json>;
 }
 
 type Compiled = { validate: ValidateFunction } | { violation: SpecViolation };
@@ -36,6 +38,7 @@ export class SpecValidator {
   private readonly ajv: Ajv;
   private readonly specs = new Map<string, LoadedSpec | undefined>();
   private readonly compiled = new Map<string, Compiled>();
+  private readonly operations = new Map<string, { pattern: RegExp; verbs: string[] }[]>();
 
   /** @param specsRoot absolute path of the `specs/` folder (the one containing `specification/`). */
   constructor(specsRoot: string) {
@@ -71,6 +74,31 @@ export class SpecValidator {
     if ('violation' in compiled) return compiled.violation;
     if (compiled.validate(withoutNullProperties(body))) return undefined;
     return toViolation(compiled.validate.errors ?? []);
+  }
+
+  /**
+   * The verbs (upper case) a swagger file's `paths` serve at a concrete request path, from the first path template
+   * that matches it (`{param}` is one segment; a `{...Path}` parameter, such as `filePath`, may span several); an
+   * empty list when no template matches or the file does not exist.
+   */
+  operationVerbs(specFile: string, path: string): string[] {
+    let operations = this.operations.get(specFile);
+    if (operations === undefined) {
+      operations = readOperations(resolve(this.root, specFile));
+      this.operations.set(specFile, operations);
+    }
+    return operations.find((o) => o.pattern.test(path))?.verbs ?? [];
+  }
+
+  /**
+   * The names of a definition's own top-level properties (what `$select` may name), or an empty list when the
+   * file or definition does not exist.
+   */
+  propertyNames(specFile: string, definition: string): string[] {
+    const spec = this.load(resolve(this.root, specFile));
+    const schema = spec?.schemas[definition];
+    const properties = isObject(schema) ? schema.properties : undefined;
+    return isObject(properties) ? Object.keys(properties) : [];
   }
 
   private compile(specFile: string, definition: string): Compiled {
@@ -117,12 +145,32 @@ export class SpecValidator {
     const { definitions, files } = convertDefinitions(JSON.parse(readFileSync(abs, 'utf8')) as Json);
     const url = pathToFileURL(abs).href;
     this.ajv.addSchema({ $id: url, definitions });
-    const spec: LoadedSpec = { url, definitions: new Set(Object.keys(definitions)) };
+    const spec: LoadedSpec = { url, definitions: new Set(Object.keys(definitions)), schemas: definitions };
     this.specs.set(abs, spec);
     // A file that is missing only matters if a compiled definition reaches it; ajv then reports it.
     for (const file of files) this.load(resolve(dirname(abs), decodeURIComponent(file)));
     return spec;
   }
+}
+
+/** A swagger file's `paths` as patterns over concrete request paths, with the verbs each serves. */
+function readOperations(abs: string): { pattern: RegExp; verbs: string[] }[] {
+  if (!existsSync(abs)) return [];
+  const paths = (JSON.parse(readFileSync(abs, 'utf8')) as { paths?: Record<string, Record<string, unknown>> })
+    .paths;
+  return Object.entries(paths ?? {}).map(([template, ops]) => {
+    const source = template
+      .split(/(\{[^}]+\})/)
+      .map((part) =>
+        part.startsWith('{')
+          ? /path\}$/i.test(part)
+            ? '.+'
+            : '[^/]+'
+          : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+      )
+      .join('');
+    return { pattern: new RegExp(`^${source}/?$`, 'i'), verbs: Object.keys(ops).map((v) => v.toUpperCase()) };
+  });
 }
 
 /** One JSON-pointer segment, escaped for use in a URI fragment. */

@@ -8,6 +8,7 @@ import type {
   NodeRecord,
   TaskCountsRecord,
 } from '../../storage/records.ts';
+import { checkActiveJobQuota } from '../accounts/quotas.ts';
 import type { DomainContext } from '../context.ts';
 import { checkConditions, etagSource, type Conditions } from '../pools/conditions.ts';
 import { invalidProperty } from '../pools/pool-spec.ts';
@@ -52,7 +53,11 @@ export class JobService {
 
   async add(account: BatchAccountRecord, body: Record<string, unknown>): Promise<JobRecord> {
     const checked = checkJobAdd(body);
-    const added = await this.ctx.store.transaction((tx) => this.addIn(tx, account.name, checked, body));
+    const added = await this.ctx.store.transaction(async (tx) => {
+      if (!(await tx.findJob(account.name, checked.id)))
+        await checkActiveJobQuota(this.ctx, tx, account.name);
+      return this.addIn(tx, account.name, checked, body);
+    });
     if (body.jobManagerTask !== undefined) this.onWork();
     return added;
   }

@@ -1,5 +1,6 @@
 import type { StoreTx } from '../../storage/port.ts';
 import type { JobRecord, JobScheduleRecord } from '../../storage/records.ts';
+import { checkActiveJobQuota } from '../accounts/quotas.ts';
 import type { DomainContext } from '../context.ts';
 import { checkConditions, etagSource, type Conditions } from '../pools/conditions.ts';
 import { releaseJob } from './job-prep.ts';
@@ -53,6 +54,7 @@ export class JobScheduleService {
     const added = await this.ctx.store.transaction(async (tx) => {
       if (await tx.findJobSchedule(account, id)) throw jobScheduleExists(id);
       if (await tx.findJob(account, id)) throw jobWithSameId(id);
+      await checkActiveJobQuota(this.ctx, tx, account);
       const schedule: JobScheduleRecord = {
         accountName: account,
         id,

@@ -1,5 +1,6 @@
 import { checkJobManager } from './job-manager.ts';
 import {
+  checkEnvironmentSettings,
   invalidProperty,
   missingProperty,
   parseDuration,
@@ -94,6 +95,9 @@ export function checkJobAdd(body: Record<string, unknown>): JobAddChecked {
   refuseNamedUser(body.jobManagerTask, 'jobManagerTask');
   refuseNamedUser(body.jobPreparationTask, 'jobPreparationTask');
   refuseNamedUser(body.jobReleaseTask, 'jobReleaseTask');
+  checkEnvironmentSettings(body.commonEnvironmentSettings, 'commonEnvironmentSettings');
+  for (const name of ['jobPreparationTask', 'jobReleaseTask'])
+    checkEnvironmentSettings(record(body[name]).environmentSettings, `${name}.environmentSettings`);
   const release = record(body.jobReleaseTask);
   if (body.jobReleaseTask !== undefined && body.jobPreparationTask === undefined)
     throw invalidProperty('jobReleaseTask', 'A job release task needs a job preparation task.');

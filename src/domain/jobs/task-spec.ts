@@ -1,6 +1,11 @@
 import type { JobRecord } from '../../storage/records.ts';
 import { DomainError } from '../errors.ts';
-import { invalidProperty, missingProperty, refuseNamedUser } from '../pools/pool-spec.ts';
+import {
+  checkEnvironmentSettings,
+  invalidProperty,
+  missingProperty,
+  refuseNamedUser,
+} from '../pools/pool-spec.ts';
 import { checkId, constraintsOf, record, unsupportedProperty } from './spec.ts';
 
 export interface TaskAddChecked {
@@ -95,8 +100,15 @@ function dependenciesOf(body: Record<string, unknown>, job: JobRecord) {
   return { ids, ranges };
 }
 
-/** A task add body, for a job that accepts tasks. */
-export function checkTaskAdd(body: Record<string, unknown>, job: JobRecord): TaskAddChecked {
+/**
+ * A task add body, for a job that accepts tasks; `slotsPerNode` is the taskSlotsPerNode of the job's pool when
+ * the pool exists (a task needing more slots than a node has could never run).
+ */
+export function checkTaskAdd(
+  body: Record<string, unknown>,
+  job: JobRecord,
+  slotsPerNode?: number,
+): TaskAddChecked {
   const id = checkId(body.id);
   for (const name of ['multiInstanceSettings', 'containerSettings', 'authenticationTokenSettings'] as const) {
     if (body[name] !== undefined) throw unsupportedProperty(name, `${name} is not supported by this server.`);
@@ -110,6 +122,12 @@ export function checkTaskAdd(body: Record<string, unknown>, job: JobRecord): Tas
   const slots = body.requiredSlots ?? 1;
   if (typeof slots !== 'number' || !Number.isInteger(slots) || slots < 1)
     throw invalidProperty('requiredSlots', 'The value must be at least 1.');
+  if (slotsPerNode !== undefined && slots > slotsPerNode)
+    throw invalidProperty(
+      'requiredSlots',
+      `The task requires ${String(slots)} scheduling slots, but nodes of pool '${job.poolId}' have ${String(slotsPerNode)} (taskSlotsPerNode).`,
+    );
+  checkEnvironmentSettings(body.environmentSettings, 'environmentSettings');
   checkResourceFiles(body);
   checkOutputFiles(body);
   const own = constraintsOf(body);

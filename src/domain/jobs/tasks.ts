@@ -136,6 +136,8 @@ export class TaskService {
     jobId: string,
     bodies: Record<string, unknown>[],
   ): Promise<TaskAddResult[]> {
+    if (bodies.length === 0)
+      throw invalidProperty('value', 'A task collection must hold 1 to 100 tasks; this one holds none.');
     const { results } = await this.ctx.store.transaction((tx) => this.addIn(tx, account, jobId, bodies));
     if (results.some((r) => r.status === 'success')) this.onWork();
     return results;
@@ -163,13 +165,15 @@ export class TaskService {
     if (refusal) throw refusal;
     const ids = bodies.map((b) => (typeof b.id === 'string' ? b.id : ''));
     const existing = new Set((await tx.findTasks(account, jobId, ids)).map((t) => t.id.toLowerCase()));
+    const pool = await tx.findPool(account, job.poolId);
+    const slotsPerNode = pool === undefined ? undefined : Number(pool.spec.taskSlotsPerNode ?? 1);
     const accepted = new Map<string, { body: Record<string, unknown>; checked: TaskAddChecked }>();
     const out: TaskAddResult[] = [];
     const refusedBody = new Map<TaskAddResult, Record<string, unknown>>();
     for (const body of bodies) {
       const taskId = typeof body.id === 'string' ? body.id : '';
       try {
-        const checked = checkTaskAdd(body, job);
+        const checked = checkTaskAdd(body, job, slotsPerNode);
         const k = checked.id.toLowerCase();
         if (existing.has(k) || accepted.has(k)) throw taskExists(checked.id);
         const sameAsPrep = sameIdAsPrepOrRelease(checked.id, job.spec);

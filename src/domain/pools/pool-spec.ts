@@ -100,8 +100,13 @@ export function formatDuration(ms: number): string {
 
 export const DEFAULT_RESIZE_TIMEOUT_MS = 15 * 60_000;
 const MIN_RESIZE_TIMEOUT_MS = 5 * 60_000;
+/** The longest duration Batch can hold: .NET's TimeSpan.MaxValue (10675199.02:48:05.4775807), in ms. */
+export const MAX_DURATION_MS = 922_337_203_685_477;
 
-/** `resizeTimeout`: ISO 8601, at least 5 minutes (else 400 naming the property); default 15 minutes. */
+/**
+ * `resizeTimeout`: ISO 8601, at least 5 minutes and at most TimeSpan.MaxValue (else 400 naming the property);
+ * default 15 minutes.
+ */
 export function resizeTimeoutOf(value: unknown, property = 'resizeTimeout'): number {
   if (value === undefined || value === null) return DEFAULT_RESIZE_TIMEOUT_MS;
   const ms = typeof value === 'string' ? parseDuration(value) : undefined;
@@ -109,6 +114,11 @@ export function resizeTimeoutOf(value: unknown, property = 'resizeTimeout'): num
     throw invalidProperty(property, `'${JSON.stringify(value)}' is not an ISO 8601 duration.`);
   if (ms < MIN_RESIZE_TIMEOUT_MS)
     throw invalidProperty(property, 'The resize timeout must be at least 5 minutes (PT5M).');
+  if (ms > MAX_DURATION_MS)
+    throw invalidProperty(
+      property,
+      'The resize timeout must be at most 10675199 days (P10675199DT2H48M5.4775807S), the largest duration Batch holds.',
+    );
   return ms;
 }
 
@@ -181,11 +191,27 @@ export function checkStartTask(value: unknown, property: string): void {
       `${property}.maxTaskRetryCount`,
       'maxTaskRetryCount must be -1 (unlimited) or more.',
     );
-  const env = task.environmentSettings ?? [];
-  if (!Array.isArray(env)) throw invalidProperty(`${property}.environmentSettings`, 'Must be a list.');
-  for (const [i, e] of (env as Record<string, unknown>[]).entries()) {
-    if (typeof e.name !== 'string' || e.name === '')
-      throw missingProperty(`${property}.environmentSettings[${String(i)}].name`);
+  checkEnvironmentSettings(task.environmentSettings, `${property}.environmentSettings`);
+}
+
+/**
+ * `environmentSettings` (`[{name, value}]`): each name a non-empty string that a process environment can hold (no
+ * `=`, no NUL), each value a string without NUL; else 400 naming the setting.
+ */
+export function checkEnvironmentSettings(value: unknown, property: string): void {
+  if (value === undefined || value === null) return;
+  if (!Array.isArray(value)) throw invalidProperty(property, 'Must be a list.');
+  for (const [i, raw] of (value as unknown[]).entries()) {
+    const e = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+    const at = `${property}[${String(i)}]`;
+    if (typeof e.name !== 'string' || e.name === '') throw missingProperty(`${at}.name`);
+    if (e.name.includes('=') || e.name.includes('\0'))
+      throw invalidProperty(
+        `${at}.name`,
+        'An environment variable name must not contain an equals sign (=) or a NUL character.',
+      );
+    if (typeof e.value === 'string' && e.value.includes('\0'))
+      throw invalidProperty(`${at}.value`, 'An environment variable value must not contain a NUL character.');
   }
 }
 

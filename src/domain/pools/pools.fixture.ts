@@ -6,6 +6,7 @@ import { ManualClock } from '../../platform/clock.ts';
 import { sequentialIds } from '../../platform/ids.ts';
 import type { BatchAccountRecord } from '../../storage/records.ts';
 import { openSqliteStore } from '../../storage/sqlite/open.ts';
+import { DEFAULT_QUOTAS, type AccountQuotas } from '../accounts/quotas.ts';
 import type { DomainContext } from '../context.ts';
 import { WELL_KNOWN, seedWellKnownEnvironment } from '../environment/well-known.ts';
 import { JobService } from '../jobs/jobs.ts';
@@ -18,9 +19,17 @@ import { PoolSizer } from './sizer.ts';
 
 export const T0 = '2026-06-01T00:00:00Z';
 
-export async function world(marketplaceCapacity = 100) {
+export async function world(
+  marketplaceCapacity = 100,
+  limits: { quotas?: Partial<AccountQuotas>; maxNewNodesPerTick?: number } = {},
+) {
   const clock = new ManualClock(T0);
-  const ctx: DomainContext = { store: await openSqliteStore(':memory:'), clock, ids: sequentialIds() };
+  const ctx: DomainContext = {
+    store: await openSqliteStore(':memory:'),
+    clock,
+    ids: sequentialIds(),
+    quotas: () => ({ ...DEFAULT_QUOTAS, ...limits.quotas }),
+  };
   await seedWellKnownEnvironment(ctx);
   await ctx.store.transaction((tx) =>
     tx.putBaseImage({
@@ -44,6 +53,7 @@ export async function world(marketplaceCapacity = 100) {
     marketplaceCapacity,
     preemptionRecoveryMs: 60_000,
     newNodeId: (d) => `tvmps_${String(++n).padStart(4, '0')}_${d ? 'd' : 'p'}`,
+    ...(limits.maxNewNodesPerTick === undefined ? {} : { maxNewNodesPerTick: limits.maxNewNodesPerTick }),
   });
   const executor = new SimulatedNodeExecutor({ sleep: () => Promise.resolve() });
   const agents = new AgentService(ctx, (a) => `https://x/batch/${a}`);

@@ -1,6 +1,7 @@
 import type { RegionStores } from '../../content/regions.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type { BatchAccountRecord, NodeRecord, PoolRecord } from '../../storage/records.ts';
+import { checkPoolQuota } from '../accounts/quotas.ts';
 import { isoNow, type DomainContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
 import { checkConditions, etagSource, type Conditions } from './conditions.ts';
@@ -88,6 +89,7 @@ export class PoolService {
         throw new DomainError('conflict', 'PoolExists', 'The specified pool already exists.', {
           values: { PoolId: id },
         });
+      await checkPoolQuota(this.ctx, tx, account.name);
       const subscription = await tx.findSubscription(account.subscriptionId);
       const now = this.ctx.clock.now();
       const image = await resolvePoolImage(

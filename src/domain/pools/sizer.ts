@@ -1,5 +1,6 @@
 import type { StoreTx } from '../../storage/port.ts';
 import type { NodeRecord, NodeState, PoolRecord, ResizeErrorRecord } from '../../storage/records.ts';
+import { accountQuotas, coresPerNode, coreUsage, type CoreUsage } from '../accounts/quotas.ts';
 import type { DomainContext } from '../context.ts';
 import { formatDuration } from './pool-spec.ts';
 
@@ -28,6 +29,22 @@ export interface SizerOptions {
   preemptionRecoveryMs: number;
   /** Prefix of new node ids (`tvmps_`), followed by a random hex id. */
   newNodeId: (dedicated: boolean) => string;
+  /** Node records one tick creates at most, over all pools (the next tick goes on): bounded work per tick. */
+  maxNewNodesPerTick?: number;
+}
+
+const DEFAULT_MAX_NEW_NODES_PER_TICK = 1000;
+
+/** What one tick shares between the pools it steps: each account's cores in use, and new nodes left to make. */
+interface TickBudget {
+  usage: Map<string, CoreUsage>;
+  newNodesLeft: number;
+}
+
+/** Room for new nodes of one kind in one pool this tick, and the quota error when the quota is what stops it. */
+interface Room {
+  count: number;
+  quotaError?: ResizeErrorRecord;
 }
 
 const leave = (n: NodeRecord, now: string): NodeRecord =>
@@ -42,6 +59,15 @@ function resizeError(code: string, message: string, values?: Record<string, stri
     ...(values ? { values: Object.entries(values).map(([name, value]) => ({ name, value })) } : {}),
   };
 }
+
+/** Whether the pool lacks live nodes of either kind. */
+function growing(pool: PoolRecord, nodes: NodeRecord[]): boolean {
+  const live = (dedicated: boolean) =>
+    nodes.filter((n) => n.isDedicated === dedicated && n.state !== 'leavingpool').length;
+  return live(true) < pool.targetDedicatedNodes || live(false) < pool.targetLowPriorityNodes;
+}
+
+const hasCode = (pool: PoolRecord, code: string) => pool.resizeErrors.some((e) => e.code === code);
 
 /**
  * The pool sizer: a level-triggered loop body. Each tick looks at every pool whose allocation is not steady
@@ -66,8 +92,12 @@ export class PoolSizer {
       let changed = false;
       const creating: NodeRecord[] = [];
       const byPool = new Map<string, PoolRecord>();
+      const budget: TickBudget = {
+        usage: new Map(),
+        newNodesLeft: this.options.maxNewNodesPerTick ?? DEFAULT_MAX_NEW_NODES_PER_TICK,
+      };
       for (const pool of pools) {
-        const result = await this.step(tx, pool, now);
+        const result = await this.step(tx, pool, now, budget);
         changed ||= result.changed;
         if (result.pool) {
           byPool.set(`${pool.accountName}|${pool.id}`.toLowerCase(), result.pool);
@@ -78,7 +108,7 @@ export class PoolSizer {
     });
   }
 
-  private async step(tx: StoreTx, pool: PoolRecord, now: Date) {
+  private async step(tx: StoreTx, pool: PoolRecord, now: Date, budget: TickBudget) {
     const stamp = now.toISOString();
     let nodes = await tx.listNodes(pool.accountName, pool.id);
     const changedNodes: NodeRecord[] = [];
@@ -99,23 +129,107 @@ export class PoolSizer {
         ),
       ]);
     } else {
-      ({ nodes, pool: next } = this.resize(pool, nodes, now, mark, changedNodes));
+      // The account's core usage is read only when the pool has nodes to gain.
+      const room = growing(pool, nodes) ? await this.roomFor(tx, pool, budget) : () => ({ count: 0 });
+      ({ nodes, pool: next } = this.resize(pool, nodes, now, mark, changedNodes, room));
     }
     // Nodes no host ever took need no clean-up: drop them now.
-    const orphans = nodes.filter((n) => n.state === 'leavingpool' && n.hostId === null).map((n) => n.id);
-    await tx.putNodes(changedNodes.filter((n) => !orphans.includes(n.id)));
-    await tx.deleteNodes(pool.accountName, pool.id, orphans);
-    nodes = nodes.filter((n) => !orphans.includes(n.id));
+    const orphans = new Set(
+      nodes.filter((n) => n.state === 'leavingpool' && n.hostId === null).map((n) => n.id),
+    );
+    await tx.putNodes(changedNodes.filter((n) => !orphans.has(n.id)));
+    await tx.deleteNodes(pool.accountName, pool.id, [...orphans]);
+    nodes = nodes.filter((n) => !orphans.has(n.id));
     if (next.state === 'deleting' && nodes.length === 0) {
       await tx.deletePool(pool.accountName, pool.id);
       return { changed: true, pool: undefined, nodes: [] };
     }
     if (next !== pool) await tx.putPool(next);
-    return { changed: next !== pool || changedNodes.length > 0 || orphans.length > 0, pool: next, nodes };
+    return { changed: next !== pool || changedNodes.length > 0 || orphans.size > 0, pool: next, nodes };
+  }
+
+  /**
+   * How many nodes of each kind the pool may gain this tick: what it lacks, within the account's core quota (the
+   * cores its nodes already hold counted once per tick, then kept up to date) and the tick's node budget.
+   */
+  private async roomFor(
+    tx: StoreTx,
+    pool: PoolRecord,
+    budget: TickBudget,
+  ): Promise<(dedicated: boolean, missing: number) => Room> {
+    const key = pool.accountName.toLowerCase();
+    let usage = budget.usage.get(key);
+    if (usage === undefined) {
+      usage = await coreUsage(tx, pool.accountName);
+      budget.usage.set(key, usage);
+    }
+    const held = usage;
+    const quotas = accountQuotas(this.ctx, pool.accountName);
+    const cores = coresPerNode(pool);
+    return (dedicated, missing) => {
+      const quota = dedicated ? quotas.dedicatedCores : quotas.lowPriorityCores;
+      const used = dedicated ? held.dedicated : held.lowPriority;
+      const allowed = Math.max(0, Math.floor((quota - used) / cores));
+      const count = Math.min(missing, allowed, budget.newNodesLeft);
+      budget.newNodesLeft -= count;
+      if (dedicated) held.dedicated += count * cores;
+      else held.lowPriority += count * cores;
+      if (allowed >= missing) return { count };
+      const kind = dedicated ? 'dedicated' : 'low-priority';
+      return {
+        count,
+        quotaError: resizeError(
+          dedicated ? 'AccountCoreQuotaReached' : 'AccountLowPriorityCoreQuotaReached',
+          `The specified account has reached its ${kind} core quota of ${String(quota)} cores; the pool's ${kind} nodes have ${String(cores)} core(s) each.`,
+          { CoreQuota: String(quota), CoresPerNode: String(cores) },
+        ),
+      };
+    };
   }
 
   private settle(pool: PoolRecord, stamp: string, errors: ResizeErrorRecord[]): PoolRecord {
     return { ...pool, allocationState: 'steady', allocationStateTransitionTime: stamp, resizeErrors: errors };
+  }
+
+  /**
+   * Moves each kind of node toward its target: the first nodes in REMOVAL_ORDER leave; missing nodes are created
+   * within `room` (quota and the tick's budget). `short` says a kind is still below target for want of budget
+   * only (the pool is not done); quota errors say it will stay below target.
+   */
+  private sizeKinds(
+    pool: PoolRecord,
+    all: NodeRecord[],
+    stamp: string,
+    mark: (n: NodeRecord) => NodeRecord,
+    changed: NodeRecord[],
+    room: (dedicated: boolean, missing: number) => Room,
+  ): { nodes: NodeRecord[]; short: boolean; quotaErrors: ResizeErrorRecord[] } {
+    let nodes = all;
+    let short = false;
+    const quotaErrors: ResizeErrorRecord[] = [];
+    for (const dedicated of [true, false]) {
+      const target = dedicated ? pool.targetDedicatedNodes : pool.targetLowPriorityNodes;
+      const live = nodes.filter((n) => n.isDedicated === dedicated && n.state !== 'leavingpool');
+      if (live.length > target) {
+        const victims = new Set(
+          [...live]
+            .sort((a, b) => REMOVAL_ORDER.indexOf(a.state) - REMOVAL_ORDER.indexOf(b.state))
+            .slice(0, live.length - target)
+            .map((n) => n.id),
+        );
+        nodes = nodes.map((n) => (victims.has(n.id) ? mark(n) : n));
+      } else if (live.length < target && pool.image.available) {
+        const missing = target - live.length;
+        const { count, quotaError } = room(dedicated, missing);
+        const fresh: NodeRecord[] = [];
+        for (let i = 0; i < count; i++) fresh.push(this.newNode(pool, dedicated, stamp));
+        changed.push(...fresh);
+        nodes = [...nodes, ...fresh];
+        if (quotaError) quotaErrors.push(quotaError);
+        else if (count < missing) short = true;
+      }
+    }
+    return { nodes, short, quotaErrors };
   }
 
   private resize(
@@ -124,27 +238,11 @@ export class PoolSizer {
     now: Date,
     mark: (n: NodeRecord) => NodeRecord,
     changed: NodeRecord[],
+    room: (dedicated: boolean, missing: number) => Room,
   ): { nodes: NodeRecord[]; pool: PoolRecord } {
     const stamp = now.toISOString();
-    let nodes = all;
-    for (const dedicated of [true, false]) {
-      const target = dedicated ? pool.targetDedicatedNodes : pool.targetLowPriorityNodes;
-      const live = nodes.filter((n) => n.isDedicated === dedicated && n.state !== 'leavingpool');
-      if (live.length > target) {
-        const victims = [...live]
-          .sort((a, b) => REMOVAL_ORDER.indexOf(a.state) - REMOVAL_ORDER.indexOf(b.state))
-          .slice(0, live.length - target)
-          .map((n) => n.id);
-        nodes = nodes.map((n) => (victims.includes(n.id) ? mark(n) : n));
-      } else if (live.length < target && pool.image.available) {
-        const fresh = Array.from({ length: target - live.length }, () =>
-          this.newNode(pool, dedicated, stamp),
-        );
-        changed.push(...fresh);
-        nodes = [...nodes, ...fresh];
-      }
-    }
-    nodes = this.recoverPreempted(nodes, now, changed);
+    const sized = this.sizeKinds(pool, all, stamp, mark, changed, room);
+    let nodes = this.recoverPreempted(sized.nodes, now, changed);
     const wanted = pool.targetDedicatedNodes + pool.targetLowPriorityNodes;
     if (!pool.image.available && nodes.filter((n) => n.state !== 'leavingpool').length < wanted) {
       return {
@@ -172,8 +270,9 @@ export class PoolSizer {
         ]),
       };
     }
-    const settled = pending.length === 0 && !nodes.some((n) => n.state === 'leavingpool');
-    return { nodes, pool: settled ? this.settle(pool, stamp, pool.resizeErrors) : pool };
+    const settled = pending.length === 0 && !sized.short && !nodes.some((n) => n.state === 'leavingpool');
+    const errors = [...pool.resizeErrors, ...sized.quotaErrors.filter((e) => !hasCode(pool, e.code))];
+    return { nodes, pool: settled ? this.settle(pool, stamp, errors) : pool };
   }
 
   /** Preempted nodes whose capacity is back: a new generation that the host agent starts afresh. */

@@ -95,6 +95,31 @@ describe('autoscale formulas', () => {
     assert.throws(() => parseFormula('$TargetDedicatedNodes = 1 # 2'), FormulaSyntaxError);
   });
 
+  test('deep nesting is a syntax error on a bounded stack; nesting and chains under the bounds evaluate', () => {
+    const deep = (what: string) => {
+      assert.throws(
+        () => parseFormula(`$TargetDedicatedNodes = ${what};`),
+        (e: unknown) => e instanceof FormulaSyntaxError && /levels deep/.test(e.message),
+      );
+    };
+    deep(`${'('.repeat(4000)}1${')'.repeat(4000)}`);
+    deep(`${'-'.repeat(8000)}1`);
+    deep(`${'!'.repeat(300)}1`);
+    deep(Array(4090).fill('1').join('+'));
+    deep(`${'max(1,'.repeat(1300)}1${')'.repeat(1300)}`);
+    deep(`${'1 ? 1 : '.repeat(1000)}1`);
+    deep(`$ActiveTasks${'.Count()'.repeat(1100)}`);
+    assert.equal(
+      run(`$TargetDedicatedNodes = ${'('.repeat(200)}7${')'.repeat(200)};`).targetDedicatedNodes,
+      7,
+    );
+    assert.equal(run(`$TargetDedicatedNodes = ${'-'.repeat(200)}7;`).targetDedicatedNodes, 7);
+    assert.equal(
+      run(`$TargetDedicatedNodes = ${Array(1000).fill('1').join('+')};`).targetDedicatedNodes,
+      1000,
+    );
+  });
+
   test('evaluation errors: unknown names, read-only variables, types, bad targets', () => {
     const code = (f: string) => {
       try {

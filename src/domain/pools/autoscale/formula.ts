@@ -120,6 +120,14 @@ export function tokenize(source: string): Token[] {
   return tokens;
 }
 
+/**
+ * How deep a formula may nest parentheses, unary operators, conditionals and call arguments (the parser recurses
+ * once per level), and how deep its expression tree may be in all (the evaluator recurses once per level; a long
+ * chain such as `1+1+…+1` is deep too). Both keep parsing and evaluation on a bounded stack.
+ */
+export const MAX_NESTING = 256;
+export const MAX_EXPRESSION_DEPTH = 1024;
+
 /** Binary operators by precedence level, loosest first. */
 const LEVELS: readonly (readonly BinaryOp[])[] = [
   ['||'],
@@ -133,6 +141,7 @@ const LEVELS: readonly (readonly BinaryOp[])[] = [
 class Parser {
   private readonly tokens: Token[];
   private pos = 0;
+  private nesting = 0;
 
   constructor(tokens: Token[]) {
     this.tokens = tokens;
@@ -158,6 +167,21 @@ class Parser {
     if (t.kind !== 'op' || t.text !== text)
       throw new FormulaSyntaxError(`Expected '${text}' but found ${describe(t)}.`, t.at);
     return this.next();
+  }
+
+  /** Runs `parse` one nesting level deeper; past MAX_NESTING the formula is refused where it went too deep. */
+  private nested<T>(parse: () => T): T {
+    if (this.nesting >= MAX_NESTING)
+      throw new FormulaSyntaxError(
+        `The formula nests more than ${String(MAX_NESTING)} levels deep.`,
+        this.peek().at,
+      );
+    this.nesting++;
+    try {
+      return parse();
+    } finally {
+      this.nesting--;
+    }
   }
 
   formula(): Assignment[] {
@@ -186,6 +210,10 @@ class Parser {
   }
 
   private expression(): Expr {
+    return this.nested(() => this.conditional());
+  }
+
+  private conditional(): Expr {
     const test = this.binary(0);
     if (!this.isOp('?')) return test;
     const at = this.next().at;
@@ -211,7 +239,7 @@ class Parser {
     const t = this.peek();
     if (t.kind === 'op' && (t.text === '-' || t.text === '!')) {
       this.next();
-      return { kind: 'unary', op: t.text, operand: this.unary(), at: t.at };
+      return { kind: 'unary', op: t.text, operand: this.nested(() => this.unary()), at: t.at };
     }
     return this.postfix();
   }
@@ -273,7 +301,40 @@ function describe(t: Token): string {
   return `'${t.text}'`;
 }
 
+function children(e: Expr): Expr[] {
+  switch (e.kind) {
+    case 'unary':
+      return [e.operand];
+    case 'binary':
+      return [e.left, e.right];
+    case 'ternary':
+      return [e.test, e.then, e.otherwise];
+    case 'call':
+      return e.args;
+    case 'method':
+      return [e.target, ...e.args];
+    default:
+      return [];
+  }
+}
+
+/** Refuses an expression tree deeper than MAX_EXPRESSION_DEPTH, walked with an explicit stack. */
+function checkDepth(root: Expr): void {
+  const stack: [Expr, number][] = [[root, 1]];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const [e, depth] = top;
+    if (depth > MAX_EXPRESSION_DEPTH)
+      throw new FormulaSyntaxError(
+        `The expression is more than ${String(MAX_EXPRESSION_DEPTH)} levels deep; split it into variables.`,
+        e.at,
+      );
+    for (const c of children(e)) stack.push([c, depth + 1]);
+  }
+}
+
 /** Parses a whole formula; throws FormulaSyntaxError naming line and column. */
 export function parseFormula(source: string): Assignment[] {
-  return new Parser(tokenize(source)).formula();
+  const statements = new Parser(tokenize(source)).formula();
+  for (const s of statements) checkDepth(s.value);
+  return statements;
 }
