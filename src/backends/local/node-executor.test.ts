@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -94,9 +102,6 @@ const proc = (commandLine: string, extra: Partial<ProcessSpec> = {}): ProcessSpe
   ...extra,
 });
 
-/** The ways an executor starts processes: the node's runner, the helper once per run, the shell chain. */
-const CHAINS = ['node runner', 'enter-node helper', 'shell chain'] as const;
-
 /** Host processes whose argv contains `needle` as one argument (or joined with spaces, `joined`). */
 function processesWith(needle: string, joined = false): number[] {
   const out: number[] = [];
@@ -114,118 +119,95 @@ function processesWith(needle: string, joined = false): number[] {
 if (process.getuid?.() !== 0) {
   test('local node executor', { skip: 'needs root' }, () => undefined);
 } else {
-  for (const chain of CHAINS) {
-    executorConformance(`local (${chain})`, async () => {
-      const f = await fixture();
-      const executor = withChain(
-        chain,
-        () => new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions }),
-      );
-      return {
-        executor,
-        image: f.tiny,
-        executes: true,
-        cleanup: async () => {
-          await executor.detachDiskCaches();
-          rmSync(f.dataDir, { recursive: true, force: true });
-        },
-      };
-    });
-  }
+  executorConformance('local', async () => {
+    const f = await fixture();
+    const executor = new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions });
+    return {
+      executor,
+      image: f.tiny,
+      executes: true,
+      cleanup: async () => {
+        await executor.detachDiskCaches();
+        rmSync(f.dataDir, { recursive: true, force: true });
+      },
+    };
+  });
   localOnly();
   processProperties();
   plantedLinks();
 }
 
-/** Builds an executor that starts processes the given way (the helper's two needing cc). */
-function withChain<T>(chain: (typeof CHAINS)[number], build: () => T): T {
-  const before = { helper: process.env.LAZURITE_ENTER_NODE, runner: process.env.LAZURITE_NODE_RUNNER };
-  if (chain === 'shell chain') process.env.LAZURITE_ENTER_NODE = '0';
-  if (chain === 'enter-node helper') process.env.LAZURITE_NODE_RUNNER = '0';
-  try {
-    return build();
-  } finally {
-    if (before.helper === undefined) delete process.env.LAZURITE_ENTER_NODE;
-    else process.env.LAZURITE_ENTER_NODE = before.helper;
-    if (before.runner === undefined) delete process.env.LAZURITE_NODE_RUNNER;
-    else process.env.LAZURITE_NODE_RUNNER = before.runner;
-  }
+/** The exe of the host processes whose argv has `needle`. */
+function exesWith(needle: string): string[] {
+  return processesWith(needle).map((pid) => readlinkSync(`/proc/${String(pid)}/exe`));
 }
 
-/** What a process in a node gets, the same whichever way it was started. */
+/** What a process in a node gets, and what starts it: the compiled helpers, no other way. */
 function processProperties(): void {
-  test('every way of starting a process gives it default signals, a reduced bounding set and (user) no new privileges', async () => {
+  test('processes start through the compiled helpers, with default signals, a reduced bounding set and (user) no new privileges', async () => {
     const f = await fixture();
+    const x = new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions });
     try {
-      for (const chain of CHAINS) {
-        const x = withChain(chain, () => new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions }));
-        const id = `props-${chain.split(' ')[1] ?? ''}`;
-        await x.hydrate(f.tiny);
-        await x.boot(spec(id, f.tiny));
-        for (const elevation of ['admin', 'nonadmin'] as const) {
-          const r = await x.exec(
-            id,
-            proc('grep -E "^(SigIgn|CapBnd|NoNewPrivs|Uid)" /proc/self/status', { elevation }),
-          );
-          assert.equal(r.exitCode, 0, chain);
-          const status = (await x.readFile(id, 'workitems/job/task/stdout.txt')).content.toString();
-          const field = (name: string) =>
-            /^(\S+):\s+(\S+)/m.exec(status.split('\n').find((l) => l.startsWith(name)) ?? '')?.[2] ?? '';
-          // SIGINT back at its default (the launcher's asynchronous lists ignore it). SIGQUIT is not checked: the tiny
-          // image's busybox ash ignores it itself when it execs a `-c` command, whichever way it was started.
-          assert.equal(BigInt(`0x${field('SigIgn')}`) & 2n, 0n, `${chain} ${elevation}: SIGINT at default`);
-          const bounding = BigInt(`0x${field('CapBnd')}`);
-          assert.equal(bounding & (1n << 27n), 0n, `${chain} ${elevation}: no mknod`);
-          assert.equal(bounding & (1n << 19n), 0n, `${chain} ${elevation}: no ptrace`);
-          assert.notEqual(
-            bounding & (1n << 21n),
-            0n,
-            `${chain} ${elevation}: sys_admin kept for the node's root`,
-          );
-          assert.equal(field('NoNewPrivs'), elevation === 'admin' ? '0' : '1', `${chain} ${elevation}`);
-          assert.equal(field('Uid'), elevation === 'admin' ? '0' : '1000', `${chain} ${elevation}`);
-        }
-        await x.destroy(id);
-        await x.close();
+      for (const helper of Object.values(x.helpers))
+        assert.ok(helper.startsWith(join(f.dataDir, 'bin', '')), helper);
+      await x.boot(spec('props', f.tiny));
+      for (const elevation of ['admin', 'nonadmin'] as const) {
+        const r = await x.exec(
+          'props',
+          proc('grep -E "^(SigIgn|CapBnd|NoNewPrivs|Uid)" /proc/self/status', { elevation }),
+        );
+        assert.equal(r.exitCode, 0);
+        const status = (await x.readFile('props', 'workitems/job/task/stdout.txt')).content.toString();
+        const field = (name: string) =>
+          /^(\S+):\s+(\S+)/m.exec(status.split('\n').find((l) => l.startsWith(name)) ?? '')?.[2] ?? '';
+        // SIGINT back at its default. SIGQUIT is not checked: the tiny image's busybox ash ignores it itself when
+        // it execs a `-c` command.
+        assert.equal(BigInt(`0x${field('SigIgn')}`) & 2n, 0n, `${elevation}: SIGINT at default`);
+        const bounding = BigInt(`0x${field('CapBnd')}`);
+        assert.equal(bounding & (1n << 27n), 0n, `${elevation}: no mknod`);
+        assert.equal(bounding & (1n << 19n), 0n, `${elevation}: no ptrace`);
+        assert.equal(field('NoNewPrivs'), elevation === 'admin' ? '0' : '1', elevation);
+        assert.equal(field('Uid'), elevation === 'admin' ? '0' : '1000', elevation);
       }
+      // The node's PID 1 is the node-up binary and its runner the enter-node binary, both built here.
+      assert.deepEqual(exesWith('lazurite-node=props'), [x.helpers.nodeUp]);
+      assert.deepEqual(exesWith('props'), [x.helpers.enterNode], 'the runner is the compiled enter-node');
+      await x.destroy('props');
     } finally {
+      await x.close();
       rmSync(f.dataDir, { recursive: true, force: true });
     }
   });
 }
 
-/** Links a task planted where a later run's files go are replaced or refused, never followed, every way. */
+/** Links a task planted where a later run's files go are replaced or refused, never followed. */
 function plantedLinks(): void {
   test('links planted at output files or the working directory are replaced or refused, never followed', async () => {
     const f = await fixture();
+    const x = new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions });
     try {
-      for (const chain of CHAINS) {
-        const x = withChain(chain, () => new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions }));
-        const id = `links-${chain.split(' ')[1] ?? ''}`;
-        await x.hydrate(f.tiny);
-        await x.boot(spec(id, f.tiny));
-        for (const elevation of ['admin', 'nonadmin'] as const) {
-          const t = `${NODE_ROOT_DIR}/workitems/job/${elevation}`;
-          const plant = `mkdir -p ${t} && ln -sf /etc/baked ${t}/stdout.txt && ln -sfn /etc ${t}/wd`;
-          assert.equal((await x.exec(id, proc(plant))).exitCode, 0);
-          const files = {
-            elevation,
-            stdoutFile: `workitems/job/${elevation}/stdout.txt`,
-            stderrFile: `workitems/job/${elevation}/stderr.txt`,
-          };
-          const wd = { ...files, workingDir: `${t}/wd` };
-          await assert.rejects(x.exec(id, proc('echo wd', wd)), /is not a folder of the node/, chain);
-          const r = await x.exec(id, proc('echo hi', { ...files, workingDir: `${t}/real` }));
-          assert.equal(r.exitCode, 0, `${chain} ${elevation}`);
-          assert.equal((await x.readFile(id, files.stdoutFile)).content.toString(), 'hi\n');
-          await x.exec(id, proc('cat /etc/baked'));
-          const baked = (await x.readFile(id, 'workitems/job/task/stdout.txt')).content.toString();
-          assert.equal(baked, 'from the image\n', `${chain} ${elevation}: the link's target is untouched`);
-        }
-        await x.destroy(id);
-        await x.close();
+      await x.boot(spec('links', f.tiny));
+      for (const elevation of ['admin', 'nonadmin'] as const) {
+        const t = `${NODE_ROOT_DIR}/workitems/job/${elevation}`;
+        const plant = `mkdir -p ${t} && ln -sf /etc/baked ${t}/stdout.txt && ln -sfn /etc ${t}/wd`;
+        assert.equal((await x.exec('links', proc(plant))).exitCode, 0);
+        const files = {
+          elevation,
+          stdoutFile: `workitems/job/${elevation}/stdout.txt`,
+          stderrFile: `workitems/job/${elevation}/stderr.txt`,
+        };
+        const wd = { ...files, workingDir: `${t}/wd` };
+        await assert.rejects(x.exec('links', proc('echo wd', wd)), /is not a folder of the node/);
+        const r = await x.exec('links', proc('echo hi', { ...files, workingDir: `${t}/real` }));
+        assert.equal(r.exitCode, 0, elevation);
+        assert.equal((await x.readFile('links', files.stdoutFile)).content.toString(), 'hi\n');
+        await x.exec('links', proc('cat /etc/baked'));
+        const baked = (await x.readFile('links', 'workitems/job/task/stdout.txt')).content.toString();
+        assert.equal(baked, 'from the image\n', `${elevation}: the link's target is untouched`);
       }
+      await x.destroy('links');
     } finally {
+      await x.close();
       rmSync(f.dataDir, { recursive: true, force: true });
     }
   });
@@ -328,6 +310,18 @@ function localOnly(): void {
       assert.equal((await out('b', 'cat /data/on-data')).stdout, 'lun0\n');
       const mnt = readdirSync(join(f.dataDir, 'cache', 'disks')).filter((n) => n.endsWith('.mnt'));
       assert.equal(mnt.length, 3, 'three disks with a file system mounted once per host');
+    });
+
+    test('stdin bytes reach the process through the runner (binary, larger than a pipe), none on a host argv or file', async () => {
+      const bytes = Buffer.alloc(200_000, 'abc\0');
+      const r = await x.exec('a', proc('wc -c; echo more', { stdin: bytes, elevation: 'nonadmin' }));
+      assert.equal(r.exitCode, 0);
+      assert.equal(
+        (await x.readFile('a', 'workitems/job/task/stdout.txt')).content.toString().replace(/ +/g, ''),
+        '200000\nmore\n',
+      );
+      const early = await x.exec('a', proc('exit 4', { stdin: bytes }));
+      assert.equal(early.exitCode, 4, 'a process that reads nothing still ends with its own status');
     });
 
     test("the task's environment never reaches a host binary", async () => {
