@@ -44,11 +44,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "node-seccomp.h"
+
 #define AUTO_UID 1000
 #define AUTO_GID 1000
 #define MARKER "lazurite-node="
-/* The namespaces a process joins after it was forked into the node's PID namespace. */
-#define NODE_NAMESPACES (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC)
+/* The namespaces a process joins (as host root) after it was forked into the node's PID namespace; the node's
+   user namespace comes last. */
+#define NODE_NAMESPACES (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
 
 static int exit_dir = -1;
 static const char *exit_name;
@@ -233,6 +236,9 @@ static void keep_only(int in, int report) {
 /** Joins the node (the PID namespace it was forked into already): its other namespaces, through the pidfd. */
 static void join_node(int has_stdin) {
   if (setns(pidfd, NODE_NAMESPACES) != 0) die("setns");
+  /* Root of the node's user namespace: host ids BASE, no capability over anything of the host. */
+  if (setns(pidfd, CLONE_NEWUSER) != 0) die("setns user");
+  if (setgroups(0, NULL) != 0 || setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) die("node root");
   if (close(pidfd) != 0) die("close");
   if (!has_stdin) {
     int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -250,6 +256,8 @@ static void process_main(char **f, int in, int report) {
   /* No one (not even the node's root) may read this process's memory or descriptors until it execs. */
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) die("dumpable");
   keep_only(in, report);
+  /* The node's filter, installed while host root (no no_new_privs needed; the auto-user gets it below). */
+  if (node_seccomp() != 0) die("seccomp");
   join_node(in >= 0);
   const char *wd = f[3], *out = f[4], *err = f[5];
   int nonadmin = strcmp(f[1], "1") == 0, fds[2];

@@ -7,6 +7,7 @@ import {
   readFileSync,
   readlinkSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { buildTinyRootfs } from '../../content/rootfs/tiny.ts';
 import { executorConformance } from '../conformance.ts';
 import { NODE_ROOT_DIR, NodeFileNotFound, type NodeImage, type NodeSpec, type ProcessSpec } from '../port.ts';
 import { LocalNodeExecutor } from './node-executor.ts';
+import { attackNames, attackScript, hostFacts } from './node-attacks.fixture.ts';
 
 const REGION = 'westeurope';
 
@@ -269,6 +271,32 @@ function localOnly(): void {
       assert.equal((await out('a', 'exit 7', nonadmin)).exitCode, 7);
     });
 
+    test("the node's ids are its own host range; its disk stores them unshifted", async () => {
+      const base = Number(readFileSync(join(f.dataDir, 'nodes', 'a', 'idmap'), 'utf8'));
+      assert.ok(base >= 0x40000000, String(base));
+      const other = Number(readFileSync(join(f.dataDir, 'nodes', 'b', 'idmap'), 'utf8'));
+      assert.notEqual(other, base, 'each node its own range');
+      const user = {
+        elevation: 'nonadmin' as const,
+        workingDir: `${NODE_ROOT_DIR}/workitems/job/ids/wd`,
+        stdoutFile: 'workitems/job/ids/stdout.txt',
+        stderrFile: 'workitems/job/ids/stderr.txt',
+      };
+      const map = (await out('a', 'echo u > /tmp/by-user; cat /proc/self/uid_map', user)).stdout;
+      assert.equal(map.trim().split(/\s+/).join(' '), `0 ${String(base)} 65536`);
+      await out('a', 'echo r > /tmp/by-root');
+      const upper = join(f.dataDir, 'nodes', 'a', 'upper', 'tmp');
+      assert.equal(statSync(join(upper, 'by-user')).uid, 1000);
+      assert.equal(statSync(join(upper, 'by-root')).uid, 0);
+      const holder = readFileSync(join(f.dataDir, 'nodes', 'a', 'holder.pid'), 'utf8').trim();
+      const hostView = readFileSync(`/proc/${holder}/status`, 'utf8');
+      assert.match(
+        hostView,
+        new RegExp(`^Uid:\\s+${String(base)}\\s`, 'm'),
+        "PID 1 is the node's root, not host root",
+      );
+    });
+
     test('the hostname is the one given', async () => {
       assert.equal((await out('b', 'hostname')).stdout, 'host-b\n');
     });
@@ -322,6 +350,19 @@ function localOnly(): void {
       );
       const early = await x.exec('a', proc('exit 4', { stdin: bytes }));
       assert.equal(early.exitCode, 4, 'a process that reads nothing still ends with its own status');
+    });
+
+    test("attacks from the node's root are refused or see only the node", async () => {
+      const facts = hostFacts(f.dataDir, 'node-executor.test.ts');
+      const r = await out('a', attackScript(facts));
+      assert.equal(r.exitCode, 0, r.stderr);
+      const lines = r.stdout.trim().split('\n');
+      assert.deepEqual(
+        lines,
+        attackNames(facts).map((n) => `${n}: refused`),
+        r.stdout,
+      );
+      assert.match((await out('a', 'cat /proc/self/uid_map')).stdout, /^\s*0\s+(\d+)\s+65536\n$/);
     });
 
     test("the task's environment never reaches a host binary", async () => {

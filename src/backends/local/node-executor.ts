@@ -22,6 +22,7 @@ import { nodeUpHelper } from './node-up.ts';
 import { NodeRunners, runRequest, type RunnerPlace } from './node-runner.ts';
 import { cgroupAlive, RunJournal } from './run-journal.ts';
 import { planDisks } from './node-disks.ts';
+import { NodeIdRanges } from './node-ids.ts';
 import { listNodeFiles, readNodeFile } from './node-files.ts';
 import { prepareImage, prepareNode, type PreparedImage } from './node-prepare.ts';
 import { BOOT_MARKER, DEFAULT_PATH, HOLDER_MARKER } from './node-sandbox.ts';
@@ -129,8 +130,9 @@ export class LocalNodeExecutor implements NodeExecutor {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly images = new Map<string, Promise<PreparedImage>>();
   private readonly holderStarter: HolderStarter;
-  /** The mount point every node's root goes on, each in its own mount namespace. */
-  private nodeRoot: Promise<string> | undefined;
+  /** The mount points every node's root and layers go on, each in its own mount namespace. */
+  private mountPoints: Promise<{ merged: string; layerAt: string }> | undefined;
+  private readonly idRanges: NodeIdRanges;
 
   constructor(options: LocalNodeExecutorOptions) {
     if (/[\s,:\\]/.test(options.dataDir))
@@ -142,6 +144,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     this.cache = options.cache ?? new ImageCache(options.dataDir, options.regions);
     this.launcher = new Launcher(join(options.dataDir, 'run'), DEFAULT_PATH);
     this.journal = new RunJournal(options.dataDir);
+    this.idRanges = new NodeIdRanges(this.nodesDir);
     this.helpers = { enterNode: enterNodeHelper(options.dataDir), nodeUp: nodeUpHelper(options.dataDir) };
     this.holderStarter = new HolderStarter(this.launcher, this.helpers.nodeUp);
     this.runners = new NodeRunners(this.helpers.enterNode, DROPPED_CAP_NUMBERS, DEFAULT_PATH);
@@ -216,12 +219,18 @@ export class LocalNodeExecutor implements NodeExecutor {
         return;
       }
       const image = await this.hydrated(node.image);
-      this.nodeRoot ??= (async () => {
-        const at = join(this.dataDir, 'cache', 'node-root');
-        await mkdir(at, { recursive: true });
+      this.mountPoints ??= (async () => {
+        const at = {
+          merged: join(this.dataDir, 'cache', 'node-root'),
+          layerAt: join(this.dataDir, 'cache', 'node-layers-at'),
+        };
+        await mkdir(at.merged, { recursive: true });
+        await mkdir(at.layerAt, { recursive: true });
         return at;
       })();
-      const spec = await prepareNode(node, dir, image, await this.nodeRoot);
+      const spec = await prepareNode(node, dir, image, await this.mountPoints, (id) =>
+        this.idRanges.baseFor(id),
+      );
       const procs = await this.cgroups.create(node.nodeId, node.size);
       this.holders.set(node.nodeId, await this.holderStarter.start(spec, procs));
     });
@@ -362,6 +371,7 @@ export class LocalNodeExecutor implements NodeExecutor {
       await this.stopNow(nodeId);
       await this.cgroups.remove(nodeId);
       await rm(this.dir(nodeId), { recursive: true, force: true });
+      await this.idRanges.release(nodeId);
       await this.journal.forgetNode(nodeId);
     });
   }

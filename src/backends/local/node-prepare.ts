@@ -110,13 +110,15 @@ export const BATCH_FOLDERS = BATCH_DIRS.map((leaf) => `${NODE_ROOT_DIR.slice(1)}
  * Creates the node's disk folders (upper, work) and checks every path the set-up will touch inside the node (the
  * Batch folders are made by node-up): a fresh node is its
  * image (checked once per image); a node with a disk is checked layer by layer, since it may have planted links.
- * `merged`: the mount point the node's root goes on (in its own mount namespace).
+ * `at`: the mount points the node's root and its idmapped layers go on (in its own mount namespace);
+ * `idBase`: the node's range of host ids.
  */
 export async function prepareNode(
   node: NodeSpec,
   dir: string,
   image: PreparedImage,
-  merged: string,
+  at: { merged: string; layerAt: string },
+  idBase: (nodeId: string) => Promise<number>,
 ): Promise<HolderSpec> {
   const upper = join(dir, 'upper');
   const fresh = !existsSync(upper);
@@ -149,7 +151,9 @@ export async function prepareNode(
     lower: lowers.join(':'),
     upper,
     work: join(dir, 'work'),
-    merged,
+    merged: at.merged,
+    layerAt: at.layerAt,
+    idBase: await idBase(node.nodeId),
     disks,
     devSizeMB: Math.max(64, Math.floor(node.size.memoryMB / 2)),
     addUser,

@@ -1,5 +1,5 @@
 import { lstat, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { DROPPED_CAPS, shq } from './sandbox.ts';
 
 /**
@@ -35,6 +35,10 @@ export interface HolderSpec {
   upper: string;
   work: string;
   merged: string;
+  /** An empty host folder the holder mounts the idmapped layers under (in the node's mount namespace only). */
+  layerAt: string;
+  /** The node's range of host ids: node id k is host id idBase + k (ADR 0020). */
+  idBase: number;
   /** Overlays of the data disks, mounted inside the node at `mountPoint`, parents first. */
   disks: { lower: string; upper: string; work: string; mountPoint: string }[];
   devSizeMB: number;
@@ -48,9 +52,13 @@ export const AUTO_USER_LINES = {
   group: `${AUTO_USER.name}:x:${AUTO_USER.gid}:`,
 };
 
-/** An overlay's file-system options (mount(2) data; node-up adds the `nodev` flag). */
-const overlayOptions = (lower: string, upper: string, work: string) =>
-  `lowerdir=${lower},upperdir=${upper},workdir=${work}`;
+/** A data disk's folder (holding its `upper` and `work`), relative to the node's folder. */
+function inNodeDir(spec: HolderSpec, disk: { upper: string; work: string }): string {
+  const dir = dirname(disk.upper);
+  if (dirname(disk.work) !== dir || relative(spec.nodeDir, dir).startsWith('..'))
+    throw new Error(`node ${spec.nodeId}: a data disk's upper and work must share a folder in the node's`);
+  return relative(spec.nodeDir, dir);
+}
 
 /**
  * The one-line script (Launcher request `id`, sourced: the launcher's subshell waits for the helper) that starts
@@ -76,10 +84,12 @@ export function nodeUpCommand(
     String(spec.devSizeMB),
     spec.addUser.passwd ? AUTO_USER_LINES.passwd : '',
     spec.addUser.group ? AUTO_USER_LINES.group : '',
-    spec.upper,
+    spec.nodeDir,
     folders.join('\n'),
-    overlayOptions(spec.lower, spec.upper, spec.work),
-    ...spec.disks.flatMap((d) => [d.mountPoint, overlayOptions(d.lower, d.upper, d.work)]),
+    String(spec.idBase),
+    spec.layerAt,
+    spec.lower,
+    ...spec.disks.flatMap((d) => [d.mountPoint, d.lower, inNodeDir(spec, d)]),
   ];
   return [helper, ...args].map(shq).join(' ');
 }
