@@ -19,6 +19,7 @@ import { buildTinyRootfs } from '../../content/rootfs/tiny.ts';
 import { executorConformance } from '../conformance.ts';
 import { NODE_ROOT_DIR, NodeFileNotFound, type NodeImage, type NodeSpec, type ProcessSpec } from '../port.ts';
 import { LocalNodeExecutor } from './node-executor.ts';
+import { pidsMax } from './cgroups.ts';
 import { attackNames, attackScript, hostFacts } from './node-attacks.fixture.ts';
 
 const REGION = 'westeurope';
@@ -327,8 +328,41 @@ function localOnly(): void {
       for (const n of ['6001', '6002', '6003']) assert.deepEqual(processesWith(`sleep ${n}`, true), [], n);
     });
 
-    test("the node's memory cgroup limit is the size's memoryMB", async () => {
+    test("the node's limits come from its size (memory, CPU, processes); devices: only the node's /dev", async () => {
       assert.equal(await x.memoryLimit('a'), size.memoryMB * 1024 * 1024);
+      const own = (controller: string) =>
+        /^\d+:([^:]*):(.*)$/m.exec(
+          readFileSync('/proc/self/cgroup', 'utf8')
+            .split('\n')
+            .filter((l) => l.split(':')[1]?.split(',').includes(controller))
+            .join('\n'),
+        )?.[2] ?? '/';
+      const file = (controller: string, name: string) =>
+        readFileSync(
+          join('/sys/fs/cgroup', controller, own(controller), 'lazurite', 'a', name),
+          'utf8',
+        ).trim();
+      assert.equal(file('pids', 'pids.max'), String(pidsMax(size)));
+      assert.equal(pidsMax(size), size.memoryMB * 8);
+      const period = Number(file('cpu', 'cpu.cfs_period_us'));
+      assert.equal(file('cpu', 'cpu.cfs_quota_us'), String(size.cores * period));
+      assert.deepEqual(file('devices', 'devices.list').split('\n').sort(), [
+        'c 136:* rwm',
+        'c 1:3 rwm',
+        'c 1:5 rwm',
+        'c 1:7 rwm',
+        'c 1:8 rwm',
+        'c 1:9 rwm',
+        'c 5:0 rwm',
+        'c 5:2 rwm',
+      ]);
+      assert.equal(
+        readFileSync(
+          `/proc/${readFileSync(join(f.dataDir, 'nodes', 'a', 'holder.pid'), 'utf8').trim()}/cgroup`,
+          'utf8',
+        ).includes(`devices:${own('devices').replace(/\/$/, '')}/lazurite/a`),
+        true,
+      );
     });
 
     test('data disks: mounted where fstab says (lun or LABEL), else /mnt/disks/lun<N>; writes stay in the node', async () => {
