@@ -32,11 +32,8 @@ export function hostFacts(hostPath: string, hostWord: string): HostFacts {
   return { block, address, hostPath, hostWord };
 }
 
-/**
- * A shell script (busybox) for a node's root: each attack prints `<name>: refused` when it failed or saw only
- * the node, `<name>: BREACH <what it got>` when it worked. Not here: ptrace (the tiny image has no tool for it).
- */
-export function attackScript(h: HostFacts): string {
+/** The attacks: a name and a shell command that succeeds only when the attack worked. */
+function attacks(h: HostFacts): [string, string][] {
   const attacks: [string, string][] = [
     ['mount-devtmpfs', 'mkdir -p /tmp/m1 && mount -t devtmpfs devtmpfs /tmp/m1'],
     ['mount-proc', 'mkdir -p /tmp/m2 && mount -t proc proc /tmp/m2'],
@@ -78,14 +75,24 @@ export function attackScript(h: HostFacts): string {
     ['host-uid', `awk '$1 == 0 && $2 == 0' /proc/self/uid_map | grep -q .`],
     ['new-user-namespace', 'unshare -U -r true'],
   ];
-  const lines = attacks.map(
+  return attacks;
+}
+
+/**
+ * A shell command line (busybox) for a node's root: each attack prints `<name>: refused` when it failed or saw only
+ * the node, `<name>: BREACH <what it got>` when it worked. The script travels base64-encoded, so no process's argv
+ * holds the host words it looks for. Not here: ptrace (the tiny image has no tool for it).
+ */
+export function attackScript(h: HostFacts): string {
+  const lines = attacks(h).map(
     ([name, cmd]) =>
       `if ( ${cmd} ) >/tmp/attack.out 2>&1; then echo "${name}: BREACH $(head -c 300 /tmp/attack.out | tr '\\n' ' ')"; else echo "${name}: refused"; fi`,
   );
-  return lines.join('\n');
+  const script = Buffer.from(`${lines.join('\n')}\n`).toString('base64');
+  return `/bin/sh -c 'echo ${script} | base64 -d > /tmp/attacks.sh && exec /bin/sh /tmp/attacks.sh'`;
 }
 
 /** The attacks' names as attackScript prints them for these facts (to check none went missing). */
 export function attackNames(h: HostFacts): string[] {
-  return [...attackScript(h).matchAll(/echo "([\w-]+): refused"/g)].map((m) => m[1] ?? '');
+  return attacks(h).map(([name]) => name);
 }

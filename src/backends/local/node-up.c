@@ -423,6 +423,9 @@ static void holder(int argc, char **argv, int userns, int up, int down) {
   memcpy(marker, MARKER_NODE, strlen(MARKER_NODE));
   printf("%s ready\n", id);
   if (fflush(stdout) != 0) die("stdout", "");
+  /* Its argv is readable in the node (/proc/1/cmdline): nothing of the host's paths stays there, only the marker. */
+  for (int i = 0; i < argc; i++)
+    if (argv[i] != marker) memset(argv[i], 0, strlen(argv[i]));
   quiet();
   reap_forever();
 }
