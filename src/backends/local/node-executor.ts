@@ -33,8 +33,15 @@ import { BOOT_MARKER, DEFAULT_PATH, HOLDER_MARKER } from './node-sandbox.ts';
  *   `work/` (the root goes on `<dataDir>/cache/node-root`, in the node's namespace only), `disks/lun<N>/{upper,work}`
  *   per data disk with a file system, and `holder.pid`. Lowers are shared per host (ImageCache): the image's
  *   unpacked root, and each data disk loop-mounted read-only once.
- * - Running: a long-lived holder per node (node-up.c, the only way: compiled on first use, a missing compiler is
- *   an error) is PID 1 of the node's own namespaces. Its host PID is in holder.pid and its argv carries
+ * - Isolation (ADR 0020): a long-lived holder per node (node-up.c, the only way: compiled on first use, a missing
+ *   compiler is an error) is PID 1 of the node's mount, PID, UTS, IPC, network (lo only) and cgroup namespaces,
+ *   all made by host root, and of the node's own user namespace, made last: node id k is host id base + k (a
+ *   65536-id slot per node, `<node>/idmap`, node-ids.ts), so node root holds capabilities only over that user
+ *   namespace and cannot mount, change the network or hostname, write /proc/sys or load modules. The overlay
+ *   layers are idmapped mounts (disks keep unshifted ids: the host reads and writes node files by path as before).
+ *   A seccomp filter (node-seccomp.h: no new user namespaces, kexec, modules, keys, bpf, handles, swap, reboot,
+ *   acct) is in PID 1 and every process; the node's cgroups limit memory, CPU, pids (from the size) and devices.
+ * - Running: the holder's host PID is in holder.pid and its argv carries
  *   `lazurite-node=<nodeId>`, so after a server crash `boot` adopts a live holder instead of starting a
  *   second one over the same upper (which the kernel forbids). stop = SIGKILL the holder: the kernel kills the
  *   whole PID namespace with it, then whatever is left in the node's cgroups (the runner and its waiters) is
@@ -49,7 +56,8 @@ import { BOOT_MARKER, DEFAULT_PATH, HOLDER_MARKER } from './node-sandbox.ts';
  *   every process in the exec's cgroup (setsid and double forks included).
  * - Files: read on the host from the node's upper (node-files.ts), never through the node's own view.
  * Holders start through one small long-lived shell (launcher.ts), not by forking the server; runners are spawned
- * once per node. Per boot: one node-up process that forks the node's PID 1; per exec: two forks of the runner
+ * once per node. Per boot: one node-up process that forks a short-lived helper (the idmap user namespace) and
+ * the node's PID 1; per exec: two forks of the runner
  * (waiter, process) and one exec.
  */
 
