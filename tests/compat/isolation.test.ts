@@ -124,7 +124,7 @@ describe('nodes as isolation boundaries', { skip: process.getuid?.() === 0 ? fal
       const bombs = await healthDuring(
         server,
         Promise.all([
-          run(batch, 'forkbomb', `/bin/sh -c 'b() { b | b; }; b'`, { maxWallClockTime: 'PT4S' }),
+          run(batch, 'forkbomb', `/bin/sh -c 'b() { b | b; }; b'`, { maxWallClockTime: 'PT2S' }),
           run(batch, 'memhog', `/bin/sh -c 'awk "BEGIN { s = \\"x\\"; while (1) s = s s }"'`),
         ]),
       );

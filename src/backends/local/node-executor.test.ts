@@ -25,7 +25,13 @@ import { attackNames, attackScript, hostFacts } from './node-attacks.fixture.ts'
 const REGION = 'westeurope';
 
 /** A data disk file: ext4 (made from `files`, optionally labelled) or all zeros. */
-function diskFile(dir: string, name: string, files?: Record<string, string>, label?: string): string {
+function diskFile(
+  dir: string,
+  name: string,
+  files?: Record<string, string>,
+  label?: string,
+  type = 'ext4',
+): string {
   const file = join(dir, `${name}.raw`);
   if (!files) {
     writeFileSync(file, Buffer.alloc(0));
@@ -35,7 +41,17 @@ function diskFile(dir: string, name: string, files?: Record<string, string>, lab
   const content = join(dir, `${name}-content`);
   mkdirSync(content);
   for (const [path, text] of Object.entries(files)) writeFileSync(join(content, path), text);
-  execFileSync('mkfs.ext4', ['-q', '-F', ...(label ? ['-L', label] : []), '-d', content, file, '16M']);
+  execFileSync('mke2fs', [
+    '-q',
+    '-F',
+    '-t',
+    type,
+    ...(label ? ['-L', label] : []),
+    '-d',
+    content,
+    file,
+    '16M',
+  ]);
   return file;
 }
 
@@ -70,7 +86,8 @@ async function fixture() {
   const disks = [
     diskFile(build, 'lun0', { 'on-data': 'lun0\n' }),
     diskFile(build, 'lun1', { 'on-extra': 'lun1\n' }, 'extra'),
-    diskFile(build, 'lun2', { 'on-default': 'lun2\n' }),
+    // ext2, as the VM tests' busybox mke2fs makes: mounted through the ext4 driver, which can be idmapped.
+    diskFile(build, 'lun2', { 'on-default': 'lun2\n' }, undefined, 'ext2'),
     diskFile(build, 'lun3'),
   ];
   const dataDisks = [];
