@@ -66,11 +66,17 @@ function attacks(h: HostFacts): [string, string][] {
     ['many-processes', '[ "$(ls -d /proc/[0-9]* | wc -l)" -gt 20 ]'],
     ['set-hostname', 'hostname evil'],
     ['network-config', 'ip link set lo down'],
+    // lo, and at most the node's own veth: never the host's interfaces.
+    ['host-interfaces', '[ "$(tail -n +3 /proc/net/dev | wc -l)" -gt 2 ]'],
     ...(h.address === undefined
       ? []
       : ([
           ['host-address', `ip addr | grep -F "${h.address}/"`],
-          ['bind-host-address', `timeout 2 nc -l -s ${h.address} -p 39999 2>/dev/null; [ $? -ge 124 ]`],
+          // busybox nc cannot bind an address: httpd can (it exits at once when the bind fails).
+          [
+            'bind-host-address',
+            `mkdir -p /tmp/www; timeout 1 httpd -f -h /tmp/www -p ${h.address}:39999; [ $? -ge 124 ]`,
+          ],
         ] as [string, string][])),
     ['host-uid', `awk '$1 == 0 && $2 == 0' /proc/self/uid_map | grep -q .`],
     ['new-user-namespace', 'unshare -U -r true'],
