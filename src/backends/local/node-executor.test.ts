@@ -315,6 +315,24 @@ function localOnly(): void {
       );
     });
 
+    // Not checked: ping. ping_group_range allows ICMP datagram sockets (iputils' ping), but busybox's ping only uses
+    // raw sockets, which need CAP_NET_RAW over the host-owned network namespace.
+    test('in its own network namespace the node has lo up and binds ports below 1024, as root or user', async () => {
+      const check =
+        'mkdir -p /tmp/www-$(id -u) && httpd -p 127.0.0.1:$((80 + $(id -u) % 900)) -h /tmp/www-$(id -u) && echo bound';
+      const user = {
+        elevation: 'nonadmin' as const,
+        workingDir: `${NODE_ROOT_DIR}/workitems/job/net/wd`,
+        stdoutFile: 'workitems/job/net/stdout.txt',
+        stderrFile: 'workitems/job/net/stderr.txt',
+      };
+      const root = await out('b', check);
+      assert.equal(root.stdout, 'bound\n', root.stderr);
+      const other = await out('b', check, user);
+      assert.equal(other.stdout, 'bound\n', other.stderr);
+      assert.equal((await out('b', 'killall httpd; echo done')).stdout, 'done\n');
+    });
+
     test('the hostname is the one given', async () => {
       assert.equal((await out('b', 'hostname')).stdout, 'host-b\n');
     });
