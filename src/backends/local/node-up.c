@@ -187,6 +187,9 @@ static void append_line(int root, const char *name, const char *line) {
   if (etc < 0) die("not a folder of the node:", "/etc");
   int fd = openat(etc, name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) die("open /etc/", name);
+  struct stat st; /* made just now by host root (the node's own files show as its ids): the node's root owns it */
+  if (fstat(fd, &st) != 0 || (st.st_uid == 0 && fchown(fd, (uid_t)node_root, (gid_t)node_root) != 0))
+    die("chown /etc/", name);
   if (dprintf(fd, "%s\n", line) < 0 || close(fd) != 0 || close(etc) != 0) die("append to /etc/", name);
 }
 

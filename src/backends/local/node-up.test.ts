@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -130,6 +130,15 @@ if (process.getuid?.() !== 0) {
       await x.boot(spec('n3', f.image));
       const passwd = await output(x, 'n3', 'cat /etc/passwd');
       assert.equal(passwd.split('\n').filter((l) => l.startsWith('_azbatch:')).length, 1, passwd);
+      // A node without /etc/group gets one made by node-up, owned by the node's root (stored as uid 0).
+      await output(x, 'n3', 'rm /etc/group && echo done');
+      await x.stop('n3');
+      await x.boot(spec('n3', f.image));
+      assert.equal(
+        await output(x, 'n3', 'cat /etc/group; stat -c %u:%g /etc/group'),
+        '_azbatch:x:1000:\n0:0\n',
+      );
+      assert.equal(statSync(join(f.dataDir, 'nodes', 'n3', 'upper', 'etc', 'group')).uid, 0);
     } finally {
       await x.close();
       rmSync(f.dataDir, { recursive: true, force: true });
