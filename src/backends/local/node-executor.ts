@@ -36,11 +36,12 @@ import { BOOT_MARKER, DEFAULT_PATH, HOLDER_MARKER } from './node-sandbox.ts';
  * - Isolation (ADR 0020): a long-lived holder per node (node-up.c, the only way: compiled on first use, a missing
  *   compiler is an error) is PID 1 of the node's mount, PID, UTS, IPC, network (lo only) and cgroup namespaces,
  *   all made by host root, and of the node's own user namespace, made last: node id k is host id base + k (a
- *   65536-id slot per node, `<node>/idmap`, node-ids.ts), so node root holds capabilities only over that user
- *   namespace and cannot mount, change the network or hostname, write /proc/sys or load modules. The overlay
- *   layers are idmapped mounts (disks keep unshifted ids: the host reads and writes node files by path as before).
- *   A seccomp filter (node-seccomp.h: no new user namespaces, kexec, modules, keys, bpf, handles, swap, reboot,
- *   acct) is in PID 1 and every process; the node's cgroups limit memory, CPU, pids (from the size) and devices.
+ *   65536-id slot per node on the host, `<node>/idmap`, node-ids.ts), so node root holds capabilities only over
+ *   that user namespace and cannot mount, change the network or hostname, write /proc/sys or load modules. The
+ *   overlay layers are idmapped mounts (disks keep unshifted ids: the host reads and writes node files by path as
+ *   before). A seccomp filter (node-seccomp.h: no new user namespaces, kexec, modules, keys, bpf, handles, swap,
+ *   reboot, acct) is in PID 1 and every process; the node's cgroups limit memory, CPU, pids (from the size) and
+ *   devices.
  * - Running: the holder's host PID is in holder.pid and its argv carries
  *   `lazurite-node=<nodeId>`, so after a server crash `boot` adopts a live holder instead of starting a
  *   second one over the same upper (which the kernel forbids). stop = SIGKILL the holder: the kernel kills the
@@ -378,8 +379,8 @@ export class LocalNodeExecutor implements NodeExecutor {
     return this.serial(nodeId, async () => {
       await this.stopNow(nodeId);
       await this.cgroups.remove(nodeId);
-      await rm(this.dir(nodeId), { recursive: true, force: true });
       await this.idRanges.release(nodeId);
+      await rm(this.dir(nodeId), { recursive: true, force: true });
       await this.journal.forgetNode(nodeId);
     });
   }
