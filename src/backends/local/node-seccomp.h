@@ -2,8 +2,9 @@
  * The seccomp filter of every process in a node (ADR 0020), shared by node-up.c (the node's PID 1) and
  * enter-node.c (each process started in the node). Hand-written classic BPF:
  * - another architecture than the one built for (on x86-64 also the x32 ABI) kills the process;
- * - EPERM for kexec, module, key, handle, bpf, swap, reboot and acct calls, and for unshare and clone asking for
- *   a new user namespace (the one way left to get capabilities over fresh namespaces);
+ * - EPERM for kexec, module, key, handle, bpf, swap, reboot, acct and mount calls (mount, umount2, pivot_root and
+ *   the new mount API), and for unshare and clone asking for a new user namespace (the one way left to get
+ *   capabilities over fresh namespaces);
  * - ENOSYS for clone3 (its flags are behind a pointer, out of a filter's reach), so the C library falls back to
  *   clone, which the filter can see;
  * - everything else is allowed (the node's namespaces, owned by the host, refuse the rest).
@@ -66,6 +67,17 @@ static inline int node_seccomp(void) {
       NODE_EPERM(__NR_swapoff),
       NODE_EPERM(__NR_reboot),
       NODE_EPERM(__NR_acct),
+      /* No mounts at all (the node cannot mount in its host-owned mount namespace anyway: defence in depth). */
+      NODE_EPERM(__NR_mount),
+      NODE_EPERM(__NR_umount2),
+      NODE_EPERM(__NR_pivot_root),
+      NODE_EPERM(__NR_open_tree),
+      NODE_EPERM(__NR_move_mount),
+      NODE_EPERM(__NR_fsopen),
+      NODE_EPERM(__NR_fsconfig),
+      NODE_EPERM(__NR_fsmount),
+      NODE_EPERM(__NR_fspick),
+      NODE_EPERM(__NR_mount_setattr),
       NODE_ON(__NR_clone3, SECCOMP_RET_ERRNO | ENOSYS),
       /* unshare(flags) and clone(flags, ...): the flags are the first argument (its low 32 bits here). */
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_unshare, 1, 0),
