@@ -4,7 +4,7 @@
  * the raw in-sandbox spawn (nsenter, 4 loops) in the same run. Needs root.
  * Also the CPU time (user + system, all processes started from here: a cpuacct cgroup) per run of each, which
  * does not depend on what else the host runs at the time.
- * Env: BENCH_EXECS (default 2000), LAZURITE_ENTER_NODE=0 for the shell chain.
+ * Env: BENCH_EXECS (default 2000).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -83,9 +83,8 @@ async function main(): Promise<void> {
     const runCpu = (clock.ms() - cpu1) / COUNT;
     const own = process.cpuUsage(own1);
     const ownCpu = (own.user + own.system) / 1000 / COUNT;
-    const chain = process.env.LAZURITE_ENTER_NODE === '0' ? 'shell chain' : 'enter-node helper';
     process.stdout.write(
-      `raw ${raw.toFixed(0)}/s, ${rawCpu.toFixed(2)} ms CPU each; executor (${chain}) ${rate.toFixed(0)}/s = ` +
+      `raw ${raw.toFixed(0)}/s, ${rawCpu.toFixed(2)} ms CPU each; executor (node runner) ${rate.toFixed(0)}/s = ` +
         `${((rate / raw) * 100).toFixed(0)} % of raw, ${runCpu.toFixed(2)} ms CPU each ` +
         `(${ownCpu.toFixed(2)} ms in this Node process)\n`,
     );

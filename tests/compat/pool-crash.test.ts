@@ -8,13 +8,16 @@ import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
 import { startServer, type TestServer } from './harness.ts';
 import { tinyPoolSpec, waitFor } from './pool-image.ts';
 
-/** Node ids of the live holder processes (one per running node sandbox) of one data dir, from their command lines. */
+/**
+ * Node ids of the live holder processes (one per running node sandbox) of one data dir: the marker in their command
+ * lines (all a holder keeps there, ADR 0020), the data dir in their mount table (the node root's overlay options).
+ */
 function holders(dataDir: string): string[] {
   const out: string[] = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      const m = cmdline.includes(dataDir) ? /lazurite-node=(tvmps_[0-9a-f]+_[dp])/.exec(cmdline) : null;
+      const m = /lazurite-node=(tvmps_[0-9a-f]+_[dp])/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+      if (m && !readFileSync(`/proc/${pid}/mountinfo`, 'utf8').includes(dataDir)) continue;
       if (m?.[1]) out.push(m[1]);
     } catch {
       // the process ended meanwhile

@@ -6,7 +6,8 @@ import type { NodeSize } from '../port.ts';
 
 /**
  * Node cgroups. cgroups v1 (this machine): per node `<controller>/<server's own cgroup>/lazurite/<nodeId>` in
- * the memory, cpu and pids hierarchies, under the server's own cgroup so nodes stay inside whatever limits the
+ * the memory, cpu, pids and devices hierarchies (limits from the node's size: memoryMB, cores, pidsMax; devices:
+ * only the node's /dev and pseudo-terminals), under the server's own cgroup so nodes stay inside whatever limits the
  * server runs under; each exec gets a child `x<random>` in the pids hierarchy, so a timeout can find and kill
  * every process it started (setsid and double forks included) while the node-level pids.max still counts it.
  * cgroups v2 (`/sys/fs/cgroup/cgroup.controllers` exists): `/sys/fs/cgroup/lazurite/<nodeId>` with the limits
@@ -14,8 +15,29 @@ import type { NodeSize } from '../port.ts';
  * writes `cgroup.kill`. A missing controller is skipped: the node runs without that limit (and without a
  * per-exec cgroup the timeout falls back to killing the process group).
  */
-const V1_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
-const PIDS_MAX = 4096;
+const V1_CONTROLLERS = ['memory', 'cpu', 'pids', 'devices'] as const;
+/**
+ * The character devices a node may use (v1 devices controller; everything else, every block device included, is
+ * denied): what its /dev holds (null, zero, full, random, urandom, tty, ptmx) and its pseudo-terminals.
+ */
+const NODE_DEVICES = [
+  'c 1:3 rwm',
+  'c 1:5 rwm',
+  'c 1:7 rwm',
+  'c 1:8 rwm',
+  'c 1:9 rwm',
+  'c 5:0 rwm',
+  'c 5:2 rwm',
+  'c 136:* rwm',
+];
+
+/**
+ * The size's process limit: what Linux gives a machine of that memory (threads-max is one thread per 128 KiB of
+ * RAM: 8 per MiB), at least 256.
+ */
+export function pidsMax(size: NodeSize): number {
+  return Math.max(256, size.memoryMB * 8);
+}
 const ROOT = '/sys/fs/cgroup';
 const SPARE_PER_NODE = 64;
 
@@ -141,7 +163,7 @@ export class NodeCgroups {
     if (this.layout.unified) {
       await limit('unified', 'memory.max', bytes);
       await limit('unified', 'cpu.max', `${Math.round(size.cores * 100_000)} 100000`);
-      await limit('unified', 'pids.max', String(PIDS_MAX));
+      await limit('unified', 'pids.max', String(pidsMax(size)));
     } else {
       await limit('memory', 'memory.limit_in_bytes', bytes);
       const cpu = this.node('cpu', nodeId);
@@ -149,7 +171,12 @@ export class NodeCgroups {
         const period = Number(await readFile(join(cpu, 'cpu.cfs_period_us'), 'utf8').catch(() => '100000'));
         await limit('cpu', 'cpu.cfs_quota_us', String(Math.round(size.cores * period)));
       }
-      await limit('pids', 'pids.max', String(PIDS_MAX));
+      await limit('pids', 'pids.max', String(pidsMax(size)));
+      const devices = this.node('devices', nodeId);
+      if (devices !== undefined) {
+        await writeFile(join(devices, 'devices.deny'), 'a');
+        for (const rule of NODE_DEVICES) await writeFile(join(devices, 'devices.allow'), rule);
+      }
     }
     this.spare.set(nodeId, []);
     return this.nodeDirs(nodeId).map((d) => join(d, 'cgroup.procs'));

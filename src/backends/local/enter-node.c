@@ -1,64 +1,66 @@
 /*
- * enter-node: starts one process inside a running node sandbox, in place of the chain
- * `env --default-signal` + `setpriv --bounding-set … [--no-new-privs]` + `nsenter --target … --root [--setuid]`
- * and the in-node prelude shell (twice for the non-admin user): it joins the run's cgroups, enters the node,
- * prepares the task's folders and output files itself, forks once (into the node's PID namespace) and execs
- * `/bin/sh -c CMD` there. So a task run costs one exec and one fork on the host and one exec in the node.
- * Compiled on first use when the host has a C compiler (enter-node.ts); without one the shell chain is used.
- * Part of Lazurite; MIT.
+ * enter-node: a node's runner (ADR 0013, 0018, 0020). It runs on the host side and starts each process inside the
+ * node, so no host shell, `nsenter` or `setpriv` is involved and nothing of a run is on any host argv.
+ * Compiled on first use (enter-node.ts, compile-helper.ts). Part of Lazurite; MIT.
  *
- * usage: enter-node ID HOLDER_PID NONADMIN(0|1) CAPS CGROUPS WD OUT ERR EXIT CMD [NAME=VALUE...]
- * - prints `ID pid <its PID>` on stdout, then points its stdout at /dev/null;
- * - writes its PID into each `cgroup.procs` file of CGROUPS (newline-separated; exit 125 when one fails);
- * - CAPS: comma-separated capability numbers dropped from the bounding set;
- * - WD, OUT, ERR: paths inside the node (as the prelude in node-sandbox.ts takes them); failures to prepare
- *   them exit 126 with `lazurite: …` on stderr, as the prelude does;
- * - EXIT: a host file that receives the exit status when the process ends (empty: none);
- * - the process gets exactly NAME=VALUE... as its environment, stdin as given, default signals, and for the
- *   non-admin user uid/gid 1000 with no new privileges.
- * Exits with the process's status (128 + signal when killed).
- *
- * usage: enter-node serve HOLDER_PID CAPS NODE_CGROUPS EXEC_PARENT JOURNAL_DIR  (the node's runner, ADR 0018)
- * - joins NODE_CGROUPS (the node's `cgroup.procs` files), opens EXEC_PARENT (the folder of the runs' own
- *   cgroups) and JOURNAL_DIR (the node's run journal) on the host, enters the node once and drops CAPS;
- * - then reads run requests on stdin, each `LENGTH\n` and LENGTH bytes of NUL-terminated fields
+ * usage: enter-node serve HOLDER_PID NODE_ID CAPS NODE_CGROUPS EXEC_PARENT JOURNAL_DIR
+ * - joins NODE_CGROUPS (the node's `cgroup.procs` files, newline-separated), opens EXEC_PARENT (the folder of the
+ *   runs' own cgroups) and JOURNAL_DIR (the node's run journal) on the host;
+ * - opens a pidfd of HOLDER_PID and checks, after opening it, that the process carries `lazurite-node=NODE_ID`:
+ *   every entry into the node goes through that pidfd, never through a PID number that could be reused;
+ * - then reads run requests on stdin, each `FIELDS STDIN\n`, FIELDS bytes of NUL-terminated fields
  *   `ID NONADMIN CGROUP WD OUT ERR EXIT CMD NAME=VALUE...` (CGROUP and EXIT relative to EXEC_PARENT and
- *   JOURNAL_DIR, empty for none), and for each forks a waiter — it does what the one-run form does after
- *   entering the node: joins CGROUP, prepares the files, forks and execs the command, writes EXIT before it
- *   leaves the cgroup — and prints `ID pid <waiter's host PID>`, each failure to prepare as `ID !err <text>`
- *   (from the waiter) and `ID !exit <status>` once the waiter is gone (also when a timeout killed it);
- * - exits at the end of its stdin (waiters still going finish on their own, the node's PID 1 reaps them).
- * So a run costs one fork of this small process, one fork and one exec: no host shell, no `setns`.
+ *   JOURNAL_DIR, empty for none; WD, OUT, ERR paths inside the node) and STDIN bytes for the process's stdin;
+ * - for each it forks a waiter that stays in the host's PID and mount namespaces: it joins the run's cgroup, then
+ *   forks the process into the node's PID namespace (setns with CLONE_NEWPID only affects children). The process
+ *   keeps only its stdin pipe and a pipe for failure reports, joins the node's other namespaces through the pidfd,
+ *   drops CAPS (comma-separated capability numbers) from its bounding set, prepares its folders and output files,
+ *   becomes the auto-user for NONADMIN=1 (uid/gid 1000, no_new_privs) and execs `/bin/sh -c CMD` with exactly
+ *   NAME=VALUE... as its environment and default signals. No host descriptor reaches the node: the journal, the
+ *   cgroup folders, the runner's pipes and the pidfd stay with the runner and the waiter;
+ * - the waiter writes the stdin bytes, passes on failure reports, waits and writes EXIT (before leaving the cgroup);
+ * - it prints `ID pid <waiter's PID>`, each failure to prepare as `ID !err <text>` (`lazurite: …`, exit 126, as the
+ *   old prelude shell; `enter-node: …`, exit 125, for other set-up failures) and `ID !exit <status>` once the
+ *   waiter is gone (128 + signal when killed; also when a timeout killed it);
+ * - exits at the end of its stdin (waiters still going finish on their own).
+ * A run costs two forks (waiter, process) and one exec.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "node-seccomp.h"
+
 #define AUTO_UID 1000
 #define AUTO_GID 1000
+#define MARKER "lazurite-node="
+/* The namespaces a process joins (as host root) after it was forked into the node's PID namespace; the node's
+   user namespace comes last. */
+#define NODE_NAMESPACES (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
 
 static int exit_dir = -1;
 static const char *exit_name;
-/* Runner mode: the run a waiter serves (its failures go to the host as `ID !err` lines on stdout). */
+/* The run a waiter (or its process) serves: failures go to the host as `ID !err` lines on stdout. */
 static const char *report_id;
 
 static void finish(int status);
 
-/** One message: on stderr, or in runner mode as one line on stdout (a single write: lines never interleave). */
+/** One failure report: one line on stdout, in a single write (lines never interleave). */
 static void emit(const char *msg) {
   if (!report_id) {
     fprintf(stderr, "%s\n", msg);
@@ -81,9 +83,9 @@ static void die(const char *what) {
   finish(125);
 }
 
-/** Records the status in the run's journal (when it has one) and exits with it. */
+/** Records the status in the run's journal (the waiter, when the run has one) and exits with it. */
 static void finish(int status) {
-  if (exit_dir >= 0) {
+  if (exit_dir >= 0 && exit_name) {
     int fd = openat(exit_dir, exit_name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd >= 0) {
       dprintf(fd, "%d\n", status);
@@ -93,7 +95,7 @@ static void finish(int status) {
   exit(status);
 }
 
-/** A failure to prepare the task's files: the prelude's message and status. */
+/** A failure to prepare the task's files: the old prelude's message and status. */
 static void fail(const char *fmt, const char *a, const char *b, const char *c) {
   char msg[3 * PATH_MAX + 128];
   int n = snprintf(msg, sizeof msg, "lazurite: ");
@@ -120,37 +122,6 @@ static void join_cgroups(const char *list) {
     if (fd < 0 || dprintf(fd, "%d\n", (int)getpid()) < 0 || close(fd) != 0) die(path);
   }
   free(copy);
-}
-
-/** Opens the folder of the host file EXIT now: after the chroot only this descriptor reaches it. */
-static void open_exit(const char *path) {
-  if (path[0] == '\0') return;
-  const char *slash = strrchr(path, '/');
-  if (!slash || slash[1] == '\0') die("exit file");
-  char *dir = strndup(path, (size_t)(slash - path) + 1);
-  if (!dir || (exit_dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) die("exit file folder");
-  free(dir);
-  exit_name = slash + 1;
-}
-
-static void enter(const char *pid) {
-  static const char *const kinds[] = {"ipc", "uts", "pid", "mnt"};
-  static const int flags[] = {CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWPID, CLONE_NEWNS};
-  char path[64];
-  int fds[4];
-  for (int i = 0; i < 4; i++) {
-    snprintf(path, sizeof path, "/proc/%s/ns/%s", pid, kinds[i]);
-    if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) die(path);
-  }
-  snprintf(path, sizeof path, "/proc/%s/root", pid);
-  int root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (root < 0) die(path);
-  for (int i = 0; i < 4; i++) {
-    if (setns(fds[i], flags[i]) != 0) die(kinds[i]);
-    close(fds[i]);
-  }
-  if (fchdir(root) != 0 || chroot(".") != 0 || chdir("/") != 0) die("root");
-  close(root);
 }
 
 static void drop_caps(const char *list) {
@@ -233,56 +204,86 @@ static void hand_over(const char *wd, const char *out, const char *err) {
     if (lchown(paths[i], AUTO_UID, AUTO_GID) != 0) fail("cannot hand %s, %s and %s to the user", wd, out, err);
 }
 
-/** Forks the process (it lands in the node's PID namespace) and execs `/bin/sh -c cmd` with `env`. */
-static pid_t start(char *cmd, char **env, const char *wd, const char *out, const char *err, int fds[2],
-                   int as_user) {
-  pid_t child = fork();
-  if (child < 0) die("fork");
-  if (child != 0) return child;
-  exit_dir = -1; /* the parent records the status */
-  if (report_id) default_signals();
-  if (as_user) {
-    if (setgroups(0, NULL) != 0 || setgid(AUTO_GID) != 0 || setuid(AUTO_UID) != 0) die("auto-user");
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs");
-  }
-  if (chdir(wd) != 0) fail("cannot enter %s", wd, "", "");
-  if (as_user) {
-    /* As the user, like the prelude's `exec >"$out" 2>"$err"`: the files prep made, truncated. */
-    if ((fds[0] = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0666)) < 0) fail("cannot create %s", out, "", "");
-    fds[1] = -1;
-    if (strcmp(err, out) != 0 && (fds[1] = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0666)) < 0)
-      fail("cannot create %s", err, "", "");
-  }
-  if (dup2(fds[0], 1) < 0 || dup2(fds[1] < 0 ? 1 : fds[1], 2) < 0) die("redirect");
-  char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-  execve("/bin/sh", argv, env);
-  die("/bin/sh");
-  return -1;
+/* ---- the process (forked by a waiter into the node's PID namespace) ---- */
+
+static int pidfd = -1, exec_parent = -1, requests = -1, children = -1;
+static const char *drop;
+
+/** A descriptor moved to `to` (not close-on-exec: only 0-2 stay past the exec, each replaced first). */
+static void move_fd(int fd, int to) {
+  if (fd == to) {
+    if (fcntl(fd, F_SETFD, 0) != 0) die("fcntl");
+  } else if (dup2(fd, to) < 0) die("dup2");
 }
 
-/** Inside the node: prepares the files, runs the command, waits for it and finishes with its status. */
-static void run_in_node(int nonadmin, const char *wd, const char *out, const char *err, char *cmd, char **env) {
-  int fds[2];
+/**
+ * Keeps stdin (the run's pipe, or none), 1 and 2 (the report pipe to the waiter) and the pidfd (as 3, closed once
+ * used): every other descriptor of the runner is closed before the process joins the node.
+ */
+static void keep_only(int in, int report) {
+  int hi[3];
+  int from[3] = {in, report, pidfd};
+  for (int i = 0; i < 3; i++)
+    if (from[i] >= 0 && (hi[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 64)) < 0) die("fcntl");
+  if (in >= 0) move_fd(hi[0], 0);
+  move_fd(hi[1], 1);
+  move_fd(hi[1], 2);
+  move_fd(hi[2], 3);
+  if (syscall(SYS_close_range, 4u, ~0u, 0u) != 0) die("close_range");
+  pidfd = 3;
+}
+
+/** Joins the node (the PID namespace it was forked into already): its other namespaces, through the pidfd. */
+static void join_node(int has_stdin) {
+  if (setns(pidfd, NODE_NAMESPACES) != 0) die("setns");
+  /* Root of the node's user namespace: host ids BASE, no capability over anything of the host. */
+  if (setns(pidfd, CLONE_NEWUSER) != 0) die("setns user");
+  if (setgroups(0, NULL) != 0 || setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) die("node root");
+  if (close(pidfd) != 0) die("close");
+  if (!has_stdin) {
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null < 0 || dup2(null, 0) < 0) die("/dev/null");
+    close(null);
+  }
+  if (chdir("/") != 0) die("chdir /");
+  drop_caps(drop);
+}
+
+/** The process of one run: joins the node, prepares its files, becomes the user, execs the command. */
+static void process_main(char **f, int in, int report) {
+  default_signals();
+  exit_dir = -1; /* the waiter records the status */
+  /* No one (not even the node's root) may read this process's memory or descriptors until it execs. */
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) die("dumpable");
+  keep_only(in, report);
+  /* The node's filter, installed while host root (no no_new_privs needed; the auto-user gets it below). */
+  if (node_seccomp() != 0) die("seccomp");
+  join_node(in >= 0);
+  const char *wd = f[3], *out = f[4], *err = f[5];
+  int nonadmin = strcmp(f[1], "1") == 0, fds[2];
   prepare(wd, out, err, fds);
   if (nonadmin) {
     close(fds[0]);
     if (fds[1] >= 0) close(fds[1]);
     hand_over(wd, out, err);
+    if (setgroups(0, NULL) != 0 || setgid(AUTO_GID) != 0 || setuid(AUTO_UID) != 0) die("auto-user");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs");
   }
-  pid_t child = start(cmd, env, wd, out, err, fds, nonadmin);
-  if (!nonadmin) {
-    close(fds[0]);
-    if (fds[1] >= 0) close(fds[1]);
+  if (chdir(wd) != 0) fail("cannot enter %s", wd, "", "");
+  if (nonadmin) {
+    /* As the user, like the old prelude's `exec >"$out" 2>"$err"`: the files prepare made, truncated. */
+    if ((fds[0] = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0) fail("cannot create %s", out, "", "");
+    fds[1] = -1;
+    if (strcmp(err, out) != 0 && (fds[1] = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
+      fail("cannot create %s", err, "", "");
   }
-  int status;
-  while (waitpid(child, &status, 0) < 0)
-    if (errno != EINTR) die("wait");
-  finish(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  if (dup2(fds[0], 1) < 0 || dup2(fds[1] < 0 ? 1 : fds[1], 2) < 0) die("redirect");
+  char *argv[] = {"/bin/sh", "-c", f[7], NULL};
+  execve("/bin/sh", argv, &f[8]);
+  die("/bin/sh");
 }
 
 /* ---- runner mode (`serve`) ---- */
-
-static int exec_parent = -1, journal = -1, requests = -1, children = -1;
 
 /** Runs in flight: waiter PID → request id. */
 static struct waiter {
@@ -298,8 +299,32 @@ static void say(const char *id, const char *what, long value) {
   if (n > 0 && n < (int)sizeof line && write(1, line, (size_t)n) < 0) { /* the host is gone */ }
 }
 
-/** The waiter of one run (a child of the runner): joins the run's cgroup, then as the one-run form. */
-static void waiter(char **f) {
+/** Writes `len` stdin bytes to the process (it may exit without reading them: EPIPE ends the writing). */
+static void feed(int fd, const char *data, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, data, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    data += n;
+    len -= (size_t)n;
+  }
+  close(fd);
+}
+
+/** Passes the process's failure reports (whole lines, each one write) to the runner's stdout until it execs. */
+static void relay(int fd) {
+  char buf[PIPE_BUF];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    if (write(1, buf, (size_t)n) < 0) { /* the host is gone */ }
+  }
+  close(fd);
+}
+
+/** The waiter of one run (a child of the runner, on the host side): joins the run's cgroup, forks, waits. */
+static void waiter(char **f, const char *data, size_t len) {
   report_id = f[0];
   close(requests);
   close(children);
@@ -312,15 +337,34 @@ static void waiter(char **f) {
     if (procs < 0 || write(procs, "0\n", 2) != 2 || close(procs) != 0) die(f[2]);
     close(fd);
   }
-  if (f[6][0] != '\0') {
-    exit_dir = journal;
-    exit_name = f[6];
+  if (exec_parent >= 0) close(exec_parent);
+  if (f[6][0] != '\0') exit_name = f[6];
+  else exit_dir = -1;
+  if (setns(pidfd, CLONE_NEWPID) != 0) die("setns pid");
+  int in[2] = {-1, -1}, report[2];
+  if ((len > 0 && pipe2(in, O_CLOEXEC) != 0) || pipe2(report, O_CLOEXEC) != 0) die("pipe");
+  pid_t child = fork();
+  if (child < 0) die("fork");
+  if (child == 0) {
+    close(report[0]);
+    if (in[1] >= 0) close(in[1]);
+    process_main(f, in[0], report[1]);
   }
-  run_in_node(strcmp(f[1], "1") == 0, f[3], f[4], f[5], f[7], &f[8]);
+  close(pidfd);
+  close(report[1]);
+  if (in[0] >= 0) {
+    close(in[0]);
+    feed(in[1], data, len);
+  }
+  relay(report[0]);
+  int status;
+  while (waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) die("wait");
+  finish(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 
-/** Starts the run of one request (`count` NUL-terminated fields at `p`). */
-static void launch(char *p, size_t count) {
+/** Starts the run of one request: `count` NUL-terminated fields at `p`, then `len` stdin bytes at `data`. */
+static void launch(char *p, size_t count, const char *data, size_t len) {
   char **f = calloc(count + 1, sizeof *f);
   if (!f) die("memory");
   for (size_t i = 0; i < count; i++) {
@@ -337,7 +381,7 @@ static void launch(char *p, size_t count) {
     if (!waiters) die("memory");
   }
   pid_t pid = fork();
-  if (pid == 0) waiter(f);
+  if (pid == 0) waiter(f, data, len);
   if (pid < 0) {
     report_id = f[0];
     char msg[128];
@@ -378,8 +422,10 @@ static void take_requests(char *buf, size_t *len) {
   for (;;) {
     char *nl = memchr(buf + at, '\n', *len - at);
     if (!nl) break;
-    size_t size = strtoul(buf + at, NULL, 10), head = (size_t)(nl - (buf + at)) + 1;
-    if (*len - at < head + size) break;
+    char *end;
+    size_t size = strtoul(buf + at, &end, 10), data = strtoul(end, NULL, 10);
+    size_t head = (size_t)(nl - (buf + at)) + 1;
+    if (*len - at < head + size + data) break;
     char *p = buf + at + head;
     size_t count = 0;
     for (size_t i = 0; i < size; i++) count += p[i] == '\0';
@@ -387,28 +433,47 @@ static void take_requests(char *buf, size_t *len) {
       errno = EINVAL;
       die("request");
     }
-    launch(p, count);
-    at += head + size;
+    launch(p, count, p + size, data);
+    at += head + size + data;
   }
   memmove(buf, buf + at, *len - at);
   *len -= at;
 }
 
+/** A pidfd of the node's holder, checked (after it was opened) to be the node's PID 1 by its marker. */
+static int open_holder(const char *pid, const char *node) {
+  int fd = (int)syscall(SYS_pidfd_open, atoi(pid), 0);
+  if (fd < 0) die("pidfd_open");
+  char path[64], argv[4096], want[128];
+  snprintf(path, sizeof path, "/proc/%s/cmdline", pid);
+  snprintf(want, sizeof want, MARKER "%s", node);
+  int cmd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = cmd < 0 ? -1 : read(cmd, argv, sizeof argv - 1);
+  if (n < 0) die(path);
+  close(cmd);
+  argv[n] = '\0';
+  for (char *a = argv; a < argv + n; a += strlen(a) + 1)
+    if (strcmp(a, want) == 0) return fd;
+  errno = ESRCH;
+  die("not the node's holder");
+  return -1;
+}
+
 static int serve(int argc, char **argv) {
-  if (argc != 7) {
-    fprintf(stderr, "usage: enter-node serve HOLDER_PID CAPS NODE_CGROUPS EXEC_PARENT JOURNAL_DIR\n");
+  if (argc != 8) {
+    fprintf(stderr, "usage: enter-node serve HOLDER_PID NODE_ID CAPS NODE_CGROUPS EXEC_PARENT JOURNAL_DIR\n");
     return 125;
   }
   default_signals();
-  join_cgroups(argv[4]);
-  if (argv[5][0] != '\0' && (exec_parent = open(argv[5], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) die(argv[5]);
-  if (argv[6][0] != '\0' && (journal = open(argv[6], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) die(argv[6]);
-  /* Requests come on a descriptor of their own; the runs get /dev/null as stdin. */
+  drop = argv[4];
+  join_cgroups(argv[5]);
+  if (argv[6][0] != '\0' && (exec_parent = open(argv[6], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) die(argv[6]);
+  if (argv[7][0] != '\0' && (exit_dir = open(argv[7], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) die(argv[7]);
+  pidfd = open_holder(argv[2], argv[3]);
+  /* Requests come on a descriptor of their own, close-on-exec like every other of the runner's. */
   int null = open("/dev/null", O_RDONLY);
   if ((requests = fcntl(0, F_DUPFD_CLOEXEC, 3)) < 0 || null < 0 || dup2(null, 0) < 0) die("stdin");
   close(null);
-  enter(argv[2]);
-  drop_caps(argv[3]);
   signal(SIGPIPE, SIG_IGN);
   sigset_t chld;
   sigemptyset(&chld);
@@ -436,21 +501,6 @@ static int serve(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "serve") == 0) return serve(argc, argv);
-  if (argc < 11) {
-    fprintf(stderr, "usage: enter-node ID PID NONADMIN CAPS CGROUPS WD OUT ERR EXIT CMD [NAME=VALUE...]\n");
-    return 125;
-  }
-  default_signals();
-  printf("%s pid %d\n", argv[1], (int)getpid());
-  fflush(stdout);
-  int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-  if (null < 0 || dup2(null, 1) < 0) die("/dev/null");
-  close(null);
-  join_cgroups(argv[5]);
-  open_exit(argv[9]);
-  enter(argv[2]);
-  drop_caps(argv[4]);
-  run_in_node(strcmp(argv[3], "1") == 0, argv[6], argv[7], argv[8], argv[10], &argv[11]);
-  return 0;
+  fprintf(stderr, "usage: enter-node serve HOLDER_PID NODE_ID CAPS NODE_CGROUPS EXEC_PARENT JOURNAL_DIR\n");
+  return 125;
 }
-

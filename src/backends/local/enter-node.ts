@@ -27,12 +27,7 @@ export const DROPPED_CAP_NUMBERS = NODE_DROPPED_CAPS.split(',')
   })
   .join(',');
 
-/**
- * The enter-node helper for this host (compileHelper: built once per source version into `<dataDir>/bin` when a C
- * compiler is there); undefined otherwise, or with LAZURITE_ENTER_NODE=0 — then execs use the shell chain
- * (env + setpriv + nsenter), which does the same with more processes per run.
- */
-export function enterNodeHelper(dataDir: string): string | undefined {
-  if (process.env.LAZURITE_ENTER_NODE === '0') return undefined;
+/** The enter-node helper (enter-node.c, ADR 0013, 0018, 0020) that runs processes in nodes; throws when it cannot be built. */
+export function enterNodeHelper(dataDir: string): string {
   return compileHelper(dataDir, SOURCE);
 }

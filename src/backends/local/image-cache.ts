@@ -158,7 +158,10 @@ export class ImageCache {
       const dir = join(this.root, 'disks', `${hex}.mnt`);
       if (!(await mountPoints()).includes(dir)) {
         await mkdir(dir, { recursive: true });
-        const mount = (opts: string) => run('mount', ['-t', fs.TYPE ?? 'auto', '-o', opts, file, dir]);
+        // ext2 and ext3 through the ext4 driver: nodes see this mount through an idmapped mount (ADR 0020), which
+        // the ext2 driver does not support.
+        const type = /^ext[23]$/.test(fs.TYPE) ? 'ext4' : fs.TYPE;
+        const mount = (opts: string) => run('mount', ['-t', type, '-o', opts, file, dir]);
         // A journal left dirty cannot be replayed on a read-only device: mount ext3/4 without replaying it.
         await mount('ro,loop,nodev,nosuid').catch((err: unknown) => {
           if (!/^ext[34]$/.test(fs.TYPE ?? '')) throw err;

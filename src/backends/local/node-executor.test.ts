@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,11 +20,19 @@ import { executorConformance } from '../conformance.ts';
 import { readWhole } from '../file-read.ts';
 import { NODE_ROOT_DIR, NodeFileNotFound, type NodeImage, type NodeSpec, type ProcessSpec } from '../port.ts';
 import { LocalNodeExecutor } from './node-executor.ts';
+import { pidsMax } from './cgroups.ts';
+import { attackNames, attackScript, hostFacts } from './node-attacks.fixture.ts';
 
 const REGION = 'westeurope';
 
 /** A data disk file: ext4 (made from `files`, optionally labelled) or all zeros. */
-function diskFile(dir: string, name: string, files?: Record<string, string>, label?: string): string {
+function diskFile(
+  dir: string,
+  name: string,
+  files?: Record<string, string>,
+  label?: string,
+  type = 'ext4',
+): string {
   const file = join(dir, `${name}.raw`);
   if (!files) {
     writeFileSync(file, Buffer.alloc(0));
@@ -25,7 +42,17 @@ function diskFile(dir: string, name: string, files?: Record<string, string>, lab
   const content = join(dir, `${name}-content`);
   mkdirSync(content);
   for (const [path, text] of Object.entries(files)) writeFileSync(join(content, path), text);
-  execFileSync('mkfs.ext4', ['-q', '-F', ...(label ? ['-L', label] : []), '-d', content, file, '16M']);
+  execFileSync('mke2fs', [
+    '-q',
+    '-F',
+    '-t',
+    type,
+    ...(label ? ['-L', label] : []),
+    '-d',
+    content,
+    file,
+    '16M',
+  ]);
   return file;
 }
 
@@ -60,7 +87,8 @@ async function fixture() {
   const disks = [
     diskFile(build, 'lun0', { 'on-data': 'lun0\n' }),
     diskFile(build, 'lun1', { 'on-extra': 'lun1\n' }, 'extra'),
-    diskFile(build, 'lun2', { 'on-default': 'lun2\n' }),
+    // ext2, as the VM tests' busybox mke2fs makes: mounted through the ext4 driver, which can be idmapped.
+    diskFile(build, 'lun2', { 'on-default': 'lun2\n' }, undefined, 'ext2'),
     diskFile(build, 'lun3'),
   ];
   const dataDisks = [];
@@ -95,9 +123,6 @@ const proc = (commandLine: string, extra: Partial<ProcessSpec> = {}): ProcessSpe
   ...extra,
 });
 
-/** The ways an executor starts processes: the node's runner, the helper once per run, the shell chain. */
-const CHAINS = ['node runner', 'enter-node helper', 'shell chain'] as const;
-
 /** Host processes whose argv contains `needle` as one argument (or joined with spaces, `joined`). */
 function processesWith(needle: string, joined = false): number[] {
   const out: number[] = [];
@@ -115,118 +140,95 @@ function processesWith(needle: string, joined = false): number[] {
 if (process.getuid?.() !== 0) {
   test('local node executor', { skip: 'needs root' }, () => undefined);
 } else {
-  for (const chain of CHAINS) {
-    executorConformance(`local (${chain})`, async () => {
-      const f = await fixture();
-      const executor = withChain(
-        chain,
-        () => new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions }),
-      );
-      return {
-        executor,
-        image: f.tiny,
-        executes: true,
-        cleanup: async () => {
-          await executor.detachDiskCaches();
-          rmSync(f.dataDir, { recursive: true, force: true });
-        },
-      };
-    });
-  }
+  executorConformance('local', async () => {
+    const f = await fixture();
+    const executor = new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions });
+    return {
+      executor,
+      image: f.tiny,
+      executes: true,
+      cleanup: async () => {
+        await executor.detachDiskCaches();
+        rmSync(f.dataDir, { recursive: true, force: true });
+      },
+    };
+  });
   localOnly();
   processProperties();
   plantedLinks();
 }
 
-/** Builds an executor that starts processes the given way (the helper's two needing cc). */
-function withChain<T>(chain: (typeof CHAINS)[number], build: () => T): T {
-  const before = { helper: process.env.LAZURITE_ENTER_NODE, runner: process.env.LAZURITE_NODE_RUNNER };
-  if (chain === 'shell chain') process.env.LAZURITE_ENTER_NODE = '0';
-  if (chain === 'enter-node helper') process.env.LAZURITE_NODE_RUNNER = '0';
-  try {
-    return build();
-  } finally {
-    if (before.helper === undefined) delete process.env.LAZURITE_ENTER_NODE;
-    else process.env.LAZURITE_ENTER_NODE = before.helper;
-    if (before.runner === undefined) delete process.env.LAZURITE_NODE_RUNNER;
-    else process.env.LAZURITE_NODE_RUNNER = before.runner;
-  }
+/** The exe of the host processes whose argv has `needle`. */
+function exesWith(needle: string): string[] {
+  return processesWith(needle).map((pid) => readlinkSync(`/proc/${String(pid)}/exe`));
 }
 
-/** What a process in a node gets, the same whichever way it was started. */
+/** What a process in a node gets, and what starts it: the compiled helpers, no other way. */
 function processProperties(): void {
-  test('every way of starting a process gives it default signals, a reduced bounding set and (user) no new privileges', async () => {
+  test('processes start through the compiled helpers, with default signals, a reduced bounding set and (user) no new privileges', async () => {
     const f = await fixture();
+    const x = new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions });
     try {
-      for (const chain of CHAINS) {
-        const x = withChain(chain, () => new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions }));
-        const id = `props-${chain.split(' ')[1] ?? ''}`;
-        await x.hydrate(f.tiny);
-        await x.boot(spec(id, f.tiny));
-        for (const elevation of ['admin', 'nonadmin'] as const) {
-          const r = await x.exec(
-            id,
-            proc('grep -E "^(SigIgn|CapBnd|NoNewPrivs|Uid)" /proc/self/status', { elevation }),
-          );
-          assert.equal(r.exitCode, 0, chain);
-          const status = (await readWhole(x, id, 'workitems/job/task/stdout.txt')).content.toString();
-          const field = (name: string) =>
-            /^(\S+):\s+(\S+)/m.exec(status.split('\n').find((l) => l.startsWith(name)) ?? '')?.[2] ?? '';
-          // SIGINT back at its default (the launcher's asynchronous lists ignore it). SIGQUIT is not checked: the tiny
-          // image's busybox ash ignores it itself when it execs a `-c` command, whichever way it was started.
-          assert.equal(BigInt(`0x${field('SigIgn')}`) & 2n, 0n, `${chain} ${elevation}: SIGINT at default`);
-          const bounding = BigInt(`0x${field('CapBnd')}`);
-          assert.equal(bounding & (1n << 27n), 0n, `${chain} ${elevation}: no mknod`);
-          assert.equal(bounding & (1n << 19n), 0n, `${chain} ${elevation}: no ptrace`);
-          assert.notEqual(
-            bounding & (1n << 21n),
-            0n,
-            `${chain} ${elevation}: sys_admin kept for the node's root`,
-          );
-          assert.equal(field('NoNewPrivs'), elevation === 'admin' ? '0' : '1', `${chain} ${elevation}`);
-          assert.equal(field('Uid'), elevation === 'admin' ? '0' : '1000', `${chain} ${elevation}`);
-        }
-        await x.destroy(id);
-        await x.close();
+      for (const helper of Object.values(x.helpers))
+        assert.ok(helper.startsWith(join(f.dataDir, 'bin', '')), helper);
+      await x.boot(spec('props', f.tiny));
+      for (const elevation of ['admin', 'nonadmin'] as const) {
+        const r = await x.exec(
+          'props',
+          proc('grep -E "^(SigIgn|CapBnd|NoNewPrivs|Uid)" /proc/self/status', { elevation }),
+        );
+        assert.equal(r.exitCode, 0);
+        const status = (await readWhole(x, 'props', 'workitems/job/task/stdout.txt')).content.toString();
+        const field = (name: string) =>
+          /^(\S+):\s+(\S+)/m.exec(status.split('\n').find((l) => l.startsWith(name)) ?? '')?.[2] ?? '';
+        // SIGINT back at its default. SIGQUIT is not checked: the tiny image's busybox ash ignores it itself when
+        // it execs a `-c` command.
+        assert.equal(BigInt(`0x${field('SigIgn')}`) & 2n, 0n, `${elevation}: SIGINT at default`);
+        const bounding = BigInt(`0x${field('CapBnd')}`);
+        assert.equal(bounding & (1n << 27n), 0n, `${elevation}: no mknod`);
+        assert.equal(bounding & (1n << 19n), 0n, `${elevation}: no ptrace`);
+        assert.equal(field('NoNewPrivs'), elevation === 'admin' ? '0' : '1', elevation);
+        assert.equal(field('Uid'), elevation === 'admin' ? '0' : '1000', elevation);
       }
+      // The node's PID 1 is the node-up binary and its runner the enter-node binary, both built here.
+      assert.deepEqual(exesWith('lazurite-node=props'), [x.helpers.nodeUp]);
+      assert.deepEqual(exesWith('props'), [x.helpers.enterNode], 'the runner is the compiled enter-node');
+      await x.destroy('props');
     } finally {
+      await x.close();
       rmSync(f.dataDir, { recursive: true, force: true });
     }
   });
 }
 
-/** Links a task planted where a later run's files go are replaced or refused, never followed, every way. */
+/** Links a task planted where a later run's files go are replaced or refused, never followed. */
 function plantedLinks(): void {
   test('links planted at output files or the working directory are replaced or refused, never followed', async () => {
     const f = await fixture();
+    const x = new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions });
     try {
-      for (const chain of CHAINS) {
-        const x = withChain(chain, () => new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions }));
-        const id = `links-${chain.split(' ')[1] ?? ''}`;
-        await x.hydrate(f.tiny);
-        await x.boot(spec(id, f.tiny));
-        for (const elevation of ['admin', 'nonadmin'] as const) {
-          const t = `${NODE_ROOT_DIR}/workitems/job/${elevation}`;
-          const plant = `mkdir -p ${t} && ln -sf /etc/baked ${t}/stdout.txt && ln -sfn /etc ${t}/wd`;
-          assert.equal((await x.exec(id, proc(plant))).exitCode, 0);
-          const files = {
-            elevation,
-            stdoutFile: `workitems/job/${elevation}/stdout.txt`,
-            stderrFile: `workitems/job/${elevation}/stderr.txt`,
-          };
-          const wd = { ...files, workingDir: `${t}/wd` };
-          await assert.rejects(x.exec(id, proc('echo wd', wd)), /is not a folder of the node/, chain);
-          const r = await x.exec(id, proc('echo hi', { ...files, workingDir: `${t}/real` }));
-          assert.equal(r.exitCode, 0, `${chain} ${elevation}`);
-          assert.equal((await readWhole(x, id, files.stdoutFile)).content.toString(), 'hi\n');
-          await x.exec(id, proc('cat /etc/baked'));
-          const baked = (await readWhole(x, id, 'workitems/job/task/stdout.txt')).content.toString();
-          assert.equal(baked, 'from the image\n', `${chain} ${elevation}: the link's target is untouched`);
-        }
-        await x.destroy(id);
-        await x.close();
+      await x.boot(spec('links', f.tiny));
+      for (const elevation of ['admin', 'nonadmin'] as const) {
+        const t = `${NODE_ROOT_DIR}/workitems/job/${elevation}`;
+        const plant = `mkdir -p ${t} && ln -sf /etc/baked ${t}/stdout.txt && ln -sfn /etc ${t}/wd`;
+        assert.equal((await x.exec('links', proc(plant))).exitCode, 0);
+        const files = {
+          elevation,
+          stdoutFile: `workitems/job/${elevation}/stdout.txt`,
+          stderrFile: `workitems/job/${elevation}/stderr.txt`,
+        };
+        const wd = { ...files, workingDir: `${t}/wd` };
+        await assert.rejects(x.exec('links', proc('echo wd', wd)), /is not a folder of the node/);
+        const r = await x.exec('links', proc('echo hi', { ...files, workingDir: `${t}/real` }));
+        assert.equal(r.exitCode, 0, elevation);
+        assert.equal((await readWhole(x, 'links', files.stdoutFile)).content.toString(), 'hi\n');
+        await x.exec('links', proc('cat /etc/baked'));
+        const baked = (await readWhole(x, 'links', 'workitems/job/task/stdout.txt')).content.toString();
+        assert.equal(baked, 'from the image\n', `${elevation}: the link's target is untouched`);
       }
+      await x.destroy('links');
     } finally {
+      await x.close();
       rmSync(f.dataDir, { recursive: true, force: true });
     }
   });
@@ -288,6 +290,50 @@ function localOnly(): void {
       assert.equal((await out('a', 'exit 7', nonadmin)).exitCode, 7);
     });
 
+    test("the node's ids are its own host range; its disk stores them unshifted", async () => {
+      const base = Number(readFileSync(join(f.dataDir, 'nodes', 'a', 'idmap'), 'utf8'));
+      assert.ok(base >= 0x40000000, String(base));
+      const other = Number(readFileSync(join(f.dataDir, 'nodes', 'b', 'idmap'), 'utf8'));
+      assert.notEqual(other, base, 'each node its own range');
+      const user = {
+        elevation: 'nonadmin' as const,
+        workingDir: `${NODE_ROOT_DIR}/workitems/job/ids/wd`,
+        stdoutFile: 'workitems/job/ids/stdout.txt',
+        stderrFile: 'workitems/job/ids/stderr.txt',
+      };
+      const map = (await out('a', 'echo u > /tmp/by-user; cat /proc/self/uid_map', user)).stdout;
+      assert.equal(map.trim().split(/\s+/).join(' '), `0 ${String(base)} 65536`);
+      await out('a', 'echo r > /tmp/by-root');
+      const upper = join(f.dataDir, 'nodes', 'a', 'upper', 'tmp');
+      assert.equal(statSync(join(upper, 'by-user')).uid, 1000);
+      assert.equal(statSync(join(upper, 'by-root')).uid, 0);
+      const holder = readFileSync(join(f.dataDir, 'nodes', 'a', 'holder.pid'), 'utf8').trim();
+      const hostView = readFileSync(`/proc/${holder}/status`, 'utf8');
+      assert.match(
+        hostView,
+        new RegExp(`^Uid:\\s+${String(base)}\\s`, 'm'),
+        "PID 1 is the node's root, not host root",
+      );
+    });
+
+    // Not checked: ping. ping_group_range allows ICMP datagram sockets (iputils' ping), but busybox's ping only uses
+    // raw sockets, which need CAP_NET_RAW over the host-owned network namespace.
+    test('in its own network namespace the node has lo up and binds ports below 1024, as root or user', async () => {
+      const check =
+        'mkdir -p /tmp/www-$(id -u) && httpd -p 127.0.0.1:$((80 + $(id -u) % 900)) -h /tmp/www-$(id -u) && echo bound';
+      const user = {
+        elevation: 'nonadmin' as const,
+        workingDir: `${NODE_ROOT_DIR}/workitems/job/net/wd`,
+        stdoutFile: 'workitems/job/net/stdout.txt',
+        stderrFile: 'workitems/job/net/stderr.txt',
+      };
+      const root = await out('b', check);
+      assert.equal(root.stdout, 'bound\n', root.stderr);
+      const other = await out('b', check, user);
+      assert.equal(other.stdout, 'bound\n', other.stderr);
+      assert.equal((await out('b', 'killall httpd; echo done')).stdout, 'done\n');
+    });
+
     test('the hostname is the one given', async () => {
       assert.equal((await out('b', 'hostname')).stdout, 'host-b\n');
     });
@@ -327,8 +373,41 @@ function localOnly(): void {
       for (const n of ['6001', '6002', '6003']) assert.deepEqual(processesWith(`sleep ${n}`, true), [], n);
     });
 
-    test("the node's memory cgroup limit is the size's memoryMB", async () => {
+    test("the node's limits come from its size (memory, CPU, processes); devices: only the node's /dev", async () => {
       assert.equal(await x.memoryLimit('a'), size.memoryMB * 1024 * 1024);
+      const own = (controller: string) =>
+        /^\d+:([^:]*):(.*)$/m.exec(
+          readFileSync('/proc/self/cgroup', 'utf8')
+            .split('\n')
+            .filter((l) => l.split(':')[1]?.split(',').includes(controller))
+            .join('\n'),
+        )?.[2] ?? '/';
+      const file = (controller: string, name: string) =>
+        readFileSync(
+          join('/sys/fs/cgroup', controller, own(controller), 'lazurite', 'a', name),
+          'utf8',
+        ).trim();
+      assert.equal(file('pids', 'pids.max'), String(pidsMax(size)));
+      assert.equal(pidsMax(size), size.memoryMB * 8);
+      const period = Number(file('cpu', 'cpu.cfs_period_us'));
+      assert.equal(file('cpu', 'cpu.cfs_quota_us'), String(size.cores * period));
+      assert.deepEqual(file('devices', 'devices.list').split('\n').sort(), [
+        'c 136:* rwm',
+        'c 1:3 rwm',
+        'c 1:5 rwm',
+        'c 1:7 rwm',
+        'c 1:8 rwm',
+        'c 1:9 rwm',
+        'c 5:0 rwm',
+        'c 5:2 rwm',
+      ]);
+      assert.equal(
+        readFileSync(
+          `/proc/${readFileSync(join(f.dataDir, 'nodes', 'a', 'holder.pid'), 'utf8').trim()}/cgroup`,
+          'utf8',
+        ).includes(`devices:${own('devices').replace(/\/$/, '')}/lazurite/a`),
+        true,
+      );
     });
 
     test('data disks: mounted where fstab says (lun or LABEL), else /mnt/disks/lun<N>; writes stay in the node', async () => {
@@ -338,6 +417,31 @@ function localOnly(): void {
       assert.equal((await out('b', 'cat /data/on-data')).stdout, 'lun0\n');
       const mnt = readdirSync(join(f.dataDir, 'cache', 'disks')).filter((n) => n.endsWith('.mnt'));
       assert.equal(mnt.length, 3, 'three disks with a file system mounted once per host');
+    });
+
+    test('stdin bytes reach the process through the runner (binary, larger than a pipe), none on a host argv or file', async () => {
+      const bytes = Buffer.alloc(200_000, 'abc\0');
+      const r = await x.exec('a', proc('wc -c; echo more', { stdin: bytes, elevation: 'nonadmin' }));
+      assert.equal(r.exitCode, 0);
+      assert.equal(
+        (await readWhole(x, 'a', 'workitems/job/task/stdout.txt')).content.toString().replace(/ +/g, ''),
+        '200000\nmore\n',
+      );
+      const early = await x.exec('a', proc('exit 4', { stdin: bytes }));
+      assert.equal(early.exitCode, 4, 'a process that reads nothing still ends with its own status');
+    });
+
+    test("attacks from the node's root are refused or see only the node", async () => {
+      const facts = hostFacts(f.dataDir, 'node-executor.test.ts');
+      const r = await out('a', attackScript(facts));
+      assert.equal(r.exitCode, 0, r.stderr);
+      const lines = r.stdout.trim().split('\n');
+      assert.deepEqual(
+        lines,
+        attackNames(facts).map((n) => `${n}: refused`),
+        r.stdout,
+      );
+      assert.match((await out('a', 'cat /proc/self/uid_map')).stdout, /^\s*0\s+(\d+)\s+65536\n$/);
     });
 
     test("the task's environment never reaches a host binary", async () => {

@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
 import type { RegionStores } from '../../content/regions.ts';
 import { checkNodeId, cleanNodePath } from '../node-paths.ts';
@@ -25,39 +23,44 @@ import { nodeUpHelper } from './node-up.ts';
 import { NodeRunners, runRequest, type RunnerPlace } from './node-runner.ts';
 import { cgroupAlive, RunJournal } from './run-journal.ts';
 import { planDisks } from './node-disks.ts';
+import { NodeIdRanges } from './node-ids.ts';
 import { deleteNodeFile, listNodeFiles, readNodeFile, statNodeFile } from './node-files.ts';
 import { prepareImage, prepareNode, type PreparedImage } from './node-prepare.ts';
-import { BOOT_MARKER, DEFAULT_PATH, execCommand, HOLDER_MARKER } from './node-sandbox.ts';
+import { BOOT_MARKER, DEFAULT_PATH, HOLDER_MARKER } from './node-sandbox.ts';
 
 /*
- * Batch compute nodes as sandboxes on this host (design; the scripts are in node-sandbox.ts):
+ * Batch compute nodes as sandboxes on this host (design; ADR 0017, 0018, 0020):
  * - Disk: `<dataDir>/nodes/<nodeId>/` holds the overlay `upper/` (the node's OS disk: everything it wrote),
  *   `work/` (the root goes on `<dataDir>/cache/node-root`, in the node's namespace only), `disks/lun<N>/{upper,work}`
  *   per data disk with a file system, and `holder.pid`. Lowers are shared per host (ImageCache): the image's
  *   unpacked root, and each data disk loop-mounted read-only once.
- * - Running: a long-lived holder per node (node-up.c or unshare: mount, PID, UTS, IPC namespaces) is PID 1 of the
- *   node; everything runs by `nsenter`ing it. Its host PID is in holder.pid and its argv carries
+ * - Isolation (ADR 0020): a long-lived holder per node (node-up.c, the only way: compiled on first use, a missing
+ *   compiler is an error) is PID 1 of the node's mount, PID, UTS, IPC, network (lo only) and cgroup namespaces,
+ *   all made by host root, and of the node's own user namespace, made last: node id k is host id base + k (a
+ *   65536-id slot per node on the host, `<node>/idmap`, node-ids.ts), so node root holds capabilities only over
+ *   that user namespace and cannot mount, change the network or hostname, write /proc/sys or load modules. The
+ *   overlay layers are idmapped mounts (disks keep unshifted ids: the host reads and writes node files by path as
+ *   before). A seccomp filter (node-seccomp.h: no new user namespaces, kexec, modules, keys, bpf, handles, swap,
+ *   reboot, acct) is in PID 1 and every process; the node's cgroups limit memory, CPU, pids (from the size) and
+ *   devices.
+ * - Running: the holder's host PID is in holder.pid and its argv carries
  *   `lazurite-node=<nodeId>`, so after a server crash `boot` adopts a live holder instead of starting a
  *   second one over the same upper (which the kernel forbids). stop = SIGKILL the holder: the kernel kills the
- *   whole PID namespace with it, then whatever is left in the node's cgroups (host-side wrappers) is killed;
- *   the mounts go with the last process.
- * - Exec: with the enter-node helper, each node has a long-lived runner (node-runner.ts, ADR 0018): the helper's
- *   `serve` form, in the node's cgroups and namespaces, forks a waiter per run that joins the run's own pids
- *   cgroup and then does what the one-run helper does after entering the node. Runs with stdin bytes (file
- *   writes), or all with LAZURITE_NODE_RUNNER=0, use the one-run helper (enter-node.c, ADR 0013): a subshell of
- *   the launcher starts it; it joins the node's memory and cpu cgroups and a per-exec pids cgroup (reused by the node's next exec once empty), enters
- *   the node, makes the folders and output files, forks (as root, or uid 1000 without capabilities and with
- *   no_new_privs) and execs `/bin/sh -c commandLine`, then records the status for a named run. Without the helper:
- *   the launcher's script shell joins the cgroups, then `env --default-signal` → `setpriv` (bounding set) →
- *   `nsenter` → the image's /bin/sh prelude (folders, output files, environment) → `/bin/sh -c commandLine`.
- *   A timeout SIGKILLs every process in the exec's cgroup (setsid and double forks included).
- *   Host processes never see the task's environment.
+ *   whole PID namespace with it, then whatever is left in the node's cgroups (the runner and its waiters) is
+ *   killed; the mounts go with the last process.
+ * - Exec: every process starts through the node's runner (node-runner.ts, enter-node.c `serve`), a host-side
+ *   process in the node's cgroups that holds a pidfd of the holder (checked by its marker when opened). Per run it
+ *   forks a waiter (host side: joins the run's own pids cgroup, keeps the journal) that forks the process into
+ *   the node; the process keeps nothing of the host but its stdin and a report pipe, joins the node's namespaces
+ *   through the pidfd, makes its folders and output files, becomes the auto-user for nonadmin (uid 1000, no
+ *   capabilities, no_new_privs) and execs `/bin/sh -c commandLine`. The command line, the environment and stdin
+ *   bytes travel over the runner's stdin pipe, never on a host argv or in a host file. A timeout SIGKILLs
+ *   every process in the exec's cgroup (setsid and double forks included).
  * - Files: read on the host from the node's upper (node-files.ts), never through the node's own view.
- * Processes start through one small long-lived shell (launcher.ts) or the node's runner, not by forking the server
- * (a runner is spawned once per node). Per boot: one node-up process that forks the node's PID 1 (ADR 0017; the
- * shell fallback: eight short-lived forks); per exec through the runner: two forks
- * (waiter, process) and one exec; with the one-run helper: two forks and one exec on the host, one fork and exec
- * in the node.
+ * Holders start through one small long-lived shell (launcher.ts), not by forking the server; runners are spawned
+ * once per node. Per boot: one node-up process that forks a short-lived helper (the idmap user namespace) and
+ * the node's PID 1; per exec: two forks of the runner
+ * (waiter, process) and one exec.
  */
 
 export interface LocalNodeExecutorOptions {
@@ -68,26 +71,6 @@ export interface LocalNodeExecutorOptions {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A host tool's absolute path (the host side never searches a task's PATH). */
-function hostTool(name: string): string {
-  for (const dir of DEFAULT_PATH.split(':')) {
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // next
-    }
-  }
-  throw new Error(`${name} is not installed (util-linux, coreutils)`);
-}
-
-/** `env --default-signal=INT,QUIT` (coreutils 8.31+) if this host has it; without it tasks ignore SIGINT. */
-function signalReset(): string[] {
-  const env = hostTool('env');
-  const probe = spawnSync(env, ['--default-signal=INT,QUIT', 'true'], { stdio: 'ignore' });
-  return probe.status === 0 ? [env, '--default-signal=INT,QUIT'] : [];
-}
 
 /** Reads a process's argv; undefined when it is gone (or a zombie: its namespaces are already released). */
 async function argvOf(pid: number): Promise<string[] | undefined> {
@@ -146,24 +129,20 @@ export class LocalNodeExecutor implements NodeExecutor {
   private readonly nodesDir: string;
   private readonly cache: ImageCache;
   private readonly cgroups = new NodeCgroups();
-  private readonly tools = {
-    setpriv: hostTool('setpriv'),
-    nsenter: hostTool('nsenter'),
-    resetSignals: signalReset(),
-    enterNode: undefined as string | undefined,
-    dropCaps: DROPPED_CAP_NUMBERS,
-  };
   private readonly launcher: Launcher;
-  /** Long-lived per-node runners (with the helper; LAZURITE_NODE_RUNNER=0 starts each run on its own). */
-  private readonly runners: NodeRunners | undefined;
+  /** Long-lived per-node runners: every process in a node starts through its node's runner. */
+  private readonly runners: NodeRunners;
+  /** The compiled helpers this executor uses (built when it is made; see compileHelper). */
+  readonly helpers: { enterNode: string; nodeUp: string };
   private readonly journal: RunJournal;
   /** Holders this executor started or adopted: node id → host PID. */
   private readonly holders = new Map<string, number>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly images = new Map<string, Promise<PreparedImage>>();
   private readonly holderStarter: HolderStarter;
-  /** The mount point every node's root goes on, each in its own mount namespace. */
-  private nodeRoot: Promise<string> | undefined;
+  /** The mount points every node's root and layers go on, each in its own mount namespace. */
+  private mountPoints: Promise<{ merged: string; layerAt: string }> | undefined;
+  private readonly idRanges: NodeIdRanges;
 
   constructor(options: LocalNodeExecutorOptions) {
     if (/[\s,:\\]/.test(options.dataDir))
@@ -175,13 +154,10 @@ export class LocalNodeExecutor implements NodeExecutor {
     this.cache = options.cache ?? new ImageCache(options.dataDir, options.regions);
     this.launcher = new Launcher(join(options.dataDir, 'run'), DEFAULT_PATH);
     this.journal = new RunJournal(options.dataDir);
-    this.tools.enterNode = enterNodeHelper(options.dataDir);
-    const cache = join(options.dataDir, 'cache');
-    this.holderStarter = new HolderStarter(this.launcher, cache, nodeUpHelper(options.dataDir));
-    this.runners =
-      this.tools.enterNode === undefined || process.env.LAZURITE_NODE_RUNNER === '0'
-        ? undefined
-        : new NodeRunners(this.tools.enterNode, DROPPED_CAP_NUMBERS, DEFAULT_PATH);
+    this.idRanges = new NodeIdRanges(this.nodesDir);
+    this.helpers = { enterNode: enterNodeHelper(options.dataDir), nodeUp: nodeUpHelper(options.dataDir) };
+    this.holderStarter = new HolderStarter(this.launcher, this.helpers.nodeUp);
+    this.runners = new NodeRunners(this.helpers.enterNode, DROPPED_CAP_NUMBERS, DEFAULT_PATH);
   }
 
   private dir(nodeId: string): string {
@@ -234,9 +210,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     if (pid === undefined) return undefined;
     const argv = await argvOf(pid);
     if (argv?.includes(`${HOLDER_MARKER}${nodeId}`)) return pid;
-    const halfway = (a: string) =>
-      a === `${BOOT_MARKER}${nodeId}` || a.includes(`${HOLDER_MARKER}${nodeId}'`);
-    if (argv?.some(halfway)) {
+    if (argv?.includes(`${BOOT_MARKER}${nodeId}`)) {
       // A holder caught half-way through its set-up by a crash: it must not share the upper with a new one.
       process.kill(pid, 'SIGKILL');
       await waitGone(pid);
@@ -255,12 +229,18 @@ export class LocalNodeExecutor implements NodeExecutor {
         return;
       }
       const image = await this.hydrated(node.image);
-      this.nodeRoot ??= (async () => {
-        const at = join(this.dataDir, 'cache', 'node-root');
-        await mkdir(at, { recursive: true });
+      this.mountPoints ??= (async () => {
+        const at = {
+          merged: join(this.dataDir, 'cache', 'node-root'),
+          layerAt: join(this.dataDir, 'cache', 'node-layers-at'),
+        };
+        await mkdir(at.merged, { recursive: true });
+        await mkdir(at.layerAt, { recursive: true });
         return at;
       })();
-      const spec = await prepareNode(node, dir, image, await this.nodeRoot);
+      const spec = await prepareNode(node, dir, image, await this.mountPoints, (id) =>
+        this.idRanges.baseFor(id),
+      );
       const procs = await this.cgroups.create(node.nodeId, node.size);
       this.holders.set(node.nodeId, await this.holderStarter.start(spec, procs));
     });
@@ -278,18 +258,13 @@ export class LocalNodeExecutor implements NodeExecutor {
         if (attached) return attached;
       } else if (prior?.kind === 'ended') return { exitCode: prior.exitCode, timedOut: false };
     }
-    const stdinFile = p.stdin === undefined ? undefined : await this.stage(p.stdin);
     const cg = await this.cgroups.forExec(nodeId);
     const journal = p.runId === undefined ? undefined : await this.journal.files(nodeId, p.runId);
     if (p.runId !== undefined) await this.journal.recordStart(nodeId, p.runId, cg.own ?? '');
     const spec = {
       ...checked,
       exitName: journal === undefined ? '' : basename(journal.exit),
-      holderPid,
-      cgroupProcs: cg.procs,
-      tools: this.tools,
-      ...(stdinFile ? { stdinFile } : {}),
-      ...(journal ? { exitFile: journal.exit } : {}),
+      ...(p.stdin === undefined ? {} : { stdin: p.stdin }),
     };
     const state = { wrapper: undefined as number | undefined, ended: '', killing: Promise.resolve() };
     const end = (why: 'timeout' | 'killed') => {
@@ -315,17 +290,12 @@ export class LocalNodeExecutor implements NodeExecutor {
         state.wrapper ??= pid || undefined;
         if (state.ended !== '' && state.wrapper !== undefined && cg.own === undefined) kill(state.wrapper);
       };
-      const r =
-        this.runners !== undefined && stdinFile === undefined
-          ? await this.runners.run(nodeId, this.runnerPlace(nodeId, holderPid), runRequest(spec, cg), onPid)
-          : await this.launcher.run(
-              (id) => execCommand(spec, id),
-              (text) => {
-                onPid(Number(/^pid (\d+)$/.exec(text)?.[1]));
-                return false;
-              },
-              this.tools.enterNode !== undefined,
-            );
+      const r = await this.runners.run(
+        nodeId,
+        this.runnerPlace(nodeId, holderPid),
+        runRequest(spec, cg),
+        onPid,
+      );
       clearTimeout(timer);
       await state.killing;
       const exitCode = r.code ?? 1;
@@ -344,13 +314,17 @@ export class LocalNodeExecutor implements NodeExecutor {
       clearTimeout(timer);
       p.signal?.removeEventListener('abort', onAbort);
       await this.cgroups.releaseExec(nodeId, cg, state.ended === '');
-      if (stdinFile !== undefined) await rm(stdinFile, { force: true });
     }
   }
 
   /** Where the node's runner lives: its holder, its cgroups, its journal folder. */
   private runnerPlace(nodeId: string, holderPid: number): RunnerPlace {
-    return { holderPid, ...this.cgroups.runnerPlace(nodeId), journalDir: this.journal.nodeDir(nodeId) };
+    return {
+      holderPid,
+      nodeId,
+      ...this.cgroups.runnerPlace(nodeId),
+      journalDir: this.journal.nodeDir(nodeId),
+    };
   }
 
   /**
@@ -380,13 +354,6 @@ export class LocalNodeExecutor implements NodeExecutor {
     }
   }
 
-  /** Puts stdin bytes in the launcher's private folder (0700, on /dev/shm when there is one). */
-  private async stage(content: Buffer): Promise<string> {
-    const file = join(await this.launcher.folder(), `stdin-${randomUUID()}`);
-    await writeFile(file, content, { mode: 0o600 });
-    return file;
-  }
-
   stop(nodeId: string): Promise<void> {
     return this.serial(nodeId, () => this.stopNow(nodeId));
   }
@@ -404,7 +371,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     // What is left: the holder's unshare parent, host-side exec wrappers and nsenters (which hold the mount
     // namespace while they live), and any process that escaped into them.
     await this.cgroups.killNode(nodeId);
-    this.runners?.forget(nodeId);
+    this.runners.forget(nodeId);
     this.holders.delete(nodeId);
     await rm(join(this.dir(nodeId), 'holder.pid'), { force: true });
   }
@@ -413,6 +380,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     return this.serial(nodeId, async () => {
       await this.stopNow(nodeId);
       await this.cgroups.remove(nodeId);
+      await this.idRanges.release(nodeId);
       await rm(this.dir(nodeId), { recursive: true, force: true });
       await this.journal.forgetNode(nodeId);
     });
@@ -458,7 +426,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     await Promise.all([...ids].map((id) => this.stop(id)));
     // With every holder gone nothing uses the host's read-only data disk mounts: detach them too.
     await this.detachDiskCaches();
-    this.runners?.close();
+    this.runners.close();
     await this.launcher.close();
   }
 

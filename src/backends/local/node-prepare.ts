@@ -107,39 +107,18 @@ export async function prepareImage(
 export const BATCH_FOLDERS = BATCH_DIRS.map((leaf) => `${NODE_ROOT_DIR.slice(1)}/${leaf}`);
 
 /**
- * The Batch folders, made directly in the upper before it is mounted (no process, no copy-up): a folder in the
- * upper merges with the image's. Only folders or nothing may be on the way (checked by prepareNode); a
- * whiteout (the node deleted the folder) is removed, which brings the image's folder back.
- */
-export async function batchFolders(upper: string, fresh: boolean): Promise<void> {
-  const made = new Set<string>();
-  for (const folder of BATCH_FOLDERS) {
-    const parts = folder.split('/');
-    for (let i = 1; i <= parts.length; i++) {
-      const dir = join(upper, ...parts.slice(0, i));
-      if (made.has(dir)) continue;
-      // A fresh upper holds only what this loop made: nothing to look at first.
-      const kind = fresh ? 'absent' : await entryAt(dir);
-      made.add(dir);
-      if (kind === 'dir') continue;
-      if (kind === 'whiteout') await rm(dir);
-      await mkdir(dir);
-      await chmod(dir, 0o755);
-    }
-  }
-}
-
-/**
  * Creates the node's disk folders (upper, work) and checks every path the set-up will touch inside the node (the
- * Batch folders are made by the holder's start: batchFolders or node-up): a fresh node is its
+ * Batch folders are made by node-up): a fresh node is its
  * image (checked once per image); a node with a disk is checked layer by layer, since it may have planted links.
- * `merged`: the mount point the node's root goes on (in its own mount namespace).
+ * `at`: the mount points the node's root and its idmapped layers go on (in its own mount namespace);
+ * `idBase`: the node's range of host ids.
  */
 export async function prepareNode(
   node: NodeSpec,
   dir: string,
   image: PreparedImage,
-  merged: string,
+  at: { merged: string; layerAt: string },
+  idBase: (nodeId: string) => Promise<number>,
 ): Promise<HolderSpec> {
   const upper = join(dir, 'upper');
   const fresh = !existsSync(upper);
@@ -172,7 +151,9 @@ export async function prepareNode(
     lower: lowers.join(':'),
     upper,
     work: join(dir, 'work'),
-    merged,
+    merged: at.merged,
+    layerAt: at.layerAt,
+    idBase: await idBase(node.nodeId),
     disks,
     devSizeMB: Math.max(64, Math.floor(node.size.memoryMB / 2)),
     addUser,

@@ -7,6 +7,8 @@ import type { LaunchResult } from './launcher.ts';
 /** Where a node's runner lives and what it joins (enter-node.c, `serve`). */
 export interface RunnerPlace {
   holderPid: number;
+  /** The node whose marker (`lazurite-node=<id>`) the holder must carry when the runner opens its pidfd. */
+  nodeId: string;
   /** The node's `cgroup.procs` files: the runner joins them once, its runs inherit them. */
   nodeProcs: string[];
   /** The folder the runs' own cgroups are made in ('' when there are none). */
@@ -25,6 +27,8 @@ export interface RunRequest {
   exitName: string;
   commandLine: string;
   environment: Record<string, string>;
+  /** Bytes for the process's stdin (sent over the runner's stdin pipe, never through a file or argv). */
+  stdin?: Buffer;
 }
 
 /** A checked process (paths inside the node) as a request: its own cgroup and exit file by name. */
@@ -38,6 +42,7 @@ export function runRequest(p: Omit<RunRequest, 'cgroup'>, cg: { own?: string }):
     exitName: p.exitName,
     commandLine: p.commandLine,
     environment: p.environment,
+    ...(p.stdin === undefined ? {} : { stdin: p.stdin }),
   };
 }
 
@@ -55,10 +60,11 @@ interface Runner {
 }
 
 /**
- * One long-lived runner per node (ADR 0018): the enter-node helper in its `serve` form, started once (a spawn,
- * the only fork of the server per node) and fed run requests on its stdin; it answers with `<id> pid <n>`,
- * `<id> !err <text>` and `<id> !exit <status>` lines. A run then costs one fork of the small runner, one fork
- * and one exec in the node, instead of a launcher subshell, an exec of the helper and its entering the node.
+ * One long-lived runner per node (ADR 0018, 0020): the enter-node helper in its `serve` form, started once (a
+ * spawn, the only fork of the server per node) and fed run requests (with their stdin bytes) on its stdin; it
+ * answers with `<id> pid <n>`, `<id> !err <text>` and `<id> !exit <status>` lines. A run costs one fork of the
+ * small runner (the waiter, on the host side), one fork into the node and one exec; no command line or
+ * environment is ever on a host argv.
  * The runner dies with its node (it is in the node's cgroups); runs waiting on it then end as the launcher's
  * would: with its exit status and what it said on stderr.
  */
@@ -91,12 +97,15 @@ export class NodeRunners {
       throw new Error('a NUL character cannot be passed to a process');
     const runner = this.runnerFor(nodeId, place);
     const id = `r${String(++this.seq)}`;
-    const payload = `${[id, ...fields].join('\0')}\0`;
+    const payload = Buffer.from(`${[id, ...fields].join('\0')}\0`);
+    const stdin = request.stdin ?? Buffer.alloc(0);
     const done = new Promise<LaunchResult>((resolve) => {
       runner.pending.set(id, { onPid, stderr: '', resolve });
     });
     this.refresh(runner);
-    runner.child.stdin.write(`${String(Buffer.byteLength(payload))}\n${payload}`);
+    runner.child.stdin.write(
+      Buffer.concat([Buffer.from(`${String(payload.length)} ${String(stdin.length)}\n`), payload, stdin]),
+    );
     return done;
   }
 
@@ -114,6 +123,7 @@ export class NodeRunners {
       [
         'serve',
         String(place.holderPid),
+        place.nodeId,
         this.dropCaps,
         place.nodeProcs.join('\n'),
         place.execParent,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -9,25 +9,15 @@ import { NODE_ROOT_DIR, type NodeImage, type NodeSpec, type ProcessSpec } from '
 import { LocalNodeExecutor } from './node-executor.ts';
 import { tinyNodeImage } from './tiny-image.fixture.ts';
 
-/** Holder bring-up (node-up helper and shell set-up alike): PID 1, the marker, the node layer. */
-
-const CHAINS = ['node-up helper', 'shell set-up'] as const;
-type Chain = (typeof CHAINS)[number];
+/** Holder bring-up (node-up.c): PID 1, the marker, the node layer. */
 
 async function fixture() {
   const dataDir = mkdtempSync(join(tmpdir(), 'lzr-nodeup-'));
   return { dataDir, ...(await tinyNodeImage(dataDir)) };
 }
 
-function executor(f: Awaited<ReturnType<typeof fixture>>, chain: Chain): LocalNodeExecutor {
-  const before = process.env.LAZURITE_NODE_UP;
-  if (chain === 'shell set-up') process.env.LAZURITE_NODE_UP = '0';
-  try {
-    return new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions });
-  } finally {
-    if (before === undefined) delete process.env.LAZURITE_NODE_UP;
-    else process.env.LAZURITE_NODE_UP = before;
-  }
+function executor(f: Awaited<ReturnType<typeof fixture>>): LocalNodeExecutor {
+  return new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions });
 }
 
 const spec = (nodeId: string, image: NodeImage): NodeSpec => ({
@@ -68,116 +58,119 @@ function status(pid: number): Map<string, string> {
 if (process.getuid?.() !== 0) {
   test('node bring-up', { skip: 'needs root' }, () => undefined);
 } else {
-  for (const chain of CHAINS) {
-    test(`${chain}: PID 1 reaps orphans, keeps no dropped capability and carries the node's marker`, async () => {
-      const f = await fixture();
-      const x = executor(f, chain);
-      try {
-        await x.boot(spec('n1', f.image));
-        const pid = holderPid(f.dataDir, 'n1');
-        const argv = readFileSync(`/proc/${String(pid)}/cmdline`, 'utf8').split('\0');
-        assert.ok(argv.includes('lazurite-node=n1'), argv.join(' '));
-        for (const field of ['CapBnd', 'CapPrm', 'CapEff']) {
-          const caps = BigInt(`0x${status(pid).get(field) ?? ''}`);
-          assert.equal(caps & (1n << 27n), 0n, `${chain}: no mknod in ${field}`);
-          assert.equal(caps & (1n << 19n), 0n, `${chain}: no ptrace in ${field}`);
-        }
-        // An orphan (its parent shell exits at once) is handed to PID 1, which must reap it once it ends.
-        await output(x, 'n1', '(sleep 0.2 &) ; echo started');
-        const zombies = await output(
-          x,
-          'n1',
-          'sleep 0.4; n=0; while [ $n -lt 50 ] && grep -q ") Z" /proc/[0-9]*/stat 2>/dev/null; do sleep 0.1; n=$((n+1)); done; grep -l ") Z" /proc/[0-9]*/stat 2>/dev/null | wc -l',
-        );
-        assert.equal(zombies.trim(), '0', `${chain}: no zombie left in the node`);
-        assert.equal(
-          (await output(x, 'n1', 'cat /proc/1/cmdline | tr "\\0" " "')).includes('lazurite-node=n1'),
-          true,
-        );
-      } finally {
-        await x.close();
-        rmSync(f.dataDir, { recursive: true, force: true });
+  test(`PID 1 reaps orphans, keeps no dropped capability and carries the node's marker`, async () => {
+    const f = await fixture();
+    const x = executor(f);
+    try {
+      await x.boot(spec('n1', f.image));
+      const pid = holderPid(f.dataDir, 'n1');
+      const argv = readFileSync(`/proc/${String(pid)}/cmdline`, 'utf8').split('\0');
+      assert.ok(argv.includes('lazurite-node=n1'), argv.join(' '));
+      for (const field of ['CapBnd', 'CapPrm', 'CapEff']) {
+        const caps = BigInt(`0x${status(pid).get(field) ?? ''}`);
+        assert.equal(caps & (1n << 27n), 0n, `no mknod in ${field}`);
+        assert.equal(caps & (1n << 19n), 0n, `no ptrace in ${field}`);
       }
-    });
+      // An orphan (its parent shell exits at once) is handed to PID 1, which must reap it once it ends.
+      await output(x, 'n1', '(sleep 0.2 &) ; echo started');
+      const zombies = await output(
+        x,
+        'n1',
+        'sleep 0.4; n=0; while [ $n -lt 50 ] && grep -q ") Z" /proc/[0-9]*/stat 2>/dev/null; do sleep 0.1; n=$((n+1)); done; grep -l ") Z" /proc/[0-9]*/stat 2>/dev/null | wc -l',
+      );
+      assert.equal(zombies.trim(), '0', 'no zombie left in the node');
+      assert.equal(
+        (await output(x, 'n1', 'cat /proc/1/cmdline | tr "\\0" " "')).includes('lazurite-node=n1'),
+        true,
+      );
+    } finally {
+      await x.close();
+      rmSync(f.dataDir, { recursive: true, force: true });
+    }
+  });
 
-    test(`${chain}: a holder caught half-way by a crash is killed and the node boots afresh`, async () => {
-      const f = await fixture();
-      const x = executor(f, chain);
-      try {
-        await x.boot(spec('n2', f.image));
-        await x.stop('n2');
-        // What a crash during a boot leaves: holder.pid naming a process whose marker is not final yet
-        // (node-up: `lazurite-boot=<id>` until complete; the shell set-up: the marker quoted inside its script).
-        const argv =
-          chain === 'node-up helper'
-            ? ['-c', 'sleep 600; :', 'lazurite-boot=n2']
-            : ['-c', "sleep 600; : 'lazurite-node=n2'"];
-        const stale = spawn('sh', argv, { stdio: 'ignore' });
-        const gone = new Promise((r) => stale.once('exit', r));
-        writeFileSync(join(f.dataDir, 'nodes', 'n2', 'holder.pid'), `${String(stale.pid)}\n`);
-        const y = executor(f, chain);
-        await y.boot(spec('n2', f.image));
-        await gone;
-        assert.notEqual(holderPid(f.dataDir, 'n2'), stale.pid);
-        assert.equal(await output(y, 'n2', 'hostname'), 'n2\n');
-        await y.close();
-      } finally {
-        await x.close();
-        rmSync(f.dataDir, { recursive: true, force: true });
-      }
-    });
+  test(`a holder caught half-way by a crash is killed and the node boots afresh`, async () => {
+    const f = await fixture();
+    const x = executor(f);
+    try {
+      await x.boot(spec('n2', f.image));
+      await x.stop('n2');
+      // What a crash during a boot leaves: holder.pid naming a process whose marker is not final yet
+      // (`lazurite-boot=<id>` until complete).
+      const stale = spawn('sh', ['-c', 'sleep 600; :', 'lazurite-boot=n2'], { stdio: 'ignore' });
+      const gone = new Promise((r) => stale.once('exit', r));
+      writeFileSync(join(f.dataDir, 'nodes', 'n2', 'holder.pid'), `${String(stale.pid)}\n`);
+      const y = executor(f);
+      await y.boot(spec('n2', f.image));
+      await gone;
+      assert.notEqual(holderPid(f.dataDir, 'n2'), stale.pid);
+      assert.equal(await output(y, 'n2', 'hostname'), 'n2\n');
+      await y.close();
+    } finally {
+      await x.close();
+      rmSync(f.dataDir, { recursive: true, force: true });
+    }
+  });
 
-    test(`${chain}: a fresh node gets the auto-user from the node layer (no /etc in its upper); a node that dropped it gets it back`, async () => {
-      const f = await fixture();
-      const x = executor(f, chain);
-      try {
-        await x.boot(spec('n3', f.image));
-        assert.equal(existsSync(join(f.dataDir, 'nodes', 'n3', 'upper', 'etc')), false, 'nothing copied up');
-        assert.match(
-          await output(x, 'n3', 'grep ^_azbatch: /etc/passwd /etc/group'),
-          /passwd:_azbatch:x:1000:1000:/,
-        );
-        await output(
-          x,
-          'n3',
-          'grep -v ^_azbatch: /etc/passwd > /tmp/p && cat /tmp/p > /etc/passwd && echo done',
-        );
-        await x.stop('n3');
-        await x.boot(spec('n3', f.image));
-        const passwd = await output(x, 'n3', 'cat /etc/passwd');
-        assert.equal(passwd.split('\n').filter((l) => l.startsWith('_azbatch:')).length, 1, passwd);
-      } finally {
-        await x.close();
-        rmSync(f.dataDir, { recursive: true, force: true });
-      }
-    });
+  test(`a fresh node gets the auto-user from the node layer (no /etc in its upper); a node that dropped it gets it back`, async () => {
+    const f = await fixture();
+    const x = executor(f);
+    try {
+      await x.boot(spec('n3', f.image));
+      assert.equal(existsSync(join(f.dataDir, 'nodes', 'n3', 'upper', 'etc')), false, 'nothing copied up');
+      assert.match(
+        await output(x, 'n3', 'grep ^_azbatch: /etc/passwd /etc/group'),
+        /passwd:_azbatch:x:1000:1000:/,
+      );
+      await output(
+        x,
+        'n3',
+        'grep -v ^_azbatch: /etc/passwd > /tmp/p && cat /tmp/p > /etc/passwd && echo done',
+      );
+      await x.stop('n3');
+      await x.boot(spec('n3', f.image));
+      const passwd = await output(x, 'n3', 'cat /etc/passwd');
+      assert.equal(passwd.split('\n').filter((l) => l.startsWith('_azbatch:')).length, 1, passwd);
+      // A node without /etc/group gets one made by node-up, owned by the node's root (stored as uid 0).
+      await output(x, 'n3', 'rm /etc/group && echo done');
+      await x.stop('n3');
+      await x.boot(spec('n3', f.image));
+      assert.equal(
+        await output(x, 'n3', 'cat /etc/group; stat -c %u:%g /etc/group'),
+        '_azbatch:x:1000:\n0:0\n',
+      );
+      assert.equal(statSync(join(f.dataDir, 'nodes', 'n3', 'upper', 'etc', 'group')).uid, 0);
+    } finally {
+      await x.close();
+      rmSync(f.dataDir, { recursive: true, force: true });
+    }
+  });
 
-    test(`${chain}: a node that deleted its Batch folders gets them back (mode 0755) when it boots again`, async () => {
-      const f = await fixture();
-      const x = executor(f, chain);
-      try {
-        await x.boot(spec('n4', f.image));
-        await output(x, 'n4', 'echo kept > /mnt/kept; echo done');
-        // The image has /mnt: deleting it leaves a whiteout in the node's upper.
-        assert.equal((await x.exec('n4', proc('cd / && rm -rf /mnt'))).exitCode, 0);
-        await x.stop('n4');
-        await x.boot(spec('n4', f.image));
-        const modes = await output(
-          x,
-          'n4',
-          'stat -c %a /mnt/batch/tasks/startup /mnt/batch/tasks/shared; ls /mnt',
-        );
-        assert.equal(modes, '755\n755\nbatch\n');
-        assert.deepEqual((await x.listFiles('n4', '', false)).map((e) => e.name).sort(), [
-          'fsmounts',
-          'shared',
-          'startup',
-          'workitems',
-        ]);
-      } finally {
-        await x.close();
-        rmSync(f.dataDir, { recursive: true, force: true });
-      }
-    });
-  }
+  test(`a node that deleted its Batch folders gets them back (mode 0755) when it boots again`, async () => {
+    const f = await fixture();
+    const x = executor(f);
+    try {
+      await x.boot(spec('n4', f.image));
+      await output(x, 'n4', 'echo kept > /mnt/kept; echo done');
+      // The image has /mnt: deleting it leaves a whiteout in the node's upper.
+      assert.equal((await x.exec('n4', proc('cd / && rm -rf /mnt'))).exitCode, 0);
+      await x.stop('n4');
+      await x.boot(spec('n4', f.image));
+      const modes = await output(
+        x,
+        'n4',
+        'stat -c %a /mnt/batch/tasks/startup /mnt/batch/tasks/shared; ls /mnt',
+      );
+      assert.equal(modes, '755\n755\nbatch\n');
+      assert.deepEqual((await x.listFiles('n4', '', false)).map((e) => e.name).sort(), [
+        'fsmounts',
+        'shared',
+        'startup',
+        'workitems',
+      ]);
+    } finally {
+      await x.close();
+      rmSync(f.dataDir, { recursive: true, force: true });
+    }
+  });
 }
