@@ -186,6 +186,39 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
     assert.equal(b.body.code, 'InsufficientAccountPermissions');
   });
 
+  test('an api-version Batch never had → 400 UnsupportedRequestVersion; several condition headers → 400', async () => {
+    const token = (await credentialFor(c).getToken('https://batch.core.windows.net//.default')).token;
+    const auth = { authorization: `Bearer ${token}` };
+    for (const version of ['2019-01-01.8.0', '1', 'latest']) {
+      const b = await call(`${c.batchUrl}/pools?api-version=${version}`, { headers: auth });
+      assert.equal(b.status, 400, version);
+      assert.equal(b.body.code, 'UnsupportedRequestVersion', version);
+    }
+    assert.equal(
+      (await call(`${c.batchUrl}/pools?api-version=2024-07-01.20.0`, { headers: auth })).status,
+      200,
+    );
+    const client = new BatchServiceClient(
+      new BatchSharedKeyCredentials(c.batchAccountName, c.batchAccountKey),
+      new URL(c.batchUrl).origin,
+    );
+    await client.pool.add({
+      id: 'conditional',
+      vmSize: 'standard_a1_v2',
+      virtualMachineConfiguration: {
+        imageReference: { publisher: 'lazurite', offer: 'tiny', sku: 'busybox' },
+        nodeAgentSKUId: 'batch.node.lazurite tiny',
+      },
+      targetDedicatedNodes: 0,
+    });
+    await assert.rejects(
+      client.pool.get('conditional', { poolGetOptions: { ifMatch: '"a"', ifModifiedSince: new Date() } }),
+      (e: { statusCode?: number; code?: string }) =>
+        e.statusCode === 400 && e.code === 'MultipleConditionHeadersNotSupported',
+    );
+    await client.pool.deleteMethod('conditional');
+  });
+
   test('unknown route → 501 NotImplemented in the surface envelope, not a bare 404', async () => {
     const r = await arm('/providers/Microsoft.Fake/widgets?api-version=2021-04-01');
     assert.equal(r.status, 501);

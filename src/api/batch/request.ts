@@ -62,6 +62,13 @@ export function conditionsOf(request: FastifyRequest): Conditions {
   const nm = header(request, 'if-none-match');
   const ms = header(request, 'if-modified-since');
   const us = header(request, 'if-unmodified-since');
+  const given = [m, nm, ms, us].filter((v) => v !== undefined);
+  if (given.length > 1)
+    throw new DomainError(
+      'invalid-input',
+      'MultipleConditionHeadersNotSupported',
+      'Multiple condition headers are not supported: send one of If-Match, If-None-Match, If-Modified-Since and If-Unmodified-Since.',
+    );
   if (m !== undefined) c.ifMatch = m;
   if (nm !== undefined) c.ifNoneMatch = nm;
   if (ms !== undefined) c.ifModifiedSince = ms;

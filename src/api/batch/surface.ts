@@ -17,6 +17,29 @@ import { throttledAuth } from '../http/auth-throttle.ts';
 const authScheme = (request: FastifyRequest) =>
   /^\s*Bearer\s/i.test(request.headers.authorization ?? '') ? 'aad' : 'sharedkey';
 
+/**
+ * The Batch data-plane versions Lazurite speaks: 2022-10-01.16.0 (the official SDKs on this platform) through
+ * the newest; any other is Batch's 400 UnsupportedRequestVersion, not silently served.
+ */
+export const BATCH_API_VERSIONS = [
+  '2022-10-01.16.0',
+  '2023-05-01.17.0',
+  '2023-11-01.18.0',
+  '2024-02-01.19.0',
+  '2024-07-01.20.0',
+  '2025-06-01',
+];
+
+function checkApiVersion(version: string): void {
+  if (BATCH_API_VERSIONS.includes(version)) return;
+  throw new DomainError(
+    'invalid-input',
+    'UnsupportedRequestVersion',
+    `The specified api-version '${version}' is not supported. Supported versions: ${BATCH_API_VERSIONS.join(', ')}.`,
+    { values: { QueryParameterName: 'api-version', QueryParameterValue: version } },
+  );
+}
+
 /** Batch's answer while a client has used up its failed authentications. */
 const BATCH_THROTTLED = {
   code: 'TooManyRequests',
@@ -174,6 +197,7 @@ function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
           },
         );
       }
+      checkApiVersion(query['api-version']);
       request.batch = ctx;
     });
     registerAccountRoutes(scope);
