@@ -310,4 +310,27 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
     const g = await arm('/resourcegroups/too-big?api-version=2021-04-01');
     assert.equal(g.status, 404);
   });
+
+  test('an addtaskcollection body over 1 MB → 413 RequestBodyTooLarge through @azure/batch, nothing added', async () => {
+    const client = new BatchServiceClient(
+      new BatchSharedKeyCredentials(c.batchAccountName, c.batchAccountKey),
+      new URL(c.batchUrl).origin,
+    );
+    await client.job.add({ id: 'bigcollection', poolInfo: { poolId: 'nowhere' } });
+    const tasks = Array.from({ length: 100 }, (_, i) => ({
+      id: `t${String(i)}`,
+      commandLine: `/bin/echo ${'x'.repeat(12 * 1024)}`,
+    }));
+    await assert.rejects(
+      client.task.addCollection('bigcollection', tasks),
+      (e: { statusCode?: number; code?: string }) => e.statusCode === 413 && e.code === 'RequestBodyTooLarge',
+    );
+    assert.equal((await client.task.list('bigcollection')).length, 0);
+    const small = await client.task.addCollection(
+      'bigcollection',
+      tasks.slice(0, 10).map((t) => ({ ...t, commandLine: 'true' })),
+    );
+    assert.equal(small.value?.length, 10);
+    await client.job.deleteMethod('bigcollection');
+  });
 });

@@ -27,6 +27,9 @@ const TASK_FILTER = {
 type TaskParams = { jobId: string; taskId: string; '*'?: string };
 const params = (request: FastifyRequest): TaskParams => request.params as TaskParams;
 
+/** The largest addtaskcollection body Batch takes (its documented 1 MB). */
+const TASK_COLLECTION_BYTES = 1024 * 1024;
+
 /** Tasks: add, addtaskcollection, list, get, update, delete, terminate, reactivate; task files. */
 export function registerTaskRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post('/jobs/:jobId/tasks', async (request, reply) => {
@@ -37,7 +40,8 @@ export function registerTaskRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return reply.status(201).send();
   });
 
-  app.post('/jobs/:jobId/addtaskcollection', async (request) => {
+  // Batch limits a task collection to 100 tasks and 1 MB: a larger body is 413 RequestBodyTooLarge.
+  app.post('/jobs/:jobId/addtaskcollection', { bodyLimit: TASK_COLLECTION_BYTES }, async (request) => {
     const ctx = contextOf(request);
     const body = batchBody(deps.specs, 'TaskAddCollectionParameter', request.body);
     const list = (body.value as Record<string, unknown>[] | undefined) ?? [];
