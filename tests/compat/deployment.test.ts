@@ -244,6 +244,7 @@ describe('ARM template deployments', () => {
         },
       );
     await refused({ mode: 'Complete', template: looped }, 'NotImplemented');
+    await refused({ mode: 'complete', template: looped }, 'NotImplemented');
     await refused({ mode: 'Destroy', template: looped }, 'InvalidRequestContent');
     await refused(
       { mode: 'Incremental', template: looped, parameters: { cuont: { value: 2 } } },

@@ -25,8 +25,10 @@ function deploymentToWire(r: ComputeResourceRecord) {
 
 /** Incremental is what Lazurite does; Complete (deleting what the template lacks) is refused, never ignored. */
 function checkMode(mode: unknown): void {
-  if (mode === undefined || mode === 'Incremental') return;
-  if (mode === 'Complete')
+  // ARM takes the mode in any case (the az CLI sends 'incremental').
+  const value = typeof mode === 'string' ? mode.toLowerCase() : mode;
+  if (value === undefined || value === 'incremental') return;
+  if (value === 'complete')
     throw new DomainError(
       'not-implemented',
       'NotImplemented',
