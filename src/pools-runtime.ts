@@ -141,7 +141,8 @@ export function poolsRuntime(
   });
   const runner = new ScheduleRunner(ctx, schedules);
   const scheduleLoop = wakingLoop('job schedule', () => runner.tick(), SCHEDULE_TICK_MS, onChange, logger);
-  const agents = new AgentService(ctx, accountUrl, onChange, autoStorageOver(config.storageAccounts));
+  const storage = autoStorageOver(config.storageAccounts);
+  const agents = new AgentService(ctx, accountUrl, onChange, storage, config.nodeNetwork);
   const running =
     local === undefined
       ? undefined

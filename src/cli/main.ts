@@ -43,6 +43,10 @@ common(
     .option(
       '--replica-capacity <n>',
       'concurrent node hydrations per image replica (env LAZURITE_REPLICA_CAPACITY)',
+    )
+    .option(
+      '--node-network <cidr>',
+      'private IPv4 range the node addresses come from (env LAZURITE_NODE_NETWORK, default 10.213.0.0/16)',
     ),
 ).action(
   async (opts: {
@@ -53,6 +57,7 @@ common(
     logLevel?: string;
     nodeBackend?: string;
     replicaCapacity?: string;
+    nodeNetwork?: string;
   }) => {
     const config = loadConfig(opts);
     const server = await startLazurite(config);

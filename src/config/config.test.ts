@@ -12,3 +12,14 @@ test('flags override environment, which overrides defaults', () => {
   assert.throws(() => loadConfig({ port: 'x' }, {}), ConfigError);
   assert.throws(() => loadConfig({ logLevel: 'loud' }, {}), ConfigError);
 });
+
+test('the node network: default 10.213.0.0/16, flag over LAZURITE_NODE_NETWORK, a public range refused', () => {
+  assert.deepEqual(loadConfig({}, {}).nodeNetwork, { base: (10 * 256 + 213) * 65536, prefix: 16 });
+  const env = { LAZURITE_NODE_NETWORK: '192.168.40.0/24' };
+  assert.equal(loadConfig({}, env).nodeNetwork.prefix, 24);
+  assert.equal(loadConfig({ nodeNetwork: '172.20.0.0/14' }, env).nodeNetwork.prefix, 14);
+  assert.throws(
+    () => loadConfig({ nodeNetwork: '100.64.0.0/10' }, {}),
+    /invalid --node-network: .*not private/,
+  );
+});

@@ -268,4 +268,14 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('job_schedules_by_state').on('job_schedules').column('state').execute();
     },
   },
+  '0007_host_subnets': {
+    async up(db: Kysely<unknown>) {
+      // The node address plan (ADR 0021): which host holds which subnet of the node range (`a.b.c.d/n`).
+      await db.schema
+        .createTable('host_subnets')
+        .addColumn('subnet', 'text', (c) => c.primaryKey())
+        .addColumn('host_id', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

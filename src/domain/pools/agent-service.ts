@@ -14,6 +14,8 @@ import type { DomainContext } from '../context.ts';
 import { moveNode } from './node-states.ts';
 import { startTaskAssignment } from './start-task.ts';
 import { findVmSize } from './vm-sizes.ts';
+import { takeNodes } from './node-addresses.ts';
+import { DEFAULT_NODE_NETWORK, parseNodeNetwork, type Cidr } from './node-network.ts';
 
 const poolKey = (account: string, pool: string) => `${account}|${pool}`.toLowerCase();
 
@@ -28,17 +30,21 @@ export class AgentService {
   private readonly onChange: () => void;
 
   private readonly autoStorage: AutoStorage | undefined;
+  /** The node address plan's range (`--node-network`). */
+  private readonly network: Cidr;
 
   constructor(
     ctx: DomainContext,
     accountUrl: (account: string) => string,
     onChange: () => void = () => undefined,
     autoStorage?: AutoStorage,
+    network: Cidr = parseNodeNetwork(DEFAULT_NODE_NETWORK),
   ) {
     this.ctx = ctx;
     this.accountUrl = accountUrl;
     this.onChange = onChange;
     this.autoStorage = autoStorage;
+    this.network = network;
   }
 
   /**
@@ -75,8 +81,12 @@ export class AgentService {
       const now = this.ctx.clock.now();
       const applied = await this.apply(tx, request.reports);
       const ran = await applyTaskReports(tx, request.taskReports ?? [], now);
-      const listed = await tx.listNodesForHost(request.hostId, true);
-      const taken = listed.filter((n) => n.hostId === null).map((n) => ({ ...n, hostId: request.hostId }));
+      const { nodes: listed, changed: taken } = await takeNodes(
+        tx,
+        this.network,
+        request.hostId,
+        await tx.listNodesForHost(request.hostId, true),
+      );
       await tx.putNodes(taken);
       const byPool = new Map<string, HostPool>();
       for (const node of listed) {
@@ -196,6 +206,7 @@ export class AgentService {
         },
         size: { name: size.name, cores: size.cores, memoryMB: size.memoryMB, tempDiskGB: size.tempDiskGB },
         isDedicated: node.isDedicated,
+        ...(node.network === undefined ? {} : { network: node.network }),
       },
       state: node.state,
       generation: node.generation,

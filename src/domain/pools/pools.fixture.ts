@@ -66,7 +66,21 @@ export async function world(marketplaceCapacity = 100) {
   };
   const jobs = new JobService(ctx, () => undefined);
   const tasks = new TaskService(ctx, () => undefined);
-  return { ctx, clock, account, pools, sizer, agent, nodes, settle, executor, autoScaler, jobs, tasks };
+  return {
+    ctx,
+    clock,
+    account,
+    pools,
+    sizer,
+    agent,
+    agents,
+    nodes,
+    settle,
+    executor,
+    autoScaler,
+    jobs,
+    tasks,
+  };
 }
 
 export const tinyPool = (id: string, dedicated: number, extra: Record<string, unknown> = {}) => ({

@@ -127,6 +127,11 @@ export interface NodesTable {
   doc: string;
 }
 
+export interface HostSubnetsTable {
+  subnet: string;
+  host_id: string;
+}
+
 export interface JobsTable {
   account_key: string;
   id_key: string;
@@ -171,6 +176,7 @@ export interface Database {
   task_deps: TaskDepsTable;
   pools: PoolsTable;
   nodes: NodesTable;
+  host_subnets: HostSubnetsTable;
   compute_resources: ComputeResourcesTable;
   replicas: ReplicasTable;
   operations: OperationsTable;
