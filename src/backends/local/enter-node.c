@@ -134,18 +134,18 @@ static void open_exit(const char *path) {
 }
 
 static void enter(const char *pid) {
-  static const char *const kinds[] = {"ipc", "uts", "pid", "mnt"};
-  static const int flags[] = {CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWPID, CLONE_NEWNS};
+  static const char *const kinds[] = {"ipc", "uts", "net", "pid", "mnt"};
+  static const int flags[] = {CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWNS};
   char path[64];
-  int fds[4];
-  for (int i = 0; i < 4; i++) {
+  int fds[5];
+  for (int i = 0; i < 5; i++) {
     snprintf(path, sizeof path, "/proc/%s/ns/%s", pid, kinds[i]);
     if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) die(path);
   }
   snprintf(path, sizeof path, "/proc/%s/root", pid);
   int root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) die(path);
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < 5; i++) {
     if (setns(fds[i], flags[i]) != 0) die(kinds[i]);
     close(fds[i]);
   }

@@ -21,6 +21,7 @@ import { DROPPED_CAP_NUMBERS, enterNodeHelper } from './enter-node.ts';
 import { Launcher } from './launcher.ts';
 import { HolderStarter } from './node-holder.ts';
 import { nodeUpHelper } from './node-up.ts';
+import { nodeNetHelper, NodeNetworks } from './node-network.ts';
 import { NodeRunners, runRequest, type RunnerPlace } from './node-runner.ts';
 import { cgroupAlive, RunJournal } from './run-journal.ts';
 import { planDisks } from './node-disks.ts';
@@ -161,6 +162,8 @@ export class LocalNodeExecutor implements NodeExecutor {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly images = new Map<string, Promise<PreparedImage>>();
   private readonly holderStarter: HolderStarter;
+  /** Bridges, NAT and each node's eth0 (ADR 0021). */
+  private readonly networks: NodeNetworks;
   /** The mount point every node's root goes on, each in its own mount namespace. */
   private nodeRoot: Promise<string> | undefined;
 
@@ -177,6 +180,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     this.tools.enterNode = enterNodeHelper(options.dataDir);
     const cache = join(options.dataDir, 'cache');
     this.holderStarter = new HolderStarter(this.launcher, cache, nodeUpHelper(options.dataDir));
+    this.networks = new NodeNetworks(this.launcher, nodeNetHelper(options.dataDir), options.dataDir);
     this.runners =
       this.tools.enterNode === undefined || process.env.LAZURITE_NODE_RUNNER === '0'
         ? undefined
@@ -251,6 +255,7 @@ export class LocalNodeExecutor implements NodeExecutor {
       const running = await this.liveHolder(node.nodeId);
       if (running !== undefined) {
         this.holders.set(node.nodeId, running);
+        if (node.network) await this.networks.ensure(node.nodeId, running, node.network);
         return;
       }
       const image = await this.hydrated(node.image);
@@ -261,7 +266,13 @@ export class LocalNodeExecutor implements NodeExecutor {
       })();
       const spec = await prepareNode(node, dir, image, await this.nodeRoot);
       const procs = await this.cgroups.create(node.nodeId, node.size);
-      this.holders.set(node.nodeId, await this.holderStarter.start(spec, procs));
+      const pid = await this.holderStarter.start(spec, procs);
+      this.holders.set(node.nodeId, pid);
+      if (node.network)
+        await this.networks.attach(node.nodeId, pid, node.network).catch(async (err: unknown) => {
+          await this.stopNow(node.nodeId);
+          throw err;
+        });
     });
   }
 
@@ -448,6 +459,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     await Promise.all([...ids].map((id) => this.stop(id)));
     // With every holder gone nothing uses the host's read-only data disk mounts: detach them too.
     await this.detachDiskCaches();
+    await this.networks.close();
     this.runners?.close();
     await this.launcher.close();
   }

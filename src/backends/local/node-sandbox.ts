@@ -133,7 +133,7 @@ export function holderCommand(
   return [
     'cd -P /proc/self && me=${PWD#/proc/} && cd /',
     ...cgroupProcs.map((f) => `echo "$me" >${shq(f)} || exit 125`),
-    `exec unshare --mount --pid --fork --uts --ipc --propagation private /bin/sh -c ${shq(holderSetup(spec, files, id))}`,
+    `exec unshare --mount --pid --fork --uts --ipc --net --propagation private /bin/sh -c ${shq(holderSetup(spec, files, id))}`,
   ].join('\n');
 }
 
@@ -240,7 +240,7 @@ export function execCommand(s: ExecScript, id: string): string {
     [
       ...(args[0] === 'prep' ? [] : s.tools.resetSignals.map(shq)),
       `${shq(s.tools.setpriv)} --bounding-set ${NODE_DROPPED_CAPS}${user ? ' --no-new-privs' : ''}`,
-      `-- ${shq(s.tools.nsenter)} --target ${s.holderPid} --mount --pid --uts --ipc --root --wd=/`,
+      `-- ${shq(s.tools.nsenter)} --target ${s.holderPid} --mount --pid --uts --ipc --net --root --wd=/`,
       user ? `--setuid ${AUTO_USER.uid} --setgid ${AUTO_USER.gid}` : '',
       `-- /bin/sh -c ${shq(PRELUDE)} sh`,
       ...args.map(shq),

@@ -27,13 +27,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -229,7 +232,18 @@ static void reap_forever(void) {
   }
 }
 
-/** PID 1: new mount, UTS and IPC namespaces, the node's file systems and identity, then the root pivoted. */
+/** The new network namespace's loopback device up (the rest of the node's network is node-net.c's). */
+static void loopback_up(void) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) != 0) die("lo", "");
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(fd, SIOCSIFFLAGS, &ifr) != 0 || close(fd) != 0) die("lo up", "");
+}
+
+/** PID 1: new mount, UTS, IPC and network namespaces, the node's file systems and identity, then the root pivoted. */
 static void holder(int argc, char **argv) {
   const char *id = argv[1], *pidfile = argv[4], *merged = argv[7];
   char *marker = argv[2];
@@ -242,7 +256,8 @@ static void holder(int argc, char **argv) {
     }
     close(adj);
   }
-  if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC) != 0) die("unshare", "");
+  if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET) != 0) die("unshare", "");
+  loopback_up();
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("mount", "private /");
   umask(0);
   make_folders(argv[11], argv[12]);
