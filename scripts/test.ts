@@ -20,7 +20,7 @@ function has(cmd: string): boolean {
 
 /**
  * Debian packages the tests need: azure-cli (az compatibility), busybox-static and debootstrap (base images),
- * chromium (the portal's browser tests).
+ * chromium (the portal's browser tests), nftables (the local nodes' outbound NAT, ADR 0021).
  * Installed when we can (root with apt), else the message says how.
  */
 function ensureDebianPackages(): void {
@@ -29,6 +29,7 @@ function ensureDebianPackages(): void {
     existsSync('/bin/busybox') ? undefined : 'busybox-static',
     has('debootstrap') ? undefined : 'debootstrap',
     has('chromium') ? undefined : 'chromium',
+    has('nft') || existsSync('/usr/sbin/nft') ? undefined : 'nftables',
   ].filter((p) => p !== undefined);
   if (missing.length === 0) return;
   if (process.getuid?.() === 0 && has('apt-get')) {
