@@ -4,6 +4,7 @@ import {
   AddressPicker,
   DEFAULT_NODE_NETWORK,
   formatCidr,
+  multiInstanceEnvironment,
   parseCidr,
   parseNodeNetwork,
   subnetOf,
@@ -77,5 +78,15 @@ describe('node address plan', () => {
     const { p, claims } = picker('10.213.0.0/16', ['10.99.0.0/22'], ['10.99.0.0/22'], []);
     assert.equal(p.next()?.address, '10.213.0.2');
     assert.deepEqual(claims, ['10.213.0.0/22']);
+  });
+
+  test('multi-instance data: the nodes given to a task, primary first, as Batch formats them', () => {
+    const nodes = [{ network: { address: '10.213.0.7' } }, {}, { network: { address: '10.213.0.3' } }];
+    assert.deepEqual(multiInstanceEnvironment(nodes), {
+      AZ_BATCH_HOST_LIST: '10.213.0.7,10.213.0.3',
+      AZ_BATCH_NODE_LIST: '10.213.0.7;10.213.0.3',
+      AZ_BATCH_MASTER_NODE: '10.213.0.7:6000',
+    });
+    assert.deepEqual(multiInstanceEnvironment([]), { AZ_BATCH_HOST_LIST: '', AZ_BATCH_NODE_LIST: '' });
   });
 });

@@ -161,3 +161,20 @@ export function subnetOf(address: NodeAddress): string {
   const a = parseIpv4(address.address) ?? 0;
   return formatCidr({ base: a - (a % size(address.prefix)), prefix: address.prefix });
 }
+
+/**
+ * What a multi-instance task's environment will need (built later, issue 16): the addresses of the nodes given to
+ * it, primary first, as Batch formats them — `AZ_BATCH_HOST_LIST` comma-separated, `AZ_BATCH_NODE_LIST`
+ * semicolon-separated, `AZ_BATCH_MASTER_NODE` the primary's `address:port`. Nodes without an address are skipped.
+ */
+export function multiInstanceEnvironment(
+  nodes: { network?: { address: string } }[],
+  masterPort = 6000,
+): Record<string, string> {
+  const addresses = nodes.flatMap((n) => (n.network === undefined ? [] : [n.network.address]));
+  return {
+    AZ_BATCH_HOST_LIST: addresses.join(','),
+    AZ_BATCH_NODE_LIST: addresses.join(';'),
+    ...(addresses[0] === undefined ? {} : { AZ_BATCH_MASTER_NODE: `${addresses[0]}:${String(masterPort)}` }),
+  };
+}
