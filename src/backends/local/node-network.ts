@@ -81,10 +81,7 @@ export class NodeNetworks {
   /** Gives the node whose PID 1 is `holderPid` its `eth0` (again: an existing pair is replaced). */
   async attach(nodeId: string, holderPid: number, net: NodeNetwork): Promise<void> {
     await this.range(net.range);
-    const bridge = bridgeName(net);
-    await this.once(this.bridges, bridge, () =>
-      this.helperRun(['bridge', bridge, net.gateway, String(net.prefix)]),
-    );
+    const bridge = await this.bridge(net);
     const hostIf = hostInterface(this.dataDir, nodeId);
     const args = [String(holderPid), bridge, hostIf, net.address, String(net.prefix), net.gateway];
     await this.helperRun(['veth', ...args]);
@@ -94,9 +91,19 @@ export class NodeNetworks {
   async ensure(nodeId: string, holderPid: number, net: NodeNetwork): Promise<void> {
     if (existsSync(`/sys/class/net/${hostInterface(this.dataDir, nodeId)}`)) {
       await this.range(net.range);
+      await this.bridge(net); // so that close removes it
       return;
     }
     await this.attach(nodeId, holderPid, net);
+  }
+
+  /** The bridge of the node's subnet, made (or found) once per executor. */
+  private async bridge(net: NodeNetwork): Promise<string> {
+    const name = bridgeName(net);
+    await this.once(this.bridges, name, () =>
+      this.helperRun(['bridge', name, net.gateway, String(net.prefix)]),
+    );
+    return name;
   }
 
   private range(range: string): Promise<void> {
