@@ -8,7 +8,7 @@
  *   node-net veth HOLDERPID BRIDGE HOSTIF ADDRESS PREFIX GATEWAY
  *     A veth pair: HOSTIF on the host, enslaved to BRIDGE, up; its peer made directly in the network namespace
  *     of the node's PID 1 (HOLDERPID) as `eth0`, up, with ADDRESS/PREFIX and a default route via GATEWAY; `lo` up
- *     there too. A HOSTIF left from before (an adopted node) is deleted first, so the call is idempotent. The
+ *     there too. Neither end nor the bridge has IPv6 (see no_ipv6). A HOSTIF left from before (an adopted node) is deleted first, so the call is idempotent. The
  *     namespace is opened once through /proc/HOLDERPID/ns/net and checked against a pidfd of the same process
  *     (the PID was not reused in between), then entered by that pidfd.
  *   node-net delete NAME
@@ -148,6 +148,18 @@ static void add_address(int fd, int index, struct in_addr a, unsigned char prefi
   ok_or(talk(fd, &r), EEXIST, "address on", name);
 }
 
+/**
+ * No IPv6 on `name`: no link-local address, so no duplicate address detection, router or listener messages that
+ * the bridge would flood to every other node each time a node comes up. A kernel without IPv6 has no such file.
+ */
+static void no_ipv6(const char *name) {
+  char path[96];
+  snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) return;
+  if (fd < 0 || write(fd, "1", 1) != 1 || close(fd) != 0) die("disable IPv6 on", name, errno);
+}
+
 static int index_of(const char *name) {
   unsigned index = if_nametoindex(name);
   if (index == 0) die("no interface", name, errno);
@@ -165,6 +177,7 @@ static void bridge(const char *name, const char *gateway, const char *prefix) {
   attr(&r, IFLA_INFO_KIND, "bridge", 7);
   nest_end(&r, info);
   ok_or(talk(fd, &r), EEXIST, "bridge", name);
+  no_ipv6(name);
   int index = index_of(name);
   add_address(fd, index, ipv4(gateway), prefix_of(prefix), name);
   link_up(fd, index, name);
@@ -185,7 +198,7 @@ static void open_node(const char *pid_text, int *ns, int *pidfd) {
   if (syscall(SYS_pidfd_send_signal, *pidfd, 0, NULL, 0u) != 0) die("holder gone:", pid_text, errno);
 }
 
-/** The pair: the host end on the bridge and up, the peer `eth0` made in the node's namespace. */
+/** The pair: the host end on the bridge (up, without IPv6), the peer `eth0` made in the node's namespace. */
 static void make_pair(int fd, const char *bridge_name, const char *hostif, int ns) {
   unsigned existing = if_nametoindex(hostif);
   if (existing != 0) {
@@ -199,8 +212,6 @@ static void make_pair(int fd, const char *bridge_name, const char *hostif, int n
   struct req r;
   struct ifinfomsg *i = start(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof *i);
   i->ifi_family = AF_UNSPEC;
-  i->ifi_flags = IFF_UP;
-  i->ifi_change = IFF_UP;
   attr(&r, IFLA_IFNAME, hostif, strlen(hostif) + 1);
   attr(&r, IFLA_MASTER, &master, sizeof master);
   struct rtattr *info = nest(&r, IFLA_LINKINFO);
@@ -215,6 +226,8 @@ static void make_pair(int fd, const char *bridge_name, const char *hostif, int n
   nest_end(&r, data);
   nest_end(&r, info);
   ok_or(talk(fd, &r), 0, "veth", hostif);
+  no_ipv6(hostif);
+  link_up(fd, index_of(hostif), hostif);
 }
 
 static void default_route(int fd, int index, struct in_addr gateway) {
@@ -244,6 +257,7 @@ static void veth(char **argv) {
   int node = netlink();
   link_up(node, 1, "lo"); /* the loopback device is index 1 in every network namespace */
   int eth0 = index_of("eth0");
+  no_ipv6("eth0"); /* the node's /proc/sys/net: this process is in its namespace now */
   link_up(node, eth0, "eth0");
   add_address(node, eth0, address, prefix, "eth0");
   default_route(node, eth0, gateway);
