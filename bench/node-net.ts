@@ -4,7 +4,8 @@
  * (the executor's per-node step), timed by the shell's `times` (CPU of the children it waited for: the helper's user
  * and system time, the kernel's veth, address and route work included). Also the CPU of making a network namespace
  * (`unshare --net true` against `unshare true`; the kernel frees a namespace later, in a worker, not counted).
- * Uses 10.216.0.0/22 on a bridge of its own, removed at the end; no packet is sent.
+ * Then the wall time until the kernel has removed every pair after the processes are killed (namespaces are freed
+ * by a kernel worker that holds the rtnetlink lock meanwhile). Uses 10.216.0.0/22 on a bridge of its own, removed at the end; no packet is sent.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,6 +40,9 @@ for p in $pids; do
 done
 times > "$T"; t4=$(cpu)
 echo "veth: $(per $t3 $t4) ms CPU per node (node-net exec, pair, address, route)"
+s0=$(date +%s%N); kill $pids; pids=""
+while ls /sys/class/net | grep -q '^lzvbench'; do :; done
+echo "teardown: $(awk -v a=$s0 -v b=$(date +%s%N) -v n=$N 'BEGIN { printf "%.2f", (b - a) / 1e6 / n }') ms wall per node until every pair is gone (the kernel frees namespaces in a worker)"
 `;
 const file = join(dir, 'bench.sh');
 writeFileSync(file, script);
