@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -196,6 +197,11 @@ static void open_node(const char *pid_text, int *ns, int *pidfd) {
   if (*ns < 0) die("open", path, errno);
   /* The process the pidfd names is still alive, so the namespace opened by its PID is its own. */
   if (syscall(SYS_pidfd_send_signal, *pidfd, 0, NULL, 0u) != 0) die("holder gone:", pid_text, errno);
+  /* Never the host's own namespace (a holder that has not unshared yet): its eth0 and routes are not ours. */
+  struct stat node, host;
+  if (fstat(*ns, &node) != 0 || stat("/proc/self/ns/net", &host) != 0) die("stat", "network namespace", errno);
+  if (node.st_ino == host.st_ino && node.st_dev == host.st_dev)
+    die("not a node's network namespace:", pid_text, EINVAL);
 }
 
 /** The pair: the host end on the bridge (up, without IPv6), the peer `eth0` made in the node's namespace. */

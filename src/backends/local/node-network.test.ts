@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { NODE_ROOT_DIR, type NodeImage, type NodeSpec, type ProcessSpec } from '../port.ts';
 import { LocalNodeExecutor } from './node-executor.ts';
-import { bridgeName, hostInterface, rangeRules } from './node-network.ts';
+import { bridgeName, hostInterface, nodeNetHelper, rangeRules } from './node-network.ts';
 import { tinyNodeImage } from './tiny-image.fixture.ts';
 
 /** A range of its own (private, on this machine only) so this test meets no other server's nodes. */
@@ -63,6 +64,20 @@ test('names: a bridge per subnet, a host interface per data dir and node, one nf
 if (process.getuid?.() !== 0) {
   test('node networks', { skip: 'needs root' }, () => undefined);
 } else {
+  test("node-net refuses a process that shares the host's network namespace (never the host's eth0)", () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'lzr-net-'));
+    try {
+      const helper = nodeNetHelper(dataDir) ?? assert.fail('no C compiler');
+      const args = ['veth', String(process.pid), 'lzbnone', 'lzvnone', '10.215.78.2', '24', '10.215.78.1'];
+      const r = spawnSync(helper, args, { encoding: 'utf8' });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /not a node's network namespace/);
+      assert.equal(existsSync('/sys/class/net/lzvnone'), false);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   test('two nodes: lo and eth0 each, their own addresses, TCP between them; stop removes the pair, close the bridge', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'lzr-net-'));
     const { regions, image } = await tinyNodeImage(dataDir);
