@@ -30,7 +30,7 @@ times > "$T"; t2=$(cpu)
 echo "netns: $(per $t1 $t2) ms CPU per unshare --net true, $(per $t0 $t1) ms per unshare true"
 $NN bridge $B 10.216.0.1 22
 pids=""
-trap 'kill $pids 2>/dev/null; $NN delete $B' EXIT
+trap 'kill $pids 2>/dev/null || true; $NN delete $B' EXIT
 i=0; while [ $i -lt $N ]; do unshare --net sleep 600 & pids="$pids $!"; i=$((i+1)); done
 host=$(readlink /proc/self/ns/net)
 for p in $pids; do while [ "$(readlink /proc/$p/ns/net)" = "$host" ]; do :; done; done
