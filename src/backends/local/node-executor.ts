@@ -414,6 +414,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     // What is left: the holder's unshare parent, host-side exec wrappers and nsenters (which hold the mount
     // namespace while they live), and any process that escaped into them.
     await this.cgroups.killNode(nodeId);
+    await this.networks.detach(nodeId);
     this.runners?.forget(nodeId);
     this.holders.delete(nodeId);
     await rm(join(this.dir(nodeId), 'holder.pid'), { force: true });

@@ -63,7 +63,7 @@ export function rangeRules(range: string): string {
  * The network side of this host's nodes (ADR 0021): per node range its nftables table and IPv4 forwarding, per
  * subnet a bridge holding the gateway address, per node a veth pair whose peer is the node's `eth0` (node-net.c,
  * started through the launcher: one fork and one exec per node). A node's pair goes with its network namespace
- * when its holder dies, so stopping a node needs nothing here.
+ * when its holder dies; `detach` removes a host end the kernel has not freed yet.
  */
 export class NodeNetworks {
   private readonly launcher: Launcher;
@@ -85,6 +85,16 @@ export class NodeNetworks {
     const hostIf = hostInterface(this.dataDir, nodeId);
     const args = [String(holderPid), bridge, hostIf, net.address, String(net.prefix), net.gateway];
     await this.helperRun(['veth', ...args]);
+  }
+
+  /**
+   * A stopped node's pair goes with its namespace, which the kernel frees in a worker some time later: the host end
+   * left meanwhile is deleted now, so a stopped node has no interface on the host.
+   */
+  async detach(nodeId: string): Promise<void> {
+    const hostIf = hostInterface(this.dataDir, nodeId);
+    if (this.helper !== undefined && existsSync(`/sys/class/net/${hostIf}`))
+      await this.helperRun(['delete', hostIf]);
   }
 
   /** An adopted node: its pair is made again if it is missing (e.g. deleted by hand). */
