@@ -266,10 +266,19 @@ export class LocalNodeExecutor implements NodeExecutor {
       })();
       const spec = await prepareNode(node, dir, image, await this.nodeRoot);
       const procs = await this.cgroups.create(node.nodeId, node.size);
-      const pid = await this.holderStarter.start(spec, procs);
+      // The node's network is made while its holder mounts (node-net waits for the holder's own namespace).
+      const net = node.network;
+      let attached: Promise<void> | undefined;
+      const onPid = (pid: number) => {
+        if (net) (attached = this.networks.attach(node.nodeId, pid, net)).catch(() => undefined);
+      };
+      const pid = await this.holderStarter.start(spec, procs, onPid).catch(async (err: unknown) => {
+        await attached?.catch(() => undefined);
+        throw err;
+      });
       this.holders.set(node.nodeId, pid);
-      if (node.network)
-        await this.networks.attach(node.nodeId, pid, node.network).catch(async (err: unknown) => {
+      if (net)
+        await (attached ?? this.networks.attach(node.nodeId, pid, net)).catch(async (err: unknown) => {
           await this.stopNow(node.nodeId);
           throw err;
         });

@@ -27,13 +27,14 @@ export class HolderStarter {
    * Makes the node's Batch folders in its upper, starts its holder in its cgroups and waits for its `ready`;
    * returns the holder's host PID.
    */
-  async start(spec: HolderSpec, cgroupProcs: string[]): Promise<number> {
+  async start(spec: HolderSpec, cgroupProcs: string[], onPid?: (pid: number) => void): Promise<number> {
     const helper = this.helper;
     if (helper !== undefined)
       return this.run(
         spec.nodeId,
         (id) => nodeUpCommand(spec, cgroupProcs, id, helper, DROPPED_CAP_NUMBERS, BATCH_FOLDERS),
         true,
+        onPid,
       );
     await batchFolders(spec.upper, spec.fresh);
     this.dev ??= devTemplate(this.cacheDir);
@@ -43,14 +44,19 @@ export class HolderStarter {
     };
     await writeFile(files.fstabFile, nodeFstab(spec));
     try {
-      return await this.run(spec.nodeId, (id) => holderCommand(spec, files, cgroupProcs, id), false);
+      return await this.run(spec.nodeId, (id) => holderCommand(spec, files, cgroupProcs, id), false, onPid);
     } finally {
       await rm(files.fstabFile, { force: true });
     }
   }
 
   /** Runs a holder's launcher script; the holder reports its PID, then `ready` (or exits: the boot failed). */
-  private async run(nodeId: string, script: (id: string) => string, sourced: boolean): Promise<number> {
+  private async run(
+    nodeId: string,
+    script: (id: string) => string,
+    sourced: boolean,
+    onPid?: (pid: number) => void,
+  ): Promise<number> {
     let pid: number | undefined;
     const timer = setTimeout(() => {
       if (pid === undefined) return;
@@ -64,7 +70,10 @@ export class HolderStarter {
       const r = await this.launcher.run(
         script,
         (text) => {
-          pid ??= Number(/^pid (\d+)$/.exec(text)?.[1]) || undefined;
+          if (pid === undefined) {
+            pid = Number(/^pid (\d+)$/.exec(text)?.[1]) || undefined;
+            if (pid !== undefined) onPid?.(pid);
+          }
           return text === 'ready';
         },
         sourced,

@@ -10,7 +10,8 @@
  *     of the node's PID 1 (HOLDERPID) as `eth0`, up, with ADDRESS/PREFIX and a default route via GATEWAY; `lo` up
  *     there too. Neither end nor the bridge has IPv6 (see no_ipv6). A HOSTIF left from before (an adopted node) is deleted first, so the call is idempotent. The
  *     namespace is opened once through /proc/HOLDERPID/ns/net and checked against a pidfd of the same process
- *     (the PID was not reused in between), then entered by that pidfd.
+ *     (the PID was not reused in between), then entered by that pidfd. A holder still in the host's namespace is
+ *     waited for (up to a second: it reports its PID just before it unshares), then refused.
  *   node-net delete NAME
  *     Deletes the link NAME (a bridge at shutdown) if there is one.
  * Failures exit 1 with `node-net: …` on stderr.
@@ -32,6 +33,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SYS_pidfd_open
@@ -193,15 +195,24 @@ static void open_node(const char *pid_text, int *ns, int *pidfd) {
   if (*pidfd < 0) die("pidfd_open", pid_text, errno);
   char path[64];
   snprintf(path, sizeof path, "/proc/%ld/ns/net", pid);
-  *ns = open(path, O_RDONLY | O_CLOEXEC);
-  if (*ns < 0) die("open", path, errno);
+  struct stat node, host;
+  if (stat("/proc/self/ns/net", &host) != 0) die("stat", "/proc/self/ns/net", errno);
+  /*
+   * Never the host's own namespace: its eth0 and routes are not ours. The executor starts this as soon as the
+   * holder reports its PID, a moment before it unshares: wait for that, up to a second.
+   */
+  for (int tries = 0;; tries++) {
+    *ns = open(path, O_RDONLY | O_CLOEXEC);
+    if (*ns < 0) die("open", path, errno);
+    if (fstat(*ns, &node) != 0) die("stat", path, errno);
+    if (node.st_ino != host.st_ino || node.st_dev != host.st_dev) break;
+    if (tries == 10000) die("not a node's network namespace:", pid_text, EINVAL);
+    close(*ns);
+    struct timespec pause = {0, 100000};
+    nanosleep(&pause, NULL);
+  }
   /* The process the pidfd names is still alive, so the namespace opened by its PID is its own. */
   if (syscall(SYS_pidfd_send_signal, *pidfd, 0, NULL, 0u) != 0) die("holder gone:", pid_text, errno);
-  /* Never the host's own namespace (a holder that has not unshared yet): its eth0 and routes are not ours. */
-  struct stat node, host;
-  if (fstat(*ns, &node) != 0 || stat("/proc/self/ns/net", &host) != 0) die("stat", "network namespace", errno);
-  if (node.st_ino == host.st_ino && node.st_dev == host.st_dev)
-    die("not a node's network namespace:", pid_text, EINVAL);
 }
 
 /** The pair: the host end on the bridge (up, without IPv6), the peer `eth0` made in the node's namespace. */
