@@ -65,7 +65,11 @@ describe('node networks with @azure/batch (real local nodes)', () => {
   });
 
   test('a task on one node reaches a TCP listener on the other', async () => {
-    await batch.task.add('netjob', { id: 'listen', commandLine: "/bin/sh -c 'nc -l -p 7001'" });
+    // The listener: busybox httpd serving the node's hostname (its node id), until the task is terminated.
+    await batch.task.add('netjob', {
+      id: 'listen',
+      commandLine: "/bin/sh -c 'mkdir -p www && hostname > www/id && exec httpd -f -p 7001 -h www'",
+    });
     const listening = await waitFor(
       () => batch.task.get('netjob', 'listen'),
       (t) => t.state === 'running',
@@ -76,13 +80,14 @@ describe('node networks with @azure/batch (real local nodes)', () => {
     // The listener may not be listening yet when this starts: try for up to 10 s.
     await batch.task.add('netjob', {
       id: 'send',
-      commandLine: `/bin/sh -c 'for i in $(seq 100); do echo hello-node | nc ${target} 7001 && exit 0; sleep 0.1; done; exit 1'`,
+      commandLine: `/bin/sh -c 'for i in $(seq 100); do wget -q -O - http://${target}:7001/id && exit 0; sleep 0.1; done; exit 1'`,
     });
     const sent = await finished('send');
     assert.equal(sent.executionInfo?.exitCode, 0);
     assert.notEqual(sent.nodeInfo?.nodeId, listenerNode.id, 'the sender ran on the other node');
+    assert.equal(await stdout('send'), `${listenerNode.id ?? '?'}\n`);
+    await batch.task.terminate('netjob', 'listen');
     await finished('listen');
-    assert.equal(await stdout('listen'), 'hello-node\n');
   });
 
   test("a task reaches an HTTP server on the host's bridge address, not the host's loopback", async () => {
