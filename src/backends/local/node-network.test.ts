@@ -78,7 +78,7 @@ if (process.getuid?.() !== 0) {
     }
   });
 
-  test('two nodes: lo and eth0 each, their own addresses, TCP between them; stop removes the pair, close the bridge', async () => {
+  test('two nodes: lo and eth0 each, their own addresses, HTTP from one to the other; stop removes the pair, close the bridge', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'lzr-net-'));
     const { regions, image } = await tinyNodeImage(dataDir);
     const x = new LocalNodeExecutor({ dataDir, regions });
@@ -89,17 +89,17 @@ if (process.getuid?.() !== 0) {
       assert.deepEqual(devices.trim().split('\n'), ['eth0', 'lo']);
       assert.match(await output(x, 'b', 'ip -4 addr show eth0'), /inet 10\.215\.77\.3\/24/);
       assert.match(await output(x, 'b', 'ip route'), /default via 10\.215\.77\.1 dev eth0/);
-      // b listens (port 7001 = 1B59 in /proc/net/tcp, state 0A), a connects and sends a line.
-      const listening = x.exec('b', proc('nc -l -p 7001 > got.txt', 'listen'));
-      await output(
-        x,
-        'b',
-        'for i in $(seq 100); do cat /proc/net/tcp /proc/net/tcp6 | grep -q ":1B59 0.*:0000 0A" && exit 0; sleep 0.05; done; exit 1',
-        'wait',
-      );
-      await output(x, 'a', 'echo hello-from-a | nc 10.215.77.3 7001', 'send');
-      assert.equal((await listening).exitCode, 0);
-      assert.equal((await x.readFile('b', 'workitems/j/t/wd/got.txt')).content.toString(), 'hello-from-a\n');
+      // b serves its hostname over HTTP (busybox httpd) until aborted; a fetches it (retrying until b listens).
+      const abort = new AbortController();
+      const serving = x.exec('b', {
+        ...proc('mkdir -p www && hostname > www/id && exec httpd -f -p 7001 -h www', 'listen'),
+        signal: abort.signal,
+      });
+      const fetch =
+        'for i in $(seq 100); do wget -q -O - http://10.215.77.3:7001/id && exit 0; sleep 0.1; done; exit 1';
+      assert.equal(await output(x, 'a', fetch, 'send'), 'b\n');
+      abort.abort();
+      assert.equal((await serving).killed, true);
       const hostEnd = `/sys/class/net/${hostInterface(dataDir, 'a')}`;
       assert.equal(existsSync(hostEnd), true);
       await x.stop('a');
