@@ -2,7 +2,8 @@
  * Executor-level node bring-up: boot N local nodes (tiny image) and run `/bin/true` as each one's start task,
  * at agent-like concurrency, without the server. Prints wall time and the host's CPU time (user/system from
  * /proc/stat) so the executor's own cost can be told apart from the pool machinery's.
- * `BENCH_NODES` (default 300), `BENCH_CONCURRENCY` (default 4).
+ * `BENCH_NODES` (default 300), `BENCH_CONCURRENCY` (default 4), `BENCH_NETWORK` (default 1: each node gets an
+ * address of 10.216.0.0/16 and its veth pair, ADR 0021; 0: its network namespace has only lo).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,9 +11,12 @@ import { join } from 'node:path';
 import { LocalNodeExecutor } from '../src/backends/local/node-executor.ts';
 import { NODE_ROOT_DIR } from '../src/backends/port.ts';
 import { tinyNodeImage } from '../src/backends/local/tiny-image.fixture.ts';
+import { AddressPicker, parseNodeNetwork } from '../src/domain/pools/node-network.ts';
 
 const NODES = Number(process.env.BENCH_NODES ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const NETWORK = process.env.BENCH_NETWORK !== '0';
+const addresses = new AddressPicker(parseNodeNetwork('10.216.0.0/16'), [], [], [], () => undefined);
 
 /** user and system CPU seconds of the whole host so far. */
 function hostCpu(): { user: number; system: number } {
@@ -41,6 +45,7 @@ try {
   const self0 = process.cpuUsage();
   await each(NODES, async (i) => {
     const nodeId = `tvmps_${String(i).padStart(6, '0')}`;
+    const network = NETWORK ? addresses.next() : undefined;
     await executor.boot({
       accountName: 'a',
       poolId: 'p',
@@ -49,6 +54,7 @@ try {
       image,
       size,
       isDedicated: true,
+      ...(network === undefined ? {} : { network }),
     });
     const r = await executor.exec(nodeId, {
       commandLine: '/bin/true',
@@ -64,7 +70,7 @@ try {
   const cpu1 = hostCpu();
   const self = process.cpuUsage(self0);
   process.stdout.write(
-    `${String(NODES)} nodes booted + start task, concurrency ${String(CONCURRENCY)}: ${wall.toFixed(2)} s ` +
+    `${String(NODES)} nodes booted + start task, concurrency ${String(CONCURRENCY)}, network ${NETWORK ? 'veth' : 'lo only'}: ${wall.toFixed(2)} s ` +
       `(${((wall * 1000) / NODES).toFixed(2)} ms/node); host CPU user ${(cpu1.user - cpu0.user).toFixed(2)} s, ` +
       `system ${(cpu1.system - cpu0.system).toFixed(2)} s; this process ${(self.user / 1e6).toFixed(2)} + ${(self.system / 1e6).toFixed(2)} s\n`,
   );

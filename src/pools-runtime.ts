@@ -167,7 +167,7 @@ export function poolsRuntime(
     logger.warn({ hostId, nodeIds }, 'ignored agent reports about nodes of another host');
   };
   const storage = autoStorageOver(config.storageAccounts);
-  const agents = new AgentService(ctx, accountUrl, onChange, storage, foreignReports);
+  const agents = new AgentService(ctx, accountUrl, onChange, storage, foreignReports, config.nodeNetwork);
   const running =
     local === undefined
       ? undefined

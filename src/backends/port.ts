@@ -23,6 +23,17 @@ export interface NodeSize {
   tempDiskGB: number;
 }
 
+/** A node's address on its host's bridge (the server's node address plan, ADR 0021). */
+export interface NodeNetwork {
+  address: string;
+  /** Prefix length of the host subnet (the bridge's). */
+  prefix: number;
+  /** The bridge's address: the node's default route. */
+  gateway: string;
+  /** The whole node range `a.b.c.d/n` (forwarding and NAT rules cover it). */
+  range: string;
+}
+
 export interface NodeSpec {
   accountName: string;
   poolId: string;
@@ -31,6 +42,8 @@ export interface NodeSpec {
   image: NodeImage;
   size: NodeSize;
   isDedicated: boolean;
+  /** The node's own address; without it (an older server) the node has only its loopback. */
+  network?: NodeNetwork;
 }
 
 /** Inside every node, as on Linux Batch nodes: AZ_BATCH_NODE_ROOT_DIR. Node file paths are relative to it. */

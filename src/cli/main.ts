@@ -47,6 +47,10 @@ common(
     .option(
       '--account-quotas <list>',
       'Batch account quotas, e.g. lazurite.dedicatedCores=1000,*.pools=200 (env LAZURITE_ACCOUNT_QUOTAS)',
+    )
+    .option(
+      '--node-network <cidr>',
+      'private IPv4 range the node addresses come from (env LAZURITE_NODE_NETWORK, default 10.213.0.0/16)',
     ),
 ).action(
   async (opts: {
@@ -58,6 +62,7 @@ common(
     nodeBackend?: string;
     replicaCapacity?: string;
     accountQuotas?: string;
+    nodeNetwork?: string;
   }) => {
     const config = loadConfig(opts);
     const server = await startLazurite(config);

@@ -23,3 +23,14 @@ test('account quotas: account.quota=n pairs, `*` for every account, refused when
   for (const bad of ['lazurite.cores=5', 'lazurite.pools=-1', 'pools=5', 'lazurite.pools=x'])
     assert.throws(() => loadConfig({ accountQuotas: bad }, {}), ConfigError, bad);
 });
+
+test('the node network: default 10.213.0.0/16, flag over LAZURITE_NODE_NETWORK, a public range refused', () => {
+  assert.deepEqual(loadConfig({}, {}).nodeNetwork, { base: (10 * 256 + 213) * 65536, prefix: 16 });
+  const env = { LAZURITE_NODE_NETWORK: '192.168.40.0/24' };
+  assert.equal(loadConfig({}, env).nodeNetwork.prefix, 24);
+  assert.equal(loadConfig({ nodeNetwork: '172.20.0.0/14' }, env).nodeNetwork.prefix, 14);
+  assert.throws(
+    () => loadConfig({ nodeNetwork: '100.64.0.0/10' }, {}),
+    /invalid --node-network: .*not private/,
+  );
+});

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { QUOTA_NAMES, type QuotaOverrides } from '../domain/accounts/quotas.ts';
 import type { LogLevel } from '../platform/logger.ts';
+import { DEFAULT_NODE_NETWORK, parseNodeNetwork, type Cidr } from '../domain/pools/node-network.ts';
 
 /** Everything the server can be told at start. Only this module reads process.env. */
 export interface Config {
@@ -26,6 +27,8 @@ export interface Config {
   nodeBackend: 'local' | 'simulated' | 'remote';
   /** Concurrent node hydrations one image replica serves (R15/R16). */
   replicaCapacity: number;
+  /** The private range node addresses come from (ADR 0021). */
+  nodeNetwork: Cidr;
   /** Bearer token `GET /metrics` wants (LAZURITE_METRICS_TOKEN); unset, the endpoint is open like /health. */
   metricsToken: string | undefined;
   /** Modelled durations of the simulated backend, ms. */
@@ -73,6 +76,7 @@ export interface ConfigFlags {
   nodeBackend?: string | undefined;
   replicaCapacity?: string | number | undefined;
   accountQuotas?: string | undefined;
+  nodeNetwork?: string | undefined;
 }
 
 const LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -168,6 +172,14 @@ function parseBool(value: string | undefined): boolean | undefined {
   return ['1', 'true', 'yes', 'on'].includes(value.toLowerCase());
 }
 
+function nodeNetworkOf(value: string): Cidr {
+  try {
+    return parseNodeNetwork(value);
+  } catch (err) {
+    throw new ConfigError(`invalid --node-network: ${(err as Error).message}`);
+  }
+}
+
 /** Flags win over environment variables (LAZURITE_*), which win over defaults. */
 export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Config {
   const level = flags.logLevel ?? env.LAZURITE_LOG_LEVEL ?? DEFAULTS.logLevel;
@@ -190,6 +202,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
       flags.replicaCapacity ?? env.LAZURITE_REPLICA_CAPACITY ?? 25,
       'replica capacity',
     ),
+    nodeNetwork: nodeNetworkOf(flags.nodeNetwork ?? env.LAZURITE_NODE_NETWORK ?? DEFAULT_NODE_NETWORK),
     metricsToken: env.LAZURITE_METRICS_TOKEN === '' ? undefined : env.LAZURITE_METRICS_TOKEN,
     storageAccounts: parseStorageAccounts(env.LAZURITE_STORAGE_ACCOUNTS),
     accountQuotas: parseAccountQuotas(flags.accountQuotas ?? env.LAZURITE_ACCOUNT_QUOTAS),

@@ -323,4 +323,14 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0008_host_subnets': {
+    async up(db: Kysely<unknown>) {
+      // The node address plan (ADR 0021): which host holds which subnet of the node range (`a.b.c.d/n`).
+      await db.schema
+        .createTable('host_subnets')
+        .addColumn('subnet', 'text', (c) => c.primaryKey())
+        .addColumn('host_id', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

@@ -125,6 +125,9 @@ export interface BatchStoreTx {
   /** Nodes a host agent runs, plus (when `unassigned`) nodes no agent has taken yet. */
   listNodesForHost(hostId: string, unassigned: boolean): Promise<NodeRecord[]>;
   deleteNodes(accountName: string, poolId: string, nodeIds: string[]): Promise<void>;
+  /** Subnets of the node range the hosts hold (`a.b.c.d/n`; ADR 0021); a host keeps its subnets. */
+  listHostSubnets(): Promise<{ subnet: string; hostId: string }[]>;
+  addHostSubnet(subnet: string, hostId: string): Promise<void>;
 
   putJob(job: JobRecord): Promise<void>;
   findJob(accountName: string, jobId: string): Promise<JobRecord | undefined>;

@@ -278,6 +278,8 @@ export interface NodeRecord {
   totalTasksSucceeded?: number;
   /** disablescheduling/enablescheduling (absent = enabled). */
   schedulingState?: 'enabled' | 'disabled';
+  /** The node's address on its host's bridge, from the node address plan (given when a host takes the node). */
+  network?: { address: string; prefix: number; gateway: string; range: string };
 }
 
 /** One run of a job preparation or release task on a node (JobPreparationTaskExecutionInformation). */

@@ -55,6 +55,12 @@ export class SqlBatchTx implements BatchStoreTx {
   deleteNodes(account: string, pool: string, ids: string[]) {
     return batch.deleteNodes(this.db, account, pool, ids);
   }
+  listHostSubnets() {
+    return batch.listHostSubnets(this.db);
+  }
+  addHostSubnet(subnet: string, hostId: string) {
+    return batch.addHostSubnet(this.db, subnet, hostId);
+  }
   putJob(job: JobRecord) {
     return jobs.putJob(this.db, job);
   }

@@ -152,3 +152,19 @@ export async function deleteNodes(
       .execute();
   }
 }
+
+/** The node range's subnets hosts hold (ADR 0021). */
+export async function listHostSubnets(
+  db: Transaction<Database>,
+): Promise<{ subnet: string; hostId: string }[]> {
+  const rows = await db.selectFrom('host_subnets').select(['subnet', 'host_id']).execute();
+  return rows.map((r) => ({ subnet: r.subnet, hostId: r.host_id }));
+}
+
+export async function addHostSubnet(
+  db: Transaction<Database>,
+  subnet: string,
+  hostId: string,
+): Promise<void> {
+  await db.insertInto('host_subnets').values({ subnet, host_id: hostId }).execute();
+}

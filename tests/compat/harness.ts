@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
@@ -66,15 +66,58 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promi
   return r.stdout;
 }
 
+const NETWORKS = join(tmpdir(), 'lazurite-test-networks');
+
+/**
+ * A node network of its own for a test server (`10.214.<k>.0/24`, ADR 0021), so test servers running at once on
+ * this machine never share a bridge or an address. Claimed by creating `<tmp>/lazurite-test-networks/<k>` holding
+ * the data dir (a restart with the same data dir gets the same one); a claim whose data dir is gone is free again.
+ */
+export function testNodeNetwork(dataDir: string): string {
+  mkdirSync(NETWORKS, { recursive: true });
+  const owner = (k: number) => {
+    try {
+      return readFileSync(join(NETWORKS, String(k)), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const claim = (k: number) => {
+    try {
+      writeFileSync(join(NETWORKS, String(k)), dataDir, { flag: 'wx' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const range = (k: number) => `10.214.${String(k)}.0/24`;
+  for (let k = 0; k < 256; k++) if (owner(k) === dataDir) return range(k);
+  for (let k = 0; k < 256; k++) {
+    if (claim(k)) return range(k);
+    const held = owner(k);
+    if (held === undefined || held === '' || existsSync(held)) continue;
+    try {
+      renameSync(join(NETWORKS, String(k)), join(NETWORKS, `${String(k)}.stale.${String(process.pid)}`));
+      rmSync(join(NETWORKS, `${String(k)}.stale.${String(process.pid)}`), { force: true });
+    } catch {
+      continue; // another test took it first
+    }
+    if (claim(k)) return range(k);
+  }
+  throw new Error(`no free test node network left in ${NETWORKS}`);
+}
+
 /**
  * Starts the real server (`lazurite start --port 0`) in a child process with a fresh data dir, as a user would,
- * and resolves once it reports ready. The CA it creates is trusted by this test process.
+ * and resolves once it reports ready. The CA it creates is trusted by this test process. Its nodes get a network
+ * of their own (testNodeNetwork) unless `extraArgs` names one.
  */
 export async function startServer(extraArgs: string[] = [], dataDir?: string): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'lazurite-test-'));
+  const network = extraArgs.includes('--node-network') ? [] : ['--node-network', testNodeNetwork(dir)];
   const child = spawn(
     process.execPath,
-    [CLI, 'start', '--port', '0', '--data-dir', dir, '--log-level', 'warn', ...extraArgs],
+    [CLI, 'start', '--port', '0', '--data-dir', dir, '--log-level', 'warn', ...network, ...extraArgs],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },

@@ -74,13 +74,6 @@ export function poolStatsToWire(pool: PoolRecord, nodes: NodeRecord[], accountUr
   };
 }
 
-/** A stable private address per node, for `ipAddress` (nodes have no network of their own yet). */
-function addressOf(id: string): string {
-  let h = 0;
-  for (const c of id) h = (h * 31 + c.charCodeAt(0)) >>> 0;
-  return `10.${String((h >>> 16) & 255)}.${String((h >>> 8) & 255)}.${String((h & 255) | 1)}`;
-}
-
 /** BatchService.json ComputeNode. */
 export function nodeToWire(
   node: NodeRecord,
@@ -100,7 +93,7 @@ export function nodeToWire(
     stateTransitionTime: node.stateTransitionTime,
     ...(node.lastBootTime === null ? {} : { lastBootTime: node.lastBootTime }),
     allocationTime: node.allocationTime,
-    ipAddress: addressOf(node.id),
+    ...(node.network === undefined ? {} : { ipAddress: node.network.address }),
     affinityId: `TVM:${node.id}`,
     vmSize: String(pool.spec.vmSize).toLowerCase(),
     totalTasksRun: node.totalTasksRun ?? 0,

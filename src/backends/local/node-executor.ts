@@ -20,6 +20,7 @@ import { DROPPED_CAP_NUMBERS, enterNodeHelper } from './enter-node.ts';
 import { Launcher } from './launcher.ts';
 import { HolderStarter } from './node-holder.ts';
 import { nodeUpHelper } from './node-up.ts';
+import { nodeNetHelper, NodeNetworks } from './node-network.ts';
 import { NodeRunners, runRequest, type RunnerPlace } from './node-runner.ts';
 import { cgroupAlive, RunJournal } from './run-journal.ts';
 import { planDisks } from './node-disks.ts';
@@ -143,6 +144,8 @@ export class LocalNodeExecutor implements NodeExecutor {
   /** The mount points every node's root and layers go on, each in its own mount namespace. */
   private mountPoints: Promise<{ merged: string; layerAt: string }> | undefined;
   private readonly idRanges: NodeIdRanges;
+  /** Bridges, NAT and each node's eth0 (ADR 0021). */
+  private readonly networks: NodeNetworks;
 
   constructor(options: LocalNodeExecutorOptions) {
     if (/[\s,:\\]/.test(options.dataDir))
@@ -158,6 +161,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     this.helpers = { enterNode: enterNodeHelper(options.dataDir), nodeUp: nodeUpHelper(options.dataDir) };
     this.holderStarter = new HolderStarter(this.launcher, this.helpers.nodeUp);
     this.runners = new NodeRunners(this.helpers.enterNode, DROPPED_CAP_NUMBERS, DEFAULT_PATH);
+    this.networks = new NodeNetworks(this.launcher, nodeNetHelper(options.dataDir), options.dataDir);
   }
 
   private dir(nodeId: string): string {
@@ -226,6 +230,7 @@ export class LocalNodeExecutor implements NodeExecutor {
       const running = await this.liveHolder(node.nodeId);
       if (running !== undefined) {
         this.holders.set(node.nodeId, running);
+        if (node.network) await this.networks.ensure(node.nodeId, running, node.network);
         return;
       }
       const image = await this.hydrated(node.image);
@@ -242,7 +247,22 @@ export class LocalNodeExecutor implements NodeExecutor {
         this.idRanges.baseFor(id),
       );
       const procs = await this.cgroups.create(node.nodeId, node.size);
-      this.holders.set(node.nodeId, await this.holderStarter.start(spec, procs));
+      // The node's network is made while its holder mounts (node-net waits for the holder's own namespace).
+      const net = node.network;
+      let attached: Promise<void> | undefined;
+      const onPid = (pid: number) => {
+        if (net) (attached = this.networks.attach(node.nodeId, pid, net)).catch(() => undefined);
+      };
+      const pid = await this.holderStarter.start(spec, procs, onPid).catch(async (err: unknown) => {
+        await attached?.catch(() => undefined);
+        throw err;
+      });
+      this.holders.set(node.nodeId, pid);
+      if (net)
+        await (attached ?? this.networks.attach(node.nodeId, pid, net)).catch(async (err: unknown) => {
+          await this.stopNow(node.nodeId);
+          throw err;
+        });
     });
   }
 
@@ -371,6 +391,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     // What is left: the holder's unshare parent, host-side exec wrappers and nsenters (which hold the mount
     // namespace while they live), and any process that escaped into them.
     await this.cgroups.killNode(nodeId);
+    await this.networks.detach(nodeId);
     this.runners.forget(nodeId);
     this.holders.delete(nodeId);
     await rm(join(this.dir(nodeId), 'holder.pid'), { force: true });
@@ -426,6 +447,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     await Promise.all([...ids].map((id) => this.stop(id)));
     // With every holder gone nothing uses the host's read-only data disk mounts: detach them too.
     await this.detachDiskCaches();
+    await this.networks.close();
     this.runners.close();
     await this.launcher.close();
   }

@@ -19,7 +19,7 @@ export class HolderStarter {
    * Starts the node's holder in its cgroups (it makes the Batch folders in the upper itself) and waits for its
    * `ready`; returns the holder's host PID.
    */
-  async start(spec: HolderSpec, cgroupProcs: string[]): Promise<number> {
+  async start(spec: HolderSpec, cgroupProcs: string[], onPid?: (pid: number) => void): Promise<number> {
     let pid: number | undefined;
     const timer = setTimeout(() => {
       if (pid === undefined) return;
@@ -33,7 +33,10 @@ export class HolderStarter {
       const r = await this.launcher.run(
         (id) => nodeUpCommand(spec, cgroupProcs, id, this.helper, DROPPED_CAP_NUMBERS, BATCH_FOLDERS),
         (text) => {
-          pid ??= Number(/^pid (\d+)$/.exec(text)?.[1]) || undefined;
+          if (pid === undefined) {
+            pid = Number(/^pid (\d+)$/.exec(text)?.[1]) || undefined;
+            if (pid !== undefined) onPid?.(pid);
+          }
           return text === 'ready';
         },
         true,

@@ -15,6 +15,8 @@ import type { DomainContext } from '../context.ts';
 import { moveNode } from './node-states.ts';
 import { startTaskAssignment } from './start-task.ts';
 import { findVmSize } from './vm-sizes.ts';
+import { takeNodes } from './node-addresses.ts';
+import { DEFAULT_NODE_NETWORK, parseNodeNetwork, type Cidr } from './node-network.ts';
 
 const poolKey = (account: string, pool: string) => `${account}|${pool}`.toLowerCase();
 
@@ -30,6 +32,8 @@ export class AgentService {
 
   private readonly autoStorage: AutoStorage | undefined;
   private readonly onForeignReports: (hostId: string, nodeIds: string[]) => void;
+  /** The node address plan's range (`--node-network`). */
+  private readonly network: Cidr;
 
   constructor(
     ctx: DomainContext,
@@ -37,12 +41,14 @@ export class AgentService {
     onChange: () => void = () => undefined,
     autoStorage?: AutoStorage,
     onForeignReports: (hostId: string, nodeIds: string[]) => void = () => undefined,
+    network: Cidr = parseNodeNetwork(DEFAULT_NODE_NETWORK),
   ) {
     this.ctx = ctx;
     this.accountUrl = accountUrl;
     this.onChange = onChange;
     this.autoStorage = autoStorage;
     this.onForeignReports = onForeignReports;
+    this.network = network;
   }
 
   /**
@@ -80,8 +86,12 @@ export class AgentService {
       const own = await this.ownReports(tx, request);
       const applied = await this.apply(tx, own.reports);
       const ran = await applyTaskReports(tx, own.taskReports, now);
-      const listed = await tx.listNodesForHost(request.hostId, true);
-      const taken = listed.filter((n) => n.hostId === null).map((n) => ({ ...n, hostId: request.hostId }));
+      const { nodes: listed, changed: taken } = await takeNodes(
+        tx,
+        this.network,
+        request.hostId,
+        await tx.listNodesForHost(request.hostId, true),
+      );
       await tx.putNodes(taken);
       const byPool = new Map<string, HostPool>();
       for (const node of listed) {
@@ -232,6 +242,7 @@ export class AgentService {
         },
         size: { name: size.name, cores: size.cores, memoryMB: size.memoryMB, tempDiskGB: size.tempDiskGB },
         isDedicated: node.isDedicated,
+        ...(node.network === undefined ? {} : { network: node.network }),
       },
       state: node.state,
       generation: node.generation,

@@ -76,7 +76,21 @@ export async function world(
   };
   const jobs = new JobService(ctx, () => undefined);
   const tasks = new TaskService(ctx, () => undefined);
-  return { ctx, clock, account, pools, sizer, agent, nodes, settle, executor, autoScaler, jobs, tasks };
+  return {
+    ctx,
+    clock,
+    account,
+    pools,
+    sizer,
+    agent,
+    agents,
+    nodes,
+    settle,
+    executor,
+    autoScaler,
+    jobs,
+    tasks,
+  };
 }
 
 export const tinyPool = (id: string, dedicated: number, extra: Record<string, unknown> = {}) => ({

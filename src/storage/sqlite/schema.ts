@@ -130,6 +130,11 @@ export interface NodesTable {
   doc: string;
 }
 
+export interface HostSubnetsTable {
+  subnet: string;
+  host_id: string;
+}
+
 export interface JobsTable {
   account_key: string;
   id_key: string;
@@ -182,6 +187,7 @@ export interface Database {
   node_file_cleanups: NodeFileCleanupsTable;
   pools: PoolsTable;
   nodes: NodesTable;
+  host_subnets: HostSubnetsTable;
   compute_resources: ComputeResourcesTable;
   replicas: ReplicasTable;
   operations: OperationsTable;
