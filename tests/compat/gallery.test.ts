@@ -245,6 +245,31 @@ describe('image pipeline through @azure/arm-compute (disks → snapshots → ima
       }),
       '404 ResourceNotFound properties.creationData.sourceResourceId',
     );
+    const vm = (hardwareProfile: unknown, dataDisks: unknown[] = []) => ({
+      location: 'westeurope',
+      properties: {
+        hardwareProfile,
+        storageProfile: {
+          imageReference: { publisher: 'lazurite', offer: 'tiny', sku: 'busybox', version: 'latest' },
+          osDisk: { createOption: 'FromImage' },
+          dataDisks,
+        },
+        osProfile: { computerName: 'badvm', adminUsername: 'azureuser' },
+      },
+    });
+    assert.equal(
+      await call('PUT', id('virtualMachines', 'badvm'), vm({ vmSize: 'Standard_Nope_v99' })),
+      '400 InvalidParameter properties.hardwareProfile.vmSize',
+    );
+    assert.equal(
+      await call(
+        'PUT',
+        id('virtualMachines', 'badvm'),
+        vm({ vmSize: 'Standard_D2s_v3' }, [{ lun: 0, createOption: 'Bogus', diskSizeGB: 1 }]),
+      ),
+      '400 InvalidParameter properties.storageProfile.dataDisks[0].createOption',
+    );
+    assert.equal(await call('GET', id('virtualMachines', 'badvm')), '404 ResourceNotFound');
     assert.equal(await call('DELETE', def), '409 OperationNotAllowed');
     // The SDK surfaces the same codes.
     await assert.rejects(

@@ -1,7 +1,9 @@
+import { findVmSize, VM_SIZES } from '../pools/vm-sizes.ts';
 import type { VmDisks } from '../../backends/local/vm-host.ts';
 import { putManifest, type Manifest } from '../../content/manifests.ts';
 import type { RegionStores } from '../../content/regions.ts';
 import type { ComputeResourceRecord } from '../../storage/records.ts';
+import { invalidInput } from '../errors.ts';
 import { requireKnownLocation } from '../locations.ts';
 import { obj } from './common.ts';
 
@@ -83,4 +85,33 @@ export async function emptyDiskManifests(
     out.set(size, await putManifest(store, raw));
   }
   return out;
+}
+
+/** ARM's answer for a VM size it does not offer: 400 InvalidParameter listing the sizes it does. */
+export function checkVmSize(vmSize: string): void {
+  if (findVmSize(vmSize)) return;
+  throw invalidInput(
+    'InvalidParameter',
+    `The value ${vmSize} provided for the VM size is not valid. The valid sizes in the current region are: ${VM_SIZES.map((s) => s.name.replace(/^standard_/, 'Standard_')).join(',')}.`,
+    'properties.hardwareProfile.vmSize',
+  );
+}
+
+/** DiskCreateOptionTypes (case-insensitive on the wire). */
+const CREATE_OPTIONS = ['fromimage', 'empty', 'attach', 'copy', 'restore'];
+
+export function checkCreateOptions(storage: Record<string, unknown>): void {
+  const check = (value: unknown, field: string) => {
+    if (value === undefined || (typeof value === 'string' && CREATE_OPTIONS.includes(value.toLowerCase())))
+      return;
+    throw invalidInput(
+      'InvalidParameter',
+      `The value ${JSON.stringify(value)} of ${field} is not valid. Allowed values: FromImage, Empty, Attach, Copy, Restore.`,
+      field,
+    );
+  };
+  check(obj(storage.osDisk).createOption, 'properties.storageProfile.osDisk.createOption');
+  (Array.isArray(storage.dataDisks) ? storage.dataDisks : []).forEach((d, i) => {
+    check(obj(d).createOption, `properties.storageProfile.dataDisks[${String(i)}].createOption`);
+  });
 }

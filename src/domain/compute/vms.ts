@@ -11,6 +11,8 @@ import type { BaseImageService } from '../images/base-images.ts';
 import { findCatalogEntry, catalogKey } from '../images/base-images.ts';
 import { resolveLatest } from './versions.ts';
 import {
+  checkCreateOptions,
+  checkVmSize,
   emptyDiskManifests,
   GENERALIZE_SCRIPT,
   powerState,
@@ -60,6 +62,8 @@ export class VmService {
         'properties.hardwareProfile.vmSize',
       );
     }
+    checkVmSize(obj(props.hardwareProfile).vmSize as string);
+    checkCreateOptions(storage);
     const empty = await emptyDiskManifests(this.regions, body.location, storage.dataDisks);
     const created = await this.ctx.store.transaction(async (tx) => {
       await authorizeWrite(tx, caller, a);
