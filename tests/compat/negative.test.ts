@@ -219,6 +219,36 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
     await client.pool.deleteMethod('conditional');
   });
 
+  test('ARM: no api-version → 400 MissingApiVersionParameter, a malformed one → 400 InvalidApiVersionParameter', async () => {
+    const bare = await call(`${subUrl}/resourcegroups`, { headers: { authorization: `Bearer ${armToken}` } });
+    assert.deepEqual([bare.status, armCode(bare)], [400, 'MissingApiVersionParameter']);
+    const odd = await arm('/resourcegroups?api-version=latest');
+    assert.deepEqual([odd.status, armCode(odd)], [400, 'InvalidApiVersionParameter']);
+    assert.equal((await arm('/resourcegroups?api-version=2021-04-01')).status, 200);
+  });
+
+  test('ARM tags: more than 50, a name over 512 characters or with reserved characters, a value over 256 → 400', async () => {
+    const put = (tags: Record<string, string>) =>
+      arm('/resourcegroups/tagged?api-version=2021-04-01', {
+        method: 'PUT',
+        body: JSON.stringify({ location: 'westeurope', tags }),
+      });
+    const many = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`t${String(i)}`, 'v']));
+    assert.deepEqual(armCode(await put(many)), 'InvalidTag');
+    assert.deepEqual(armCode(await put({ ['n'.repeat(513)]: 'v' })), 'InvalidTagNameCharacters');
+    assert.deepEqual(armCode(await put({ 'a/b': 'v' })), 'InvalidTagNameCharacters');
+    assert.deepEqual(armCode(await put({ a: 'v'.repeat(257) })), 'InvalidTagValue');
+    assert.equal(
+      (await arm('/resourcegroups/tagged?api-version=2021-04-01')).status,
+      404,
+      'nothing was stored',
+    );
+    const fifty = Object.fromEntries(
+      Array.from({ length: 50 }, (_, i) => [`t${String(i)}`, 'v'.repeat(256)]),
+    );
+    assert.equal((await put({ ...fifty })).status, 201);
+  });
+
   test('unknown route → 501 NotImplemented in the surface envelope, not a bare 404', async () => {
     const r = await arm('/providers/Microsoft.Fake/widgets?api-version=2021-04-01');
     assert.equal(r.status, 501);

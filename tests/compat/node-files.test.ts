@@ -131,9 +131,20 @@ describe(
       const later = new Date(Date.now() + 3_600_000);
       const earlier = new Date(Date.now() - 3_600_000);
       const ok = await batch.file.getFromTask('fj', 'small', 'stdout.txt', {
-        fileGetFromTaskOptions: { ifModifiedSince: earlier, ifUnmodifiedSince: later },
+        fileGetFromTaskOptions: { ifModifiedSince: earlier },
       });
       assert.equal((await drain(ok.readableStreamBody)).bytes, 'hello\n'.length);
+      const unchanged = await batch.file.getFromTask('fj', 'small', 'stdout.txt', {
+        fileGetFromTaskOptions: { ifUnmodifiedSince: later },
+      });
+      assert.equal((await drain(unchanged.readableStreamBody)).bytes, 'hello\n'.length);
+      // Batch takes one condition header per request.
+      await assert.rejects(
+        batch.file.getFromTask('fj', 'small', 'stdout.txt', {
+          fileGetFromTaskOptions: { ifModifiedSince: earlier, ifUnmodifiedSince: later },
+        }),
+        status(400),
+      );
       await assert.rejects(
         batch.file.getPropertiesFromTask('fj', 'small', 'stdout.txt', {
           fileGetPropertiesFromTaskOptions: { ifModifiedSince: later },

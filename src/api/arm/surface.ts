@@ -17,6 +17,27 @@ import { resourceRoutes } from './routes-resources.ts';
 import { ArmRouter, sendArm } from './router.ts';
 import { throttledAuth } from '../http/auth-throttle.ts';
 
+/** ARM API versions: a date, optionally `-preview` (or another suffix ARM uses: `-beta`, `-alpha`, `-privatepreview`). */
+const API_VERSION = /^\d{4}-\d{2}-\d{2}(-(preview|privatepreview|beta|alpha))?$/i;
+
+/** Every ARM request names an api-version, as ARM requires (MissingApiVersionParameter, InvalidApiVersionParameter). */
+function checkApiVersion(version: string | undefined): void {
+  if (version === undefined || version === '')
+    throw new DomainError(
+      'invalid-input',
+      'MissingApiVersionParameter',
+      'The api-version query parameter (?api-version=) is required for all requests.',
+      { target: 'api-version' },
+    );
+  if (!API_VERSION.test(version))
+    throw new DomainError(
+      'invalid-input',
+      'InvalidApiVersionParameter',
+      `The api-version '${version}' is invalid. The supported versions are dates of the form 'yyyy-mm-dd', optionally with '-preview'.`,
+      { target: 'api-version' },
+    );
+}
+
 /** ARM's answer while a client has used up its failed authentications. */
 const ARM_THROTTLED = {
   code: 'TooManyRequests',
@@ -92,6 +113,7 @@ export function registerArmSurface(app: FastifyInstance, deps: ApiDeps, origins:
     const caller = await throttledAuth(deps.authThrottle, request, 'arm', ARM_THROTTLED, () =>
       callerFromBearer(request.headers.authorization, audiences, deps.signer, origins(), deps.clock.now()),
     );
+    checkApiVersion(query['api-version']);
     const res = await found.route.handler({
       params: found.params,
       query,

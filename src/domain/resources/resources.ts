@@ -44,15 +44,39 @@ export function validateTags(tags: unknown, field = 'tags'): Tags {
       field,
     );
   }
+  const entries = Object.entries(tags);
+  if (entries.length > MAX_TAGS)
+    throw invalidInput(
+      'InvalidTag',
+      `A resource can have at most ${String(MAX_TAGS)} tags; ${String(entries.length)} were given.`,
+      field,
+    );
   const out: Tags = {};
-  for (const [k, v] of Object.entries(tags)) {
+  for (const [k, v] of entries) {
     if (typeof v !== 'string') {
       throw invalidInput('InvalidTagValue', `The tag '${k}' must have a string value.`, `${field}.${k}`);
     }
+    if (k === '' || k.length > MAX_TAG_NAME || /[<>%&\\?/]|\p{Cc}/u.test(k))
+      throw invalidInput(
+        'InvalidTagNameCharacters',
+        `The tag name '${k.slice(0, 40)}${k.length > 40 ? '…' : ''}' is empty, longer than ${String(MAX_TAG_NAME)} characters, or has reserved characters '<,>,%,&,\\,?,/' or control characters.`,
+        field,
+      );
+    if (v.length > MAX_TAG_VALUE)
+      throw invalidInput(
+        'InvalidTagValue',
+        `The value of tag '${k}' is longer than ${String(MAX_TAG_VALUE)} characters.`,
+        `${field}.${k}`,
+      );
     out[k] = v;
   }
   return out;
 }
+
+/** ARM's tag limits: 50 tags per resource, names up to 512 characters, values up to 256. */
+const MAX_TAGS = 50;
+const MAX_TAG_NAME = 512;
+const MAX_TAG_VALUE = 256;
 
 export interface ProviderView {
   info: ProviderInfo;
