@@ -99,13 +99,15 @@ common(
     .requiredOption('--name <name>', 'display name')
     .option('--tenant <id>', 'tenant id (default: the well-known tenant)')
     .option('--role <role>', 'assign a built-in role: Owner, Contributor or Reader')
-    .option('--scope <scope>', 'scope of the role assignment (default: the well-known subscription)'),
+    .option('--scope <scope>', 'scope of the role assignment (default: the well-known subscription)')
+    .option('--json', 'print JSON (what sp create always prints: the secret is shown once)'),
 ).action(
   async (opts: {
     name: string;
     tenant?: string;
     role?: string;
     scope?: string;
+    json?: boolean;
     dataDir?: string;
     logLevel?: string;
   }) => {

@@ -172,6 +172,7 @@ export async function newPrincipalCredential(
     await runCli([
       'sp',
       'create',
+      '--json',
       '--name',
       name,
       ...roleArgs,
