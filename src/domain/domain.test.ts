@@ -208,6 +208,24 @@ describe('domain rules', () => {
       }),
       'InvalidRequestBody',
     );
+    await failsWith(
+      accounts.createOrUpdate(owner, SUB, WELL_KNOWN.resourceGroup, 'acct9', {
+        location: 'westeurope',
+        properties: { autoStorage: { storageAccountId: 'not-an-id' } },
+      }),
+      'LinkedInvalidPropertyId',
+    );
+    await failsWith(
+      accounts.createOrUpdate(owner, SUB, WELL_KNOWN.resourceGroup, 'acct9', {
+        location: 'westeurope',
+        properties: {
+          autoStorage: {
+            storageAccountId: `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/disks/d1`,
+          },
+        },
+      }),
+      'LinkedInvalidPropertyId',
+    );
     await resources.putResourceGroup(owner, SUB, 'rg2', { location: 'westeurope' });
     const { account } = await accounts.createOrUpdate(owner, SUB, 'rg2', 'acct1', {
       location: 'West Europe',

@@ -67,6 +67,23 @@ function authModes(value: unknown, fallback: string[]): string[] {
 /** Properties we keep verbatim because they configure integrations that other issues implement. */
 const KEPT_PROPERTIES = ['autoStorage', 'keyVaultReference', 'networkProfile', 'encryption'] as const;
 
+/** A fully qualified ARM resource id of one type (case-insensitive), as linked properties must be. */
+const STORAGE_ACCOUNT_ID =
+  /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[-\w.()]{1,90}\/providers\/Microsoft\.Storage\/storageAccounts\/[a-z0-9]{3,24}$/i;
+
+/** ARM's LinkedInvalidPropertyId for a linked resource id that is not one (autoStorage.storageAccountId). */
+function checkLinkedIds(props: Record<string, unknown>): void {
+  const autoStorage = props.autoStorage;
+  if (autoStorage === undefined || autoStorage === null) return;
+  const id = (autoStorage as { storageAccountId?: unknown }).storageAccountId;
+  if (typeof id === 'string' && STORAGE_ACCOUNT_ID.test(id)) return;
+  throw invalidInput(
+    'LinkedInvalidPropertyId',
+    `Property id '${String(id)}' at path 'properties.autoStorage.storageAccountId' is invalid. Expect fully qualified resource Id that start with '/subscriptions/{subscriptionId}' and name a Microsoft.Storage/storageAccounts resource.`,
+    'properties.autoStorage.storageAccountId',
+  );
+}
+
 /** Checks a create request's name, location and allocation mode before anything is read or written. */
 function validateCreate(name: string, input: BatchAccountInput) {
   if (!ACCOUNT_NAME.test(name)) {
@@ -148,6 +165,7 @@ export class BatchAccountService {
       }
       const now = isoNow(this.ctx);
       const extra: Record<string, unknown> = { ...(existing?.extra ?? {}) };
+      checkLinkedIds(props);
       for (const p of KEPT_PROPERTIES) if (props[p] !== undefined) extra[p] = props[p];
       if (input.identity !== undefined) extra.identity = input.identity;
       const account: BatchAccountRecord = {
@@ -186,6 +204,7 @@ export class BatchAccountService {
       if (account.provisioningState === 'Deleting') throw beingDeleted(account.name);
       const props = input.properties ?? {};
       const extra = { ...account.extra };
+      checkLinkedIds(props);
       for (const p of KEPT_PROPERTIES) if (props[p] !== undefined) extra[p] = props[p];
       if (input.identity !== undefined) extra.identity = input.identity;
       const updated: BatchAccountRecord = {
