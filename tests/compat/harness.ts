@@ -69,10 +69,12 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promi
 const NETWORKS = join(tmpdir(), 'lazurite-test-networks');
 
 /**
- * A node network of its own for a test server (`10.214.<k>.0/24`, ADR 0021), so test servers running at once on
+ * A node network of its own for a test server (`10.214.<16k>.0/20`, ADR 0021), so test servers running at once on
  * this machine never share a bridge or an address. Claimed by creating `<tmp>/lazurite-test-networks/<k>` holding
  * the data dir (a restart with the same data dir gets the same one); a claim whose data dir is gone is free again.
  */
+const SLOTS = 16;
+
 export function testNodeNetwork(dataDir: string): string {
   mkdirSync(NETWORKS, { recursive: true });
   const owner = (k: number) => {
@@ -90,9 +92,10 @@ export function testNodeNetwork(dataDir: string): string {
       return false;
     }
   };
-  const range = (k: number) => `10.214.${String(k)}.0/24`;
-  for (let k = 0; k < 256; k++) if (owner(k) === dataDir) return range(k);
-  for (let k = 0; k < 256; k++) {
+  // A /20 each (four /22 host subnets, 4,084 nodes): the largest test pools (hundreds of nodes) fit.
+  const range = (k: number) => `10.214.${String(k * 16)}.0/20`;
+  for (let k = 0; k < SLOTS; k++) if (owner(k) === dataDir) return range(k);
+  for (let k = 0; k < SLOTS; k++) {
     if (claim(k)) return range(k);
     const held = owner(k);
     if (held === undefined || held === '' || existsSync(held)) continue;
