@@ -2,6 +2,7 @@ import type { StoreTx } from '../../storage/port.ts';
 import type { BatchAccountRecord } from '../../storage/records.ts';
 import type { DomainContext } from '../context.ts';
 import { releaseJob } from '../jobs/job-prep.ts';
+import { serviceEtag } from '../pools/conditions.ts';
 
 /*
  * Deleting a Batch account removes everything under it, as Azure does (issue 18): in one transaction its job
@@ -29,7 +30,13 @@ export async function startAccountDeletion(
   const pools = await tx.listPools(name);
   for (const pool of pools) {
     if (pool.state === 'deleting') continue;
-    await tx.putPool({ ...pool, state: 'deleting', stateTransitionTime: now, lastModified: now });
+    await tx.putPool({
+      ...pool,
+      state: 'deleting',
+      stateTransitionTime: now,
+      lastModified: now,
+      etag: serviceEtag(new Date(now)),
+    });
   }
   if (pools.length === 0) {
     await tx.deleteBatchAccount(account.subscriptionId, account.resourceGroup, name);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DomainError } from '../errors.ts';
 import { tinyPool, world } from '../pools/pools.fixture.ts';
+import { ScheduleRunner } from './schedule-runner.ts';
 import { JobScheduleService } from './schedules.ts';
 
 /** The codes Batch answers with (its error table), where Lazurite had made up its own (issue 18). */
@@ -110,4 +111,36 @@ test('pool and task properties nothing implements are refused with UnsupportedPr
     async () => w.pools.patch(w.account, 'u', { certificateReferences: [{ thumbprint: 'x' }] }),
     (e: unknown) => e instanceof DomainError && e.code === 'UnsupportedProperty',
   );
+});
+
+test('ETags move whenever lastModified does, also when the service writes (a job it ends, its schedule runner)', async () => {
+  const w = await world();
+  await w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('p', 1));
+  await w.settle();
+  const account = w.account.name;
+  const job = await w.jobs.add(w.account, {
+    id: 'ends',
+    poolInfo: { poolId: 'p' },
+    onAllTasksComplete: 'terminatejob',
+  });
+  await w.tasks.add(account, 'ends', { id: 't', commandLine: '/bin/true' });
+  w.clock.advance(1000);
+  await w.settle();
+  const ended = await w.jobs.get(account, 'ends');
+  assert.equal(ended.state, 'completed');
+  assert.notEqual(ended.lastModified, job.lastModified);
+  assert.notEqual(ended.etag, job.etag, 'the service ended the job: a new ETag');
+
+  const schedules = new JobScheduleService(w.ctx, w.jobs);
+  const runner = new ScheduleRunner(w.ctx, schedules);
+  const s = await schedules.add(account, {
+    id: 'hourly',
+    schedule: { recurrenceInterval: 'PT1H' },
+    jobSpecification: { poolInfo: { poolId: 'p' } },
+  });
+  w.clock.advance(1000);
+  assert.equal(await runner.tick(), true);
+  const after = await schedules.get(account, 'hourly');
+  assert.notEqual(after.lastModified, s.lastModified);
+  assert.notEqual(after.etag, s.etag, 'the runner wrote the schedule: a new ETag');
 });

@@ -1,3 +1,4 @@
+import { serviceEtag } from '../pools/conditions.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type { JobScheduleRecord } from '../../storage/records.ts';
 import type { DomainContext } from '../context.ts';
@@ -33,7 +34,7 @@ export class ScheduleRunner {
         const next = await this.step(tx, s, now);
         if (next === s) continue;
         created ||= next.jobCount > s.jobCount;
-        await tx.putJobSchedule({ ...next, lastModified: now.toISOString() });
+        await tx.putJobSchedule({ ...next, lastModified: now.toISOString(), etag: serviceEtag(now) });
       }
       return created;
     });

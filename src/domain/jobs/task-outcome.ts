@@ -1,7 +1,7 @@
 import { endsJob } from './job-manager.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type { JobRecord, TaskFailureRecord, TaskRecord } from '../../storage/records.ts';
-import { newEtag } from '../pools/conditions.ts';
+import { newEtag, serviceEtag } from '../pools/conditions.ts';
 import { releaseJob } from './job-prep.ts';
 import { record } from './spec.ts';
 import { moveJob, moveTask } from './states.ts';
@@ -155,7 +155,10 @@ export async function settleJob(
     }
     if (action === 'disable') {
       const disabled = moveJob(job, 'disabling', now);
-      if (disabled) await tx.putJob(moveJob(disabled, 'disabled', now) ?? disabled);
+      if (disabled) {
+        const moved = moveJob(disabled, 'disabled', now) ?? disabled;
+        await tx.putJob({ ...moved, lastModified: now.toISOString(), etag: serviceEtag(now) });
+      }
     }
   }
   if (job.spec.onAllTasksComplete !== 'terminatejob' || job.state !== 'active') return;
@@ -207,6 +210,7 @@ export async function terminateJob(
   const done: JobRecord = {
     ...completed,
     lastModified: now.toISOString(),
+    etag: serviceEtag(now),
     executionInfo: { ...completed.executionInfo, endTime: now.toISOString(), terminateReason: reason },
   };
   await tx.putJob(done);

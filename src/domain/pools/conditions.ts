@@ -67,6 +67,13 @@ export function newEtag(now: Date, salt: number): string {
   return `0x${ticks.toString(16).toUpperCase()}`;
 }
 
+let serviceWrites = 0;
+
+/** The ETag of a write the service makes itself (a job it ends, a schedule its runner moves): a fresh one each time. */
+export function serviceEtag(now: Date): string {
+  return newEtag(now, ++serviceWrites);
+}
+
 /** ETags for one service: `newEtag` at the clock's time with a counter, so two writes in one millisecond differ. */
 export function etagSource(clock: { now(): Date }): () => string {
   let salt = 0;

@@ -1,3 +1,4 @@
+import { serviceEtag } from '../conditions.ts';
 import type { StoreTx } from '../../../storage/port.ts';
 import type { AutoScaleRunRecord, NodeRecord, PoolRecord } from '../../../storage/records.ts';
 import type { DomainContext } from '../../context.ts';
@@ -35,9 +36,12 @@ export function applyOutcome(pool: PoolRecord, outcome: FormulaOutcome, now: str
     pool.targetDedicatedNodes === outcome.targetDedicatedNodes &&
     pool.targetLowPriorityNodes === outcome.targetLowPriorityNodes;
   if (same || pool.state !== 'active' || pool.allocationState === 'stopping') return pool;
+  // New targets are a change of the pool's own data: lastModified and the ETag move with them.
   const targets = {
     targetDedicatedNodes: outcome.targetDedicatedNodes,
     targetLowPriorityNodes: outcome.targetLowPriorityNodes,
+    lastModified: now,
+    etag: serviceEtag(new Date(now)),
   };
   if (pool.allocationState === 'resizing') return { ...pool, ...targets };
   return {
