@@ -102,6 +102,13 @@ describe('inputs Batch refuses', () => {
     );
     const pool = await batch.pool.get('slots', { poolGetOptions: { select: 'id,taskSlotsPerNode' } });
     assert.deepEqual([pool.id, pool.taskSlotsPerNode, pool.vmSize], ['slots', 2, undefined]);
+    // A nested path keeps one property of an object property.
+    const nested = await batch.pool.get('slots', {
+      poolGetOptions: { select: 'id,virtualMachineConfiguration/nodeAgentSKUId' },
+    });
+    assert.equal(nested.virtualMachineConfiguration?.nodeAgentSKUId, 'batch.node.lazurite tiny');
+    assert.equal(nested.virtualMachineConfiguration.imageReference, undefined);
+    assert.equal(nested.vmSize, undefined);
   });
 
   test('a malformed percent-encoding in the URL: the Batch envelope, not a framework body', async () => {

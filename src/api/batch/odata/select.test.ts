@@ -30,12 +30,10 @@ test('parseSelect: absent, blank and * select everything', () => {
   assert.equal(parseSelect('*', poolProps), undefined);
 });
 
-test('parseSelect refuses unknown, nested and empty names', () => {
+test("parseSelect refuses unknown names (also as a path's first segment), bad segments and empty names", () => {
   assert.equal(refusal('id,foo').reason, "The property 'foo' cannot be selected.");
-  assert.equal(
-    refusal('executionInfo/exitCode').reason,
-    "The property 'executionInfo/exitCode' cannot be selected.",
-  );
+  assert.equal(refusal('nodeInfo/nodeId').reason, "The property 'nodeInfo/nodeId' cannot be selected.");
+  assert.equal(refusal('stats/').reason, "The property 'stats/' cannot be selected.");
   assert.equal(refusal('id,').reason, 'The select list contains an empty property name.');
   assert.equal(refusal(',id').reason, 'The select list contains an empty property name.');
 });
@@ -76,4 +74,27 @@ test('parseSelect and applySelect together', () => {
   };
   const sel = parseSelect('Id,Priority', ['id', 'state', 'priority', 'url']);
   assert.deepEqual(applySelect(wire, sel), { id: 'job-1', priority: 0 });
+});
+
+test('nested paths: executionInfo/exitCode keeps that one property of executionInfo', () => {
+  const taskProps = ['id', 'state', 'executionInfo', 'nodeInfo'];
+  assert.deepEqual(parseSelect('ID, executionInfo/exitCode,executioninfo/result', taskProps), [
+    'id',
+    'executionInfo/exitCode',
+    'executionInfo/result',
+  ]);
+  const task = {
+    id: 't',
+    state: 'completed',
+    executionInfo: { exitCode: 3, result: 'failure', retryCount: 0 },
+    nodeInfo: { nodeId: 'n' },
+  };
+  assert.deepEqual(applySelect(task, ['id', 'executionInfo/exitCode', 'executionInfo/result']), {
+    id: 't',
+    executionInfo: { exitCode: 3, result: 'failure' },
+  });
+  assert.deepEqual(applySelect(task, ['executionInfo', 'executionInfo/exitCode']), {
+    executionInfo: task.executionInfo,
+  });
+  assert.deepEqual(applySelect(task, ['nodeInfo/poolId', 'id']), { id: 't' }, 'a missing leaf is left out');
 });
