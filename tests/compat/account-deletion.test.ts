@@ -42,10 +42,14 @@ describe('deleting a Batch account removes its pools, nodes, jobs and schedules'
         schedule: { recurrenceInterval: 'PT1H' },
         jobSpecification: { poolInfo: { poolId: 'p1' } },
       });
-      await waitFor(
-        async () => (await batch.computeNode.list('p1')).length,
-        (n) => n === 3,
+      const nodes = await waitFor(
+        () => batch.computeNode.list('p1'),
+        (n) => n.length === 3,
         'three nodes',
+      );
+      // Simulated nodes say so in nodeAgentInfo, not as an error.
+      assert.ok(
+        nodes.every((n) => n.errors === undefined && /simulated/.test(n.nodeAgentInfo?.version ?? '')),
       );
 
       // Started, then the server is killed before the deletion can finish.

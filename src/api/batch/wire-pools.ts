@@ -114,22 +114,15 @@ export function nodeToWire(
     isDedicated: node.isDedicated,
     ...(pool.spec.startTask === undefined ? {} : { startTask: pool.spec.startTask }),
     ...(node.startTaskInfo === null ? {} : { startTaskInfo: node.startTaskInfo }),
-    ...(node.errors.length > 0 || simulated
-      ? {
-          errors: [
-            ...node.errors,
-            ...(simulated
-              ? [
-                  {
-                    code: 'SimulatedNode',
-                    message: 'This node is simulated: nothing runs on it and its durations are modelled.',
-                  },
-                ]
-              : []),
-          ],
-        }
-      : {}),
-    nodeAgentInfo: { version: `lazurite-${backendKind}`, lastUpdateTime: node.allocationTime },
+    // A simulated node is no error: it says so in nodeAgentInfo (an errors[] entry would make clients and
+    // autoscale formulas treat a healthy node as broken).
+    ...(node.errors.length > 0 ? { errors: node.errors } : {}),
+    nodeAgentInfo: {
+      version: simulated
+        ? 'lazurite-simulated (nothing runs on this node; its durations are modelled)'
+        : `lazurite-${backendKind}`,
+      lastUpdateTime: node.allocationTime,
+    },
     virtualMachineInfo: { imageReference: vmc.imageReference ?? {} },
     endpointConfiguration: { inboundEndpoints: [] },
   };
