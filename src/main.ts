@@ -204,7 +204,8 @@ export async function startLazurite(
     const metrics = new ServerMetrics({ processMetrics: true });
     const replication = new ReplicationReconciler(ctx, regions, logger, metrics);
     const imageCache = new ImageCache(config.dataDir, regions); // shared: VMs and nodes unpack each image once
-    const vms = new VmService(ctx, regions, baseImages, new VmHost(config.dataDir, regions, imageCache));
+    const vmHost = new VmHost(config.dataDir, regions, imageCache);
+    const vms = new VmService(ctx, regions, baseImages, vmHost, config.runCommandTimeoutMs);
     const disks = diskServiceFor(config, ctx, { regions, baseImages, vms }, logger);
     let origin = originFor(config.host, config.port);
     const nodes = poolsRuntime(config, ctx, { regions, imageCache }, logger, (a) => `${origin}/batch/${a}`);
