@@ -44,8 +44,8 @@ export interface SandboxResult {
 }
 
 const MAX_OUTPUT = 1024 * 1024;
-const OUT = '/dev/.lazurite-stdout';
-const ERR = '/dev/.lazurite-stderr';
+const OUT = '/dev/.runcommand-stdout';
+const ERR = '/dev/.runcommand-stderr';
 /** What the runner runs: the fstab's disks mounted (through the broker), then the script from stdin in /root. */
 const COMMAND =
   '[ -f /etc/fstab ] && mount -a >/dev/null 2>&1; cd /root 2>/dev/null || cd /; exec /bin/sh -s';
