@@ -49,7 +49,7 @@ const ERR = '/dev/.runcommand-stderr';
 /** What the runner runs: the fstab's disks mounted (through the broker), then the script from stdin in /root. */
 const COMMAND =
   '[ -f /etc/fstab ] && mount -a >/dev/null 2>&1; cd /root 2>/dev/null || cd /; exec /bin/sh -s';
-const VM_DEV_MB = 64;
+const VM_DEV_MB = 256;
 
 const cgroupName = (vm: string) => `vm-${vm}`;
 
