@@ -107,6 +107,10 @@ describe('VM sandboxes', { skip: root ? false : 'needs root' }, () => {
             `mount -t ext2 ${f.loops[1] ?? ''} /m 2>/dev/null || echo no-other-disk`,
             'mount --bind / /m 2>/dev/null || mount -o bind / /m 2>/dev/null || echo no-bind',
             'mount -o remount,rw /datadrive 2>/dev/null || echo no-remount',
+            // Targets resolve beneath the VM's root: an absolute link stays inside, a magic link is refused.
+            'ln -s / /up && mkdir -p /inside && mount /dev/disk/azure/scsi1/lun0 /up/inside && cat /inside/f',
+            'mount /dev/disk/azure/scsi1/lun0 /proc/self/root/m 2>/dev/null || echo no-magic-link',
+            'mount -t ext4 -o errors=continue /dev/disk/azure/scsi1/lun0 /m 2>/dev/null || echo no-options',
             'echo done',
           ].join('\n'),
         ),
@@ -123,6 +127,9 @@ describe('VM sandboxes', { skip: root ? false : 'needs root' }, () => {
         'no-other-disk',
         'no-bind',
         'no-remount',
+        'data-1',
+        'no-magic-link',
+        'no-options',
         'done',
       ]);
       assert.deepEqual(vmProcesses('vm1'), [], 'nothing of the VM is left');
