@@ -366,16 +366,17 @@ static void waiter(char **f, const char *data, size_t len) {
   if (!vm_mode) close(pidfd);
   close(report[1]);
   int listener = vm_mode ? vm_recv_listener(report[0]) : -1;
+  int child_fd = listener >= 0 ? (int)syscall(SYS_pidfd_open, child, 0) : -1;
   if (in[0] >= 0) {
     close(in[0]);
-    feed(in[1], data, len);
+    if (child_fd < 0) feed(in[1], data, len);
   }
   relay(report[0]);
-  if (listener >= 0) { /* the VM's mount broker, until the process ends */
-    int child_fd = (int)syscall(SYS_pidfd_open, child, 0);
-    if (child_fd >= 0) vm_broker(listener, child_fd, pidfd);
-    close(listener);
+  if (child_fd >= 0) { /* the VM's mount broker (it also feeds stdin), until the process ends */
+    vm_broker(listener, child_fd, pidfd, in[1], data, len);
+    close(child_fd);
   }
+  if (listener >= 0) close(listener);
   int status;
   while (waitpid(child, &status, 0) < 0)
     if (errno != EINTR) die("wait");

@@ -264,8 +264,30 @@ out:
   return err;
 }
 
-/** Serves the VM's mount notifications until the process `child_fd` (a pidfd) has exited. */
-static void vm_broker(int listener, int child_fd, int vm_pidfd) {
+/** Writes what it can of the stdin bytes left (non-blocking); closes `*in` once all are written or it fails. */
+static void vm_feed(int *in, const char **data, size_t *len) {
+  while (*len > 0) {
+    ssize_t n = write(*in, *data, *len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) break;
+    *data += n;
+    *len -= (size_t)n;
+  }
+  close(*in);
+  *in = -1;
+}
+
+/**
+ * Serves the VM's mount notifications until the process `child_fd` (a pidfd) has exited, and meanwhile writes its
+ * stdin bytes to `in` (-1: none) as the pipe takes them: the command's `mount -a` runs before its shell reads the
+ * script, so a blocking write of a script bigger than the pipe would wait for a mount that waits for the broker.
+ */
+static void vm_broker(int listener, int child_fd, int vm_pidfd, int in, const char *data, size_t len) {
+  if (in >= 0 && fcntl(in, F_SETFL, O_NONBLOCK) != 0) {
+    close(in);
+    in = -1;
+  }
   struct seccomp_notif_sizes sizes;
   if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) return;
   struct seccomp_notif *req = calloc(1, sizes.seccomp_notif > sizeof *req ? sizes.seccomp_notif : sizeof *req);
@@ -274,11 +296,12 @@ static void vm_broker(int listener, int child_fd, int vm_pidfd) {
   int host_ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
   if (!req || !resp || host_ns < 0) return;
   for (;;) {
-    struct pollfd fds[2] = {{listener, POLLIN, 0}, {child_fd, POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) {
+    struct pollfd fds[3] = {{listener, POLLIN, 0}, {child_fd, POLLIN, 0}, {in, POLLOUT, 0}};
+    if (poll(fds, in >= 0 ? 3 : 2, -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
+    if (in >= 0 && fds[2].revents) vm_feed(&in, &data, &len);
     if (fds[1].revents) break;
     if (fds[0].revents & (POLLHUP | POLLERR)) break;
     if (!(fds[0].revents & POLLIN)) continue;
@@ -291,6 +314,7 @@ static void vm_broker(int listener, int child_fd, int vm_pidfd) {
     if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp) != 0) { /* the caller is gone */
     }
   }
+  if (in >= 0) close(in);
   close(host_ns);
   free(req);
   free(resp);

@@ -133,7 +133,11 @@ describe('VM sandboxes', { skip: root ? false : 'needs root' }, () => {
         'done',
       ]);
       assert.deepEqual(vmProcesses('vm1'), [], 'nothing of the VM is left');
-      const again = await f.sandboxes.run(f.base('cat /datadrive/f; grep -c datadrive /proc/mounts'));
+      // A script bigger than a pipe: its bytes flow while the broker serves the fstab's mount.
+      const filler = '# filler line of a long script\n'.repeat(8192);
+      const again = await f.sandboxes.run(
+        f.base(`${filler}cat /datadrive/f; grep -c datadrive /proc/mounts`),
+      );
       assert.deepEqual([again.exitCode, again.stdout], [0, 'data-1\n1\n'], again.stderr);
     } finally {
       f.cleanup();
