@@ -123,7 +123,7 @@ export class VmHost {
 
   remove(vm: string): Promise<void> {
     return this.serial(vm, async () => {
-      await this.sandboxes.release(vm);
+      await this.sandboxes.release(vm, this.dir(vm));
       await rm(this.dir(vm), { recursive: true, force: true });
     });
   }

@@ -221,7 +221,7 @@ export class VmSandboxes {
   }
 
   /** Kills the holder (its PID namespace dies with it) and lets its runner go. */
-  private async stopHolder(r: VmRun, holder: number): Promise<void> {
+  private async stopHolder(r: Pick<VmRun, 'vm' | 'dir'>, holder: number): Promise<void> {
     try {
       process.kill(holder, 'SIGKILL');
     } catch {
@@ -233,7 +233,7 @@ export class VmSandboxes {
   }
 
   /** A holder a crashed server left running over this VM's disk (it must not be mounted twice): killed. */
-  private async stopLeftover(r: VmRun): Promise<void> {
+  async stopLeftover(r: Pick<VmRun, 'vm' | 'dir'>): Promise<void> {
     const pid = Number((await readFile(join(r.dir, 'holder.pid'), 'utf8').catch(() => '')).trim());
     if (!pid) return;
     const argv = await argvOf(pid);
@@ -246,8 +246,10 @@ export class VmSandboxes {
     await this.cgroups.killNode(name);
   }
 
-  /** Frees the VM's id slot (before its folder is removed). */
-  release(vm: string): Promise<void> {
-    return this.ids.release(vm);
+  /** Kills what a crashed server may have left of the VM and frees its id slot (before its folder is removed). */
+  async release(vm: string, dir: string): Promise<void> {
+    await this.stopLeftover({ vm, dir });
+    await this.cgroups.remove(cgroupName(vm));
+    await this.ids.release(vm);
   }
 }
