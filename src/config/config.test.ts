@@ -23,3 +23,9 @@ test('account quotas: account.quota=n pairs, `*` for every account, refused when
   for (const bad of ['lazurite.cores=5', 'lazurite.pools=-1', 'pools=5', 'lazurite.pools=x'])
     assert.throws(() => loadConfig({ accountQuotas: bad }, {}), ConfigError, bad);
 });
+
+test('a VM runCommand may run 30 minutes unless LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS says otherwise', () => {
+  assert.equal(loadConfig({}, {}).runCommandTimeoutMs, 1_800_000);
+  assert.equal(loadConfig({}, { LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS: '6' }).runCommandTimeoutMs, 6000);
+  assert.throws(() => loadConfig({}, { LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS: '0' }), ConfigError);
+});
