@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Digest } from '../../content/blob-store.ts';
@@ -119,6 +119,13 @@ export class VmHost {
     return this.serial(vm, async () =>
       chunkRawFile(await this.regions.get(disks.region), this.diskFile(vm, lun)),
     );
+  }
+
+  /** Stops what a crashed server left running of any VM (a holder over its disk, processes in its cgroups). */
+  async recover(): Promise<void> {
+    const entries = await readdir(this.root, { withFileTypes: true }).catch(() => []);
+    for (const e of entries)
+      if (e.isDirectory()) await this.sandboxes.stopLeftover({ vm: e.name, dir: this.dir(e.name) });
   }
 
   remove(vm: string): Promise<void> {

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -153,6 +161,27 @@ describe('VM sandboxes', { skip: root ? false : 'needs root' }, () => {
       assert.equal(r.timedOut, true);
       assert.notEqual(r.exitCode, 0);
       assert.equal(r.stdout, 'started\n');
+      assert.deepEqual(vmProcesses('vm1'), []);
+    } finally {
+      f.cleanup();
+    }
+  });
+
+  test('a holder a crashed server left is stopped by the next server (its command ends, nothing is left)', async () => {
+    const f = await fixture();
+    try {
+      const running = f.sandboxes.run(f.base('echo up > /dev/up-marker; exec sleep 1000', 120_000));
+      const pidFile = join(f.vms, 'vm1', 'holder.pid');
+      // Until the holder is complete and its command runs (the marker file in the VM's /dev).
+      for (;;) {
+        const pid = existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim() : '';
+        if (pid !== '' && existsSync(`/proc/${pid}/root/dev/up-marker`)) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await new VmSandboxes(f.dataDir, f.vms).stopLeftover({ vm: 'vm1', dir: join(f.vms, 'vm1') });
+      const r = await running;
+      assert.notEqual(r.exitCode, 0);
+      assert.equal(r.timedOut, false);
       assert.deepEqual(vmProcesses('vm1'), []);
     } finally {
       f.cleanup();
