@@ -12,6 +12,8 @@ import { sharedKeyBatch, tinyPoolSpec, waitFor } from './pool-image.ts';
  * task attacks the host (mounts, a host block device, /proc/sys, a module, /proc/1/root, host descriptors and
  * processes, the network) and is refused or sees only its node; a non-admin task cannot read root's 0600 file; a
  * fork bomb and a memory hog end their own task only while the server keeps answering /health.
+ * A VM `runCommand` (@azure/arm-compute) runs the same attacks, mounts its own data disk and nothing else through
+ * the mount broker, and a timeout leaves no process of the VM (ADR 0020, VMs).
  * Not attacked here: ptrace (the tiny image has no tool for it).
  */
 

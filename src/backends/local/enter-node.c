@@ -25,7 +25,8 @@
  * - exits at the end of its stdin (waiters still going finish on their own).
  * A run costs two forks (waiter, process) and one exec.
  * VM mode (VM_DISKS given: `LUN:/dev/loopN` lines, maybe none): each process makes the data disks' device nodes
- * and installs the VM's filter, whose mount(2) calls its waiter brokers until the process ends (vm-broker.h).
+ * and installs the VM's filter, whose mount(2) calls its waiter brokers until the process ends (vm-broker.h); the
+ * waiter keeps the pidfd (to reach the VM's mount namespace) and writes stdin from the broker's loop.
  * `enter-node check-mount TYPE FLAGS` prints the broker's verdict on a file system type and mount(2) flags.
  */
 #define _GNU_SOURCE
