@@ -194,15 +194,34 @@ static int vm_resolve(const char *path, int flags) {
   return fd;
 }
 
-/** The mount itself: an errno (0 on success). `vm_ns` is the VM's mount namespace, `host_ns` this one's. */
-static int vm_do_mount(int vm_ns, int host_ns, const char *src, const char *dst, const char *driver, long attrs) {
+/**
+ * `path` as an absolute path of the VM (in the VM's mount namespace): a relative one is taken from the caller's
+ * working folder `cwd` as it shows beneath the VM's root. The result is resolved beneath the root anyway.
+ */
+static const char *vm_absolute(int cwd, const char *path, char *buf, size_t size) {
+  if (path[0] == '/') return path;
+  char dir[VM_STR_MAX];
+  if (cwd < 0 || fchdir(cwd) != 0 || !getcwd(dir, sizeof dir) || dir[0] != '/') return NULL;
+  int n = snprintf(buf, size, "%s/%s", dir, path);
+  return n > 0 && (size_t)n < size ? buf : NULL;
+}
+
+/**
+ * The mount itself: an errno (0 on success). `vm_ns` is the VM's mount namespace, `host_ns` this one's, `cwd` the
+ * caller's working folder (-1: unknown).
+ */
+static int vm_do_mount(int vm_ns, int host_ns, int cwd, const char *src, const char *dst, const char *driver,
+                       long attrs) {
   int err = EPERM, source = -1, target = -1, fs = -1, mnt = -1;
   if (setns(vm_ns, CLONE_NEWNS) != 0) return EPERM;
   struct stat st;
   const char *host = NULL;
-  if ((source = vm_resolve(src, 0)) >= 0 && fstat(source, &st) == 0 && S_ISBLK(st.st_mode))
+  char abs_src[2 * VM_STR_MAX], abs_dst[2 * VM_STR_MAX];
+  src = vm_absolute(cwd, src, abs_src, sizeof abs_src);
+  dst = vm_absolute(cwd, dst, abs_dst, sizeof abs_dst);
+  if (src && (source = vm_resolve(src, 0)) >= 0 && fstat(source, &st) == 0 && S_ISBLK(st.st_mode))
     host = vm_disk_of(st.st_rdev);
-  target = vm_resolve(dst, O_DIRECTORY);
+  if (dst) target = vm_resolve(dst, O_DIRECTORY);
   if (setns(host_ns, CLONE_NEWNS) != 0) {
     fprintf(stderr, "enter-node: cannot return to the host's mount namespace\n");
     _exit(125);
@@ -247,6 +266,8 @@ static int vm_broker_one(int listener, struct seccomp_notif *req, int vm_ns, int
   char *src = s, *dst = s + VM_STR_MAX, *type = s + 2 * VM_STR_MAX, data = '\0';
   snprintf(path, sizeof path, "/proc/%u/mem", req->pid);
   int mem = open(path, O_RDONLY | O_CLOEXEC), err = EPERM;
+  snprintf(path, sizeof path, "/proc/%u/cwd", req->pid);
+  int cwd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (mem < 0 || ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) != 0) goto out;
   if (req->data.args[0] == 0 || req->data.args[1] == 0 || req->data.args[2] == 0) goto out;
   if (vm_read_str(mem, req->data.args[0], src, VM_STR_MAX) || vm_read_str(mem, req->data.args[1], dst, VM_STR_MAX) ||
@@ -257,8 +278,9 @@ static int vm_broker_one(int listener, struct seccomp_notif *req, int vm_ns, int
   if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) != 0) goto out;
   const char *driver = vm_mount_driver(type);
   long attrs = vm_mount_attrs(req->data.args[3]);
-  if (driver && attrs >= 0 && data == '\0') err = vm_do_mount(vm_ns, host_ns, src, dst, driver, attrs);
+  if (driver && attrs >= 0 && data == '\0') err = vm_do_mount(vm_ns, host_ns, cwd, src, dst, driver, attrs);
 out:
+  if (cwd >= 0) close(cwd);
   if (mem >= 0) close(mem);
   free(s);
   return err;

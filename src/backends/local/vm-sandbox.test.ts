@@ -119,6 +119,8 @@ describe('VM sandboxes', { skip: root ? false : 'needs root' }, () => {
             'ln -s / /up && mkdir -p /inside && mount /dev/disk/azure/scsi1/lun0 /up/inside && cat /inside/f',
             'mount /dev/disk/azure/scsi1/lun0 /proc/self/root/m 2>/dev/null || echo no-magic-link',
             'mount -t ext4 -o errors=continue /dev/disk/azure/scsi1/lun0 /m 2>/dev/null || echo no-options',
+            // Relative paths are the caller's (busybox mount passes them as given).
+            'mkdir -p /rel && cd /dev/disk/azure && mount scsi1/lun0 ../../../rel && cd / && cat rel/f',
             'echo done',
           ].join('\n'),
         ),
@@ -138,6 +140,7 @@ describe('VM sandboxes', { skip: root ? false : 'needs root' }, () => {
         'data-1',
         'no-magic-link',
         'no-options',
+        'data-1',
         'done',
       ]);
       assert.deepEqual(vmProcesses('vm1'), [], 'nothing of the VM is left');
