@@ -179,6 +179,17 @@ function openDataDir(config: Config, clock: Clock): TlsMaterial {
 }
 
 /** The well-known environment, and client secret hashes of older releases wrapped in scrypt. */
+/** VMs (ADR 0009, 0020); holders a crashed server left running over VM disks are stopped first. */
+async function vmServiceFor(
+  config: Config,
+  ctx: DomainContext,
+  parts: { regions: RegionStores; baseImages: BaseImageService; imageCache: ImageCache },
+): Promise<VmService> {
+  const host = new VmHost(config.dataDir, parts.regions, parts.imageCache);
+  await host.recover();
+  return new VmService(ctx, parts.regions, parts.baseImages, host, config.runCommandTimeoutMs);
+}
+
 async function seedStore(ctx: DomainContext, logger: Logger): Promise<void> {
   await seedWellKnownEnvironment(ctx);
   const upgraded = await new PrincipalService(ctx).upgradeSecretHashes();
@@ -204,7 +215,7 @@ export async function startLazurite(
     const metrics = new ServerMetrics({ processMetrics: true });
     const replication = new ReplicationReconciler(ctx, regions, logger, metrics);
     const imageCache = new ImageCache(config.dataDir, regions); // shared: VMs and nodes unpack each image once
-    const vms = new VmService(ctx, regions, baseImages, new VmHost(config.dataDir, regions, imageCache));
+    const vms = await vmServiceFor(config, ctx, { regions, baseImages, imageCache });
     const disks = diskServiceFor(config, ctx, { regions, baseImages, vms }, logger);
     let origin = originFor(config.host, config.port);
     const nodes = poolsRuntime(config, ctx, { regions, imageCache }, logger, (a) => `${origin}/batch/${a}`);

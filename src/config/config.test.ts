@@ -34,3 +34,9 @@ test('the node network: default 10.213.0.0/16, flag over LAZURITE_NODE_NETWORK, 
     /invalid --node-network: .*not private/,
   );
 });
+
+test('a VM runCommand may run 30 minutes unless LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS says otherwise', () => {
+  assert.equal(loadConfig({}, {}).runCommandTimeoutMs, 1_800_000);
+  assert.equal(loadConfig({}, { LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS: '6' }).runCommandTimeoutMs, 6000);
+  assert.throws(() => loadConfig({}, { LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS: '0' }), ConfigError);
+});

@@ -51,6 +51,8 @@ export interface Config {
    * Azure-AsyncOperation to poll (LAZURITE_WRITE_WAIT_MS; 0 answers at once).
    */
   writeWaitMs: number;
+  /** How long a VM runCommand may run before every process of the VM is killed (LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS). */
+  runCommandTimeoutMs: number;
   simulatedDelays: { hydrateMs: number; copyMs: number; bootMs: number; execMs: number };
 }
 
@@ -220,6 +222,8 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
       env.LAZURITE_WRITE_WAIT_MS === '0'
         ? 0
         : parsePositive(env.LAZURITE_WRITE_WAIT_MS ?? 2000, 'write wait ms'),
+    runCommandTimeoutMs:
+      parsePositive(env.LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS ?? 1800, 'run command timeout seconds') * 1000,
     simulatedDelays: { hydrateMs: 2000, copyMs: 1000, bootMs: 1000, execMs: 200 },
   };
 }

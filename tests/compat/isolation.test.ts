@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { basename } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { BatchServiceClient } from '@azure/batch';
 import { attackNames, attackScript, hostFacts } from '../../src/backends/local/node-attacks.fixture.ts';
-import { startServer, type TestServer } from './harness.ts';
+import { computeClient, startServer, type TestServer } from './harness.ts';
 import { sharedKeyBatch, tinyPoolSpec, waitFor } from './pool-image.ts';
 
 /**
@@ -11,6 +12,8 @@ import { sharedKeyBatch, tinyPoolSpec, waitFor } from './pool-image.ts';
  * task attacks the host (mounts, a host block device, /proc/sys, a module, /proc/1/root, host descriptors and
  * processes, the network) and is refused or sees only its node; a non-admin task cannot read root's 0600 file; a
  * fork bomb and a memory hog end their own task only while the server keeps answering /health.
+ * A VM `runCommand` (@azure/arm-compute) runs the same attacks, mounts its own data disk and nothing else through
+ * the mount broker, and a timeout leaves no process of the VM (ADR 0020, VMs).
  * Not attacked here: ptrace (the tiny image has no tool for it).
  */
 
@@ -135,6 +138,112 @@ describe('nodes as isolation boundaries', { skip: process.getuid?.() === 0 ? fal
       assert.ok(bombs.polls > 0);
       const after = await run(batch, 'after', '/bin/sh -c "echo still here"');
       assert.deepEqual([after.exitCode, after.stdout, after.node], [0, 'still here\n', nodeId]);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+/** Every host process of the VM: in a cgroup named after it, or carrying its holder's marker. */
+function vmProcesses(vmId: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const cgroups = readFileSync(`/proc/${p}/cgroup`, 'utf8');
+      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (cgroups.includes(`/vm-${vmId}`) || argv.includes(`vm-${vmId}`)) out.push(Number(p));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** The memory cgroup a VM of this server gets (v1: under the server's own memory cgroup). */
+function vmMemoryLimitFile(serverPid: number, vmId: string): string {
+  const line = readFileSync(`/proc/${String(serverPid)}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(l));
+  if (line === undefined) return join('/sys/fs/cgroup/lazurite', `vm-${vmId}`, 'memory.max');
+  const path = line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1);
+  return join('/sys/fs/cgroup/memory', path, 'lazurite', `vm-${vmId}`, 'memory.limit_in_bytes');
+}
+
+describe('VMs as isolation boundaries', { skip: process.getuid?.() === 0 ? false : 'needs root' }, () => {
+  test('a VM runCommand is refused everything of the host, mounts only its own data disk, and a timeout leaves nothing', async () => {
+    process.env.LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS = '6';
+    const server = await startServer();
+    delete process.env.LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS;
+    try {
+      const c = server.connection;
+      const compute = computeClient(c);
+      const poll = { updateIntervalInMs: 100 };
+      const vm = await compute.virtualMachines.createOrUpdate(
+        c.resourceGroup,
+        'isovm',
+        {
+          location: 'westeurope',
+          hardwareProfile: { vmSize: 'Standard_D2s_v3' },
+          storageProfile: {
+            imageReference: { publisher: 'lazurite', offer: 'tiny', sku: 'busybox', version: 'latest' },
+            osDisk: { createOption: 'FromImage' },
+            dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 1 }],
+          },
+          osProfile: { computerName: 'isovm', adminUsername: 'azureuser' },
+        },
+        poll,
+      );
+      const vmId = vm.vmId ?? '';
+      assert.notEqual(vmId, '');
+      const facts = hostFacts(server.dataDir, basename(server.dataDir));
+      const runScript = async (script: string[]) => {
+        const r = await compute.virtualMachines.runCommand(
+          c.resourceGroup,
+          'isovm',
+          { commandId: 'RunShellScript', script },
+          poll,
+        );
+        return { code: r.value?.[0]?.code ?? '', message: r.value?.[0]?.message ?? '' };
+      };
+
+      const attacks = await runScript([attackScript(facts)]);
+      const stdout = /\[stdout\]\n([^]*)\n\[stderr\]/.exec(attacks.message)?.[1] ?? attacks.message;
+      assert.deepEqual(
+        stdout.trim().split('\n'),
+        attackNames(facts).map((n) => `${n}: refused`),
+      );
+
+      const mounts = await runScript([
+        'mke2fs -q /dev/disk/azure/scsi1/lun0 >/dev/null && mkdir -p /datadrive /m && mount /dev/disk/azure/scsi1/lun0 /datadrive && echo data-mounted',
+        'echo d > /datadrive/f && cat /datadrive/f',
+        'mount -t tmpfs tmpfs /m 2>/dev/null || echo tmpfs-refused',
+        'mount -t proc proc /m 2>/dev/null || echo proc-refused',
+        'mount --bind / /m 2>/dev/null || echo bind-refused',
+        `for d in /dev/vda /dev/sda /dev/nvme0n1 /dev/loop0; do mount $d /m 2>/dev/null && echo "$d mounted"; done; echo host-disks-refused`,
+      ]);
+      assert.match(
+        mounts.message,
+        /\[stdout\]\ndata-mounted\nd\ntmpfs-refused\nproc-refused\nbind-refused\nhost-disks-refused\n/,
+      );
+
+      // A tree of sleeps (one double-forked out of the shell's session) outlives the 6 s timeout only if the
+      // whole cgroup is not killed. Meanwhile the VM's memory cgroup holds its size's limit (8 GiB).
+      const limitFile = vmMemoryLimitFile(server.process.pid ?? 0, vmId);
+      const timedOut = runScript(['(setsid sleep 1000 &); sleep 1000 & echo started; wait']);
+      const limit = await waitFor(
+        () =>
+          Promise.resolve()
+            .then(() => readFileSync(limitFile, 'utf8').trim())
+            .catch(() => ''),
+        (v) => v !== '',
+        'the VM memory cgroup',
+        30_000,
+      );
+      assert.equal(limit, String(8192 * 1024 * 1024), `${limitFile} holds Standard_D2s_v3's memory`);
+      const r = await timedOut;
+      assert.notEqual(r.code, 'ProvisioningState/succeeded');
+      assert.match(r.message, /started/);
+      assert.deepEqual(vmProcesses(vmId), [], 'no process of the VM is left');
     } finally {
       await server.stop();
     }

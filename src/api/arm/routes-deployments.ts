@@ -23,9 +23,11 @@ function deploymentToWire(r: ComputeResourceRecord) {
   return { id: r.id, name: r.name, type: r.type, location: r.location, properties: r.properties };
 }
 
-/** Incremental is what Lazurite does; Complete (deleting what the template lacks) is refused, never ignored. */
+/**
+ * Incremental is what Lazurite does; Complete (deleting what the template lacks) is refused, never ignored. ARM
+ * takes the values in any case (az sends `incremental`).
+ */
 function checkMode(mode: unknown): void {
-  // ARM takes the mode in any case (the az CLI sends 'incremental').
   const value = typeof mode === 'string' ? mode.toLowerCase() : mode;
   if (value === undefined || value === 'incremental') return;
   if (value === 'complete')

@@ -182,6 +182,13 @@ export class NodeCgroups {
     return this.nodeDirs(nodeId).map((d) => join(d, 'cgroup.procs'));
   }
 
+  /** Allows more devices to the node's processes (v1 devices rules such as `b 7:3 rwm`: a VM's data disks). */
+  async allowDevices(nodeId: string, rules: string[]): Promise<void> {
+    const devices = this.node('devices', nodeId);
+    if (devices === undefined) return;
+    for (const rule of rules) await writeFile(join(devices, 'devices.allow'), rule);
+  }
+
   /**
    * A cgroup for one exec inside the node's (an empty one a finished exec left, else a new one), plus the
    * node-level cgroups of the other controllers.

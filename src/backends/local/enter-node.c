@@ -24,6 +24,10 @@
  *   waiter is gone (128 + signal when killed; also when a timeout killed it);
  * - exits at the end of its stdin (waiters still going finish on their own).
  * A run costs two forks (waiter, process) and one exec.
+ * VM mode (VM_DISKS given: `LUN:/dev/loopN` lines, maybe none): each process makes the data disks' device nodes
+ * and installs the VM's filter, whose mount(2) calls its waiter brokers until the process ends (vm-broker.h); the
+ * waiter keeps the pidfd (to reach the VM's mount namespace) and writes stdin from the broker's loop.
+ * `enter-node check-mount TYPE FLAGS` prints the broker's verdict on a file system type and mount(2) flags.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,6 +49,7 @@
 #include <unistd.h>
 
 #include "node-seccomp.h"
+#include "vm-broker.h"
 
 #define AUTO_UID 1000
 #define AUTO_GID 1000
@@ -236,6 +241,7 @@ static void keep_only(int in, int report) {
 /** Joins the node (the PID namespace it was forked into already): its other namespaces, through the pidfd. */
 static void join_node(int has_stdin) {
   if (setns(pidfd, NODE_NAMESPACES) != 0) die("setns");
+  if (vm_mode && vm_make_devices() != 0) die("the VM's data disk devices");
   /* Root of the node's user namespace: host ids BASE, no capability over anything of the host. */
   if (setns(pidfd, CLONE_NEWUSER) != 0) die("setns user");
   if (setgroups(0, NULL) != 0 || setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) die("node root");
@@ -257,7 +263,13 @@ static void process_main(char **f, int in, int report) {
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) die("dumpable");
   keep_only(in, report);
   /* The node's filter, installed while host root (no no_new_privs needed; the auto-user gets it below). */
-  if (node_seccomp() != 0) die("seccomp");
+  if (!vm_mode && node_seccomp() != 0) die("seccomp");
+  if (vm_mode) { /* a VM's filter: its mount(2) calls go to the waiter's broker (vm-broker.h) */
+    int listener = vm_seccomp();
+    if (listener < 0) die("seccomp");
+    if (vm_send_listener(1, listener) != 0) die("send the listener");
+    close(listener);
+  }
   join_node(in >= 0);
   const char *wd = f[3], *out = f[4], *err = f[5];
   int nonadmin = strcmp(f[1], "1") == 0, fds[2];
@@ -342,7 +354,9 @@ static void waiter(char **f, const char *data, size_t len) {
   else exit_dir = -1;
   if (setns(pidfd, CLONE_NEWPID) != 0) die("setns pid");
   int in[2] = {-1, -1}, report[2];
-  if ((len > 0 && pipe2(in, O_CLOEXEC) != 0) || pipe2(report, O_CLOEXEC) != 0) die("pipe");
+  if ((len > 0 && pipe2(in, O_CLOEXEC) != 0) ||
+      (vm_mode ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, report) : pipe2(report, O_CLOEXEC)) != 0)
+    die("pipe");
   pid_t child = fork();
   if (child < 0) die("fork");
   if (child == 0) {
@@ -350,13 +364,20 @@ static void waiter(char **f, const char *data, size_t len) {
     if (in[1] >= 0) close(in[1]);
     process_main(f, in[0], report[1]);
   }
-  close(pidfd);
+  if (!vm_mode) close(pidfd);
   close(report[1]);
+  int listener = vm_mode ? vm_recv_listener(report[0]) : -1;
+  int child_fd = listener >= 0 ? (int)syscall(SYS_pidfd_open, child, 0) : -1;
   if (in[0] >= 0) {
     close(in[0]);
-    feed(in[1], data, len);
+    if (child_fd < 0) feed(in[1], data, len);
   }
   relay(report[0]);
+  if (child_fd >= 0) { /* the VM's mount broker (it also feeds stdin), until the process ends */
+    vm_broker(listener, child_fd, pidfd, in[1], data, len);
+    close(child_fd);
+  }
+  if (listener >= 0) close(listener);
   int status;
   while (waitpid(child, &status, 0) < 0)
     if (errno != EINTR) die("wait");
@@ -460,16 +481,18 @@ static int open_holder(const char *pid, const char *node) {
 }
 
 static int serve(int argc, char **argv) {
-  if (argc != 8) {
-    fprintf(stderr, "usage: enter-node serve HOLDER_PID NODE_ID CAPS NODE_CGROUPS EXEC_PARENT JOURNAL_DIR\n");
+  if (argc != 8 && argc != 9) {
+    fprintf(stderr, "usage: enter-node serve HOLDER_PID NODE_ID CAPS NODE_CGROUPS EXEC_PARENT JOURNAL_DIR [VM_DISKS]\n");
     return 125;
   }
   default_signals();
+  if (argc == 9 && vm_parse_disks(argv[8]) != 0) die("VM_DISKS");
   drop = argv[4];
   join_cgroups(argv[5]);
   if (argv[6][0] != '\0' && (exec_parent = open(argv[6], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) die(argv[6]);
   if (argv[7][0] != '\0' && (exit_dir = open(argv[7], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) die(argv[7]);
   pidfd = open_holder(argv[2], argv[3]);
+  if (vm_mode && vm_open_userns(argv[2], pidfd) != 0) die("the VM's user namespace");
   /* Requests come on a descriptor of their own, close-on-exec like every other of the runner's. */
   int null = open("/dev/null", O_RDONLY);
   if ((requests = fcntl(0, F_DUPFD_CLOEXEC, 3)) < 0 || null < 0 || dup2(null, 0) < 0) die("stdin");
@@ -501,6 +524,7 @@ static int serve(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "serve") == 0) return serve(argc, argv);
+  if (argc == 4 && strcmp(argv[1], "check-mount") == 0) return vm_check_mount(argv[2], argv[3]);
   fprintf(stderr, "usage: enter-node serve HOLDER_PID NODE_ID CAPS NODE_CGROUPS EXEC_PARENT JOURNAL_DIR\n");
   return 125;
 }

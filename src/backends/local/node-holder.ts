@@ -16,10 +16,15 @@ export class HolderStarter {
   }
 
   /**
-   * Starts the node's holder in its cgroups (it makes the Batch folders in the upper itself) and waits for its
-   * `ready`; returns the holder's host PID.
+   * Starts the node's holder in its cgroups (it makes `folders`, the Batch folders by default, in the upper
+   * itself) and waits for its `ready`; returns the holder's host PID.
    */
-  async start(spec: HolderSpec, cgroupProcs: string[], onPid?: (pid: number) => void): Promise<number> {
+  async start(
+    spec: HolderSpec,
+    cgroupProcs: string[],
+    onPid?: (pid: number) => void,
+    folders = BATCH_FOLDERS,
+  ): Promise<number> {
     let pid: number | undefined;
     const timer = setTimeout(() => {
       if (pid === undefined) return;
@@ -31,7 +36,7 @@ export class HolderStarter {
     }, BOOT_TIMEOUT_MS);
     try {
       const r = await this.launcher.run(
-        (id) => nodeUpCommand(spec, cgroupProcs, id, this.helper, DROPPED_CAP_NUMBERS, BATCH_FOLDERS),
+        (id) => nodeUpCommand(spec, cgroupProcs, id, this.helper, DROPPED_CAP_NUMBERS, folders),
         (text) => {
           if (pid === undefined) {
             pid = Number(/^pid (\d+)$/.exec(text)?.[1]) || undefined;

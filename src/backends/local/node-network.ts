@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { NodeNetwork } from '../port.ts';
 import { compileHelper } from './compile-helper.ts';
 import type { Launcher } from './launcher.ts';
-import { shq } from './sandbox.ts';
+import { shq } from './node-sandbox.ts';
 
 const SOURCE = fileURLToPath(new URL('./node-net.c', import.meta.url));
 

@@ -15,6 +15,11 @@ export interface RunnerPlace {
   execParent: string;
   /** The node's run journal folder ('' for none). */
   journalDir: string;
+  /**
+   * A VM's runner (enter-node's VM mode): its data disks as `LUN:/dev/loopN` lines (maybe none). Its processes
+   * get the disks' device nodes and the VM's filter, whose mount(2) calls the waiters broker (vm-broker.h).
+   */
+  vmDisks?: string;
 }
 
 /** One run: paths inside the node; `cgroup` and `exitName` relative to the runner's execParent and journalDir. */
@@ -128,6 +133,7 @@ export class NodeRunners {
         place.nodeProcs.join('\n'),
         place.execParent,
         place.journalDir,
+        ...(place.vmDisks === undefined ? [] : [place.vmDisks]),
       ],
       { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: this.path } },
     );

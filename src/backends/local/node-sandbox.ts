@@ -1,6 +1,5 @@
 import { lstat, readFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { DROPPED_CAPS, shq } from './sandbox.ts';
 
 /**
  * A node's holder (node-up.c, ADR 0017 and 0020; nodeUpCommand below starts it through the Launcher) is PID 1 of
@@ -15,8 +14,15 @@ import { DROPPED_CAPS, shq } from './sandbox.ts';
  * link that would lead the host's root out of the node.
  */
 
-/** Capabilities no node process (nor its holder) keeps: those of VM sandboxes, plus immutable files. */
-export const NODE_DROPPED_CAPS = `${DROPPED_CAPS},-linux_immutable`;
+/** Quotes a value for a POSIX shell. */
+export const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * Capabilities no node or VM process (nor its holder) keeps in its bounding set: creating device nodes, loading
+ * modules, raw I/O, rebooting, the clock, MAC, ptrace and immutable files.
+ */
+export const NODE_DROPPED_CAPS =
+  '-mknod,-sys_module,-sys_rawio,-sys_boot,-sys_time,-mac_admin,-mac_override,-sys_ptrace,-linux_immutable';
 export const AUTO_USER = { name: '_azbatch', uid: 1000, gid: 1000, home: '/home/_azbatch' };
 export const HOLDER_MARKER = 'lazurite-node=';
 /** A node-up holder's marker until it is complete (as long as HOLDER_MARKER: rewritten in place). */

@@ -7,6 +7,8 @@
  *   capabilities over fresh namespaces);
  * - ENOSYS for clone3 (its flags are behind a pointer, out of a filter's reach), so the C library falls back to
  *   clone, which the filter can see;
+ * - in a VM's filter (vm_seccomp) mount(2) is a user notification for the host's mount broker (vm-broker.h) and
+ *   the new mount API is ENOSYS;
  * - everything else is allowed (the node's namespaces, owned by the host, refuse the rest).
  * Installed while the caller holds CAP_SYS_ADMIN in its user namespace, so no_new_privs is not needed for it.
  * Part of Lazurite; MIT.
@@ -22,6 +24,7 @@
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #if defined(__x86_64__)
 #define NODE_AUDIT_ARCH AUDIT_ARCH_X86_64
@@ -37,8 +40,15 @@
 #define NODE_ON(nr, value) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), NODE_RET(value)
 #define NODE_EPERM(nr) NODE_ON(nr, SECCOMP_RET_ERRNO | EPERM)
 
-/** Installs the node filter on the calling thread (inherited by its children); 0, or -1 with errno. */
-static inline int node_seccomp(void) {
+/*
+ * The filter's program. `vm` (a VM's filter, vm-broker.h): mount(2) goes to the host's mount broker
+ * (SECCOMP_RET_USER_NOTIF) and the new mount API answers ENOSYS, so mount(8) falls back to mount(2); the other
+ * mount calls stay EPERM.
+ */
+#define NODE_MOUNT_CALL(nr, vm, vmvalue) NODE_ON(nr, (vm) ? (vmvalue) : SECCOMP_RET_ERRNO | EPERM)
+#define NODE_NEW_MOUNT_API(nr, vm) NODE_MOUNT_CALL(nr, vm, SECCOMP_RET_ERRNO | ENOSYS)
+
+static inline int node_filter(int vm, unsigned int flags) {
   struct sock_filter code[] = {
       NODE_LOAD(arch),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NODE_AUDIT_ARCH, 1, 0),
@@ -68,16 +78,16 @@ static inline int node_seccomp(void) {
       NODE_EPERM(__NR_reboot),
       NODE_EPERM(__NR_acct),
       /* No mounts at all (the node cannot mount in its host-owned mount namespace anyway: defence in depth). */
-      NODE_EPERM(__NR_mount),
+      NODE_MOUNT_CALL(__NR_mount, vm, SECCOMP_RET_USER_NOTIF),
       NODE_EPERM(__NR_umount2),
       NODE_EPERM(__NR_pivot_root),
-      NODE_EPERM(__NR_open_tree),
-      NODE_EPERM(__NR_move_mount),
-      NODE_EPERM(__NR_fsopen),
-      NODE_EPERM(__NR_fsconfig),
-      NODE_EPERM(__NR_fsmount),
-      NODE_EPERM(__NR_fspick),
-      NODE_EPERM(__NR_mount_setattr),
+      NODE_NEW_MOUNT_API(__NR_open_tree, vm),
+      NODE_NEW_MOUNT_API(__NR_move_mount, vm),
+      NODE_NEW_MOUNT_API(__NR_fsopen, vm),
+      NODE_NEW_MOUNT_API(__NR_fsconfig, vm),
+      NODE_NEW_MOUNT_API(__NR_fsmount, vm),
+      NODE_NEW_MOUNT_API(__NR_fspick, vm),
+      NODE_NEW_MOUNT_API(__NR_mount_setattr, vm),
       NODE_ON(__NR_clone3, SECCOMP_RET_ERRNO | ENOSYS),
       /* unshare(flags) and clone(flags, ...): the flags are the first argument (its low 32 bits here). */
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_unshare, 1, 0),
@@ -88,7 +98,13 @@ static inline int node_seccomp(void) {
       NODE_RET(SECCOMP_RET_ALLOW),
   };
   struct sock_fprog prog = {(unsigned short)(sizeof code / sizeof code[0]), code};
-  return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+  return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
 }
+
+/** Installs the node filter on the calling thread (inherited by its children); 0, or -1 with errno. */
+static inline int node_seccomp(void) { return node_filter(0, 0); }
+
+/** Installs a VM's filter (mount(2) brokered, vm-broker.h); its notification listener, or -1 with errno. */
+static inline int vm_seccomp(void) { return node_filter(1, SECCOMP_FILTER_FLAG_NEW_LISTENER); }
 
 #endif

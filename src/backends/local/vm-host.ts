@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Digest } from '../../content/blob-store.ts';
@@ -8,7 +8,8 @@ import { isEmptyDir, packOverlayUpper } from '../../content/layers.ts';
 import { chunkRawFile, putManifest, readManifest, writeRawFile } from '../../content/manifests.ts';
 import type { RegionStores } from '../../content/regions.ts';
 import { ImageCache } from './image-cache.ts';
-import { runInSandbox, sandboxDirs, type SandboxResult } from './sandbox.ts';
+import type { NodeSize } from '../port.ts';
+import { VmSandboxes, type SandboxResult } from './vm-sandbox.ts';
 
 const run = promisify(execFile);
 
@@ -29,12 +30,14 @@ export class VmHost {
   private readonly cache: ImageCache;
   private readonly regions: RegionStores;
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly sandboxes: VmSandboxes;
 
   /** `cache` may be shared with the node executor of the same data dir (one unpack per manifest). */
   constructor(dataDir: string, regions: RegionStores, cache = new ImageCache(dataDir, regions)) {
     this.root = join(dataDir, 'vms');
     this.cache = cache;
     this.regions = regions;
+    this.sandboxes = new VmSandboxes(dataDir, this.root);
   }
 
   private dir(vm: string): string {
@@ -70,34 +73,30 @@ export class VmHost {
     });
   }
 
-  /** Runs a shell script as root inside the VM with its data disks attached. */
+  /**
+   * Runs a shell script as root inside the VM (vm-sandbox.ts: a node-up holder with its size's cgroup limits),
+   * with its data disks attached as loop devices.
+   */
   run(
     vm: string,
     hostname: string,
     disks: VmDisks,
     script: string,
     timeoutMs: number,
+    size: NodeSize,
   ): Promise<SandboxResult> {
     return this.serial(vm, async () => {
       const lower = await this.cache.rootfs(disks.region, disks.osBase);
-      const loops: string[] = [];
+      const loops: { lun: number; loop: string }[] = [];
       try {
-        const devices: { host: string; inside: string }[] = [];
         for (const d of disks.dataDisks) {
           const loop = (await run('losetup', ['--find', '--show', this.diskFile(vm, d.lun)])).stdout.trim();
-          loops.push(loop);
-          devices.push({ host: loop, inside: `/dev/disk/azure/scsi1/lun${d.lun}` });
+          loops.push({ lun: d.lun, loop });
         }
-        return await runInSandbox({
-          lowerDirs: [lower],
-          ...sandboxDirs(this.dir(vm)),
-          hostname,
-          devices,
-          script,
-          timeoutMs,
-        });
+        const dir = this.dir(vm);
+        return await this.sandboxes.run({ vm, dir, hostname, lower, size, disks: loops, script, timeoutMs });
       } finally {
-        for (const loop of loops) await run('losetup', ['-d', loop]).catch(() => undefined);
+        for (const { loop } of loops) await run('losetup', ['-d', loop]).catch(() => undefined);
       }
     });
   }
@@ -105,7 +104,7 @@ export class VmHost {
   /** The OS disk's current content: its base layers plus what the VM changed, as one more layer. */
   captureOs(vm: string, disks: VmDisks): Promise<string> {
     return this.serial(vm, async () => {
-      const { upperDir } = sandboxDirs(this.dir(vm));
+      const upperDir = join(this.dir(vm), 'upper');
       if (await isEmptyDir(upperDir)) return disks.osBase;
       const store = await this.regions.get(disks.region);
       const base = await readManifest(store, disks.osBase as Digest);
@@ -122,7 +121,17 @@ export class VmHost {
     );
   }
 
+  /** Stops what a crashed server left running of any VM (a holder over its disk, processes in its cgroups). */
+  async recover(): Promise<void> {
+    const entries = await readdir(this.root, { withFileTypes: true }).catch(() => []);
+    for (const e of entries)
+      if (e.isDirectory()) await this.sandboxes.stopLeftover({ vm: e.name, dir: this.dir(e.name) });
+  }
+
   remove(vm: string): Promise<void> {
-    return this.serial(vm, () => rm(this.dir(vm), { recursive: true, force: true }));
+    return this.serial(vm, async () => {
+      await this.sandboxes.release(vm, this.dir(vm));
+      await rm(this.dir(vm), { recursive: true, force: true });
+    });
   }
 }

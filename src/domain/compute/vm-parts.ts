@@ -1,10 +1,10 @@
-import { findVmSize, VM_SIZES } from '../pools/vm-sizes.ts';
 import type { VmDisks } from '../../backends/local/vm-host.ts';
 import { putManifest, type Manifest } from '../../content/manifests.ts';
 import type { RegionStores } from '../../content/regions.ts';
 import type { ComputeResourceRecord } from '../../storage/records.ts';
 import { invalidInput } from '../errors.ts';
 import { requireKnownLocation } from '../locations.ts';
+import { findVmSize, VM_SIZES, type VmSize } from '../pools/vm-sizes.ts';
 import { obj } from './common.ts';
 
 /** What generalize removes: machine-specific identity, keys, logs and histories (docs/generalize.md). */
@@ -21,6 +21,17 @@ export const GENERALIZE_SCRIPT = [
 export type PowerState = 'running' | 'stopped' | 'deallocated';
 
 export const vmDisks = (vm: ComputeResourceRecord): VmDisks => vm.lineage.disks as VmDisks;
+
+/** A size the table does not list runs with Standard_D2s_v3's resources (the portal's default size). */
+const DEFAULT_VM_SIZE = 'standard_d2s_v3';
+
+/** The VM's size, whose cores, memory and process limits its sandbox gets (vm-sizes.ts). */
+export function vmSizeOf(vm: ComputeResourceRecord): VmSize {
+  const name = obj(vm.properties.hardwareProfile).vmSize;
+  const size = (typeof name === 'string' ? findVmSize(name) : undefined) ?? findVmSize(DEFAULT_VM_SIZE);
+  if (!size) throw new Error(`no VM size ${DEFAULT_VM_SIZE}`);
+  return size;
+}
 export const powerState = (vm: ComputeResourceRecord): PowerState =>
   (vm.lineage.powerState as PowerState | undefined) ?? 'running';
 

@@ -18,6 +18,7 @@ import {
   powerState,
   storageProfileOf,
   vmDisks,
+  vmSizeOf,
   type PowerState,
   type RunCommandResult,
 } from './vm-parts.ts';
@@ -39,11 +40,20 @@ export class VmService {
   private readonly regions: RegionStores;
   private readonly baseImages: BaseImageService;
   private readonly host: VmHost;
-  constructor(ctx: DomainContext, regions: RegionStores, baseImages: BaseImageService, host: VmHost) {
+  /** How long a runCommand may run before every process of the VM is killed. */
+  private readonly runCommandTimeoutMs: number;
+  constructor(
+    ctx: DomainContext,
+    regions: RegionStores,
+    baseImages: BaseImageService,
+    host: VmHost,
+    runCommandTimeoutMs = 30 * 60 * 1000,
+  ) {
     this.ctx = ctx;
     this.regions = regions;
     this.baseImages = baseImages;
     this.host = host;
+    this.runCommandTimeoutMs = runCommandTimeoutMs;
   }
 
   async putVm(caller: Caller, a: ComputeAddress, body: Record<string, unknown>) {
@@ -385,7 +395,8 @@ export class VmService {
       hostname,
       vmDisks(vm),
       [...env, ...(lines as string[])].join('\n'),
-      30 * 60 * 1000,
+      this.runCommandTimeoutMs,
+      vmSizeOf(vm),
     );
   }
 
@@ -417,6 +428,7 @@ export class VmService {
       vmDisks(vm),
       GENERALIZE_SCRIPT,
       5 * 60 * 1000,
+      vmSizeOf(vm),
     );
     if (result.exitCode !== 0)
       throw conflict('OperationNotAllowed', `Generalizing VM '${vm.name}' failed: ${result.stderr}`);
