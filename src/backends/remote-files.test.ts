@@ -15,20 +15,26 @@ const node = {
   isDedicated: true,
 };
 
+/** A broker and a simulated node `n1` whose command wrote `stdoutFile` (run in `workingDir`). */
+async function hostWithOutput(workingDir: string, stdoutFile: string) {
+  let n = 0;
+  const broker = new FileRequestBroker(() => `r${String(++n)}`);
+  const executor = new SimulatedNodeExecutor({ sleep: () => Promise.resolve() });
+  await executor.boot(node);
+  await executor.exec('n1', {
+    commandLine: 'echo hi',
+    environment: {},
+    elevation: 'admin',
+    workingDir,
+    stdoutFile,
+    stderrFile: stdoutFile.replace(/[^/]*$/, 'stderr.txt'),
+  });
+  return { broker, executor };
+}
+
 describe('remote node files', () => {
   test('a request is handed to its host once, answered from the executor, and settles the call', async () => {
-    let n = 0;
-    const broker = new FileRequestBroker(() => `r${String(++n)}`);
-    const executor = new SimulatedNodeExecutor({ sleep: () => Promise.resolve() });
-    await executor.boot(node);
-    await executor.exec('n1', {
-      commandLine: 'echo hi',
-      environment: {},
-      elevation: 'admin',
-      workingDir: 'startup',
-      stdoutFile: 'startup/stdout.txt',
-      stderrFile: 'startup/stderr.txt',
-    });
+    const { broker, executor } = await hostWithOutput('startup', 'startup/stdout.txt');
     const reading = broker.filesOn('far').readFile('n1', 'startup/stdout.txt', { start: 0, end: 9 });
     const missing = broker.filesOn('far').readFile('n1', 'startup/none.txt');
     assert.deepEqual(broker.take('other'), []);
@@ -47,18 +53,7 @@ describe('remote node files', () => {
   });
 
   test('stat, delete and a missing folder answer through the host like the executor', async () => {
-    let n = 0;
-    const broker = new FileRequestBroker(() => `r${String(++n)}`);
-    const executor = new SimulatedNodeExecutor({ sleep: () => Promise.resolve() });
-    await executor.boot(node);
-    await executor.exec('n1', {
-      commandLine: 'echo hi',
-      environment: {},
-      elevation: 'admin',
-      workingDir: 'shared',
-      stdoutFile: 'shared/d/out.txt',
-      stderrFile: 'shared/d/err.txt',
-    });
+    const { broker, executor } = await hostWithOutput('shared', 'shared/d/out.txt');
     const files = broker.filesOn('far');
     const answerAll = async () => {
       for (const r of broker.take('far')) {
