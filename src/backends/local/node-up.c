@@ -135,8 +135,14 @@ static void make_folders(const char *dir, const char *list) {
   char *copy = strdup(list);
   if (!copy) die("memory", "");
   char *save = NULL;
-  for (char *path = strtok_r(copy, "\n", &save); path; path = strtok_r(NULL, "\n", &save))
-    if (close(folder_beneath(top, path)) != 0) die("close", path);
+  for (char *path = strtok_r(copy, "\n", &save); path; path = strtok_r(NULL, "\n", &save)) {
+    int fd = folder_beneath(top, path);
+    /* Every task of the node may write the shared folder (AZ_BATCH_NODE_SHARED_DIR), as in Batch; sticky, so
+       none removes another's files. */
+    size_t n = strlen(path);
+    if (n >= 7 && strcmp(path + n - 7, "/shared") == 0 && fchmod(fd, 01777) != 0) die("chmod", path);
+    if (close(fd) != 0) die("close", path);
+  }
   free(copy);
   if (close(top) != 0) die("close", dir);
 }
