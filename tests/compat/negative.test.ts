@@ -249,6 +249,39 @@ describe('bad input and bad credentials get the real error, never a 500', () => 
     assert.equal((await put({ ...fifty })).status, 201);
   });
 
+  test('ARM conditional writes: If-Match and If-None-Match answer 412 PreconditionFailed, nothing written', async () => {
+    const rg = (name: string, headers: Record<string, string>, tags: Record<string, string> = {}) =>
+      arm(`/resourcegroups/${name}?api-version=2021-04-01`, {
+        method: 'PUT',
+        headers,
+        body: JSON.stringify({ location: 'westeurope', tags }),
+      });
+    assert.equal((await rg('cond-rg', {})).status, 201);
+    const exists = await rg('cond-rg', { 'if-none-match': '*' }, { changed: 'yes' });
+    assert.deepEqual([exists.status, armCode(exists)], [412, 'PreconditionFailed']);
+    const missing = await rg('cond-missing', { 'if-match': '*' });
+    assert.deepEqual([missing.status, armCode(missing)], [412, 'PreconditionFailed']);
+    const stale = await rg('cond-rg', { 'if-match': '"not-its-etag"' }, { changed: 'yes' });
+    assert.deepEqual([stale.status, armCode(stale)], [412, 'PreconditionFailed']);
+    const got = await arm('/resourcegroups/cond-rg?api-version=2021-04-01');
+    assert.deepEqual(got.body.tags, {}, 'nothing was written');
+    assert.equal((await arm('/resourcegroups/cond-missing?api-version=2021-04-01')).status, 404);
+    assert.equal((await rg('cond-rg', { 'if-match': '*' }, { changed: 'yes' })).status, 200);
+    // A resource with an ETag (network security groups carry one) matches its own.
+    const nsgPath = `/resourceGroups/cond-rg/providers/Microsoft.Network/networkSecurityGroups/nsg1?api-version=2022-01-01`;
+    const nsg = await arm(nsgPath, {
+      method: 'PUT',
+      body: JSON.stringify({ location: 'westeurope', properties: {} }),
+    });
+    const etag = String(nsg.body.etag);
+    const same = await arm(nsgPath, {
+      method: 'PUT',
+      headers: { 'if-match': etag },
+      body: JSON.stringify({ location: 'westeurope', properties: {} }),
+    });
+    assert.ok(same.status === 200 || same.status === 201, String(same.status));
+  });
+
   test('unknown route → 501 NotImplemented in the surface envelope, not a bare 404', async () => {
     const r = await arm('/providers/Microsoft.Fake/widgets?api-version=2021-04-01');
     assert.equal(r.status, 501);

@@ -16,6 +16,7 @@ import { toArmError } from './errors.ts';
 import { resourceRoutes } from './routes-resources.ts';
 import { ArmRouter, sendArm } from './router.ts';
 import { throttledAuth } from '../http/auth-throttle.ts';
+import { checkArmConditions } from './conditions.ts';
 
 /** ARM API versions: a date, optionally `-preview` (or another suffix ARM uses: `-beta`, `-alpha`, `-privatepreview`). */
 const API_VERSION = /^\d{4}-\d{2}-\d{2}(-(preview|privatepreview|beta|alpha))?$/i;
@@ -114,6 +115,11 @@ export function registerArmSurface(app: FastifyInstance, deps: ApiDeps, origins:
       callerFromBearer(request.headers.authorization, audiences, deps.signer, origins(), deps.clock.now()),
     );
     checkApiVersion(query['api-version']);
+    await checkArmConditions(request, caller, async (reader) => {
+      const get = router.match('GET', path);
+      if (!get || !('route' in get)) return undefined;
+      return get.route.handler({ params: get.params, query, body: undefined, caller: reader, path });
+    });
     const res = await found.route.handler({
       params: found.params,
       query,
