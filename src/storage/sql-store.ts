@@ -2,6 +2,7 @@ import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { NO_SEALING, type Sealer } from '../platform/sealing.ts';
 import type { Store, StoreTx } from './port.ts';
 import { SqlBatchTx } from './sql-batch-tx.ts';
+import { sealLegacyAccountKeys } from './sql-sealing.ts';
 import * as compute from './sql-compute.ts';
 import type {
   BaseImageRecord,
@@ -481,28 +482,9 @@ export class SqlStore implements Store {
   transaction<T>(work: (tx: StoreTx) => Promise<T>): Promise<T> {
     return this.db.transaction().execute((trx) => work(new SqlStoreTx(trx, this.sealer)));
   }
-  /** Seals the account keys of rows written before sealing (at open; each row read and rewritten at once). */
-  async sealLegacyValues(): Promise<number> {
-    return this.db.transaction().execute(async (trx) => {
-      const rows = await trx
-        .selectFrom('batch_accounts')
-        .select(['name_key', 'primary_key', 'secondary_key'])
-        .execute();
-      let sealed = 0;
-      for (const r of rows) {
-        if (this.sealer.isSealed(r.primary_key) && this.sealer.isSealed(r.secondary_key)) continue;
-        await trx
-          .updateTable('batch_accounts')
-          .set({
-            primary_key: this.sealer.seal(this.sealer.open(r.primary_key)),
-            secondary_key: this.sealer.seal(this.sealer.open(r.secondary_key)),
-          })
-          .where('name_key', '=', r.name_key)
-          .execute();
-        sealed++;
-      }
-      return sealed;
-    });
+  /** Seals the account keys of rows written before sealing (at open; sql-sealing.ts). */
+  sealLegacyValues(): Promise<number> {
+    return sealLegacyAccountKeys(this.db, this.sealer);
   }
   close(): Promise<void> {
     return this.db.destroy();
