@@ -116,4 +116,35 @@ describe('operations through @azure/batch', () => {
       failsWith(404, 'TaskNotFound'),
     );
   });
+  test('task.deleteMethod removes the task from get and list; an unknown task is TaskNotFound', async () => {
+    await batch.task.add('tj', { id: 't2', commandLine: '/bin/sh -c true' });
+    await batch.task.deleteMethod('tj', 't1');
+    assert.deepEqual(
+      (await batch.task.list('tj')).map((t) => t.id),
+      ['t2'],
+    );
+    await assert.rejects(batch.task.get('tj', 't1'), failsWith(404, 'TaskNotFound'));
+    await assert.rejects(batch.task.deleteMethod('tj', 't1'), failsWith(404, 'TaskNotFound'));
+  });
+
+  test('file.getPropertiesFromTask gives the size of what a read returns; an unknown file is 404 (a HEAD answer has no body for the code)', async () => {
+    await batch.pool.add(tinyPoolSpec('run', 1));
+    await batch.job.add({ id: 'fj', poolInfo: { poolId: 'run' } });
+    await batch.task.add('fj', { id: 'f1', commandLine: '/bin/sh -c "echo hi"' });
+    await waitFor(
+      () => batch.task.get('fj', 'f1'),
+      (t) => t.state === 'completed',
+      'f1 completed',
+    );
+    const props = await batch.file.getPropertiesFromTask('fj', 'f1', 'stdout.txt');
+    const read = await batch.file.getFromTask('fj', 'f1', 'stdout.txt');
+    const text = await new Response(read.readableStreamBody as unknown as ReadableStream).text();
+    assert.ok(text.includes('echo hi'), text);
+    assert.equal(props.contentLength, Buffer.byteLength(text));
+    assert.equal(props.ocpBatchFileIsdirectory, false);
+    await assert.rejects(
+      batch.file.getPropertiesFromTask('fj', 'f1', 'missing.txt'),
+      (e: { statusCode?: number }) => e.statusCode === 404,
+    );
+  });
 });
