@@ -216,6 +216,9 @@ function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
         scope.all(`/${c}`, unimplemented);
         scope.all(`/${c}/*`, unimplemented);
       }
+      // Entity paths in OData key form, `/certificates(thumbprintAlgorithm=…,thumbprint=…)`: Batch's envelope, not
+      // ARM's, which @azure/batch cannot parse.
+      scope.all('/certificates(*', unimplemented);
       scope.all('/pools/*', unimplemented);
       scope.all('/jobs/*', unimplemented);
       scope.all('/jobschedules/*', unimplemented);
