@@ -26,7 +26,8 @@ function timeOption(query: Record<string, string | undefined>, name: string): nu
  * Pool_ListUsageMetrics: each pool's core hours by hour (Batch's aggregation interval), from the node allocation
  * times of the nodes a pool has and the hourly core time kept for nodes that left. Batch's usage data lags two
  * hours; Lazurite's does not, so the hour in progress is listed too, with the core time used so far. Without
- * `starttime` the list starts at the last whole hour; without `endtime` it runs to now.
+ * `starttime` the list starts at the last whole hour; without `endtime` it runs to now. A deleted pool's usage goes
+ * with its record (Batch would still list it).
  */
 export function registerUsageRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/poolusagemetrics', async (request) => {
