@@ -196,6 +196,12 @@ export interface PoolRecord {
   allocationStateTransitionTime: string;
   /** Dedicated core time of nodes that left the pool (usage statistics; absent = 0). */
   retiredDedicatedCoreMs?: number;
+  /**
+   * Core time (every node, dedicated or Spot) of nodes that left the pool, by the hour it was used in: the hour's
+   * start (ms since the epoch, as a string key) → core-milliseconds. Pool_ListUsageMetrics reads it; hours older
+   * than USAGE_RETENTION_HOURS are dropped when nodes retire, so it stays small.
+   */
+  retiredCoreMsByHour?: Record<string, number>;
   /** Present while autoscale is enabled: the formula, its schedule and its last run. */
   autoScale?: AutoScaleRecord;
 }

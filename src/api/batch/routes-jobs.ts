@@ -1,7 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiDeps } from '../http/context.ts';
 import { listPage } from './listing.ts';
-import { batchBody, conditionsOf, contextOf, entityHeaders, selectOf } from './request.ts';
+import {
+  batchBody,
+  conditionsOf,
+  contextOf,
+  entityHeaders,
+  selectOf,
+  refuseStatsExpansion,
+} from './request.ts';
 import { jobToWire, prepStatusToWire, taskCountsToWire } from './wire-jobs.ts';
 
 const JOB_FILTER = {
@@ -31,6 +38,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.get('/jobs', async (request) => {
     const ctx = contextOf(request);
+    refuseStatsExpansion(request, 'job');
     const jobs = await deps.jobs.list(ctx.account.name);
     const page = listPage(request, ctx, {
       entries: jobs.map((j) => ({ key: j.id.toLowerCase(), wire: jobToWire(j, ctx.accountUrl) })),
@@ -44,6 +52,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.get('/jobs/:jobId', async (request, reply) => {
     const ctx = contextOf(request);
+    refuseStatsExpansion(request, 'job');
     const job = await deps.jobs.get(ctx.account.name, jobId(request), conditionsOf(request));
     entityHeaders(reply, job);
     const wire = {

@@ -2,7 +2,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { JobScheduleRecord } from '../../storage/records.ts';
 import type { ApiDeps } from '../http/context.ts';
 import { listPage } from './listing.ts';
-import { batchBody, conditionsOf, contextOf, entityHeaders, selectOf } from './request.ts';
+import {
+  batchBody,
+  conditionsOf,
+  contextOf,
+  entityHeaders,
+  selectOf,
+  refuseStatsExpansion,
+} from './request.ts';
 import { jobToWire } from './wire-jobs.ts';
 
 const SCHEDULE_FILTER = {
@@ -54,6 +61,7 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ApiDeps): voi
   });
 
   app.get('/jobschedules', async (request) => {
+    refuseStatsExpansion(request, 'job schedule');
     const ctx = contextOf(request);
     const all = await deps.schedules.list(ctx.account.name);
     const page = listPage(request, ctx, {
@@ -67,6 +75,7 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ApiDeps): voi
   });
 
   app.get('/jobschedules/:jobScheduleId', async (request, reply) => {
+    refuseStatsExpansion(request, 'job schedule');
     const ctx = contextOf(request);
     const s = await deps.schedules.get(ctx.account.name, scheduleId(request), conditionsOf(request));
     entityHeaders(reply, s);
@@ -79,6 +88,7 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ApiDeps): voi
   });
 
   app.get('/jobschedules/:jobScheduleId/jobs', async (request) => {
+    refuseStatsExpansion(request, 'job');
     const ctx = contextOf(request);
     const jobs = await deps.schedules.jobsOf(ctx.account.name, scheduleId(request));
     const page = listPage(request, ctx, {

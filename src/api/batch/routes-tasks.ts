@@ -5,7 +5,14 @@ import { DomainError } from '../../domain/errors.ts';
 import type { ApiDeps } from '../http/context.ts';
 import { toBatchError } from './errors.ts';
 import { listPage, listPageFrom } from './listing.ts';
-import { batchBody, conditionsOf, contextOf, entityHeaders, selectOf } from './request.ts';
+import {
+  batchBody,
+  conditionsOf,
+  contextOf,
+  entityHeaders,
+  selectOf,
+  refuseStatsExpansion,
+} from './request.ts';
 import { deleteNodeFile, sendNodeFile } from './files.ts';
 import { taskFileToWire, taskToWire } from './wire-jobs.ts';
 
@@ -69,6 +76,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get('/jobs/:jobId/tasks', async (request) => {
+    refuseStatsExpansion(request, 'task');
     const ctx = contextOf(request);
     const jobId = params(request).jobId;
     const page = await listPageFrom(request, ctx, {
@@ -86,6 +94,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get('/jobs/:jobId/tasks/:taskId', async (request, reply) => {
+    refuseStatsExpansion(request, 'task');
     const ctx = contextOf(request);
     const { jobId, taskId } = params(request);
     const task = await deps.tasks.get(ctx.account.name, jobId, taskId, conditionsOf(request));

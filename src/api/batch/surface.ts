@@ -11,6 +11,7 @@ import { registerScheduleRoutes } from './routes-schedules.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
 import { registerPoolRoutes } from './routes-pools.ts';
 import { registerTaskRoutes } from './routes-tasks.ts';
+import { registerUsageRoutes } from './routes-usage.ts';
 import { throttledAuth } from '../http/auth-throttle.ts';
 
 /** SharedKey and Entra ID callers of one account are throttled apart (a bad key is no reason to refuse a token). */
@@ -206,16 +207,23 @@ function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
     registerJobRoutes(scope, deps);
     registerScheduleRoutes(scope, deps);
     registerTaskRoutes(scope, deps);
+    registerUsageRoutes(scope, deps);
     const unimplemented = unimplementedHandler(deps, mount);
     if (mount.kind === 'path') {
       scope.all('/*', unimplemented);
     } else {
       for (const c of ROOT_COLLECTIONS.filter(
-        (name) => !['supportedimages', 'nodecounts', 'pools', 'jobs', 'jobschedules'].includes(name),
+        (name) =>
+          !['supportedimages', 'nodecounts', 'poolusagemetrics', 'pools', 'jobs', 'jobschedules'].includes(
+            name,
+          ),
       )) {
         scope.all(`/${c}`, unimplemented);
         scope.all(`/${c}/*`, unimplemented);
       }
+      // Entity paths in OData key form, `/certificates(thumbprintAlgorithm=…,thumbprint=…)`: Batch's envelope, not
+      // ARM's, which @azure/batch cannot parse.
+      scope.all('/certificates(*', unimplemented);
       scope.all('/pools/*', unimplemented);
       scope.all('/jobs/*', unimplemented);
       scope.all('/jobschedules/*', unimplemented);

@@ -12,7 +12,8 @@ export function surfaceOf(path: string): Surface {
     .split('/')
     .filter(Boolean)
     .map((s) => s.toLowerCase());
-  if (first === 'batch' || BATCH_ROOTS.has(first)) return 'batch';
+  // `/certificates(thumbprintAlgorithm=…,thumbprint=…)`: an entity in OData key form belongs to its collection.
+  if (first === 'batch' || BATCH_ROOTS.has(first.replace(/\(.*$/, ''))) return 'batch';
   if (first === 'health' || first === 'agent' || first === 'metrics' || first === 'portal') return 'service';
   if (first === 'adfs' || IDENTITY_SECOND.has(second)) return 'identity';
   return 'arm';
