@@ -146,7 +146,7 @@ if (process.getuid?.() !== 0) {
     }
   });
 
-  test(`a node that deleted its Batch folders gets them back (mode 0755) when it boots again`, async () => {
+  test(`a node that deleted its Batch folders gets them back (0755; the shared one 1777) when it boots again`, async () => {
     const f = await fixture();
     const x = executor(f);
     try {
@@ -161,7 +161,7 @@ if (process.getuid?.() !== 0) {
         'n4',
         'stat -c %a /mnt/batch/tasks/startup /mnt/batch/tasks/shared; ls /mnt',
       );
-      assert.equal(modes, '755\n755\nbatch\n');
+      assert.equal(modes, '755\n1777\nbatch\n');
       assert.deepEqual((await x.listFiles('n4', '', false)).map((e) => e.name).sort(), [
         'fsmounts',
         'shared',
