@@ -1,3 +1,4 @@
+import { sharedKeyAllowed } from '../../domain/accounts/batch-accounts.ts';
 import type { FastifyRequest } from 'fastify';
 import type { Caller } from '../../domain/authorization/access.ts';
 import { DomainError } from '../../domain/errors.ts';
@@ -37,17 +38,16 @@ function checkRequestDate(request: FastifyRequest, now: Date): void {
   }
 }
 
+/** SharedKey as the domain allows it (sharedKeyAllowed: never in UserSubscription mode); AAD as the account lists. */
 function requireMode(account: BatchAccountRecord, mode: 'SharedKey' | 'AAD'): void {
-  if (mode === 'SharedKey' && account.poolAllocationMode === 'UserSubscription') {
-    throw authFailed(
-      `The specified type of authentication SharedKey is not allowed for this account: account '${account.name}' is in UserSubscription pool allocation mode, where clients must use Microsoft Entra ID.`,
-    );
-  }
-  if (!account.allowedAuthenticationModes.includes(mode)) {
-    throw authFailed(
-      `The authentication mode '${mode}' is not allowed for account '${account.name}' (allowedAuthenticationModes: ${account.allowedAuthenticationModes.join(', ')}).`,
-    );
-  }
+  const allowed =
+    mode === 'SharedKey' ? sharedKeyAllowed(account) : account.allowedAuthenticationModes.includes(mode);
+  if (allowed) return;
+  throw authFailed(
+    mode === 'SharedKey' && account.poolAllocationMode === 'UserSubscription'
+      ? `The specified type of authentication SharedKey is not allowed for this account: account '${account.name}' is in UserSubscription pool allocation mode, where clients must use Microsoft Entra ID.`
+      : `The authentication mode '${mode}' is not allowed for account '${account.name}' (allowedAuthenticationModes: ${account.allowedAuthenticationModes.join(', ')}).`,
+  );
 }
 
 /** Authenticates a data-plane request for `account` by SharedKey or Entra ID bearer token. */
