@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { BatchServiceClient } from '@azure/batch';
-import { startServer, type TestServer } from './harness.ts';
-import { failsWith, sharedKeyBatch, tinyPoolSpec, type BatchFailure } from './pool-image.ts';
+import { describe, test } from 'node:test';
+
+import { failsWith, tinyPoolSpec, type BatchFailure, simulatedBatchServer } from './pool-image.ts';
 
 const badExpand = (e: BatchFailure) =>
   failsWith(400, 'InvalidQueryParameterValue')(e) &&
@@ -14,40 +13,32 @@ const unmeasured = (e: BatchFailure) => failsWith(501, 'NotImplemented')(e);
  * I/O are not measured), any other expansion is 400 naming `$expand`, and without it reads work as before.
  */
 describe('$expand on jobs, schedules and tasks', () => {
-  let server: TestServer;
-  let batch: BatchServiceClient;
-  before(async () => {
-    server = await startServer(['--node-backend', 'simulated']);
-    batch = sharedKeyBatch(server);
-  });
-  after(async () => {
-    await server.stop();
-  });
+  const env = simulatedBatchServer();
 
   test('stats refused with 501, other expansions 400, plain reads served', async () => {
-    await batch.pool.add(tinyPoolSpec('xp', 0));
-    await batch.job.add({ id: 'xj', poolInfo: { poolId: 'xp' } });
-    await batch.task.add('xj', { id: 't1', commandLine: '/bin/true' });
-    await batch.jobSchedule.add({
+    await env.batch.pool.add(tinyPoolSpec('xp', 0));
+    await env.batch.job.add({ id: 'xj', poolInfo: { poolId: 'xp' } });
+    await env.batch.task.add('xj', { id: 't1', commandLine: '/bin/true' });
+    await env.batch.jobSchedule.add({
       id: 'xs',
       schedule: { recurrenceInterval: 'PT1H' },
       jobSpecification: { poolInfo: { poolId: 'xp' } },
     });
     for (const expand of ['stats', 'nodes']) {
       const check = expand === 'stats' ? unmeasured : badExpand;
-      await assert.rejects(batch.job.get('xj', { jobGetOptions: { expand } }), check);
-      await assert.rejects(batch.job.list({ jobListOptions: { expand } }), check);
-      await assert.rejects(batch.jobSchedule.get('xs', { jobScheduleGetOptions: { expand } }), check);
-      await assert.rejects(batch.jobSchedule.list({ jobScheduleListOptions: { expand } }), check);
+      await assert.rejects(env.batch.job.get('xj', { jobGetOptions: { expand } }), check);
+      await assert.rejects(env.batch.job.list({ jobListOptions: { expand } }), check);
+      await assert.rejects(env.batch.jobSchedule.get('xs', { jobScheduleGetOptions: { expand } }), check);
+      await assert.rejects(env.batch.jobSchedule.list({ jobScheduleListOptions: { expand } }), check);
       await assert.rejects(
-        batch.job.listFromJobSchedule('xs', { jobListFromJobScheduleOptions: { expand } }),
+        env.batch.job.listFromJobSchedule('xs', { jobListFromJobScheduleOptions: { expand } }),
         check,
       );
-      await assert.rejects(batch.task.get('xj', 't1', { taskGetOptions: { expand } }), check);
-      await assert.rejects(batch.task.list('xj', { taskListOptions: { expand } }), check);
+      await assert.rejects(env.batch.task.get('xj', 't1', { taskGetOptions: { expand } }), check);
+      await assert.rejects(env.batch.task.list('xj', { taskListOptions: { expand } }), check);
     }
-    assert.equal((await batch.job.get('xj')).id, 'xj');
-    assert.equal((await batch.task.get('xj', 't1')).id, 't1');
-    assert.ok((await batch.jobSchedule.list()).some((s) => s.id === 'xs'));
+    assert.equal((await env.batch.job.get('xj')).id, 'xj');
+    assert.equal((await env.batch.task.get('xj', 't1')).id, 't1');
+    assert.ok((await env.batch.jobSchedule.list()).some((s) => s.id === 'xs'));
   });
 });

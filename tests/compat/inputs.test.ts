@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:tls';
-import { after, before, describe, test } from 'node:test';
-import type { BatchServiceClient } from '@azure/batch';
-import { credentialFor, startServer, type TestServer } from './harness.ts';
-import { failsWith, sharedKeyBatch, tinyPoolSpec, type BatchFailure } from './pool-image.ts';
+import { describe, test } from 'node:test';
+import { credentialFor } from './harness.ts';
+import { failsWith, tinyPoolSpec, type BatchFailure, simulatedBatchServer } from './pool-image.ts';
 
 const named = (property: string) => (e: BatchFailure) =>
   failsWith(400, 'InvalidPropertyValue')(e) &&
@@ -38,25 +37,18 @@ function lastResponse(raw: string): { status: number; body: Record<string, unkno
 
 /** Inputs Azure Batch refuses (issue 20 item 9, issue 18 item 2) through @azure/batch, or raw HTTPS where it cannot. */
 describe('inputs Batch refuses', () => {
-  let server: TestServer;
-  let batch: BatchServiceClient;
-  before(async () => {
-    server = await startServer(['--node-backend', 'simulated']);
-    batch = sharedKeyBatch(server);
+  const env = simulatedBatchServer(async (batch) => {
     await batch.pool.add(tinyPoolSpec('slots', 0, { taskSlotsPerNode: 2 }));
     await batch.job.add({ id: 'j', poolInfo: { poolId: 'slots' } });
-  });
-  after(async () => {
-    await server.stop();
   });
 
   test('requiredSlots above taskSlotsPerNode, env names with = or NUL, an empty task collection', async () => {
     await assert.rejects(
-      batch.task.add('j', { id: 'wide', commandLine: 'true', requiredSlots: 3 }),
+      env.batch.task.add('j', { id: 'wide', commandLine: 'true', requiredSlots: 3 }),
       named('requiredSlots'),
     );
     await assert.rejects(
-      batch.task.add('j', {
+      env.batch.task.add('j', {
         id: 'eq',
         commandLine: 'true',
         environmentSettings: [{ name: 'A=B', value: '1' }],
@@ -64,24 +56,24 @@ describe('inputs Batch refuses', () => {
       named('environmentSettings[0].name'),
     );
     await assert.rejects(
-      batch.task.add('j', {
+      env.batch.task.add('j', {
         id: 'nul',
         commandLine: 'true',
         environmentSettings: [{ name: 'A\0B', value: '1' }],
       }),
       named('environmentSettings[0].name'),
     );
-    await assert.rejects(batch.task.addCollection('j', []), named('value'));
-    await batch.task.add('j', { id: 'fits', commandLine: 'true', requiredSlots: 2 });
+    await assert.rejects(env.batch.task.addCollection('j', []), named('value'));
+    await env.batch.task.add('j', { id: 'fits', commandLine: 'true', requiredSlots: 2 });
   });
 
   test('resizeTimeout beyond the largest TimeSpan', async () => {
     await assert.rejects(
-      batch.pool.resize('slots', { targetDedicatedNodes: 1, resizeTimeout: 'P10675200D' }),
+      env.batch.pool.resize('slots', { targetDedicatedNodes: 1, resizeTimeout: 'P10675200D' }),
       named('resizeTimeout'),
     );
     await assert.rejects(
-      batch.pool.add(tinyPoolSpec('long', 0, { resizeTimeout: 'P99999999D' })),
+      env.batch.pool.add(tinyPoolSpec('long', 0, { resizeTimeout: 'P99999999D' })),
       named('resizeTimeout'),
     );
   });
@@ -91,19 +83,19 @@ describe('inputs Batch refuses', () => {
       failsWith(400, 'InvalidQueryParameterValue')(e) &&
       (e.body?.values ?? []).some((v) => v.key === 'QueryParameterName' && v.value === '$select');
     await assert.rejects(
-      batch.pool.list({ poolListOptions: { select: 'id,bogus' } }).then((p) => p.length),
+      env.batch.pool.list({ poolListOptions: { select: 'id,bogus' } }).then((p) => p.length),
       refused,
     );
-    await assert.rejects(batch.pool.get('slots', { poolGetOptions: { select: 'nope' } }), refused);
-    await assert.rejects(batch.job.get('j', { jobGetOptions: { select: 'id,vmSize' } }), refused);
+    await assert.rejects(env.batch.pool.get('slots', { poolGetOptions: { select: 'nope' } }), refused);
+    await assert.rejects(env.batch.job.get('j', { jobGetOptions: { select: 'id,vmSize' } }), refused);
     await assert.rejects(
-      batch.task.list('j', { taskListOptions: { select: 'x' } }).then((t) => t.length),
+      env.batch.task.list('j', { taskListOptions: { select: 'x' } }).then((t) => t.length),
       refused,
     );
-    const pool = await batch.pool.get('slots', { poolGetOptions: { select: 'id,taskSlotsPerNode' } });
+    const pool = await env.batch.pool.get('slots', { poolGetOptions: { select: 'id,taskSlotsPerNode' } });
     assert.deepEqual([pool.id, pool.taskSlotsPerNode, pool.vmSize], ['slots', 2, undefined]);
     // A nested path keeps one property of an object property.
-    const nested = await batch.pool.get('slots', {
+    const nested = await env.batch.pool.get('slots', {
       poolGetOptions: { select: 'id,virtualMachineConfiguration/nodeAgentSKUId' },
     });
     assert.equal(nested.virtualMachineConfiguration?.nodeAgentSKUId, 'batch.node.lazurite tiny');
@@ -112,7 +104,7 @@ describe('inputs Batch refuses', () => {
   });
 
   test('a malformed percent-encoding in the URL: the Batch envelope, not a framework body', async () => {
-    const c = server.connection;
+    const c = env.server.connection;
     const token = (await credentialFor(c).getToken('https://batch.core.windows.net//.default')).token;
     const origin = new URL(c.batchUrl);
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -141,7 +133,7 @@ describe('inputs Batch refuses', () => {
   });
 
   test('verbs: one Batch never uses is 400 InvalidHttpVerb, one the path does not serve 405 UnsupportedHttpVerb', async () => {
-    const c = server.connection;
+    const c = env.server.connection;
     const token = (await credentialFor(c).getToken('https://batch.core.windows.net//.default')).token;
     const send = async (method: string, path: string) => {
       const res = await fetch(`${c.batchUrl}${path}?api-version=2024-02-01.19.0`, {
@@ -159,11 +151,11 @@ describe('inputs Batch refuses', () => {
   });
 
   test('a 5,000-character pool id: 404 PoolNotFound, not 501', async () => {
-    await assert.rejects(batch.pool.get('p'.repeat(5000)), failsWith(404, 'PoolNotFound'));
+    await assert.rejects(env.batch.pool.get('p'.repeat(5000)), failsWith(404, 'PoolNotFound'));
   });
 
   test('oversized headers (431) and broken framing (400) in the surface envelope, not the framework body', async () => {
-    const origin = new URL(server.connection.batchUrl);
+    const origin = new URL(env.server.connection.batchUrl);
     const big = `x-pad: ${'a'.repeat(20_000)}\r\n`;
     const batch431 = lastResponse(
       await rawExchange(origin, `GET /batch/lazurite/pools HTTP/1.1\r\nHost: x\r\n${big}\r\n`),

@@ -2,7 +2,9 @@ import type { ComputeManagementClient } from '@azure/arm-compute';
 import { BatchServiceClient, BatchSharedKeyCredentials, type BatchServiceModels } from '@azure/batch';
 
 type PoolAddParameter = BatchServiceModels.PoolAddParameter;
+import { after, before } from 'node:test';
 import type { ConnectionInfo } from '../../src/main.ts';
+import { startServer, type TestServer } from './harness.ts';
 
 const poll = { updateIntervalInMs: 100 };
 
@@ -121,6 +123,31 @@ export function sharedKeyBatch(server: { connection: ConnectionInfo }): BatchSer
     new BatchSharedKeyCredentials(c.batchAccountName, c.batchAccountKey),
     new URL(c.batchUrl).origin,
   );
+}
+
+/** A server on the simulated backend and a SharedKey @azure/batch client for it, set by `simulatedBatchServer`. */
+export interface SimulatedBatch {
+  server: TestServer;
+  batch: BatchServiceClient;
+}
+
+/**
+ * Inside a `describe`: starts a server on the simulated backend before its tests (then runs `setup`, if given) and
+ * stops it after them; the returned object holds the server and its client once `before` has run.
+ */
+export function simulatedBatchServer(
+  setup?: (batch: BatchServiceClient) => Promise<unknown>,
+): SimulatedBatch {
+  const env = {} as SimulatedBatch;
+  before(async () => {
+    env.server = await startServer(['--node-backend', 'simulated']);
+    env.batch = sharedKeyBatch(env.server);
+    await setup?.(env.batch);
+  });
+  after(async () => {
+    await env.server.stop();
+  });
+  return env;
 }
 
 /** A pool of `nodes` from the tiny marketplace image (its own node agent SKU), plus `extra` properties. */

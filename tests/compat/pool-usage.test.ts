@@ -1,34 +1,25 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { BatchServiceClient } from '@azure/batch';
-import { startServer, type TestServer } from './harness.ts';
-import { failsWith, sharedKeyBatch, tinyPoolSpec, waitFor, type BatchFailure } from './pool-image.ts';
+import { describe, test } from 'node:test';
+
+import { failsWith, tinyPoolSpec, waitFor, type BatchFailure, simulatedBatchServer } from './pool-image.ts';
 
 /** Pool_ListUsageMetrics through @azure/batch: core hours per pool and hour. */
 describe('pool usage metrics', () => {
-  let server: TestServer;
-  let batch: BatchServiceClient;
-  before(async () => {
-    server = await startServer(['--node-backend', 'simulated']);
-    batch = sharedKeyBatch(server);
-  });
-  after(async () => {
-    await server.stop();
-  });
+  const env = simulatedBatchServer();
 
   test('core hours of current and removed nodes, by hour; $filter on poolId; a bad $filter is 400', async () => {
     // standard_d2s_v3: 2 cores per node
     for (const id of ['usage', 'other']) {
-      await batch.pool.add({ ...tinyPoolSpec(id, 2), vmSize: 'standard_d2s_v3' });
+      await env.batch.pool.add({ ...tinyPoolSpec(id, 2), vmSize: 'standard_d2s_v3' });
       await waitFor(
-        () => batch.pool.get(id),
+        () => env.batch.pool.get(id),
         (p) => p.allocationState === 'steady' && p.currentDedicatedNodes === 2,
         `${id}: two nodes`,
       );
     }
     const startTime = new Date(Date.now() - 3 * 3600_000);
     const options = { poolListUsageMetricsOptions: { startTime } };
-    const first = await batch.pool.listUsageMetrics(options);
+    const first = await env.batch.pool.listUsageMetrics(options);
     const mine = first.filter((m) => m.poolId === 'usage');
     assert.ok(mine.length >= 1, 'the current hour at least');
     const hours = (ms: typeof mine) => ms.reduce((sum, m) => sum + m.totalCoreHours, 0);
@@ -40,23 +31,23 @@ describe('pool usage metrics', () => {
       assert.equal(m.startTime.getUTCMinutes(), 0);
     }
     assert.ok(first.some((m) => m.poolId === 'other'));
-    await batch.pool.resize('usage', { targetDedicatedNodes: 0 });
+    await env.batch.pool.resize('usage', { targetDedicatedNodes: 0 });
     await waitFor(
-      () => batch.pool.get('usage'),
+      () => env.batch.pool.get('usage'),
       (p) => p.allocationState === 'steady' && p.currentDedicatedNodes === 0,
       'no nodes',
     );
-    const filtered = await batch.pool.listUsageMetrics({
+    const filtered = await env.batch.pool.listUsageMetrics({
       poolListUsageMetricsOptions: { startTime, filter: "poolId eq 'usage'" },
     });
     assert.ok(filtered.length >= 1 && filtered.every((m) => m.poolId === 'usage'));
     assert.ok(hours(filtered) >= used, 'kept after the nodes left');
-    const future = await batch.pool.listUsageMetrics({
+    const future = await env.batch.pool.listUsageMetrics({
       poolListUsageMetricsOptions: { startTime: new Date(Date.now() + 3 * 3600_000) },
     });
     assert.equal(future.length, 0);
     await assert.rejects(
-      batch.pool.listUsageMetrics({ poolListUsageMetricsOptions: { filter: 'poolId eq' } }),
+      env.batch.pool.listUsageMetrics({ poolListUsageMetricsOptions: { filter: 'poolId eq' } }),
       (e: BatchFailure) => failsWith(400, 'InvalidQueryParameterValue')(e),
     );
   });
