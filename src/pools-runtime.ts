@@ -18,6 +18,7 @@ import { PoolService } from './domain/pools/pools.ts';
 import { PoolSizer } from './domain/pools/sizer.ts';
 import { JobService } from './domain/jobs/jobs.ts';
 import { ScheduleRunner } from './domain/jobs/schedule-runner.ts';
+import { AutoPools } from './domain/jobs/auto-pools.ts';
 import { JobScheduleService } from './domain/jobs/schedules.ts';
 import { TaskFileCleaner } from './domain/jobs/task-files-cleanup.ts';
 import { TaskService } from './domain/jobs/tasks.ts';
@@ -157,7 +158,14 @@ export function poolsRuntime(
   };
   const autoScaler = new AutoScaler(ctx);
   const autoScaleLoop = wakingLoop('autoscale', () => autoScaler.tick(), AUTOSCALE_TICK_MS, onChange, logger);
-  const jobs = new JobService(ctx, onChange);
+  const pools = new PoolService(ctx, regions, {
+    onChange,
+    autoScaler,
+    warn: (message) => {
+      logger.warn(message);
+    },
+  });
+  const jobs = new JobService(ctx, onChange, new AutoPools(ctx, pools));
   const schedules = new JobScheduleService(ctx, jobs, () => {
     scheduleLoop.nudge();
   });
@@ -182,13 +190,7 @@ export function poolsRuntime(
         });
   agentRef.current = running;
   return {
-    pools: new PoolService(ctx, regions, {
-      onChange,
-      autoScaler,
-      warn: (message) => {
-        logger.warn(message);
-      },
-    }),
+    pools,
     nodes: new NodeService(ctx, fileAccess, onChange),
     agents,
     remoteFiles,

@@ -204,6 +204,15 @@ export interface PoolRecord {
   retiredCoreMsByHour?: Record<string, number>;
   /** Present while autoscale is enabled: the formula, its schedule and its last run. */
   autoScale?: AutoScaleRecord;
+  /** Present on an auto pool: the job or job schedule it was made for (`poolInfo.autoPoolSpecification`). */
+  autoPool?: AutoPoolOwnerRecord;
+}
+
+/** Who an auto pool belongs to, and whether it outlives its owner (`keepAlive`). */
+export interface AutoPoolOwnerRecord {
+  owner: 'job' | 'jobschedule';
+  ownerId: string;
+  keepAlive: boolean;
 }
 
 export interface AutoScaleRecord {
@@ -326,9 +335,24 @@ export interface JobRecord {
   creationTime: string;
   lastModified: string;
   etag: string;
-  executionInfo: { startTime: string; endTime?: string; poolId: string; terminateReason?: string };
+  executionInfo: {
+    startTime: string;
+    endTime?: string;
+    poolId: string;
+    terminateReason?: string;
+    /** Why the job could not start, e.g. its auto pool could not be made (BatchService.json JobSchedulingError). */
+    schedulingError?: JobSchedulingErrorRecord;
+  };
   /** The next task's creation order within the job. */
   nextTaskSeq: number;
+}
+
+/** BatchService.json JobSchedulingError. */
+export interface JobSchedulingErrorRecord {
+  category: 'usererror' | 'servererror';
+  code: string;
+  message: string;
+  details?: { name: string; value: string }[];
 }
 
 /** Batch job schedule states (BatchService.json JobScheduleState). */
@@ -349,6 +373,8 @@ export interface JobScheduleRecord {
   executionInfo: { nextRunTime?: string; recentJobId?: string; endTime?: string };
   /** How many jobs the schedule has created; the next is `<id>:job-<jobCount + 1>`. */
   jobCount: number;
+  /** The auto pool its jobs share (`poolLifetimeOption: jobschedule`), once the first job has made it. */
+  autoPoolId?: string;
 }
 
 /** Batch task states (BatchService.json TaskState). */

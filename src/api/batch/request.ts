@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Conditions } from '../../domain/pools/conditions.ts';
+import type { PoolCaller } from '../../domain/pools/image-rules.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { SpecValidator } from '../spec/validator.ts';
 import { queryParameterError } from './listing.ts';
@@ -154,4 +155,10 @@ export function refuseStatsExpansion(request: FastifyRequest, entity: 'job' | 'j
       'Lazurite does not measure.',
     { values: { QueryParameterName: '$expand', QueryParameterValue: 'stats' } },
   );
+}
+
+/** Who is asking, as the pool rules see it (gallery image access is checked against an AAD caller). */
+export function callerOf(request: FastifyRequest): PoolCaller {
+  const { auth } = contextOf(request);
+  return auth.scheme === 'AAD' ? { scheme: 'AAD', caller: auth.caller } : { scheme: 'SharedKey' };
 }

@@ -3,6 +3,7 @@ import type { ApiDeps } from '../http/context.ts';
 import { listPage } from './listing.ts';
 import {
   batchBody,
+  callerOf,
   conditionsOf,
   contextOf,
   entityHeaders,
@@ -31,7 +32,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post('/jobs', async (request, reply) => {
     const ctx = contextOf(request);
     const body = batchBody(deps.specs, 'JobAddParameter', request.body);
-    const job = await deps.jobs.add(ctx.account, body);
+    const job = await deps.jobs.add(ctx.account, callerOf(request), body);
     entityHeaders(reply, job, `${ctx.accountUrl}/jobs/${job.id}`);
     return reply.status(201).send();
   });

@@ -1,8 +1,15 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { PoolCaller } from '../../domain/pools/image-rules.ts';
 import type { ApiDeps } from '../http/context.ts';
 import { listPage } from './listing.ts';
-import { batchBody, conditionsOf, contextOf, entityHeaders, expandsStats, selectOf } from './request.ts';
+import {
+  batchBody,
+  callerOf,
+  conditionsOf,
+  contextOf,
+  entityHeaders,
+  expandsStats,
+  selectOf,
+} from './request.ts';
 import { autoScaleRunToWire, nodeCountsToWire, poolToWire, poolStatsToWire } from './wire-pools.ts';
 
 const POOL_FILTER = {
@@ -17,11 +24,6 @@ const POOL_FILTER = {
 } as const;
 
 const poolId = (request: FastifyRequest): string => (request.params as { poolId: string }).poolId;
-
-function callerOf(request: FastifyRequest): PoolCaller {
-  const { auth } = contextOf(request);
-  return auth.scheme === 'AAD' ? { scheme: 'AAD', caller: auth.caller } : { scheme: 'SharedKey' };
-}
 
 /** Pools: add, list, get, exists, patch, updateproperties, resize, stopresize, delete; and /nodecounts. */
 export function registerPoolRoutes(app: FastifyInstance, deps: ApiDeps): void {

@@ -4,6 +4,7 @@ import type { ApiDeps } from '../http/context.ts';
 import { listPage } from './listing.ts';
 import {
   batchBody,
+  callerOf,
   conditionsOf,
   contextOf,
   entityHeaders,
@@ -55,7 +56,7 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ApiDeps): voi
   app.post('/jobschedules', async (request, reply) => {
     const ctx = contextOf(request);
     const body = batchBody(deps.specs, 'JobScheduleAddParameter', request.body);
-    const s = await deps.schedules.add(ctx.account.name, body);
+    const s = await deps.schedules.add(ctx.account.name, callerOf(request), body);
     entityHeaders(reply, s, `${ctx.accountUrl}/jobschedules/${s.id}`);
     return reply.status(201).send();
   });
@@ -123,6 +124,7 @@ function registerScheduleWrites(app: FastifyInstance, deps: ApiDeps): void {
         body,
         conditionsOf(request),
         method === 'put',
+        callerOf(request),
       );
       return done(reply, s, `${ctx.accountUrl}/jobschedules/${s.id}`, 200);
     });

@@ -2,6 +2,7 @@ import type { NodeFileInfo } from '../../backends/port.ts';
 import { taskDirOf } from '../../domain/jobs/dispatch.ts';
 import { formatDuration } from '../../domain/pools/pool-spec.ts';
 import { prepDirOf } from '../../domain/jobs/job-prep.ts';
+import { autoPoolOf } from '../../domain/jobs/auto-pools.ts';
 import { record } from '../../domain/jobs/spec.ts';
 import type {
   JobPrepRecord,
@@ -41,7 +42,9 @@ export function jobToWire(job: JobRecord, accountUrl: string) {
       maxWallClockTime: typeof c.maxWallClockTime === 'string' ? c.maxWallClockTime : UNLIMITED,
       maxTaskRetryCount: typeof c.maxTaskRetryCount === 'number' ? c.maxTaskRetryCount : 0,
     },
-    poolInfo: { ...record(job.spec.poolInfo), poolId: job.poolId },
+    poolInfo: autoPoolOf(job)
+      ? record(job.spec.poolInfo)
+      : { ...record(job.spec.poolInfo), poolId: job.poolId },
     onAllTasksComplete: job.spec.onAllTasksComplete ?? 'noaction',
     onTaskFailure: job.spec.onTaskFailure ?? 'noaction',
     executionInfo: job.executionInfo,

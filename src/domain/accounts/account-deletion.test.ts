@@ -18,7 +18,7 @@ test('deleting an account removes its jobs and schedules at once, its pools and 
   const accounts = new BatchAccountService(w.ctx);
   await w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('p1', 2));
   await w.settle();
-  await w.jobs.add(w.account, { id: 'j1', poolInfo: { poolId: 'p1' } });
+  await w.jobs.add(w.account, { scheme: 'SharedKey' }, { id: 'j1', poolInfo: { poolId: 'p1' } });
   await w.tasks.add(w.account.name, 'j1', { id: 't1', commandLine: 'sleep 100' });
   await w.settle(3);
   assert.equal((await w.pools.get(w.account, 'p1')).nodes.length, 2);
@@ -60,7 +60,7 @@ test('deleting an account removes its jobs and schedules at once, its pools and 
 test('an account without pools is deleted at once', async () => {
   const w = await world();
   const accounts = new BatchAccountService(w.ctx);
-  await w.jobs.add(w.account, { id: 'j1', poolInfo: { poolId: 'nowhere' } });
+  await w.jobs.add(w.account, { scheme: 'SharedKey' }, { id: 'j1', poolInfo: { poolId: 'nowhere' } });
   assert.equal(await accounts.delete(owner, ...ids), 'deleted');
   assert.equal(await accounts.findByName(WELL_KNOWN.batchAccountName), undefined);
   assert.deepEqual(await w.ctx.store.transaction((tx) => tx.listJobs(WELL_KNOWN.batchAccountName)), []);

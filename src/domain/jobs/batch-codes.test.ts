@@ -17,27 +17,39 @@ test('job and job schedule ids share one namespace; a task may not take the prep
   const w = await world();
   const schedules = new JobScheduleService(w.ctx, w.jobs);
   const account = w.account.name;
-  await w.jobs.add(w.account, { id: 'same', poolInfo: { poolId: 'p' } });
+  await w.jobs.add(w.account, { scheme: 'SharedKey' }, { id: 'same', poolInfo: { poolId: 'p' } });
   await rejectsWith(
-    schedules.add(account, { id: 'SAME', schedule: {}, jobSpecification: { poolInfo: { poolId: 'p' } } }),
+    schedules.add(
+      account,
+      { scheme: 'SharedKey' },
+      { id: 'SAME', schedule: {}, jobSpecification: { poolInfo: { poolId: 'p' } } },
+    ),
     'JobWithSameIdExists',
   );
-  await schedules.add(account, {
-    id: 'sched',
-    schedule: {},
-    jobSpecification: { poolInfo: { poolId: 'p' } },
-  });
+  await schedules.add(
+    account,
+    { scheme: 'SharedKey' },
+    {
+      id: 'sched',
+      schedule: {},
+      jobSpecification: { poolInfo: { poolId: 'p' } },
+    },
+  );
   await rejectsWith(
-    w.jobs.add(w.account, { id: 'Sched', poolInfo: { poolId: 'p' } }),
+    w.jobs.add(w.account, { scheme: 'SharedKey' }, { id: 'Sched', poolInfo: { poolId: 'p' } }),
     'JobScheduleWithSameIdExists',
   );
 
-  await w.jobs.add(w.account, {
-    id: 'prepped',
-    poolInfo: { poolId: 'p' },
-    jobPreparationTask: { commandLine: '/bin/true' },
-    jobReleaseTask: { id: 'cleanup', commandLine: '/bin/true' },
-  });
+  await w.jobs.add(
+    w.account,
+    { scheme: 'SharedKey' },
+    {
+      id: 'prepped',
+      poolInfo: { poolId: 'p' },
+      jobPreparationTask: { commandLine: '/bin/true' },
+      jobReleaseTask: { id: 'cleanup', commandLine: '/bin/true' },
+    },
+  );
   await rejectsWith(
     w.tasks.add(account, 'prepped', { id: 'JobPreparation', commandLine: '/bin/true' }),
     'TaskIdSameAsJobPreparationTask',
@@ -55,7 +67,7 @@ test('reactivate: TaskNotCompleted for a task still going, TaskSucceeded for one
   await w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('p', 1));
   await w.settle();
   const account = w.account.name;
-  await w.jobs.add(w.account, { id: 'j', poolInfo: { poolId: 'p' } });
+  await w.jobs.add(w.account, { scheme: 'SharedKey' }, { id: 'j', poolInfo: { poolId: 'p' } });
   await w.tasks.add(account, 'j', { id: 'waiting', commandLine: '/bin/true', constraints: {} });
   await rejectsWith(w.tasks.reactivate(account, 'j', 'waiting', {}), 'TaskNotCompleted');
   await w.settle();
@@ -95,7 +107,7 @@ test('pool and task properties nothing implements are refused with UnsupportedPr
     });
   }
   await pool({ enableInterNodeCommunication: false, certificateReferences: [], userAccounts: [] });
-  await w.jobs.add(w.account, { id: 'j', poolInfo: { poolId: 'u' } });
+  await w.jobs.add(w.account, { scheme: 'SharedKey' }, { id: 'j', poolInfo: { poolId: 'u' } });
   await assert.rejects(
     w.tasks.add(w.account.name, 'j', {
       id: 't',
@@ -118,11 +130,15 @@ test('ETags move whenever lastModified does, also when the service writes (a job
   await w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('p', 1));
   await w.settle();
   const account = w.account.name;
-  const job = await w.jobs.add(w.account, {
-    id: 'ends',
-    poolInfo: { poolId: 'p' },
-    onAllTasksComplete: 'terminatejob',
-  });
+  const job = await w.jobs.add(
+    w.account,
+    { scheme: 'SharedKey' },
+    {
+      id: 'ends',
+      poolInfo: { poolId: 'p' },
+      onAllTasksComplete: 'terminatejob',
+    },
+  );
   await w.tasks.add(account, 'ends', { id: 't', commandLine: '/bin/true' });
   w.clock.advance(1000);
   await w.settle();
@@ -133,11 +149,15 @@ test('ETags move whenever lastModified does, also when the service writes (a job
 
   const schedules = new JobScheduleService(w.ctx, w.jobs);
   const runner = new ScheduleRunner(w.ctx, schedules);
-  const s = await schedules.add(account, {
-    id: 'hourly',
-    schedule: { recurrenceInterval: 'PT1H' },
-    jobSpecification: { poolInfo: { poolId: 'p' } },
-  });
+  const s = await schedules.add(
+    account,
+    { scheme: 'SharedKey' },
+    {
+      id: 'hourly',
+      schedule: { recurrenceInterval: 'PT1H' },
+      jobSpecification: { poolInfo: { poolId: 'p' } },
+    },
+  );
   w.clock.advance(1000);
   assert.equal(await runner.tick(), true);
   const after = await schedules.get(account, 'hourly');

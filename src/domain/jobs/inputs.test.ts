@@ -11,7 +11,7 @@ describe('task, job and pool inputs Batch refuses', () => {
   test('requiredSlots above the pool taskSlotsPerNode, and an empty task collection: 400 naming the property', async () => {
     const w = await world();
     await w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('p', 0, { taskSlotsPerNode: 2 }));
-    await w.jobs.add(w.account, { id: 'j', poolInfo: { poolId: 'p' } });
+    await w.jobs.add(w.account, { scheme: 'SharedKey' }, { id: 'j', poolInfo: { poolId: 'p' } });
     await assert.rejects(
       w.tasks.add(w.account.name, 'j', { id: 't3', commandLine: 'true', requiredSlots: 3 }),
       (e) => refusal(e) === 'InvalidPropertyValue requiredSlots',
@@ -30,13 +30,13 @@ describe('task, job and pool inputs Batch refuses', () => {
       'an empty collection',
     );
     // A job whose pool does not exist yet takes any slot count (the pool may come with enough).
-    await w.jobs.add(w.account, { id: 'later', poolInfo: { poolId: 'not-yet' } });
+    await w.jobs.add(w.account, { scheme: 'SharedKey' }, { id: 'later', poolInfo: { poolId: 'not-yet' } });
     await w.tasks.add(w.account.name, 'later', { id: 'wide', commandLine: 'true', requiredSlots: 8 });
   });
 
   test('environment variable names with = or NUL, and values with NUL, are refused wherever settings go', async () => {
     const w = await world();
-    await w.jobs.add(w.account, { id: 'j', poolInfo: { poolId: 'p' } });
+    await w.jobs.add(w.account, { scheme: 'SharedKey' }, { id: 'j', poolInfo: { poolId: 'p' } });
     const env = (name: string, value = 'v') => [
       { name: 'FINE', value: 'x=y' },
       { name, value },
@@ -56,7 +56,11 @@ describe('task, job and pool inputs Batch refuses', () => {
       );
     }
     await assert.rejects(
-      w.jobs.add(w.account, { id: 'j2', poolInfo: { poolId: 'p' }, commonEnvironmentSettings: env('X=1') }),
+      w.jobs.add(
+        w.account,
+        { scheme: 'SharedKey' },
+        { id: 'j2', poolInfo: { poolId: 'p' }, commonEnvironmentSettings: env('X=1') },
+      ),
       (e) => refusal(e) === 'InvalidPropertyValue commonEnvironmentSettings[1].name',
     );
     await assert.rejects(

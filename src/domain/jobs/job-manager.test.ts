@@ -10,11 +10,15 @@ describe('job manager tasks', () => {
     const w = await world();
     await w.pools.add(w.account, SHARED_KEY, tinyPool('p', 1, { taskSlotsPerNode: 2 }));
     await w.settle();
-    await w.jobs.add(w.account, {
-      id: 'j',
-      poolInfo: { poolId: 'p' },
-      jobManagerTask: { id: 'manager', commandLine: '/bin/sh -c "echo managing"' },
-    });
+    await w.jobs.add(
+      w.account,
+      { scheme: 'SharedKey' },
+      {
+        id: 'j',
+        poolInfo: { poolId: 'p' },
+        jobManagerTask: { id: 'manager', commandLine: '/bin/sh -c "echo managing"' },
+      },
+    );
     const manager = await w.tasks.get(w.account.name, 'j', 'manager');
     assert.equal(manager.requiredSlots, 2, 'runExclusive (default) takes every slot of the node');
     assert.equal(manager.spec.killJobOnCompletion, undefined, 'manager-only fields stay on the job');
@@ -29,11 +33,20 @@ describe('job manager tasks', () => {
     const w = await world();
     await w.pools.add(w.account, SHARED_KEY, tinyPool('p', 1, { taskSlotsPerNode: 2 }));
     await w.settle();
-    await w.jobs.add(w.account, {
-      id: 'j',
-      poolInfo: { poolId: 'p' },
-      jobManagerTask: { id: 'm', commandLine: '/bin/true', killJobOnCompletion: false, runExclusive: false },
-    });
+    await w.jobs.add(
+      w.account,
+      { scheme: 'SharedKey' },
+      {
+        id: 'j',
+        poolInfo: { poolId: 'p' },
+        jobManagerTask: {
+          id: 'm',
+          commandLine: '/bin/true',
+          killJobOnCompletion: false,
+          runExclusive: false,
+        },
+      },
+    );
     assert.equal((await w.tasks.get(w.account.name, 'j', 'm')).requiredSlots, 1);
     await w.settle();
     assert.equal((await w.tasks.get(w.account.name, 'j', 'm')).state, 'completed');
@@ -44,7 +57,11 @@ describe('job manager tasks', () => {
     const w = await world();
     const refusal = async (jobManagerTask: unknown) => {
       try {
-        await w.jobs.add(w.account, { id: 'bad', poolInfo: { poolId: 'p' }, jobManagerTask });
+        await w.jobs.add(
+          w.account,
+          { scheme: 'SharedKey' },
+          { id: 'bad', poolInfo: { poolId: 'p' }, jobManagerTask },
+        );
       } catch (err) {
         assert.ok(err instanceof DomainError);
         return `${err.code} ${err.values.PropertyName ?? ''}`;

@@ -1,17 +1,20 @@
 import { jobManagerTaskBody } from './job-manager.ts';
+import { releaseAutoPool, updateAutoPoolInfo, type AutoPools } from './auto-pools.ts';
+import type { PoolCaller } from '../pools/image-rules.ts';
 import { TaskService } from './tasks.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type {
   BatchAccountRecord,
   JobPrepRecord,
   JobRecord,
+  JobSchedulingErrorRecord,
   NodeRecord,
   TaskCountsRecord,
 } from '../../storage/records.ts';
 import { checkActiveJobQuota } from '../accounts/quotas.ts';
 import type { DomainContext } from '../context.ts';
 import { checkConditions, etagSource, type Conditions } from '../pools/conditions.ts';
-import { invalidProperty } from '../pools/pool-spec.ts';
+import { invalidProperty, unsupportedProperty } from '../pools/pool-spec.ts';
 import {
   jobExists,
   jobNotActive,
@@ -43,31 +46,48 @@ export class JobService {
   private readonly etag: () => string;
 
   private readonly tasks: TaskService;
+  private readonly autoPoolMaker: AutoPools | undefined;
 
-  constructor(ctx: DomainContext, onWork: () => void = () => undefined) {
+  constructor(ctx: DomainContext, onWork: () => void = () => undefined, autoPools?: AutoPools) {
     this.ctx = ctx;
     this.etag = etagSource(ctx.clock);
     this.onWork = onWork;
     this.tasks = new TaskService(ctx, onWork);
+    this.autoPoolMaker = autoPools;
   }
 
-  async add(account: BatchAccountRecord, body: Record<string, unknown>): Promise<JobRecord> {
+  /** Makes auto pools (pools-runtime.ts wires it; a service built without one refuses auto pool jobs). */
+  get autoPools(): AutoPools {
+    if (this.autoPoolMaker === undefined)
+      throw unsupportedProperty('poolInfo.autoPoolSpecification', 'Auto pools are not available here.');
+    return this.autoPoolMaker;
+  }
+
+  async add(account: BatchAccountRecord, who: PoolCaller, body: Record<string, unknown>): Promise<JobRecord> {
     const checked = checkJobAdd(body);
     const added = await this.ctx.store.transaction(async (tx) => {
-      if (!(await tx.findJob(account.name, checked.id)))
-        await checkActiveJobQuota(this.ctx, tx, account.name);
-      return this.addIn(tx, account.name, checked, body);
+      if (await tx.findJob(account.name, checked.id)) throw jobExists(checked.id);
+      await checkActiveJobQuota(this.ctx, tx, account.name);
+      if (checked.autoPool === undefined) return this.addIn(tx, account.name, checked, body);
+      const owner = { owner: 'job', ownerId: checked.id } as const;
+      const made = await this.autoPools.create(tx, account, who, checked.autoPool, owner);
+      return this.addIn(tx, account.name, { ...checked, poolId: made.poolId }, body, made.schedulingError);
     });
+    if (checked.autoPool !== undefined) this.autoPools.changed();
     if (body.jobManagerTask !== undefined) this.onWork();
     return added;
   }
 
-  /** Adds a checked job inside the caller's transaction (the job schedule runner creates its jobs so). */
+  /**
+   * Adds a checked job inside the caller's transaction (the job schedule runner creates its jobs so); its pool
+   * exists or was just made (`schedulingError` when an auto pool could not be).
+   */
   async addIn(
     tx: StoreTx,
     accountName: string,
     checked: JobAddChecked,
     body: Record<string, unknown>,
+    schedulingError?: JobSchedulingErrorRecord,
   ): Promise<JobRecord> {
     const now = this.ctx.clock.now().toISOString();
     if (await tx.findJob(accountName, checked.id)) throw jobExists(checked.id);
@@ -86,7 +106,11 @@ export class JobService {
       creationTime: now,
       lastModified: now,
       etag: this.etag(),
-      executionInfo: { startTime: now, poolId: checked.poolId },
+      executionInfo: {
+        startTime: now,
+        poolId: checked.poolId,
+        ...(schedulingError ? { schedulingError } : {}),
+      },
       nextTaskSeq: 0,
     };
     await tx.putJob(job);
@@ -125,6 +149,7 @@ export class JobService {
     constraintsOf(body);
     const poolId = record(body.poolInfo).poolId;
     const job = await this.write(account, id, cond, async (tx, job) => {
+      await updateAutoPoolInfo(tx, job, body.poolInfo, this.ctx.clock.now());
       const spec = replace
         ? Object.fromEntries(Object.entries(job.spec).filter(([k]) => !UPDATABLE.includes(k)))
         : { ...job.spec };
@@ -206,6 +231,8 @@ export class JobService {
       await releaseJob(tx, job, true);
       await forgetTaskFiles(tx, await tx.listTasks(account, job.id));
       await tx.deleteJob(account, job.id);
+      const owner = { owner: 'job', ownerId: job.id } as const;
+      await releaseAutoPool(tx, account, job.poolId, owner, this.ctx.clock.now());
     });
     this.onWork();
   }

@@ -46,24 +46,24 @@ export class ScheduleRunner {
     const recent = recentId === undefined ? undefined : await tx.findJob(s.accountName, recentId);
     const busy = recent !== undefined && recent.state !== 'completed';
     const dueText = s.executionInfo.nextRunTime;
-    if (dueText === undefined) return busy ? s : completeSchedule(s, now);
+    if (dueText === undefined) return busy ? s : completeSchedule(tx, s, now);
     if (times.doNotRunAfter !== undefined && now.getTime() >= times.doNotRunAfter) {
       if (busy) return { ...s, executionInfo: recentId === undefined ? {} : { recentJobId: recentId } };
-      return completeSchedule(s, now);
+      return completeSchedule(tx, s, now);
     }
     const due = Date.parse(dueText);
     if (now.getTime() < due) return s;
     const late = times.startWindowMs !== undefined && now.getTime() > due + times.startWindowMs;
     if (late) {
-      if (times.recurrenceIntervalMs === undefined) return busy ? s : completeSchedule(s, now);
+      if (times.recurrenceIntervalMs === undefined) return busy ? s : completeSchedule(tx, s, now);
       const skipped = nextAfter(due, times.recurrenceIntervalMs, now.getTime());
       return { ...s, executionInfo: { ...s.executionInfo, nextRunTime: new Date(skipped).toISOString() } };
     }
     if (busy) return s;
-    const job = await this.schedules.createJob(tx, s);
+    const { job, schedule } = await this.schedules.createJob(tx, s);
     const interval = times.recurrenceIntervalMs;
     return {
-      ...s,
+      ...schedule,
       jobCount: s.jobCount + 1,
       executionInfo: {
         recentJobId: job.id,

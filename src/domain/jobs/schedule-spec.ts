@@ -48,7 +48,7 @@ export const scheduleTimes = (s: JobScheduleRecord): ScheduleTimes => checkSched
 export function checkJobSpecification(value: unknown): JobAddChecked {
   if (value === undefined || value === null) throw missingProperty('jobSpecification');
   try {
-    return checkJobAdd({ ...record(value), id: 'scheduled' });
+    return checkJobAdd({ ...record(value), id: 'scheduled' }, true);
   } catch (err) {
     if (err instanceof DomainError) throw underProperty(err, 'jobSpecification');
     throw err;

@@ -27,11 +27,15 @@ const MANAGED = { poolInfo: { poolId: 'p' }, jobManagerTask: { id: 'm', commandL
 describe('job schedules', () => {
   test('a recurring schedule makes one job per interval, never two at once; disable, enable, terminate, delete', async () => {
     const w = await scheduleWorld();
-    await w.schedules.add(w.name, {
-      id: 'hourly',
-      schedule: { recurrenceInterval: 'PT1H' },
-      jobSpecification: MANAGED,
-    });
+    await w.schedules.add(
+      w.name,
+      { scheme: 'SharedKey' },
+      {
+        id: 'hourly',
+        schedule: { recurrenceInterval: 'PT1H' },
+        jobSpecification: MANAGED,
+      },
+    );
     assert.equal(await w.runner.tick(), true);
     let s = await w.schedules.get(w.name, 'hourly');
     assert.equal(s.executionInfo.recentJobId, 'hourly:job-1');
@@ -71,7 +75,11 @@ describe('job schedules', () => {
   test('one run at doNotRunUntil; a missed start window is skipped; doNotRunAfter completes the schedule', async () => {
     const w = await scheduleWorld();
     const at = new Date(w.clock.now().getTime() + 2 * HOUR).toISOString();
-    await w.schedules.add(w.name, { id: 'once', schedule: { doNotRunUntil: at }, jobSpecification: MANAGED });
+    await w.schedules.add(
+      w.name,
+      { scheme: 'SharedKey' },
+      { id: 'once', schedule: { doNotRunUntil: at }, jobSpecification: MANAGED },
+    );
     assert.equal(await w.runner.tick(), false);
     w.clock.advance(2 * HOUR);
     assert.equal(await w.runner.tick(), true);
@@ -80,11 +88,15 @@ describe('job schedules', () => {
     assert.equal((await w.schedules.get(w.name, 'once')).state, 'completed', 'its only job completed');
 
     const until = new Date(w.clock.now().getTime() + 3 * HOUR).toISOString();
-    await w.schedules.add(w.name, {
-      id: 'windowed',
-      schedule: { recurrenceInterval: 'PT1H', startWindow: 'PT10M', doNotRunAfter: until },
-      jobSpecification: { poolInfo: { poolId: 'p' } },
-    });
+    await w.schedules.add(
+      w.name,
+      { scheme: 'SharedKey' },
+      {
+        id: 'windowed',
+        schedule: { recurrenceInterval: 'PT1H', startWindow: 'PT10M', doNotRunAfter: until },
+        jobSpecification: { poolInfo: { poolId: 'p' } },
+      },
+    );
     await w.runner.tick();
     w.clock.advance(HOUR + 20 * 60_000); // job-1 never completes: the 1-hour run is late beyond its window
     await w.runner.tick();
@@ -105,7 +117,7 @@ describe('job schedules', () => {
   test('bad schedules are refused naming the property; ids are unique case-insensitively', async () => {
     const w = await scheduleWorld();
     const refusal = (body: Record<string, unknown>) =>
-      w.schedules.add(w.name, { id: 's', jobSpecification: MANAGED, ...body }).then(
+      w.schedules.add(w.name, { scheme: 'SharedKey' }, { id: 's', jobSpecification: MANAGED, ...body }).then(
         () => 'accepted',
         (e: unknown) => codeOf(e),
       );

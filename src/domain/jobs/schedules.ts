@@ -4,6 +4,8 @@ import { checkActiveJobQuota } from '../accounts/quotas.ts';
 import type { DomainContext } from '../context.ts';
 import { checkConditions, etagSource, type Conditions } from '../pools/conditions.ts';
 import { releaseJob } from './job-prep.ts';
+import { releaseAutoPool, type AutoPoolSpec } from './auto-pools.ts';
+import type { PoolCaller } from '../pools/image-rules.ts';
 import type { JobService } from './jobs.ts';
 import {
   checkJobSpecification,
@@ -45,16 +47,18 @@ export class JobScheduleService {
     this.etag = etagSource(ctx.clock);
   }
 
-  async add(account: string, body: Record<string, unknown>): Promise<JobScheduleRecord> {
+  async add(account: string, who: PoolCaller, body: Record<string, unknown>): Promise<JobScheduleRecord> {
     const id = checkId(body.id);
     checkSchedule(body.schedule);
-    checkJobSpecification(body.jobSpecification);
+    const { autoPool } = checkJobSpecification(body.jobSpecification);
     const now = this.ctx.clock.now();
     const stamp = now.toISOString();
     const added = await this.ctx.store.transaction(async (tx) => {
       if (await tx.findJobSchedule(account, id)) throw jobScheduleExists(id);
       if (await tx.findJob(account, id)) throw jobWithSameId(id);
       await checkActiveJobQuota(this.ctx, tx, account);
+      // The runner makes the pools later: the caller's access to their image is checked now.
+      if (autoPool !== undefined) await this.vetAutoPool(tx, account, who, autoPool);
       const schedule: JobScheduleRecord = {
         accountName: account,
         id,
@@ -111,9 +115,14 @@ export class JobScheduleService {
     body: Record<string, unknown>,
     cond: Conditions,
     replace: boolean,
+    who: PoolCaller,
   ): Promise<JobScheduleRecord> {
     if (replace || body.schedule !== undefined) checkSchedule(body.schedule);
-    if (replace || body.jobSpecification !== undefined) checkJobSpecification(body.jobSpecification);
+    if (replace || body.jobSpecification !== undefined) {
+      const { autoPool } = checkJobSpecification(body.jobSpecification);
+      if (autoPool !== undefined)
+        await this.ctx.store.transaction((tx) => this.vetAutoPool(tx, account, who, autoPool));
+    }
     const updated = await this.write(account, id, cond, (s, now) => {
       const spec = { ...s.spec };
       for (const k of ['schedule', 'jobSpecification', 'metadata'])
@@ -150,7 +159,7 @@ export class JobScheduleService {
       for (const job of (await tx.listJobs(account)).filter((j) => isOf(j, s)))
         if (job.state !== 'completed' && job.state !== 'deleting')
           await terminateJob(tx, job, now, 'UserTerminate');
-      await tx.putJobSchedule(this.stamped(completeSchedule(terminating, now), now));
+      await tx.putJobSchedule(this.stamped(await completeSchedule(tx, terminating, now), now));
     });
     this.onChange();
   }
@@ -164,17 +173,66 @@ export class JobScheduleService {
         await releaseJob(tx, job, true);
         await forgetTaskFiles(tx, await tx.listTasks(account, job.id));
         await tx.deleteJob(account, job.id);
+        await releaseAutoPool(
+          tx,
+          account,
+          job.poolId,
+          { owner: 'job', ownerId: job.id },
+          this.ctx.clock.now(),
+        );
       }
+      await releaseScheduleAutoPool(tx, s, this.ctx.clock.now());
       await tx.deleteJobSchedule(account, s.id);
     });
     this.onChange();
   }
 
-  /** Creates a schedule's next job inside the runner's transaction. */
-  createJob(tx: StoreTx, s: JobScheduleRecord): Promise<JobRecord> {
+  /**
+   * Creates a schedule's next job inside the runner's transaction, with its auto pool when it has one: a new pool
+   * per job (`job` lifetime), or the schedule's one pool (`jobschedule`), kept in `autoPoolId`.
+   */
+  async createJob(
+    tx: StoreTx,
+    s: JobScheduleRecord,
+  ): Promise<{ job: JobRecord; schedule: JobScheduleRecord }> {
     const spec = record(s.spec.jobSpecification);
     const checked = { ...checkJobSpecification(spec), id: scheduledJobId(s.id, s.jobCount + 1) };
-    return this.jobs.addIn(tx, s.accountName, checked, { ...spec, id: checked.id });
+    const body = { ...spec, id: checked.id };
+    const auto = checked.autoPool;
+    if (auto === undefined)
+      return { job: await this.jobs.addIn(tx, s.accountName, checked, body), schedule: s };
+    const shared = auto.lifetime === 'jobschedule';
+    const reuse =
+      shared && s.autoPoolId !== undefined ? await tx.findPool(s.accountName, s.autoPoolId) : undefined;
+    if (reuse !== undefined && reuse.state !== 'deleting') {
+      const job = await this.jobs.addIn(tx, s.accountName, { ...checked, poolId: reuse.id }, body);
+      return { job, schedule: s };
+    }
+    const account = await tx.findBatchAccountByName(s.accountName);
+    if (!account) throw new Error(`job schedule ${s.id}: account ${s.accountName} is gone`);
+    const owner = shared
+      ? ({ owner: 'jobschedule', ownerId: s.id } as const)
+      : ({ owner: 'job', ownerId: checked.id } as const);
+    // The schedule's image access was checked when it was added; its pools are made with the account's authority.
+    const made = await this.jobs.autoPools.create(tx, account, { scheme: 'SharedKey' }, auto, owner);
+    const job = await this.jobs.addIn(
+      tx,
+      s.accountName,
+      { ...checked, poolId: made.poolId },
+      body,
+      made.schedulingError,
+    );
+    return { job, schedule: shared ? { ...s, autoPoolId: made.poolId } : s };
+  }
+
+  private async vetAutoPool(
+    tx: StoreTx,
+    account: string,
+    who: PoolCaller,
+    spec: AutoPoolSpec,
+  ): Promise<void> {
+    const record = await tx.findBatchAccountByName(account);
+    if (record) await this.jobs.autoPools.vet(tx, record, who, spec);
   }
 
   private stamped(s: JobScheduleRecord, now: Date): JobScheduleRecord {
@@ -200,8 +258,19 @@ export class JobScheduleService {
   }
 }
 
-/** A schedule that will create no more jobs: completed, with its end time and no next run. */
-export function completeSchedule(s: JobScheduleRecord, now: Date): JobScheduleRecord {
+/** Ends the lifetime of the auto pool a schedule's jobs share (`jobschedule`), unless it is kept alive. */
+function releaseScheduleAutoPool(tx: StoreTx, s: JobScheduleRecord, now: Date): Promise<boolean> {
+  if (s.autoPoolId === undefined) return Promise.resolve(false);
+  return releaseAutoPool(tx, s.accountName, s.autoPoolId, { owner: 'jobschedule', ownerId: s.id }, now);
+}
+
+/** A schedule that will create no more jobs: completed, with its end time and no next run; its auto pool goes. */
+export async function completeSchedule(
+  tx: StoreTx,
+  s: JobScheduleRecord,
+  now: Date,
+): Promise<JobScheduleRecord> {
+  await releaseScheduleAutoPool(tx, s, now);
   const done = moveSchedule(s, 'completed', now) ?? s;
   const { recentJobId } = s.executionInfo;
   return { ...done, executionInfo: { ...(recentJobId ? { recentJobId } : {}), endTime: now.toISOString() } };

@@ -1,3 +1,4 @@
+import { checkAutoPoolSpecification, type AutoPoolSpec } from './auto-pools.ts';
 import { checkJobManager } from './job-manager.ts';
 import {
   checkEnvironmentSettings,
@@ -64,7 +65,9 @@ export function constraintsOf(body: Record<string, unknown>, prefix = 'constrain
 
 export interface JobAddChecked {
   id: string;
+  /** The pool named by `poolInfo.poolId`; empty when an auto pool is to be made (`autoPool`). */
   poolId: string;
+  autoPool?: AutoPoolSpec;
   priority: number;
   constraints: Constraints;
 }
@@ -76,16 +79,27 @@ export function checkPriority(priority: unknown): number {
   return priority;
 }
 
-/** A job add body: id, pool, priority, constraints; parts this server does not run are refused by name. */
-export function checkJobAdd(body: Record<string, unknown>): JobAddChecked {
-  const id = checkId(body.id);
-  const poolInfo = record(body.poolInfo);
-  if (poolInfo.autoPoolSpecification !== undefined)
-    throw unsupportedProperty(
-      'poolInfo.autoPoolSpecification',
-      'Auto pools are not supported by this server: add the pool first and give its poolId.',
-    );
+/** `poolInfo`: a pool id or an auto pool specification, never both. */
+function poolInfoOf(value: unknown, inSchedule: boolean): { poolId: string; autoPool?: AutoPoolSpec } {
+  const poolInfo = record(value);
+  const auto = poolInfo.autoPoolSpecification;
+  if (auto !== undefined && auto !== null) {
+    if (poolInfo.poolId !== undefined && poolInfo.poolId !== null)
+      throw invalidProperty('poolInfo', 'Give either poolId or autoPoolSpecification, not both.');
+    const autoPool = checkAutoPoolSpecification(auto, 'poolInfo.autoPoolSpecification', inSchedule);
+    return { poolId: '', autoPool };
+  }
   if (typeof poolInfo.poolId !== 'string' || poolInfo.poolId === '') throw missingProperty('poolInfo.poolId');
+  return { poolId: poolInfo.poolId };
+}
+
+/**
+ * A job add body (or a schedule's job specification, `inSchedule`): id, pool, priority, constraints; parts this
+ * server does not run are refused by name.
+ */
+export function checkJobAdd(body: Record<string, unknown>, inSchedule = false): JobAddChecked {
+  const id = checkId(body.id);
+  const pool = poolInfoOf(body.poolInfo, inSchedule);
   if (body.networkConfiguration !== undefined)
     throw unsupportedProperty(
       'networkConfiguration',
@@ -105,7 +119,7 @@ export function checkJobAdd(body: Record<string, unknown>): JobAddChecked {
   constraintsOf(record(body.jobPreparationTask), 'jobPreparationTask.constraints');
   return {
     id,
-    poolId: poolInfo.poolId,
+    ...pool,
     priority: checkPriority(body.priority),
     constraints: constraintsOf(body),
   };

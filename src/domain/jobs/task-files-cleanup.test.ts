@@ -14,7 +14,7 @@ async function ran(tasks: Record<string, unknown>[]) {
   const w = await world();
   await w.pools.add(w.account, SHARED_KEY, tinyPool('p', 1, { taskSlotsPerNode: 4 }));
   await w.settle();
-  await w.jobs.add(w.account, { id: 'j', poolInfo: { poolId: 'p' } });
+  await w.jobs.add(w.account, { scheme: 'SharedKey' }, { id: 'j', poolInfo: { poolId: 'p' } });
   for (const t of tasks) await w.tasks.add(w.account.name, 'j', t);
   await w.settle();
   const node = (await w.pools.get(w.account, 'p')).nodes[0]?.id ?? '';

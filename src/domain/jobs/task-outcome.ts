@@ -1,4 +1,5 @@
 import { endsJob } from './job-manager.ts';
+import { releaseAutoPool } from './auto-pools.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type { JobRecord, TaskFailureRecord, TaskRecord } from '../../storage/records.ts';
 import { newEtag, serviceEtag } from '../pools/conditions.ts';
@@ -214,5 +215,6 @@ export async function terminateJob(
     executionInfo: { ...completed.executionInfo, endTime: now.toISOString(), terminateReason: reason },
   };
   await tx.putJob(done);
+  await releaseAutoPool(tx, job.accountName, job.poolId, { owner: 'job', ownerId: job.id }, now);
   return done;
 }

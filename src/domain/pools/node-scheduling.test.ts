@@ -13,7 +13,7 @@ describe('node scheduling (disablescheduling / enablescheduling)', () => {
     await w.settle();
     const [node] = (await w.pools.get(w.account, 'p')).nodes;
     assert.ok(node);
-    await w.jobs.add(w.account, { id: 'j', poolInfo: { poolId: 'p' } });
+    await w.jobs.add(w.account, { scheme: 'SharedKey' }, { id: 'j', poolInfo: { poolId: 'p' } });
     await w.tasks.add(w.account.name, 'j', { id: 't', commandLine: '/bin/true' });
     await w.agent.syncOnce(); // the task is handed to the node, not yet reported back
     assert.notEqual((await w.tasks.get(w.account.name, 'j', 't')).state, 'active');
@@ -52,7 +52,7 @@ describe('node scheduling (disablescheduling / enablescheduling)', () => {
     await w.pools.add(w.account, SHARED_KEY, tinyPool('p', 1, { startTask: undefined }));
     await w.settle();
     const id = (await w.pools.get(w.account, 'p')).nodes[0]?.id ?? '';
-    await w.jobs.add(w.account, { id: 'j', poolInfo: { poolId: 'p' } });
+    await w.jobs.add(w.account, { scheme: 'SharedKey' }, { id: 'j', poolInfo: { poolId: 'p' } });
     await w.tasks.add(w.account.name, 'j', { id: 'a', commandLine: '/bin/true' });
     await w.agent.syncOnce();
     await w.nodes.disableScheduling(w.account, 'p', id, 'terminate');

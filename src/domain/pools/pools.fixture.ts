@@ -1,4 +1,5 @@
 /** A pool world for domain tests: in-memory store, manual clock, sizer and a simulated host agent. */
+import { AutoPools } from '../jobs/auto-pools.ts';
 import { HostAgent } from '../../backends/agent.ts';
 import { SimulatedNodeExecutor } from '../../backends/simulated/node-executor.ts';
 import { regionPaths, RegionStores } from '../../content/regions.ts';
@@ -74,7 +75,7 @@ export async function world(
       await new Promise((r) => setImmediate(r));
     }
   };
-  const jobs = new JobService(ctx, () => undefined);
+  const jobs = new JobService(ctx, () => undefined, new AutoPools(ctx, pools));
   const tasks = new TaskService(ctx, () => undefined);
   return {
     ctx,

@@ -1,6 +1,11 @@
 import type { RegionStores } from '../../content/regions.ts';
 import type { StoreTx } from '../../storage/port.ts';
-import type { BatchAccountRecord, NodeRecord, PoolRecord } from '../../storage/records.ts';
+import type {
+  AutoPoolOwnerRecord,
+  BatchAccountRecord,
+  NodeRecord,
+  PoolRecord,
+} from '../../storage/records.ts';
 import { checkPoolQuota } from '../accounts/quotas.ts';
 import { isoNow, type DomainContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
@@ -81,66 +86,102 @@ export class PoolService {
     who: PoolCaller,
     body: Record<string, unknown>,
   ): Promise<PoolRecord> {
-    const { targets, autoScale } = checkPoolAdd(body);
-    const id = String(body.id);
-    const vmc = body.virtualMachineConfiguration as Record<string, unknown>;
-    const pool = await this.ctx.store.transaction(async (tx) => {
-      if (await tx.findPool(account.name, id))
-        throw new DomainError('conflict', 'PoolExists', 'The specified pool already exists.', {
-          values: { PoolId: id },
-        });
-      await checkPoolQuota(this.ctx, tx, account.name);
-      const subscription = await tx.findSubscription(account.subscriptionId);
-      const now = this.ctx.clock.now();
-      const image = await resolvePoolImage(
-        tx,
-        who,
-        {
-          subscriptionId: account.subscriptionId,
-          tenantId: subscription?.tenantId ?? '',
-          location: account.location,
-        },
-        vmc,
-        now,
-      );
-      const imageReference = (vmc.imageReference ?? {}) as Record<string, unknown>;
-      const binding = await bindPoolImage(tx, this.regions, image, imageReference, account.location);
-      const spec = Object.fromEntries(Object.entries(body).filter(([k]) => !STATE_FIELDS.includes(k)));
-      if (image.exactVersion !== undefined)
-        spec.virtualMachineConfiguration = {
-          ...vmc,
-          imageReference: { ...imageReference, exactVersion: image.exactVersion },
-        };
-      const stamp = now.toISOString();
-      let record: PoolRecord = {
-        accountName: account.name,
-        id,
-        spec,
-        image: binding,
-        state: 'active',
-        allocationState: 'resizing',
-        targetDedicatedNodes: targets.dedicated,
-        targetLowPriorityNodes: targets.lowPriority,
-        resizeTimeoutMs: targets.resizeTimeoutMs,
-        resizeStartedAt: stamp,
-        resizeErrors: [],
-        etag: this.etag(),
-        creationTime: stamp,
-        lastModified: stamp,
-        stateTransitionTime: stamp,
-        allocationStateTransitionTime: stamp,
-      };
-      if (autoScale) {
-        const settings = { formula: autoScale.formula, evaluationIntervalMs: autoScale.intervalMs };
-        record = { ...record, autoScale: { ...settings, nextEvaluationAt: stamp } };
-        record = await this.autoScaler.evaluateAndApply(tx, record, now);
-      }
-      await tx.putPool(record);
-      return record;
-    });
+    const pool = await this.ctx.store.transaction((tx) => this.addIn(tx, account, who, body));
     for (const w of sizingWarnings(pool)) this.warn(w);
     this.onChange();
     return pool;
+  }
+
+  /**
+   * Adds a pool inside the caller's transaction (a job's auto pool is made so); `autoPool` marks who owns it.
+   * The caller wakes the sizer (`onChange`) once its transaction has committed.
+   */
+  async addIn(
+    tx: StoreTx,
+    account: BatchAccountRecord,
+    who: PoolCaller,
+    body: Record<string, unknown>,
+    autoPool?: AutoPoolOwnerRecord,
+  ): Promise<PoolRecord> {
+    const { targets, autoScale } = checkPoolAdd(body);
+    const id = String(body.id);
+    const vmc = body.virtualMachineConfiguration as Record<string, unknown>;
+    if (await tx.findPool(account.name, id))
+      throw new DomainError('conflict', 'PoolExists', 'The specified pool already exists.', {
+        values: { PoolId: id },
+      });
+    await checkPoolQuota(this.ctx, tx, account.name);
+    const now = this.ctx.clock.now();
+    const image = await this.resolveImage(tx, account, who, vmc, now);
+    const imageReference = (vmc.imageReference ?? {}) as Record<string, unknown>;
+    const binding = await bindPoolImage(tx, this.regions, image, imageReference, account.location);
+    const spec = Object.fromEntries(Object.entries(body).filter(([k]) => !STATE_FIELDS.includes(k)));
+    if (image.exactVersion !== undefined)
+      spec.virtualMachineConfiguration = {
+        ...vmc,
+        imageReference: { ...imageReference, exactVersion: image.exactVersion },
+      };
+    const stamp = now.toISOString();
+    let record: PoolRecord = {
+      accountName: account.name,
+      id,
+      spec,
+      image: binding,
+      state: 'active',
+      allocationState: 'resizing',
+      targetDedicatedNodes: targets.dedicated,
+      targetLowPriorityNodes: targets.lowPriority,
+      resizeTimeoutMs: targets.resizeTimeoutMs,
+      resizeStartedAt: stamp,
+      resizeErrors: [],
+      etag: this.etag(),
+      creationTime: stamp,
+      lastModified: stamp,
+      stateTransitionTime: stamp,
+      allocationStateTransitionTime: stamp,
+    };
+    if (autoScale) {
+      const settings = { formula: autoScale.formula, evaluationIntervalMs: autoScale.intervalMs };
+      record = { ...record, autoScale: { ...settings, nextEvaluationAt: stamp } };
+      record = await this.autoScaler.evaluateAndApply(tx, record, now);
+    }
+    if (autoPool) record = { ...record, autoPool };
+    await tx.putPool(record);
+    return record;
+  }
+
+  /** The image a pool add names, checked against the caller's access (R9 rules, image-rules.ts). */
+  private async resolveImage(
+    tx: StoreTx,
+    account: BatchAccountRecord,
+    who: PoolCaller,
+    vmc: Record<string, unknown>,
+    now: Date,
+  ) {
+    const subscription = await tx.findSubscription(account.subscriptionId);
+    const where = {
+      subscriptionId: account.subscriptionId,
+      tenantId: subscription?.tenantId ?? '',
+      location: account.location,
+    };
+    return resolvePoolImage(tx, who, where, vmc, now);
+  }
+
+  /** Checks a pool add body and the caller's access to its image without adding it (auto pools made later). */
+  async vetIn(
+    tx: StoreTx,
+    account: BatchAccountRecord,
+    who: PoolCaller,
+    body: Record<string, unknown>,
+  ): Promise<void> {
+    checkPoolAdd(body);
+    const vmc = body.virtualMachineConfiguration as Record<string, unknown>;
+    await this.resolveImage(tx, account, who, vmc, this.ctx.clock.now());
+  }
+
+  /** Wakes the sizer after a transaction that added or released pools (auto pools) has committed. */
+  changed(): void {
+    this.onChange();
   }
 
   private async requirePool(tx: StoreTx, account: string, id: string): Promise<PoolRecord> {

@@ -97,25 +97,36 @@ describe('account quotas and a bounded sizer', () => {
   test('ActiveJobAndScheduleQuotaReached counts active jobs and schedules; completed ones do not count', async () => {
     const w = await world(100, { quotas: { activeJobsAndSchedules: 2 } });
     const schedules = new JobScheduleService(w.ctx, w.jobs);
-    await w.jobs.add(w.account, { id: 'j1', poolInfo: { poolId: 'p' } });
-    await schedules.add(w.account.name, {
-      id: 's1',
-      schedule: { recurrenceInterval: 'PT1H' },
-      jobSpecification: { poolInfo: { poolId: 'p' } },
-    });
-    const full = (e: unknown) => codeOf(e) === 'conflict ActiveJobAndScheduleQuotaReached';
-    await assert.rejects(w.jobs.add(w.account, { id: 'j2', poolInfo: { poolId: 'p' } }), full);
-    await assert.rejects(
-      schedules.add(w.account.name, {
-        id: 's2',
+    await w.jobs.add(w.account, { scheme: 'SharedKey' }, { id: 'j1', poolInfo: { poolId: 'p' } });
+    await schedules.add(
+      w.account.name,
+      { scheme: 'SharedKey' },
+      {
+        id: 's1',
         schedule: { recurrenceInterval: 'PT1H' },
         jobSpecification: { poolInfo: { poolId: 'p' } },
-      }),
+      },
+    );
+    const full = (e: unknown) => codeOf(e) === 'conflict ActiveJobAndScheduleQuotaReached';
+    await assert.rejects(
+      w.jobs.add(w.account, { scheme: 'SharedKey' }, { id: 'j2', poolInfo: { poolId: 'p' } }),
+      full,
+    );
+    await assert.rejects(
+      schedules.add(
+        w.account.name,
+        { scheme: 'SharedKey' },
+        {
+          id: 's2',
+          schedule: { recurrenceInterval: 'PT1H' },
+          jobSpecification: { poolInfo: { poolId: 'p' } },
+        },
+      ),
       full,
     );
     await w.jobs.terminate(w.account.name, 'j1', undefined, {});
     await w.settle(2);
     assert.equal((await w.jobs.get(w.account.name, 'j1')).state, 'completed');
-    await w.jobs.add(w.account, { id: 'j2', poolInfo: { poolId: 'p' } });
+    await w.jobs.add(w.account, { scheme: 'SharedKey' }, { id: 'j2', poolInfo: { poolId: 'p' } });
   });
 });

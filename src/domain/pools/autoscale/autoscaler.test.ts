@@ -45,7 +45,7 @@ describe('autoscale', () => {
     await w.pools.add(w.account, SHARED_KEY, autoPool('q', BY_PENDING, 'PT5M'));
     await w.settle();
     assert.equal((await w.pools.get(w.account, 'q')).nodes.length, 0);
-    await w.jobs.add(w.account, { id: 'j', poolInfo: { poolId: 'q' } });
+    await w.jobs.add(w.account, { scheme: 'SharedKey' }, { id: 'j', poolInfo: { poolId: 'q' } });
     for (let i = 0; i < 4; i++)
       await w.tasks.add(w.account.name, 'j', { id: `t${String(i)}`, commandLine: '/bin/true' });
     // Not yet due: the formula's next run is 5 minutes after the first.
