@@ -16,6 +16,7 @@ import { AutoScaler } from './domain/pools/autoscale/autoscaler.ts';
 import { NodeService, type ExecutorLookup } from './domain/pools/nodes.ts';
 import { PoolService } from './domain/pools/pools.ts';
 import { PoolSizer } from './domain/pools/sizer.ts';
+import { addressCapacity, formatCidr } from './domain/pools/node-network.ts';
 import { JobService } from './domain/jobs/jobs.ts';
 import { ScheduleRunner } from './domain/jobs/schedule-runner.ts';
 import { AutoPools } from './domain/jobs/auto-pools.ts';
@@ -78,6 +79,7 @@ function sizerLoopFor(config: Config, ctx: DomainContext, logger: Logger, nudgeA
     marketplaceCapacity: 1000,
     preemptionRecoveryMs: config.preemptionRecoveryMs,
     newNodeId: (dedicated) => `tvmps_${ctx.ids.uuid().replace(/-/g, '')}_${dedicated ? 'd' : 'p'}`,
+    nodeAddresses: { capacity: addressCapacity(config.nodeNetwork), range: formatCidr(config.nodeNetwork) },
   });
   return new TickLoop(
     async () => {

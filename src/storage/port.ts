@@ -125,6 +125,8 @@ export interface BatchStoreTx {
   /** Nodes a host agent runs, plus (when `unassigned`) nodes no agent has taken yet. */
   listNodesForHost(hostId: string, unassigned: boolean): Promise<NodeRecord[]>;
   deleteNodes(accountName: string, poolId: string, nodeIds: string[]): Promise<void>;
+  /** How many nodes the server holds over every account and pool (the node address plan's use). */
+  countAllNodes(): Promise<number>;
   /** Subnets of the node range the hosts hold (`a.b.c.d/n`; ADR 0021); a host keeps its subnets. */
   listHostSubnets(): Promise<{ subnet: string; hostId: string }[]>;
   addHostSubnet(subnet: string, hostId: string): Promise<void>;

@@ -55,6 +55,9 @@ export class SqlBatchTx implements BatchStoreTx {
   deleteNodes(account: string, pool: string, ids: string[]) {
     return batch.deleteNodes(this.db, account, pool, ids);
   }
+  countAllNodes() {
+    return batch.countAllNodes(this.db);
+  }
   listHostSubnets() {
     return batch.listHostSubnets(this.db);
   }

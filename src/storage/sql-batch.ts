@@ -153,6 +153,15 @@ export async function deleteNodes(
   }
 }
 
+/** How many node records the server holds, over every account (each holds or will take a node address). */
+export async function countAllNodes(db: Transaction<Database>): Promise<number> {
+  const row = await db
+    .selectFrom('nodes')
+    .select((eb) => eb.fn.countAll<number | bigint>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 /** The node range's subnets hosts hold (ADR 0021). */
 export async function listHostSubnets(
   db: Transaction<Database>,

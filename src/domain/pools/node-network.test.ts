@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  addressCapacity,
   AddressPicker,
   DEFAULT_NODE_NETWORK,
   formatCidr,
@@ -89,4 +90,11 @@ describe('node address plan', () => {
     });
     assert.deepEqual(multiInstanceEnvironment([]), { AZ_BATCH_HOST_LIST: '', AZ_BATCH_NODE_LIST: '' });
   });
+});
+
+test('addressCapacity: each subnet less network, bridge and broadcast', () => {
+  assert.equal(addressCapacity(parseCidr('10.213.0.0/16')), 64 * 1021);
+  assert.equal(addressCapacity(parseCidr('10.214.16.0/20')), 4 * 1021);
+  assert.equal(addressCapacity(parseCidr('10.9.0.0/29')), 5);
+  assert.equal(addressCapacity(parseCidr('10.9.0.0/30')), 1);
 });

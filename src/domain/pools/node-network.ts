@@ -77,6 +77,11 @@ export function parseNodeNetwork(text: string): Cidr {
 
 export const subnetPrefix = (network: Cidr) => Math.max(network.prefix, SUBNET_PREFIX);
 
+/** How many node addresses the range holds: each subnet less its network, bridge and broadcast addresses. */
+export function addressCapacity(network: Cidr): number {
+  return subnets(network).length * (size(subnetPrefix(network)) - 3);
+}
+
 /** The network's host subnets, in order. */
 export function subnets(network: Cidr): Cidr[] {
   const prefix = subnetPrefix(network);

@@ -22,7 +22,11 @@ export const T0 = '2026-06-01T00:00:00Z';
 
 export async function world(
   marketplaceCapacity = 100,
-  limits: { quotas?: Partial<AccountQuotas>; maxNewNodesPerTick?: number } = {},
+  limits: {
+    quotas?: Partial<AccountQuotas>;
+    maxNewNodesPerTick?: number;
+    nodeAddresses?: { capacity: number; range: string };
+  } = {},
 ) {
   const clock = new ManualClock(T0);
   const ctx: DomainContext = {
@@ -55,6 +59,7 @@ export async function world(
     preemptionRecoveryMs: 60_000,
     newNodeId: (d) => `tvmps_${String(++n).padStart(4, '0')}_${d ? 'd' : 'p'}`,
     ...(limits.maxNewNodesPerTick === undefined ? {} : { maxNewNodesPerTick: limits.maxNewNodesPerTick }),
+    ...(limits.nodeAddresses === undefined ? {} : { nodeAddresses: limits.nodeAddresses }),
   });
   const executor = new SimulatedNodeExecutor({ sleep: () => Promise.resolve() });
   const agents = new AgentService(ctx, (a) => `https://x/batch/${a}`);

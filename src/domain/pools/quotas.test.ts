@@ -129,4 +129,24 @@ describe('account quotas and a bounded sizer', () => {
     assert.equal((await w.jobs.get(w.account.name, 'j1')).state, 'completed');
     await w.jobs.add(w.account, { scheme: 'SharedKey' }, { id: 'j2', poolInfo: { poolId: 'p' } });
   });
+
+  test('a pool past the node network gets what fits and AllocationFailed naming the network; nodes leaving free room', async () => {
+    const w = await world(100, { nodeAddresses: { capacity: 5, range: '10.9.0.0/29' } });
+    await w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('first', 3));
+    await w.settle();
+    await w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('second', 4));
+    await w.settle();
+    const second = await w.pools.get(w.account, 'second');
+    assert.equal(second.nodes.length, 2, 'five addresses: three taken, two left');
+    assert.equal(second.pool.allocationState, 'steady');
+    assert.deepEqual(resizeCodes(second.pool), ['AllocationFailed']);
+    assert.match(second.pool.resizeErrors[0]?.message ?? '', /10\.9\.0\.0\/29/);
+    await w.pools.delete(w.account, 'first');
+    await w.settle();
+    await w.pools.resize(w.account, 'second', { targetDedicatedNodes: 4 });
+    await w.settle();
+    const again = await w.pools.get(w.account, 'second');
+    assert.equal(again.nodes.length, 4, 'the deleted pool gave its addresses back');
+    assert.deepEqual(resizeCodes(again.pool), []);
+  });
 });

@@ -31,6 +31,11 @@ export interface SizerOptions {
   newNodeId: (dedicated: boolean) => string;
   /** Node records one tick creates at most, over all pools (the next tick goes on): bounded work per tick. */
   maxNewNodesPerTick?: number;
+  /**
+   * Addresses in the node network (`--node-network`, ADR 0021), when nodes take one: the server holds at most this
+   * many nodes; a resize past it allocates what fits and ends with an AllocationFailed resize error.
+   */
+  nodeAddresses?: { capacity: number; range: string };
 }
 
 const DEFAULT_MAX_NEW_NODES_PER_TICK = 1000;
@@ -39,6 +44,8 @@ const DEFAULT_MAX_NEW_NODES_PER_TICK = 1000;
 interface TickBudget {
   usage: Map<string, CoreUsage>;
   newNodesLeft: number;
+  /** Free addresses of the node network, read once a tick when a pool grows (undefined: not read yet). */
+  addressesLeft?: number;
 }
 
 /** Room for new nodes of one kind in one pool this tick, and the quota error when the quota is what stops it. */
@@ -65,6 +72,15 @@ function growing(pool: PoolRecord, nodes: NodeRecord[]): boolean {
   const live = (dedicated: boolean) =>
     nodes.filter((n) => n.isDedicated === dedicated && n.state !== 'leavingpool').length;
   return live(true) < pool.targetDedicatedNodes || live(false) < pool.targetLowPriorityNodes;
+}
+
+/** The resize error of a pool the node network has no addresses left for (Batch's error for a full subnet). */
+function addressPlanFull(plan: { capacity: number; range: string }): ResizeErrorRecord {
+  return resizeError(
+    'AllocationFailed',
+    `Desired number of nodes could not be allocated: the node network ${plan.range} has no free address left (it holds ${String(plan.capacity)} nodes; see --node-network).`,
+    { NodeNetwork: plan.range, Capacity: String(plan.capacity) },
+  );
 }
 
 const hasCode = (pool: PoolRecord, code: string) => pool.resizeErrors.some((e) => e.code === code);
@@ -166,14 +182,21 @@ export class PoolSizer {
     const held = usage;
     const quotas = accountQuotas(this.ctx, pool.accountName);
     const cores = coresPerNode(pool);
+    const plan = this.options.nodeAddresses;
+    if (plan !== undefined && budget.addressesLeft === undefined)
+      budget.addressesLeft = Math.max(0, plan.capacity - (await tx.countAllNodes()));
     return (dedicated, missing) => {
       const quota = dedicated ? quotas.dedicatedCores : quotas.lowPriorityCores;
       const used = dedicated ? held.dedicated : held.lowPriority;
       const allowed = Math.max(0, Math.floor((quota - used) / cores));
-      const count = Math.min(missing, allowed, budget.newNodesLeft);
+      const addresses = budget.addressesLeft ?? Infinity;
+      const count = Math.min(missing, allowed, addresses, budget.newNodesLeft);
       budget.newNodesLeft -= count;
+      if (budget.addressesLeft !== undefined) budget.addressesLeft -= count;
       if (dedicated) held.dedicated += count * cores;
       else held.lowPriority += count * cores;
+      if (allowed >= missing && addresses < missing && plan !== undefined)
+        return { count, quotaError: addressPlanFull(plan) };
       if (allowed >= missing) return { count };
       const kind = dedicated ? 'dedicated' : 'low-priority';
       return {
