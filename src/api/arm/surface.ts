@@ -7,6 +7,7 @@ import type { ApiDeps } from '../http/context.ts';
 import { cloudMetadata } from './metadata.ts';
 import { authorizationRoutes } from './routes-authorization.ts';
 import { batchAccountRoutes } from './routes-batch.ts';
+import { batchPoolRoutes } from './routes-batch-pools.ts';
 import { computeRoutes } from './routes-compute.ts';
 import { vmRoutes } from './routes-vms.ts';
 import { vmImageRoutes } from './routes-vmimages.ts';
@@ -61,6 +62,7 @@ export function registerArmSurface(app: FastifyInstance, deps: ApiDeps, origins:
     ...resourceRoutes(deps),
     ...authorizationRoutes(deps),
     ...batchAccountRoutes(deps),
+    ...batchPoolRoutes(deps),
     ...computeRoutes(deps),
     ...vmRoutes(deps),
     ...vmImageRoutes(),

@@ -331,6 +331,23 @@ export class BatchAccountService {
     return account;
   }
 
+  /**
+   * The account, once the caller may perform the management action on `child` under it (e.g. `pools/p1`):
+   * ARM's pool operations (`Microsoft.Batch/batchAccounts/pools/read|write|delete`).
+   */
+  forChild(
+    caller: Caller,
+    ids: { subscriptionId: string; group: string; name: string },
+    action: string,
+    child: string,
+  ): Promise<BatchAccountRecord> {
+    return this.ctx.store.transaction(async (tx) => {
+      const account = await this.require(tx, ids.subscriptionId, ids.group, ids.name);
+      await requirePermission(tx, caller, action, `${accountScope(account)}/${child}`);
+      return account;
+    });
+  }
+
   /** Whether an Entra ID caller's roles on the account allow a data-plane action (actions or dataActions). */
   dataPlaneAllowed(caller: Caller, account: BatchAccountRecord, action: string): Promise<boolean> {
     return this.ctx.store.transaction((tx) => isPermitted(tx, caller, action, accountScope(account), true));
