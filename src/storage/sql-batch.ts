@@ -1,4 +1,5 @@
-import { sql, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
+import type { SqlDialect } from './dialect.ts';
 import type { NodeRecord, PoolRecord } from './records.ts';
 import type { Database } from './sqlite/schema.ts';
 import { caseKey } from './keys.ts';
@@ -49,11 +50,14 @@ export async function listPoolsInMotion(db: Transaction<Database>): Promise<Pool
 }
 
 /** Every pool of every account with autoscale enabled (the autoscaler samples and evaluates them). */
-export async function listAutoScalePools(db: Transaction<Database>): Promise<PoolRecord[]> {
+export async function listAutoScalePools(
+  db: Transaction<Database>,
+  dialect: SqlDialect,
+): Promise<PoolRecord[]> {
   const rows = await db
     .selectFrom('pools')
     .select('doc')
-    .where(sql<boolean>`json_extract(doc, '$.autoScale') is not null`)
+    .where(dialect.jsonText('doc', ['autoScale']), 'is not', null)
     .execute();
   return rows.map((r) => JSON.parse(r.doc) as PoolRecord);
 }

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { NO_SEALING, type Sealer } from '../platform/sealing.ts';
 import type { Store, StoreTx } from './port.ts';
+import type { SqlDialect } from './dialect.ts';
 import { SqlBatchTx } from './sql-batch-tx.ts';
 import { sealLegacyAccountKeys } from './sql-sealing.ts';
 import * as compute from './sql-compute.ts';
@@ -70,7 +71,6 @@ function toAccount(r: Selectable<BatchAccountsTable>, sealer: Sealer): BatchAcco
   };
 }
 
-/** Store operations over any Kysely dialect; dialect differences stay in the `open*` functions. */
 function toBaseImage(r: Selectable<BaseImagesTable>): BaseImageRecord {
   return {
     key: r.key,
@@ -82,10 +82,11 @@ function toBaseImage(r: Selectable<BaseImagesTable>): BaseImageRecord {
   };
 }
 
+/** Store operations over any Kysely dialect; what differs between dialects is in `SqlDialect` (dialect.ts). */
 class SqlStoreTx extends SqlBatchTx implements StoreTx {
   private readonly sealer: Sealer;
-  constructor(db: Transaction<Database>, sealer: Sealer) {
-    super(db);
+  constructor(db: Transaction<Database>, dialect: SqlDialect, sealer: Sealer) {
+    super(db, dialect);
     this.sealer = sealer;
   }
   async putTenant(t: { id: string; displayName: string; defaultDomain: string }): Promise<void> {
@@ -475,13 +476,16 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
 
 export class SqlStore implements Store {
   private readonly db: Kysely<Database>;
+  private readonly dialect: SqlDialect;
   private readonly sealer: Sealer;
-  constructor(db: Kysely<Database>, sealer: Sealer = NO_SEALING) {
+  constructor(db: Kysely<Database>, dialect: SqlDialect, sealer: Sealer = NO_SEALING) {
     this.db = db;
+    this.dialect = dialect;
     this.sealer = sealer;
   }
+  /** One transaction per call, run by the dialect (on PostgreSQL `work` may run again after a conflict). */
   transaction<T>(work: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) => work(new SqlStoreTx(trx, this.sealer)));
+    return this.dialect.transaction(this.db, (trx) => work(new SqlStoreTx(trx, this.dialect, this.sealer)));
   }
   /** Seals the account keys of rows written before sealing (at open; sql-sealing.ts). */
   sealLegacyValues(): Promise<number> {
