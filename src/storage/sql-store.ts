@@ -489,7 +489,7 @@ export class SqlStore implements Store {
   }
   /** Seals the account keys of rows written before sealing (at open; sql-sealing.ts). */
   sealLegacyValues(): Promise<number> {
-    return sealLegacyAccountKeys(this.db, this.sealer);
+    return this.dialect.transaction(this.db, (trx) => sealLegacyAccountKeys(trx, this.sealer));
   }
   close(): Promise<void> {
     return this.db.destroy();
