@@ -10,19 +10,24 @@
  *    `sbatch --wrap` loop and as one job array.
  * Also the CPU time per task of each Lazurite run and per raw spawn: everything this bench starts (client, server,
  * nodes, tasks) is in one cpuacct cgroup, so the figure depends much less on other load than the rates do.
- * Env: BENCH_TASKS (default 10000), BENCH_SKIP_SLURM=1.
+ * 4. With BENCH_STORES=sqlite,postgres the Lazurite part runs once per store, the second time on a throw-away
+ *    PostgreSQL cluster (`--database-url`, fsync on; ADR 0029), and the ratio of the rates is printed.
+ * Env: BENCH_TASKS (default 10000), BENCH_SKIP_SLURM=1, BENCH_STORES (default sqlite).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
+import { startThrowawayCluster } from '../src/storage/postgres/cluster.fixture.ts';
 import { startServer, type TestServer } from '../tests/compat/harness.ts';
 import { tinyPoolSpec } from '../tests/compat/pool-image.ts';
 import { cpuClock } from './cpu-clock.ts';
 import { runSlurmBench } from './slurm.ts';
 
 const COUNT = Number(process.env.BENCH_TASKS ?? 10_000);
+type StoreKind = 'sqlite' | 'postgres';
+const STORES = (process.env.BENCH_STORES ?? 'sqlite').split(',').map((s) => s.trim() as StoreKind);
 const NODES = 16;
 const SLOTS = 4;
 const now = () => Number(process.hrtime.bigint()) / 1e6;
@@ -123,9 +128,14 @@ interface LazuriteRun {
   cpuMs: { raw: number; add: number; collection: number };
 }
 
-async function lazurite(): Promise<LazuriteRun> {
+async function lazurite(store: StoreKind): Promise<LazuriteRun> {
   const dataDir = mkdtempSync(join(tmpdir(), 'lazurite-bench-tasks-'));
-  const server = await startServer([], dataDir);
+  const cluster = store === 'postgres' ? startThrowawayCluster({ durable: true }) : undefined;
+  const args = cluster ? ['--database-url', await cluster.newDatabase()] : [];
+  const server = await startServer(args, dataDir).catch((err: unknown) => {
+    cluster?.stop();
+    throw err;
+  });
   try {
     const batch = client(server);
     await batch.pool.add(tinyPoolSpec('bench', NODES, { vmSize: 'standard_d4_v3', taskSlotsPerNode: SLOTS }));
@@ -153,13 +163,40 @@ async function lazurite(): Promise<LazuriteRun> {
     };
   } finally {
     await server.stop();
+    cluster?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
+/** The same Lazurite run per store, and how PostgreSQL's rates compare with SQLite's. */
+async function compareStores(): Promise<void> {
+  const runs = new Map<StoreKind, LazuriteRun>();
+  for (const store of STORES) {
+    log(`Lazurite on ${store}: ${String(COUNT)} tasks on ${String(NODES)} nodes × ${String(SLOTS)} slots`);
+    runs.set(store, await lazurite(store));
+  }
+  cpu.done();
+  const out = (row: string) => process.stdout.write(`${row}\n`);
+  out(
+    `\n| ${String(COUNT)} trivial tasks, 64 slots | one by one, tasks/s | addCollection, tasks/s | CPU/task one by one | CPU/task collection |`,
+  );
+  out('|---|---|---|---|---|');
+  for (const [store, l] of runs)
+    out(
+      `| ${store} | ${l.add.toFixed(1)} | ${l.collection.toFixed(1)} | ${l.cpuMs.add.toFixed(2)} ms | ${l.cpuMs.collection.toFixed(2)} ms |`,
+    );
+  const sqlite = runs.get('sqlite');
+  const postgres = runs.get('postgres');
+  if (sqlite && postgres)
+    out(
+      `\nSQLite ÷ PostgreSQL: one by one ${(sqlite.add / postgres.add).toFixed(2)}×, addCollection ${(sqlite.collection / postgres.collection).toFixed(2)}× (goal ≤ 2×).`,
+    );
+}
+
 async function main(): Promise<void> {
+  if (STORES.length > 1 || STORES[0] !== 'sqlite') return compareStores();
   log(`Lazurite: ${String(COUNT)} tasks on ${String(NODES)} nodes × ${String(SLOTS)} slots`);
-  const l = await lazurite().finally(() => {
+  const l = await lazurite('sqlite').finally(() => {
     cpu.done();
   });
   const slurm =

@@ -35,6 +35,7 @@ import { ImageCache } from './backends/local/image-cache.ts';
 import { VmHost } from './backends/local/vm-host.ts';
 import { TokenSigner } from './platform/tokens.ts';
 import type { Store } from './storage/port.ts';
+import { openPostgresStore } from './storage/postgres/open.ts';
 import { openSqliteStore } from './storage/sqlite/open.ts';
 import { poolsRuntime, type PoolsRuntime } from './pools-runtime.ts';
 
@@ -76,6 +77,7 @@ export function sealingKeyPath(config: Config): string {
 export function openStateStore(config: Config): Promise<Store> {
   if (config.inMemory) return openSqliteStore(':memory:');
   const sealer = keySealer(sealingKey(sealingKeyPath(config)), 'batch-account-key');
+  if (config.databaseUrl !== undefined) return openPostgresStore(config.databaseUrl, { sealer });
   return openSqliteStore(storePath(config), { sealer });
 }
 

@@ -17,6 +17,10 @@ const program = new Command('lazurite')
 const common = (cmd: Command) =>
   cmd
     .option('--data-dir <dir>', 'data directory (env LAZURITE_DATA_DIR)')
+    .option(
+      '--database-url <url>',
+      'keep the state in PostgreSQL, postgres://user@host/db (env LAZURITE_DATABASE_URL; default: SQLite in the data directory)',
+    )
     .addOption(
       new Option('--log-level <level>', 'log level (env LAZURITE_LOG_LEVEL)').choices([
         'fatal',
@@ -58,6 +62,7 @@ common(
     host?: string;
     dataDir?: string;
     inMemory?: boolean;
+    databaseUrl?: string;
     logLevel?: string;
     nodeBackend?: string;
     replicaCapacity?: string;

@@ -40,3 +40,21 @@ test('a VM runCommand may run 30 minutes unless LAZURITE_RUN_COMMAND_TIMEOUT_SEC
   assert.equal(loadConfig({}, { LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS: '6' }).runCommandTimeoutMs, 6000);
   assert.throws(() => loadConfig({}, { LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS: '0' }), ConfigError);
 });
+
+test('the database: SQLite by default, PostgreSQL by --database-url over LAZURITE_DATABASE_URL, others refused', () => {
+  assert.equal(loadConfig({}, {}).databaseUrl, undefined);
+  assert.equal(loadConfig({}, { LAZURITE_DATABASE_URL: '' }).databaseUrl, undefined);
+  const env = { LAZURITE_DATABASE_URL: 'postgres://env@db/lazurite' };
+  assert.equal(loadConfig({}, env).databaseUrl, 'postgres://env@db/lazurite');
+  assert.equal(
+    loadConfig({ databaseUrl: 'postgresql://flag@/x?host=/run/pg' }, env).databaseUrl,
+    'postgresql://flag@/x?host=/run/pg',
+  );
+  for (const bad of ['mysql://u:secret@h/db', 'not a url', 'sqlite:///tmp/x.db'])
+    assert.throws(
+      () => loadConfig({ databaseUrl: bad }, {}),
+      (err: unknown) => err instanceof ConfigError && !err.message.includes('secret'),
+      bad,
+    );
+  assert.throws(() => loadConfig({ databaseUrl: 'postgres://u@h/db', inMemory: true }, {}), ConfigError);
+});

@@ -11,6 +11,11 @@ export interface Config {
   dataDir: string;
   /** Keep state in memory only (certificates and connection.json still go to dataDir). */
   inMemory: boolean;
+  /**
+   * PostgreSQL database the state lives in (--database-url, LAZURITE_DATABASE_URL: `postgres://…`); unset, the
+   * embedded SQLite file `<dataDir>/state/lazurite.db` (ADR 0029). It may hold a password: never log it.
+   */
+  databaseUrl: string | undefined;
   logLevel: LogLevel;
   /** Largest accepted request body, bytes. */
   bodyLimit: number;
@@ -74,6 +79,7 @@ export interface ConfigFlags {
   port?: string | number | undefined;
   dataDir?: string | undefined;
   inMemory?: boolean | undefined;
+  databaseUrl?: string | undefined;
   logLevel?: string | undefined;
   nodeBackend?: string | undefined;
   replicaCapacity?: string | number | undefined;
@@ -182,9 +188,20 @@ function nodeNetworkOf(value: string): Cidr {
   }
 }
 
+/** A `postgres://` or `postgresql://` URL; anything else is refused (the URL itself is not echoed: a password). */
+function parseDatabaseUrl(value: string | undefined, inMemory: boolean): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  // Not WHATWG URL parsing: node-postgres also takes `postgres://user@/db?host=/socket/dir` (no host part).
+  if (!/^postgres(ql)?:\/\/\S*$/.test(value))
+    throw new ConfigError('invalid --database-url (expected postgres://user@host/database)');
+  if (inMemory) throw new ConfigError('--database-url and --in-memory exclude each other');
+  return value;
+}
+
 /** Flags win over environment variables (LAZURITE_*), which win over defaults. */
 export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Config {
   const level = flags.logLevel ?? env.LAZURITE_LOG_LEVEL ?? DEFAULTS.logLevel;
+  const inMemory = flags.inMemory ?? parseBool(env.LAZURITE_IN_MEMORY) ?? false;
   if (!LEVELS.includes(level as LogLevel)) {
     throw new ConfigError(`invalid log level '${level}' (one of ${LEVELS.join(', ')})`);
   }
@@ -192,7 +209,8 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     host: flags.host ?? env.LAZURITE_HOST ?? DEFAULTS.host,
     port: parsePort(flags.port ?? env.LAZURITE_PORT ?? DEFAULTS.port),
     dataDir: resolve(flags.dataDir ?? env.LAZURITE_DATA_DIR ?? DEFAULTS.dataDir),
-    inMemory: flags.inMemory ?? parseBool(env.LAZURITE_IN_MEMORY) ?? false,
+    inMemory,
+    databaseUrl: parseDatabaseUrl(flags.databaseUrl ?? env.LAZURITE_DATABASE_URL, inMemory),
     logLevel: level as LogLevel,
     bodyLimit: DEFAULTS.bodyLimit,
     tokenLifetimeSeconds: DEFAULTS.tokenLifetimeSeconds,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { batchStoreConformance } from './conformance-batch.ts';
 import { jobStoreConformance } from './conformance-jobs.ts';
+import { transactionConformance } from './conformance-tx.ts';
 import type { Store } from './port.ts';
 import type { BatchAccountRecord, ComputeResourceRecord, RoleAssignmentRecord } from './records.ts';
 
@@ -242,5 +243,6 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
 
     batchStoreConformance(open);
     jobStoreConformance(open);
+    transactionConformance(open);
   });
 }

@@ -25,7 +25,9 @@ import type {
 /**
  * The state store, named by what the domain does. Every method of a `StoreTx` runs inside one transaction;
  * `Store.transaction` commits when the callback resolves and rolls back when it throws. Names are matched
- * case-insensitively wherever Azure does (resource groups, accounts, namespaces).
+ * case-insensitively wherever Azure does (resource groups, accounts, namespaces; keys from `keys.ts`).
+ * On PostgreSQL a transaction that conflicts with another is rolled back and its callback run again (ADR 0029):
+ * a callback keeps its effects inside the transaction.
  */
 export interface StoreTx extends BatchStoreTx {
   // identity

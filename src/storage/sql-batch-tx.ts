@@ -1,4 +1,5 @@
 import type { Transaction } from 'kysely';
+import type { SqlDialect } from './dialect.ts';
 import type { BatchStoreTx, TaskListOptions } from './port.ts';
 import * as batch from './sql-batch.ts';
 import { countByState } from './sql-counts.ts';
@@ -19,8 +20,10 @@ import type { Database } from './sqlite/schema.ts';
 /** The Batch data plane's part of a SQL transaction: pools, nodes, jobs and tasks. */
 export class SqlBatchTx implements BatchStoreTx {
   protected readonly db: Transaction<Database>;
-  constructor(db: Transaction<Database>) {
+  protected readonly dialect: SqlDialect;
+  constructor(db: Transaction<Database>, dialect: SqlDialect) {
     this.db = db;
+    this.dialect = dialect;
   }
   putPool(p: PoolRecord) {
     return batch.putPool(this.db, p);
@@ -35,7 +38,7 @@ export class SqlBatchTx implements BatchStoreTx {
     return batch.listPoolsInMotion(this.db);
   }
   listAutoScalePools() {
-    return batch.listAutoScalePools(this.db);
+    return batch.listAutoScalePools(this.db, this.dialect);
   }
   deletePool(account: string, id: string) {
     return batch.deletePool(this.db, account, id);
@@ -131,7 +134,7 @@ export class SqlBatchTx implements BatchStoreTx {
     return jobs.taskIdsInRange(this.db, account, job, start, end);
   }
   countByState() {
-    return countByState(this.db);
+    return countByState(this.db, this.dialect);
   }
   putNodeFileCleanups(rows: NodeFileCleanupRecord[]) {
     return taskFiles.putNodeFileCleanups(this.db, rows);

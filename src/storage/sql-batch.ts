@@ -1,16 +1,17 @@
-import { sql, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
+import type { SqlDialect } from './dialect.ts';
 import type { NodeRecord, PoolRecord } from './records.ts';
 import type { Database } from './sqlite/schema.ts';
+import { caseKey } from './keys.ts';
 
 /** Batch pools and compute nodes over Kysely, stored as JSON documents keyed case-insensitively. */
-const key = (s: string): string => s.toLowerCase();
 const inMotion = (p: PoolRecord): number =>
   p.state === 'deleting' || p.allocationState !== 'steady' ? 1 : 0;
 
 export async function putPool(db: Transaction<Database>, p: PoolRecord): Promise<void> {
   const row = {
-    account_key: key(p.accountName),
-    id_key: key(p.id),
+    account_key: caseKey(p.accountName),
+    id_key: caseKey(p.id),
     in_motion: inMotion(p),
     doc: JSON.stringify(p),
   };
@@ -27,8 +28,8 @@ export async function findPool(db: Transaction<Database>, account: string, id: s
   const r = await db
     .selectFrom('pools')
     .select('doc')
-    .where('account_key', '=', key(account))
-    .where('id_key', '=', key(id))
+    .where('account_key', '=', caseKey(account))
+    .where('id_key', '=', caseKey(id))
     .executeTakeFirst();
   return r === undefined ? undefined : (JSON.parse(r.doc) as PoolRecord);
 }
@@ -37,7 +38,7 @@ export async function listPools(db: Transaction<Database>, account: string): Pro
   const rows = await db
     .selectFrom('pools')
     .select('doc')
-    .where('account_key', '=', key(account))
+    .where('account_key', '=', caseKey(account))
     .orderBy('id_key')
     .execute();
   return rows.map((r) => JSON.parse(r.doc) as PoolRecord);
@@ -49,11 +50,14 @@ export async function listPoolsInMotion(db: Transaction<Database>): Promise<Pool
 }
 
 /** Every pool of every account with autoscale enabled (the autoscaler samples and evaluates them). */
-export async function listAutoScalePools(db: Transaction<Database>): Promise<PoolRecord[]> {
+export async function listAutoScalePools(
+  db: Transaction<Database>,
+  dialect: SqlDialect,
+): Promise<PoolRecord[]> {
   const rows = await db
     .selectFrom('pools')
     .select('doc')
-    .where(sql<boolean>`json_extract(doc, '$.autoScale') is not null`)
+    .where(dialect.jsonText('doc', ['autoScale']), 'is not', null)
     .execute();
   return rows.map((r) => JSON.parse(r.doc) as PoolRecord);
 }
@@ -61,13 +65,13 @@ export async function listAutoScalePools(db: Transaction<Database>): Promise<Poo
 export async function deletePool(db: Transaction<Database>, account: string, id: string): Promise<boolean> {
   await db
     .deleteFrom('nodes')
-    .where('account_key', '=', key(account))
-    .where('pool_key', '=', key(id))
+    .where('account_key', '=', caseKey(account))
+    .where('pool_key', '=', caseKey(id))
     .execute();
   const r = await db
     .deleteFrom('pools')
-    .where('account_key', '=', key(account))
-    .where('id_key', '=', key(id))
+    .where('account_key', '=', caseKey(account))
+    .where('id_key', '=', caseKey(id))
     .executeTakeFirst();
   return r.numDeletedRows > 0n;
 }
@@ -75,9 +79,9 @@ export async function deletePool(db: Transaction<Database>, account: string, id:
 export async function putNodes(db: Transaction<Database>, nodes: NodeRecord[]): Promise<void> {
   for (let i = 0; i < nodes.length; i += 200) {
     const rows = nodes.slice(i, i + 200).map((n) => ({
-      account_key: key(n.accountName),
-      pool_key: key(n.poolId),
-      id_key: key(n.id),
+      account_key: caseKey(n.accountName),
+      pool_key: caseKey(n.poolId),
+      id_key: caseKey(n.id),
       host_id: n.hostId,
       doc: JSON.stringify(n),
     }));
@@ -98,9 +102,9 @@ export async function findNode(db: Transaction<Database>, account: string, pool:
   const r = await db
     .selectFrom('nodes')
     .select('doc')
-    .where('account_key', '=', key(account))
-    .where('pool_key', '=', key(pool))
-    .where('id_key', '=', key(id))
+    .where('account_key', '=', caseKey(account))
+    .where('pool_key', '=', caseKey(pool))
+    .where('id_key', '=', caseKey(id))
     .executeTakeFirst();
   return r === undefined ? undefined : (JSON.parse(r.doc) as NodeRecord);
 }
@@ -113,8 +117,8 @@ export async function listNodes(
   const rows = await db
     .selectFrom('nodes')
     .select('doc')
-    .where('account_key', '=', key(account))
-    .where('pool_key', '=', key(pool))
+    .where('account_key', '=', caseKey(account))
+    .where('pool_key', '=', caseKey(pool))
     .orderBy('id_key')
     .execute();
   return rows.map((r) => JSON.parse(r.doc) as NodeRecord);
@@ -146,9 +150,9 @@ export async function deleteNodes(
   for (let i = 0; i < ids.length; i += 200) {
     await db
       .deleteFrom('nodes')
-      .where('account_key', '=', key(account))
-      .where('pool_key', '=', key(pool))
-      .where('id_key', 'in', ids.slice(i, i + 200).map(key))
+      .where('account_key', '=', caseKey(account))
+      .where('pool_key', '=', caseKey(pool))
+      .where('id_key', 'in', ids.slice(i, i + 200).map(caseKey))
       .execute();
   }
 }

@@ -1,9 +1,9 @@
 import type { Selectable, Transaction } from 'kysely';
 import type { ComputeResourceRecord, OperationRecord, ReplicaRecord, ReplicaState } from './records.ts';
 import type { ComputeResourcesTable, Database, ReplicasTable } from './sqlite/schema.ts';
+import { caseKey, resourceIdKey } from './keys.ts';
 
 /** Compute resources, replicas and operations over Kysely; `SqlStoreTx` delegates here. */
-const key = (s: string): string => s.toLowerCase().replace(/\/+$/, '');
 
 function toResource(r: Selectable<ComputeResourcesTable>): ComputeResourceRecord {
   return {
@@ -39,15 +39,15 @@ function toReplica(r: Selectable<ReplicasTable>): ReplicaRecord {
 
 export async function putComputeResource(db: Transaction<Database>, r: ComputeResourceRecord): Promise<void> {
   const row = {
-    id_key: key(r.id),
+    id_key: resourceIdKey(r.id),
     id: r.id,
-    subscription_id: key(r.subscriptionId),
-    resource_group_key: key(r.resourceGroup),
+    subscription_id: resourceIdKey(r.subscriptionId),
+    resource_group_key: resourceIdKey(r.resourceGroup),
     resource_group: r.resourceGroup,
-    type_key: key(r.type),
+    type_key: resourceIdKey(r.type),
     type: r.type,
     name: r.name,
-    parent_key: r.parentId === null ? null : key(r.parentId),
+    parent_key: r.parentId === null ? null : resourceIdKey(r.parentId),
     location: r.location,
     tags: JSON.stringify(r.tags),
     properties: JSON.stringify(r.properties),
@@ -68,7 +68,7 @@ export async function findComputeResource(db: Transaction<Database>, id: string)
   const r = await db
     .selectFrom('compute_resources')
     .selectAll()
-    .where('id_key', '=', key(id))
+    .where('id_key', '=', resourceIdKey(id))
     .executeTakeFirst();
   return r && toResource(r);
 }
@@ -82,11 +82,12 @@ export async function listComputeResources(
   let q = db
     .selectFrom('compute_resources')
     .selectAll()
-    .where('subscription_id', '=', key(subscriptionId))
-    .where('type_key', '=', key(type))
+    .where('subscription_id', '=', resourceIdKey(subscriptionId))
+    .where('type_key', '=', resourceIdKey(type))
     .orderBy('id_key');
-  if (filter.resourceGroup !== undefined) q = q.where('resource_group_key', '=', key(filter.resourceGroup));
-  if (filter.parentId !== undefined) q = q.where('parent_key', '=', key(filter.parentId));
+  if (filter.resourceGroup !== undefined)
+    q = q.where('resource_group_key', '=', resourceIdKey(filter.resourceGroup));
+  if (filter.parentId !== undefined) q = q.where('parent_key', '=', resourceIdKey(filter.parentId));
   return (await q.execute()).map(toResource);
 }
 
@@ -96,7 +97,7 @@ export async function listPendingComputeResources(db: Transaction<Database>, typ
   const rows = await db
     .selectFrom('compute_resources')
     .selectAll()
-    .where('type_key', 'in', types.map(key))
+    .where('type_key', 'in', types.map(resourceIdKey))
     .where('lineage', 'like', '%"pending":%')
     .orderBy('id_key')
     .execute();
@@ -104,8 +105,11 @@ export async function listPendingComputeResources(db: Transaction<Database>, typ
 }
 
 export async function deleteComputeResource(db: Transaction<Database>, id: string): Promise<boolean> {
-  const res = await db.deleteFrom('compute_resources').where('id_key', '=', key(id)).executeTakeFirst();
-  await db.deleteFrom('replicas').where('version_key', '=', key(id)).execute();
+  const res = await db
+    .deleteFrom('compute_resources')
+    .where('id_key', '=', resourceIdKey(id))
+    .executeTakeFirst();
+  await db.deleteFrom('replicas').where('version_key', '=', resourceIdKey(id)).execute();
   return res.numDeletedRows > 0n;
 }
 
@@ -117,15 +121,15 @@ export async function deleteComputeInGroup(
   const ids = await db
     .selectFrom('compute_resources')
     .select('id_key')
-    .where('subscription_id', '=', key(subscriptionId))
-    .where('resource_group_key', '=', key(group))
+    .where('subscription_id', '=', resourceIdKey(subscriptionId))
+    .where('resource_group_key', '=', resourceIdKey(group))
     .execute();
   for (const { id_key } of ids) await deleteComputeResource(db, id_key);
 }
 
 export async function putReplica(db: Transaction<Database>, r: ReplicaRecord): Promise<void> {
   const row = {
-    version_key: key(r.versionId),
+    version_key: resourceIdKey(r.versionId),
     version_id: r.versionId,
     region: r.region,
     replica_count: r.replicaCount,
@@ -146,7 +150,7 @@ export async function listReplicas(db: Transaction<Database>, versionId: string)
   const rows = await db
     .selectFrom('replicas')
     .selectAll()
-    .where('version_key', '=', key(versionId))
+    .where('version_key', '=', resourceIdKey(versionId))
     .orderBy('region')
     .execute();
   return rows.map(toReplica);
@@ -169,7 +173,7 @@ export async function deleteReplica(
 ): Promise<void> {
   await db
     .deleteFrom('replicas')
-    .where('version_key', '=', key(versionId))
+    .where('version_key', '=', resourceIdKey(versionId))
     .where('region', '=', region)
     .execute();
 }
@@ -177,15 +181,11 @@ export async function deleteReplica(
 export async function putOperation(db: Transaction<Database>, op: OperationRecord): Promise<void> {
   await db
     .insertInto('operations')
-    .values({ id: op.id.toLowerCase(), resource_id: op.resourceId, kind: op.kind, start_time: op.startTime })
+    .values({ id: caseKey(op.id), resource_id: op.resourceId, kind: op.kind, start_time: op.startTime })
     .execute();
 }
 
 export async function findOperation(db: Transaction<Database>, id: string) {
-  const r = await db
-    .selectFrom('operations')
-    .selectAll()
-    .where('id', '=', id.toLowerCase())
-    .executeTakeFirst();
+  const r = await db.selectFrom('operations').selectAll().where('id', '=', caseKey(id)).executeTakeFirst();
   return r && { id: r.id, resourceId: r.resource_id, kind: r.kind, startTime: r.start_time };
 }

@@ -1,4 +1,5 @@
-import { sql, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
+import type { SqlDialect } from './dialect.ts';
 import type { BatchCountsRecord, CountRow } from './records.ts';
 import type { Database } from './sqlite/schema.ts';
 
@@ -7,24 +8,27 @@ import type { Database } from './sqlite/schema.ts';
  * column (index `tasks_by_pool_state`), pools, nodes and jobs on the state inside their JSON document (there are
  * thousands of those at most, not hundreds of thousands).
  */
-const docState = sql<string>`json_extract(doc, '$.state')`;
+const docState = (dialect: SqlDialect) => dialect.jsonText('doc', ['state']);
 
 /** Pool ids as created, by their `account|pool` key (tasks and nodes store only the lower-case key). */
-async function poolIds(db: Transaction<Database>): Promise<Map<string, string>> {
+async function poolIds(db: Transaction<Database>, dialect: SqlDialect): Promise<Map<string, string>> {
   const rows = await db
     .selectFrom('pools')
-    .select(['account_key', 'id_key', sql<string>`json_extract(doc, '$.id')`.as('id')])
+    .select(['account_key', 'id_key', dialect.jsonText('doc', ['id']).as('id')])
     .execute();
   return new Map(rows.map((r) => [`${r.account_key}|${r.id_key}`, r.id]));
 }
 
-async function countPools(db: Transaction<Database>): Promise<BatchCountsRecord['pools']> {
+async function countPools(
+  db: Transaction<Database>,
+  dialect: SqlDialect,
+): Promise<BatchCountsRecord['pools']> {
   const rows = await db
     .selectFrom('pools')
     .select([
       'account_key',
-      docState.as('state'),
-      sql<string>`json_extract(doc, '$.allocationState')`.as('allocation'),
+      docState(dialect).as('state'),
+      dialect.jsonText('doc', ['allocationState']).as('allocation'),
       (eb) => eb.fn.countAll<number | string>().as('n'),
     ])
     .groupBy(['account_key', 'state', 'allocation'])
@@ -37,6 +41,7 @@ async function countPools(db: Transaction<Database>): Promise<BatchCountsRecord[
 
 async function countNodes(
   db: Transaction<Database>,
+  dialect: SqlDialect,
   ids: Map<string, string>,
 ): Promise<BatchCountsRecord['nodes']> {
   const rows = await db
@@ -44,7 +49,7 @@ async function countNodes(
     .select([
       'account_key',
       'pool_key',
-      docState.as('state'),
+      docState(dialect).as('state'),
       (eb) => eb.fn.countAll<number | string>().as('n'),
     ])
     .groupBy(['account_key', 'pool_key', 'state'])
@@ -59,10 +64,10 @@ async function countNodes(
   }));
 }
 
-async function countJobs(db: Transaction<Database>): Promise<BatchCountsRecord['jobs']> {
+async function countJobs(db: Transaction<Database>, dialect: SqlDialect): Promise<BatchCountsRecord['jobs']> {
   const rows = await db
     .selectFrom('jobs')
-    .select(['account_key', docState.as('state'), (eb) => eb.fn.countAll<number | string>().as('n')])
+    .select(['account_key', docState(dialect).as('state'), (eb) => eb.fn.countAll<number | string>().as('n')])
     .groupBy(['account_key', 'state'])
     .execute();
   return rows.map((r) => ({ labels: { account: r.account_key, state: r.state }, count: Number(r.n) }));
@@ -86,12 +91,15 @@ async function countTasks(
   });
 }
 
-export async function countByState(db: Transaction<Database>): Promise<BatchCountsRecord> {
-  const ids = await poolIds(db);
+export async function countByState(
+  db: Transaction<Database>,
+  dialect: SqlDialect,
+): Promise<BatchCountsRecord> {
+  const ids = await poolIds(db, dialect);
   return {
-    pools: await countPools(db),
-    nodes: await countNodes(db, ids),
-    jobs: await countJobs(db),
+    pools: await countPools(db, dialect),
+    nodes: await countNodes(db, dialect, ids),
+    jobs: await countJobs(db, dialect),
     tasks: await countTasks(db, ids),
   };
 }

@@ -2,19 +2,24 @@ import type { Transaction } from 'kysely';
 import type { TaskListOptions } from './port.ts';
 import { taskFilesExpireAt, type JobRecord, type TaskCountsRecord, type TaskRecord } from './records.ts';
 import type { Database } from './sqlite/schema.ts';
+import { caseKey, compoundKey } from './keys.ts';
 
 /**
  * Batch jobs and tasks over Kysely, stored as JSON documents with the columns the scheduler needs beside them:
  * the task queue is an index on (pool, runnable, -job priority, job age, task age), so claiming work reads the
  * head of the queue instead of scanning the tasks.
  */
-const key = (s: string): string => s.toLowerCase();
-export const poolKey = (account: string, pool: string): string => `${key(account)}|${key(pool)}`;
+export const poolKey = (account: string, pool: string): string => compoundKey(account, pool);
 export const nodeKey = (account: string, pool: string, node: string): string =>
-  `${poolKey(account, pool)}|${key(node)}`;
+  compoundKey(account, pool, node);
 
 export async function putJob(db: Transaction<Database>, j: JobRecord): Promise<void> {
-  const row = { account_key: key(j.accountName), id_key: key(j.id), seq: j.seq, doc: JSON.stringify(j) };
+  const row = {
+    account_key: caseKey(j.accountName),
+    id_key: caseKey(j.id),
+    seq: j.seq,
+    doc: JSON.stringify(j),
+  };
   await db
     .insertInto('jobs')
     .values(row)
@@ -26,8 +31,8 @@ export async function findJob(db: Transaction<Database>, account: string, id: st
   const r = await db
     .selectFrom('jobs')
     .select('doc')
-    .where('account_key', '=', key(account))
-    .where('id_key', '=', key(id))
+    .where('account_key', '=', caseKey(account))
+    .where('id_key', '=', caseKey(id))
     .executeTakeFirst();
   return r === undefined ? undefined : (JSON.parse(r.doc) as JobRecord);
 }
@@ -36,7 +41,7 @@ export async function listJobs(db: Transaction<Database>, account: string): Prom
   const rows = await db
     .selectFrom('jobs')
     .select('doc')
-    .where('account_key', '=', key(account))
+    .where('account_key', '=', caseKey(account))
     .orderBy('id_key')
     .execute();
   return rows.map((r) => JSON.parse(r.doc) as JobRecord);
@@ -51,7 +56,7 @@ export async function nextJobSeq(db: Transaction<Database>): Promise<number> {
 }
 
 export async function deleteJob(db: Transaction<Database>, account: string, id: string): Promise<boolean> {
-  const where = { account_key: key(account), job_key: key(id) };
+  const where = { account_key: caseKey(account), job_key: caseKey(id) };
   await db
     .deleteFrom('tasks')
     .where('account_key', '=', where.account_key)
@@ -71,9 +76,9 @@ export async function deleteJob(db: Transaction<Database>, account: string, id: 
 }
 
 const taskRow = (t: TaskRecord) => ({
-  account_key: key(t.accountName),
-  job_key: key(t.jobId),
-  id_key: key(t.id),
+  account_key: caseKey(t.accountName),
+  job_key: caseKey(t.jobId),
+  id_key: caseKey(t.id),
   pool_key: poolKey(t.accountName, t.poolId),
   state: t.state,
   result: t.state === 'completed' ? (t.executionInfo.result ?? null) : null,
@@ -122,9 +127,9 @@ export async function findTasks(
     const rows = await db
       .selectFrom('tasks')
       .select('doc')
-      .where('account_key', '=', key(account))
-      .where('job_key', '=', key(job))
-      .where('id_key', 'in', ids.slice(i, i + 200).map(key))
+      .where('account_key', '=', caseKey(account))
+      .where('job_key', '=', caseKey(job))
+      .where('id_key', 'in', ids.slice(i, i + 200).map(caseKey))
       .execute();
     out.push(...rows.map((r) => JSON.parse(r.doc) as TaskRecord));
   }
@@ -140,10 +145,10 @@ export async function listTasks(
   let q = db
     .selectFrom('tasks')
     .select('doc')
-    .where('account_key', '=', key(account))
-    .where('job_key', '=', key(job));
+    .where('account_key', '=', caseKey(account))
+    .where('job_key', '=', caseKey(job));
   if (options.states) q = q.where('state', 'in', options.states);
-  if (options.afterId !== undefined) q = q.where('id_key', '>', key(options.afterId));
+  if (options.afterId !== undefined) q = q.where('id_key', '>', caseKey(options.afterId));
   q = q.orderBy('id_key');
   if (options.limit !== undefined) q = q.limit(options.limit);
   return (await q.execute()).map((r) => JSON.parse(r.doc) as TaskRecord);
@@ -194,8 +199,8 @@ export async function countTasks(
     .selectFrom('tasks')
     .select(['state', 'result'])
     .select((eb) => [eb.fn.countAll<number | string>().as('n'), eb.fn.sum<number | string>('slots').as('s')])
-    .where('account_key', '=', key(account))
-    .where('job_key', '=', key(job))
+    .where('account_key', '=', caseKey(account))
+    .where('job_key', '=', caseKey(job))
     .groupBy(['state', 'result'])
     .execute();
   return bucketCounts(rows);
@@ -242,9 +247,9 @@ function bucketCounts(
 export async function deleteTask(db: Transaction<Database>, account: string, job: string, id: string) {
   const r = await db
     .deleteFrom('tasks')
-    .where('account_key', '=', key(account))
-    .where('job_key', '=', key(job))
-    .where('id_key', '=', key(id))
+    .where('account_key', '=', caseKey(account))
+    .where('job_key', '=', caseKey(job))
+    .where('id_key', '=', caseKey(id))
     .executeTakeFirst();
   return r.numDeletedRows > 0n;
 }
@@ -260,10 +265,10 @@ export async function putTaskDependencies(
       .insertInto('task_deps')
       .values(
         edges.slice(i, i + 200).map((e) => ({
-          account_key: key(account),
-          job_key: key(job),
-          parent_key: key(e.parent),
-          child_key: key(e.child),
+          account_key: caseKey(account),
+          job_key: caseKey(job),
+          parent_key: caseKey(e.parent),
+          child_key: caseKey(e.child),
         })),
       )
       .onConflict((oc) => oc.doNothing())
@@ -276,9 +281,9 @@ export async function dependentsOf(db: Transaction<Database>, account: string, j
   const rows = await db
     .selectFrom('task_deps')
     .select('child_key')
-    .where('account_key', '=', key(account))
-    .where('job_key', '=', key(job))
-    .where('parent_key', '=', key(parent))
+    .where('account_key', '=', caseKey(account))
+    .where('job_key', '=', caseKey(job))
+    .where('parent_key', '=', caseKey(parent))
     .execute();
   return rows.map((r) => r.child_key);
 }
@@ -288,9 +293,9 @@ export async function parentsOf(db: Transaction<Database>, account: string, job:
   const rows = await db
     .selectFrom('task_deps')
     .select('parent_key')
-    .where('account_key', '=', key(account))
-    .where('job_key', '=', key(job))
-    .where('child_key', '=', key(child))
+    .where('account_key', '=', caseKey(account))
+    .where('job_key', '=', caseKey(job))
+    .where('child_key', '=', caseKey(child))
     .execute();
   return rows.map((r) => r.parent_key);
 }
@@ -306,8 +311,8 @@ export async function taskIdsInRange(
   const rows = await db
     .selectFrom('tasks')
     .select('id_key')
-    .where('account_key', '=', key(account))
-    .where('job_key', '=', key(job))
+    .where('account_key', '=', caseKey(account))
+    .where('job_key', '=', caseKey(job))
     .execute();
   return rows
     .map((r) => r.id_key)

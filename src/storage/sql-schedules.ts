@@ -1,13 +1,18 @@
 import type { Transaction } from 'kysely';
 import type { JobScheduleRecord } from './records.ts';
 import type { Database } from './sqlite/schema.ts';
+import { caseKey } from './keys.ts';
 
 /** Batch job schedules over Kysely: JSON documents keyed case-insensitively, with their state indexed. */
-const key = (s: string): string => s.toLowerCase();
 const parse = (rows: { doc: string }[]) => rows.map((r) => JSON.parse(r.doc) as JobScheduleRecord);
 
 export async function putJobSchedule(db: Transaction<Database>, s: JobScheduleRecord): Promise<void> {
-  const row = { account_key: key(s.accountName), id_key: key(s.id), state: s.state, doc: JSON.stringify(s) };
+  const row = {
+    account_key: caseKey(s.accountName),
+    id_key: caseKey(s.id),
+    state: s.state,
+    doc: JSON.stringify(s),
+  };
   await db
     .insertInto('job_schedules')
     .values(row)
@@ -19,8 +24,8 @@ export async function findJobSchedule(db: Transaction<Database>, account: string
   const r = await db
     .selectFrom('job_schedules')
     .select('doc')
-    .where('account_key', '=', key(account))
-    .where('id_key', '=', key(id))
+    .where('account_key', '=', caseKey(account))
+    .where('id_key', '=', caseKey(id))
     .executeTakeFirst();
   return r === undefined ? undefined : (JSON.parse(r.doc) as JobScheduleRecord);
 }
@@ -30,7 +35,7 @@ export async function listJobSchedules(db: Transaction<Database>, account: strin
     await db
       .selectFrom('job_schedules')
       .select('doc')
-      .where('account_key', '=', key(account))
+      .where('account_key', '=', caseKey(account))
       .orderBy('id_key')
       .execute(),
   );
@@ -45,8 +50,8 @@ export async function listJobSchedulesIn(db: Transaction<Database>, states: stri
 export async function deleteJobSchedule(db: Transaction<Database>, account: string, id: string) {
   const r = await db
     .deleteFrom('job_schedules')
-    .where('account_key', '=', key(account))
-    .where('id_key', '=', key(id))
+    .where('account_key', '=', caseKey(account))
+    .where('id_key', '=', caseKey(id))
     .executeTakeFirst();
   return Number(r.numDeletedRows) > 0;
 }

@@ -1,9 +1,11 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { NO_SEALING, type Sealer } from '../platform/sealing.ts';
 import type { Store, StoreTx } from './port.ts';
+import type { SqlDialect } from './dialect.ts';
 import { SqlBatchTx } from './sql-batch-tx.ts';
 import { sealLegacyAccountKeys } from './sql-sealing.ts';
 import * as compute from './sql-compute.ts';
+import { caseKey, scopeKey } from './keys.ts';
 import type {
   BaseImageRecord,
   AccountProvisioningState,
@@ -24,13 +26,6 @@ import type {
   ResourceGroupsTable,
   RoleAssignmentsTable,
 } from './sqlite/schema.ts';
-
-const key = (s: string): string => s.toLowerCase();
-/** Scope key: lower case, no trailing slash (the root scope stays "/"). */
-export const scopeKey = (scope: string): string => {
-  const k = key(scope).replace(/\/+$/, '');
-  return k === '' ? '/' : k;
-};
 
 function toGroup(r: Selectable<ResourceGroupsTable>): ResourceGroupRecord {
   return {
@@ -76,7 +71,6 @@ function toAccount(r: Selectable<BatchAccountsTable>, sealer: Sealer): BatchAcco
   };
 }
 
-/** Store operations over any Kysely dialect; dialect differences stay in the `open*` functions. */
 function toBaseImage(r: Selectable<BaseImagesTable>): BaseImageRecord {
   return {
     key: r.key,
@@ -88,10 +82,11 @@ function toBaseImage(r: Selectable<BaseImagesTable>): BaseImageRecord {
   };
 }
 
+/** Store operations over any Kysely dialect; what differs between dialects is in `SqlDialect` (dialect.ts). */
 class SqlStoreTx extends SqlBatchTx implements StoreTx {
   private readonly sealer: Sealer;
-  constructor(db: Transaction<Database>, sealer: Sealer) {
-    super(db);
+  constructor(db: Transaction<Database>, dialect: SqlDialect, sealer: Sealer) {
+    super(db, dialect);
     this.sealer = sealer;
   }
   async putTenant(t: { id: string; displayName: string; defaultDomain: string }): Promise<void> {
@@ -103,11 +98,15 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
       .execute();
   }
   async findTenant(id: string) {
-    const r = await this.db.selectFrom('tenants').selectAll().where('id', '=', key(id)).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('tenants')
+      .selectAll()
+      .where('id', '=', caseKey(id))
+      .executeTakeFirst();
     return r && { id: r.id, displayName: r.display_name, defaultDomain: r.default_domain };
   }
   async putSubscription(s: SubscriptionRecord): Promise<void> {
-    const row = { id: key(s.id), tenant_id: s.tenantId, display_name: s.displayName, state: s.state };
+    const row = { id: caseKey(s.id), tenant_id: s.tenantId, display_name: s.displayName, state: s.state };
     await this.db
       .insertInto('subscriptions')
       .values(row)
@@ -118,13 +117,13 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
     const r = await this.db
       .selectFrom('subscriptions')
       .selectAll()
-      .where('id', '=', key(id))
+      .where('id', '=', caseKey(id))
       .executeTakeFirst();
     return r && this.toSubscription(r);
   }
   async listSubscriptions(tenantId?: string) {
     let q = this.db.selectFrom('subscriptions').selectAll().orderBy('id');
-    if (tenantId !== undefined) q = q.where('tenant_id', '=', key(tenantId));
+    if (tenantId !== undefined) q = q.where('tenant_id', '=', caseKey(tenantId));
     return (await q.execute()).map((r) => this.toSubscription(r));
   }
   private toSubscription(r: { id: string; tenant_id: string; display_name: string; state: string }) {
@@ -139,9 +138,9 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
     await this.db
       .insertInto('principals')
       .values({
-        object_id: key(p.objectId),
-        app_id: key(p.appId),
-        tenant_id: key(p.tenantId),
+        object_id: caseKey(p.objectId),
+        app_id: caseKey(p.appId),
+        tenant_id: caseKey(p.tenantId),
         display_name: p.displayName,
         secret_salt: p.secretSalt,
         secret_hash: p.secretHash,
@@ -153,7 +152,7 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
     const r = await this.db
       .selectFrom('principals')
       .selectAll()
-      .where('app_id', '=', key(appId))
+      .where('app_id', '=', caseKey(appId))
       .executeTakeFirst();
     return r && this.toPrincipal(r);
   }
@@ -161,7 +160,7 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
     const r = await this.db
       .selectFrom('principals')
       .selectAll()
-      .where('object_id', '=', key(objectId))
+      .where('object_id', '=', caseKey(objectId))
       .executeTakeFirst();
     return r && this.toPrincipal(r);
   }
@@ -173,7 +172,7 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
     const r = await this.db
       .updateTable('principals')
       .set({ secret_hash: hash })
-      .where('app_id', '=', key(appId))
+      .where('app_id', '=', caseKey(appId))
       .where('secret_hash', '=', expected)
       .executeTakeFirst();
     return r.numUpdatedRows > 0n;
@@ -192,8 +191,8 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
 
   async putResourceGroup(g: ResourceGroupRecord): Promise<void> {
     const row = {
-      subscription_id: key(g.subscriptionId),
-      name_key: key(g.name),
+      subscription_id: caseKey(g.subscriptionId),
+      name_key: caseKey(g.name),
       name: g.name,
       location: g.location,
       tags: JSON.stringify(g.tags),
@@ -212,8 +211,8 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
     const r = await this.db
       .selectFrom('resource_groups')
       .selectAll()
-      .where('subscription_id', '=', key(subscriptionId))
-      .where('name_key', '=', key(name))
+      .where('subscription_id', '=', caseKey(subscriptionId))
+      .where('name_key', '=', caseKey(name))
       .executeTakeFirst();
     return r && toGroup(r);
   }
@@ -221,14 +220,14 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
     const rows = await this.db
       .selectFrom('resource_groups')
       .selectAll()
-      .where('subscription_id', '=', key(subscriptionId))
+      .where('subscription_id', '=', caseKey(subscriptionId))
       .orderBy('name_key')
       .execute();
     return rows.map(toGroup);
   }
   async deleteResourceGroupWithContents(subscriptionId: string, name: string): Promise<boolean> {
-    const sub = key(subscriptionId);
-    const rg = key(name);
+    const sub = caseKey(subscriptionId);
+    const rg = caseKey(name);
     await this.deleteAssignmentsUnder(`/subscriptions/${sub}/resourcegroups/${rg}`);
     await compute.deleteComputeInGroup(this.db, sub, rg);
     const res = await this.db
@@ -240,8 +239,8 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
   }
   async setProviderState(p: { subscriptionId: string; namespace: string; state: ProviderRegistrationState }) {
     const row = {
-      subscription_id: key(p.subscriptionId),
-      namespace_key: key(p.namespace),
+      subscription_id: caseKey(p.subscriptionId),
+      namespace_key: caseKey(p.namespace),
       namespace: p.namespace,
       state: p.state,
     };
@@ -255,7 +254,7 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
     const rows = await this.db
       .selectFrom('provider_registrations')
       .selectAll()
-      .where('subscription_id', '=', key(subscriptionId))
+      .where('subscription_id', '=', caseKey(subscriptionId))
       .execute();
     return rows.map((r) => ({
       subscriptionId: r.subscription_id,
@@ -266,11 +265,11 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
 
   async putRoleAssignment(a: RoleAssignmentRecord): Promise<void> {
     const row = {
-      name: key(a.name),
+      name: caseKey(a.name),
       scope: a.scope,
       scope_key: scopeKey(a.scope),
-      role_definition_name: key(a.roleDefinitionName),
-      principal_id: key(a.principalId),
+      role_definition_name: caseKey(a.roleDefinitionName),
+      principal_id: caseKey(a.principalId),
       principal_type: a.principalType,
       description: a.description,
       created_on: a.createdOn,
@@ -287,7 +286,7 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
     const r = await this.db
       .selectFrom('role_assignments')
       .selectAll()
-      .where('name', '=', key(name))
+      .where('name', '=', caseKey(name))
       .executeTakeFirst();
     return r && toAssignment(r);
   }
@@ -325,22 +324,25 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
     const rows = await this.db
       .selectFrom('role_assignments')
       .selectAll()
-      .where('principal_id', '=', key(principalId))
+      .where('principal_id', '=', caseKey(principalId))
       .orderBy('created_on')
       .execute();
     return rows.map(toAssignment);
   }
   async deleteRoleAssignment(name: string): Promise<boolean> {
-    const res = await this.db.deleteFrom('role_assignments').where('name', '=', key(name)).executeTakeFirst();
+    const res = await this.db
+      .deleteFrom('role_assignments')
+      .where('name', '=', caseKey(name))
+      .executeTakeFirst();
     return res.numDeletedRows > 0n;
   }
 
   async putBatchAccount(a: BatchAccountRecord): Promise<void> {
     const row = {
-      name_key: key(a.name),
+      name_key: caseKey(a.name),
       name: a.name,
-      subscription_id: key(a.subscriptionId),
-      resource_group_key: key(a.resourceGroup),
+      subscription_id: caseKey(a.subscriptionId),
+      resource_group_key: caseKey(a.resourceGroup),
       resource_group: a.resourceGroup,
       location: a.location,
       tags: JSON.stringify(a.tags),
@@ -364,9 +366,9 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
     const r = await this.db
       .selectFrom('batch_accounts')
       .selectAll()
-      .where('name_key', '=', key(name))
-      .where('subscription_id', '=', key(subscriptionId))
-      .where('resource_group_key', '=', key(resourceGroup))
+      .where('name_key', '=', caseKey(name))
+      .where('subscription_id', '=', caseKey(subscriptionId))
+      .where('resource_group_key', '=', caseKey(resourceGroup))
       .executeTakeFirst();
     return r && toAccount(r, this.sealer);
   }
@@ -374,7 +376,7 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
     const r = await this.db
       .selectFrom('batch_accounts')
       .selectAll()
-      .where('name_key', '=', key(name))
+      .where('name_key', '=', caseKey(name))
       .executeTakeFirst();
     return r && toAccount(r, this.sealer);
   }
@@ -382,9 +384,9 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
     let q = this.db
       .selectFrom('batch_accounts')
       .selectAll()
-      .where('subscription_id', '=', key(subscriptionId))
+      .where('subscription_id', '=', caseKey(subscriptionId))
       .orderBy('name_key');
-    if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', key(resourceGroup));
+    if (resourceGroup !== undefined) q = q.where('resource_group_key', '=', caseKey(resourceGroup));
     return (await q.execute()).map((r) => toAccount(r, this.sealer));
   }
   async listBatchAccountsIn(state: AccountProvisioningState) {
@@ -399,16 +401,16 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
   async deleteBatchAccount(subscriptionId: string, resourceGroup: string, name: string): Promise<boolean> {
     const res = await this.db
       .deleteFrom('batch_accounts')
-      .where('name_key', '=', key(name))
-      .where('subscription_id', '=', key(subscriptionId))
-      .where('resource_group_key', '=', key(resourceGroup))
+      .where('name_key', '=', caseKey(name))
+      .where('subscription_id', '=', caseKey(subscriptionId))
+      .where('resource_group_key', '=', caseKey(resourceGroup))
       .executeTakeFirst();
     return res.numDeletedRows > 0n;
   }
 
   async putBaseImage(b: BaseImageRecord): Promise<void> {
     const row = {
-      key: key(b.key),
+      key: caseKey(b.key),
       manifest: b.manifest,
       region: b.region,
       source: b.source,
@@ -425,7 +427,7 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
     const r = await this.db
       .selectFrom('base_images')
       .selectAll()
-      .where('key', '=', key(imageKey))
+      .where('key', '=', caseKey(imageKey))
       .executeTakeFirst();
     return r && toBaseImage(r);
   }
@@ -474,17 +476,20 @@ class SqlStoreTx extends SqlBatchTx implements StoreTx {
 
 export class SqlStore implements Store {
   private readonly db: Kysely<Database>;
+  private readonly dialect: SqlDialect;
   private readonly sealer: Sealer;
-  constructor(db: Kysely<Database>, sealer: Sealer = NO_SEALING) {
+  constructor(db: Kysely<Database>, dialect: SqlDialect, sealer: Sealer = NO_SEALING) {
     this.db = db;
+    this.dialect = dialect;
     this.sealer = sealer;
   }
+  /** One transaction per call, run by the dialect (on PostgreSQL `work` may run again after a conflict). */
   transaction<T>(work: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) => work(new SqlStoreTx(trx, this.sealer)));
+    return this.dialect.transaction(this.db, (trx) => work(new SqlStoreTx(trx, this.dialect, this.sealer)));
   }
   /** Seals the account keys of rows written before sealing (at open; sql-sealing.ts). */
   sealLegacyValues(): Promise<number> {
-    return sealLegacyAccountKeys(this.db, this.sealer);
+    return this.dialect.transaction(this.db, (trx) => sealLegacyAccountKeys(trx, this.sealer));
   }
   close(): Promise<void> {
     return this.db.destroy();

@@ -1,5 +1,6 @@
 import type { TaskAssignment, TaskReport } from '../../backends/agent-protocol.ts';
 import type { OutputFileSpec, ResourceFileSpec } from '../../backends/task-files.ts';
+import { compoundKey } from '../../storage/keys.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type { JobRecord, NodeRecord, PoolRecord, TaskRecord } from '../../storage/records.ts';
 import { moveNode } from '../pools/node-states.ts';
@@ -24,7 +25,6 @@ import {
  * (job priority, then age; `nodeFillType` spread or pack), and answer with each node's task runs.
  */
 
-const key = (...parts: string[]) => parts.join('|').toLowerCase();
 const SCHEDULABLE = new Set(['idle', 'running', 'offline']);
 /** A node that may keep its tasks (an offline one: scheduling disabled, letting its tasks finish). */
 const schedulable = (n: NodeRecord) => SCHEDULABLE.has(n.state) && n.goal === 'run';
@@ -54,7 +54,7 @@ export async function applyTaskReports(tx: StoreTx, reports: TaskReport[], now: 
       continue;
     }
     await completeRun(tx, task, r, now);
-    const k = key(r.accountName, r.poolId, r.nodeId);
+    const k = compoundKey(r.accountName, r.poolId, r.nodeId);
     const tally = ended.get(k) ?? { report: r, runs: 0, succeeded: 0 };
     ended.set(k, { ...tally, runs: tally.runs + 1, succeeded: tally.succeeded + (runSucceeded(r) ? 1 : 0) });
   }
@@ -127,7 +127,7 @@ export async function dispatchTasks(
   const changedNodes: NodeRecord[] = [];
   const jobs = new Map<string, JobRecord | undefined>();
   const jobOf = async (account: string, jobId: string) => {
-    const k = key(account, jobId);
+    const k = compoundKey(account, jobId);
     if (!jobs.has(k)) jobs.set(k, await tx.findJob(account, jobId));
     return jobs.get(k);
   };
@@ -166,7 +166,7 @@ export async function dispatchTasks(
         const job = await jobOf(t.accountName, t.jobId);
         list.push(taskAssignment(pool, latest, job, t, accountUrl(pool.accountName)));
       }
-      runs.set(key(pool.accountName, pool.id, node.id), list);
+      runs.set(compoundKey(pool.accountName, pool.id, node.id), list);
     }
   }
   return { runs, nodes: changedNodes, moved: movedTasks };

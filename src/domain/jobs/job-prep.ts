@@ -1,5 +1,6 @@
 import type { TaskAssignment, TaskReport } from '../../backends/agent-protocol.ts';
 import type { ResourceFileSpec } from '../../backends/task-files.ts';
+import { caseKey } from '../../storage/keys.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type {
   JobPrepRecord,
@@ -22,13 +23,12 @@ import { runSucceeded } from './task-outcome.ts';
 
 export const PREP_ID = '$prep';
 export const RELEASE_ID = '$release';
-const key = (id: string): string => id.toLowerCase();
 export const prepDirOf = (jobId: string, kind: 'preparation' | 'release') =>
   `workitems/${jobId}/job-1/${kind === 'preparation' ? 'jobpreparation' : 'jobrelease'}`;
 
 /** The node's preparations without the one of `jobId`. */
 const without = (preps: Record<string, JobPrepRecord>, jobId: string): Record<string, JobPrepRecord> =>
-  Object.fromEntries(Object.entries(preps).filter(([k]) => k !== key(jobId)));
+  Object.fromEntries(Object.entries(preps).filter(([k]) => k !== caseKey(jobId)));
 
 const pending = (): PrepRunRecord => ({ state: 'pending', attempt: 1, retryCount: 0 });
 
@@ -41,7 +41,7 @@ export type PrepGate = 'ready' | 'wait' | 'never';
 export function prepGate(node: NodeRecord, job: JobRecord | undefined): { gate: PrepGate; node: NodeRecord } {
   const task = record(job?.spec.jobPreparationTask);
   if (!job || typeof task.commandLine !== 'string') return { gate: 'ready', node };
-  const existing = node.jobPreps?.[key(job.id)];
+  const existing = node.jobPreps?.[caseKey(job.id)];
   if (!existing) {
     const prep: JobPrepRecord = {
       jobId: job.id,
@@ -52,7 +52,7 @@ export function prepGate(node: NodeRecord, job: JobRecord | undefined): { gate: 
         : {}),
       preparation: pending(),
     };
-    const next = { ...node, jobPreps: { ...node.jobPreps, [key(job.id)]: prep } };
+    const next = { ...node, jobPreps: { ...node.jobPreps, [caseKey(job.id)]: prep } };
     return { gate: task.waitForSuccess === false ? 'ready' : 'wait', node: next };
   }
   const p = existing.preparation;
@@ -127,7 +127,7 @@ export function prepAssignments(pool: PoolRecord, node: NodeRecord, accountUrl: 
 export async function applyPrepReport(tx: StoreTx, r: TaskReport, now: Date): Promise<boolean> {
   if (r.taskId !== PREP_ID && r.taskId !== RELEASE_ID) return false;
   const node = await tx.findNode(r.accountName, r.poolId, r.nodeId);
-  const prep = node?.jobPreps?.[key(r.jobId)];
+  const prep = node?.jobPreps?.[caseKey(r.jobId)];
   const kind = r.taskId === PREP_ID ? 'preparation' : 'release';
   const run = prep?.[kind];
   if (!node || !prep || !run || run.attempt !== r.attempt || run.state === 'completed') return true;
@@ -152,7 +152,7 @@ export async function applyPrepReport(tx: StoreTx, r: TaskReport, now: Date): Pr
             ...(r.failureInfo === undefined ? {} : { failureInfo: r.failureInfo }),
           };
   }
-  const preps = { ...node.jobPreps, [key(r.jobId)]: { ...prep, [kind]: next } };
+  const preps = { ...node.jobPreps, [caseKey(r.jobId)]: { ...prep, [kind]: next } };
   // A released job that no longer exists leaves nothing behind on the node.
   const gone =
     kind === 'release' && next.state === 'completed' && !(await tx.findJob(r.accountName, r.jobId));
@@ -167,13 +167,13 @@ export async function applyPrepReport(tx: StoreTx, r: TaskReport, now: Date): Pr
 export async function releaseJob(tx: StoreTx, job: JobRecord, deleted: boolean): Promise<void> {
   const changed: NodeRecord[] = [];
   for (const node of await tx.listNodes(job.accountName, job.poolId)) {
-    const prep = node.jobPreps?.[key(job.id)];
+    const prep = node.jobPreps?.[caseKey(job.id)];
     if (!prep) continue;
     const preps = node.jobPreps ?? {};
     if (!prep.releaseTask || prep.preparation.state === 'pending') {
       if (deleted) changed.push({ ...node, jobPreps: without(preps, job.id) });
     } else if (!prep.release)
-      changed.push({ ...node, jobPreps: { ...preps, [key(job.id)]: { ...prep, release: pending() } } });
+      changed.push({ ...node, jobPreps: { ...preps, [caseKey(job.id)]: { ...prep, release: pending() } } });
   }
   await tx.putNodes(changed);
 }

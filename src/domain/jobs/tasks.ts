@@ -1,3 +1,4 @@
+import { compoundKey } from '../../storage/keys.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type { JobRecord, TaskRecord } from '../../storage/records.ts';
 import type { DomainContext } from '../context.ts';
@@ -92,7 +93,7 @@ export class TaskService {
   private async writeAdds(batch: QueuedAdd[]): Promise<void> {
     const byJob = new Map<string, QueuedAdd[]>();
     for (const a of batch) {
-      const k = `${a.account}|${a.jobId}`.toLowerCase();
+      const k = compoundKey(a.account, a.jobId);
       byJob.set(k, [...(byJob.get(k) ?? []), a]);
     }
     let answers: (() => void)[];

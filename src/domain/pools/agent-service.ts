@@ -9,6 +9,7 @@ import type {
 import { retireNodes } from './usage.ts';
 import { applyTaskReports, dispatchTasks, requeueNodeTasks, type HostPool } from '../jobs/dispatch.ts';
 import type { AutoStorage } from '../../backends/auto-storage.ts';
+import { caseKey, compoundKey } from '../../storage/keys.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type { NodeRecord, PoolRecord } from '../../storage/records.ts';
 import type { DomainContext } from '../context.ts';
@@ -17,8 +18,6 @@ import { startTaskAssignment } from './start-task.ts';
 import { findVmSize } from './vm-sizes.ts';
 import { takeNodes } from './node-addresses.ts';
 import { DEFAULT_NODE_NETWORK, parseNodeNetwork, type Cidr } from './node-network.ts';
-
-const poolKey = (account: string, pool: string) => `${account}|${pool}`.toLowerCase();
 
 /**
  * The server's side of the host agent protocol: applies what agents report (through the node state machine;
@@ -95,7 +94,7 @@ export class AgentService {
       await tx.putNodes(taken);
       const byPool = new Map<string, HostPool>();
       for (const node of listed) {
-        const k = poolKey(node.accountName, node.poolId);
+        const k = compoundKey(node.accountName, node.poolId);
         if (!byPool.has(k)) {
           const pool = await tx.findPool(node.accountName, node.poolId);
           if (!pool) continue;
@@ -109,14 +108,12 @@ export class AgentService {
         moved: dispatched,
       } = await dispatchTasks(tx, [...byPool.values()], now, this.accountUrl);
       await tx.putNodes(moved);
-      const current = new Map(
-        moved.map((n) => [`${poolKey(n.accountName, n.poolId)}|${n.id.toLowerCase()}`, n]),
-      );
+      const current = new Map(moved.map((n) => [compoundKey(n.accountName, n.poolId, n.id), n]));
       const assignments: NodeAssignment[] = [];
       const storageIds = new Map<string, unknown>();
       for (const { pool, nodes } of byPool.values()) {
         for (const n of nodes) {
-          const k = `${poolKey(n.accountName, n.poolId)}|${n.id.toLowerCase()}`;
+          const k = compoundKey(n.accountName, n.poolId, n.id);
           const list = await this.resolveAutoStorage(tx, pool.accountName, runs.get(k) ?? [], storageIds);
           assignments.push(this.assignment(pool, current.get(k) ?? n, list));
         }
@@ -146,11 +143,11 @@ export class AgentService {
     const mine = new Set(
       (await tx.listNodesForHost(request.hostId, false))
         .filter((n) => n.hostId === request.hostId)
-        .map((n) => `${poolKey(n.accountName, n.poolId)}|${n.id.toLowerCase()}`),
+        .map((n) => compoundKey(n.accountName, n.poolId, n.id)),
     );
     const foreign = new Set<string>();
     const own = (r: { accountName: string; poolId: string; nodeId: string }) => {
-      const ok = mine.has(`${poolKey(r.accountName, r.poolId)}|${r.nodeId.toLowerCase()}`);
+      const ok = mine.has(compoundKey(r.accountName, r.poolId, r.nodeId));
       if (!ok) foreign.add(r.nodeId);
       return ok;
     };
@@ -167,26 +164,25 @@ export class AgentService {
     const current = new Map<string, NodeRecord>();
     const loaded = new Set<string>();
     for (const r of reports) {
-      const k = poolKey(r.accountName, r.poolId);
+      const k = compoundKey(r.accountName, r.poolId);
       if (loaded.has(k)) continue;
       loaded.add(k);
-      for (const n of await tx.listNodes(r.accountName, r.poolId))
-        current.set(`${k}|${n.id.toLowerCase()}`, n);
+      for (const n of await tx.listNodes(r.accountName, r.poolId)) current.set(`${k}|${caseKey(n.id)}`, n);
     }
     const gone = new Map<string, { account: string; pool: string; nodes: NodeRecord[] }>();
     for (const r of reports) {
-      const k = `${poolKey(r.accountName, r.poolId)}|${r.nodeId.toLowerCase()}`;
+      const k = compoundKey(r.accountName, r.poolId, r.nodeId);
       const node = current.get(k);
       if (!node || node.generation !== r.generation) continue;
       if (r.state === 'gone') {
         if (node.goal !== 'remove' && node.state !== 'leavingpool') continue;
-        const entry = gone.get(poolKey(r.accountName, r.poolId)) ?? {
+        const entry = gone.get(compoundKey(r.accountName, r.poolId)) ?? {
           account: r.accountName,
           pool: r.poolId,
           nodes: [],
         };
         entry.nodes.push(node);
-        gone.set(poolKey(r.accountName, r.poolId), entry);
+        gone.set(compoundKey(r.accountName, r.poolId), entry);
         current.delete(k);
         continue;
       }

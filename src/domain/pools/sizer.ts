@@ -1,3 +1,4 @@
+import { caseKey, compoundKey } from '../../storage/keys.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type { NodeRecord, NodeState, PoolRecord, ResizeErrorRecord } from '../../storage/records.ts';
 import { accountQuotas, coresPerNode, coreUsage, type CoreUsage } from '../accounts/quotas.ts';
@@ -116,7 +117,7 @@ export class PoolSizer {
         const result = await this.step(tx, pool, now, budget);
         changed ||= result.changed;
         if (result.pool) {
-          byPool.set(`${pool.accountName}|${pool.id}`.toLowerCase(), result.pool);
+          byPool.set(compoundKey(pool.accountName, pool.id), result.pool);
           creating.push(...result.nodes.filter((n) => n.state === 'creating'));
         }
       }
@@ -173,7 +174,7 @@ export class PoolSizer {
     pool: PoolRecord,
     budget: TickBudget,
   ): Promise<(dedicated: boolean, missing: number) => Room> {
-    const key = pool.accountName.toLowerCase();
+    const key = caseKey(pool.accountName);
     let usage = budget.usage.get(key);
     if (usage === undefined) {
       usage = await coreUsage(tx, pool.accountName);
@@ -332,8 +333,8 @@ export class PoolSizer {
   /** Hands out hydration slots: per image source and region, replicas × capacity concurrent hydrations. */
   private async grant(tx: StoreTx, creating: NodeRecord[], pools: Map<string, PoolRecord>): Promise<boolean> {
     const used = new Map<string, number>();
-    const sourceOf = (n: NodeRecord) => pools.get(`${n.accountName}|${n.poolId}`.toLowerCase());
-    const keyOf = (p: PoolRecord) => `${p.image.source}|${p.image.region}`.toLowerCase();
+    const sourceOf = (n: NodeRecord) => pools.get(compoundKey(n.accountName, n.poolId));
+    const keyOf = (p: PoolRecord) => compoundKey(p.image.source, p.image.region);
     for (const n of creating) {
       const p = sourceOf(n);
       if (p && n.granted) used.set(keyOf(p), (used.get(keyOf(p)) ?? 0) + 1);

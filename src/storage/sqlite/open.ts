@@ -1,14 +1,12 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Kysely, Migrator, SqliteDialect, type MigrationProvider } from 'kysely';
+import { Kysely, SqliteDialect } from 'kysely';
 import type { Sealer } from '../../platform/sealing.ts';
 import type { Store } from '../port.ts';
-import { migrations } from '../migrations.ts';
-import { SqlStore } from '../sql-store.ts';
+import { openSqlStore } from '../open-sql.ts';
+import { sqliteDialect } from './dialect.ts';
 import type { Database } from './schema.ts';
 import { openNodeSqlite } from './node-sqlite.ts';
-
-const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
 
 /**
  * The database holds account keys and secret hashes: its folder is 0700 and the file, with its WAL and shared
@@ -28,13 +26,5 @@ function keepPrivate(path: string): void {
 export async function openSqliteStore(path: string, options: { sealer?: Sealer } = {}): Promise<Store> {
   if (path !== ':memory:') keepPrivate(path);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: openNodeSqlite(path) }) });
-  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
-  const failed = results?.find((r) => r.status === 'Error');
-  if (error !== undefined || failed) {
-    await db.destroy();
-    throw new Error(`store migration failed${failed ? ` at ${failed.migrationName}` : ''}: ${String(error)}`);
-  }
-  const store = new SqlStore(db, options.sealer);
-  if (options.sealer) await store.sealLegacyValues();
-  return store;
+  return await openSqlStore(db, sqliteDialect, options);
 }

@@ -1,4 +1,5 @@
 import { serviceEtag } from '../conditions.ts';
+import { compoundKey } from '../../../storage/keys.ts';
 import type { StoreTx } from '../../../storage/port.ts';
 import type { AutoScaleRunRecord, NodeRecord, PoolRecord } from '../../../storage/records.ts';
 import type { DomainContext } from '../../context.ts';
@@ -28,7 +29,7 @@ interface History {
 const liveNodes = async (tx: StoreTx, pool: PoolRecord): Promise<NodeRecord[]> =>
   (await tx.listNodes(pool.accountName, pool.id)).filter((n) => n.state !== 'leavingpool');
 
-const historyKey = (pool: PoolRecord) => `${pool.accountName}|${pool.id}`.toLowerCase();
+const historyKey = (pool: PoolRecord) => compoundKey(pool.accountName, pool.id);
 
 /** New targets from an outcome: a steady pool starts resizing; a resizing one moves toward the new targets. */
 export function applyOutcome(pool: PoolRecord, outcome: FormulaOutcome, now: string): PoolRecord {
