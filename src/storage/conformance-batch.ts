@@ -107,6 +107,7 @@ export function batchStoreConformance(open: () => Promise<Store>): void {
       ),
     );
     assert.equal((await store.transaction((tx) => tx.listNodes('acct', 'p'))).length, 150);
+    assert.equal(await store.transaction((tx) => tx.countAllNodes()), 150, 'countAllNodes counts every node');
     await store.close();
   });
 }
