@@ -2,12 +2,22 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BatchServiceClient } from '@azure/batch';
 import { TokenCredentials } from '@azure/ms-rest-js';
 import { buildTinyRootfs } from '../../src/content/rootfs/tiny.ts';
-import { computeClient, credentialFor, REPO_ROOT, runCli, startServer, type TestServer } from './harness.ts';
+import {
+  computeClient,
+  credentialFor,
+  REPO_ROOT,
+  runCli,
+  runCliResult,
+  startServer,
+  type TestServer,
+} from './harness.ts';
 import {
   buildToolImage,
   failsWith,
@@ -251,5 +261,35 @@ describe('--strict-image-support: retired node agent SKUs refused as Azure does 
     await assert.rejects(sharedKeyBatch(strict).pool.add(spec), property('nodeAgentSKUId'));
     // Without the option the SKU passes; this server only lacks a root file system for the image.
     await assert.rejects(lenient.batch.pool.add(spec), property('imageReference'));
+  });
+});
+
+describe('lazurite images build ubuntu-18.04 without a reachable mirror', () => {
+  test('one error line naming the mirror, with the images import hint, and nothing stored', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'lazurite-nomirror-'));
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    try {
+      const mirror = `http://127.0.0.1:${String(port)}/ubuntu`;
+      const keyring = ['--keyring', '/usr/share/keyrings/debian-archive-keyring.gpg'];
+      const args = ['images', 'build', 'ubuntu-18.04', '--mirror', mirror, ...keyring, '--data-dir', dataDir];
+      const r = await runCliResult(args, {}, true);
+      assert.equal(r.code, 1);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(
+        lines[0] ?? '',
+        /^lazurite: cannot build 'canonical:ubuntuserver:18\.04-lts': mirror http:\/\/127\.0\.0\.1:\d+\/ubuntu does not answer \(ECONNREFUSED\); .* run: lazurite images import canonical:ubuntuserver:18\.04-lts <rootfs\.tar\|oci-archive>$/,
+      );
+      const list = await runCli(['images', 'list', '--data-dir', dataDir]);
+      assert.match(
+        list,
+        /canonical:ubuntuserver:18\.04-lts\s+batch\.node\.ubuntu 18\.04\s+listed \(build it/,
+      );
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

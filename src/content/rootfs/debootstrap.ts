@@ -121,9 +121,11 @@ function runDebootstrap(args: string[], onProgress: (p: BuildProgress) => void):
       if (code === 0) resolve();
       else {
         const failed = /E: (Failed getting release file .*)/.exec(tail)?.[1];
+        // Its first error line leads (the CLI shows one line); the rest of what it printed follows.
+        const cause = /^E: (.*)$/m.exec(tail)?.[1] ?? tail.trim().split('\n').at(-1) ?? '';
         reject(
           failed === undefined
-            ? new Error(`debootstrap exited ${String(code)}:${tail}`)
+            ? new Error(`debootstrap exited ${String(code)}: ${cause}\n${tail}`)
             : new MirrorUnreachableError(failed),
         );
       }
