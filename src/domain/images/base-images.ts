@@ -92,7 +92,8 @@ function mirrorUnreachable(err: MirrorUnreachableError, key: string): DomainErro
 
 /**
  * Base images (R1): which catalog entries have a root file system, building the ones Lazurite can build
- * (busybox tiny, Debian 12 with debootstrap) and importing others from a tarball or OCI image.
+ * (busybox tiny, Debian 12 and Ubuntu 16.04/18.04/20.04 with debootstrap) and importing others from a tarball or
+ * OCI image; either way the root file system's /etc/os-release must be the entry's node agent SKU's OS.
  */
 export class BaseImageService {
   private readonly ctx: DomainContext;
