@@ -163,9 +163,8 @@ export function poolsRuntime(
   const pools = new PoolService(ctx, regions, {
     onChange,
     autoScaler,
-    warn: (message) => {
-      logger.warn(message);
-    },
+    imageSupport: { strict: config.strictImageSupport },
+    warn: logger.warn.bind(logger),
   });
   const jobs = new JobService(ctx, onChange, new AutoPools(ctx, pools));
   const schedules = new JobScheduleService(ctx, jobs, () => {

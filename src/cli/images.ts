@@ -47,11 +47,15 @@ function progressReporter(): { onProgress: (p: BuildProgress) => void; stop: () 
   };
 }
 
-export async function buildImage(config: Config, ref: string, force: boolean): Promise<void> {
+export async function buildImage(
+  config: Config,
+  ref: string,
+  options: { force: boolean; mirror: string | undefined; keyring: string | undefined },
+): Promise<void> {
   const reporter = progressReporter();
   try {
     const image = await withImages(config, (images) =>
-      images.build(ref, { force, onProgress: reporter.onProgress }),
+      images.build(ref, { ...options, onProgress: reporter.onProgress }),
     );
     reporter.stop();
     process.stdout.write(`${JSON.stringify(image, null, 2)}\n`);

@@ -55,6 +55,10 @@ common(
     .option(
       '--node-network <cidr>',
       'private IPv4 range the node addresses come from (env LAZURITE_NODE_NETWORK, default 10.213.0.0/16)',
+    )
+    .option(
+      '--strict-image-support',
+      'refuse pools whose node agent SKU Batch retired, as Azure does (env LAZURITE_STRICT_IMAGE_SUPPORT; default: create them with a warning)',
     ),
 ).action(
   async (opts: {
@@ -68,6 +72,7 @@ common(
     replicaCapacity?: string;
     accountQuotas?: string;
     nodeNetwork?: string;
+    strictImageSupport?: boolean;
   }) => {
     const config = loadConfig(opts);
     const server = await startLazurite(config);
@@ -179,11 +184,24 @@ common(
 common(
   images
     .command('build <image>')
-    .description("build 'tiny' (busybox) or 'debian-12' (debootstrap minbase), once; cached in the data dir")
-    .option('--force', 'build again even if present'),
-).action(async (image: string, opts: { force?: boolean; dataDir?: string; logLevel?: string }) => {
-  await buildImage(loadConfig(opts), image, opts.force === true);
-});
+    .description(
+      "build 'tiny' (busybox), 'debian-12' or 'ubuntu-16.04|18.04|20.04' (debootstrap minbase), once; cached in the data dir",
+    )
+    .option('--force', 'build again even if present')
+    .option('--mirror <url>', 'Ubuntu builds: archive to use (default Ubuntu archive, ports on non-x86)')
+    .option('--keyring <file>', "Ubuntu builds: keyring for the Release file (default ubuntu-keyring's)"),
+).action(
+  async (
+    image: string,
+    opts: { force?: boolean; mirror?: string; keyring?: string; dataDir?: string; logLevel?: string },
+  ) => {
+    await buildImage(loadConfig(opts), image, {
+      force: opts.force === true,
+      mirror: opts.mirror,
+      keyring: opts.keyring,
+    });
+  },
+);
 common(
   images
     .command('import <image> <source>')

@@ -58,6 +58,11 @@ export interface Config {
   writeWaitMs: number;
   /** How long a VM runCommand may run before every process of the VM is killed (LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS). */
   runCommandTimeoutMs: number;
+  /**
+   * Refuse pools whose node agent SKU is past the end of life Batch published (--strict-image-support,
+   * LAZURITE_STRICT_IMAGE_SUPPORT), as Azure does today; off, such pools are created with a warning (ADR 0028).
+   */
+  strictImageSupport: boolean;
   simulatedDelays: { hydrateMs: number; copyMs: number; bootMs: number; execMs: number };
 }
 
@@ -85,6 +90,7 @@ export interface ConfigFlags {
   replicaCapacity?: string | number | undefined;
   accountQuotas?: string | undefined;
   nodeNetwork?: string | undefined;
+  strictImageSupport?: boolean | undefined;
 }
 
 const LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -242,6 +248,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
         : parsePositive(env.LAZURITE_WRITE_WAIT_MS ?? 2000, 'write wait ms'),
     runCommandTimeoutMs:
       parsePositive(env.LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS ?? 1800, 'run command timeout seconds') * 1000,
+    strictImageSupport: flags.strictImageSupport ?? parseBool(env.LAZURITE_STRICT_IMAGE_SUPPORT) ?? false,
     simulatedDelays: { hydrateMs: 2000, copyMs: 1000, bootMs: 1000, execMs: 200 },
   };
 }

@@ -9,7 +9,7 @@ import { startServer, type TestServer } from './harness.ts';
 const poll = { updateIntervalInMs: 100 };
 
 /**
- * The image issue's flow, shared by the pool tests: a VM from the tiny base image gets a program, a data file
+ * The image issue's flow, shared by the pool tests: a VM from the tiny base image (or `options.base`) gets a program, a data file
  * and a data disk (formatted, in /etc/fstab) → deallocate → generalize → managed image → gallery `pools`,
  * definition `tool` (Generalized Linux) and version 1.0.0 replicated to `regions`. Returns the version id.
  */
@@ -17,7 +17,13 @@ export async function buildToolImage(
   compute: ComputeManagementClient,
   rg: string,
   regions: { name: string; regionalReplicaCount?: number }[],
-  options: { definition?: string; osState?: 'Generalized' | 'Specialized'; version?: string } = {},
+  options: {
+    definition?: string;
+    osState?: 'Generalized' | 'Specialized';
+    version?: string;
+    /** The marketplace image the VM starts from (default the tiny busybox image); it must have a shell and mke2fs. */
+    base?: { publisher: string; offer: string; sku: string };
+  } = {},
 ): Promise<{ versionId: string; definitionId: string; imageId: string }> {
   const vmName = `builder-${options.definition ?? 'tool'}`;
   const vm = await compute.virtualMachines.createOrUpdate(
@@ -27,7 +33,10 @@ export async function buildToolImage(
       location: 'westeurope',
       hardwareProfile: { vmSize: 'Standard_D2s_v3' },
       storageProfile: {
-        imageReference: { publisher: 'lazurite', offer: 'tiny', sku: 'busybox', version: 'latest' },
+        imageReference: {
+          ...(options.base ?? { publisher: 'lazurite', offer: 'tiny', sku: 'busybox' }),
+          version: 'latest',
+        },
         osDisk: { createOption: 'FromImage' },
         dataDisks: [{ lun: 0, createOption: 'Empty', diskSizeGB: 1 }],
       },

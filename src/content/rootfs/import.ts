@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { lstat, mkdir, mkdtemp, readFile, readlink, realpath, rm } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize } from 'node:path';
 import { promisify } from 'node:util';
 import { applyLayer } from '../layers.ts';
 
@@ -65,4 +65,26 @@ export async function importRootfs(source: string, dest: string): Promise<'tarba
   }
   await run('nice', ['-n', '10', 'tar', '--numeric-owner', '--xattrs', '--acls', '-C', dest, '-xf', source]);
   return 'tarball';
+}
+
+/**
+ * The text of a root file system's os-release (`etc/os-release`, else `usr/lib/os-release`), following symbolic
+ * links inside `root` only (an absolute link points into the root file system, never to the host's file).
+ */
+export async function readOsReleaseText(root: string): Promise<string | undefined> {
+  for (const start of ['etc/os-release', 'usr/lib/os-release']) {
+    let rel = start;
+    for (let hop = 0; hop < 8; hop++) {
+      const path = join(root, rel);
+      const info = await lstat(path).catch(() => undefined);
+      const parent = await realpath(dirname(path)).catch(() => '');
+      const base = await realpath(root);
+      if (!info || (parent !== base && !parent.startsWith(`${base}/`))) break;
+      if (info.isFile()) return readFile(path, 'utf8');
+      if (!info.isSymbolicLink()) break;
+      const target = await readlink(path);
+      rel = normalize(isAbsolute(target) ? target : join(dirname(rel), target)).replace(/^(\.\.\/|\/)+/, '');
+    }
+  }
+  return undefined;
 }

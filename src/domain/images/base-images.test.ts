@@ -49,7 +49,7 @@ function ociLayout(): string {
     writeFileSync(join(blobs, sha(data).slice(7)), data);
     return { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(data), size: data.length };
   };
-  const l1 = layer({ 'etc/os-release': 'ID=imported\n', 'opt/old.txt': 'old' });
+  const l1 = layer({ 'etc/os-release': 'ID=debian\nVERSION_ID="11"\n', 'opt/old.txt': 'old' });
   const l2 = layer({ 'opt/.wh.old.txt': '', 'opt/new.txt': 'new' });
   const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, layers: [l1, l2] }));
   writeFileSync(join(blobs, sha(manifest).slice(7)), manifest);

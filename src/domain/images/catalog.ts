@@ -35,9 +35,24 @@ const linux = (
   ...extra,
 });
 
+/**
+ * When Batch stopped accepting pools for a node agent SKU, as its retirement notices in the Azure/Batch GitHub
+ * repository say (ADR 0028): #106 (Ubuntu 16.04), #152 (Ubuntu 18.04), #174 (Ubuntu 20.04).
+ */
+const UBUNTU_16_04_END = '2021-05-21T00:00:00Z';
+const UBUNTU_18_04_END = '2023-05-30T00:00:00Z';
+const UBUNTU_20_04_END = '2025-04-23T00:00:00Z';
+
 export const BASE_IMAGES: readonly CatalogImage[] = [
+  // What Batch listed when the seeds were written (their az and Python snippets name these SKUs).
+  linux('Canonical', 'UbuntuServer', '16.04-LTS', 'batch.node.ubuntu 16.04', {
+    batchSupportEndOfLife: UBUNTU_16_04_END,
+  }),
+  linux('Canonical', 'UbuntuServer', '18.04-LTS', 'batch.node.ubuntu 18.04', {
+    batchSupportEndOfLife: UBUNTU_18_04_END,
+  }),
   linux('canonical', '0001-com-ubuntu-server-focal', '20_04-lts', 'batch.node.ubuntu 20.04', {
-    batchSupportEndOfLife: '2025-04-30T00:00:00Z',
+    batchSupportEndOfLife: UBUNTU_20_04_END,
   }),
   linux('canonical', '0001-com-ubuntu-server-jammy', '22_04-lts', 'batch.node.ubuntu 22.04'),
   linux('canonical', 'ubuntu-24_04-lts', 'server', 'batch.node.ubuntu 24.04'),
@@ -48,6 +63,7 @@ export const BASE_IMAGES: readonly CatalogImage[] = [
   linux('almalinux', 'almalinux', '9-gen1', 'batch.node.el 9', { verificationType: 'unverified' }),
   linux('microsoft-azure-batch', 'ubuntu-server-container', '20-04-lts', 'batch.node.ubuntu 20.04', {
     capabilities: ['DockerCompatible', 'NvidiaTeslaDriverInstalled'],
+    batchSupportEndOfLife: UBUNTU_20_04_END,
   }),
   linux('microsoft-dsvm', 'ubuntu-hpc', '2204', 'batch.node.ubuntu 22.04', {
     verificationType: 'unverified',
@@ -85,4 +101,15 @@ export function nodeAgentSkus(): { id: string; osType: 'linux' | 'windows' }[] {
   const seen = new Map<string, 'linux' | 'windows'>();
   for (const i of BASE_IMAGES) seen.set(i.nodeAgentSkuId, i.osType);
   return [...seen].map(([id, osType]) => ({ id, osType }));
+}
+
+/**
+ * When Batch retired a node agent SKU: the latest `batchSupportEndOfLife` of its catalog entries if every one of
+ * them has one, else undefined (still supported).
+ */
+export function skuEndOfLife(skuId: string): string | undefined {
+  const entries = BASE_IMAGES.filter((i) => i.nodeAgentSkuId.toLowerCase() === skuId.toLowerCase());
+  const ends = entries.map((i) => i.batchSupportEndOfLife);
+  if (entries.length === 0 || ends.some((e) => e === undefined)) return undefined;
+  return (ends as string[]).sort().at(-1);
 }

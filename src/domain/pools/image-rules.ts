@@ -5,7 +5,7 @@ import { parseComputeId } from '../compute/common.ts';
 import { resolveLatest } from '../compute/versions.ts';
 import { DomainError } from '../errors.ts';
 import { catalogKey, findCatalogEntry } from '../images/base-images.ts';
-import { BASE_IMAGES, nodeAgentSkus } from '../images/catalog.ts';
+import { BASE_IMAGES, nodeAgentSkus, skuEndOfLife } from '../images/catalog.ts';
 import { providerRegistered } from '../resources/resources.ts';
 import { invalidProperty } from './pool-spec.ts';
 
@@ -28,11 +28,26 @@ export interface PoolImage {
   inAccountRegion: boolean;
 }
 
+/** `strict`: refuse pools whose node agent SKU Batch retired, as Azure does today (ADR 0028). */
+export interface ImageSupportPolicy {
+  strict: boolean;
+}
+
 const SHARED_KEY_REFUSED =
   'The specified type of authentication SharedKey is not allowed when external resources of type Compute are linked.';
 
-/** The node agent SKU must exist (404 `NodeAgentSKUNotFound`) and fit the image's OS and distribution (R9). */
-function checkNodeAgent(skuId: string, image: { osType: string; baseKey: string | undefined }): void {
+/**
+ * The node agent SKU must exist (404 `NodeAgentSKUNotFound`) and fit the image's OS and distribution (R9): an image
+ * derived from a catalog entry runs that entry's SKU, whose OS its /etc/os-release was checked against when the
+ * entry got its root file system. A SKU past its Batch support end of life is refused when `policy.strict` (the
+ * pool service warns about it otherwise, once the pool is stored).
+ */
+function checkNodeAgent(
+  skuId: string,
+  image: { osType: string; baseKey: string | undefined },
+  now: Date,
+  policy: ImageSupportPolicy,
+): void {
   const sku = nodeAgentSkus().find((s) => s.id.toLowerCase() === skuId.toLowerCase());
   if (!sku) {
     throw new DomainError(
@@ -53,7 +68,14 @@ function checkNodeAgent(skuId: string, image: { osType: string; baseKey: string 
   if (base && base.nodeAgentSkuId.toLowerCase() !== skuId.toLowerCase()) {
     throw invalidProperty(
       'nodeAgentSKUId',
-      `The image derives from '${image.baseKey}', whose node agent SKU is '${base.nodeAgentSkuId}', not '${skuId}'.`,
+      `The image derives from '${image.baseKey}', whose /etc/os-release is that of node agent SKU '${base.nodeAgentSkuId}', not '${skuId}'.`,
+    );
+  }
+  const endOfLife = skuEndOfLife(sku.id);
+  if (endOfLife !== undefined && Date.parse(endOfLife) <= now.getTime() && policy.strict) {
+    throw invalidProperty(
+      'nodeAgentSKUId',
+      `The node agent SKU '${sku.id}' reached its Batch support end of life on ${endOfLife.slice(0, 10)}; pools can no longer be created with it.`,
     );
   }
 }
@@ -195,6 +217,7 @@ export async function resolvePoolImage(
   account: PoolAccount,
   config: { imageReference?: Record<string, unknown>; nodeAgentSKUId?: unknown },
   now: Date,
+  policy: ImageSupportPolicy = { strict: false },
 ): Promise<PoolImage> {
   const ref = config.imageReference ?? {};
   const skuId = typeof config.nodeAgentSKUId === 'string' ? config.nodeAgentSKUId : '';
@@ -207,7 +230,7 @@ export async function resolvePoolImage(
       );
     }
     const { image, osType, baseKey } = await customImage(tx, who, account, id, now);
-    checkNodeAgent(skuId, { osType, baseKey });
+    checkNodeAgent(skuId, { osType, baseKey }, now, policy);
     return image;
   }
   for (const k of ['publisher', 'offer', 'sku'] as const) {
@@ -220,6 +243,6 @@ export async function resolvePoolImage(
   const entry = findCatalogEntry(
     catalogKey({ publisher: String(ref.publisher), offer: String(ref.offer), sku: String(ref.sku) }),
   );
-  checkNodeAgent(skuId, { osType: entry.osType, baseKey: catalogKey(entry) });
+  checkNodeAgent(skuId, { osType: entry.osType, baseKey: catalogKey(entry) }, now, policy);
   return { kind: 'marketplace', resource: undefined, exactVersion: undefined, inAccountRegion: true };
 }

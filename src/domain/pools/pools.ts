@@ -11,7 +11,8 @@ import { isoNow, type DomainContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
 import { checkConditions, etagSource, type Conditions } from './conditions.ts';
 import { bindPoolImage } from './image-binding.ts';
-import { resolvePoolImage, type PoolCaller } from './image-rules.ts';
+import { skuEndOfLife } from '../images/catalog.ts';
+import { resolvePoolImage, type ImageSupportPolicy, type PoolCaller } from './image-rules.ts';
 import { AutoScaler } from './autoscale/autoscaler.ts';
 import { checkFormula, DEFAULT_EVALUATION_INTERVAL_MS, evaluationIntervalOf } from './autoscale/settings.ts';
 import {
@@ -56,6 +57,26 @@ function poolBeingDeleted(): DomainError {
   );
 }
 
+/** A pool's node agent SKU if Batch retired it by `now` (ADR 0028), with its end-of-life date. */
+export function retiredSku(
+  pool: PoolRecord,
+  now: Date,
+): { nodeAgentSkuId: string; endOfLife: string } | undefined {
+  const vmc = pool.spec.virtualMachineConfiguration as { nodeAgentSKUId?: unknown } | undefined;
+  const sku = typeof vmc?.nodeAgentSKUId === 'string' ? vmc.nodeAgentSKUId : '';
+  const endOfLife = skuEndOfLife(sku);
+  if (endOfLife === undefined || Date.parse(endOfLife) > now.getTime()) return undefined;
+  return { nodeAgentSkuId: sku, endOfLife };
+}
+
+/** The server log line for a pool created with a node agent SKU Batch retired (ADR 0028). */
+export function retiredWarning(pool: PoolRecord, now: Date): string | undefined {
+  const r = retiredSku(pool, now);
+  return r === undefined
+    ? undefined
+    : `pool '${pool.id}' uses node agent SKU '${r.nodeAgentSkuId}', which Azure Batch retired on ${r.endOfLife.slice(0, 10)}; created anyway (start the server with --strict-image-support to refuse it as Azure does)`;
+}
+
 /**
  * Batch pools: add, read, update, resize, stop resizing, delete. Node records are created and removed by the
  * pool sizer (sizer.ts), which `onChange` wakes; this service only records what the user asked for.
@@ -67,13 +88,21 @@ export class PoolService {
   private readonly warn: (message: string) => void;
   private readonly etag: () => string;
   private readonly autoScaler: AutoScaler;
+  private readonly imageSupport: ImageSupportPolicy;
 
   constructor(
     ctx: DomainContext,
     regions: RegionStores,
-    hooks: { onChange?: () => void; warn?: (message: string) => void; autoScaler?: AutoScaler } = {},
+    hooks: {
+      onChange?: () => void;
+      warn?: (message: string) => void;
+      autoScaler?: AutoScaler;
+      /** Refuse pools whose node agent SKU Batch retired (`--strict-image-support`); default: warn. */
+      imageSupport?: ImageSupportPolicy;
+    } = {},
   ) {
     this.ctx = ctx;
+    this.imageSupport = hooks.imageSupport ?? { strict: false };
     this.autoScaler = hooks.autoScaler ?? new AutoScaler(ctx);
     this.etag = etagSource(ctx.clock);
     this.regions = regions;
@@ -88,6 +117,8 @@ export class PoolService {
   ): Promise<PoolRecord> {
     const pool = await this.ctx.store.transaction((tx) => this.addIn(tx, account, who, body));
     for (const w of sizingWarnings(pool)) this.warn(w);
+    const retired = retiredWarning(pool, this.ctx.clock.now());
+    if (retired !== undefined) this.warn(retired);
     this.onChange();
     return pool;
   }
@@ -164,7 +195,7 @@ export class PoolService {
       tenantId: subscription?.tenantId ?? '',
       location: account.location,
     };
-    return resolvePoolImage(tx, who, where, vmc, now);
+    return resolvePoolImage(tx, who, where, vmc, now, this.imageSupport);
   }
 
   /** Checks a pool add body and the caller's access to its image without adding it (auto pools made later). */
