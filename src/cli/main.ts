@@ -57,6 +57,14 @@ common(
       'private IPv4 range the node addresses come from (env LAZURITE_NODE_NETWORK, default 10.213.0.0/16)',
     )
     .option(
+      '--public-url <url>',
+      'the origin clients use when several servers answer behind one address (env LAZURITE_PUBLIC_URL; ADR 0033)',
+    )
+    .option(
+      '--sealing-key-file <path>',
+      'the 32-byte key that seals secrets at rest; every server on one database needs the same (env LAZURITE_SEALING_KEY_FILE; default <data-dir>/identity/sealing.key)',
+    )
+    .option(
       '--strict-image-support',
       'refuse pools whose node agent SKU Batch retired, as Azure does (env LAZURITE_STRICT_IMAGE_SUPPORT; default: create them with a warning)',
     ),
@@ -67,6 +75,8 @@ common(
     dataDir?: string;
     inMemory?: boolean;
     databaseUrl?: string;
+    publicUrl?: string;
+    sealingKeyFile?: string;
     logLevel?: string;
     nodeBackend?: string;
     replicaCapacity?: string;

@@ -16,6 +16,13 @@ export interface Config {
    * embedded SQLite file `<dataDir>/state/lazurite.db` (ADR 0029). It may hold a password: never log it.
    */
   databaseUrl: string | undefined;
+  /**
+   * The origin clients use when several servers answer behind one address (--public-url, LAZURITE_PUBLIC_URL,
+   * `https://host[:port]`): tokens are issued for it and accepted from it, links name it (ADR 0033).
+   */
+  publicUrl: string | undefined;
+  /** The key that seals secrets at rest (--sealing-key-file; default `<dataDir>/identity/sealing.key`). */
+  sealingKeyFile: string | undefined;
   logLevel: LogLevel;
   /** Largest accepted request body, bytes. */
   bodyLimit: number;
@@ -85,6 +92,8 @@ export interface ConfigFlags {
   dataDir?: string | undefined;
   inMemory?: boolean | undefined;
   databaseUrl?: string | undefined;
+  publicUrl?: string | undefined;
+  sealingKeyFile?: string | undefined;
   logLevel?: string | undefined;
   nodeBackend?: string | undefined;
   replicaCapacity?: string | number | undefined;
@@ -181,6 +190,10 @@ function parseBackend(value: string | undefined): 'local' | 'simulated' | 'remot
   return value;
 }
 
+function emptyToUndefined(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : resolve(value);
+}
+
 function parseBool(value: string | undefined): boolean | undefined {
   if (value === undefined || value === '') return undefined;
   return ['1', 'true', 'yes', 'on'].includes(value.toLowerCase());
@@ -204,6 +217,20 @@ function parseDatabaseUrl(value: string | undefined, inMemory: boolean): string 
   return value;
 }
 
+/** An `https://host[:port]` origin, nothing after it. */
+function parsePublicUrl(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`invalid --public-url '${value}' (expected https://host[:port])`);
+  }
+  if (url.protocol !== 'https:' || url.pathname !== '/' || url.search !== '' || url.username !== '')
+    throw new ConfigError(`invalid --public-url '${value}' (expected https://host[:port], nothing after it)`);
+  return url.origin;
+}
+
 /** Flags win over environment variables (LAZURITE_*), which win over defaults. */
 export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Config {
   const level = flags.logLevel ?? env.LAZURITE_LOG_LEVEL ?? DEFAULTS.logLevel;
@@ -217,6 +244,8 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     dataDir: resolve(flags.dataDir ?? env.LAZURITE_DATA_DIR ?? DEFAULTS.dataDir),
     inMemory,
     databaseUrl: parseDatabaseUrl(flags.databaseUrl ?? env.LAZURITE_DATABASE_URL, inMemory),
+    publicUrl: parsePublicUrl(flags.publicUrl ?? env.LAZURITE_PUBLIC_URL),
+    sealingKeyFile: emptyToUndefined(flags.sealingKeyFile ?? env.LAZURITE_SEALING_KEY_FILE),
     logLevel: level as LogLevel,
     bodyLimit: DEFAULTS.bodyLimit,
     tokenLifetimeSeconds: DEFAULTS.tokenLifetimeSeconds,
