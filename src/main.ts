@@ -253,6 +253,16 @@ async function vmServiceFor(
   return new VmService(ctx, parts.regions, parts.baseImages, host, config.runCommandTimeoutMs);
 }
 
+function listeningPort(app: FastifyInstance, configured: number): number {
+  const address = app.server.address();
+  return typeof address === 'object' && address ? address.port : configured;
+}
+
+/** Failed sign-ins per client address and identity (ADR 0024). */
+function authThrottleFor(config: Config, clock: Clock): FailureThrottle {
+  return new FailureThrottle({ ...config.authFailures, maxKeys: 100_000, now: () => clock.now().getTime() });
+}
+
 async function seedStore(ctx: DomainContext, logger: Logger): Promise<void> {
   await seedWellKnownEnvironment(ctx);
   const upgraded = await new PrincipalService(ctx).upgradeSecretHashes();
@@ -270,7 +280,6 @@ export async function startLazurite(
   let app: FastifyInstance | undefined;
   try {
     const material = await openServerMaterial(config, store, clock, () => agentTokenFor(config.dataDir));
-    const { tls } = material;
     const quotas = (account: string) => quotasFor(config.accountQuotas, account);
     const ctx: DomainContext = { store, clock, ids, quotas };
     await seedStore(ctx, logger);
@@ -283,17 +292,20 @@ export async function startLazurite(
     const vms = await vmServiceFor(config, ctx, { regions, baseImages, imageCache });
     const disks = diskServiceFor(config, ctx, { regions, baseImages, vms }, logger);
     let origin = originFor(config.host, config.port);
-    const nodes = poolsRuntime(config, ctx, { regions, imageCache }, logger, (a) => `${origin}/batch/${a}`);
+    const publicOrigin = () => config.publicUrl ?? origin;
+    const nodes = poolsRuntime(
+      config,
+      ctx,
+      { regions, imageCache },
+      logger,
+      (a) => `${publicOrigin()}/batch/${a}`,
+    );
     const deps: ApiDeps = {
       config,
       clock,
       logger,
       signer: material.signer,
-      authThrottle: new FailureThrottle({
-        ...config.authFailures,
-        maxKeys: 100_000,
-        now: () => clock.now().getTime(),
-      }),
+      authThrottle: authThrottleFor(config, clock),
       specs: new SpecValidator(SPECS_ROOT),
       principals: new PrincipalService(ctx),
       resources: new ResourceService(ctx),
@@ -308,18 +320,15 @@ export async function startLazurite(
       ...poolDeps(nodes),
       metrics,
       batchCounts: new BatchCountsQuery(ctx),
-      publicOrigin: () => config.publicUrl ?? origin,
+      publicOrigin,
     };
     const origins = () => originsOf(origin, config.publicUrl);
     const loops = loopsLeadership(ctx, material.serverId, { disks, replication, nodes, logger });
-    // The first claim comes before the first request, so a leader recovers reserved writes first.
-    await loops.leadership.tick();
-    app = buildHttpServer(deps, { tls: { key: tls.keyPem, cert: tls.certPem }, origins });
+    await loops.leadership.tick(); // before the first request: a leader recovers reserved writes first
+    app = buildHttpServer(deps, { tls: { key: material.tls.keyPem, cert: material.tls.certPem }, origins });
     await app.listen({ host: config.host, port: config.port });
-    const address = app.server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    origin = originFor(config.host, port);
-    const connection = writeConnection(config, connectionInfo(origin, tls.caCertPath));
+    origin = originFor(config.host, listeningPort(app, config.port));
+    const connection = writeConnection(config, connectionInfo(origin, material.tls.caCertPath));
     loops.listening();
     const server = app;
     return {
