@@ -58,3 +58,22 @@ test('the database: SQLite by default, PostgreSQL by --database-url over LAZURIT
     );
   assert.throws(() => loadConfig({ databaseUrl: 'postgres://u@h/db', inMemory: true }, {}), ConfigError);
 });
+
+test('several servers: --public-url is an https origin, --sealing-key-file a path', () => {
+  assert.equal(loadConfig({}, {}).publicUrl, undefined);
+  assert.equal(
+    loadConfig({ publicUrl: 'https://batch.example:8443' }, {}).publicUrl,
+    'https://batch.example:8443',
+  );
+  assert.equal(
+    loadConfig({}, { LAZURITE_PUBLIC_URL: 'https://lb.example/' }).publicUrl,
+    'https://lb.example',
+  );
+  for (const bad of ['http://lb.example', 'https://lb.example/path', 'not a url', 'https://u:p@lb.example'])
+    assert.throws(() => loadConfig({ publicUrl: bad }, {}), ConfigError, bad);
+  assert.equal(loadConfig({}, {}).sealingKeyFile, undefined);
+  assert.equal(
+    loadConfig({}, { LAZURITE_SEALING_KEY_FILE: '/etc/lazurite/key' }).sealingKeyFile,
+    '/etc/lazurite/key',
+  );
+});
