@@ -39,6 +39,7 @@ describe('two servers, one database', () => {
   let work: string;
   let a: TestServer;
   let b: TestServer;
+  let args: string[];
   const lb = balancer();
   const viaBalancer = (c: TestServer['connection']) => ({
     ...c,
@@ -51,7 +52,7 @@ describe('two servers, one database', () => {
     work = mkdtempSync(join(tmpdir(), 'lazurite-replicas-'));
     const keyFile = join(work, 'sealing.key');
     writeFileSync(keyFile, randomBytes(32), { mode: 0o600 });
-    const args = [
+    args = [
       ...['--node-backend', 'simulated', '--database-url', url, '--sealing-key-file', keyFile],
       ...['--public-url', `https://127.0.0.1:${String(lb.port())}`, '--node-network', '10.219.0.0/16'],
     ];
@@ -84,6 +85,13 @@ describe('two servers, one database', () => {
     );
     const images = await onB.account.listSupportedImages();
     assert.ok(images.length > 0);
+  });
+
+  test('a server given another sealing key refuses to start on the database, naming the key', async () => {
+    const otherKey = join(work, 'other.key');
+    writeFileSync(otherKey, randomBytes(32), { mode: 0o600 });
+    const wrong = args.map((v, i) => (args[i - 1] === '--sealing-key-file' ? otherKey : v));
+    await assert.rejects(startServer(wrong, join(work, 'c')), /sealed with another sealing key/);
   });
 
   test('a token of a server on another database is refused', async () => {
