@@ -69,6 +69,7 @@ function executorFor(
     dataDir: config.dataDir,
     regions: content.regions,
     cache: content.imageCache,
+    nodeDiskMB: config.nodeDiskMB,
   });
 }
 

@@ -57,6 +57,10 @@ common(
       'private IPv4 range the node addresses come from (env LAZURITE_NODE_NETWORK, default 10.213.0.0/16)',
     )
     .option(
+      '--node-disk-mb <mb>',
+      "caps every local node's own disk, MiB (env LAZURITE_NODE_DISK_MB; default: its VM size's temporary disk)",
+    )
+    .option(
       '--strict-image-support',
       'refuse pools whose node agent SKU Batch retired, as Azure does (env LAZURITE_STRICT_IMAGE_SUPPORT; default: create them with a warning)',
     ),
@@ -72,6 +76,7 @@ common(
     replicaCapacity?: string;
     accountQuotas?: string;
     nodeNetwork?: string;
+    nodeDiskMB?: string;
     strictImageSupport?: boolean;
   }) => {
     const config = loadConfig(opts);
