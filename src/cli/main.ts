@@ -76,10 +76,11 @@ common(
     replicaCapacity?: string;
     accountQuotas?: string;
     nodeNetwork?: string;
-    nodeDiskMB?: string;
+    /** Commander's name for --node-disk-mb. */
+    nodeDiskMb?: string;
     strictImageSupport?: boolean;
   }) => {
-    const config = loadConfig(opts);
+    const config = loadConfig({ ...opts, nodeDiskMB: opts.nodeDiskMb });
     const server = await startLazurite(config);
     process.stdout.write(
       `Lazurite is listening on ${server.origin}\nportal ${server.origin}/portal · metrics ${server.origin}/metrics · shell variables: eval "$(bin/lazurite env --export)"\n${JSON.stringify(server.connection, null, 2)}\n`,
