@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,13 +21,17 @@ const PARTIAL_SUFFIX = '.ext4.partial';
  * is the host's (in the host's mount namespace, owned by the host's user namespace): node root can neither
  * unmount nor remount it. Sized from the VM size's temporary disk (`tempDiskGB`), capped by `--node-disk-mb`.
  * The file system is made without a journal and with lazily initialised inode tables, and mounted with
- * `noinit_itable`, so a fresh image holds about 0.3 MB of host disk whatever its size; its reserved blocks (1 %)
- * are for the host's own writes (holder.pid, the Batch folders at boot), which the node cannot use.
+ * `noinit_itable`, so a fresh image holds about 0.3 MB of host disk whatever its size. It is made once per size
+ * (`<dataDir>/node-disks/templates/<MiB>.ext4`) and copied sparse (`cp --sparse=always`) for each new node: the
+ * copies share the template's file system UUID, which nothing but the host's mount table sees. No blocks are
+ * reserved for root: the overlay writes with its mounter's (host root's) credentials, so the node could use them.
  */
 export class NodeOwnDisks {
   private readonly nodesDir: string;
   private readonly imagesDir: string;
   private readonly capMB: number | undefined;
+  /** A freshly made file system per size, copied (sparse) for each new node: one mkfs per size, not per node. */
+  private readonly templates = new Map<number, Promise<string>>();
 
   constructor(options: { nodesDir: string; imagesDir: string; capMB?: number | undefined }) {
     if (options.capMB !== undefined && (!Number.isInteger(options.capMB) || options.capMB < MIN_NODE_DISK_MB))
@@ -68,12 +73,30 @@ export class NodeOwnDisks {
     const image = this.imagePath(nodeId);
     if (!existsSync(image)) {
       if (existsSync(join(dir, 'upper'))) return false;
-      await mkdir(this.imagesDir, { recursive: true, mode: 0o700 });
-      await makeImage(image, this.sizeMB(size));
+      const template = await this.template(this.sizeMB(size));
+      const partial = join(this.imagesDir, `${nodeId}${PARTIAL_SUFFIX}`);
+      await run('cp', ['--sparse=always', template, partial]);
+      await rename(partial, image);
     }
     await mkdir(dir, { recursive: true });
     await run('mount', ['-t', 'ext4', '-o', 'loop,nodev,noinit_itable', image, dir]);
     return true;
+  }
+
+  /** The template image of `sizeMB` (made on first use; `templates/` is left alone by the sweep). */
+  private template(sizeMB: number): Promise<string> {
+    let made = this.templates.get(sizeMB);
+    if (made === undefined) {
+      const file = join(this.imagesDir, 'templates', `${String(sizeMB)}${IMAGE_SUFFIX}`);
+      made = (async () => {
+        await mkdir(join(this.imagesDir, 'templates'), { recursive: true, mode: 0o700 });
+        if (!existsSync(file)) await makeImage(file, sizeMB);
+        return file;
+      })();
+      this.templates.set(sizeMB, made);
+      made.catch(() => this.templates.delete(sizeMB));
+    }
+    return made;
   }
 
   /** Unmounts the node's disk (its loop device detaches with its last mount), keeping the image. */
@@ -113,7 +136,7 @@ export class NodeOwnDisks {
  * would cost 4 MB per node), inode tables left uninitialised. Made under a temporary name and renamed into place.
  */
 async function makeImage(image: string, sizeMB: number): Promise<void> {
-  const partial = image.slice(0, -IMAGE_SUFFIX.length) + PARTIAL_SUFFIX;
+  const partial = `${image.slice(0, -IMAGE_SUFFIX.length)}.${randomUUID()}${PARTIAL_SUFFIX}`;
   const file = await open(partial, 'w', 0o600);
   try {
     await file.truncate(sizeMB * 1024 * 1024);
@@ -129,7 +152,7 @@ async function makeImage(image: string, sizeMB: number): Promise<void> {
       '-E',
       'lazy_itable_init=1,nodiscard',
       '-m',
-      '1',
+      '0',
       partial,
     ]);
   } catch (err) {
