@@ -1,14 +1,14 @@
 /**
  * What a node's own disk (ADR 0025) costs: make + mount (a new node's boot), unmount + mount (a reboot),
  * unmount + delete (destroy) of `BENCH_NODES` (default 100) sparse ext4 images, one after another. Prints wall
- * time, the CPU time of this process and its children (cp, mount, umount; not the loop devices' kernel threads)
+ * time, the CPU time of this process and its children (node-disk; not the loop devices' kernel threads)
  * and the host disk a fresh image holds. `BENCH_DISK_MB` (default 10240: Standard_A1_v2's temporary disk) is
  * each disk's size.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NodeOwnDisks } from '../src/backends/local/node-own-disk.ts';
+import { nodeDiskHelper, NodeOwnDisks } from '../src/backends/local/node-own-disk.ts';
 
 const NODES = Number(process.env.BENCH_NODES ?? 100);
 const DISK_MB = Number(process.env.BENCH_DISK_MB ?? 10240);
@@ -34,7 +34,7 @@ async function timed(what: string, work: (id: string) => Promise<void>): Promise
 const dir = mkdtempSync(join(tmpdir(), 'lazurite-bench-disks-'));
 const nodesDir = join(dir, 'nodes');
 mkdirSync(nodesDir);
-const disks = new NodeOwnDisks({ nodesDir, imagesDir: join(dir, 'node-disks') });
+const disks = new NodeOwnDisks({ nodesDir, imagesDir: join(dir, 'node-disks'), helper: nodeDiskHelper(dir) });
 const size = { name: 'bench', cores: 1, memoryMB: 2048, tempDiskGB: DISK_MB / 1024 };
 try {
   await timed(`make + mount (${String(DISK_MB)} MiB)`, (id) => disks.attach(id, size).then(() => undefined));

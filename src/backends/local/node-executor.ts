@@ -25,7 +25,7 @@ import { NodeRunners, runRequest, type RunnerPlace } from './node-runner.ts';
 import { cgroupAlive, RunJournal } from './run-journal.ts';
 import { planDisks } from './node-disks.ts';
 import { NodeIdRanges } from './node-ids.ts';
-import { NodeOwnDisks } from './node-own-disk.ts';
+import { nodeDiskHelper, NodeOwnDisks } from './node-own-disk.ts';
 import { deleteNodeFile, listNodeFiles, readNodeFile, statNodeFile } from './node-files.ts';
 import { prepareImage, prepareNode, type PreparedImage } from './node-prepare.ts';
 import { BOOT_MARKER, DEFAULT_PATH, HOLDER_MARKER } from './node-sandbox.ts';
@@ -167,6 +167,7 @@ export class LocalNodeExecutor implements NodeExecutor {
     this.ownDisks = new NodeOwnDisks({
       nodesDir: this.nodesDir,
       imagesDir: join(options.dataDir, 'node-disks'),
+      helper: nodeDiskHelper(options.dataDir),
       capMB: options.nodeDiskMB,
     });
     this.helpers = { enterNode: enterNodeHelper(options.dataDir), nodeUp: nodeUpHelper(options.dataDir) };

@@ -36,12 +36,19 @@ const loopOf = (file: string): string => execFileSync('losetup', ['-j', file], {
 const allocated = (file: string): number => statSync(file).blocks * 512;
 
 test('a node disk is its size temporary disk, at most the cap', () => {
-  const disks = new NodeOwnDisks({ nodesDir: '/nonexistent/nodes', imagesDir: '/nonexistent/disks' });
+  const disks = new NodeOwnDisks({
+    nodesDir: '/nonexistent/nodes',
+    imagesDir: '/nonexistent/disks',
+    helper: '',
+  });
   assert.equal(disks.sizeMB(size), 16 * 1024);
-  const capped = new NodeOwnDisks({ nodesDir: '/x', imagesDir: '/y', capMB: 100 });
+  const capped = new NodeOwnDisks({ nodesDir: '/x', imagesDir: '/y', helper: '', capMB: 100 });
   assert.equal(capped.sizeMB(size), 100);
   assert.equal(capped.sizeMB({ ...size, tempDiskGB: 0 }), MIN_NODE_DISK_MB);
-  assert.throws(() => new NodeOwnDisks({ nodesDir: '/x', imagesDir: '/y', capMB: 8 }), /at least 32 MB/);
+  assert.throws(
+    () => new NodeOwnDisks({ nodesDir: '/x', imagesDir: '/y', helper: '', capMB: 8 }),
+    /at least 32 MB/,
+  );
 });
 
 if (process.getuid?.() !== 0) {

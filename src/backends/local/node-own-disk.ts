@@ -3,10 +3,18 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { compileHelper } from './compile-helper.ts';
 import type { NodeSize } from '../port.ts';
 
 const run = promisify(execFile);
+const SOURCE = fileURLToPath(new URL('./node-disk.c', import.meta.url));
+
+/** The node-disk helper (node-disk.c: loop device and mount by system calls); throws when it cannot be built. */
+export function nodeDiskHelper(dataDir: string): string {
+  return compileHelper(dataDir, SOURCE);
+}
 
 /** The smallest node disk (`--node-disk-mb` may not go below it): room for the Batch folders and a few tasks. */
 export const MIN_NODE_DISK_MB = 32;
@@ -22,7 +30,7 @@ const PARTIAL_SUFFIX = '.ext4.partial';
  * unmount nor remount it. Sized from the VM size's temporary disk (`tempDiskGB`), capped by `--node-disk-mb`.
  * The file system is made without a journal and with lazily initialised inode tables, and mounted with
  * `noinit_itable`, so a fresh image holds about 0.3 MB of host disk whatever its size. It is made once per size
- * (`<dataDir>/node-disks/templates/<MiB>.ext4`) and copied sparse (`cp --sparse=always`) for each new node: the
+ * (`<dataDir>/node-disks/templates/<MiB>.ext4`) and copied sparse (its data extents only, node-disk.c) for each new node: the
  * copies share the template's file system UUID, which nothing but the host's mount table sees. No blocks are
  * reserved for root: the overlay writes with its mounter's (host root's) credentials, so the node could use them.
  */
@@ -30,15 +38,17 @@ export class NodeOwnDisks {
   private readonly nodesDir: string;
   private readonly imagesDir: string;
   private readonly capMB: number | undefined;
+  private readonly helper: string;
   /** A freshly made file system per size, copied (sparse) for each new node: one mkfs per size, not per node. */
   private readonly templates = new Map<number, Promise<string>>();
 
-  constructor(options: { nodesDir: string; imagesDir: string; capMB?: number | undefined }) {
+  constructor(options: { nodesDir: string; imagesDir: string; helper: string; capMB?: number | undefined }) {
     if (options.capMB !== undefined && (!Number.isInteger(options.capMB) || options.capMB < MIN_NODE_DISK_MB))
       throw new Error(`node disk size must be an integer of at least ${String(MIN_NODE_DISK_MB)} MB`);
     this.nodesDir = options.nodesDir;
     this.imagesDir = options.imagesDir;
     this.capMB = options.capMB;
+    this.helper = options.helper;
   }
 
   /** The node's disk size in MiB: its size's temporary disk, at most the cap. */
@@ -75,12 +85,21 @@ export class NodeOwnDisks {
       if (existsSync(join(dir, 'upper'))) return false;
       const template = await this.template(this.sizeMB(size));
       const partial = join(this.imagesDir, `${nodeId}${PARTIAL_SUFFIX}`);
-      await run('cp', ['--sparse=always', template, partial]);
+      await rm(partial, { force: true });
+      await this.helped(['copy', template, partial]);
       await rename(partial, image);
     }
     await mkdir(dir, { recursive: true });
-    await run('mount', ['-t', 'ext4', '-o', 'loop,nodev,noinit_itable', image, dir]);
+    await this.helped(['mount', image, dir]);
     return true;
+  }
+
+  private async helped(args: string[]): Promise<void> {
+    try {
+      await run(this.helper, args);
+    } catch (err) {
+      throw new Error(String((err as { stderr?: unknown }).stderr ?? err).trim(), { cause: err });
+    }
   }
 
   /** The template image of `sizeMB` (made on first use; `templates/` is left alone by the sweep). */
@@ -102,9 +121,8 @@ export class NodeOwnDisks {
   /** Unmounts the node's disk (its loop device detaches with its last mount), keeping the image. */
   async unmount(nodeId: string): Promise<void> {
     if (!(await this.mounted(nodeId))) return;
-    const dir = join(this.nodesDir, nodeId);
     // Lazily when something still holds it (a file read in flight): the superblock goes with its last user.
-    await run('umount', [dir]).catch(() => run('umount', ['-l', dir]));
+    await this.helped(['umount', join(this.nodesDir, nodeId)]);
   }
 
   /** Unmounts the node's disk and deletes its image (the node is destroyed). */
