@@ -116,6 +116,20 @@ if (process.getuid?.() !== 0) {
       assert.equal((await run('b', 'echo other')).stdout, 'other\n');
     });
 
+    test('a node whose disk is full still starts tasks and reboots', async () => {
+      const fill = await run(
+        'a',
+        `dd if=/dev/zero of=${NODE_ROOT_DIR}/shared/fill bs=1M count=${String(4 * CAP_MB)}`,
+      );
+      assert.notEqual(fill.exitCode, 0);
+      const full = await run('a', 'df -k / | tail -1');
+      assert.equal(full.exitCode, 0);
+      assert.ok(Number(full.stdout.trim().split(/\s+/)[3]) < 1024, `nearly nothing left: ${full.stdout}`);
+      await x.stop('a');
+      await x.boot(spec('a', image));
+      assert.equal((await run('a', `rm ${NODE_ROOT_DIR}/shared/fill && echo freed`)).stdout, 'freed\n');
+    });
+
     test('node root can neither unmount nor remount its disk, nor grow it', async () => {
       const r = await run(
         'a',
