@@ -161,6 +161,18 @@ if (process.getuid?.() !== 0) {
       await x.boot(spec('a', image));
     });
 
+    test('after a crash (no close), a new executor destroys a node it never booted: holder, mount, image', async () => {
+      await x.boot(spec('c', image));
+      assert.notEqual(loopOf(imageFile('c')), '');
+      // The old executor is dropped as a killed server would be: its holders and mounts stay behind.
+      x = executor();
+      assert.deepEqual((await x.list()).sort(), ['a', 'c']);
+      await x.destroy('c');
+      assert.equal(existsSync(imageFile('c')), false);
+      assert.equal(existsSync(join(dataDir, 'nodes', 'c')), false);
+      assert.doesNotMatch(readFileSync('/proc/self/mountinfo', 'utf8'), new RegExp(`${dataDir}/nodes/c `));
+    });
+
     test('images whose node folder is gone (a crash in between) are deleted at the next listing', async () => {
       mkdirSync(join(dataDir, 'node-disks'), { recursive: true });
       writeFileSync(imageFile('ghost'), '');
