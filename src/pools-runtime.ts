@@ -73,6 +73,7 @@ function executorFor(
     dataDir: config.dataDir,
     regions: content.regions,
     cache: content.imageCache,
+    nodeDiskMB: config.nodeDiskMB,
   });
 }
 

@@ -35,6 +35,14 @@ test('the node network: default 10.213.0.0/16, flag over LAZURITE_NODE_NETWORK, 
   );
 });
 
+test("node disks: unset (each node's temporary disk), flag over LAZURITE_NODE_DISK_MB, at least 32 MiB", () => {
+  assert.equal(loadConfig({}, {}).nodeDiskMB, undefined);
+  assert.equal(loadConfig({}, { LAZURITE_NODE_DISK_MB: '128' }).nodeDiskMB, 128);
+  assert.equal(loadConfig({ nodeDiskMB: '256' }, { LAZURITE_NODE_DISK_MB: '128' }).nodeDiskMB, 256);
+  for (const bad of ['16', '-1', '1.5', 'big'])
+    assert.throws(() => loadConfig({ nodeDiskMB: bad }, {}), /invalid --node-disk-mb/, bad);
+});
+
 test('a VM runCommand may run 30 minutes unless LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS says otherwise', () => {
   assert.equal(loadConfig({}, {}).runCommandTimeoutMs, 1_800_000);
   assert.equal(loadConfig({}, { LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS: '6' }).runCommandTimeoutMs, 6000);

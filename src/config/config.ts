@@ -41,6 +41,11 @@ export interface Config {
   replicaCapacity: number;
   /** The private range node addresses come from (ADR 0021). */
   nodeNetwork: Cidr;
+  /**
+   * Caps every local node's own disk, MiB (--node-disk-mb, LAZURITE_NODE_DISK_MB; ADR 0025); unset, a node's disk
+   * is its VM size's temporary disk.
+   */
+  nodeDiskMB: number | undefined;
   /** Bearer token `GET /metrics` wants (LAZURITE_METRICS_TOKEN); unset, the endpoint is open like /health. */
   metricsToken: string | undefined;
   /** Modelled durations of the simulated backend, ms. */
@@ -99,6 +104,7 @@ export interface ConfigFlags {
   replicaCapacity?: string | number | undefined;
   accountQuotas?: string | undefined;
   nodeNetwork?: string | undefined;
+  nodeDiskMB?: string | number | undefined;
   strictImageSupport?: boolean | undefined;
 }
 
@@ -127,6 +133,15 @@ function parsePositive(value: string | number, what: string): number {
   const n = typeof value === 'number' ? value : Number(value);
   if (!Number.isInteger(n) || n < 1)
     throw new ConfigError(`invalid ${what} '${String(value)}' (a positive integer)`);
+  return n;
+}
+
+/** The node disk cap: unset, or an integer of at least 32 MiB (the smallest node disk). */
+function parseNodeDiskMB(value: string | number | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(n) || n < 32)
+    throw new ConfigError(`invalid --node-disk-mb '${String(value)}' (an integer, at least 32)`);
   return n;
 }
 
@@ -258,6 +273,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
       'replica capacity',
     ),
     nodeNetwork: nodeNetworkOf(flags.nodeNetwork ?? env.LAZURITE_NODE_NETWORK ?? DEFAULT_NODE_NETWORK),
+    nodeDiskMB: parseNodeDiskMB(flags.nodeDiskMB ?? env.LAZURITE_NODE_DISK_MB),
     metricsToken: env.LAZURITE_METRICS_TOKEN === '' ? undefined : env.LAZURITE_METRICS_TOKEN,
     storageAccounts: parseStorageAccounts(env.LAZURITE_STORAGE_ACCOUNTS),
     accountQuotas: parseAccountQuotas(flags.accountQuotas ?? env.LAZURITE_ACCOUNT_QUOTAS),
