@@ -24,7 +24,15 @@ import {
   underProperty,
 } from './errors.ts';
 import { releaseJob } from './job-prep.ts';
-import { checkJobAdd, checkPriority, constraintsOf, record, type JobAddChecked } from './spec.ts';
+import {
+  checkJobAdd,
+  checkJobUsers,
+  checkPriority,
+  constraintsOf,
+  record,
+  type JobAddChecked,
+} from './spec.ts';
+import { accountNames } from '../pools/user-accounts.ts';
 import { moveJob } from './states.ts';
 import { finishTask, requeueTask, TASK_ENDED, terminateJob } from './task-outcome.ts';
 import { forgetTaskFiles } from './task-files-cleanup.ts';
@@ -91,6 +99,8 @@ export class JobService {
   ): Promise<JobRecord> {
     const now = this.ctx.clock.now().toISOString();
     if (await tx.findJob(accountName, checked.id)) throw jobExists(checked.id);
+    const pool = await tx.findPool(accountName, checked.poolId);
+    if (pool) checkJobUsers(body, accountNames(pool.spec));
     if (await tx.findJobSchedule(accountName, checked.id)) throw scheduleWithSameId(checked.id);
     const job: JobRecord = {
       accountName,
