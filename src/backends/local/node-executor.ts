@@ -57,8 +57,9 @@ import { NODE_IDS, taskUserName } from '../node-user-ids.ts';
  *   process in the node's cgroups that holds a pidfd of the holder (checked by its marker when opened). Per run it
  *   forks a waiter (host side: joins the run's own pids cgroup, keeps the journal) that forks the process into
  *   the node; the process keeps nothing of the host but its stdin and a report pipe, joins the node's namespaces
- *   through the pidfd, makes its folders and output files, becomes the auto-user for nonadmin (uid 1000, no
- *   capabilities, no_new_privs) and execs `/bin/sh -c commandLine`. The command line, the environment and stdin
+ *   through the pidfd, makes its folders and output files, becomes the run's user unless admin (ADR 0026: the
+ *   pool auto-user 1000, a task-scope user, a pool account; no capabilities, no_new_privs but for an admin
+ *   account) and execs `/bin/sh -c commandLine`. The command line, the environment and stdin
  *   bytes travel over the runner's stdin pipe, never on a host argv or in a host file. A timeout SIGKILLs
  *   every process in the exec's cgroup (setsid and double forks included).
  * - Files: read on the host from the node's upper (node-files.ts), never through the node's own view.
