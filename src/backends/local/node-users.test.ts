@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -10,6 +11,20 @@ import { userLines } from './node-users.ts';
 import { tinyNodeImage } from './tiny-image.fixture.ts';
 
 /** Users inside a node (ADR 0026), attacked from the node: task-scope users, pool accounts, the shared folder. */
+
+/** Tries PTRACE_ATTACH on the pid given; prints `attached`, `EPERM` or the error. */
+const PTRACE_PROBE = `#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+int main(int argc, char **argv) {
+  if (argc != 2) return 2;
+  if (ptrace(PTRACE_ATTACH, atoi(argv[1]), 0, 0) == 0) { puts("attached"); return 0; }
+  puts(errno == EPERM ? "EPERM" : strerror(errno));
+  return 1;
+}
+`;
 
 const accounts: NodeUserAccount[] = [
   // "correct horse", SHA-512 crypt (as unixcrypt and `openssl passwd -6` make it).
@@ -89,6 +104,15 @@ function attacks(): void {
         userAccounts: accounts,
       };
       await x.boot(spec);
+      // A static ptrace(PTRACE_ATTACH) probe (the tiny image has no tool for it), put in the node by its root.
+      const source = join(dataDir, 'ptrace-probe.c');
+      writeFileSync(source, PTRACE_PROBE);
+      execFileSync('cc', ['-static', '-O1', '-o', `${source}.bin`, source]);
+      const install = proc('cat > /ptrace-probe && chmod 755 /ptrace-probe', 'install', {
+        elevation: 'admin',
+        stdin: readFileSync(`${source}.bin`),
+      });
+      assert.equal((await x.exec('u', install)).exitCode, 0);
     });
     after(async () => {
       await x.destroy('u');
@@ -117,7 +141,7 @@ function attacks(): void {
       await x.forgetRun('u', 'job/b/1');
     });
 
-    test("a task-scope task cannot read another's 0600 file, nor signal or inspect its processes", async () => {
+    test("a task-scope task cannot read another's 0600 file, nor signal, ptrace or inspect its processes", async () => {
       const writer = await run(
         `echo secret > ${shared}/a-secret && chmod 600 ${shared}/a-secret && cat ${shared}/a-secret && stat -c %G ${shared}/a-secret`,
         'w',
@@ -146,26 +170,26 @@ function attacks(): void {
         }
         assert.match(pid, /^\d+$/);
         const probe = [
-          `cat ${shared}/a-secret || echo read-refused`,
+          `cat ${shared}/a-secret 2>/dev/null || echo read-refused`,
           `kill -0 ${pid} 2>&1 || echo kill-refused`,
           `kill -9 ${pid} 2>&1 || echo kill9-refused`,
-          `cat /proc/${pid}/environ || echo ptrace-read-refused`,
-          `ls /proc/${pid}/fd || echo fd-refused`,
+          `cat /proc/${pid}/environ 2>/dev/null || echo ptrace-read-refused`,
+          `ls /proc/${pid}/fd 2>/dev/null || echo fd-refused`,
+          `/ptrace-probe ${pid}`,
         ].join('; ');
         for (const who of [task('job/r/1'), {}, account('alice')]) {
-          const r = await run(`${probe} 2>/dev/null`, 'r', who);
-          assert.equal(
-            r.stdout
-              .trim()
-              .split('\n')
-              .filter((l) => l.endsWith('refused'))
-              .join(' '),
-            'read-refused kill-refused kill9-refused ptrace-read-refused fd-refused',
+          const lines = (await run(probe, 'r', who)).stdout.trim().split('\n');
+          assert.deepEqual(
+            lines.filter((l) => /refused$|^EPERM$|^attached$/.test(l)),
+            ['read-refused', 'kill-refused', 'kill9-refused', 'ptrace-read-refused', 'fd-refused', 'EPERM'],
             JSON.stringify(who),
           );
+          assert.equal(lines.filter((l) => l.endsWith('Operation not permitted')).length, 2, lines.join('|'));
         }
         const alive = await run(`kill -0 ${pid} && echo alive`, 'k', { elevation: 'admin' });
         assert.equal(alive.stdout, 'alive\n', 'the sleeper survived the attempts');
+        // The probe is real: the sleeper's own user (same run) may trace it.
+        assert.equal((await run(`/ptrace-probe ${pid}`, 'own', task('job/s/1'))).stdout, 'attached\n');
       } finally {
         abort.abort();
         await sleeper;
