@@ -76,7 +76,12 @@ export class JobService {
     const added = await this.ctx.store.transaction(async (tx) => {
       if (await tx.findJob(account.name, checked.id)) throw jobExists(checked.id);
       await checkActiveJobQuota(this.ctx, tx, account.name);
-      if (checked.autoPool === undefined) return this.addIn(tx, account.name, checked, body);
+      if (checked.autoPool === undefined) {
+        // A user name its pool lacks is refused here (a schedule's jobs are made later, whatever the pool holds).
+        const pool = await tx.findPool(account.name, checked.poolId);
+        if (pool) checkJobUsers(body, accountNames(pool.spec));
+        return this.addIn(tx, account.name, checked, body);
+      }
       const owner = { owner: 'job', ownerId: checked.id } as const;
       const made = await this.autoPools.create(tx, account, who, checked.autoPool, owner);
       return this.addIn(tx, account.name, { ...checked, poolId: made.poolId }, body, made.schedulingError);
@@ -99,8 +104,6 @@ export class JobService {
   ): Promise<JobRecord> {
     const now = this.ctx.clock.now().toISOString();
     if (await tx.findJob(accountName, checked.id)) throw jobExists(checked.id);
-    const pool = await tx.findPool(accountName, checked.poolId);
-    if (pool) checkJobUsers(body, accountNames(pool.spec));
     if (await tx.findJobSchedule(accountName, checked.id)) throw scheduleWithSameId(checked.id);
     const job: JobRecord = {
       accountName,
