@@ -44,7 +44,28 @@ export interface NodeSpec {
   isDedicated: boolean;
   /** The node's own address; without it (an older server) the node has only its loopback. */
   network?: NodeNetwork;
+  /** The pool's user accounts (`userAccounts`, ADR 0026), made in the node's /etc/passwd, group and shadow. */
+  userAccounts?: NodeUserAccount[];
 }
+
+/** A pool user account as a node holds it: ids resolved by the server, the password as a SHA-512 crypt hash. */
+export interface NodeUserAccount {
+  name: string;
+  uid: number;
+  gid: number;
+  /** `$6$...` (crypt(3) SHA-512), the password's only form outside the request that set it. */
+  passwordHash: string;
+  /** elevationLevel admin: no no_new_privs, and a sudoers rule in the node. */
+  admin: boolean;
+}
+
+/**
+ * Who a process runs as beyond its elevation (ADR 0026): a task-scope auto-user (the executor gives each `key` a
+ * user of its own until `releaseTaskUser`) or a pool user account. Absent: root for admin, else the pool-scope
+ * auto-user.
+ */
+export type ProcessUser =
+  { kind: 'task'; key: string } | { kind: 'account'; name: string; uid: number; gid: number; admin: boolean };
 
 /** Inside every node, as on Linux Batch nodes: AZ_BATCH_NODE_ROOT_DIR. Node file paths are relative to it. */
 export const NODE_ROOT_DIR = '/mnt/batch/tasks';
@@ -54,8 +75,10 @@ export interface ProcessSpec {
   commandLine: string;
   /** The complete environment (the domain computes AZ_BATCH_* and adds the user's settings). */
   environment: Record<string, string>;
-  /** admin: root; nonadmin: the unprivileged auto-user (uid 1000, `_azbatch`). */
+  /** admin: root; nonadmin: the unprivileged auto-user (uid 1000, `_azbatch`), unless `user` names another. */
   elevation: 'admin' | 'nonadmin';
+  /** A task-scope auto-user or a pool user account (nonadmin elevation only for a task-scope user). */
+  user?: ProcessUser;
   /** Working directory inside the node, created if missing (owned by the process's user). */
   workingDir: string;
   /** Files that receive stdout and stderr, relative to NODE_ROOT_DIR, e.g. `startup/stdout.txt`. */

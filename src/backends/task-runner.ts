@@ -1,6 +1,6 @@
-import type { TaskAssignment, TaskReport } from './agent-protocol.ts';
+import type { RunUser, TaskAssignment, TaskReport } from './agent-protocol.ts';
 import { readWhole } from './file-read.ts';
-import { NODE_ROOT_DIR, type NodeExecutor, type ProcessResult } from './port.ts';
+import { NODE_ROOT_DIR, type NodeExecutor, type ProcessResult, type ProcessUser } from './port.ts';
 import { downloadResourceFiles, uploadOutputFiles, type NodeFileAccess } from './task-files.ts';
 
 type Failure = NonNullable<TaskReport['failureInfo']>;
@@ -10,6 +10,12 @@ export type RunReport = Omit<
 >;
 
 const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** A run's user as an exec wants it: a task-scope user is named by the run (`key`), so all its execs share it. */
+export function processUser(user: RunUser | undefined, key: string): { user?: ProcessUser } {
+  if (user === undefined) return {};
+  return { user: user.kind === 'task' ? { kind: 'task', key } : user };
+}
 
 /**
  * A node's files as the resource and output file transfer sees them. Writes run inside the node as the task's
@@ -24,6 +30,7 @@ export function nodeFileAccess(executor: NodeExecutor, nodeId: string, t: TaskAs
         commandLine: `cat${chmod}`,
         environment: { PATH: t.environment.PATH ?? '/usr/bin:/bin' },
         elevation: t.elevation,
+        ...processUser(t.user, runIdOf(t)),
         workingDir: `${NODE_ROOT_DIR}/${t.taskDir}/wd`,
         stdoutFile: path,
         stderrFile: `${t.taskDir}/stderr.txt`,
@@ -73,6 +80,16 @@ export async function runTask(
   const aborted = () => signal.aborted;
   const startTime = now().toISOString();
   report({ state: 'running', startTime });
+  if (t.user?.kind === 'account' && t.user.uid === 0) {
+    // The server found no such account in the node's pool (the job moved to another pool): nothing runs.
+    const message = `The task's user '${t.user.name}' is not one of the pool's user accounts.`;
+    report({
+      state: 'completed',
+      startTime,
+      failureInfo: { category: 'usererror', code: 'CommandLaunchFailed', message },
+    });
+    return;
+  }
   const access = nodeFileAccess(executor, nodeId, t);
   const pre = await downloadResourceFiles(t.resourceFiles, `${t.taskDir}/wd`, access);
   if (aborted()) return;
@@ -86,6 +103,7 @@ export async function runTask(
       commandLine: t.commandLine,
       environment: t.environment,
       elevation: t.elevation,
+      ...processUser(t.user, runIdOf(t)),
       workingDir: `${NODE_ROOT_DIR}/${t.taskDir}/wd`,
       stdoutFile: `${t.taskDir}/stdout.txt`,
       stderrFile: `${t.taskDir}/stderr.txt`,

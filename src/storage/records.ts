@@ -206,6 +206,11 @@ export interface PoolRecord {
   autoScale?: AutoScaleRecord;
   /** Present on an auto pool: the job or job schedule it was made for (`poolInfo.autoPoolSpecification`). */
   autoPool?: AutoPoolOwnerRecord;
+  /**
+   * The SHA-512 crypt hash of each user account's password, by account name (ADR 0026): the spec keeps no
+   * password. Sealed at rest by the store.
+   */
+  passwordHashes?: Record<string, string>;
 }
 
 /** Who an auto pool belongs to, and whether it outlives its owner (`keepAlive`). */

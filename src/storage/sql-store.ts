@@ -85,11 +85,9 @@ function toBaseImage(r: Selectable<BaseImagesTable>): BaseImageRecord {
 
 /** Store operations over any Kysely dialect; what differs between dialects is in `SqlDialect` (dialect.ts). */
 class SqlStoreTx extends SqlBatchTx implements StoreTx {
-  private readonly sealer: Sealer;
   readonly cluster: SqlClusterTx;
   constructor(db: Transaction<Database>, dialect: SqlDialect, sealer: Sealer) {
-    super(db, dialect);
-    this.sealer = sealer;
+    super(db, dialect, sealer);
     this.cluster = new SqlClusterTx(db, sealer);
   }
   async putTenant(t: { id: string; displayName: string; defaultDomain: string }): Promise<void> {

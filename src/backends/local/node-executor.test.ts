@@ -288,13 +288,13 @@ function localOnly(): void {
       );
       assert.equal(r.stdout, '1000\n_azbatch\nCapEff:\t0000000000000000\n1000\nrefused\n');
       assert.equal((await out('a', 'exit 7', nonadmin)).exitCode, 7);
-      // Every task may write the node's shared folder (AZ_BATCH_NODE_SHARED_DIR), as in Batch.
+      // Every task may write the node's shared folder (AZ_BATCH_NODE_SHARED_DIR), as in Batch: its group (ADR 0026).
       const shared = await out(
         'a',
-        `echo from-task > ${NODE_ROOT_DIR}/shared/by-nonadmin && cat ${NODE_ROOT_DIR}/shared/by-nonadmin && stat -c %a ${NODE_ROOT_DIR}/shared`,
+        `echo from-task > ${NODE_ROOT_DIR}/shared/by-nonadmin && cat ${NODE_ROOT_DIR}/shared/by-nonadmin && stat -c %a:%G ${NODE_ROOT_DIR}/shared`,
         nonadmin,
       );
-      assert.equal(shared.stdout, 'from-task\n1777\n');
+      assert.equal(shared.stdout, 'from-task\n3775:_azbatchgrp\n');
     });
 
     test("the node's ids are its own host range; its disk stores them unshifted", async () => {

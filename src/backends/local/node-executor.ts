@@ -11,6 +11,7 @@ import {
   type NodeFileRead,
   type NodeImage,
   type NodeSpec,
+  type NodeUserAccount,
   type ProcessResult,
   type ProcessSpec,
 } from '../port.ts';
@@ -29,6 +30,9 @@ import { nodeDiskHelper, NodeOwnDisks } from './node-own-disk.ts';
 import { deleteNodeFile, listNodeFiles, readNodeFile, statNodeFile } from './node-files.ts';
 import { prepareImage, prepareNode, type PreparedImage } from './node-prepare.ts';
 import { BOOT_MARKER, DEFAULT_PATH, HOLDER_MARKER } from './node-sandbox.ts';
+import { runUserField } from './node-users.ts';
+import { TaskUsers } from './task-users.ts';
+import { NODE_IDS, taskUserName } from '../node-user-ids.ts';
 
 /*
  * Batch compute nodes as sandboxes on this host (design; ADR 0017, 0018, 0020):
@@ -55,8 +59,9 @@ import { BOOT_MARKER, DEFAULT_PATH, HOLDER_MARKER } from './node-sandbox.ts';
  *   process in the node's cgroups that holds a pidfd of the holder (checked by its marker when opened). Per run it
  *   forks a waiter (host side: joins the run's own pids cgroup, keeps the journal) that forks the process into
  *   the node; the process keeps nothing of the host but its stdin and a report pipe, joins the node's namespaces
- *   through the pidfd, makes its folders and output files, becomes the auto-user for nonadmin (uid 1000, no
- *   capabilities, no_new_privs) and execs `/bin/sh -c commandLine`. The command line, the environment and stdin
+ *   through the pidfd, makes its folders and output files, becomes the run's user unless admin (ADR 0026: the
+ *   pool auto-user 1000, a task-scope user, a pool account; no capabilities, no_new_privs but for an admin
+ *   account) and execs `/bin/sh -c commandLine`. The command line, the environment and stdin
  *   bytes travel over the runner's stdin pipe, never on a host argv or in a host file. A timeout SIGKILLs
  *   every process in the exec's cgroup (setsid and double forks included).
  * - Files: read on the host from the node's upper (node-files.ts), never through the node's own view.
@@ -119,7 +124,6 @@ function checkProcess(p: ProcessSpec) {
   const bad = Object.keys(environment).find((k) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k));
   if (bad !== undefined) throw new Error(`environment variable name '${bad}' is not supported`);
   return {
-    nonadmin: p.elevation === 'nonadmin',
     workingDir,
     stdout: file(p.stdoutFile),
     stderr: file(p.stderrFile),
@@ -148,6 +152,8 @@ export class LocalNodeExecutor implements NodeExecutor {
   /** The mount points every node's root and layers go on, each in its own mount namespace. */
   private mountPoints: Promise<{ merged: string; layerAt: string }> | undefined;
   private readonly idRanges: NodeIdRanges;
+  /** The task-scope auto-users of each node (ADR 0026). */
+  private readonly taskUsers: TaskUsers;
   /** Bridges, NAT and each node's eth0 (ADR 0021). */
   private readonly networks: NodeNetworks;
   /** Each node's own disk, mounted over its folder (ADR 0025). */
@@ -170,6 +176,7 @@ export class LocalNodeExecutor implements NodeExecutor {
       helper: nodeDiskHelper(options.dataDir),
       capMB: options.nodeDiskMB,
     });
+    this.taskUsers = new TaskUsers(this.nodesDir);
     this.helpers = { enterNode: enterNodeHelper(options.dataDir), nodeUp: nodeUpHelper(options.dataDir) };
     this.holderStarter = new HolderStarter(this.launcher, this.helpers.nodeUp);
     this.runners = new NodeRunners(this.helpers.enterNode, DROPPED_CAP_NUMBERS, DEFAULT_PATH);
@@ -192,8 +199,8 @@ export class LocalNodeExecutor implements NodeExecutor {
     return next;
   }
 
-  private hydrated(image: NodeImage): Promise<PreparedImage> {
-    const key = JSON.stringify([image.osManifest, image.dataDisks]);
+  private hydrated(image: NodeImage, accounts: NodeUserAccount[] = []): Promise<PreparedImage> {
+    const key = JSON.stringify([image.osManifest, image.dataDisks, accounts]);
     let p = this.images.get(key);
     if (!p) {
       p = (async () => {
@@ -204,7 +211,8 @@ export class LocalNodeExecutor implements NodeExecutor {
             fs: await this.cache.mountedDisk(image.region, d.manifest),
           })),
         );
-        return prepareImage(lower, await planDisks(lower, disks), join(this.dataDir, 'cache', 'node-layers'));
+        const layers = join(this.dataDir, 'cache', 'node-layers');
+        return prepareImage(lower, await planDisks(lower, disks), layers, accounts);
       })();
       this.images.set(key, p);
       p.catch(() => this.images.delete(key));
@@ -245,8 +253,9 @@ export class LocalNodeExecutor implements NodeExecutor {
         if (node.network) await this.networks.ensure(node.nodeId, running, node.network);
         return;
       }
-      const image = await this.hydrated(node.image);
+      const image = await this.hydrated(node.image, node.userAccounts);
       await this.ownDisks.attach(node.nodeId, node.size);
+      await this.taskUsers.reset(node.nodeId);
       this.mountPoints ??= (async () => {
         const at = {
           merged: join(this.dataDir, 'cache', 'node-root'),
@@ -291,11 +300,13 @@ export class LocalNodeExecutor implements NodeExecutor {
         if (attached) return attached;
       } else if (prior?.kind === 'ended') return { exitCode: prior.exitCode, timedOut: false };
     }
+    const user = await this.runUser(nodeId, p, checked.environment);
     const cg = await this.cgroups.forExec(nodeId);
     const journal = p.runId === undefined ? undefined : await this.journal.files(nodeId, p.runId);
     if (p.runId !== undefined) await this.journal.recordStart(nodeId, p.runId, cg.own ?? '');
     const spec = {
       ...checked,
+      user,
       exitName: journal === undefined ? '' : basename(journal.exit),
       ...(p.stdin === undefined ? {} : { stdin: p.stdin }),
     };
@@ -422,8 +433,30 @@ export class LocalNodeExecutor implements NodeExecutor {
     });
   }
 
-  forgetRun(nodeId: string, runId: string): Promise<void> {
-    return this.journal.forget(nodeId, runId);
+  async forgetRun(nodeId: string, runId: string): Promise<void> {
+    await this.taskUsers.release(nodeId, runId);
+    await this.journal.forget(nodeId, runId);
+  }
+
+  /**
+   * enter-node's USER field for a process (ADR 0026): node root for admin auto-users, a pool account's ids, the
+   * task-scope user of `user.key` (its name put in AZ_BATCH_TASK_USER), or the pool-scope auto-user.
+   */
+  private async runUser(
+    nodeId: string,
+    p: ProcessSpec,
+    environment: Record<string, string>,
+  ): Promise<string> {
+    const u = p.user;
+    if (u?.kind === 'account') return runUserField({ uid: u.uid, gid: u.gid, nnp: !u.admin });
+    if (p.elevation === 'admin') return runUserField('root');
+    if (u?.kind === 'task') {
+      const uid = await this.taskUsers.uidFor(nodeId, u.key);
+      if ('AZ_BATCH_TASK_USER' in environment) environment.AZ_BATCH_TASK_USER = taskUserName(uid);
+      return runUserField({ uid, gid: uid, nnp: true });
+    }
+    const auto = NODE_IDS.poolAutoUser;
+    return runUserField({ uid: auto, gid: auto, nnp: true });
   }
 
   async list(): Promise<string[]> {

@@ -24,7 +24,8 @@ export interface RunnerPlace {
 
 /** One run: paths inside the node; `cgroup` and `exitName` relative to the runner's execParent and journalDir. */
 export interface RunRequest {
-  nonadmin: boolean;
+  /** enter-node's USER field: `0` (node root) or `UID:GID:GROUPS:NNP` (node-users.ts runUserField). */
+  user: string;
   cgroup: string;
   workingDir: string;
   stdout: string;
@@ -39,7 +40,7 @@ export interface RunRequest {
 /** A checked process (paths inside the node) as a request: its own cgroup and exit file by name. */
 export function runRequest(p: Omit<RunRequest, 'cgroup'>, cg: { own?: string }): RunRequest {
   return {
-    nonadmin: p.nonadmin,
+    user: p.user,
     cgroup: cg.own === undefined ? '' : basename(cg.own),
     workingDir: p.workingDir,
     stdout: p.stdout,
@@ -89,7 +90,7 @@ export class NodeRunners {
   /** Runs one process in the node (its runner started first if need be); resolves when it has ended. */
   run(nodeId: string, place: RunnerPlace, request: RunRequest, onPid: (pid: number) => void) {
     const fields = [
-      request.nonadmin ? '1' : '0',
+      request.user,
       request.cgroup,
       request.workingDir,
       request.stdout,

@@ -4,7 +4,8 @@ import { compoundKey } from '../../storage/keys.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type { JobRecord, NodeRecord, PoolRecord, TaskRecord } from '../../storage/records.ts';
 import { moveNode } from '../pools/node-states.ts';
-import { applyEnvironmentSettings, elevationOf, taskRunEnvironment } from '../pools/start-task.ts';
+import { applyEnvironmentSettings, runFields, taskRunEnvironment } from '../pools/start-task.ts';
+import { runAsOf } from '../pools/user-accounts.ts';
 import { applyPrepReport, prepAssignments, prepEnvironment, prepGate } from './job-prep.ts';
 import { record } from './spec.ts';
 import { moveTask } from './states.ts';
@@ -245,9 +246,9 @@ function taskAssignment(
   task: TaskRecord,
   accountUrl: string,
 ): TaskAssignment {
-  const elevation = elevationOf(task.spec);
+  const runAs = runAsOf(task.spec, pool);
   const taskDir = taskDirOf(task.jobId, task.id);
-  const environment = taskRunEnvironment(pool, node, accountUrl, elevation, {
+  const environment = taskRunEnvironment(pool, node, accountUrl, runAs, {
     jobId: task.jobId,
     taskId: task.id,
     taskDir,
@@ -261,7 +262,7 @@ function taskAssignment(
     attempt: task.attempt,
     commandLine: String(task.spec.commandLine),
     environment,
-    elevation,
+    ...runFields(runAs),
     taskDir,
     ...(task.maxWallClockTimeMs === undefined ? {} : { timeoutMs: task.maxWallClockTimeMs }),
     resourceFiles: (Array.isArray(task.spec.resourceFiles)

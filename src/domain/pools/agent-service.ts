@@ -15,6 +15,7 @@ import type { NodeRecord, PoolRecord } from '../../storage/records.ts';
 import type { DomainContext } from '../context.ts';
 import { moveNode } from './node-states.ts';
 import { startTaskAssignment } from './start-task.ts';
+import { nodeUserAccounts } from './user-accounts.ts';
 import { findVmSize } from './vm-sizes.ts';
 import { takeNodes } from './node-addresses.ts';
 import { DEFAULT_NODE_NETWORK, parseNodeNetwork, type Cidr } from './node-network.ts';
@@ -239,6 +240,9 @@ export class AgentService {
         size: { name: size.name, cores: size.cores, memoryMB: size.memoryMB, tempDiskGB: size.tempDiskGB },
         isDedicated: node.isDedicated,
         ...(node.network === undefined ? {} : { network: node.network }),
+        ...(Array.isArray(pool.spec.userAccounts) && pool.spec.userAccounts.length > 0
+          ? { userAccounts: nodeUserAccounts(pool) }
+          : {}),
       },
       state: node.state,
       generation: node.generation,
