@@ -18,7 +18,9 @@
  *   becomes the auto-user for NONADMIN=1 (uid/gid 1000, no_new_privs) and execs `/bin/sh -c CMD` with exactly
  *   NAME=VALUE... as its environment and default signals. No host descriptor reaches the node: the journal, the
  *   cgroup folders, the runner's pipes and the pidfd stay with the runner and the waiter;
- * - the waiter writes the stdin bytes, passes on failure reports, waits and writes EXIT (before leaving the cgroup);
+ * - the waiter writes the stdin bytes, passes on failure reports, waits, prints `ID !usage ...` (CPU times and I/O
+ *   counters of the process and its waited-for descendants, ADR 0031) and writes EXIT (the status, then the same
+ *   usage line) before leaving the cgroup;
  * - it prints `ID pid <waiter's PID>`, each failure to prepare as `ID !err <text>` (`lazurite: …`, exit 126, as the
  *   old prelude shell; `enter-node: …`, exit 125, for other set-up failures) and `ID !exit <status>` once the
  *   waiter is gone (128 + signal when killed; also when a timeout killed it);
@@ -41,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -60,6 +63,8 @@
 
 static int exit_dir = -1;
 static const char *exit_name;
+/* What the run used (`usage` line): written to the journal after the status, so a restart keeps it. */
+static char usage_line[192];
 /* The run a waiter (or its process) serves: failures go to the host as `ID !err` lines on stdout. */
 static const char *report_id;
 
@@ -93,7 +98,7 @@ static void finish(int status) {
   if (exit_dir >= 0 && exit_name) {
     int fd = openat(exit_dir, exit_name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd >= 0) {
-      dprintf(fd, "%d\n", status);
+      dprintf(fd, "%d\n%s", status, usage_line);
       close(fd);
     }
   }
@@ -335,6 +340,45 @@ static void relay(int fd) {
   close(fd);
 }
 
+/** One field of /proc/PID/io (`name: value` lines), 0 when missing. */
+static unsigned long long io_field(const char *io, const char *name) {
+  size_t n = strlen(name);
+  for (const char *l = io; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+    if (strncmp(l, name, n) == 0 && l[n] == ':') return strtoull(l + n + 1, NULL, 10);
+  return 0;
+}
+
+/**
+ * Waits for the process and measures it (ADR 0031): once it has exited (a zombie, not yet reaped), its
+ * /proc/PID/io holds its own I/O and that of every descendant it waited for (the kernel adds a reaped child's
+ * counters to its parent's); wait4 then reaps it and gives its CPU times, its waited-for descendants' included.
+ * Prints `ID !usage USER_US KERNEL_US RCHAR WCHAR SYSCR SYSCW` and keeps the line for the journal.
+ */
+static void measure(pid_t child, int *status) {
+  siginfo_t si;
+  while (waitid(P_PID, (id_t)child, &si, WEXITED | WNOWAIT) < 0)
+    if (errno != EINTR) die("wait");
+  char path[64], io[1024];
+  snprintf(path, sizeof path, "/proc/%d/io", (int)child);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t got = fd < 0 ? -1 : read(fd, io, sizeof io - 1);
+  if (fd >= 0) close(fd);
+  io[got > 0 ? got : 0] = '\0';
+  struct rusage ru;
+  memset(&ru, 0, sizeof ru);
+  while (wait4(child, status, 0, &ru) < 0)
+    if (errno != EINTR) die("wait");
+  long long user = (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;
+  long long kernel = (long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+  snprintf(usage_line, sizeof usage_line, "%lld %lld %llu %llu %llu %llu\n", user, kernel,
+           io_field(io, "rchar"), io_field(io, "wchar"), io_field(io, "syscr"), io_field(io, "syscw"));
+  if (report_id) {
+    char line[PIPE_BUF];
+    int n = snprintf(line, sizeof line, "%s !usage %s", report_id, usage_line);
+    if (n > 0 && n < (int)sizeof line && write(1, line, (size_t)n) < 0) { /* the host is gone */ }
+  }
+}
+
 /** The waiter of one run (a child of the runner, on the host side): joins the run's cgroup, forks, waits. */
 static void waiter(char **f, const char *data, size_t len) {
   report_id = f[0];
@@ -379,8 +423,7 @@ static void waiter(char **f, const char *data, size_t len) {
   }
   if (listener >= 0) close(listener);
   int status;
-  while (waitpid(child, &status, 0) < 0)
-    if (errno != EINTR) die("wait");
+  measure(child, &status);
   finish(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 

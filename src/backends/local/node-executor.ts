@@ -276,7 +276,8 @@ export class LocalNodeExecutor implements NodeExecutor {
       if (prior?.kind === 'started') {
         const attached = await this.attach(nodeId, p.runId, prior.cgroup, p);
         if (attached) return attached;
-      } else if (prior?.kind === 'ended') return { exitCode: prior.exitCode, timedOut: false };
+      } else if (prior?.kind === 'ended')
+        return { exitCode: prior.exitCode, timedOut: false, ...(prior.usage ? { usage: prior.usage } : {}) };
     }
     const cg = await this.cgroups.forExec(nodeId);
     const journal = p.runId === undefined ? undefined : await this.journal.files(nodeId, p.runId);
@@ -319,17 +320,19 @@ export class LocalNodeExecutor implements NodeExecutor {
       clearTimeout(timer);
       await state.killing;
       const exitCode = r.code ?? 1;
+      const usage = r.usage === undefined ? {} : { usage: r.usage };
       if (state.ended !== '')
         return {
           exitCode: exitCode === 0 ? 137 : exitCode,
           timedOut: state.ended === 'timeout',
           killed: state.ended === 'killed',
+          ...usage,
         };
       if (exitCode !== 0 && r.stderr.trim() !== '') {
         if ((await argvOf(holderPid)) === undefined) this.holders.delete(nodeId);
         throw new Error(`exec on node ${nodeId} failed (exit ${exitCode}): ${r.stderr.trim()}`);
       }
-      return { exitCode, timedOut: false };
+      return { exitCode, timedOut: false, ...usage };
     } finally {
       clearTimeout(timer);
       p.signal?.removeEventListener('abort', onAbort);
@@ -363,7 +366,8 @@ export class LocalNodeExecutor implements NodeExecutor {
       // cgroup emptied is final (read the other way round, a run ending in between would look lost).
       const alive = await cgroupAlive(cgroup);
       const state = await this.journal.state(nodeId, runId);
-      if (state?.kind === 'ended') return { exitCode: state.exitCode, timedOut: false };
+      if (state?.kind === 'ended')
+        return { exitCode: state.exitCode, timedOut: false, ...(state.usage ? { usage: state.usage } : {}) };
       if (!alive) return undefined;
       const over = Date.now() >= deadline;
       if (over || p.signal?.aborted === true) {

@@ -8,6 +8,7 @@ import { applyEnvironmentSettings, elevationOf, taskRunEnvironment } from '../po
 import { applyPrepReport, prepAssignments, prepEnvironment, prepGate } from './job-prep.ts';
 import { record } from './spec.ts';
 import { moveTask } from './states.ts';
+import { addRunUsage } from './task-usage.ts';
 import {
   finishTask,
   hasRetryLeft,
@@ -87,7 +88,11 @@ async function completeRun(tx: StoreTx, task: TaskRecord, r: TaskReport, now: Da
     ...(r.preProcessingError === true ? { preProcessingError: true } : {}),
     ...(r.fileUploadError === true ? { fileUploadError: true } : {}),
   };
-  const started: TaskRecord = { ...task, executionInfo: { ...task.executionInfo, startTime: r.startTime } };
+  const started: TaskRecord = addRunUsage(
+    { ...task, executionInfo: { ...task.executionInfo, startTime: r.startTime } },
+    r.usage,
+    now,
+  );
   if (!runSucceeded(r) && hasRetryLeft(started)) {
     await tx.putTasks([retryTask(started, now, outcome)]);
     return;
