@@ -149,6 +149,7 @@ function agentService(
   const storage = autoStorageOver(config.storageAccounts);
   return new AgentService(ctx, o.accountUrl, o.onChange, storage, foreignReports, config.nodeNetwork, o.logs);
 }
+
 /**
  * Pools and nodes: the services, the pool sizer loop, and this machine's host agent (in process; agents on
  * other machines reach the same AgentService over HTTPS at /agent/v1/sync).
