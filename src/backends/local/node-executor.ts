@@ -13,6 +13,7 @@ import {
   type NodeSpec,
   type ProcessResult,
   type ProcessSpec,
+  type ProcessUsage,
 } from '../port.ts';
 import { NodeCgroups } from './cgroups.ts';
 import { ImageCache } from './image-cache.ts';
@@ -98,6 +99,23 @@ async function waitGone(pid: number, timeoutMs = 10_000): Promise<void> {
     if (Date.now() > deadline) throw new Error(`process ${pid} did not exit`);
     await sleep(5);
   }
+}
+
+/**
+ * A run's figures with, on cgroup v2, the CPU time of its own cgroup (ADR 0031): that counts every process the run
+ * started, orphans a shell left to the node's init included, so it is never below wait4's and replaces it.
+ */
+function withCgroupCpu(
+  usage: ProcessUsage | undefined,
+  before: { userMicros: number; kernelMicros: number } | undefined,
+  after: { userMicros: number; kernelMicros: number } | undefined,
+): ProcessUsage | undefined {
+  if (!usage || !before || !after) return usage;
+  return {
+    ...usage,
+    userCpuMicros: Math.max(usage.userCpuMicros, after.userMicros - before.userMicros),
+    kernelCpuMicros: Math.max(usage.kernelCpuMicros, after.kernelMicros - before.kernelMicros),
+  };
 }
 
 /** A process spec as the exec script takes it: paths inside the node, the environment complete and checked. */
@@ -280,6 +298,7 @@ export class LocalNodeExecutor implements NodeExecutor {
         return { exitCode: prior.exitCode, timedOut: false, ...(prior.usage ? { usage: prior.usage } : {}) };
     }
     const cg = await this.cgroups.forExec(nodeId);
+    const cpuBefore = this.cgroups.execCpu(cg);
     const journal = p.runId === undefined ? undefined : await this.journal.files(nodeId, p.runId);
     if (p.runId !== undefined) await this.journal.recordStart(nodeId, p.runId, cg.own ?? '');
     const spec = {
@@ -320,7 +339,8 @@ export class LocalNodeExecutor implements NodeExecutor {
       clearTimeout(timer);
       await state.killing;
       const exitCode = r.code ?? 1;
-      const usage = r.usage === undefined ? {} : { usage: r.usage };
+      const measured = withCgroupCpu(r.usage, cpuBefore, this.cgroups.execCpu(cg));
+      const usage = measured === undefined ? {} : { usage: measured };
       if (state.ended !== '')
         return {
           exitCode: exitCode === 0 ? 137 : exitCode,
