@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { microsToDuration } from '../../api/batch/wire-stats.ts';
 import { sampleJob, sampleTask } from '../../storage/conformance-jobs.ts';
 import type { TaskRecord } from '../../storage/records.ts';
 import { addRunUsage, jobStatistics, runUsageOf, taskStatistics } from './task-usage.ts';
@@ -64,13 +63,4 @@ test('a job sums its tasks and counts succeeded, failed and retried ones', () =>
   assert.equal(s.numTaskRetries, 2);
   assert.equal(s.userCpuMicros, 3000);
   assert.equal(s.readOps, 4);
-});
-
-test('durations are written as .NET TimeSpans in ISO 8601', () => {
-  assert.equal(microsToDuration(0), 'PT0S');
-  assert.equal(microsToDuration(368_614), 'PT0.368614S');
-  assert.equal(microsToDuration(1_250_000), 'PT1.25S');
-  assert.equal(microsToDuration(3_600_000_000 + 61_000_000), 'PT1H1M1S');
-  assert.equal(microsToDuration(86_400_000_000), 'P1D');
-  assert.equal(microsToDuration(90_000_000_000 + 0.1), 'P1DT1H0.0000001S');
 });
