@@ -43,7 +43,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -52,6 +51,7 @@
 #include <unistd.h>
 
 #include "node-seccomp.h"
+#include "run-usage.h"
 #include "vm-broker.h"
 
 #define AUTO_UID 1000
@@ -340,38 +340,9 @@ static void relay(int fd) {
   close(fd);
 }
 
-/** One field of /proc/PID/io (`name: value` lines), 0 when missing. */
-static unsigned long long io_field(const char *io, const char *name) {
-  size_t n = strlen(name);
-  for (const char *l = io; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-    if (strncmp(l, name, n) == 0 && l[n] == ':') return strtoull(l + n + 1, NULL, 10);
-  return 0;
-}
-
-/**
- * Waits for the process and measures it (ADR 0031): once it has exited (a zombie, not yet reaped), its
- * /proc/PID/io holds its own I/O and that of every descendant it waited for (the kernel adds a reaped child's
- * counters to its parent's); wait4 then reaps it and gives its CPU times, its waited-for descendants' included.
- * Prints `ID !usage USER_US KERNEL_US RCHAR WCHAR SYSCR SYSCW` and keeps the line for the journal.
- */
+/** Waits for the process, measures it (run-usage.h), prints `ID !usage ...` and keeps the line for the journal. */
 static void measure(pid_t child, int *status) {
-  siginfo_t si;
-  while (waitid(P_PID, (id_t)child, &si, WEXITED | WNOWAIT) < 0)
-    if (errno != EINTR) die("wait");
-  char path[64], io[1024];
-  snprintf(path, sizeof path, "/proc/%d/io", (int)child);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  ssize_t got = fd < 0 ? -1 : read(fd, io, sizeof io - 1);
-  if (fd >= 0) close(fd);
-  io[got > 0 ? got : 0] = '\0';
-  struct rusage ru;
-  memset(&ru, 0, sizeof ru);
-  while (wait4(child, status, 0, &ru) < 0)
-    if (errno != EINTR) die("wait");
-  long long user = (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;
-  long long kernel = (long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
-  snprintf(usage_line, sizeof usage_line, "%lld %lld %llu %llu %llu %llu\n", user, kernel,
-           io_field(io, "rchar"), io_field(io, "wchar"), io_field(io, "syscr"), io_field(io, "syscw"));
+  if (run_usage_wait(child, status, usage_line, sizeof usage_line) != 0) die("wait");
   if (report_id) {
     char line[PIPE_BUF];
     int n = snprintf(line, sizeof line, "%s !usage %s", report_id, usage_line);
