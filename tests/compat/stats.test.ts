@@ -7,7 +7,7 @@ import { failsWith, sharedKeyBatch, tinyPool, type BatchFailure, waitFor } from 
 /**
  * `$expand=stats` on tasks, jobs and job schedules through @azure/batch (issue 18, ADR 0031) on a pool of real
  * sandboxes: a task that burns CPU and writes a file shows user CPU time and written bytes; the job sums its
- * tasks and counts the succeeded, failed and retried ones. Figures are checked for > 0, never for timings.
+ * tasks and counts the succeeded, failed and retried ones; a job schedule sums its jobs. Figures are checked for > 0, never for timings.
  */
 
 /** An ISO 8601 duration (as @azure/batch hands it over: a string) in seconds. */
@@ -102,6 +102,35 @@ describe('$expand=stats on a real node', { skip: process.getuid?.() === 0 ? fals
     assert.ok(s.writeIOGiB >= (burn.stats?.writeIOGiB ?? Infinity), 'the job counts at least its task');
     const listed = await batch.job.list({ jobListOptions: { expand: 'stats' } });
     assert.equal(listed.find((j) => j.id === 'sj')?.stats?.numFailedTasks, 1);
+  });
+
+  test("a job schedule sums its jobs' tasks", async () => {
+    await batch.jobSchedule.add({
+      id: 'ss',
+      schedule: { recurrenceInterval: 'PT1H' },
+      jobSpecification: {
+        poolInfo: { poolId: 'sp' },
+        jobManagerTask: { id: 'jm', commandLine: `/bin/sh -c '${BURN_AND_WRITE}'` },
+      },
+    });
+    const schedule = await waitFor(
+      () => batch.jobSchedule.get('ss'),
+      (s) => s.executionInfo?.recentJob?.id !== undefined,
+      'the schedule made a job',
+    );
+    const jobId = schedule.executionInfo?.recentJob?.id ?? '';
+    await completed(jobId, 'jm');
+    const withStats = await batch.jobSchedule.get('ss', { jobScheduleGetOptions: { expand: 'stats' } });
+    const s = withStats.stats;
+    assert.ok(s);
+    assert.match(s.url, /\/jobschedules\/ss\/stats$/);
+    assert.equal(s.numSucceededTasks, 1);
+    assert.ok(seconds(s.userCPUTime) > 0, `userCPUTime ${s.userCPUTime}`);
+    assert.ok(s.writeIOGiB > 0);
+    const jobs = await batch.job.listFromJobSchedule('ss', {
+      jobListFromJobScheduleOptions: { expand: 'stats' },
+    });
+    assert.equal(jobs[0]?.stats?.userCPUTime, s.userCPUTime, 'one job: the schedule is its sum');
   });
 
   test('$expand names only stats', async () => {
