@@ -47,6 +47,8 @@ const hourOf = (name: string): number | undefined => {
  */
 export class ServiceLogFiles implements ServiceLogs {
   private readonly root: string;
+  /** Node folders known to exist (made once, not once per append). */
+  private readonly made = new Set<string>();
 
   constructor(root: string) {
     this.root = root;
@@ -60,7 +62,10 @@ export class ServiceLogFiles implements ServiceLogs {
   async append(node: NodeLogKey, at: Date, lines: string[]): Promise<void> {
     if (lines.length === 0) return;
     const dir = this.dirOf(node);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (!this.made.has(dir)) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      this.made.add(dir);
+    }
     await appendFile(join(dir, fileNameFor(at)), `${lines.join('\n')}\n`, { mode: 0o600 });
   }
 
@@ -77,6 +82,7 @@ export class ServiceLogFiles implements ServiceLogs {
   }
 
   async forget(node: NodeLogKey): Promise<void> {
+    this.made.delete(this.dirOf(node));
     await rm(this.dirOf(node), { recursive: true, force: true });
   }
 }

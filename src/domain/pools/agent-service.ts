@@ -145,9 +145,14 @@ export class AgentService {
   ): Promise<void> {
     const logs = this.logs;
     if (!logs) return;
-    for (const { node, lines } of syncLogLines(own.reports, own.taskReports, now))
-      await logs.append(node, now, lines);
-    for (const r of own.reports.filter((r) => r.state === 'gone')) await logs.forget(r);
+    // A log line that cannot be written (disk full) must not fail a sync whose effects are already committed.
+    const done = (p: Promise<void>) => p.catch(() => undefined);
+    await Promise.all(
+      syncLogLines(own.reports, own.taskReports, now).map(({ node, lines }) =>
+        done(logs.append(node, now, lines)),
+      ),
+    );
+    await Promise.all(own.reports.filter((r) => r.state === 'gone').map((r) => done(logs.forget(r))));
   }
 
   /**
