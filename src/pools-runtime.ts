@@ -40,8 +40,12 @@ export interface PoolsRuntime {
   schedules: JobScheduleService;
   backendKind: string;
   agentToken: string;
+  /** Starts the loops and this machine's host agent (the server that holds the loops lease, ADR 0033). */
   start(): void;
+  /** Stops them; `start` may run them again. */
   stop(): Promise<void>;
+  /** Stops them for good and releases what runs nodes. */
+  close(): Promise<void>;
 }
 
 /** How often the autoscaler looks for pools due a sample or an evaluation. */
@@ -72,6 +76,7 @@ function executorFor(
     dataDir: config.dataDir,
     regions: content.regions,
     cache: content.imageCache,
+    nodeDiskMB: config.nodeDiskMB,
   });
 }
 
@@ -204,6 +209,11 @@ export function poolsRuntime(
           },
         });
   agentRef.current = running;
+  const loops = [loop, autoScaleLoop, scheduleLoop, cleanLoop];
+  const stopLoops = async () => {
+    await Promise.all(loops.map((l) => l.stop()));
+    await running?.stop();
+  };
   return {
     pools,
     nodes: new NodeService(ctx, fileAccess, onChange),
@@ -216,18 +226,12 @@ export function poolsRuntime(
     backendKind: executor?.kind ?? 'remote',
     agentToken: agentTokenFor(config.dataDir),
     start: () => {
-      loop.start();
-      autoScaleLoop.start();
-      scheduleLoop.start();
-      cleanLoop.start();
+      for (const l of loops) l.start();
       running?.start();
     },
-    stop: async () => {
-      await autoScaleLoop.stop();
-      await scheduleLoop.stop();
-      await cleanLoop.stop();
-      await loop.stop();
-      await running?.stop();
+    stop: stopLoops,
+    close: async () => {
+      await stopLoops();
       await executor?.close();
     },
   };

@@ -29,7 +29,11 @@ export async function runAgent(config: Config, flags: AgentFlags): Promise<void>
   const executor: NodeExecutor =
     kind === 'simulated'
       ? new SimulatedNodeExecutor({ delays: config.simulatedDelays })
-      : new LocalNodeExecutor({ dataDir: config.dataDir, regions: regionStoresFor(config) });
+      : new LocalNodeExecutor({
+          dataDir: config.dataDir,
+          regions: regionStoresFor(config),
+          nodeDiskMB: config.nodeDiskMB,
+        });
   const agent = new HostAgent({
     hostId: flags.hostId,
     executor,

@@ -26,13 +26,15 @@ import { NodeRunners, runRequest, type RunnerPlace } from './node-runner.ts';
 import { cgroupAlive, RunJournal } from './run-journal.ts';
 import { planDisks } from './node-disks.ts';
 import { NodeIdRanges } from './node-ids.ts';
+import { nodeDiskHelper, NodeOwnDisks } from './node-own-disk.ts';
 import { deleteNodeFile, listNodeFiles, readNodeFile, statNodeFile } from './node-files.ts';
 import { prepareImage, prepareNode, type PreparedImage } from './node-prepare.ts';
 import { BOOT_MARKER, DEFAULT_PATH, HOLDER_MARKER } from './node-sandbox.ts';
 
 /*
  * Batch compute nodes as sandboxes on this host (design; ADR 0017, 0018, 0020):
- * - Disk: `<dataDir>/nodes/<nodeId>/` holds the overlay `upper/` (the node's OS disk: everything it wrote),
+ * - Disk: `<dataDir>/nodes/<nodeId>/` (the mount point of the node's own disk, a sparse ext4 image of its size's
+ *   temporary disk, node-own-disk.ts, ADR 0025) holds the overlay `upper/` (the node's OS disk: everything it wrote),
  *   `work/` (the root goes on `<dataDir>/cache/node-root`, in the node's namespace only), `disks/lun<N>/{upper,work}`
  *   per data disk with a file system, and `holder.pid`. Lowers are shared per host (ImageCache): the image's
  *   unpacked root, and each data disk loop-mounted read-only once.
@@ -70,6 +72,8 @@ export interface LocalNodeExecutorOptions {
   regions: RegionStores;
   /** Share the VM host's cache (one unpack per manifest per process); made if not given. */
   cache?: ImageCache;
+  /** Caps every node's own disk (MiB; `--node-disk-mb`); unset, a node's disk is its size's temporary disk. */
+  nodeDiskMB?: number | undefined;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -164,6 +168,8 @@ export class LocalNodeExecutor implements NodeExecutor {
   private readonly idRanges: NodeIdRanges;
   /** Bridges, NAT and each node's eth0 (ADR 0021). */
   private readonly networks: NodeNetworks;
+  /** Each node's own disk, mounted over its folder (ADR 0025). */
+  private readonly ownDisks: NodeOwnDisks;
 
   constructor(options: LocalNodeExecutorOptions) {
     if (/[\s,:\\]/.test(options.dataDir))
@@ -176,6 +182,12 @@ export class LocalNodeExecutor implements NodeExecutor {
     this.launcher = new Launcher(join(options.dataDir, 'run'), DEFAULT_PATH);
     this.journal = new RunJournal(options.dataDir);
     this.idRanges = new NodeIdRanges(this.nodesDir);
+    this.ownDisks = new NodeOwnDisks({
+      nodesDir: this.nodesDir,
+      imagesDir: join(options.dataDir, 'node-disks'),
+      helper: nodeDiskHelper(options.dataDir),
+      capMB: options.nodeDiskMB,
+    });
     this.helpers = { enterNode: enterNodeHelper(options.dataDir), nodeUp: nodeUpHelper(options.dataDir) };
     this.holderStarter = new HolderStarter(this.launcher, this.helpers.nodeUp);
     this.runners = new NodeRunners(this.helpers.enterNode, DROPPED_CAP_NUMBERS, DEFAULT_PATH);
@@ -252,6 +264,7 @@ export class LocalNodeExecutor implements NodeExecutor {
         return;
       }
       const image = await this.hydrated(node.image);
+      await this.ownDisks.attach(node.nodeId, node.size);
       this.mountPoints ??= (async () => {
         const at = {
           merged: join(this.dataDir, 'cache', 'node-root'),
@@ -426,6 +439,8 @@ export class LocalNodeExecutor implements NodeExecutor {
       await this.stopNow(nodeId);
       await this.cgroups.remove(nodeId);
       await this.idRanges.release(nodeId);
+      // Disk before folder: an image whose folder is gone is swept by list(), a folder is never left mounted.
+      await this.ownDisks.remove(nodeId);
       await rm(this.dir(nodeId), { recursive: true, force: true });
       await this.journal.forgetNode(nodeId);
     });
@@ -436,6 +451,7 @@ export class LocalNodeExecutor implements NodeExecutor {
   }
 
   async list(): Promise<string[]> {
+    await this.ownDisks.sweep();
     if (!existsSync(this.nodesDir)) return [];
     const entries = await readdir(this.nodesDir, { withFileTypes: true });
     return entries.filter((e) => e.isDirectory()).map((e) => e.name);
@@ -464,11 +480,14 @@ export class LocalNodeExecutor implements NodeExecutor {
 
   /**
    * Stops every holder of this data dir (those this executor started or adopted, those being booted right now —
-   * their stop queues behind the boot — and any a crashed predecessor left that was not adopted yet); disks stay.
+   * their stop queues behind the boot — and any a crashed predecessor left that was not adopted yet) and unmounts
+   * their own disks; disks' contents stay.
    */
   async close(): Promise<void> {
     const ids = new Set([...this.holders.keys(), ...this.locks.keys(), ...(await this.list())]);
     await Promise.all([...ids].map((id) => this.stop(id)));
+    // Their disks too (the images stay): the next boot mounts them again.
+    await Promise.all([...ids].map((id) => this.serial(id, () => this.ownDisks.unmount(id))));
     // With every holder gone nothing uses the host's read-only data disk mounts: detach them too.
     await this.detachDiskCaches();
     await this.networks.close();
