@@ -147,6 +147,7 @@ function poolDeps(nodes: PoolsRuntime) {
     pools: nodes.pools,
     nodes: nodes.nodes,
     agents: nodes.agents,
+    serviceLogs: nodes.serviceLogs,
     remoteFiles: nodes.remoteFiles,
     jobs: nodes.jobs,
     tasks: nodes.tasks,

@@ -6,6 +6,7 @@ import type { ImageCache } from './backends/local/image-cache.ts';
 import { LocalNodeExecutor } from './backends/local/node-executor.ts';
 import type { NodeExecutor } from './backends/port.ts';
 import { FileRequestBroker } from './backends/remote-files.ts';
+import { ServiceLogFiles, type ServiceLogs } from './backends/service-logs.ts';
 import { autoStorageOver } from './backends/auto-storage.ts';
 import { SimulatedNodeExecutor } from './backends/simulated/node-executor.ts';
 import type { Config } from './config/config.ts';
@@ -31,6 +32,8 @@ export interface PoolsRuntime {
   pools: PoolService;
   nodes: NodeService;
   agents: AgentService;
+  /** Nodes' Batch service logs (ADR 0031), for ComputeNode_UploadBatchServiceLogs. */
+  serviceLogs: ServiceLogs;
   remoteFiles: FileRequestBroker;
   jobs: JobService;
   tasks: TaskService;
@@ -138,6 +141,20 @@ function cleanerLoopFor(ctx: DomainContext, fileAccess: ExecutorLookup, logger: 
   );
 }
 
+/** The server's side of the host agent protocol, logging reports about another host's nodes. */
+function agentService(
+  ctx: DomainContext,
+  config: Config,
+  logger: Logger,
+  o: { accountUrl: (account: string) => string; onChange: () => void; logs: ServiceLogs },
+): AgentService {
+  const foreignReports = (hostId: string, nodeIds: string[]) => {
+    logger.warn({ hostId, nodeIds }, 'ignored agent reports about nodes of another host');
+  };
+  const storage = autoStorageOver(config.storageAccounts);
+  return new AgentService(ctx, o.accountUrl, o.onChange, storage, foreignReports, config.nodeNetwork, o.logs);
+}
+
 /**
  * Pools and nodes: the services, the pool sizer loop, and this machine's host agent (in process; agents on
  * other machines reach the same AgentService over HTTPS at /agent/v1/sync).
@@ -177,11 +194,8 @@ export function poolsRuntime(
   });
   const runner = new ScheduleRunner(ctx, schedules);
   const scheduleLoop = wakingLoop('job schedule', () => runner.tick(), SCHEDULE_TICK_MS, onChange, logger);
-  const foreignReports = (hostId: string, nodeIds: string[]) => {
-    logger.warn({ hostId, nodeIds }, 'ignored agent reports about nodes of another host');
-  };
-  const storage = autoStorageOver(config.storageAccounts);
-  const agents = new AgentService(ctx, accountUrl, onChange, storage, foreignReports, config.nodeNetwork);
+  const logs = new ServiceLogFiles(join(config.dataDir, 'logs', 'nodes'));
+  const agents = agentService(ctx, config, logger, { accountUrl, onChange, logs });
   const running =
     local === undefined
       ? undefined
@@ -204,6 +218,7 @@ export function poolsRuntime(
     pools,
     nodes: new NodeService(ctx, fileAccess, onChange),
     agents,
+    serviceLogs: logs,
     remoteFiles,
     jobs,
     tasks: new TaskService(ctx, onChange),

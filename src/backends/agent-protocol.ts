@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { NodeFileInfo, NodeFileRange, NodeSpec, ProcessUser } from './port.ts';
+import type { NodeFileInfo, NodeFileRange, NodeSpec, ProcessUsage, ProcessUser } from './port.ts';
 import type { OutputFileSpec, ResourceFileSpec } from './task-files.ts';
 
 /**
@@ -116,6 +116,17 @@ export interface TaskReport {
   preProcessingError?: boolean;
   /** Output files could not be uploaded. */
   fileUploadError?: boolean;
+  /** What the completed run used (ADR 0031); an agent that does not measure sends none. */
+  usage?: RunUsage;
+}
+
+/**
+ * A completed run's figures: the command's CPU time and I/O as its executor measured them (zero when the command
+ * never ran, and on the simulated backend, where nothing runs) and the run's wall-clock time on the agent's clock
+ * (from its start, resource file downloads included, to its report).
+ */
+export interface RunUsage extends ProcessUsage {
+  wallClockMs: number;
 }
 
 export interface SyncRequest {

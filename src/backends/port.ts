@@ -103,6 +103,30 @@ export interface ProcessResult {
   timedOut: boolean;
   /** Ended by its abort signal. */
   killed?: boolean;
+  /** What the process used, when the executor measures it (ADR 0031). */
+  usage?: ProcessUsage;
+}
+
+/**
+ * What a process and the descendants it waited for used (ADR 0031): CPU time from wait4's rusage, I/O from the
+ * process's /proc/PID/io taken just before it was reaped (rchar/wchar: bytes through read and write calls,
+ * syscr/syscw: the calls).
+ */
+export interface ProcessUsage {
+  userCpuMicros: number;
+  kernelCpuMicros: number;
+  readBytes: number;
+  writeBytes: number;
+  readOps: number;
+  writeOps: number;
+}
+
+/** A `USER_US KERNEL_US RCHAR WCHAR SYSCR SYSCW` line (enter-node's `!usage`), or undefined when it is not one. */
+export function parseUsage(text: string): ProcessUsage | undefined {
+  const f = text.trim().split(/\s+/);
+  if (f.length !== 6 || !f.every((v) => /^\d+$/.test(v))) return undefined;
+  const [u, k, rb, wb, ro, wo] = f.map(Number) as [number, number, number, number, number, number];
+  return { userCpuMicros: u, kernelCpuMicros: k, readBytes: rb, writeBytes: wb, readOps: ro, writeOps: wo };
 }
 
 export interface NodeFileInfo {

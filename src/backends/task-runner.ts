@@ -1,6 +1,12 @@
 import type { RunUser, TaskAssignment, TaskReport } from './agent-protocol.ts';
 import { readWhole } from './file-read.ts';
-import { NODE_ROOT_DIR, type NodeExecutor, type ProcessResult, type ProcessUser } from './port.ts';
+import {
+  NODE_ROOT_DIR,
+  type NodeExecutor,
+  type ProcessResult,
+  type ProcessUsage,
+  type ProcessUser,
+} from './port.ts';
 import { downloadResourceFiles, uploadOutputFiles, type NodeFileAccess } from './task-files.ts';
 
 type Failure = NonNullable<TaskReport['failureInfo']>;
@@ -44,6 +50,15 @@ export function nodeFileAccess(executor: NodeExecutor, nodeId: string, t: TaskAs
   };
 }
 
+const NOTHING_RAN: ProcessUsage = {
+  userCpuMicros: 0,
+  kernelCpuMicros: 0,
+  readBytes: 0,
+  writeBytes: 0,
+  readOps: 0,
+  writeOps: 0,
+};
+
 /** A task run's name on its node: the same after a restart, different for every dispatch. */
 export const runIdOf = (t: TaskAssignment): string => `${t.jobId}/${t.taskId}/${String(t.attempt)}`;
 
@@ -78,7 +93,11 @@ export async function runTask(
   now: () => Date,
 ): Promise<void> {
   const aborted = () => signal.aborted;
-  const startTime = now().toISOString();
+  const started = now();
+  const startTime = started.toISOString();
+  const usage = (measured: ProcessUsage = NOTHING_RAN) => ({
+    usage: { ...measured, wallClockMs: Math.max(0, now().getTime() - started.getTime()) },
+  });
   report({ state: 'running', startTime });
   if (t.user?.kind === 'account' && t.user.uid === 0) {
     // The server found no such account in the node's pool (the job moved to another pool): nothing runs.
@@ -94,7 +113,7 @@ export async function runTask(
   const pre = await downloadResourceFiles(t.resourceFiles, `${t.taskDir}/wd`, access);
   if (aborted()) return;
   if (pre) {
-    report({ state: 'completed', startTime, failureInfo: pre, preProcessingError: true });
+    report({ state: 'completed', startTime, failureInfo: pre, preProcessingError: true, ...usage() });
     return;
   }
   let result: ProcessResult;
@@ -118,7 +137,7 @@ export async function runTask(
       code: 'CommandLaunchFailed',
       message: String(err),
     };
-    report({ state: 'completed', startTime, failureInfo });
+    report({ state: 'completed', startTime, failureInfo, ...usage() });
     return;
   }
   if (aborted() || result.killed === true) return;
@@ -131,5 +150,6 @@ export async function runTask(
     exitCode: result.exitCode,
     ...(failureInfo ? { failureInfo } : {}),
     ...(upload ? { fileUploadError: true } : {}),
+    ...usage(result.usage),
   });
 }

@@ -20,7 +20,9 @@
  *   becomes USER (ADR 0026: its uid, gid and groups; no_new_privs when NNP) and execs `/bin/sh -c CMD` with exactly
  *   NAME=VALUE... as its environment and default signals. No host descriptor reaches the node: the journal, the
  *   cgroup folders, the runner's pipes and the pidfd stay with the runner and the waiter;
- * - the waiter writes the stdin bytes, passes on failure reports, waits and writes EXIT (before leaving the cgroup);
+ * - the waiter writes the stdin bytes, passes on failure reports, waits, prints `ID !usage ...` (CPU times and I/O
+ *   counters of the process and its waited-for descendants, ADR 0031) and writes EXIT (the status, then the same
+ *   usage line) before leaving the cgroup;
  * - it prints `ID pid <waiter's PID>`, each failure to prepare as `ID !err <text>` (`lazurite: …`, exit 126, as the
  *   old prelude shell; `enter-node: …`, exit 125, for other set-up failures) and `ID !exit <status>` once the
  *   waiter is gone (128 + signal when killed; also when a timeout killed it);
@@ -51,6 +53,7 @@
 #include <unistd.h>
 
 #include "node-seccomp.h"
+#include "run-usage.h"
 #include "vm-broker.h"
 
 /* Supplementary groups a run's user may have (USER's GROUPS). */
@@ -62,6 +65,8 @@
 
 static int exit_dir = -1;
 static const char *exit_name;
+/* What the run used (`usage` line): written to the journal after the status, so a restart keeps it. */
+static char usage_line[192];
 /* The run a waiter (or its process) serves: failures go to the host as `ID !err` lines on stdout. */
 static const char *report_id;
 
@@ -95,7 +100,7 @@ static void finish(int status) {
   if (exit_dir >= 0 && exit_name) {
     int fd = openat(exit_dir, exit_name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd >= 0) {
-      dprintf(fd, "%d\n", status);
+      dprintf(fd, "%d\n%s", status, usage_line);
       close(fd);
     }
   }
@@ -377,6 +382,16 @@ static void relay(int fd) {
   close(fd);
 }
 
+/** Waits for the process, measures it (run-usage.h), prints `ID !usage ...` and keeps the line for the journal. */
+static void measure(pid_t child, int *status) {
+  if (run_usage_wait(child, status, usage_line, sizeof usage_line) != 0) die("wait");
+  if (report_id) {
+    char line[PIPE_BUF];
+    int n = snprintf(line, sizeof line, "%s !usage %s", report_id, usage_line);
+    if (n > 0 && n < (int)sizeof line && write(1, line, (size_t)n) < 0) { /* the host is gone */ }
+  }
+}
+
 /** The waiter of one run (a child of the runner, on the host side): joins the run's cgroup, forks, waits. */
 static void waiter(char **f, const char *data, size_t len) {
   report_id = f[0];
@@ -421,8 +436,7 @@ static void waiter(char **f, const char *data, size_t len) {
   }
   if (listener >= 0) close(listener);
   int status;
-  while (waitpid(child, &status, 0) < 0)
-    if (errno != EINTR) die("wait");
+  measure(child, &status);
   finish(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 

@@ -460,9 +460,13 @@ function localOnly(): void {
 
     test('a named run leaves its status in the journal: a restarted executor answers from it, not running it again', async () => {
       const named = proc('echo ran >> /tmp/named.log; exit 3', { runId: 'job/named/1' });
-      assert.equal((await x.exec('a', named)).exitCode, 3);
+      const first = await x.exec('a', named);
+      assert.equal(first.exitCode, 3);
+      assert.ok(first.usage && first.usage.writeBytes > 0, 'the run was measured (ADR 0031)');
       const y = new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions });
-      assert.equal((await y.exec('a', named)).exitCode, 3);
+      const again = await y.exec('a', named);
+      assert.equal(again.exitCode, 3);
+      assert.deepEqual(again.usage, first.usage, 'its figures are kept in the journal too');
       assert.equal((await out('a', 'cat /tmp/named.log')).stdout, 'ran\n');
       await x.forgetRun('a', 'job/named/1');
     });

@@ -14,6 +14,7 @@ import {
   type NodeUserAccount,
   type ProcessResult,
   type ProcessSpec,
+  type ProcessUsage,
 } from '../port.ts';
 import { NodeCgroups } from './cgroups.ts';
 import { ImageCache } from './image-cache.ts';
@@ -107,6 +108,23 @@ async function waitGone(pid: number, timeoutMs = 10_000): Promise<void> {
     if (Date.now() > deadline) throw new Error(`process ${pid} did not exit`);
     await sleep(5);
   }
+}
+
+/**
+ * A run's figures with, on cgroup v2, the CPU time of its own cgroup (ADR 0031): that counts every process the run
+ * started, orphans a shell left to the node's init included, so it is never below wait4's and replaces it.
+ */
+function withCgroupCpu(
+  usage: ProcessUsage | undefined,
+  before: { userMicros: number; kernelMicros: number } | undefined,
+  after: { userMicros: number; kernelMicros: number } | undefined,
+): ProcessUsage | undefined {
+  if (!usage || !before || !after) return usage;
+  return {
+    ...usage,
+    userCpuMicros: Math.max(usage.userCpuMicros, after.userMicros - before.userMicros),
+    kernelCpuMicros: Math.max(usage.kernelCpuMicros, after.kernelMicros - before.kernelMicros),
+  };
 }
 
 /** A process spec as the exec script takes it: paths inside the node, the environment complete and checked. */
@@ -298,10 +316,12 @@ export class LocalNodeExecutor implements NodeExecutor {
       if (prior?.kind === 'started') {
         const attached = await this.attach(nodeId, p.runId, prior.cgroup, p);
         if (attached) return attached;
-      } else if (prior?.kind === 'ended') return { exitCode: prior.exitCode, timedOut: false };
+      } else if (prior?.kind === 'ended')
+        return { exitCode: prior.exitCode, timedOut: false, ...(prior.usage ? { usage: prior.usage } : {}) };
     }
     const user = await this.runUser(nodeId, p, checked.environment);
     const cg = await this.cgroups.forExec(nodeId);
+    const cpuBefore = this.cgroups.execCpu(cg);
     const journal = p.runId === undefined ? undefined : await this.journal.files(nodeId, p.runId);
     if (p.runId !== undefined) await this.journal.recordStart(nodeId, p.runId, cg.own ?? '');
     const spec = {
@@ -343,17 +363,20 @@ export class LocalNodeExecutor implements NodeExecutor {
       clearTimeout(timer);
       await state.killing;
       const exitCode = r.code ?? 1;
+      const measured = withCgroupCpu(r.usage, cpuBefore, this.cgroups.execCpu(cg));
+      const usage = measured === undefined ? {} : { usage: measured };
       if (state.ended !== '')
         return {
           exitCode: exitCode === 0 ? 137 : exitCode,
           timedOut: state.ended === 'timeout',
           killed: state.ended === 'killed',
+          ...usage,
         };
       if (exitCode !== 0 && r.stderr.trim() !== '') {
         if ((await argvOf(holderPid)) === undefined) this.holders.delete(nodeId);
         throw new Error(`exec on node ${nodeId} failed (exit ${exitCode}): ${r.stderr.trim()}`);
       }
-      return { exitCode, timedOut: false };
+      return { exitCode, timedOut: false, ...usage };
     } finally {
       clearTimeout(timer);
       p.signal?.removeEventListener('abort', onAbort);
@@ -387,7 +410,8 @@ export class LocalNodeExecutor implements NodeExecutor {
       // cgroup emptied is final (read the other way round, a run ending in between would look lost).
       const alive = await cgroupAlive(cgroup);
       const state = await this.journal.state(nodeId, runId);
-      if (state?.kind === 'ended') return { exitCode: state.exitCode, timedOut: false };
+      if (state?.kind === 'ended')
+        return { exitCode: state.exitCode, timedOut: false, ...(state.usage ? { usage: state.usage } : {}) };
       if (!alive) return undefined;
       const over = Date.now() >= deadline;
       if (over || p.signal?.aborted === true) {

@@ -9,6 +9,7 @@ import { runAsOf } from '../pools/user-accounts.ts';
 import { applyPrepReport, prepAssignments, prepEnvironment, prepGate } from './job-prep.ts';
 import { record } from './spec.ts';
 import { moveTask } from './states.ts';
+import { addRunUsage } from './task-usage.ts';
 import {
   finishTask,
   hasRetryLeft,
@@ -88,7 +89,11 @@ async function completeRun(tx: StoreTx, task: TaskRecord, r: TaskReport, now: Da
     ...(r.preProcessingError === true ? { preProcessingError: true } : {}),
     ...(r.fileUploadError === true ? { fileUploadError: true } : {}),
   };
-  const started: TaskRecord = { ...task, executionInfo: { ...task.executionInfo, startTime: r.startTime } };
+  const started: TaskRecord = addRunUsage(
+    { ...task, executionInfo: { ...task.executionInfo, startTime: r.startTime } },
+    r.usage,
+    now,
+  );
   if (!runSucceeded(r) && hasRetryLeft(started)) {
     await tx.putTasks([retryTask(started, now, outcome)]);
     return;

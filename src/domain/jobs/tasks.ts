@@ -5,6 +5,7 @@ import type { DomainContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
 import { checkConditions, etagSource, type Conditions } from '../pools/conditions.ts';
 import { invalidProperty } from '../pools/pool-spec.ts';
+import { jobStatistics, type JobStatistics } from './task-usage.ts';
 import {
   jobNotFound,
   jobWriteRefusal,
@@ -324,6 +325,15 @@ export class TaskService {
         ...(page.afterId === undefined ? {} : { afterId: page.afterId }),
         ...(page.limit === undefined ? {} : { limit: page.limit }),
       });
+    });
+  }
+
+  /** Each job's statistics (sums over its tasks, ADR 0031), by lower-cased job id, read in one transaction. */
+  async jobStatistics(account: string, jobIds: string[], now: Date): Promise<Map<string, JobStatistics>> {
+    return this.ctx.store.transaction(async (tx) => {
+      const out = new Map<string, JobStatistics>();
+      for (const id of jobIds) out.set(id.toLowerCase(), jobStatistics(await tx.listTasks(account, id), now));
+      return out;
     });
   }
 
