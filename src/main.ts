@@ -32,6 +32,7 @@ import { NetworkService } from './domain/network/network.ts';
 import { DeploymentService } from './domain/resources/deployments.ts';
 import { ImageCache } from './backends/local/image-cache.ts';
 import { VmHost } from './backends/local/vm-host.ts';
+import { formatCidr } from './domain/pools/node-network.ts';
 import type { Store } from './storage/port.ts';
 import { openPostgresStore } from './storage/postgres/open.ts';
 import { openSqliteStore } from './storage/sqlite/open.ts';
@@ -249,7 +250,7 @@ async function vmServiceFor(
   ctx: DomainContext,
   parts: { regions: RegionStores; baseImages: BaseImageService; imageCache: ImageCache },
 ): Promise<VmService> {
-  const host = new VmHost(config.dataDir, parts.regions, parts.imageCache);
+  const host = new VmHost(config.dataDir, parts.regions, parts.imageCache, formatCidr(config.vmNetwork));
   await host.recover();
   return new VmService(ctx, parts.regions, parts.baseImages, host, config.runCommandTimeoutMs);
 }

@@ -69,6 +69,10 @@ common(
       "caps every local node's own disk, MiB (env LAZURITE_NODE_DISK_MB; default: its VM size's temporary disk)",
     )
     .option(
+      '--vm-network <cidr>',
+      "private IPv4 range of the VMs' addresses, a /16 or larger shared by every server on the host (env LAZURITE_VM_NETWORK, default 10.215.0.0/16)",
+    )
+    .option(
       '--strict-image-support',
       'refuse pools whose node agent SKU Batch retired, as Azure does (env LAZURITE_STRICT_IMAGE_SUPPORT; default: create them with a warning)',
     ),
@@ -86,6 +90,7 @@ common(
     replicaCapacity?: string;
     accountQuotas?: string;
     nodeNetwork?: string;
+    vmNetwork?: string;
     /** Commander's name for --node-disk-mb. */
     nodeDiskMb?: string;
     strictImageSupport?: boolean;

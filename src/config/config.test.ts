@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, loadConfig } from './config.ts';
+import { formatCidr } from '../domain/pools/node-network.ts';
+import { ConfigError, DEFAULT_VM_NETWORK, loadConfig } from './config.ts';
 
 test('flags override environment, which overrides defaults', () => {
   const env = { LAZURITE_PORT: '9000', LAZURITE_HOST: '0.0.0.0', LAZURITE_IN_MEMORY: 'true' };
@@ -84,4 +85,13 @@ test('several servers: --public-url is an https origin, --sealing-key-file a pat
     loadConfig({}, { LAZURITE_SEALING_KEY_FILE: '/etc/lazurite/key' }).sealingKeyFile,
     '/etc/lazurite/key',
   );
+});
+
+test('the VM network: a private /16 or larger, apart from the node network', async () => {
+  const { DEFAULT_VM_NETWORK: backendDefault } = await import('../backends/local/vm-sandbox.ts');
+  assert.equal(formatCidr(loadConfig({}, {}).vmNetwork), DEFAULT_VM_NETWORK);
+  assert.equal(DEFAULT_VM_NETWORK, backendDefault, 'config and the local backend agree on the default');
+  assert.equal(formatCidr(loadConfig({ vmNetwork: '172.20.0.0/14' }, {}).vmNetwork), '172.20.0.0/14');
+  for (const bad of ['10.215.0.0/20', '8.8.0.0/16', '10.213.0.0/16', '10.0.0.0/8', 'nope'])
+    assert.throws(() => loadConfig({ vmNetwork: bad }, {}), ConfigError, bad);
 });

@@ -41,6 +41,8 @@ export interface Config {
   replicaCapacity: number;
   /** The private range node addresses come from (ADR 0021). */
   nodeNetwork: Cidr;
+  /** The host's VM range (--vm-network, LAZURITE_VM_NETWORK, a private /16 or larger; ADR 0021). */
+  vmNetwork: Cidr;
   /**
    * Caps every local node's own disk, MiB (--node-disk-mb, LAZURITE_NODE_DISK_MB; ADR 0025); unset, a node's disk
    * is its VM size's temporary disk.
@@ -104,6 +106,7 @@ export interface ConfigFlags {
   replicaCapacity?: string | number | undefined;
   accountQuotas?: string | undefined;
   nodeNetwork?: string | undefined;
+  vmNetwork?: string | undefined;
   nodeDiskMB?: string | number | undefined;
   strictImageSupport?: boolean | undefined;
 }
@@ -214,6 +217,19 @@ function parseBool(value: string | undefined): boolean | undefined {
   return ['1', 'true', 'yes', 'on'].includes(value.toLowerCase());
 }
 
+/** The VMs' range by default (the local backend's `DEFAULT_VM_NETWORK`, ADR 0021). */
+export const DEFAULT_VM_NETWORK = '10.215.0.0/16';
+
+/** A private range of /16 or more (one VM address per host id slot) that does not overlap the node range. */
+function vmNetworkOf(value: string, nodes: Cidr): Cidr {
+  const c = nodeNetworkOf(value);
+  if (c.prefix > 16) throw new ConfigError(`invalid --vm-network: '${value}' is smaller than a /16`);
+  const end = (x: Cidr) => x.base + 2 ** (32 - x.prefix);
+  if (c.base < end(nodes) && nodes.base < end(c))
+    throw new ConfigError(`invalid --vm-network: '${value}' overlaps the node network`);
+  return c;
+}
+
 function nodeNetworkOf(value: string): Cidr {
   try {
     return parseNodeNetwork(value);
@@ -253,6 +269,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
   if (!LEVELS.includes(level as LogLevel)) {
     throw new ConfigError(`invalid log level '${level}' (one of ${LEVELS.join(', ')})`);
   }
+  const nodeNetwork = nodeNetworkOf(flags.nodeNetwork ?? env.LAZURITE_NODE_NETWORK ?? DEFAULT_NODE_NETWORK);
   return {
     host: flags.host ?? env.LAZURITE_HOST ?? DEFAULTS.host,
     port: parsePort(flags.port ?? env.LAZURITE_PORT ?? DEFAULTS.port),
@@ -272,7 +289,8 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
       flags.replicaCapacity ?? env.LAZURITE_REPLICA_CAPACITY ?? 25,
       'replica capacity',
     ),
-    nodeNetwork: nodeNetworkOf(flags.nodeNetwork ?? env.LAZURITE_NODE_NETWORK ?? DEFAULT_NODE_NETWORK),
+    nodeNetwork,
+    vmNetwork: vmNetworkOf(flags.vmNetwork ?? env.LAZURITE_VM_NETWORK ?? DEFAULT_VM_NETWORK, nodeNetwork),
     nodeDiskMB: parseNodeDiskMB(flags.nodeDiskMB ?? env.LAZURITE_NODE_DISK_MB),
     metricsToken: env.LAZURITE_METRICS_TOKEN === '' ? undefined : env.LAZURITE_METRICS_TOKEN,
     storageAccounts: parseStorageAccounts(env.LAZURITE_STORAGE_ACCOUNTS),

@@ -33,11 +33,17 @@ export class VmHost {
   private readonly sandboxes: VmSandboxes;
 
   /** `cache` may be shared with the node executor of the same data dir (one unpack per manifest). */
-  constructor(dataDir: string, regions: RegionStores, cache = new ImageCache(dataDir, regions)) {
+  /** `vmNetwork`: the host's VM range (ADR 0021; default `DEFAULT_VM_NETWORK`). */
+  constructor(
+    dataDir: string,
+    regions: RegionStores,
+    cache = new ImageCache(dataDir, regions),
+    vmNetwork?: string,
+  ) {
     this.root = join(dataDir, 'vms');
     this.cache = cache;
     this.regions = regions;
-    this.sandboxes = new VmSandboxes(dataDir, this.root);
+    this.sandboxes = new VmSandboxes(dataDir, this.root, vmNetwork);
   }
 
   private dir(vm: string): string {

@@ -9,12 +9,15 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { buildTinyRootfs } from '../../content/rootfs/tiny.ts';
 import { enterNodeHelper } from './enter-node.ts';
-import { VmSandboxes, type VmRun } from './vm-sandbox.ts';
+import { hostInterface } from './node-network.ts';
+import { DEFAULT_VM_NETWORK, VmSandboxes, vmNetwork, type VmRun } from './vm-sandbox.ts';
 
 /** VM sandboxes (vm-sandbox.ts, vm-broker.h): a node-up holder per command, data disks through the mount broker. */
 
@@ -189,5 +192,45 @@ describe('VM sandboxes', { skip: root ? false : 'needs root' }, () => {
     } finally {
       f.cleanup();
     }
+  });
+
+  test('the VM has its own eth0 with the address of its id slot, reaches the host through NAT, and keeps it', async () => {
+    const f = await fixture();
+    const http = createServer((_req, res) => res.end('from the host\n'));
+    await new Promise<void>((r) => http.listen(0, '0.0.0.0', r));
+    const port = (http.address() as AddressInfo).port;
+    try {
+      const script = [
+        'ip -4 -o addr show eth0',
+        'ip route | grep ^default',
+        `wget -q -O - http://${DEFAULT_VM_NETWORK.replace(/\.0\/16$/, '.1')}:${String(port)}/`,
+      ].join('\n');
+      const first = await f.sandboxes.run(f.base(script));
+      assert.equal(first.exitCode, 0, first.stderr);
+      const idBase = Number(readFileSync(join(f.vms, 'vm1', 'idmap'), 'utf8'));
+      const net = vmNetwork(DEFAULT_VM_NETWORK, idBase);
+      const [addr = '', route = '', body = ''] = first.stdout.trim().split('\n');
+      assert.match(addr, new RegExp(`eth0\\s+inet ${net.address.replaceAll('.', '\\.')}/16`));
+      assert.match(route, new RegExp(`default via ${net.gateway.replaceAll('.', '\\.')}`));
+      assert.equal(body, 'from the host');
+      const again = await f.sandboxes.run(f.base('ip -4 -o addr show eth0'));
+      assert.match(again.stdout, new RegExp(`inet ${net.address.replaceAll('.', '\\.')}/16`), 'same address');
+      assert.equal(
+        existsSync(`/sys/class/net/${hostInterface(f.dataDir, 'vm-vm1')}`),
+        false,
+        'no host end left',
+      );
+    } finally {
+      http.close();
+      f.cleanup();
+    }
+  });
+
+  test('VM addresses follow the host-wide id slots: distinct per slot, none is the bridge', () => {
+    const a = vmNetwork('10.215.0.0/16', 0x40000000);
+    const b = vmNetwork('10.215.0.0/16', 0x40000000 + 65536 * 7);
+    assert.deepEqual(a, { address: '10.215.0.2', prefix: 16, gateway: '10.215.0.1', range: '10.215.0.0/16' });
+    assert.equal(b.address, '10.215.0.9');
+    assert.throws(() => vmNetwork('10.215.0.0/30', 0x40000000 + 65536 * 5), /no address/);
   });
 });

@@ -1,12 +1,13 @@
 import { constants } from 'node:fs';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { NodeSize } from '../port.ts';
+import type { NodeNetwork, NodeSize } from '../port.ts';
 import { NodeCgroups } from './cgroups.ts';
 import { DROPPED_CAP_NUMBERS, enterNodeHelper } from './enter-node.ts';
 import { Launcher } from './launcher.ts';
 import { HolderStarter } from './node-holder.ts';
-import { NodeIdRanges } from './node-ids.ts';
+import { ID_RANGE_START, IDS_PER_NODE, NodeIdRanges } from './node-ids.ts';
+import { NodeNetworks, nodeNetHelper } from './node-network.ts';
 import { NodeRunners } from './node-runner.ts';
 import { BOOT_MARKER, DEFAULT_PATH, HOLDER_MARKER, type HolderSpec } from './node-sandbox.ts';
 import { nodeUpHelper } from './node-up.ts';
@@ -101,16 +102,42 @@ async function output(holder: number, file: string): Promise<string> {
   }
 }
 
+/** The default VM range (ADR 0021, VMs): one /16 per host, shared by every data dir on it. */
+export const DEFAULT_VM_NETWORK = '10.215.0.0/16';
+
+/**
+ * A VM's network (ADR 0021): its address follows from its host-wide id slot (slots are unique on the host across
+ * data dirs, ADR 0020), so every VM on the host has its own address in the VM range and keeps it from run to run;
+ * the range's first address is the bridge, the VMs' default route.
+ */
+export function vmNetwork(range: string, idBase: number): NodeNetwork {
+  const [base = '', prefixText = ''] = range.split('/');
+  const prefix = Number(prefixText);
+  const start = base.split('.').reduce((n, p) => n * 256 + Number(p), 0);
+  const slot = (idBase - ID_RANGE_START) / IDS_PER_NODE;
+  const size = 2 ** (32 - prefix);
+  if (!Number.isInteger(slot) || slot < 0 || slot + 3 > size)
+    throw new Error(`VM network ${range} has no address for id slot ${String(slot)}`);
+  const ip = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+  return { address: ip(start + 2 + slot), prefix, gateway: ip(start + 1), range };
+}
+
 export class VmSandboxes {
   private readonly dataDir: string;
   private readonly cgroups = new NodeCgroups();
   private readonly ids: NodeIdRanges;
-  private parts: { starter: HolderStarter; runners: NodeRunners; launcher: Launcher } | undefined;
+  private readonly range: string;
+  private parts:
+    { starter: HolderStarter; runners: NodeRunners; launcher: Launcher; networks: NodeNetworks } | undefined;
 
-  /** `vmsDir`: the folder of the VM folders (their id slots are recorded there, as nodes' in theirs). */
-  constructor(dataDir: string, vmsDir: string) {
+  /**
+   * `vmsDir`: the folder of the VM folders (their id slots are recorded there, as nodes' in theirs); `range`: the
+   * host's VM network (a /16: one address per id slot).
+   */
+  constructor(dataDir: string, vmsDir: string, range = DEFAULT_VM_NETWORK) {
     this.dataDir = dataDir;
     this.ids = new NodeIdRanges(vmsDir);
+    this.range = range;
   }
 
   /** The compiled helpers, built on first use (compileHelper throws, with what to install, when it cannot). */
@@ -121,6 +148,8 @@ export class VmSandboxes {
       launcher,
       starter: new HolderStarter(launcher, nodeUpHelper(this.dataDir)),
       runners: new NodeRunners(enterNodeHelper(this.dataDir), DROPPED_CAP_NUMBERS, DEFAULT_PATH),
+      // The bridge and rules of the VM range are shared by every data dir on the host: never removed.
+      networks: new NodeNetworks(launcher, nodeNetHelper(this.dataDir), this.dataDir),
     };
     return this.parts;
   }
@@ -128,7 +157,7 @@ export class VmSandboxes {
   /** Runs the script as the VM's root in a holder of its own; every process of the VM is gone when this ends. */
   async run(r: VmRun): Promise<SandboxResult> {
     if (!/^[\w.-]{1,64}$/.test(r.hostname)) throw new Error(`invalid hostname '${r.hostname}'`);
-    const { starter } = this.helpers();
+    const { starter, networks } = this.helpers();
     const name = cgroupName(r.vm);
     await this.stopLeftover(r);
     const at = {
@@ -137,6 +166,7 @@ export class VmSandboxes {
     };
     for (const d of [at.merged, at.layerAt, join(r.dir, 'upper'), join(r.dir, 'work')])
       await mkdir(d, { recursive: true });
+    const idBase = await this.ids.baseFor(r.vm);
     const spec: HolderSpec = {
       nodeId: name,
       nodeDir: r.dir,
@@ -146,7 +176,7 @@ export class VmSandboxes {
       upper: join(r.dir, 'upper'),
       work: join(r.dir, 'work'),
       ...at,
-      idBase: await this.ids.baseFor(r.vm),
+      idBase,
       disks: [],
       devSizeMB: VM_DEV_MB,
       addUser: { passwd: false, group: false },
@@ -160,9 +190,11 @@ export class VmSandboxes {
       );
       const holder = await starter.start(spec, procs, undefined, []);
       try {
+        await networks.attach(name, holder, vmNetwork(this.range, idBase));
         return await this.runScript(r, holder);
       } finally {
         await this.stopHolder(r, holder);
+        await networks.detach(name);
       }
     } finally {
       await this.cgroups.killNode(name);
