@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { blobPath, computeClient, startServer, storedContent, type TestServer } from './harness.ts';
@@ -22,6 +24,12 @@ describe('VM → customise → generalize → image → gallery version (@azure/
   });
 
   test('software and data written by runCommand reach every replica of the image version', async () => {
+    // A customisation downloads over the VM's own network (eth0, NAT through the host; the bridge 10.215.0.1 is
+    // the default VM range's gateway), as the seeds' `apt-get install` does from a mirror.
+    const mirror = createServer((_req, res) => res.end('downloaded-payload\n'));
+    await new Promise<void>((r) => mirror.listen(0, '0.0.0.0', r));
+    after(() => mirror.close());
+    const mirrorUrl = `http://10.215.0.1:${String((mirror.address() as AddressInfo).port)}/payload`;
     const vm = await compute.virtualMachines.createOrUpdate(
       rg,
       'builder',
@@ -47,6 +55,7 @@ describe('VM → customise → generalize → image → gallery version (@azure/
           'mkdir -p /opt/tool && printf "#!/bin/sh\\necho tool-v1 \\$1\\n" > /opt/tool/run && chmod 755 /opt/tool/run',
           'mke2fs -q /dev/disk/azure/scsi1/lun0 && mkdir -p /datadrive && mount /dev/disk/azure/scsi1/lun0 /datadrive',
           'echo "/dev/disk/azure/scsi1/lun0 /datadrive ext2 defaults 0 0" >> /etc/fstab',
+          `wget -q -O /opt/tool/payload ${mirrorUrl}`,
           'echo reference-data-42 > /datadrive/ref.txt && hostname',
         ],
       },
@@ -57,12 +66,12 @@ describe('VM → customise → generalize → image → gallery version (@azure/
     const check = await compute.virtualMachines.runCommand(
       rg,
       'builder',
-      { commandId: 'RunShellScript', script: ['/opt/tool/run x; cat /datadrive/ref.txt'] },
+      { commandId: 'RunShellScript', script: ['/opt/tool/run x; cat /datadrive/ref.txt /opt/tool/payload'] },
       poll,
     );
     assert.match(
       check.value?.[0]?.message ?? '',
-      /tool-v1 x\nreference-data-42/,
+      /tool-v1 x\nreference-data-42\ndownloaded-payload/,
       'the data disk is mounted again from /etc/fstab',
     );
     const failing = await compute.virtualMachines.runCommand(
