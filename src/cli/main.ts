@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.ts';
 import { startLazurite } from '../main.ts';
 import { runAgent } from './agent.ts';
+import { registerClusterCommands } from './cluster.ts';
 import { CliError } from './client.ts';
 import { registerClientCommands } from './client-commands.ts';
 import { parseCount } from './plan.ts';
@@ -242,6 +243,7 @@ common(
 );
 
 registerClientCommands(program, common);
+registerClusterCommands(program);
 
 /** Every failure is one line, plus a hint line when there is something to do about it. */
 program.parseAsync(process.argv).catch((err: unknown) => {
