@@ -126,6 +126,27 @@ function originFor(host: string, port: number): string {
   return `https://${h.includes(':') ? `[${h}]` : h}:${port}`;
 }
 
+/** `--advertise-url` with the listening port when it names none (`https://10.251.0.1` → `https://10.251.0.1:<port>`). */
+function advertisedOrigin(advertise: string | undefined, origin: string): string {
+  if (advertise === undefined) return origin;
+  const url = new URL(advertise);
+  if (url.port === '') url.port = new URL(origin).port;
+  return url.origin;
+}
+
+/** The pools runtime, with the server's origin once it listens (account URLs, the address agents reach). */
+function nodesRuntime(
+  config: Config,
+  ctx: DomainContext,
+  content: { regions: RegionStores; imageCache: ImageCache },
+  logger: Logger,
+  origin: () => string,
+): PoolsRuntime {
+  return poolsRuntime(config, ctx, content, logger, (a) => `${origin()}/batch/${a}`, {
+    advertiseOrigin: () => advertisedOrigin(config.advertiseUrl, origin()),
+  });
+}
+
 function connectionInfo(origin: string, caCertPath: string): ConnectionInfo {
   return {
     caCertPath,
@@ -177,7 +198,9 @@ function writeConnection(config: Config, connection: ConnectionInfo): Connection
 function openDataDir(config: Config, clock: Clock): TlsMaterial {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   chmodSync(config.dataDir, 0o700);
-  return ensureTlsMaterial(join(config.dataDir, 'tls'), config.host, clock.now());
+  const advertised =
+    config.advertiseUrl === undefined ? [] : [new URL(config.advertiseUrl).hostname.replace(/^\[|\]$/g, '')];
+  return ensureTlsMaterial(join(config.dataDir, 'tls'), [config.host, ...advertised], clock.now());
 }
 
 /** The well-known environment, and client secret hashes of older releases wrapped in scrypt. */
@@ -220,7 +243,7 @@ export async function startLazurite(
     const vms = await vmServiceFor(config, ctx, { regions, baseImages, imageCache });
     const disks = diskServiceFor(config, ctx, { regions, baseImages, vms }, logger);
     let origin = originFor(config.host, config.port);
-    const nodes = poolsRuntime(config, ctx, { regions, imageCache }, logger, (a) => `${origin}/batch/${a}`);
+    const nodes = nodesRuntime(config, ctx, { regions, imageCache }, logger, () => origin);
     const deps: ApiDeps = {
       config,
       clock,

@@ -26,6 +26,7 @@ import { TaskService } from './domain/jobs/tasks.ts';
 import type { Logger } from './platform/logger.ts';
 import { finishAccountDeletions } from './domain/accounts/account-deletion.ts';
 import { TickLoop } from './platform/loop.ts';
+import { slurmLoop } from './backends/slurm/slurm-runtime.ts';
 
 export interface PoolsRuntime {
   pools: PoolService;
@@ -61,7 +62,8 @@ function executorFor(
   config: Config,
   content: { regions: RegionStores; imageCache: ImageCache },
 ): NodeExecutor | undefined {
-  if (config.nodeBackend === 'remote') return undefined;
+  // remote: agents on other machines; slurm: one agent per node, in the node's Slurm job (ADR 0030).
+  if (config.nodeBackend === 'remote' || config.nodeBackend === 'slurm') return undefined;
   if (config.nodeBackend === 'simulated') {
     return new SimulatedNodeExecutor({ delays: config.simulatedDelays });
   }
@@ -133,6 +135,38 @@ function cleanerLoopFor(ctx: DomainContext, fileAccess: ExecutorLookup, logger: 
   );
 }
 
+/** This machine's host agent, in process (a direct call to the AgentService). */
+function localAgent(
+  local: { executor: NodeExecutor; hostId: string },
+  agents: AgentService,
+  concurrency: number | undefined,
+  logger: Logger,
+): HostAgent {
+  return new HostAgent({
+    ...local,
+    link: { sync: (request) => agents.sync(request) },
+    concurrency: concurrency ?? (local.executor.kind === 'simulated' ? 256 : 4),
+    pollMs: 500,
+    onError: (err) => {
+      logger.error({ err }, 'host agent error');
+    },
+  });
+}
+
+/** `--node-backend slurm`: the loop that keeps one Slurm job per node (ADR 0030); none for other backends. */
+function clusterLoopFor(
+  config: Config,
+  ctx: DomainContext,
+  token: string,
+  advertiseOrigin: (() => string) | undefined,
+  agents: AgentService,
+  logger: Logger,
+): TickLoop | undefined {
+  if (config.nodeBackend !== 'slurm') return undefined;
+  const origin = advertiseOrigin ?? (() => config.advertiseUrl ?? '');
+  return slurmLoop(config, ctx, token, origin, (request) => agents.sync(request), logger);
+}
+
 /**
  * Pools and nodes: the services, the pool sizer loop, and this machine's host agent (in process; agents on
  * other machines reach the same AgentService over HTTPS at /agent/v1/sync).
@@ -143,7 +177,7 @@ export function poolsRuntime(
   content: { regions: RegionStores; imageCache: ImageCache },
   logger: Logger,
   accountUrl: (account: string) => string,
-  inject: { executor?: NodeExecutor; agentConcurrency?: number } = {},
+  inject: { executor?: NodeExecutor; agentConcurrency?: number; advertiseOrigin?: () => string } = {},
 ): PoolsRuntime {
   const executor = inject.executor ?? executorFor(config, content);
   const { regions } = content;
@@ -154,9 +188,11 @@ export function poolsRuntime(
   const cleanLoop = cleanerLoopFor(ctx, fileAccess, logger);
   const agentRef: { current?: HostAgent } = {};
   const loop = sizerLoopFor(config, ctx, logger, () => agentRef.current?.nudge());
+  const clusterRef: { current?: TickLoop } = {};
   const onChange = () => {
     loop.nudge();
     agentRef.current?.nudge();
+    clusterRef.current?.nudge();
   };
   const autoScaler = new AutoScaler(ctx);
   const autoScaleLoop = wakingLoop('autoscale', () => autoScaler.tick(), AUTOSCALE_TICK_MS, onChange, logger);
@@ -178,18 +214,11 @@ export function poolsRuntime(
   const storage = autoStorageOver(config.storageAccounts);
   const agents = new AgentService(ctx, accountUrl, onChange, storage, foreignReports, config.nodeNetwork);
   const running =
-    local === undefined
-      ? undefined
-      : new HostAgent({
-          ...local,
-          link: { sync: (request) => agents.sync(request) },
-          concurrency: inject.agentConcurrency ?? (local.executor.kind === 'simulated' ? 256 : 4),
-          pollMs: 500,
-          onError: (err) => {
-            logger.error({ err }, 'host agent error');
-          },
-        });
+    local === undefined ? undefined : localAgent(local, agents, inject.agentConcurrency, logger);
   agentRef.current = running;
+  const token = agentTokenFor(config.dataDir);
+  const cluster = clusterLoopFor(config, ctx, token, inject.advertiseOrigin, agents, logger);
+  clusterRef.current = cluster;
   return {
     pools,
     nodes: new NodeService(ctx, fileAccess, onChange),
@@ -198,20 +227,22 @@ export function poolsRuntime(
     jobs,
     tasks: new TaskService(ctx, onChange),
     schedules,
-    backendKind: executor?.kind ?? 'remote',
-    agentToken: agentTokenFor(config.dataDir),
+    backendKind: executor?.kind ?? config.nodeBackend,
+    agentToken: token,
     start: () => {
       loop.start();
       autoScaleLoop.start();
       scheduleLoop.start();
       cleanLoop.start();
       running?.start();
+      cluster?.start();
     },
     stop: async () => {
       await autoScaleLoop.stop();
       await scheduleLoop.stop();
       await cleanLoop.stop();
       await loop.stop();
+      await cluster?.stop();
       await running?.stop();
       await executor?.close();
     },

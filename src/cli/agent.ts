@@ -15,6 +15,12 @@ export interface AgentFlags {
   token?: string;
   ca?: string;
   backend?: string;
+  /** Run only this node (the agent of one cluster-scheduler allocation, ADR 0030). */
+  onlyNode?: string;
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v;
 }
 
 /**
@@ -23,8 +29,11 @@ export interface AgentFlags {
  * simulated backend needs none.
  */
 export async function runAgent(config: Config, flags: AgentFlags): Promise<void> {
-  const token = flags.token ?? agentTokenFor(config.dataDir);
-  const ca = readFileSync(flags.ca ?? join(config.dataDir, 'tls', 'ca.pem'), 'utf8');
+  // A Slurm job gets the token and CA in its environment (never on argv, which every user of the host can read).
+  const token = flags.token ?? nonEmpty(process.env.LAZURITE_AGENT_TOKEN) ?? agentTokenFor(config.dataDir);
+  const ca =
+    nonEmpty(flags.ca === undefined ? process.env.LAZURITE_AGENT_CA : undefined) ??
+    readFileSync(flags.ca ?? join(config.dataDir, 'tls', 'ca.pem'), 'utf8');
   const kind = flags.backend ?? config.nodeBackend;
   const executor: NodeExecutor =
     kind === 'simulated'
@@ -37,14 +46,20 @@ export async function runAgent(config: Config, flags: AgentFlags): Promise<void>
     concurrency: kind === 'simulated' ? 256 : 4,
     pollMs: 500,
     onError: (err) => process.stderr.write(`agent: ${String(err)}\n`),
+    ...(flags.onlyNode === undefined ? {} : { onlyNode: flags.onlyNode }),
   });
   agent.start();
   process.stdout.write(`host agent '${flags.hostId}' (${kind}) syncing with ${flags.server}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => {
+      // One node's agent removes its node and leaves the host's shared parts (bridge, caches) to the others.
+      const only = flags.onlyNode;
       void agent
         .stop()
-        .then(() => executor.close())
+        .then(() => (only === undefined ? executor.close() : executor.destroy(only)))
+        .catch((err: unknown) => {
+          process.stderr.write(`agent: ${String(err)}\n`);
+        })
         .then(resolve);
     };
     process.once('SIGINT', stop);

@@ -43,7 +43,12 @@ common(
     .option('--in-memory', 'keep state in memory only (env LAZURITE_IN_MEMORY)')
     .option(
       '--node-backend <kind>',
-      'what runs compute nodes: local or simulated (env LAZURITE_NODE_BACKEND)',
+      'what runs compute nodes: local, simulated, remote or slurm (env LAZURITE_NODE_BACKEND)',
+    )
+    .option('--slurm-conf <file>', "slurm backend: the cluster's slurm.conf (env LAZURITE_SLURM_CONF)")
+    .option(
+      '--advertise-url <url>',
+      'https://host[:port] other hosts reach this server at; in its certificate (env LAZURITE_ADVERTISE_URL)',
     )
     .option(
       '--replica-capacity <n>',
@@ -70,6 +75,8 @@ common(
     databaseUrl?: string;
     logLevel?: string;
     nodeBackend?: string;
+    slurmConf?: string;
+    advertiseUrl?: string;
     replicaCapacity?: string;
     accountQuotas?: string;
     nodeNetwork?: string;
@@ -221,7 +228,11 @@ common(
     .requiredOption('--host-id <id>', "this host's name, unique per server")
     .option('--token <token>', "the server's agent token (default: <data-dir>/agent-token)")
     .option('--ca <file>', "the server's CA certificate (default: <data-dir>/tls/ca.pem)")
-    .option('--node-backend <kind>', 'local or simulated'),
+    .option('--node-backend <kind>', 'local or simulated')
+    .option(
+      '--only-node <id>',
+      "run this one node only (a Slurm job's agent; other nodes of the host are left alone)",
+    ),
 ).action(
   async (opts: {
     server: string;
@@ -229,15 +240,17 @@ common(
     token?: string;
     ca?: string;
     nodeBackend?: string;
+    onlyNode?: string;
     dataDir?: string;
     logLevel?: string;
   }) => {
-    await runAgent(loadConfig(opts), {
+    await runAgent(loadConfig({ ...opts, nodeBackend: undefined }), {
       server: opts.server,
       hostId: opts.hostId,
       ...(opts.token === undefined ? {} : { token: opts.token }),
       ...(opts.ca === undefined ? {} : { ca: opts.ca }),
       ...(opts.nodeBackend === undefined ? {} : { backend: opts.nodeBackend }),
+      ...(opts.onlyNode === undefined ? {} : { onlyNode: opts.onlyNode }),
     });
   },
 );

@@ -29,7 +29,14 @@ export interface Config {
   regionPaths: Record<string, string>;
   /** What runs compute nodes: real sandboxes on this machine, or the simulated backend. */
   /** What runs nodes in process; `remote`: nothing here, only host agents on other machines (`lazurite agent`). */
-  nodeBackend: 'local' | 'simulated' | 'remote';
+  nodeBackend: 'local' | 'simulated' | 'remote' | 'slurm';
+  /** `slurm`: the cluster's slurm.conf (--slurm-conf, LAZURITE_SLURM_CONF) for sbatch, squeue and scancel (ADR 0030). */
+  slurmConf: string | undefined;
+  /**
+   * The origin hosts elsewhere reach this server at (--advertise-url, LAZURITE_ADVERTISE_URL), e.g.
+   * `https://10.251.0.1`; without a port, the port the server listens on. Its host is in the server certificate.
+   */
+  advertiseUrl: string | undefined;
   /** Concurrent node hydrations one image replica serves (R15/R16). */
   replicaCapacity: number;
   /** The private range node addresses come from (ADR 0021). */
@@ -87,6 +94,8 @@ export interface ConfigFlags {
   databaseUrl?: string | undefined;
   logLevel?: string | undefined;
   nodeBackend?: string | undefined;
+  slurmConf?: string | undefined;
+  advertiseUrl?: string | undefined;
   replicaCapacity?: string | number | undefined;
   accountQuotas?: string | undefined;
   nodeNetwork?: string | undefined;
@@ -172,12 +181,12 @@ export function parseAccountQuotas(value: string | undefined): QuotaOverrides {
 }
 
 /** Real sandboxes need Linux and root; elsewhere the simulated backend is the default. */
-function parseBackend(value: string | undefined): 'local' | 'simulated' | 'remote' {
+function parseBackend(value: string | undefined): Config['nodeBackend'] {
   if (value === undefined || value === '') {
     return process.platform === 'linux' && process.getuid?.() === 0 ? 'local' : 'simulated';
   }
-  if (value !== 'local' && value !== 'simulated' && value !== 'remote')
-    throw new ConfigError(`invalid node backend '${value}' (local, simulated or remote)`);
+  if (value !== 'local' && value !== 'simulated' && value !== 'remote' && value !== 'slurm')
+    throw new ConfigError(`invalid node backend '${value}' (local, simulated, remote or slurm)`);
   return value;
 }
 
@@ -204,6 +213,32 @@ function parseDatabaseUrl(value: string | undefined, inMemory: boolean): string 
   return value;
 }
 
+/** An `https://host[:port]` origin, nothing after it. */
+function parseAdvertiseUrl(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`invalid --advertise-url '${value}' (expected https://host[:port])`);
+  }
+  if (url.protocol !== 'https:' || url.pathname !== '/' || url.search !== '' || url.username !== '')
+    throw new ConfigError(`invalid --advertise-url '${value}' (expected https://host[:port])`);
+  return url.origin;
+}
+
+/** The slurm backend needs the cluster's slurm.conf and an address its hosts reach this server at. */
+function checkSlurm(c: Config): Config {
+  if (c.nodeBackend !== 'slurm') return c;
+  if (c.slurmConf === undefined)
+    throw new ConfigError('--node-backend slurm needs --slurm-conf (lazurite cluster up --json prints it)');
+  if (c.advertiseUrl === undefined)
+    throw new ConfigError(
+      '--node-backend slurm needs --advertise-url, an address the Slurm hosts reach this server at',
+    );
+  return c;
+}
+
 /** Flags win over environment variables (LAZURITE_*), which win over defaults. */
 export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Config {
   const level = flags.logLevel ?? env.LAZURITE_LOG_LEVEL ?? DEFAULTS.logLevel;
@@ -211,7 +246,8 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
   if (!LEVELS.includes(level as LogLevel)) {
     throw new ConfigError(`invalid log level '${level}' (one of ${LEVELS.join(', ')})`);
   }
-  return {
+  const slurmConf = flags.slurmConf ?? env.LAZURITE_SLURM_CONF;
+  return checkSlurm({
     host: flags.host ?? env.LAZURITE_HOST ?? DEFAULTS.host,
     port: parsePort(flags.port ?? env.LAZURITE_PORT ?? DEFAULTS.port),
     dataDir: resolve(flags.dataDir ?? env.LAZURITE_DATA_DIR ?? DEFAULTS.dataDir),
@@ -224,6 +260,8 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     homeRegion: (env.LAZURITE_HOME_REGION ?? DEFAULTS.homeRegion).toLowerCase(),
     regionPaths: parseRegionPaths(env.LAZURITE_REGION_PATHS),
     nodeBackend: parseBackend(flags.nodeBackend ?? env.LAZURITE_NODE_BACKEND),
+    slurmConf: slurmConf === undefined || slurmConf === '' ? undefined : resolve(slurmConf),
+    advertiseUrl: parseAdvertiseUrl(flags.advertiseUrl ?? env.LAZURITE_ADVERTISE_URL),
     replicaCapacity: parsePositive(
       flags.replicaCapacity ?? env.LAZURITE_REPLICA_CAPACITY ?? 25,
       'replica capacity',
@@ -250,5 +288,5 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
       parsePositive(env.LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS ?? 1800, 'run command timeout seconds') * 1000,
     strictImageSupport: flags.strictImageSupport ?? parseBool(env.LAZURITE_STRICT_IMAGE_SUPPORT) ?? false,
     simulatedDelays: { hydrateMs: 2000, copyMs: 1000, bootMs: 1000, execMs: 200 },
-  };
+  });
 }

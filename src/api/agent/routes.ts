@@ -27,13 +27,17 @@ export function registerAgentRoutes(app: FastifyInstance, deps: ApiDeps): void {
       throw new DomainError('invalid-input', 'InvalidRequestContent', 'A sync needs hostId and reports[].', {
         target: typeof body?.hostId === 'string' ? 'reports' : 'hostId',
       });
+    const nodeIds = Array.isArray(body.nodeIds)
+      ? body.nodeIds.filter((id): id is string => typeof id === 'string')
+      : undefined;
     const answer = await deps.agents.sync({
       hostId: body.hostId,
       kind: typeof body.kind === 'string' ? body.kind : 'unknown',
       reports: body.reports,
       ...(Array.isArray(body.taskReports) ? { taskReports: body.taskReports } : {}),
+      ...(nodeIds === undefined ? {} : { nodeIds }),
     });
-    const fileRequests = deps.remoteFiles.take(body.hostId);
+    const fileRequests = deps.remoteFiles.take(body.hostId, nodeIds);
     return fileRequests.length === 0 ? answer : { ...answer, fileRequests };
   });
 

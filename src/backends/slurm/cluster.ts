@@ -160,6 +160,9 @@ function startHost(r: ClusterRecord, h: ClusterHost & { netns: string }): number
     `mount --rbind '${own}/.cgroup' /sys/fs/cgroup`,
     `umount -l '${own}/.cgroup'`,
     `mount --bind '${own}' ${HOST_DATA_DIR}`,
+    // Its own /dev/shm, as a machine has: the launchers' run folders there are named by PIDs, which repeat across
+    // the hosts' PID namespaces.
+    'mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm',
     'set +e',
     `slurmd -D -f '${conf}' -N ${h.name} &`,
     'wait',
