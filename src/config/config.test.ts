@@ -58,3 +58,18 @@ test('the database: SQLite by default, PostgreSQL by --database-url over LAZURIT
     );
   assert.throws(() => loadConfig({ databaseUrl: 'postgres://u@h/db', inMemory: true }, {}), ConfigError);
 });
+
+test('the slurm backend needs --slurm-conf and an https --advertise-url (flag over environment)', () => {
+  const c = loadConfig(
+    { nodeBackend: 'slurm', slurmConf: 'cluster/slurm.conf', advertiseUrl: 'https://10.251.0.1' },
+    { LAZURITE_ADVERTISE_URL: 'https://10.9.9.9:1' },
+  );
+  assert.equal(c.nodeBackend, 'slurm');
+  assert.match(c.slurmConf ?? '', /^\/.*cluster\/slurm\.conf$/);
+  assert.equal(c.advertiseUrl, 'https://10.251.0.1');
+  assert.equal(loadConfig({}, { LAZURITE_ADVERTISE_URL: 'https://h:9443' }).advertiseUrl, 'https://h:9443');
+  assert.throws(() => loadConfig({ nodeBackend: 'slurm', advertiseUrl: 'https://a' }, {}), /--slurm-conf/);
+  assert.throws(() => loadConfig({ nodeBackend: 'slurm', slurmConf: 's.conf' }, {}), /--advertise-url/);
+  for (const bad of ['http://a', 'https://a/path', 'not a url'])
+    assert.throws(() => loadConfig({ advertiseUrl: bad }, {}), ConfigError, bad);
+});
