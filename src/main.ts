@@ -246,6 +246,7 @@ export async function startLazurite(
     const nodes = nodesRuntime(config, ctx, { regions, imageCache }, logger, () => origin);
     const deps: ApiDeps = {
       config,
+      contentStores: regions,
       clock,
       logger,
       signer: await TokenSigner.open(signingKeyPath(config), clock),

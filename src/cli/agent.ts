@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostAgent } from '../backends/agent.ts';
 import { httpsAgentLink } from '../backends/https-link.ts';
+import { httpsBlobFetch, ImagePuller } from '../backends/image-pull.ts';
+import type { RegionStores } from '../content/regions.ts';
 import { LocalNodeExecutor } from '../backends/local/node-executor.ts';
-import type { NodeExecutor } from '../backends/port.ts';
+import type { NodeExecutor, NodeImage } from '../backends/port.ts';
 import { SimulatedNodeExecutor } from '../backends/simulated/node-executor.ts';
 import type { Config } from '../config/config.ts';
 import { regionStoresFor } from '../main.ts';
@@ -17,6 +19,21 @@ export interface AgentFlags {
   backend?: string;
   /** Run only this node (the agent of one cluster-scheduler allocation, ADR 0030). */
   onlyNode?: string;
+  /** Pull images from the server over HTTPS into this data dir's own content stores (no shared file system). */
+  pullImages?: boolean;
+}
+
+/** The local executor over this host's own stores, filled from the server before each hydrate. */
+class PullingNodeExecutor extends LocalNodeExecutor {
+  private readonly puller: ImagePuller;
+  constructor(dataDir: string, regions: RegionStores, puller: ImagePuller) {
+    super({ dataDir, regions });
+    this.puller = puller;
+  }
+  override async hydrate(image: NodeImage): Promise<void> {
+    await this.puller.pull(image);
+    await super.hydrate(image);
+  }
 }
 
 function nonEmpty(v: string | undefined): string | undefined {
@@ -35,10 +52,17 @@ export async function runAgent(config: Config, flags: AgentFlags): Promise<void>
     nonEmpty(flags.ca === undefined ? process.env.LAZURITE_AGENT_CA : undefined) ??
     readFileSync(flags.ca ?? join(config.dataDir, 'tls', 'ca.pem'), 'utf8');
   const kind = flags.backend ?? config.nodeBackend;
+  const regions = regionStoresFor(config);
   const executor: NodeExecutor =
     kind === 'simulated'
       ? new SimulatedNodeExecutor({ delays: config.simulatedDelays })
-      : new LocalNodeExecutor({ dataDir: config.dataDir, regions: regionStoresFor(config) });
+      : flags.pullImages === true
+        ? new PullingNodeExecutor(
+            config.dataDir,
+            regions,
+            new ImagePuller(httpsBlobFetch(flags.server, token, ca), regions),
+          )
+        : new LocalNodeExecutor({ dataDir: config.dataDir, regions });
   const agent = new HostAgent({
     hostId: flags.hostId,
     executor,

@@ -229,6 +229,7 @@ common(
     .option('--token <token>', "the server's agent token (default: <data-dir>/agent-token)")
     .option('--ca <file>', "the server's CA certificate (default: <data-dir>/tls/ca.pem)")
     .option('--node-backend <kind>', 'local or simulated')
+    .option('--pull-images', "pull images from the server over HTTPS into this data dir's own cache")
     .option(
       '--only-node <id>',
       "run this one node only (a Slurm job's agent; other nodes of the host are left alone)",
@@ -241,6 +242,7 @@ common(
     ca?: string;
     nodeBackend?: string;
     onlyNode?: string;
+    pullImages?: boolean;
     dataDir?: string;
     logLevel?: string;
   }) => {
@@ -251,6 +253,7 @@ common(
       ...(opts.ca === undefined ? {} : { ca: opts.ca }),
       ...(opts.nodeBackend === undefined ? {} : { backend: opts.nodeBackend }),
       ...(opts.onlyNode === undefined ? {} : { onlyNode: opts.onlyNode }),
+      ...(opts.pullImages === true ? { pullImages: true } : {}),
     });
   },
 );

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -92,6 +92,12 @@ describe('the slurm node backend', () => {
       new Set(nodes.map((n) => hosts.get(n.id ?? '')).sort()),
       new Set(['lzh1', 'lzh2', 'lzh3']),
     );
+
+    // No shared file system for images: each host pulled the image's blobs over HTTPS into its own cache.
+    for (const h of ['lzh1', 'lzh2', 'lzh3']) {
+      const blobs = join(stateDir, 'hosts', h, 'agent', 'regions', 'westeurope', 'blobs', 'sha256');
+      assert.ok(readdirSync(blobs).length > 0, `${h} holds the image's blobs`);
+    }
   });
 
   test('tasks run on every host; killing a host makes its nodes unusable and every task still completes', async () => {

@@ -18,8 +18,6 @@ export interface SlurmAgentLaunch {
   serverUrl: () => string;
   token: string;
   caPem: string;
-  /** `region=path,...`: the server's content stores (read by the hosts; see ADR 0030, images). */
-  regionPaths: string;
   /** The folder on each host that holds the agents' data dir and logs. */
   hostDir: string;
 }
@@ -118,6 +116,7 @@ export class SlurmAllocator implements NodeAllocator {
         '"$dir/agent"',
         '--node-backend',
         'local',
+        '--pull-images',
         '--log-level',
         'warn',
       ].join(' '),
@@ -137,7 +136,7 @@ export class SlurmAllocator implements NodeAllocator {
       '--chdir=/',
       '--output=/dev/null',
       // Only what the agent needs crosses over: the token and CA travel in the job's environment, never on argv.
-      '--export=PATH,LAZURITE_AGENT_TOKEN,LAZURITE_AGENT_CA,LAZURITE_REGION_PATHS',
+      '--export=PATH,LAZURITE_AGENT_TOKEN,LAZURITE_AGENT_CA',
       ...(this.o.partition === undefined ? [] : [`--partition=${this.o.partition}`]),
     ];
     await new Promise<void>((resolve, reject) => {
@@ -148,7 +147,6 @@ export class SlurmAllocator implements NodeAllocator {
           env: this.env({
             LAZURITE_AGENT_TOKEN: l.token,
             LAZURITE_AGENT_CA: l.caPem,
-            LAZURITE_REGION_PATHS: l.regionPaths,
           }),
         },
         (err, _stdout, stderr) => {

@@ -3,10 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config/config.ts';
-import { regionPaths } from '../../content/regions.ts';
 import type { DomainContext } from '../../domain/context.ts';
 import { AllocationReconciler } from '../../domain/pools/allocations.ts';
-import { REGIONS } from '../../domain/locations.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { TickLoop } from '../../platform/loop.ts';
 import type { SyncRequest, SyncResponse } from '../agent-protocol.ts';
@@ -31,7 +29,6 @@ export function slurmLoop(
   logger: Logger,
 ): TickLoop {
   if (config.slurmConf === undefined) throw new Error('the slurm node backend needs --slurm-conf');
-  const paths = regionPaths(config.dataDir, Object.keys(REGIONS), config.regionPaths);
   const allocator = new SlurmAllocator({
     slurmConf: config.slurmConf,
     tag: createHash('sha256').update(config.dataDir).digest('hex').slice(0, 8),
@@ -41,9 +38,6 @@ export function slurmLoop(
       serverUrl: advertiseOrigin,
       token,
       caPem: readFileSync(join(config.dataDir, 'tls', 'ca.pem'), 'utf8'),
-      regionPaths: Object.entries(paths)
-        .map(([name, path]) => `${name}=${path}`)
-        .join(','),
       hostDir: HOST_DATA_DIR,
     },
   });
