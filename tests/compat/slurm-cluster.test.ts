@@ -103,11 +103,14 @@ describe('lazurite cluster', () => {
     assert.equal(existsSync('/var/lib/lazurite/slurm-host/probe.txt'), false);
   });
 
-  test('down leaves no process, network namespace, interface or mount behind, and runs again', async () => {
+  test('down, even after a kill -9 of the daemons, leaves no process, namespace, interface or mount, and runs again', async () => {
     const { hosts } = JSON.parse(readFileSync(join(stateDir, 'cluster.json'), 'utf8')) as {
       hosts: { netns: string; veth: string }[];
     };
     assert.notDeepEqual(processesNaming(stateDir), []);
+    // As after a crash: the controller and munge die by SIGKILL first (stale pid files stay behind).
+    for (const pidFile of [join(stateDir, 'slurm', 'slurmctld.pid'), join(stateDir, 'munge', 'munged.pid')])
+      process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGKILL');
     await runCli(['cluster', 'down', '--state-dir', stateDir]);
     assert.deepEqual(processesNaming(stateDir), []);
     for (const h of hosts) {
