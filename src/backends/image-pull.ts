@@ -14,10 +14,16 @@ import type { NodeImage } from './port.ts';
 export type BlobFetch = (region: string, digest: Digest) => Promise<Readable>;
 
 /** Blobs from the server over HTTPS (`GET /agent/v1/blobs/{region}/{digest}`, bearer agent token, its CA). */
-export function httpsBlobFetch(server: string, token: string, caPem: string, timeoutMs = 300_000): BlobFetch {
+export function httpsBlobFetch(
+  server: string,
+  token: string,
+  caPem: string,
+  timeoutMs = 300_000,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+): BlobFetch {
   const agent = new Agent({ keepAlive: true, ca: caPem, maxSockets: 4 });
-  return (region, digest) =>
-    new Promise<Readable>((resolve, reject) => {
+  const once = (region: string, digest: Digest) =>
+    new Promise<Readable | Busy>((resolve, reject) => {
       const url = new URL(`/agent/v1/blobs/${encodeURIComponent(region)}/${digest}`, server);
       const req = request(url, { agent, headers: { authorization: `Bearer ${token}` } });
       req.setTimeout(timeoutMs, () => {
@@ -29,11 +35,29 @@ export function httpsBlobFetch(server: string, token: string, caPem: string, tim
           return;
         }
         res.resume();
+        if (res.statusCode === 503) {
+          resolve({ retryAfterMs: 1000 * Math.min(30, Number(res.headers['retry-after'] ?? 1) || 1) });
+          return;
+        }
         reject(new Error(`blob ${digest} from ${region}: HTTP ${String(res.statusCode)}`));
       });
       req.on('error', reject);
       req.end();
     });
+  // The server's store is busy (its bound of downloads at once): wait as told and try again, for up to an hour.
+  return async (region, digest) => {
+    for (let waited = 0; waited < 3_600_000;) {
+      const r = await once(region, digest);
+      if (!('retryAfterMs' in r)) return r;
+      await sleep(r.retryAfterMs);
+      waited += r.retryAfterMs;
+    }
+    throw new Error(`blob ${digest} from ${region}: the server stayed busy for an hour`);
+  };
+}
+
+interface Busy {
+  retryAfterMs: number;
 }
 
 /** Children of a manifest: blobs (layers, chunks) and, for an image, its disks' manifests. */

@@ -4,6 +4,7 @@ import { finished } from 'node:stream/promises';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { isDigest } from '../../content/blob-store.ts';
+import { PullGate } from './pull-gate.ts';
 import { FILE_BODY_TYPE, FILE_INFO_HEADER, type SyncRequest } from '../../backends/agent-protocol.ts';
 import type { NodeFileInfo } from '../../backends/port.ts';
 import { DomainError } from '../../domain/errors.ts';
@@ -23,6 +24,7 @@ function requireAgentToken(request: FastifyRequest, deps: ApiDeps): void {
 }
 
 export function registerAgentRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const pulls = new PullGate(deps.config.replicaCapacity);
   app.post('/agent/v1/sync', async (request) => {
     requireAgentToken(request, deps);
     const body = request.body as Partial<SyncRequest> | undefined;
@@ -63,6 +65,16 @@ export function registerAgentRoutes(app: FastifyInstance, deps: ApiDeps): void {
       );
       if (size === undefined)
         throw new DomainError('not-found', 'BlobNotFound', `No blob '${digest}' in region '${region}'.`);
+      const release = pulls.enter(region);
+      if (release === undefined)
+        return reply
+          .code(503)
+          .header('retry-after', '1')
+          .send({
+            code: 'ServerBusy',
+            message: `Region '${region}' serves its most downloads at once; retry.`,
+          });
+      reply.raw.once('close', release);
       return reply
         .header('content-type', 'application/octet-stream')
         .header('content-length', String(size))
