@@ -47,6 +47,14 @@ common(
     )
     .option('--slurm-conf <file>', "slurm backend: the cluster's slurm.conf (env LAZURITE_SLURM_CONF)")
     .option(
+      '--slurm-sbatch-args <json>',
+      'slurm backend: extra sbatch options for every node, a JSON array, e.g. ["--partition=batch"] (env LAZURITE_SLURM_SBATCH_ARGS)',
+    )
+    .option(
+      '--slurm-low-priority-args <json>',
+      'slurm backend: extra sbatch options for low-priority nodes, e.g. ["--qos=preemptible"] (env LAZURITE_SLURM_LOW_PRIORITY_ARGS)',
+    )
+    .option(
       '--advertise-url <url>',
       'https://host[:port] other hosts reach this server at; in its certificate (env LAZURITE_ADVERTISE_URL)',
     )
@@ -76,6 +84,8 @@ common(
     logLevel?: string;
     nodeBackend?: string;
     slurmConf?: string;
+    slurmSbatchArgs?: string;
+    slurmLowPriorityArgs?: string;
     advertiseUrl?: string;
     replicaCapacity?: string;
     accountQuotas?: string;

@@ -73,3 +73,22 @@ test('the slurm backend needs --slurm-conf and an https --advertise-url (flag ov
   for (const bad of ['http://a', 'https://a/path', 'not a url'])
     assert.throws(() => loadConfig({ advertiseUrl: bad }, {}), ConfigError, bad);
 });
+
+test('extra sbatch options: a JSON array of options, none of those Lazurite sets itself', () => {
+  const c = loadConfig(
+    { slurmSbatchArgs: '["--partition=batch","--qos=normal"]' },
+    { LAZURITE_SLURM_LOW_PRIORITY_ARGS: '["--qos=preemptible"]' },
+  );
+  assert.deepEqual(c.slurmSbatchArgs, ['--partition=batch', '--qos=normal']);
+  assert.deepEqual(c.slurmLowPriorityArgs, ['--qos=preemptible']);
+  assert.deepEqual(loadConfig({}, {}).slurmSbatchArgs, []);
+  for (const bad of [
+    '--partition=batch',
+    '["partition"]',
+    '[1]',
+    '["--job-name=x"]',
+    '["--requeue"]',
+    '["-o","x"]',
+  ])
+    assert.throws(() => loadConfig({ slurmSbatchArgs: bad }, {}), ConfigError, bad);
+});

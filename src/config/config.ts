@@ -33,6 +33,12 @@ export interface Config {
   /** `slurm`: the cluster's slurm.conf (--slurm-conf, LAZURITE_SLURM_CONF) for sbatch, squeue and scancel (ADR 0030). */
   slurmConf: string | undefined;
   /**
+   * Extra `sbatch` arguments for every node's job (--slurm-sbatch-args, LAZURITE_SLURM_SBATCH_ARGS, a JSON array:
+   * partition, account, QOS, …) and for low-priority nodes' jobs (--slurm-low-priority-args, e.g. a preemptible QOS).
+   */
+  slurmSbatchArgs: string[];
+  slurmLowPriorityArgs: string[];
+  /**
    * The origin hosts elsewhere reach this server at (--advertise-url, LAZURITE_ADVERTISE_URL), e.g.
    * `https://10.251.0.1`; without a port, the port the server listens on. Its host is in the server certificate.
    */
@@ -95,6 +101,8 @@ export interface ConfigFlags {
   logLevel?: string | undefined;
   nodeBackend?: string | undefined;
   slurmConf?: string | undefined;
+  slurmSbatchArgs?: string | undefined;
+  slurmLowPriorityArgs?: string | undefined;
   advertiseUrl?: string | undefined;
   replicaCapacity?: string | number | undefined;
   accountQuotas?: string | undefined;
@@ -227,6 +235,35 @@ function parseAdvertiseUrl(value: string | undefined): string | undefined {
   return url.origin;
 }
 
+/** sbatch options the backend sets itself: a node's job must keep them (ADR 0030). */
+const OWN_SBATCH_OPTIONS = [
+  '--job-name',
+  '-J',
+  '--export',
+  '--requeue',
+  '--no-requeue',
+  '--output',
+  '-o',
+  '--parsable',
+  '--wrap',
+];
+
+/** A JSON array of `sbatch` options (`["--partition=batch", "--qos=normal"]`); unset: none. */
+function parseSbatchArgs(value: string | undefined, flag: string): string[] {
+  if (value === undefined || value.trim() === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new ConfigError(`${flag} is not a JSON array of sbatch options, e.g. ["--partition=batch"]`);
+  }
+  if (!Array.isArray(parsed) || !parsed.every((a): a is string => typeof a === 'string' && a.startsWith('-')))
+    throw new ConfigError(`${flag} must be a JSON array of sbatch options, each starting with '-'`);
+  const own = parsed.find((a) => OWN_SBATCH_OPTIONS.includes(a.split('=')[0] ?? ''));
+  if (own !== undefined) throw new ConfigError(`${flag}: '${own}' is set by Lazurite for every node's job`);
+  return parsed;
+}
+
 /** The slurm backend needs the cluster's slurm.conf and an address its hosts reach this server at. */
 function checkSlurm(c: Config): Config {
   if (c.nodeBackend !== 'slurm') return c;
@@ -261,6 +298,14 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     regionPaths: parseRegionPaths(env.LAZURITE_REGION_PATHS),
     nodeBackend: parseBackend(flags.nodeBackend ?? env.LAZURITE_NODE_BACKEND),
     slurmConf: slurmConf === undefined || slurmConf === '' ? undefined : resolve(slurmConf),
+    slurmSbatchArgs: parseSbatchArgs(
+      flags.slurmSbatchArgs ?? env.LAZURITE_SLURM_SBATCH_ARGS,
+      '--slurm-sbatch-args',
+    ),
+    slurmLowPriorityArgs: parseSbatchArgs(
+      flags.slurmLowPriorityArgs ?? env.LAZURITE_SLURM_LOW_PRIORITY_ARGS,
+      '--slurm-low-priority-args',
+    ),
     advertiseUrl: parseAdvertiseUrl(flags.advertiseUrl ?? env.LAZURITE_ADVERTISE_URL),
     replicaCapacity: parsePositive(
       flags.replicaCapacity ?? env.LAZURITE_REPLICA_CAPACITY ?? 25,

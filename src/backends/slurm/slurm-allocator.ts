@@ -27,7 +27,10 @@ export interface SlurmOptions {
   /** Tells this server's jobs from others' on the same cluster (a hash of the data dir). */
   tag: string;
   launch: SlurmAgentLaunch;
-  partition?: string;
+  /** Extra sbatch options for every node's job (partition, account, QOS, …). */
+  sbatchArgs?: string[];
+  /** Extra sbatch options for low-priority nodes' jobs (e.g. a preemptible QOS). */
+  lowPriorityArgs?: string[];
 }
 
 /** Slurm job states that still hold or wait for a host. */
@@ -137,7 +140,8 @@ export class SlurmAllocator implements NodeAllocator {
       '--output=/dev/null',
       // Only what the agent needs crosses over: the token and CA travel in the job's environment, never on argv.
       '--export=PATH,LAZURITE_AGENT_TOKEN,LAZURITE_AGENT_CA',
-      ...(this.o.partition === undefined ? [] : [`--partition=${this.o.partition}`]),
+      ...(this.o.sbatchArgs ?? []),
+      ...(r.isDedicated ? [] : (this.o.lowPriorityArgs ?? [])),
     ];
     await new Promise<void>((resolve, reject) => {
       const child = execFile(

@@ -32,6 +32,8 @@ export function slurmLoop(
   const allocator = new SlurmAllocator({
     slurmConf: config.slurmConf,
     tag: createHash('sha256').update(config.dataDir).digest('hex').slice(0, 8),
+    sbatchArgs: config.slurmSbatchArgs,
+    lowPriorityArgs: config.slurmLowPriorityArgs,
     launch: {
       node: process.execPath,
       cli: CLI,
