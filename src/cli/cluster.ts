@@ -27,6 +27,9 @@ export function registerClusterCommands(program: Command): void {
     .option('--memory-per-host <mb>', 'memory each host declares, MB (default 65536)', (v) =>
       parseCount(v, '--memory-per-host'),
     )
+    .option('--controller-port <port>', "slurmctld's port (default 6817)", (v) =>
+      parseCount(v, '--controller-port'),
+    )
     .option('--json', 'print {"hosts":[{"name","address"}],"serverArgs":[...]}')
     .action(
       async (opts: {
@@ -35,6 +38,7 @@ export function registerClusterCommands(program: Command): void {
         network?: string;
         cpusPerHost?: number;
         memoryPerHost?: number;
+        controllerPort?: number;
         json?: boolean;
       }) => {
         const info = await clusterUp({
@@ -43,6 +47,7 @@ export function registerClusterCommands(program: Command): void {
           ...(opts.network === undefined ? {} : { network: opts.network }),
           ...(opts.cpusPerHost === undefined ? {} : { cpusPerHost: opts.cpusPerHost }),
           ...(opts.memoryPerHost === undefined ? {} : { memoryMBPerHost: opts.memoryPerHost }),
+          ...(opts.controllerPort === undefined ? {} : { controllerPort: opts.controllerPort }),
         });
         process.stdout.write(opts.json === true ? `${JSON.stringify(info)}\n` : formatInfo(info));
       },

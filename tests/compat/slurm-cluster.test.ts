@@ -47,6 +47,8 @@ describe('lazurite cluster', () => {
         stateDir,
         '--network',
         '10.252.7.0/24',
+        '--controller-port',
+        '6827',
         '--json',
       ]),
     ) as typeof info;

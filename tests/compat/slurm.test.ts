@@ -59,6 +59,8 @@ describe('the slurm node backend', () => {
         stateDir,
         '--network',
         '10.252.9.0/24',
+        '--controller-port',
+        '6837',
         '--json',
       ]),
     ) as { serverArgs: string[] };
