@@ -18,7 +18,6 @@ import { ResourceService } from './domain/resources/resources.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
 import { randomIds, type IdSource } from './platform/ids.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
-import { ensureTlsMaterial, type TlsMaterial } from './platform/tls.ts';
 import { regionPaths, RegionStores } from './content/regions.ts';
 import { BaseImageService } from './domain/images/base-images.ts';
 import { REGIONS } from './domain/locations.ts';
@@ -33,11 +32,13 @@ import { NetworkService } from './domain/network/network.ts';
 import { DeploymentService } from './domain/resources/deployments.ts';
 import { ImageCache } from './backends/local/image-cache.ts';
 import { VmHost } from './backends/local/vm-host.ts';
-import { TokenSigner } from './platform/tokens.ts';
 import type { Store } from './storage/port.ts';
 import { openPostgresStore } from './storage/postgres/open.ts';
 import { openSqliteStore } from './storage/sqlite/open.ts';
-import { poolsRuntime, type PoolsRuntime } from './pools-runtime.ts';
+import { agentTokenFor, poolsRuntime, type PoolsRuntime } from './pools-runtime.ts';
+import { openServerMaterial } from './cluster-material.ts';
+import { Leadership } from './domain/cluster/leadership.ts';
+import { TickLoop } from './platform/loop.ts';
 
 /** The fields of `<data-dir>/connection.json`, all strings, exactly as the README documents them. */
 export interface ConnectionInfo {
@@ -70,7 +71,7 @@ export function storePath(config: Config): string {
 
 /** The key that seals account keys in the database, beside the token signing key (0600). */
 export function sealingKeyPath(config: Config): string {
-  return join(config.dataDir, 'identity', 'sealing.key');
+  return config.sealingKeyFile ?? join(config.dataDir, 'identity', 'sealing.key');
 }
 
 /** The data dir's store (the server's, or the CLI's on the same data dir), account keys sealed at rest. */
@@ -117,10 +118,6 @@ async function ensureTinyImage(images: BaseImageService, logger: Logger): Promis
   }
 }
 
-export function signingKeyPath(config: Config): string {
-  return join(config.dataDir, 'identity', 'signing-key.pem');
-}
-
 function originFor(host: string, port: number): string {
   const h = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
   return `https://${h.includes(':') ? `[${h}]` : h}:${port}`;
@@ -140,10 +137,10 @@ function nodesRuntime(
   ctx: DomainContext,
   content: { regions: RegionStores; imageCache: ImageCache },
   logger: Logger,
-  origin: () => string,
+  o: { origin: () => string; publicOrigin: () => string },
 ): PoolsRuntime {
-  return poolsRuntime(config, ctx, content, logger, (a) => `${origin()}/batch/${a}`, {
-    advertiseOrigin: () => advertisedOrigin(config.advertiseUrl, origin()),
+  return poolsRuntime(config, ctx, content, logger, (a) => `${o.publicOrigin()}/batch/${a}`, {
+    advertiseOrigin: () => advertisedOrigin(config.advertiseUrl, o.origin()),
   });
 }
 
@@ -171,6 +168,7 @@ function poolDeps(nodes: PoolsRuntime) {
     pools: nodes.pools,
     nodes: nodes.nodes,
     agents: nodes.agents,
+    serviceLogs: nodes.serviceLogs,
     remoteFiles: nodes.remoteFiles,
     jobs: nodes.jobs,
     tasks: nodes.tasks,
@@ -181,9 +179,10 @@ function poolDeps(nodes: PoolsRuntime) {
 }
 
 /** The origins a client may have used to reach this server (token audiences and issuers name one of them). */
-function originsOf(origin: string): string[] {
+function originsOf(origin: string, publicUrl: string | undefined): string[] {
   const port = new URL(origin).port;
-  return [origin, `https://127.0.0.1:${port}`, `https://localhost:${port}`, `https://[::1]:${port}`];
+  const own = [origin, `https://127.0.0.1:${port}`, `https://localhost:${port}`, `https://[::1]:${port}`];
+  return publicUrl === undefined || own.includes(publicUrl) ? own : [publicUrl, ...own];
 }
 
 /** `<data-dir>/connection.json`, 0600: it holds the client secret and account key (older releases wrote 0644). */
@@ -194,13 +193,74 @@ function writeConnection(config: Config, connection: ConnectionInfo): Connection
   return connection;
 }
 
-/** The data dir (0700: keys, secrets and certificates live there) and its TLS material. */
-function openDataDir(config: Config, clock: Clock): TlsMaterial {
+/** The data dir (0700: keys, secrets and certificates live there). */
+function openDataDir(config: Config): void {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   chmodSync(config.dataDir, 0o700);
-  const advertised =
-    config.advertiseUrl === undefined ? [] : [new URL(config.advertiseUrl).hostname.replace(/^\[|\]$/g, '')];
-  return ensureTlsMaterial(join(config.dataDir, 'tls'), [config.host, ...advertised], clock.now());
+}
+
+/** How long the loops lease holds, and how often it is renewed: a killed leader's loops resume within 10 s. */
+const LOOPS_LEASE = { ttlMs: 6000, renewMs: 1000 };
+
+/**
+ * The loops (pool sizer, autoscaler, schedule runner, task file cleaner, this machine's host agent, replication,
+ * resuming reserved disk writes) run on the one server holding the `loops` lease (ADR 0033).
+ */
+function loopsLeadership(
+  ctx: DomainContext,
+  serverId: string,
+  parts: { disks: DiskService; replication: ReplicationReconciler; nodes: PoolsRuntime; logger: Logger },
+) {
+  const { disks, replication, nodes, logger } = parts;
+  let listening = false;
+  const run = () => {
+    replication.start();
+    disks.resumeEvery(30_000);
+    nodes.start();
+  };
+  const leadership = new Leadership(ctx, {
+    lease: 'loops',
+    holder: serverId,
+    ...LOOPS_LEASE,
+    onGained: async () => {
+      logger.info({ serverId }, 'this server runs the loops');
+      // Writes a crash left reserved run again, after their leftovers are cleared (before the first request).
+      await disks.recover();
+      if (listening) run();
+    },
+    onLost: async () => {
+      logger.warn({ serverId }, 'another server runs the loops');
+      await nodes.stop();
+      await disks.stopResuming();
+      await replication.stop();
+    },
+    onError: (err) => {
+      logger.error({ err }, 'loops lease claim failed');
+    },
+  });
+  const renew = new TickLoop(
+    async () => {
+      await leadership.tick();
+      return false;
+    },
+    LOOPS_LEASE.renewMs,
+    (err) => {
+      logger.error({ err }, 'loops lease tick failed');
+    },
+  );
+  return {
+    leadership,
+    /** Once the server listens: runs the loops if this server leads, and keeps claiming the lease. */
+    listening: () => {
+      listening = true;
+      if (leadership.state === 'leader') run();
+      renew.start();
+    },
+    stop: async () => {
+      await renew.stop();
+      await leadership.resign();
+    },
+  };
 }
 
 /** The well-known environment, and client secret hashes of older releases wrapped in scrypt. */
@@ -215,6 +275,16 @@ async function vmServiceFor(
   return new VmService(ctx, parts.regions, parts.baseImages, host, config.runCommandTimeoutMs);
 }
 
+function listeningPort(app: FastifyInstance, configured: number): number {
+  const address = app.server.address();
+  return typeof address === 'object' && address ? address.port : configured;
+}
+
+/** Failed sign-ins per client address and identity (ADR 0024). */
+function authThrottleFor(config: Config, clock: Clock): FailureThrottle {
+  return new FailureThrottle({ ...config.authFailures, maxKeys: 100_000, now: () => clock.now().getTime() });
+}
+
 async function seedStore(ctx: DomainContext, logger: Logger): Promise<void> {
   await seedWellKnownEnvironment(ctx);
   const upgraded = await new PrincipalService(ctx).upgradeSecretHashes();
@@ -227,10 +297,11 @@ export async function startLazurite(
 ): Promise<RunningServer> {
   const { clock = systemClock, ids = randomIds } = inject;
   const logger = createLogger(config.logLevel);
-  const tls = openDataDir(config, clock);
+  openDataDir(config);
   const store: Store = await openStateStore(config);
   let app: FastifyInstance | undefined;
   try {
+    const material = await openServerMaterial(config, store, clock, () => agentTokenFor(config.dataDir));
     const quotas = (account: string) => quotasFor(config.accountQuotas, account);
     const ctx: DomainContext = { store, clock, ids, quotas };
     await seedStore(ctx, logger);
@@ -243,18 +314,18 @@ export async function startLazurite(
     const vms = await vmServiceFor(config, ctx, { regions, baseImages, imageCache });
     const disks = diskServiceFor(config, ctx, { regions, baseImages, vms }, logger);
     let origin = originFor(config.host, config.port);
-    const nodes = nodesRuntime(config, ctx, { regions, imageCache }, logger, () => origin);
+    const publicOrigin = () => config.publicUrl ?? origin;
+    const nodes = nodesRuntime(config, ctx, { regions, imageCache }, logger, {
+      origin: () => origin,
+      publicOrigin,
+    });
     const deps: ApiDeps = {
       config,
       contentStores: regions,
       clock,
       logger,
-      signer: await TokenSigner.open(signingKeyPath(config), clock),
-      authThrottle: new FailureThrottle({
-        ...config.authFailures,
-        maxKeys: 100_000,
-        now: () => clock.now().getTime(),
-      }),
+      signer: material.signer,
+      authThrottle: authThrottleFor(config, clock),
       specs: new SpecValidator(SPECS_ROOT),
       principals: new PrincipalService(ctx),
       resources: new ResourceService(ctx),
@@ -269,29 +340,24 @@ export async function startLazurite(
       ...poolDeps(nodes),
       metrics,
       batchCounts: new BatchCountsQuery(ctx),
-      publicOrigin: () => origin,
+      publicOrigin,
     };
-    const origins = () => originsOf(origin);
-    // Before the first request: writes a crash left reserved run again, after their leftovers are cleared.
-    await disks.recover();
-    app = buildHttpServer(deps, { tls: { key: tls.keyPem, cert: tls.certPem }, origins });
+    const origins = () => originsOf(origin, config.publicUrl);
+    const loops = loopsLeadership(ctx, material.serverId, { disks, replication, nodes, logger });
+    await loops.leadership.tick(); // before the first request: a leader recovers reserved writes first
+    app = buildHttpServer(deps, { tls: { key: material.tls.keyPem, cert: material.tls.certPem }, origins });
     await app.listen({ host: config.host, port: config.port });
-    const address = app.server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    origin = originFor(config.host, port);
-    const connection = writeConnection(config, connectionInfo(origin, tls.caCertPath));
-    replication.start();
-    disks.resumeEvery(30_000);
-    nodes.start();
+    origin = originFor(config.host, listeningPort(app, config.port));
+    const connection = writeConnection(config, connectionInfo(origin, material.tls.caCertPath));
+    loops.listening();
     const server = app;
     return {
       origin,
       connection,
       logger,
       close: async () => {
-        await replication.stop();
-        await disks.stop();
-        await nodes.stop();
+        await loops.stop();
+        await Promise.all([replication.stop(), disks.stop(), nodes.close()]);
         await server.close();
         await store.close();
       },

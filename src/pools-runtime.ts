@@ -6,6 +6,7 @@ import type { ImageCache } from './backends/local/image-cache.ts';
 import { LocalNodeExecutor } from './backends/local/node-executor.ts';
 import type { NodeExecutor } from './backends/port.ts';
 import { FileRequestBroker } from './backends/remote-files.ts';
+import { ServiceLogFiles, type ServiceLogs } from './backends/service-logs.ts';
 import { autoStorageOver } from './backends/auto-storage.ts';
 import { SimulatedNodeExecutor } from './backends/simulated/node-executor.ts';
 import type { Config } from './config/config.ts';
@@ -32,14 +33,20 @@ export interface PoolsRuntime {
   pools: PoolService;
   nodes: NodeService;
   agents: AgentService;
+  /** Nodes' Batch service logs (ADR 0031), for ComputeNode_UploadBatchServiceLogs. */
+  serviceLogs: ServiceLogs;
   remoteFiles: FileRequestBroker;
   jobs: JobService;
   tasks: TaskService;
   schedules: JobScheduleService;
   backendKind: string;
   agentToken: string;
+  /** Starts the loops and this machine's host agent (the server that holds the loops lease, ADR 0033). */
   start(): void;
+  /** Stops them; `start` may run them again. */
   stop(): Promise<void>;
+  /** Stops them for good and releases what runs nodes. */
+  close(): Promise<void>;
 }
 
 /** How often the autoscaler looks for pools due a sample or an evaluation. */
@@ -71,6 +78,7 @@ function executorFor(
     dataDir: config.dataDir,
     regions: content.regions,
     cache: content.imageCache,
+    nodeDiskMB: config.nodeDiskMB,
   });
 }
 
@@ -167,6 +175,20 @@ function clusterLoopFor(
   return slurmLoop(config, ctx, token, origin, (request) => agents.sync(request), logger);
 }
 
+/** The server's side of the host agent protocol, logging reports about another host's nodes. */
+function agentService(
+  ctx: DomainContext,
+  config: Config,
+  logger: Logger,
+  o: { accountUrl: (account: string) => string; onChange: () => void; logs: ServiceLogs },
+): AgentService {
+  const foreignReports = (hostId: string, nodeIds: string[]) => {
+    logger.warn({ hostId, nodeIds }, 'ignored agent reports about nodes of another host');
+  };
+  const storage = autoStorageOver(config.storageAccounts);
+  return new AgentService(ctx, o.accountUrl, o.onChange, storage, foreignReports, config.nodeNetwork, o.logs);
+}
+
 /**
  * Pools and nodes: the services, the pool sizer loop, and this machine's host agent (in process; agents on
  * other machines reach the same AgentService over HTTPS at /agent/v1/sync).
@@ -208,21 +230,25 @@ export function poolsRuntime(
   });
   const runner = new ScheduleRunner(ctx, schedules);
   const scheduleLoop = wakingLoop('job schedule', () => runner.tick(), SCHEDULE_TICK_MS, onChange, logger);
-  const foreignReports = (hostId: string, nodeIds: string[]) => {
-    logger.warn({ hostId, nodeIds }, 'ignored agent reports about nodes of another host');
-  };
-  const storage = autoStorageOver(config.storageAccounts);
-  const agents = new AgentService(ctx, accountUrl, onChange, storage, foreignReports, config.nodeNetwork);
+  const logs = new ServiceLogFiles(join(config.dataDir, 'logs', 'nodes'));
+  const agents = agentService(ctx, config, logger, { accountUrl, onChange, logs });
   const running =
     local === undefined ? undefined : localAgent(local, agents, inject.agentConcurrency, logger);
   agentRef.current = running;
   const token = agentTokenFor(config.dataDir);
   const cluster = clusterLoopFor(config, ctx, token, inject.advertiseOrigin, agents, logger);
   clusterRef.current = cluster;
+  // The Slurm reconciler is one of the loops: only the server holding the loops lease runs it (ADR 0033).
+  const loops = [loop, autoScaleLoop, scheduleLoop, cleanLoop, ...(cluster === undefined ? [] : [cluster])];
+  const stopLoops = async () => {
+    await Promise.all(loops.map((l) => l.stop()));
+    await running?.stop();
+  };
   return {
     pools,
     nodes: new NodeService(ctx, fileAccess, onChange),
     agents,
+    serviceLogs: logs,
     remoteFiles,
     jobs,
     tasks: new TaskService(ctx, onChange),
@@ -230,20 +256,12 @@ export function poolsRuntime(
     backendKind: executor?.kind ?? config.nodeBackend,
     agentToken: token,
     start: () => {
-      loop.start();
-      autoScaleLoop.start();
-      scheduleLoop.start();
-      cleanLoop.start();
+      for (const l of loops) l.start();
       running?.start();
-      cluster?.start();
     },
-    stop: async () => {
-      await autoScaleLoop.stop();
-      await scheduleLoop.stop();
-      await cleanLoop.stop();
-      await loop.stop();
-      await cluster?.stop();
-      await running?.stop();
+    stop: stopLoops,
+    close: async () => {
+      await stopLoops();
       await executor?.close();
     },
   };

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { NodeFileInfo, NodeFileRange, NodeSpec } from './port.ts';
+import type { NodeFileInfo, NodeFileRange, NodeSpec, ProcessUsage, ProcessUser } from './port.ts';
 import type { OutputFileSpec, ResourceFileSpec } from './task-files.ts';
 
 /**
@@ -8,6 +8,12 @@ import type { OutputFileSpec, ResourceFileSpec } from './task-files.ts';
  * host should run and what each should be. Level-triggered: the answer is the whole desired state, so a lost
  * or repeated sync does no harm.
  */
+
+/**
+ * Who a start task or task runs as beyond its elevation (ADR 0026): a task-scope auto-user (the agent names it
+ * by the run) or a pool user account; absent, the pool-scope auto-user (or root for admin).
+ */
+export type RunUser = { kind: 'task' } | Extract<ProcessUser, { kind: 'account' }>;
 
 /** Node states an agent reports (a subset of Batch's), or `gone` once the node's sandbox and disk are removed. */
 export type ReportedState =
@@ -39,6 +45,7 @@ export interface StartTaskAssignment {
   commandLine: string;
   environment: Record<string, string>;
   elevation: 'admin' | 'nonadmin';
+  user?: RunUser;
   waitForSuccess: boolean;
   /** -1 = unlimited. */
   maxTaskRetryCount: number;
@@ -80,6 +87,7 @@ export interface TaskAssignment {
   commandLine: string;
   environment: Record<string, string>;
   elevation: 'admin' | 'nonadmin';
+  user?: RunUser;
   /** The task's folder relative to the node root dir, e.g. `workitems/job1/job-1/task1` (holds `wd/`). */
   taskDir: string;
   /** The run is killed (whole process tree) after this long. */
@@ -108,6 +116,17 @@ export interface TaskReport {
   preProcessingError?: boolean;
   /** Output files could not be uploaded. */
   fileUploadError?: boolean;
+  /** What the completed run used (ADR 0031); an agent that does not measure sends none. */
+  usage?: RunUsage;
+}
+
+/**
+ * A completed run's figures: the command's CPU time and I/O as its executor measured them (zero when the command
+ * never ran, and on the simulated backend, where nothing runs) and the run's wall-clock time on the agent's clock
+ * (from its start, resource file downloads included, to its report).
+ */
+export interface RunUsage extends ProcessUsage {
+  wallClockMs: number;
 }
 
 export interface SyncRequest {

@@ -7,7 +7,7 @@ import type {
   StartTaskAssignment,
   TaskReport,
 } from './agent-protocol.ts';
-import { runIdOf, runTask, type RunReport } from './task-runner.ts';
+import { processUser, runIdOf, runTask, type RunReport } from './task-runner.ts';
 import type { NodeExecutor, NodeSpec } from './port.ts';
 
 export interface HostAgentOptions {
@@ -337,6 +337,7 @@ export class HostAgent {
           commandLine: task.commandLine,
           environment: task.environment,
           elevation: task.elevation,
+          ...processUser(task.user, 'startup'),
           workingDir: `${task.environment.AZ_BATCH_NODE_STARTUP_DIR ?? '/mnt/batch/tasks/startup'}/wd`,
           stdoutFile: 'startup/stdout.txt',
           stderrFile: 'startup/stderr.txt',

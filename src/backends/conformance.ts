@@ -75,7 +75,7 @@ export function executorConformance(name: string, setup: () => Promise<Conforman
       const n = node();
       await x.boot(n);
       const r = await x.exec(n.nodeId, proc('echo hello; echo oops >&2'));
-      assert.deepEqual(r, { exitCode: 0, timedOut: false });
+      assert.deepEqual({ exitCode: r.exitCode, timedOut: r.timedOut }, { exitCode: 0, timedOut: false });
       const all = await x.listFiles(n.nodeId, '', true);
       const names = all.map((f) => f.name);
       for (const f of ['startup', 'startup/stdout.txt', 'startup/stderr.txt'])
@@ -166,8 +166,26 @@ export function executorConformance(name: string, setup: () => Promise<Conforman
     test('exit codes propagate', async () => {
       const n = node();
       await x.boot(n);
-      assert.deepEqual(await x.exec(n.nodeId, proc('exit 3')), { exitCode: 3, timedOut: false });
+      const r = await x.exec(n.nodeId, proc('exit 3'));
+      assert.deepEqual({ exitCode: r.exitCode, timedOut: r.timedOut }, { exitCode: 3, timedOut: false });
       assert.equal((await x.exec(n.nodeId, proc('true; exit 0'))).exitCode, 0);
+      await x.destroy(n.nodeId);
+    });
+
+    test('exec reports what the process used (ADR 0031): counts, and real figures where it runs', async () => {
+      const n = node();
+      await x.boot(n);
+      const burn = 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; head -c 100000 /dev/zero > f.bin';
+      const r = await x.exec(n.nodeId, proc(burn));
+      assert.equal(r.exitCode, 0);
+      const u = r.usage;
+      assert.ok(u, 'usage reported');
+      for (const v of Object.values(u)) assert.ok(Number.isInteger(v) && v >= 0, JSON.stringify(u));
+      if (s.executes) {
+        assert.ok(u.userCpuMicros + u.kernelCpuMicros > 0, `CPU time: ${JSON.stringify(u)}`);
+        assert.ok(u.writeBytes >= 100_000 && u.writeOps > 0, `written: ${JSON.stringify(u)}`);
+        assert.ok(u.readBytes >= 100_000 && u.readOps > 0, `read: ${JSON.stringify(u)}`);
+      } else assert.equal(u.userCpuMicros + u.writeBytes, 0, 'nothing ran, nothing used');
       await x.destroy(n.nodeId);
     });
 

@@ -44,7 +44,28 @@ export interface NodeSpec {
   isDedicated: boolean;
   /** The node's own address; without it (an older server) the node has only its loopback. */
   network?: NodeNetwork;
+  /** The pool's user accounts (`userAccounts`, ADR 0026), made in the node's /etc/passwd, group and shadow. */
+  userAccounts?: NodeUserAccount[];
 }
+
+/** A pool user account as a node holds it: ids resolved by the server, the password as a SHA-512 crypt hash. */
+export interface NodeUserAccount {
+  name: string;
+  uid: number;
+  gid: number;
+  /** `$6$...` (crypt(3) SHA-512), the password's only form outside the request that set it. */
+  passwordHash: string;
+  /** elevationLevel admin: no no_new_privs, and a sudoers rule in the node. */
+  admin: boolean;
+}
+
+/**
+ * Who a process runs as beyond its elevation (ADR 0026): a task-scope auto-user (the executor gives each `key` a
+ * user of its own until `releaseTaskUser`) or a pool user account. Absent: root for admin, else the pool-scope
+ * auto-user.
+ */
+export type ProcessUser =
+  { kind: 'task'; key: string } | { kind: 'account'; name: string; uid: number; gid: number; admin: boolean };
 
 /** Inside every node, as on Linux Batch nodes: AZ_BATCH_NODE_ROOT_DIR. Node file paths are relative to it. */
 export const NODE_ROOT_DIR = '/mnt/batch/tasks';
@@ -54,8 +75,10 @@ export interface ProcessSpec {
   commandLine: string;
   /** The complete environment (the domain computes AZ_BATCH_* and adds the user's settings). */
   environment: Record<string, string>;
-  /** admin: root; nonadmin: the unprivileged auto-user (uid 1000, `_azbatch`). */
+  /** admin: root; nonadmin: the unprivileged auto-user (uid 1000, `_azbatch`), unless `user` names another. */
   elevation: 'admin' | 'nonadmin';
+  /** A task-scope auto-user or a pool user account (nonadmin elevation only for a task-scope user). */
+  user?: ProcessUser;
   /** Working directory inside the node, created if missing (owned by the process's user). */
   workingDir: string;
   /** Files that receive stdout and stderr, relative to NODE_ROOT_DIR, e.g. `startup/stdout.txt`. */
@@ -80,6 +103,30 @@ export interface ProcessResult {
   timedOut: boolean;
   /** Ended by its abort signal. */
   killed?: boolean;
+  /** What the process used, when the executor measures it (ADR 0031). */
+  usage?: ProcessUsage;
+}
+
+/**
+ * What a process and the descendants it waited for used (ADR 0031): CPU time from wait4's rusage, I/O from the
+ * process's /proc/PID/io taken just before it was reaped (rchar/wchar: bytes through read and write calls,
+ * syscr/syscw: the calls).
+ */
+export interface ProcessUsage {
+  userCpuMicros: number;
+  kernelCpuMicros: number;
+  readBytes: number;
+  writeBytes: number;
+  readOps: number;
+  writeOps: number;
+}
+
+/** A `USER_US KERNEL_US RCHAR WCHAR SYSCR SYSCW` line (enter-node's `!usage`), or undefined when it is not one. */
+export function parseUsage(text: string): ProcessUsage | undefined {
+  const f = text.trim().split(/\s+/);
+  if (f.length !== 6 || !f.every((v) => /^\d+$/.test(v))) return undefined;
+  const [u, k, rb, wb, ro, wo] = f.map(Number) as [number, number, number, number, number, number];
+  return { userCpuMicros: u, kernelCpuMicros: k, readBytes: rb, writeBytes: wb, readOps: ro, writeOps: wo };
 }
 
 export interface NodeFileInfo {

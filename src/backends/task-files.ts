@@ -172,7 +172,8 @@ function badUrl(url: string): string | undefined {
   return /^https?:$/.test(parsed.protocol) ? undefined : `unsupported URL scheme '${parsed.protocol}'`;
 }
 
-function containerClient(url: string): ContainerClient {
+/** A blob container client for a container URL (with its SAS), with bounded retries. */
+export function containerClient(url: string): ContainerClient {
   const retryOptions = { maxTries: 3, retryDelayInMs: 500, maxRetryDelayInMs: 4000 };
   return new ContainerClient(url, newPipeline(new AnonymousCredential(), { retryOptions }));
 }

@@ -1,6 +1,12 @@
-import type { TaskAssignment, TaskReport } from './agent-protocol.ts';
+import type { RunUser, TaskAssignment, TaskReport } from './agent-protocol.ts';
 import { readWhole } from './file-read.ts';
-import { NODE_ROOT_DIR, type NodeExecutor, type ProcessResult } from './port.ts';
+import {
+  NODE_ROOT_DIR,
+  type NodeExecutor,
+  type ProcessResult,
+  type ProcessUsage,
+  type ProcessUser,
+} from './port.ts';
 import { downloadResourceFiles, uploadOutputFiles, type NodeFileAccess } from './task-files.ts';
 
 type Failure = NonNullable<TaskReport['failureInfo']>;
@@ -10,6 +16,12 @@ export type RunReport = Omit<
 >;
 
 const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** A run's user as an exec wants it: a task-scope user is named by the run (`key`), so all its execs share it. */
+export function processUser(user: RunUser | undefined, key: string): { user?: ProcessUser } {
+  if (user === undefined) return {};
+  return { user: user.kind === 'task' ? { kind: 'task', key } : user };
+}
 
 /**
  * A node's files as the resource and output file transfer sees them. Writes run inside the node as the task's
@@ -24,6 +36,7 @@ export function nodeFileAccess(executor: NodeExecutor, nodeId: string, t: TaskAs
         commandLine: `cat${chmod}`,
         environment: { PATH: t.environment.PATH ?? '/usr/bin:/bin' },
         elevation: t.elevation,
+        ...processUser(t.user, runIdOf(t)),
         workingDir: `${NODE_ROOT_DIR}/${t.taskDir}/wd`,
         stdoutFile: path,
         stderrFile: `${t.taskDir}/stderr.txt`,
@@ -36,6 +49,15 @@ export function nodeFileAccess(executor: NodeExecutor, nodeId: string, t: TaskAs
     readFile: async (path) => (await readWhole(executor, nodeId, path)).content,
   };
 }
+
+const NOTHING_RAN: ProcessUsage = {
+  userCpuMicros: 0,
+  kernelCpuMicros: 0,
+  readBytes: 0,
+  writeBytes: 0,
+  readOps: 0,
+  writeOps: 0,
+};
 
 /** A task run's name on its node: the same after a restart, different for every dispatch. */
 export const runIdOf = (t: TaskAssignment): string => `${t.jobId}/${t.taskId}/${String(t.attempt)}`;
@@ -71,13 +93,27 @@ export async function runTask(
   now: () => Date,
 ): Promise<void> {
   const aborted = () => signal.aborted;
-  const startTime = now().toISOString();
+  const started = now();
+  const startTime = started.toISOString();
+  const usage = (measured: ProcessUsage = NOTHING_RAN) => ({
+    usage: { ...measured, wallClockMs: Math.max(0, now().getTime() - started.getTime()) },
+  });
   report({ state: 'running', startTime });
+  if (t.user?.kind === 'account' && t.user.uid === 0) {
+    // The server found no such account in the node's pool (the job moved to another pool): nothing runs.
+    const message = `The task's user '${t.user.name}' is not one of the pool's user accounts.`;
+    report({
+      state: 'completed',
+      startTime,
+      failureInfo: { category: 'usererror', code: 'CommandLaunchFailed', message },
+    });
+    return;
+  }
   const access = nodeFileAccess(executor, nodeId, t);
   const pre = await downloadResourceFiles(t.resourceFiles, `${t.taskDir}/wd`, access);
   if (aborted()) return;
   if (pre) {
-    report({ state: 'completed', startTime, failureInfo: pre, preProcessingError: true });
+    report({ state: 'completed', startTime, failureInfo: pre, preProcessingError: true, ...usage() });
     return;
   }
   let result: ProcessResult;
@@ -86,6 +122,7 @@ export async function runTask(
       commandLine: t.commandLine,
       environment: t.environment,
       elevation: t.elevation,
+      ...processUser(t.user, runIdOf(t)),
       workingDir: `${NODE_ROOT_DIR}/${t.taskDir}/wd`,
       stdoutFile: `${t.taskDir}/stdout.txt`,
       stderrFile: `${t.taskDir}/stderr.txt`,
@@ -100,7 +137,7 @@ export async function runTask(
       code: 'CommandLaunchFailed',
       message: String(err),
     };
-    report({ state: 'completed', startTime, failureInfo });
+    report({ state: 'completed', startTime, failureInfo, ...usage() });
     return;
   }
   if (aborted() || result.killed === true) return;
@@ -113,5 +150,6 @@ export async function runTask(
     exitCode: result.exitCode,
     ...(failureInfo ? { failureInfo } : {}),
     ...(upload ? { fileUploadError: true } : {}),
+    ...usage(result.usage),
   });
 }

@@ -26,8 +26,8 @@ export interface AgentFlags {
 /** The local executor over this host's own stores, filled from the server before each hydrate. */
 class PullingNodeExecutor extends LocalNodeExecutor {
   private readonly puller: ImagePuller;
-  constructor(dataDir: string, regions: RegionStores, puller: ImagePuller) {
-    super({ dataDir, regions });
+  constructor(dataDir: string, regions: RegionStores, puller: ImagePuller, nodeDiskMB: number | undefined) {
+    super({ dataDir, regions, ...(nodeDiskMB === undefined ? {} : { nodeDiskMB }) });
     this.puller = puller;
   }
   override async hydrate(image: NodeImage): Promise<void> {
@@ -61,8 +61,9 @@ export async function runAgent(config: Config, flags: AgentFlags): Promise<void>
             config.dataDir,
             regions,
             new ImagePuller(httpsBlobFetch(flags.server, token, ca), regions),
+            config.nodeDiskMB,
           )
-        : new LocalNodeExecutor({ dataDir: config.dataDir, regions });
+        : new LocalNodeExecutor({ dataDir: config.dataDir, regions, nodeDiskMB: config.nodeDiskMB });
   const agent = new HostAgent({
     hostId: flags.hostId,
     executor,

@@ -71,6 +71,18 @@ common(
       'private IPv4 range the node addresses come from (env LAZURITE_NODE_NETWORK, default 10.213.0.0/16)',
     )
     .option(
+      '--public-url <url>',
+      'the origin clients use when several servers answer behind one address (env LAZURITE_PUBLIC_URL; ADR 0033)',
+    )
+    .option(
+      '--sealing-key-file <path>',
+      'the 32-byte key that seals secrets at rest; every server on one database needs the same (env LAZURITE_SEALING_KEY_FILE; default <data-dir>/identity/sealing.key)',
+    )
+    .option(
+      '--node-disk-mb <mb>',
+      "caps every local node's own disk, MiB (env LAZURITE_NODE_DISK_MB; default: its VM size's temporary disk)",
+    )
+    .option(
       '--strict-image-support',
       'refuse pools whose node agent SKU Batch retired, as Azure does (env LAZURITE_STRICT_IMAGE_SUPPORT; default: create them with a warning)',
     ),
@@ -81,6 +93,8 @@ common(
     dataDir?: string;
     inMemory?: boolean;
     databaseUrl?: string;
+    publicUrl?: string;
+    sealingKeyFile?: string;
     logLevel?: string;
     nodeBackend?: string;
     slurmConf?: string;
@@ -90,9 +104,11 @@ common(
     replicaCapacity?: string;
     accountQuotas?: string;
     nodeNetwork?: string;
+    /** Commander's name for --node-disk-mb. */
+    nodeDiskMb?: string;
     strictImageSupport?: boolean;
   }) => {
-    const config = loadConfig(opts);
+    const config = loadConfig({ ...opts, nodeDiskMB: opts.nodeDiskMb });
     const server = await startLazurite(config);
     process.stdout.write(
       `Lazurite is listening on ${server.origin}\nportal ${server.origin}/portal · metrics ${server.origin}/metrics · shell variables: eval "$(bin/lazurite env --export)"\n${JSON.stringify(server.connection, null, 2)}\n`,

@@ -35,6 +35,14 @@ test('the node network: default 10.213.0.0/16, flag over LAZURITE_NODE_NETWORK, 
   );
 });
 
+test("node disks: unset (each node's temporary disk), flag over LAZURITE_NODE_DISK_MB, at least 32 MiB", () => {
+  assert.equal(loadConfig({}, {}).nodeDiskMB, undefined);
+  assert.equal(loadConfig({}, { LAZURITE_NODE_DISK_MB: '128' }).nodeDiskMB, 128);
+  assert.equal(loadConfig({ nodeDiskMB: '256' }, { LAZURITE_NODE_DISK_MB: '128' }).nodeDiskMB, 256);
+  for (const bad of ['16', '-1', '1.5', 'big'])
+    assert.throws(() => loadConfig({ nodeDiskMB: bad }, {}), /invalid --node-disk-mb/, bad);
+});
+
 test('a VM runCommand may run 30 minutes unless LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS says otherwise', () => {
   assert.equal(loadConfig({}, {}).runCommandTimeoutMs, 1_800_000);
   assert.equal(loadConfig({}, { LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS: '6' }).runCommandTimeoutMs, 6000);
@@ -91,4 +99,23 @@ test('extra sbatch options: a JSON array of options, none of those Lazurite sets
     '["-o","x"]',
   ])
     assert.throws(() => loadConfig({ slurmSbatchArgs: bad }, {}), ConfigError, bad);
+});
+
+test('several servers: --public-url is an https origin, --sealing-key-file a path', () => {
+  assert.equal(loadConfig({}, {}).publicUrl, undefined);
+  assert.equal(
+    loadConfig({ publicUrl: 'https://batch.example:8443' }, {}).publicUrl,
+    'https://batch.example:8443',
+  );
+  assert.equal(
+    loadConfig({}, { LAZURITE_PUBLIC_URL: 'https://lb.example/' }).publicUrl,
+    'https://lb.example',
+  );
+  for (const bad of ['http://lb.example', 'https://lb.example/path', 'not a url', 'https://u:p@lb.example'])
+    assert.throws(() => loadConfig({ publicUrl: bad }, {}), ConfigError, bad);
+  assert.equal(loadConfig({}, {}).sealingKeyFile, undefined);
+  assert.equal(
+    loadConfig({}, { LAZURITE_SEALING_KEY_FILE: '/etc/lazurite/key' }).sealingKeyFile,
+    '/etc/lazurite/key',
+  );
 });

@@ -16,6 +16,13 @@ export interface Config {
    * embedded SQLite file `<dataDir>/state/lazurite.db` (ADR 0029). It may hold a password: never log it.
    */
   databaseUrl: string | undefined;
+  /**
+   * The origin clients use when several servers answer behind one address (--public-url, LAZURITE_PUBLIC_URL,
+   * `https://host[:port]`): tokens are issued for it and accepted from it, links name it (ADR 0033).
+   */
+  publicUrl: string | undefined;
+  /** The key that seals secrets at rest (--sealing-key-file; default `<dataDir>/identity/sealing.key`). */
+  sealingKeyFile: string | undefined;
   logLevel: LogLevel;
   /** Largest accepted request body, bytes. */
   bodyLimit: number;
@@ -47,6 +54,11 @@ export interface Config {
   replicaCapacity: number;
   /** The private range node addresses come from (ADR 0021). */
   nodeNetwork: Cidr;
+  /**
+   * Caps every local node's own disk, MiB (--node-disk-mb, LAZURITE_NODE_DISK_MB; ADR 0025); unset, a node's disk
+   * is its VM size's temporary disk.
+   */
+  nodeDiskMB: number | undefined;
   /** Bearer token `GET /metrics` wants (LAZURITE_METRICS_TOKEN); unset, the endpoint is open like /health. */
   metricsToken: string | undefined;
   /** Modelled durations of the simulated backend, ms. */
@@ -98,6 +110,8 @@ export interface ConfigFlags {
   dataDir?: string | undefined;
   inMemory?: boolean | undefined;
   databaseUrl?: string | undefined;
+  publicUrl?: string | undefined;
+  sealingKeyFile?: string | undefined;
   logLevel?: string | undefined;
   nodeBackend?: string | undefined;
   slurmConf?: string | undefined;
@@ -107,6 +121,7 @@ export interface ConfigFlags {
   replicaCapacity?: string | number | undefined;
   accountQuotas?: string | undefined;
   nodeNetwork?: string | undefined;
+  nodeDiskMB?: string | number | undefined;
   strictImageSupport?: boolean | undefined;
 }
 
@@ -135,6 +150,15 @@ function parsePositive(value: string | number, what: string): number {
   const n = typeof value === 'number' ? value : Number(value);
   if (!Number.isInteger(n) || n < 1)
     throw new ConfigError(`invalid ${what} '${String(value)}' (a positive integer)`);
+  return n;
+}
+
+/** The node disk cap: unset, or an integer of at least 32 MiB (the smallest node disk). */
+function parseNodeDiskMB(value: string | number | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(n) || n < 32)
+    throw new ConfigError(`invalid --node-disk-mb '${String(value)}' (an integer, at least 32)`);
   return n;
 }
 
@@ -198,6 +222,10 @@ function parseBackend(value: string | undefined): Config['nodeBackend'] {
   return value;
 }
 
+function emptyToUndefined(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : resolve(value);
+}
+
 function parseBool(value: string | undefined): boolean | undefined {
   if (value === undefined || value === '') return undefined;
   return ['1', 'true', 'yes', 'on'].includes(value.toLowerCase());
@@ -222,16 +250,21 @@ function parseDatabaseUrl(value: string | undefined, inMemory: boolean): string 
 }
 
 /** An `https://host[:port]` origin, nothing after it. */
-function parseAdvertiseUrl(value: string | undefined): string | undefined {
+function parsePublicUrl(value: string | undefined): string | undefined {
+  return parseHttpsOrigin(value, '--public-url');
+}
+
+/** An `https://host[:port]` origin given as `flag`, nothing after it. */
+function parseHttpsOrigin(value: string | undefined, flag: string): string | undefined {
   if (value === undefined || value === '') return undefined;
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(`invalid --advertise-url '${value}' (expected https://host[:port])`);
+    throw new ConfigError(`invalid ${flag} '${value}' (expected https://host[:port])`);
   }
   if (url.protocol !== 'https:' || url.pathname !== '/' || url.search !== '' || url.username !== '')
-    throw new ConfigError(`invalid --advertise-url '${value}' (expected https://host[:port])`);
+    throw new ConfigError(`invalid ${flag} '${value}' (expected https://host[:port], nothing after it)`);
   return url.origin;
 }
 
@@ -290,6 +323,8 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     dataDir: resolve(flags.dataDir ?? env.LAZURITE_DATA_DIR ?? DEFAULTS.dataDir),
     inMemory,
     databaseUrl: parseDatabaseUrl(flags.databaseUrl ?? env.LAZURITE_DATABASE_URL, inMemory),
+    publicUrl: parsePublicUrl(flags.publicUrl ?? env.LAZURITE_PUBLIC_URL),
+    sealingKeyFile: emptyToUndefined(flags.sealingKeyFile ?? env.LAZURITE_SEALING_KEY_FILE),
     logLevel: level as LogLevel,
     bodyLimit: DEFAULTS.bodyLimit,
     tokenLifetimeSeconds: DEFAULTS.tokenLifetimeSeconds,
@@ -306,12 +341,13 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
       flags.slurmLowPriorityArgs ?? env.LAZURITE_SLURM_LOW_PRIORITY_ARGS,
       '--slurm-low-priority-args',
     ),
-    advertiseUrl: parseAdvertiseUrl(flags.advertiseUrl ?? env.LAZURITE_ADVERTISE_URL),
+    advertiseUrl: parseHttpsOrigin(flags.advertiseUrl ?? env.LAZURITE_ADVERTISE_URL, '--advertise-url'),
     replicaCapacity: parsePositive(
       flags.replicaCapacity ?? env.LAZURITE_REPLICA_CAPACITY ?? 25,
       'replica capacity',
     ),
     nodeNetwork: nodeNetworkOf(flags.nodeNetwork ?? env.LAZURITE_NODE_NETWORK ?? DEFAULT_NODE_NETWORK),
+    nodeDiskMB: parseNodeDiskMB(flags.nodeDiskMB ?? env.LAZURITE_NODE_DISK_MB),
     metricsToken: env.LAZURITE_METRICS_TOKEN === '' ? undefined : env.LAZURITE_METRICS_TOKEN,
     storageAccounts: parseStorageAccounts(env.LAZURITE_STORAGE_ACCOUNTS),
     accountQuotas: parseAccountQuotas(flags.accountQuotas ?? env.LAZURITE_ACCOUNT_QUOTAS),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { batchStoreConformance } from './conformance-batch.ts';
+import { clusterStoreConformance } from './conformance-cluster.ts';
 import { jobStoreConformance } from './conformance-jobs.ts';
 import { transactionConformance } from './conformance-tx.ts';
 import type { Store } from './port.ts';
@@ -244,5 +245,6 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
     batchStoreConformance(open);
     jobStoreConformance(open);
     transactionConformance(open);
+    clusterStoreConformance(open);
   });
 }

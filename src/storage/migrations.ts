@@ -333,4 +333,20 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0015_leases_and_shared_secrets': {
+    async up(db: Kysely<unknown>) {
+      // Several servers on one database (ADR 0033): who runs the loops, and the CA, signing key and agent token.
+      await db.schema
+        .createTable('leases')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('holder', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('shared_secrets')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

@@ -30,6 +30,9 @@ import type {
  * a callback keeps its effects inside the transaction.
  */
 export interface StoreTx extends BatchStoreTx {
+  /** Servers sharing the database: leases and shared secrets (ADR 0033). */
+  readonly cluster: ClusterStoreTx;
+
   // identity
   putTenant(tenant: TenantRecord): Promise<void>;
   findTenant(id: string): Promise<TenantRecord | undefined>;
@@ -183,6 +186,22 @@ export interface BatchStoreTx {
   deleteNodeFileCleanups(ids: number[]): Promise<void>;
   /** Completed tasks whose folder's retention ran out at or before `nowMs` (taskFilesExpireAt), earliest first. */
   tasksWithExpiredFiles(nowMs: number, limit: number): Promise<TaskRecord[]>;
+}
+
+/** What servers on one database share (ADR 0033), in the caller's transaction. */
+export interface ClusterStoreTx {
+  /**
+   * Takes or renews lease `name` for `holder` until `untilMs` when it is free, expired at `nowMs` or already the
+   * holder's; false when another holder has it.
+   */
+  claimLease(name: string, holder: string, nowMs: number, untilMs: number): Promise<boolean>;
+  /** Who holds lease `name` at `nowMs` (undefined: nobody, or it expired). */
+  leaseHolder(name: string, nowMs: number): Promise<string | undefined>;
+  /** Gives lease `name` up if `holder` has it. */
+  releaseLease(name: string, holder: string): Promise<void>;
+  findSharedSecret(name: string): Promise<string | undefined>;
+  /** Stores `value` under `name` unless one is there; returns the value stored (the earlier one if any). */
+  putSharedSecretOnce(name: string, value: string): Promise<string>;
 }
 
 export interface Store {

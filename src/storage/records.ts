@@ -206,6 +206,11 @@ export interface PoolRecord {
   autoScale?: AutoScaleRecord;
   /** Present on an auto pool: the job or job schedule it was made for (`poolInfo.autoPoolSpecification`). */
   autoPool?: AutoPoolOwnerRecord;
+  /**
+   * The SHA-512 crypt hash of each user account's password, by account name (ADR 0026): the spec keeps no
+   * password. Sealed at rest by the store.
+   */
+  passwordHashes?: Record<string, string>;
 }
 
 /** Who an auto pool belongs to, and whether it outlives its owner (`keepAlive`). */
@@ -398,6 +403,22 @@ export interface RunOutcomeRecord {
   lastRetryTime?: string;
 }
 
+/**
+ * What a task's completed runs used, summed over its runs (retries included; ADR 0031): CPU microseconds, bytes
+ * and calls of reads and writes, and wall-clock milliseconds, as the nodes reported them.
+ */
+export interface TaskUsageRecord {
+  userCpuMicros: number;
+  kernelCpuMicros: number;
+  readBytes: number;
+  writeBytes: number;
+  readOps: number;
+  writeOps: number;
+  wallClockMs: number;
+  /** When the last run's figures were added. */
+  lastUpdateTime: string;
+}
+
 export interface TaskExecutionRecord extends RunOutcomeRecord {
   requeueCount: number;
   lastRequeueTime?: string;
@@ -443,6 +464,8 @@ export interface TaskRecord {
   retentionTimeMs?: number;
   /** The `executionInfo.endTime` of the completion whose files were removed once retention ran out. */
   filesCleanedFor?: string;
+  /** What its completed runs used (absent until one reports; `$expand=stats`, ADR 0031). */
+  usage?: TaskUsageRecord;
 }
 
 /** TaskConstraints.retentionTime's default: 7 days. */

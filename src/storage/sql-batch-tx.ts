@@ -1,4 +1,5 @@
 import type { Transaction } from 'kysely';
+import { NO_SEALING, type Sealer } from '../platform/sealing.ts';
 import type { SqlDialect } from './dialect.ts';
 import type { BatchStoreTx, TaskListOptions } from './port.ts';
 import * as batch from './sql-batch.ts';
@@ -21,24 +22,27 @@ import type { Database } from './sqlite/schema.ts';
 export class SqlBatchTx implements BatchStoreTx {
   protected readonly db: Transaction<Database>;
   protected readonly dialect: SqlDialect;
-  constructor(db: Transaction<Database>, dialect: SqlDialect) {
+  /** Seals secrets inside documents (pool account password hashes). */
+  protected readonly sealer: Sealer;
+  constructor(db: Transaction<Database>, dialect: SqlDialect, sealer: Sealer = NO_SEALING) {
     this.db = db;
     this.dialect = dialect;
+    this.sealer = sealer;
   }
   putPool(p: PoolRecord) {
-    return batch.putPool(this.db, p);
+    return batch.putPool(this.db, p, this.sealer);
   }
   findPool(account: string, id: string) {
-    return batch.findPool(this.db, account, id);
+    return batch.findPool(this.db, account, id, this.sealer);
   }
   listPools(account: string) {
-    return batch.listPools(this.db, account);
+    return batch.listPools(this.db, account, this.sealer);
   }
   listPoolsInMotion() {
-    return batch.listPoolsInMotion(this.db);
+    return batch.listPoolsInMotion(this.db, this.sealer);
   }
   listAutoScalePools() {
-    return batch.listAutoScalePools(this.db, this.dialect);
+    return batch.listAutoScalePools(this.db, this.dialect, this.sealer);
   }
   deletePool(account: string, id: string) {
     return batch.deletePool(this.db, account, id);

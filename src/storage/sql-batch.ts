@@ -1,4 +1,5 @@
 import type { Transaction } from 'kysely';
+import type { Sealer } from '../platform/sealing.ts';
 import type { SqlDialect } from './dialect.ts';
 import type { NodeRecord, PoolRecord } from './records.ts';
 import type { Database } from './sqlite/schema.ts';
@@ -8,12 +9,27 @@ import { caseKey } from './keys.ts';
 const inMotion = (p: PoolRecord): number =>
   p.state === 'deleting' || p.allocationState !== 'steady' ? 1 : 0;
 
-export async function putPool(db: Transaction<Database>, p: PoolRecord): Promise<void> {
+/** The pool's stored document: its account password hashes sealed (ADR 0026). */
+function poolDoc(p: PoolRecord, sealer: Sealer): string {
+  if (p.passwordHashes === undefined) return JSON.stringify(p);
+  const sealed = Object.fromEntries(Object.entries(p.passwordHashes).map(([k, v]) => [k, sealer.seal(v)]));
+  return JSON.stringify({ ...p, passwordHashes: sealed });
+}
+
+/** A stored pool document as a record (its password hashes opened). */
+function poolOf(doc: string, sealer: Sealer): PoolRecord {
+  const p = JSON.parse(doc) as PoolRecord;
+  if (p.passwordHashes === undefined) return p;
+  const opened = Object.fromEntries(Object.entries(p.passwordHashes).map(([k, v]) => [k, sealer.open(v)]));
+  return { ...p, passwordHashes: opened };
+}
+
+export async function putPool(db: Transaction<Database>, p: PoolRecord, sealer: Sealer): Promise<void> {
   const row = {
     account_key: caseKey(p.accountName),
     id_key: caseKey(p.id),
     in_motion: inMotion(p),
-    doc: JSON.stringify(p),
+    doc: poolDoc(p, sealer),
   };
   await db
     .insertInto('pools')
@@ -24,42 +40,47 @@ export async function putPool(db: Transaction<Database>, p: PoolRecord): Promise
     .execute();
 }
 
-export async function findPool(db: Transaction<Database>, account: string, id: string) {
+export async function findPool(db: Transaction<Database>, account: string, id: string, sealer: Sealer) {
   const r = await db
     .selectFrom('pools')
     .select('doc')
     .where('account_key', '=', caseKey(account))
     .where('id_key', '=', caseKey(id))
     .executeTakeFirst();
-  return r === undefined ? undefined : (JSON.parse(r.doc) as PoolRecord);
+  return r === undefined ? undefined : poolOf(r.doc, sealer);
 }
 
-export async function listPools(db: Transaction<Database>, account: string): Promise<PoolRecord[]> {
+export async function listPools(
+  db: Transaction<Database>,
+  account: string,
+  sealer: Sealer,
+): Promise<PoolRecord[]> {
   const rows = await db
     .selectFrom('pools')
     .select('doc')
     .where('account_key', '=', caseKey(account))
     .orderBy('id_key')
     .execute();
-  return rows.map((r) => JSON.parse(r.doc) as PoolRecord);
+  return rows.map((r) => poolOf(r.doc, sealer));
 }
 
-export async function listPoolsInMotion(db: Transaction<Database>): Promise<PoolRecord[]> {
+export async function listPoolsInMotion(db: Transaction<Database>, sealer: Sealer): Promise<PoolRecord[]> {
   const rows = await db.selectFrom('pools').select('doc').where('in_motion', '=', 1).execute();
-  return rows.map((r) => JSON.parse(r.doc) as PoolRecord);
+  return rows.map((r) => poolOf(r.doc, sealer));
 }
 
 /** Every pool of every account with autoscale enabled (the autoscaler samples and evaluates them). */
 export async function listAutoScalePools(
   db: Transaction<Database>,
   dialect: SqlDialect,
+  sealer: Sealer,
 ): Promise<PoolRecord[]> {
   const rows = await db
     .selectFrom('pools')
     .select('doc')
     .where(dialect.jsonText('doc', ['autoScale']), 'is not', null)
     .execute();
-  return rows.map((r) => JSON.parse(r.doc) as PoolRecord);
+  return rows.map((r) => poolOf(r.doc, sealer));
 }
 
 export async function deletePool(db: Transaction<Database>, account: string, id: string): Promise<boolean> {

@@ -3,6 +3,7 @@ import { NO_SEALING, type Sealer } from '../platform/sealing.ts';
 import type { Store, StoreTx } from './port.ts';
 import type { SqlDialect } from './dialect.ts';
 import { SqlBatchTx } from './sql-batch-tx.ts';
+import { SqlClusterTx } from './sql-cluster.ts';
 import { sealLegacyAccountKeys } from './sql-sealing.ts';
 import * as compute from './sql-compute.ts';
 import { caseKey, scopeKey } from './keys.ts';
@@ -84,10 +85,10 @@ function toBaseImage(r: Selectable<BaseImagesTable>): BaseImageRecord {
 
 /** Store operations over any Kysely dialect; what differs between dialects is in `SqlDialect` (dialect.ts). */
 class SqlStoreTx extends SqlBatchTx implements StoreTx {
-  private readonly sealer: Sealer;
+  readonly cluster: SqlClusterTx;
   constructor(db: Transaction<Database>, dialect: SqlDialect, sealer: Sealer) {
-    super(db, dialect);
-    this.sealer = sealer;
+    super(db, dialect, sealer);
+    this.cluster = new SqlClusterTx(db, sealer);
   }
   async putTenant(t: { id: string; displayName: string; defaultDomain: string }): Promise<void> {
     const row = { id: t.id, display_name: t.displayName, default_domain: t.defaultDomain };

@@ -154,4 +154,28 @@ describe('pools through ARM (@azure/arm-batch)', () => {
     assert.equal(result.properties?.provisioningState, 'Succeeded');
     assert.equal((await batch.pool.get('tmplpool')).targetDedicatedNodes, 1);
   });
+
+  test('user accounts through ARM: passwords are write-only, and a PUT repeating them is no change (ADR 0026)', async () => {
+    const body = {
+      ...tiny,
+      scaleSettings: { fixedScale: { targetDedicatedNodes: 0 } },
+      userAccounts: [
+        {
+          name: 'ops',
+          password: 'not-shown',
+          elevationLevel: 'NonAdmin' as const,
+          linuxUserConfiguration: { uid: 1234, gid: 1234 },
+        },
+      ],
+    };
+    const created = await arm.poolOperations.create(rg, account, 'userspool', body);
+    assert.deepEqual(
+      created.userAccounts?.map((a) => [a.name, a.password, a.linuxUserConfiguration?.uid]),
+      [['ops', undefined, 1234]],
+    );
+    assert.ok(!JSON.stringify(await arm.poolOperations.get(rg, account, 'userspool')).includes('not-shown'));
+    assert.ok(!JSON.stringify(await batch.pool.get('userspool')).includes('not-shown'));
+    const again = await arm.poolOperations.create(rg, account, 'userspool', body);
+    assert.equal(again.userAccounts?.length, 1);
+  });
 });

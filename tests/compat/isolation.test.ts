@@ -113,7 +113,8 @@ describe('nodes as isolation boundaries', { skip: process.getuid?.() === 0 ? fal
         '/bin/sh -c "umask 077; echo s3cret > $AZ_BATCH_NODE_SHARED_DIR/secret; ls -ln $AZ_BATCH_NODE_SHARED_DIR/secret"',
       );
       assert.equal(secret.exitCode, 0);
-      assert.match(secret.stdout, /^-rw------- +1 0 +0 /);
+      // The shared folder is setgid _azbatchgrp (ADR 0026): the file takes that group, its 0600 mode keeps it out.
+      assert.match(secret.stdout, /^-rw------- +1 0 +20000 /);
       const peek = await run(
         batch,
         'peek',

@@ -57,10 +57,20 @@ async function findPool(
 }
 
 /** Refuses a change of a property the management plane cannot update (vmSize, deploymentConfiguration, …). */
+/** User accounts as a pool keeps them: passwords are write-only (ADR 0026), so a PUT repeating them is no change. */
+function withoutPasswords(accounts: unknown): unknown {
+  if (!Array.isArray(accounts)) return accounts;
+  return accounts.map((a: unknown) => {
+    if (a === null || typeof a !== 'object') return a;
+    return Object.fromEntries(Object.entries(a as Json).filter(([k]) => k !== 'password'));
+  });
+}
+
 function refuseFixedChanges(current: Json, properties: Json): void {
   for (const [k, v] of Object.entries(properties)) {
     if (UPDATABLE.has(k) || v === undefined) continue;
-    if (k in current && isDeepStrictEqual(current[k], v)) continue;
+    if (k in current && isDeepStrictEqual(current[k], k === 'userAccounts' ? withoutPasswords(v) : v))
+      continue;
     throw new DomainError(
       'invalid-input',
       'PropertyChangeNotAllowed',

@@ -112,8 +112,8 @@ export function selectOf(
 }
 
 /**
- * `$expand` on pools: Batch expands `stats` only; anything else is the 400 the service gives for a bad query
- * parameter. Returns whether stats were asked for.
+ * `$expand` on pools, jobs, job schedules and tasks: Batch expands `stats` only; anything else is the 400 the
+ * service gives for a bad query parameter. Returns whether stats were asked for.
  */
 export function expandsStats(request: FastifyRequest): boolean {
   const raw = (request.query as Record<string, string | undefined>).$expand;
@@ -135,26 +135,6 @@ export function expandsStats(request: FastifyRequest): boolean {
     }
   }
   return true;
-}
-
-/**
- * `$expand` on jobs, job schedules and tasks. Batch expands `stats` only (anything else: the 400 of
- * `expandsStats`), and JobStatistics, JobScheduleStatistics and TaskStatistics all *require* userCPUTime,
- * kernelCPUTime, readIOps, writeIOps, readIOGiB and writeIOGiB. Lazurite's runners do not measure a task's CPU time
- * or I/O, and zeros for a task that ran would be made-up numbers the caller cannot tell from real ones; leaving
- * required properties out would break the documented shape. So `$expand=stats` is refused with 501 NotImplemented,
- * naming what is not measured, until the runners report those figures (then the task counts, retries, wall-clock
- * and wait times the store has can be served with them).
- */
-export function refuseStatsExpansion(request: FastifyRequest, entity: 'job' | 'job schedule' | 'task'): void {
-  if (!expandsStats(request)) return;
-  throw new DomainError(
-    'not-implemented',
-    'NotImplemented',
-    `Lazurite does not serve ${entity} statistics ($expand=stats): they require CPU time and I/O figures that ` +
-      'Lazurite does not measure.',
-    { values: { QueryParameterName: '$expand', QueryParameterValue: 'stats' } },
-  );
 }
 
 /** Who is asking, as the pool rules see it (gallery image access is checked against an AAD caller). */

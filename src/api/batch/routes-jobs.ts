@@ -7,9 +7,10 @@ import {
   conditionsOf,
   contextOf,
   entityHeaders,
+  expandsStats,
   selectOf,
-  refuseStatsExpansion,
 } from './request.ts';
+import { jobStats } from './stats.ts';
 import { jobToWire, prepStatusToWire, taskCountsToWire } from './wire-jobs.ts';
 
 const JOB_FILTER = {
@@ -39,10 +40,19 @@ export function registerJobRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.get('/jobs', async (request) => {
     const ctx = contextOf(request);
-    refuseStatsExpansion(request, 'job');
+    const expand = expandsStats(request);
     const jobs = await deps.jobs.list(ctx.account.name);
+    const stats = expand
+      ? await jobStats(deps, ctx.account.name, ctx.accountUrl, jobs, deps.clock.now())
+      : undefined;
     const page = listPage(request, ctx, {
-      entries: jobs.map((j) => ({ key: j.id.toLowerCase(), wire: jobToWire(j, ctx.accountUrl) })),
+      entries: jobs.map((j) => {
+        const s = stats?.get(j.id.toLowerCase());
+        return {
+          key: j.id.toLowerCase(),
+          wire: { ...jobToWire(j, ctx.accountUrl), ...(s ? { stats: s } : {}) },
+        };
+      }),
       metadata: 'jobs',
       maxResults: 1000,
       filterSchema: JOB_FILTER,
@@ -53,12 +63,18 @@ export function registerJobRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.get('/jobs/:jobId', async (request, reply) => {
     const ctx = contextOf(request);
-    refuseStatsExpansion(request, 'job');
+    const expand = expandsStats(request);
     const job = await deps.jobs.get(ctx.account.name, jobId(request), conditionsOf(request));
     entityHeaders(reply, job);
+    const stats = expand
+      ? (await jobStats(deps, ctx.account.name, ctx.accountUrl, [job], deps.clock.now())).get(
+          job.id.toLowerCase(),
+        )
+      : undefined;
     const wire = {
       'odata.metadata': `${ctx.accountUrl}/$metadata#jobs/@Element`,
       ...jobToWire(job, ctx.accountUrl),
+      ...(stats ? { stats } : {}),
     } as Record<string, unknown>;
     const select = selectOf(request, deps.specs, 'CloudJob');
     return select ? select(wire) : wire;

@@ -1,4 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { uploadServiceLogs } from '../../backends/service-logs.ts';
+import { invalidProperty } from '../../domain/pools/pool-spec.ts';
+import { uploadLogsRequest } from '../../domain/pools/service-logs.ts';
 import type { ApiDeps } from '../http/context.ts';
 import { deleteNodeFile, sendNodeFile } from './files.ts';
 import { listPage } from './listing.ts';
@@ -74,6 +77,33 @@ export function registerNodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   registerNodeScheduling(app, deps);
   registerNodeFiles(app, deps);
+  registerServiceLogUpload(app, deps);
+}
+
+/**
+ * ComputeNode_UploadBatchServiceLogs (ADR 0031): the node's service log files that hold lines of the window go to
+ * the container under `<pool>/<node>/<unique id>/`, before the answer; a container that refuses them is a 400
+ * naming containerUrl.
+ */
+function registerServiceLogUpload(app: FastifyInstance, deps: ApiDeps): void {
+  app.post('/pools/:poolId/nodes/:nodeId/uploadbatchservicelogs', async (request) => {
+    const ctx = contextOf(request);
+    const body = batchBody(deps.specs, 'UploadBatchServiceLogsConfiguration', request.body);
+    const upload = uploadLogsRequest(body, deps.clock.now());
+    const { node } = await deps.nodes.get(ctx.account, params(request).poolId, params(request).nodeId);
+    const key = { accountName: ctx.account.name, poolId: node.poolId, nodeId: node.id };
+    try {
+      return await uploadServiceLogs(deps.serviceLogs, key, upload.containerUrl, upload);
+    } catch (err) {
+      // The storage error's status or code only: its message may carry the URL, SAS included.
+      const { statusCode, code } = err as { statusCode?: unknown; code?: unknown };
+      const why =
+        typeof statusCode === 'number'
+          ? `the storage service answered ${String(statusCode)}`
+          : `it could not be reached (${typeof code === 'string' ? code : 'no answer'})`;
+      throw invalidProperty('containerUrl', `The log files could not be written to the container: ${why}.`);
+    }
+  });
 }
 
 /** A node's files: list, get (with ocp-range), HEAD, delete. */

@@ -8,9 +8,10 @@ import {
   conditionsOf,
   contextOf,
   entityHeaders,
+  expandsStats,
   selectOf,
-  refuseStatsExpansion,
 } from './request.ts';
+import { jobStats, scheduleStats } from './stats.ts';
 import { jobToWire } from './wire-jobs.ts';
 
 const SCHEDULE_FILTER = {
@@ -62,11 +63,20 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ApiDeps): voi
   });
 
   app.get('/jobschedules', async (request) => {
-    refuseStatsExpansion(request, 'job schedule');
+    const expand = expandsStats(request);
     const ctx = contextOf(request);
     const all = await deps.schedules.list(ctx.account.name);
+    const now = deps.clock.now();
+    const entries = [];
+    for (const s of all) {
+      const stats = expand ? await scheduleStats(deps, ctx.account.name, ctx.accountUrl, s, now) : undefined;
+      entries.push({
+        key: s.id.toLowerCase(),
+        wire: { ...scheduleToWire(s, ctx.accountUrl), ...(stats ? { stats } : {}) },
+      });
+    }
     const page = listPage(request, ctx, {
-      entries: all.map((s) => ({ key: s.id.toLowerCase(), wire: scheduleToWire(s, ctx.accountUrl) })),
+      entries,
       metadata: 'jobschedules',
       maxResults: 1000,
       filterSchema: SCHEDULE_FILTER,
@@ -76,24 +86,37 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ApiDeps): voi
   });
 
   app.get('/jobschedules/:jobScheduleId', async (request, reply) => {
-    refuseStatsExpansion(request, 'job schedule');
+    const expand = expandsStats(request);
     const ctx = contextOf(request);
     const s = await deps.schedules.get(ctx.account.name, scheduleId(request), conditionsOf(request));
     entityHeaders(reply, s);
+    const stats = expand
+      ? await scheduleStats(deps, ctx.account.name, ctx.accountUrl, s, deps.clock.now())
+      : undefined;
     const wire = {
       'odata.metadata': `${ctx.accountUrl}/$metadata#jobschedules/@Element`,
       ...scheduleToWire(s, ctx.accountUrl),
+      ...(stats ? { stats } : {}),
     } as Record<string, unknown>;
     const select = selectOf(request, deps.specs, 'CloudJobSchedule');
     return select ? select(wire) : wire;
   });
 
   app.get('/jobschedules/:jobScheduleId/jobs', async (request) => {
-    refuseStatsExpansion(request, 'job');
+    const expand = expandsStats(request);
     const ctx = contextOf(request);
     const jobs = await deps.schedules.jobsOf(ctx.account.name, scheduleId(request));
+    const stats = expand
+      ? await jobStats(deps, ctx.account.name, ctx.accountUrl, jobs, deps.clock.now())
+      : undefined;
     const page = listPage(request, ctx, {
-      entries: jobs.map((j) => ({ key: j.id.toLowerCase(), wire: jobToWire(j, ctx.accountUrl) })),
+      entries: jobs.map((j) => {
+        const s = stats?.get(j.id.toLowerCase());
+        return {
+          key: j.id.toLowerCase(),
+          wire: { ...jobToWire(j, ctx.accountUrl), ...(s ? { stats: s } : {}) },
+        };
+      }),
       metadata: 'jobs',
       maxResults: 1000,
       filterSchema: { id: 'string', state: 'enum', creationTime: 'date' },

@@ -5,14 +5,8 @@ import { DomainError } from '../../domain/errors.ts';
 import type { ApiDeps } from '../http/context.ts';
 import { toBatchError } from './errors.ts';
 import { listPage, listPageFrom } from './listing.ts';
-import {
-  batchBody,
-  conditionsOf,
-  contextOf,
-  entityHeaders,
-  selectOf,
-  refuseStatsExpansion,
-} from './request.ts';
+import { batchBody, conditionsOf, contextOf, entityHeaders, selectOf, expandsStats } from './request.ts';
+import { taskStats } from './stats.ts';
 import { deleteNodeFile, sendNodeFile } from './files.ts';
 import { taskFileToWire, taskToWire } from './wire-jobs.ts';
 
@@ -76,14 +70,18 @@ export function registerTaskRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get('/jobs/:jobId/tasks', async (request) => {
-    refuseStatsExpansion(request, 'task');
+    const expand = expandsStats(request);
     const ctx = contextOf(request);
     const jobId = params(request).jobId;
+    const now = deps.clock.now();
     const page = await listPageFrom(request, ctx, {
       fetch: async (after, limit) =>
         (await deps.tasks.list(ctx.account.name, jobId, { afterId: after, limit })).map((t) => ({
           key: t.id.toLowerCase(),
-          wire: taskToWire(t, ctx.accountUrl),
+          wire: {
+            ...taskToWire(t, ctx.accountUrl),
+            ...(expand ? { stats: taskStats(t, ctx.accountUrl, now) } : {}),
+          },
         })),
       metadata: 'tasks',
       maxResults: 1000,
@@ -94,7 +92,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get('/jobs/:jobId/tasks/:taskId', async (request, reply) => {
-    refuseStatsExpansion(request, 'task');
+    const expand = expandsStats(request);
     const ctx = contextOf(request);
     const { jobId, taskId } = params(request);
     const task = await deps.tasks.get(ctx.account.name, jobId, taskId, conditionsOf(request));
@@ -102,6 +100,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const wire = {
       'odata.metadata': `${ctx.accountUrl}/$metadata#tasks/@Element`,
       ...taskToWire(task, ctx.accountUrl),
+      ...(expand ? { stats: taskStats(task, ctx.accountUrl, deps.clock.now()) } : {}),
     } as Record<string, unknown>;
     const select = selectOf(request, deps.specs, 'CloudTask');
     return select ? select(wire) : wire;

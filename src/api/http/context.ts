@@ -23,6 +23,7 @@ import type { FileRequestBroker } from '../../backends/remote-files.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { TokenSigner } from '../../platform/tokens.ts';
 import type { SpecValidator } from '../spec/validator.ts';
+import type { ServiceLogs } from '../../backends/service-logs.ts';
 import type { ServerMetrics } from './metrics.ts';
 
 /** What the HTTP surfaces are built from; assembled once in main.ts. */
@@ -49,6 +50,8 @@ export interface ApiDeps {
   pools: PoolService;
   nodes: NodeService;
   agents: AgentService;
+  /** Nodes' Batch service logs (ADR 0031). */
+  serviceLogs: ServiceLogs;
   jobs: JobService;
   tasks: TaskService;
   schedules: JobScheduleService;

@@ -71,6 +71,17 @@ function detect(): Layout {
   return { unified: false, bases };
 }
 
+/** `user_usec` and `system_usec` of a cgroup v2 `cpu.stat`; undefined when either is missing. */
+export function parseCpuStat(text: string): { userMicros: number; kernelMicros: number } | undefined {
+  const field = (name: string) => {
+    const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : undefined;
+  };
+  const user = field('user_usec');
+  const kernel = field('system_usec');
+  return user === undefined || kernel === undefined ? undefined : { userMicros: user, kernelMicros: kernel };
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function procsOf(dir: string): Promise<number[]> {
@@ -208,6 +219,21 @@ export class NodeCgroups {
       if (dir !== execParent && existsSync(dir)) procs.push(join(dir, 'cgroup.procs'));
     }
     return { procs, ...(own === undefined ? {} : { own }) };
+  }
+
+  /**
+   * cgroup v2 only: the CPU time (µs) everything that ran in the exec's own cgroup used so far, from its `cpu.stat`
+   * (there whether or not the cpu controller is enabled). Undefined under v1 (the per-exec cgroup is in the pids
+   * hierarchy, which keeps no CPU time) or without an own cgroup. A spare cgroup is reused, so callers subtract a
+   * reading taken at the start.
+   */
+  execCpu(cg: ExecCgroups): { userMicros: number; kernelMicros: number } | undefined {
+    if (!this.layout.unified || cg.own === undefined) return undefined;
+    try {
+      return parseCpuStat(readFileSync(join(cg.own, 'cpu.stat'), 'utf8')); // cgroupfs: in memory
+    } catch {
+      return undefined;
+    }
   }
 
   /** What a node's runner joins (the node's cgroups) and where the runs' own cgroups go. */

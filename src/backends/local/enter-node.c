@@ -9,16 +9,20 @@
  * - opens a pidfd of HOLDER_PID and checks, after opening it, that the process carries `lazurite-node=NODE_ID`:
  *   every entry into the node goes through that pidfd, never through a PID number that could be reused;
  * - then reads run requests on stdin, each `FIELDS STDIN\n`, FIELDS bytes of NUL-terminated fields
- *   `ID NONADMIN CGROUP WD OUT ERR EXIT CMD NAME=VALUE...` (CGROUP and EXIT relative to EXEC_PARENT and
- *   JOURNAL_DIR, empty for none; WD, OUT, ERR paths inside the node) and STDIN bytes for the process's stdin;
+ *   `ID USER CGROUP WD OUT ERR EXIT CMD NAME=VALUE...` (USER `0` for the node's root, else
+ *   `UID:GID:GROUPS:NNP`, GROUPS comma-separated supplementary gids (maybe none), NNP 1 for no_new_privs; CGROUP and
+ *   EXIT relative to EXEC_PARENT and JOURNAL_DIR, empty for none; WD, OUT, ERR paths inside the node) and STDIN
+ *   bytes for the process's stdin;
  * - for each it forks a waiter that stays in the host's PID and mount namespaces: it joins the run's cgroup, then
  *   forks the process into the node's PID namespace (setns with CLONE_NEWPID only affects children). The process
  *   keeps only its stdin pipe and a pipe for failure reports, joins the node's other namespaces through the pidfd,
  *   drops CAPS (comma-separated capability numbers) from its bounding set, prepares its folders and output files,
- *   becomes the auto-user for NONADMIN=1 (uid/gid 1000, no_new_privs) and execs `/bin/sh -c CMD` with exactly
+ *   becomes USER (ADR 0026: its uid, gid and groups; no_new_privs when NNP) and execs `/bin/sh -c CMD` with exactly
  *   NAME=VALUE... as its environment and default signals. No host descriptor reaches the node: the journal, the
  *   cgroup folders, the runner's pipes and the pidfd stay with the runner and the waiter;
- * - the waiter writes the stdin bytes, passes on failure reports, waits and writes EXIT (before leaving the cgroup);
+ * - the waiter writes the stdin bytes, passes on failure reports, waits, prints `ID !usage ...` (CPU times and I/O
+ *   counters of the process and its waited-for descendants, ADR 0031) and writes EXIT (the status, then the same
+ *   usage line) before leaving the cgroup;
  * - it prints `ID pid <waiter's PID>`, each failure to prepare as `ID !err <text>` (`lazurite: …`, exit 126, as the
  *   old prelude shell; `enter-node: …`, exit 125, for other set-up failures) and `ID !exit <status>` once the
  *   waiter is gone (128 + signal when killed; also when a timeout killed it);
@@ -49,10 +53,11 @@
 #include <unistd.h>
 
 #include "node-seccomp.h"
+#include "run-usage.h"
 #include "vm-broker.h"
 
-#define AUTO_UID 1000
-#define AUTO_GID 1000
+/* Supplementary groups a run's user may have (USER's GROUPS). */
+#define MAX_GROUPS 16
 #define MARKER "lazurite-node="
 /* The namespaces a process joins (as host root) after it was forked into the node's PID namespace; the node's
    user namespace comes last. */
@@ -60,6 +65,8 @@
 
 static int exit_dir = -1;
 static const char *exit_name;
+/* What the run used (`usage` line): written to the journal after the status, so a restart keeps it. */
+static char usage_line[192];
 /* The run a waiter (or its process) serves: failures go to the host as `ID !err` lines on stdout. */
 static const char *report_id;
 
@@ -93,7 +100,7 @@ static void finish(int status) {
   if (exit_dir >= 0 && exit_name) {
     int fd = openat(exit_dir, exit_name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd >= 0) {
-      dprintf(fd, "%d\n", status);
+      dprintf(fd, "%d\n%s", status, usage_line);
       close(fd);
     }
   }
@@ -201,12 +208,49 @@ static void prepare(const char *wd, const char *out, const char *err, int fds[2]
   }
 }
 
-/** Hands the folders and files to the auto-user (lchown: a link planted meanwhile changes, not its target). */
-static void hand_over(const char *wd, const char *out, const char *err) {
+/** A run's user (USER): root (`0`), or uid, gid, supplementary groups and whether no_new_privs is set. */
+struct run_user {
+  int root;
+  uid_t uid;
+  gid_t gid;
+  gid_t groups[MAX_GROUPS];
+  size_t n_groups;
+  int nnp;
+};
+
+/** Parses USER (`0`, or `UID:GID:G1,G2,...:NNP` with ids below 65536 and not 0); 0, or -1 when malformed. */
+static int parse_user(const char *text, struct run_user *u) {
+  memset(u, 0, sizeof *u);
+  if (strcmp(text, "0") == 0) {
+    u->root = 1;
+    return 0;
+  }
+  char *end;
+  unsigned long uid = strtoul(text, &end, 10), gid, g, nnp;
+  if (end == text || *end != ':' || uid == 0 || uid > 65535) return -1;
+  gid = strtoul(text = end + 1, &end, 10);
+  if (end == text || *end != ':' || gid == 0 || gid > 65535) return -1;
+  text = end + 1;
+  while (*text != ':') {
+    g = strtoul(text, &end, 10);
+    if (end == text || g > 65535 || u->n_groups == MAX_GROUPS || (*end != ',' && *end != ':')) return -1;
+    u->groups[u->n_groups++] = (gid_t)g;
+    text = *end == ',' ? end + 1 : end;
+  }
+  nnp = strtoul(text = text + 1, &end, 10);
+  if (end == text || *end != '\0' || nnp > 1) return -1;
+  u->uid = (uid_t)uid;
+  u->gid = (gid_t)gid;
+  u->nnp = (int)nnp;
+  return 0;
+}
+
+/** Hands the folders and files to the run's user (lchown: a link planted meanwhile changes, not its target). */
+static void hand_over(const char *wd, const char *out, const char *err, const struct run_user *u) {
   char od[PATH_MAX], ed[PATH_MAX];
   const char *paths[] = {wd, folder_of(out, od), out, folder_of(err, ed), err};
   for (int i = 0; i < 5; i++)
-    if (lchown(paths[i], AUTO_UID, AUTO_GID) != 0) fail("cannot hand %s, %s and %s to the user", wd, out, err);
+    if (lchown(paths[i], u->uid, u->gid) != 0) fail("cannot hand %s, %s and %s to the user", wd, out, err);
 }
 
 /* ---- the process (forked by a waiter into the node's PID namespace) ---- */
@@ -272,14 +316,17 @@ static void process_main(char **f, int in, int report) {
   }
   join_node(in >= 0);
   const char *wd = f[3], *out = f[4], *err = f[5];
-  int nonadmin = strcmp(f[1], "1") == 0, fds[2];
+  struct run_user user;
+  if (parse_user(f[1], &user) != 0) fail("the run's user '%s' is malformed", f[1], "", "");
+  int nonadmin = !user.root, fds[2];
   prepare(wd, out, err, fds);
   if (nonadmin) {
     close(fds[0]);
     if (fds[1] >= 0) close(fds[1]);
-    hand_over(wd, out, err);
-    if (setgroups(0, NULL) != 0 || setgid(AUTO_GID) != 0 || setuid(AUTO_UID) != 0) die("auto-user");
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs");
+    hand_over(wd, out, err, &user);
+    if (setgroups(user.n_groups, user.groups) != 0 || setgid(user.gid) != 0 || setuid(user.uid) != 0)
+      die("the run's user");
+    if (user.nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs");
   }
   if (chdir(wd) != 0) fail("cannot enter %s", wd, "", "");
   if (nonadmin) {
@@ -335,6 +382,16 @@ static void relay(int fd) {
   close(fd);
 }
 
+/** Waits for the process, measures it (run-usage.h), prints `ID !usage ...` and keeps the line for the journal. */
+static void measure(pid_t child, int *status) {
+  if (run_usage_wait(child, status, usage_line, sizeof usage_line) != 0) die("wait");
+  if (report_id) {
+    char line[PIPE_BUF];
+    int n = snprintf(line, sizeof line, "%s !usage %s", report_id, usage_line);
+    if (n > 0 && n < (int)sizeof line && write(1, line, (size_t)n) < 0) { /* the host is gone */ }
+  }
+}
+
 /** The waiter of one run (a child of the runner, on the host side): joins the run's cgroup, forks, waits. */
 static void waiter(char **f, const char *data, size_t len) {
   report_id = f[0];
@@ -379,8 +436,7 @@ static void waiter(char **f, const char *data, size_t len) {
   }
   if (listener >= 0) close(listener);
   int status;
-  while (waitpid(child, &status, 0) < 0)
-    if (errno != EINTR) die("wait");
+  measure(child, &status);
   finish(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 

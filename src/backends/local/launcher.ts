@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ProcessUsage } from '../port.ts';
 import { holdEventLoop, onLines } from './child-io.ts';
 
 /**
@@ -32,6 +33,8 @@ export interface LaunchResult {
   /** Exit status (128 + signal when killed); undefined when the caller detached before the end. */
   code?: number;
   stderr: string;
+  /** What the run used (the node runner's `!usage` line), when it said. */
+  usage?: ProcessUsage;
 }
 
 interface Pending {

@@ -288,13 +288,13 @@ function localOnly(): void {
       );
       assert.equal(r.stdout, '1000\n_azbatch\nCapEff:\t0000000000000000\n1000\nrefused\n');
       assert.equal((await out('a', 'exit 7', nonadmin)).exitCode, 7);
-      // Every task may write the node's shared folder (AZ_BATCH_NODE_SHARED_DIR), as in Batch.
+      // Every task may write the node's shared folder (AZ_BATCH_NODE_SHARED_DIR), as in Batch: its group (ADR 0026).
       const shared = await out(
         'a',
-        `echo from-task > ${NODE_ROOT_DIR}/shared/by-nonadmin && cat ${NODE_ROOT_DIR}/shared/by-nonadmin && stat -c %a ${NODE_ROOT_DIR}/shared`,
+        `echo from-task > ${NODE_ROOT_DIR}/shared/by-nonadmin && cat ${NODE_ROOT_DIR}/shared/by-nonadmin && stat -c %a:%G ${NODE_ROOT_DIR}/shared`,
         nonadmin,
       );
-      assert.equal(shared.stdout, 'from-task\n1777\n');
+      assert.equal(shared.stdout, 'from-task\n3775:_azbatchgrp\n');
     });
 
     test("the node's ids are its own host range; its disk stores them unshifted", async () => {
@@ -460,9 +460,13 @@ function localOnly(): void {
 
     test('a named run leaves its status in the journal: a restarted executor answers from it, not running it again', async () => {
       const named = proc('echo ran >> /tmp/named.log; exit 3', { runId: 'job/named/1' });
-      assert.equal((await x.exec('a', named)).exitCode, 3);
+      const first = await x.exec('a', named);
+      assert.equal(first.exitCode, 3);
+      assert.ok(first.usage && first.usage.writeBytes > 0, 'the run was measured (ADR 0031)');
       const y = new LocalNodeExecutor({ dataDir: f.dataDir, regions: f.regions });
-      assert.equal((await y.exec('a', named)).exitCode, 3);
+      const again = await y.exec('a', named);
+      assert.equal(again.exitCode, 3);
+      assert.deepEqual(again.usage, first.usage, 'its figures are kept in the journal too');
       assert.equal((await out('a', 'cat /tmp/named.log')).stdout, 'ran\n');
       await x.forgetRun('a', 'job/named/1');
     });

@@ -11,8 +11,10 @@ import {
   type NodeFileRead,
   type NodeImage,
   type NodeSpec,
+  type NodeUserAccount,
   type ProcessResult,
   type ProcessSpec,
+  type ProcessUsage,
 } from '../port.ts';
 import { NodeCgroups } from './cgroups.ts';
 import { ImageCache } from './image-cache.ts';
@@ -25,13 +27,18 @@ import { NodeRunners, runRequest, type RunnerPlace } from './node-runner.ts';
 import { cgroupAlive, RunJournal } from './run-journal.ts';
 import { planDisks } from './node-disks.ts';
 import { NodeIdRanges } from './node-ids.ts';
+import { nodeDiskHelper, NodeOwnDisks } from './node-own-disk.ts';
 import { deleteNodeFile, listNodeFiles, readNodeFile, statNodeFile } from './node-files.ts';
 import { prepareImage, prepareNode, type PreparedImage } from './node-prepare.ts';
 import { BOOT_MARKER, DEFAULT_PATH, HOLDER_MARKER } from './node-sandbox.ts';
+import { runUserField } from './node-users.ts';
+import { TaskUsers } from './task-users.ts';
+import { NODE_IDS, taskUserName } from '../node-user-ids.ts';
 
 /*
  * Batch compute nodes as sandboxes on this host (design; ADR 0017, 0018, 0020):
- * - Disk: `<dataDir>/nodes/<nodeId>/` holds the overlay `upper/` (the node's OS disk: everything it wrote),
+ * - Disk: `<dataDir>/nodes/<nodeId>/` (the mount point of the node's own disk, a sparse ext4 image of its size's
+ *   temporary disk, node-own-disk.ts, ADR 0025) holds the overlay `upper/` (the node's OS disk: everything it wrote),
  *   `work/` (the root goes on `<dataDir>/cache/node-root`, in the node's namespace only), `disks/lun<N>/{upper,work}`
  *   per data disk with a file system, and `holder.pid`. Lowers are shared per host (ImageCache): the image's
  *   unpacked root, and each data disk loop-mounted read-only once.
@@ -53,8 +60,9 @@ import { BOOT_MARKER, DEFAULT_PATH, HOLDER_MARKER } from './node-sandbox.ts';
  *   process in the node's cgroups that holds a pidfd of the holder (checked by its marker when opened). Per run it
  *   forks a waiter (host side: joins the run's own pids cgroup, keeps the journal) that forks the process into
  *   the node; the process keeps nothing of the host but its stdin and a report pipe, joins the node's namespaces
- *   through the pidfd, makes its folders and output files, becomes the auto-user for nonadmin (uid 1000, no
- *   capabilities, no_new_privs) and execs `/bin/sh -c commandLine`. The command line, the environment and stdin
+ *   through the pidfd, makes its folders and output files, becomes the run's user unless admin (ADR 0026: the
+ *   pool auto-user 1000, a task-scope user, a pool account; no capabilities, no_new_privs but for an admin
+ *   account) and execs `/bin/sh -c commandLine`. The command line, the environment and stdin
  *   bytes travel over the runner's stdin pipe, never on a host argv or in a host file. A timeout SIGKILLs
  *   every process in the exec's cgroup (setsid and double forks included).
  * - Files: read on the host from the node's upper (node-files.ts), never through the node's own view.
@@ -69,6 +77,8 @@ export interface LocalNodeExecutorOptions {
   regions: RegionStores;
   /** Share the VM host's cache (one unpack per manifest per process); made if not given. */
   cache?: ImageCache;
+  /** Caps every node's own disk (MiB; `--node-disk-mb`); unset, a node's disk is its size's temporary disk. */
+  nodeDiskMB?: number | undefined;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -100,6 +110,23 @@ async function waitGone(pid: number, timeoutMs = 10_000): Promise<void> {
   }
 }
 
+/**
+ * A run's figures with, on cgroup v2, the CPU time of its own cgroup (ADR 0031): that counts every process the run
+ * started, orphans a shell left to the node's init included, so it is never below wait4's and replaces it.
+ */
+function withCgroupCpu(
+  usage: ProcessUsage | undefined,
+  before: { userMicros: number; kernelMicros: number } | undefined,
+  after: { userMicros: number; kernelMicros: number } | undefined,
+): ProcessUsage | undefined {
+  if (!usage || !before || !after) return usage;
+  return {
+    ...usage,
+    userCpuMicros: Math.max(usage.userCpuMicros, after.userMicros - before.userMicros),
+    kernelCpuMicros: Math.max(usage.kernelCpuMicros, after.kernelMicros - before.kernelMicros),
+  };
+}
+
 /** A process spec as the exec script takes it: paths inside the node, the environment complete and checked. */
 function checkProcess(p: ProcessSpec) {
   const workingDir = posix.normalize(p.workingDir).replace(/(.)\/+$/, '$1');
@@ -115,7 +142,6 @@ function checkProcess(p: ProcessSpec) {
   const bad = Object.keys(environment).find((k) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k));
   if (bad !== undefined) throw new Error(`environment variable name '${bad}' is not supported`);
   return {
-    nonadmin: p.elevation === 'nonadmin',
     workingDir,
     stdout: file(p.stdoutFile),
     stderr: file(p.stderrFile),
@@ -144,8 +170,12 @@ export class LocalNodeExecutor implements NodeExecutor {
   /** The mount points every node's root and layers go on, each in its own mount namespace. */
   private mountPoints: Promise<{ merged: string; layerAt: string }> | undefined;
   private readonly idRanges: NodeIdRanges;
+  /** The task-scope auto-users of each node (ADR 0026). */
+  private readonly taskUsers: TaskUsers;
   /** Bridges, NAT and each node's eth0 (ADR 0021). */
   private readonly networks: NodeNetworks;
+  /** Each node's own disk, mounted over its folder (ADR 0025). */
+  private readonly ownDisks: NodeOwnDisks;
 
   constructor(options: LocalNodeExecutorOptions) {
     if (/[\s,:\\]/.test(options.dataDir))
@@ -158,6 +188,13 @@ export class LocalNodeExecutor implements NodeExecutor {
     this.launcher = new Launcher(join(options.dataDir, 'run'), DEFAULT_PATH);
     this.journal = new RunJournal(options.dataDir);
     this.idRanges = new NodeIdRanges(this.nodesDir);
+    this.ownDisks = new NodeOwnDisks({
+      nodesDir: this.nodesDir,
+      imagesDir: join(options.dataDir, 'node-disks'),
+      helper: nodeDiskHelper(options.dataDir),
+      capMB: options.nodeDiskMB,
+    });
+    this.taskUsers = new TaskUsers(this.nodesDir);
     this.helpers = { enterNode: enterNodeHelper(options.dataDir), nodeUp: nodeUpHelper(options.dataDir) };
     this.holderStarter = new HolderStarter(this.launcher, this.helpers.nodeUp);
     this.runners = new NodeRunners(this.helpers.enterNode, DROPPED_CAP_NUMBERS, DEFAULT_PATH);
@@ -180,8 +217,8 @@ export class LocalNodeExecutor implements NodeExecutor {
     return next;
   }
 
-  private hydrated(image: NodeImage): Promise<PreparedImage> {
-    const key = JSON.stringify([image.osManifest, image.dataDisks]);
+  private hydrated(image: NodeImage, accounts: NodeUserAccount[] = []): Promise<PreparedImage> {
+    const key = JSON.stringify([image.osManifest, image.dataDisks, accounts]);
     let p = this.images.get(key);
     if (!p) {
       p = (async () => {
@@ -192,7 +229,8 @@ export class LocalNodeExecutor implements NodeExecutor {
             fs: await this.cache.mountedDisk(image.region, d.manifest),
           })),
         );
-        return prepareImage(lower, await planDisks(lower, disks), join(this.dataDir, 'cache', 'node-layers'));
+        const layers = join(this.dataDir, 'cache', 'node-layers');
+        return prepareImage(lower, await planDisks(lower, disks), layers, accounts);
       })();
       this.images.set(key, p);
       p.catch(() => this.images.delete(key));
@@ -233,7 +271,9 @@ export class LocalNodeExecutor implements NodeExecutor {
         if (node.network) await this.networks.ensure(node.nodeId, running, node.network);
         return;
       }
-      const image = await this.hydrated(node.image);
+      const image = await this.hydrated(node.image, node.userAccounts);
+      await this.ownDisks.attach(node.nodeId, node.size);
+      await this.taskUsers.reset(node.nodeId);
       this.mountPoints ??= (async () => {
         const at = {
           merged: join(this.dataDir, 'cache', 'node-root'),
@@ -276,13 +316,17 @@ export class LocalNodeExecutor implements NodeExecutor {
       if (prior?.kind === 'started') {
         const attached = await this.attach(nodeId, p.runId, prior.cgroup, p);
         if (attached) return attached;
-      } else if (prior?.kind === 'ended') return { exitCode: prior.exitCode, timedOut: false };
+      } else if (prior?.kind === 'ended')
+        return { exitCode: prior.exitCode, timedOut: false, ...(prior.usage ? { usage: prior.usage } : {}) };
     }
+    const user = await this.runUser(nodeId, p, checked.environment);
     const cg = await this.cgroups.forExec(nodeId);
+    const cpuBefore = this.cgroups.execCpu(cg);
     const journal = p.runId === undefined ? undefined : await this.journal.files(nodeId, p.runId);
     if (p.runId !== undefined) await this.journal.recordStart(nodeId, p.runId, cg.own ?? '');
     const spec = {
       ...checked,
+      user,
       exitName: journal === undefined ? '' : basename(journal.exit),
       ...(p.stdin === undefined ? {} : { stdin: p.stdin }),
     };
@@ -319,17 +363,20 @@ export class LocalNodeExecutor implements NodeExecutor {
       clearTimeout(timer);
       await state.killing;
       const exitCode = r.code ?? 1;
+      const measured = withCgroupCpu(r.usage, cpuBefore, this.cgroups.execCpu(cg));
+      const usage = measured === undefined ? {} : { usage: measured };
       if (state.ended !== '')
         return {
           exitCode: exitCode === 0 ? 137 : exitCode,
           timedOut: state.ended === 'timeout',
           killed: state.ended === 'killed',
+          ...usage,
         };
       if (exitCode !== 0 && r.stderr.trim() !== '') {
         if ((await argvOf(holderPid)) === undefined) this.holders.delete(nodeId);
         throw new Error(`exec on node ${nodeId} failed (exit ${exitCode}): ${r.stderr.trim()}`);
       }
-      return { exitCode, timedOut: false };
+      return { exitCode, timedOut: false, ...usage };
     } finally {
       clearTimeout(timer);
       p.signal?.removeEventListener('abort', onAbort);
@@ -363,7 +410,8 @@ export class LocalNodeExecutor implements NodeExecutor {
       // cgroup emptied is final (read the other way round, a run ending in between would look lost).
       const alive = await cgroupAlive(cgroup);
       const state = await this.journal.state(nodeId, runId);
-      if (state?.kind === 'ended') return { exitCode: state.exitCode, timedOut: false };
+      if (state?.kind === 'ended')
+        return { exitCode: state.exitCode, timedOut: false, ...(state.usage ? { usage: state.usage } : {}) };
       if (!alive) return undefined;
       const over = Date.now() >= deadline;
       if (over || p.signal?.aborted === true) {
@@ -402,16 +450,41 @@ export class LocalNodeExecutor implements NodeExecutor {
       await this.stopNow(nodeId);
       await this.cgroups.remove(nodeId);
       await this.idRanges.release(nodeId);
+      // Disk before folder: an image whose folder is gone is swept by list(), a folder is never left mounted.
+      await this.ownDisks.remove(nodeId);
       await rm(this.dir(nodeId), { recursive: true, force: true });
       await this.journal.forgetNode(nodeId);
     });
   }
 
-  forgetRun(nodeId: string, runId: string): Promise<void> {
-    return this.journal.forget(nodeId, runId);
+  async forgetRun(nodeId: string, runId: string): Promise<void> {
+    await this.taskUsers.release(nodeId, runId);
+    await this.journal.forget(nodeId, runId);
+  }
+
+  /**
+   * enter-node's USER field for a process (ADR 0026): node root for admin auto-users, a pool account's ids, the
+   * task-scope user of `user.key` (its name put in AZ_BATCH_TASK_USER), or the pool-scope auto-user.
+   */
+  private async runUser(
+    nodeId: string,
+    p: ProcessSpec,
+    environment: Record<string, string>,
+  ): Promise<string> {
+    const u = p.user;
+    if (u?.kind === 'account') return runUserField({ uid: u.uid, gid: u.gid, nnp: !u.admin });
+    if (p.elevation === 'admin') return runUserField('root');
+    if (u?.kind === 'task') {
+      const uid = await this.taskUsers.uidFor(nodeId, u.key);
+      if ('AZ_BATCH_TASK_USER' in environment) environment.AZ_BATCH_TASK_USER = taskUserName(uid);
+      return runUserField({ uid, gid: uid, nnp: true });
+    }
+    const auto = NODE_IDS.poolAutoUser;
+    return runUserField({ uid: auto, gid: auto, nnp: true });
   }
 
   async list(): Promise<string[]> {
+    await this.ownDisks.sweep();
     if (!existsSync(this.nodesDir)) return [];
     const entries = await readdir(this.nodesDir, { withFileTypes: true });
     return entries.filter((e) => e.isDirectory()).map((e) => e.name);
@@ -440,11 +513,14 @@ export class LocalNodeExecutor implements NodeExecutor {
 
   /**
    * Stops every holder of this data dir (those this executor started or adopted, those being booted right now —
-   * their stop queues behind the boot — and any a crashed predecessor left that was not adopted yet); disks stay.
+   * their stop queues behind the boot — and any a crashed predecessor left that was not adopted yet) and unmounts
+   * their own disks; disks' contents stay.
    */
   async close(): Promise<void> {
     const ids = new Set([...this.holders.keys(), ...this.locks.keys(), ...(await this.list())]);
     await Promise.all([...ids].map((id) => this.stop(id)));
+    // Their disks too (the images stay): the next boot mounts them again.
+    await Promise.all([...ids].map((id) => this.serial(id, () => this.ownDisks.unmount(id))));
     // With every holder gone nothing uses the host's read-only data disk mounts: detach them too.
     await this.detachDiskCaches();
     await this.networks.close();

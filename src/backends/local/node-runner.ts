@@ -2,6 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { constants } from 'node:os';
 import { basename } from 'node:path';
 import { holdEventLoop, onLines } from './child-io.ts';
+import { parseUsage, type ProcessUsage } from '../port.ts';
 import type { LaunchResult } from './launcher.ts';
 
 /** Where a node's runner lives and what it joins (enter-node.c, `serve`). */
@@ -24,7 +25,8 @@ export interface RunnerPlace {
 
 /** One run: paths inside the node; `cgroup` and `exitName` relative to the runner's execParent and journalDir. */
 export interface RunRequest {
-  nonadmin: boolean;
+  /** enter-node's USER field: `0` (node root) or `UID:GID:GROUPS:NNP` (node-users.ts runUserField). */
+  user: string;
   cgroup: string;
   workingDir: string;
   stdout: string;
@@ -39,7 +41,7 @@ export interface RunRequest {
 /** A checked process (paths inside the node) as a request: its own cgroup and exit file by name. */
 export function runRequest(p: Omit<RunRequest, 'cgroup'>, cg: { own?: string }): RunRequest {
   return {
-    nonadmin: p.nonadmin,
+    user: p.user,
     cgroup: cg.own === undefined ? '' : basename(cg.own),
     workingDir: p.workingDir,
     stdout: p.stdout,
@@ -54,6 +56,7 @@ export function runRequest(p: Omit<RunRequest, 'cgroup'>, cg: { own?: string }):
 interface Waiting {
   onPid: (pid: number) => void;
   stderr: string;
+  usage?: ProcessUsage;
   resolve: (r: LaunchResult) => void;
 }
 
@@ -67,7 +70,8 @@ interface Runner {
 /**
  * One long-lived runner per node (ADR 0018, 0020): the enter-node helper in its `serve` form, started once (a
  * spawn, the only fork of the server per node) and fed run requests (with their stdin bytes) on its stdin; it
- * answers with `<id> pid <n>`, `<id> !err <text>` and `<id> !exit <status>` lines. A run costs one fork of the
+ * answers with `<id> pid <n>`, `<id> !err <text>`, `<id> !usage <figures>` (what the run used, ADR 0031) and
+ * `<id> !exit <status>` lines. A run costs one fork of the
  * small runner (the waiter, on the host side), one fork into the node and one exec; no command line or
  * environment is ever on a host argv.
  * The runner dies with its node (it is in the node's cgroups); runs waiting on it then end as the launcher's
@@ -89,7 +93,7 @@ export class NodeRunners {
   /** Runs one process in the node (its runner started first if need be); resolves when it has ended. */
   run(nodeId: string, place: RunnerPlace, request: RunRequest, onPid: (pid: number) => void) {
     const fields = [
-      request.nonadmin ? '1' : '0',
+      request.user,
       request.cgroup,
       request.workingDir,
       request.stdout,
@@ -166,7 +170,14 @@ export class NodeRunners {
     if (text.startsWith('!exit ')) {
       runner.pending.delete(id);
       this.refresh(runner);
-      w.resolve({ code: Number(text.slice(6)), stderr: w.stderr });
+      w.resolve({
+        code: Number(text.slice(6)),
+        stderr: w.stderr,
+        ...(w.usage === undefined ? {} : { usage: w.usage }),
+      });
+    } else if (text.startsWith('!usage ')) {
+      const usage = parseUsage(text.slice(7));
+      if (usage) w.usage = usage;
     } else if (text.startsWith('!err ')) w.stderr += `${text.slice(5)}\n`;
     else if (text.startsWith('pid ')) w.onPid(Number(text.slice(4)));
   }

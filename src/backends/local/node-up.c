@@ -62,6 +62,8 @@
 #define MARKER_BOOT "lazurite-boot="
 #define MARKER_NODE "lazurite-node="
 #define NODE_IDS 65536
+/* _azbatchgrp, the shared folder's group (src/backends/node-user-ids.ts, NODE_IDS.sharedGroup). */
+#define SHARED_GID 20000
 
 /* The node's root on the host (BASE); folders and device nodes made inside the node get it (-1: none yet). */
 static long node_root = -1;
@@ -137,10 +139,13 @@ static void make_folders(const char *dir, const char *list) {
   char *save = NULL;
   for (char *path = strtok_r(copy, "\n", &save); path; path = strtok_r(NULL, "\n", &save)) {
     int fd = folder_beneath(top, path);
-    /* Every task of the node may write the shared folder (AZ_BATCH_NODE_SHARED_DIR), as in Batch; sticky, so
-       none removes another's files. */
+    /* Every task of the node may write the shared folder (AZ_BATCH_NODE_SHARED_DIR), as in Batch: it belongs
+       to the group every task user is in (_azbatchgrp, ADR 0026), setgid so what is made in it does too, sticky
+       so no task removes another's files. Ids as stored in the upper are the node's (its layers are idmapped). */
     size_t n = strlen(path);
-    if (n >= 7 && strcmp(path + n - 7, "/shared") == 0 && fchmod(fd, 01777) != 0) die("chmod", path);
+    if (n >= 7 && strcmp(path + n - 7, "/shared") == 0 &&
+        (fchown(fd, (uid_t)-1, SHARED_GID) != 0 || fchmod(fd, 03775) != 0))
+      die("chown/chmod", path);
     if (close(fd) != 0) die("close", path);
   }
   free(copy);

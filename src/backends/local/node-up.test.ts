@@ -146,7 +146,7 @@ if (process.getuid?.() !== 0) {
     }
   });
 
-  test(`a node that deleted its Batch folders gets them back (0755; the shared one 1777) when it boots again`, async () => {
+  test(`a node that deleted its Batch folders gets them back (0755; the shared one 3775, group _azbatchgrp) when it boots again`, async () => {
     const f = await fixture();
     const x = executor(f);
     try {
@@ -159,9 +159,9 @@ if (process.getuid?.() !== 0) {
       const modes = await output(
         x,
         'n4',
-        'stat -c %a /mnt/batch/tasks/startup /mnt/batch/tasks/shared; ls /mnt',
+        'stat -c %a /mnt/batch/tasks/startup; stat -c %a:%g /mnt/batch/tasks/shared; ls /mnt',
       );
-      assert.equal(modes, '755\n1777\nbatch\n');
+      assert.equal(modes, '755\n3775:20000\nbatch\n');
       assert.deepEqual((await x.listFiles('n4', '', false)).map((e) => e.name).sort(), [
         'fsmounts',
         'shared',

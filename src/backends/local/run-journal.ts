@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseUsage, type ProcessUsage } from '../port.ts';
 
 /**
  * Where named runs (`ProcessSpec.runId`) leave their traces, so a run survives a restart of the server that
@@ -48,7 +49,11 @@ export class RunJournal {
   async state(
     nodeId: string,
     runId: string,
-  ): Promise<{ kind: 'ended'; exitCode: number } | { kind: 'started'; cgroup: string } | undefined> {
+  ): Promise<
+    | { kind: 'ended'; exitCode: number; usage?: ProcessUsage }
+    | { kind: 'started'; cgroup: string }
+    | undefined
+  > {
     await Promise.resolve();
     const f = this.paths(nodeId, runId);
     const read = (file: string) => {
@@ -59,7 +64,12 @@ export class RunJournal {
       }
     };
     const exit = read(f.exit);
-    if (exit !== undefined && /^\d+\s*$/.test(exit)) return { kind: 'ended', exitCode: Number(exit) };
+    // `<status>\n` then, from a runner that measures, the run's usage line (ADR 0031).
+    const ended = exit === undefined ? null : /^(\d+)\n?([^\n]*)\n?$/.exec(exit);
+    if (ended) {
+      const usage = parseUsage(ended[2] ?? '');
+      return { kind: 'ended', exitCode: Number(ended[1]), ...(usage ? { usage } : {}) };
+    }
     const cgroup = read(f.cgroup);
     return cgroup === undefined ? undefined : { kind: 'started', cgroup: cgroup.trim() };
   }

@@ -192,7 +192,7 @@ export class VmSandboxes {
           vmDisks: r.disks.map((d) => `${String(d.lun)}:${d.loop}`).join('\n'),
         },
         {
-          nonadmin: false,
+          user: '0',
           cgroup: cg.own === undefined ? '' : (cg.own.split('/').pop() ?? ''),
           workingDir: '/',
           stdout: OUT,

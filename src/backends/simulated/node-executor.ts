@@ -125,9 +125,18 @@ export class SimulatedNodeExecutor implements NodeExecutor {
       n.files.set(out, { content: process.stdin, created: n.files.get(out)?.created ?? now, modified: now });
     else write(out, `[simulated node] not executed: ${process.commandLine}\n`);
     if (err !== out) write(err, '');
-    if (process.signal?.aborted === true) return { exitCode: 137, timedOut: false, killed: true };
+    // Nothing ran, so nothing used CPU time or did I/O: zeros are this backend's true figures (ADR 0031).
+    const usage = {
+      userCpuMicros: 0,
+      kernelCpuMicros: 0,
+      readBytes: 0,
+      writeBytes: 0,
+      readOps: 0,
+      writeOps: 0,
+    };
+    if (process.signal?.aborted === true) return { exitCode: 137, timedOut: false, killed: true, usage };
     const exit = /(?:^|[\s;&|])exit\s+(\d+)\s*$/.exec(process.commandLine);
-    return { exitCode: exit ? Number(exit[1]) % 256 : 0, timedOut: false };
+    return { exitCode: exit ? Number(exit[1]) % 256 : 0, timedOut: false, usage };
   }
 
   stop(nodeId: string): Promise<void> {

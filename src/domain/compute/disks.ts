@@ -97,6 +97,11 @@ export class DiskService {
     return this.writes.stop();
   }
 
+  /** Stops resuming reserved writes (another server runs the loops now); writes of requests go on. */
+  stopResuming(): Promise<void> {
+    return this.writes.stopResuming();
+  }
+
   /** Step 2 and 3 of a write whose transaction committed (nothing to do when it needed no I/O). */
   private async finish(w: ComputeWrite): Promise<ComputeWrite> {
     const work = pendingOf(w.resource);

@@ -203,6 +203,11 @@ export class PendingWrites {
   }
 
   /** Aborts running writes and waits for them; their reservations stay for the next start. */
+  /** Stops the resume loop only (this server no longer runs the loops, ADR 0033); writes of requests go on. */
+  async stopResuming(): Promise<void> {
+    await this.loop?.stop();
+  }
+
   async stop(): Promise<void> {
     await this.loop?.stop();
     this.shutdown.abort(new Error('server stopping'));

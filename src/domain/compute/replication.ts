@@ -108,6 +108,8 @@ export class ReplicationReconciler {
 
   /** Runs `tick` every `intervalMs` until `stop`. */
   start(intervalMs = 200): void {
+    if (this.running !== undefined && !this.stopped) return;
+    this.stopped = false;
     const loop = () => {
       if (this.stopped) return;
       this.running = this.tick()

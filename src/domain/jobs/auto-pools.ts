@@ -10,7 +10,7 @@ import type { DomainContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
 import { serviceEtag } from '../pools/conditions.ts';
 import type { PoolCaller } from '../pools/image-rules.ts';
-import { checkPoolAdd, invalidProperty, missingProperty } from '../pools/pool-spec.ts';
+import { checkPoolAdd, invalidProperty, missingProperty, unsupportedProperty } from '../pools/pool-spec.ts';
 import type { PoolService } from '../pools/pools.ts';
 import { underProperty } from './errors.ts';
 import { record } from '../pools/start-task.ts';
@@ -67,6 +67,12 @@ export function checkAutoPoolSpecification(
     throw invalidProperty(`${property}.keepAlive`, 'The value must be true or false.');
   if (spec.pool === undefined || spec.pool === null) throw missingProperty(`${property}.pool`);
   const pool = record(spec.pool);
+  // The job (or schedule) document would hold the passwords in the clear and show them on GET.
+  if (Array.isArray(pool.userAccounts) && pool.userAccounts.length > 0)
+    throw unsupportedProperty(
+      `${property}.pool.userAccounts`,
+      'User accounts in an auto pool specification are not supported by this server; add the pool with its userAccounts and name it in poolInfo.poolId.',
+    );
   try {
     checkPoolAdd({ ...pool, id: 'auto-pool' });
   } catch (err) {

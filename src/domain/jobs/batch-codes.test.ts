@@ -81,7 +81,10 @@ test('pool and task properties nothing implements are refused with UnsupportedPr
     w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('u', 1, extra));
   const vm = tinyPool('u', 1).virtualMachineConfiguration;
   for (const [extra, property] of [
-    [{ userAccounts: [{ name: 'bob', password: 'x' }] }, 'userAccounts'],
+    [
+      { userAccounts: [{ name: 'bob', password: 'x', linuxUserConfiguration: { sshPrivateKey: 'k' } }] },
+      'userAccounts[0].linuxUserConfiguration.sshPrivateKey',
+    ],
     [{ enableInterNodeCommunication: true }, 'enableInterNodeCommunication'],
     [{ networkConfiguration: { subnetId: 'x' } }, 'networkConfiguration'],
     [{ mountConfiguration: [{ nfsMountConfiguration: {} }] }, 'mountConfiguration'],
@@ -95,10 +98,6 @@ test('pool and task properties nothing implements are refused with UnsupportedPr
       { virtualMachineConfiguration: { ...vm, containerConfiguration: { type: 'dockerCompatible' } } },
       'virtualMachineConfiguration.containerConfiguration',
     ],
-    [
-      { startTask: { commandLine: '/bin/true', userIdentity: { userName: 'bob' } } },
-      'startTask.userIdentity.userName',
-    ],
   ] as const) {
     await assert.rejects(pool(extra), (e: unknown) => {
       assert.ok(e instanceof DomainError);
@@ -108,17 +107,6 @@ test('pool and task properties nothing implements are refused with UnsupportedPr
   }
   await pool({ enableInterNodeCommunication: false, certificateReferences: [], userAccounts: [] });
   await w.jobs.add(w.account, { scheme: 'SharedKey' }, { id: 'j', poolInfo: { poolId: 'u' } });
-  await assert.rejects(
-    w.tasks.add(w.account.name, 'j', {
-      id: 't',
-      commandLine: '/bin/true',
-      userIdentity: { userName: 'bob' },
-    }),
-    (e: unknown) =>
-      e instanceof DomainError &&
-      e.code === 'UnsupportedProperty' &&
-      e.target === 'task.userIdentity.userName',
-  );
   await assert.rejects(
     async () => w.pools.patch(w.account, 'u', { certificateReferences: [{ thumbprint: 'x' }] }),
     (e: unknown) => e instanceof DomainError && e.code === 'UnsupportedProperty',

@@ -4,10 +4,12 @@ import { compoundKey } from '../../storage/keys.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type { JobRecord, NodeRecord, PoolRecord, TaskRecord } from '../../storage/records.ts';
 import { moveNode } from '../pools/node-states.ts';
-import { applyEnvironmentSettings, elevationOf, taskRunEnvironment } from '../pools/start-task.ts';
+import { applyEnvironmentSettings, runFields, taskRunEnvironment } from '../pools/start-task.ts';
+import { runAsOf } from '../pools/user-accounts.ts';
 import { applyPrepReport, prepAssignments, prepEnvironment, prepGate } from './job-prep.ts';
 import { record } from './spec.ts';
 import { moveTask } from './states.ts';
+import { addRunUsage } from './task-usage.ts';
 import {
   finishTask,
   hasRetryLeft,
@@ -87,7 +89,11 @@ async function completeRun(tx: StoreTx, task: TaskRecord, r: TaskReport, now: Da
     ...(r.preProcessingError === true ? { preProcessingError: true } : {}),
     ...(r.fileUploadError === true ? { fileUploadError: true } : {}),
   };
-  const started: TaskRecord = { ...task, executionInfo: { ...task.executionInfo, startTime: r.startTime } };
+  const started: TaskRecord = addRunUsage(
+    { ...task, executionInfo: { ...task.executionInfo, startTime: r.startTime } },
+    r.usage,
+    now,
+  );
   if (!runSucceeded(r) && hasRetryLeft(started)) {
     await tx.putTasks([retryTask(started, now, outcome)]);
     return;
@@ -245,9 +251,9 @@ function taskAssignment(
   task: TaskRecord,
   accountUrl: string,
 ): TaskAssignment {
-  const elevation = elevationOf(task.spec);
+  const runAs = runAsOf(task.spec, pool);
   const taskDir = taskDirOf(task.jobId, task.id);
-  const environment = taskRunEnvironment(pool, node, accountUrl, elevation, {
+  const environment = taskRunEnvironment(pool, node, accountUrl, runAs, {
     jobId: task.jobId,
     taskId: task.id,
     taskDir,
@@ -261,7 +267,7 @@ function taskAssignment(
     attempt: task.attempt,
     commandLine: String(task.spec.commandLine),
     environment,
-    elevation,
+    ...runFields(runAs),
     taskDir,
     ...(task.maxWallClockTimeMs === undefined ? {} : { timeoutMs: task.maxWallClockTimeMs }),
     resourceFiles: (Array.isArray(task.spec.resourceFiles)

@@ -10,7 +10,8 @@ import type {
   PrepRunRecord,
 } from '../../storage/records.ts';
 import { NODE_ROOT_DIR } from '../../backends/port.ts';
-import { applyEnvironmentSettings, elevationOf, taskRunEnvironment } from '../pools/start-task.ts';
+import { applyEnvironmentSettings, runFields, taskRunEnvironment } from '../pools/start-task.ts';
+import { runAsOf } from '../pools/user-accounts.ts';
 import { constraintsOf, durationOf, record } from './spec.ts';
 import { runSucceeded } from './task-outcome.ts';
 
@@ -80,10 +81,10 @@ function runAssignment(
 ): TaskAssignment {
   const task = kind === 'preparation' ? prep.preparationTask : (prep.releaseTask ?? {});
   const run = (kind === 'preparation' ? prep.preparation : prep.release) as PrepRunRecord;
-  const elevation = elevationOf(task);
+  const runAs = runAsOf(task, pool);
   const taskDir = prepDirOf(prep.jobId, kind);
   const environment = {
-    ...taskRunEnvironment(pool, node, accountUrl, elevation, {
+    ...taskRunEnvironment(pool, node, accountUrl, runAs, {
       jobId: prep.jobId,
       taskId: kind === 'preparation' ? 'jobpreparation' : 'jobrelease',
       taskDir,
@@ -103,7 +104,7 @@ function runAssignment(
     attempt: run.attempt,
     commandLine: String(task.commandLine),
     environment,
-    elevation,
+    ...runFields(runAs),
     taskDir,
     ...(limitMs === undefined ? {} : { timeoutMs: limitMs }),
     resourceFiles: (Array.isArray(task.resourceFiles) ? task.resourceFiles : []) as ResourceFileSpec[],

@@ -24,7 +24,15 @@ import {
   underProperty,
 } from './errors.ts';
 import { releaseJob } from './job-prep.ts';
-import { checkJobAdd, checkPriority, constraintsOf, record, type JobAddChecked } from './spec.ts';
+import {
+  checkJobAdd,
+  checkJobUsers,
+  checkPriority,
+  constraintsOf,
+  record,
+  type JobAddChecked,
+} from './spec.ts';
+import { accountNames } from '../pools/user-accounts.ts';
 import { moveJob } from './states.ts';
 import { finishTask, requeueTask, TASK_ENDED, terminateJob } from './task-outcome.ts';
 import { forgetTaskFiles } from './task-files-cleanup.ts';
@@ -68,7 +76,12 @@ export class JobService {
     const added = await this.ctx.store.transaction(async (tx) => {
       if (await tx.findJob(account.name, checked.id)) throw jobExists(checked.id);
       await checkActiveJobQuota(this.ctx, tx, account.name);
-      if (checked.autoPool === undefined) return this.addIn(tx, account.name, checked, body);
+      if (checked.autoPool === undefined) {
+        // A user name its pool lacks is refused here (a schedule's jobs are made later, whatever the pool holds).
+        const pool = await tx.findPool(account.name, checked.poolId);
+        if (pool) checkJobUsers(body, accountNames(pool.spec));
+        return this.addIn(tx, account.name, checked, body);
+      }
       const owner = { owner: 'job', ownerId: checked.id } as const;
       const made = await this.autoPools.create(tx, account, who, checked.autoPool, owner);
       return this.addIn(tx, account.name, { ...checked, poolId: made.poolId }, body, made.schedulingError);

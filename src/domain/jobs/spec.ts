@@ -5,9 +5,9 @@ import {
   invalidProperty,
   missingProperty,
   parseDuration,
-  refuseNamedUser,
   unsupportedProperty,
 } from '../pools/pool-spec.ts';
+import { checkUserIdentity } from '../pools/user-accounts.ts';
 
 export { unsupportedProperty } from '../pools/pool-spec.ts';
 import { record } from '../pools/start-task.ts';
@@ -94,6 +94,15 @@ function poolInfoOf(value: unknown, inSchedule: boolean): { poolId: string; auto
 }
 
 /**
+ * The user identities of a job's manager, preparation and release tasks; `names`: the accounts of the job's pool
+ * when it is known (a userName must be one of them).
+ */
+export function checkJobUsers(body: Record<string, unknown>, names: Set<string> | undefined): void {
+  for (const name of ['jobManagerTask', 'jobPreparationTask', 'jobReleaseTask'])
+    checkUserIdentity(body[name], name, names);
+}
+
+/**
  * A job add body (or a schedule's job specification, `inSchedule`): id, pool, priority, constraints; parts this
  * server does not run are refused by name.
  */
@@ -106,9 +115,7 @@ export function checkJobAdd(body: Record<string, unknown>, inSchedule = false): 
       'networkConfiguration is not supported by this server.',
     );
   checkJobManager(body.jobManagerTask);
-  refuseNamedUser(body.jobManagerTask, 'jobManagerTask');
-  refuseNamedUser(body.jobPreparationTask, 'jobPreparationTask');
-  refuseNamedUser(body.jobReleaseTask, 'jobReleaseTask');
+  checkJobUsers(body, undefined);
   checkEnvironmentSettings(body.commonEnvironmentSettings, 'commonEnvironmentSettings');
   for (const name of ['jobPreparationTask', 'jobReleaseTask'])
     checkEnvironmentSettings(record(body[name]).environmentSettings, `${name}.environmentSettings`);

@@ -1,11 +1,7 @@
 import type { JobRecord } from '../../storage/records.ts';
 import { DomainError } from '../errors.ts';
-import {
-  checkEnvironmentSettings,
-  invalidProperty,
-  missingProperty,
-  refuseNamedUser,
-} from '../pools/pool-spec.ts';
+import { checkEnvironmentSettings, invalidProperty, missingProperty } from '../pools/pool-spec.ts';
+import { checkUserIdentity } from '../pools/user-accounts.ts';
 import { checkId, constraintsOf, record, unsupportedProperty } from './spec.ts';
 
 export interface TaskAddChecked {
@@ -102,12 +98,14 @@ function dependenciesOf(body: Record<string, unknown>, job: JobRecord) {
 
 /**
  * A task add body, for a job that accepts tasks; `slotsPerNode` is the taskSlotsPerNode of the job's pool when
- * the pool exists (a task needing more slots than a node has could never run).
+ * the pool exists (a task needing more slots than a node has could never run), `userNames` its user accounts
+ * (a userIdentity.userName must name one).
  */
 export function checkTaskAdd(
   body: Record<string, unknown>,
   job: JobRecord,
   slotsPerNode?: number,
+  userNames?: Set<string>,
 ): TaskAddChecked {
   const id = checkId(body.id);
   for (const name of ['multiInstanceSettings', 'containerSettings', 'authenticationTokenSettings'] as const) {
@@ -118,7 +116,7 @@ export function checkTaskAdd(
       'applicationPackageReferences',
       'Application packages are not supported by this server.',
     );
-  refuseNamedUser(body, 'task');
+  checkUserIdentity(body, '', userNames);
   const slots = body.requiredSlots ?? 1;
   if (typeof slots !== 'number' || !Number.isInteger(slots) || slots < 1)
     throw invalidProperty('requiredSlots', 'The value must be at least 1.');

@@ -5,6 +5,7 @@ import type { DomainContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
 import { checkConditions, etagSource, type Conditions } from '../pools/conditions.ts';
 import { invalidProperty } from '../pools/pool-spec.ts';
+import { jobStatistics, type JobStatistics } from './task-usage.ts';
 import {
   jobNotFound,
   jobWriteRefusal,
@@ -16,6 +17,7 @@ import {
 import { constraintsOf } from './spec.ts';
 import { moveTask } from './states.ts';
 import { checkTaskAdd, type TaskAddChecked } from './task-spec.ts';
+import { accountNames } from '../pools/user-accounts.ts';
 import { finishTask, settleJob, TASK_ENDED } from './task-outcome.ts';
 import { forgetTaskFiles } from './task-files-cleanup.ts';
 
@@ -168,13 +170,14 @@ export class TaskService {
     const existing = new Set((await tx.findTasks(account, jobId, ids)).map((t) => t.id.toLowerCase()));
     const pool = await tx.findPool(account, job.poolId);
     const slotsPerNode = pool === undefined ? undefined : Number(pool.spec.taskSlotsPerNode ?? 1);
+    const userNames = pool === undefined ? undefined : accountNames(pool.spec);
     const accepted = new Map<string, { body: Record<string, unknown>; checked: TaskAddChecked }>();
     const out: TaskAddResult[] = [];
     const refusedBody = new Map<TaskAddResult, Record<string, unknown>>();
     for (const body of bodies) {
       const taskId = typeof body.id === 'string' ? body.id : '';
       try {
-        const checked = checkTaskAdd(body, job, slotsPerNode);
+        const checked = checkTaskAdd(body, job, slotsPerNode, userNames);
         const k = checked.id.toLowerCase();
         if (existing.has(k) || accepted.has(k)) throw taskExists(checked.id);
         const sameAsPrep = sameIdAsPrepOrRelease(checked.id, job.spec);
@@ -322,6 +325,15 @@ export class TaskService {
         ...(page.afterId === undefined ? {} : { afterId: page.afterId }),
         ...(page.limit === undefined ? {} : { limit: page.limit }),
       });
+    });
+  }
+
+  /** Each job's statistics (sums over its tasks, ADR 0031), by lower-cased job id, read in one transaction. */
+  async jobStatistics(account: string, jobIds: string[], now: Date): Promise<Map<string, JobStatistics>> {
+    return this.ctx.store.transaction(async (tx) => {
+      const out = new Map<string, JobStatistics>();
+      for (const id of jobIds) out.set(id.toLowerCase(), jobStatistics(await tx.listTasks(account, id), now));
+      return out;
     });
   }
 

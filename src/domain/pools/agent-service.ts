@@ -9,12 +9,15 @@ import type {
 import { retireNodes } from './usage.ts';
 import { applyTaskReports, dispatchTasks, requeueNodeTasks, type HostPool } from '../jobs/dispatch.ts';
 import type { AutoStorage } from '../../backends/auto-storage.ts';
+import type { ServiceLogs } from '../../backends/service-logs.ts';
+import { syncLogLines } from './service-logs.ts';
 import { caseKey, compoundKey } from '../../storage/keys.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type { NodeRecord, PoolRecord } from '../../storage/records.ts';
 import type { DomainContext } from '../context.ts';
 import { moveNode } from './node-states.ts';
 import { startTaskAssignment } from './start-task.ts';
+import { nodeUserAccounts } from './user-accounts.ts';
 import { findVmSize } from './vm-sizes.ts';
 import { takeNodes } from './node-addresses.ts';
 import { DEFAULT_NODE_NETWORK, parseNodeNetwork, type Cidr } from './node-network.ts';
@@ -33,6 +36,8 @@ export class AgentService {
   private readonly onForeignReports: (hostId: string, nodeIds: string[]) => void;
   /** The node address plan's range (`--node-network`). */
   private readonly network: Cidr;
+  /** Where nodes' service logs go (ADR 0031); none: not kept. */
+  private readonly logs: ServiceLogs | undefined;
 
   constructor(
     ctx: DomainContext,
@@ -41,7 +46,9 @@ export class AgentService {
     autoStorage?: AutoStorage,
     onForeignReports: (hostId: string, nodeIds: string[]) => void = () => undefined,
     network: Cidr = parseNodeNetwork(DEFAULT_NODE_NETWORK),
+    logs?: ServiceLogs,
   ) {
+    this.logs = logs;
     this.ctx = ctx;
     this.accountUrl = accountUrl;
     this.onChange = onChange;
@@ -124,11 +131,31 @@ export class AgentService {
         nodes: assignments,
         changed: applied || ran || dispatched > 0 || moved.length > 0 || taken.length > 0,
         foreign: own.foreign,
+        own,
+        now,
       };
     });
+    await this.writeLogs(result.own, result.now);
     if (result.foreign.length > 0) this.onForeignReports(request.hostId, result.foreign);
     if (result.changed) this.onChange();
     return { nodes: result.nodes };
+  }
+
+  /** The sync's reports into their nodes' service logs, after its transaction (file I/O, ADR 0023). */
+  private async writeLogs(
+    own: { reports: NodeReport[]; taskReports: TaskReport[] },
+    now: Date,
+  ): Promise<void> {
+    const logs = this.logs;
+    if (!logs) return;
+    // A log line that cannot be written (disk full) must not fail a sync whose effects are already committed.
+    const done = (p: Promise<void>) => p.catch(() => undefined);
+    await Promise.all(
+      syncLogLines(own.reports, own.taskReports, now).map(({ node, lines }) =>
+        done(logs.append(node, now, lines)),
+      ),
+    );
+    await Promise.all(own.reports.filter((r) => r.state === 'gone').map((r) => done(logs.forget(r))));
   }
 
   /**
@@ -241,6 +268,9 @@ export class AgentService {
         size: { name: size.name, cores: size.cores, memoryMB: size.memoryMB, tempDiskGB: size.tempDiskGB },
         isDedicated: node.isDedicated,
         ...(node.network === undefined ? {} : { network: node.network }),
+        ...(Array.isArray(pool.spec.userAccounts) && pool.spec.userAccounts.length > 0
+          ? { userAccounts: nodeUserAccounts(pool) }
+          : {}),
       },
       state: node.state,
       generation: node.generation,

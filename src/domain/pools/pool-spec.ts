@@ -1,5 +1,6 @@
 import { DomainError } from '../errors.ts';
 import { checkAutoScaleAdd } from './autoscale/settings.ts';
+import { accountNames, checkUserAccounts, checkUserIdentity } from './user-accounts.ts';
 import { findVmSize, type VmSize } from './vm-sizes.ts';
 
 /** The Batch service's 400 for a property whose value it refuses, naming the property and why. */
@@ -39,7 +40,6 @@ const UNIMPLEMENTED_POOL = [
   'virtualMachineConfiguration.serviceArtifactReference',
   'virtualMachineConfiguration.windowsConfiguration',
   'mountConfiguration',
-  'userAccounts',
   'networkConfiguration',
   'enableInterNodeCommunication',
   'applicationPackageReferences',
@@ -58,16 +58,6 @@ export function refuseUnimplementedPoolProperties(body: Record<string, unknown>)
         value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
     if (given(value)) throw unsupportedProperty(path, `${path} is not supported by this server yet.`);
   }
-}
-
-/** Tasks run as the pool's auto-users; a named user account (userIdentity.userName) is refused, not ignored. */
-export function refuseNamedUser(task: unknown, property: string): void {
-  const identity = (task as { userIdentity?: { userName?: unknown } } | null | undefined)?.userIdentity;
-  if (given(identity?.userName))
-    throw unsupportedProperty(
-      `${property}.userIdentity.userName`,
-      'Named user accounts are not supported by this server yet; use userIdentity.autoUser.',
-    );
 }
 
 export function missingProperty(property: string): DomainError {
@@ -174,15 +164,17 @@ export function checkPoolAdd(body: Record<string, unknown>): {
       'taskSlotsPerNode',
       `taskSlotsPerNode must be between 1 and ${String(maxSlots)} for ${size.name}.`,
     );
-  checkStartTask(body.startTask, 'startTask');
+  checkUserAccounts(body.userAccounts);
+  checkStartTask(body.startTask, 'startTask', accountNames(body));
   checkMetadata(body.metadata);
   return { size, targets: targetsOf(body), ...(autoScale ? { autoScale } : {}) };
 }
 
-export function checkStartTask(value: unknown, property: string): void {
+/** A start task (`names`: the pool's user accounts, which its userIdentity.userName must be one of). */
+export function checkStartTask(value: unknown, property: string, names: Set<string>): void {
   if (value === undefined || value === null) return;
   const task = value as Record<string, unknown>;
-  refuseNamedUser(task, property);
+  checkUserIdentity(task, property, names);
   if (typeof task.commandLine !== 'string' || task.commandLine.trim() === '')
     throw missingProperty(`${property}.commandLine`);
   const retries = task.maxTaskRetryCount ?? 0;

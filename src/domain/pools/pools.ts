@@ -24,6 +24,7 @@ import {
   targetsOf,
 } from './pool-spec.ts';
 import { sizingWarnings } from './sizing-guidance.ts';
+import { accountNames, sealAccountsOf } from './user-accounts.ts';
 
 /** Properties of an add body that are state, not spec (kept in their own fields of the record). */
 const STATE_FIELDS = [
@@ -146,7 +147,10 @@ export class PoolService {
     const image = await this.resolveImage(tx, account, who, vmc, now);
     const imageReference = (vmc.imageReference ?? {}) as Record<string, unknown>;
     const binding = await bindPoolImage(tx, this.regions, image, imageReference, account.location);
-    const spec = Object.fromEntries(Object.entries(body).filter(([k]) => !STATE_FIELDS.includes(k)));
+    const sealed = sealAccountsOf(
+      Object.fromEntries(Object.entries(body).filter(([k]) => !STATE_FIELDS.includes(k))),
+    );
+    const spec = sealed.spec;
     if (image.exactVersion !== undefined)
       spec.virtualMachineConfiguration = {
         ...vmc,
@@ -177,6 +181,7 @@ export class PoolService {
       record = await this.autoScaler.evaluateAndApply(tx, record, now);
     }
     if (autoPool) record = { ...record, autoPool };
+    if (sealed.passwordHashes) record = { ...record, passwordHashes: sealed.passwordHashes };
     await tx.putPool(record);
     return record;
   }
@@ -261,7 +266,6 @@ export class PoolService {
   /** PATCH: the properties present replace the pool's. */
   patch(account: BatchAccountRecord, id: string, body: Record<string, unknown>, cond: Conditions = {}) {
     refuseUnimplementedPoolProperties(body);
-    checkStartTask(body.startTask, 'startTask');
     checkMetadata(body.metadata);
     const keys = [
       'startTask',
@@ -271,6 +275,7 @@ export class PoolService {
       'targetNodeCommunicationMode',
     ];
     return this.mutate(account, id, cond, (pool) => {
+      checkStartTask(body.startTask, 'startTask', accountNames(pool.spec));
       const spec = { ...pool.spec };
       for (const k of keys) if (body[k] !== undefined && body[k] !== null) spec[k] = body[k];
       return { ...pool, spec };
@@ -285,9 +290,9 @@ export class PoolService {
     cond: Conditions = {},
   ) {
     refuseUnimplementedPoolProperties(body);
-    checkStartTask(body.startTask, 'startTask');
     checkMetadata(body.metadata);
     return this.mutate(account, id, cond, (pool) => {
+      checkStartTask(body.startTask, 'startTask', accountNames(pool.spec));
       const spec = { ...pool.spec };
       for (const k of [
         'startTask',

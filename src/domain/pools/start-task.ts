@@ -1,6 +1,7 @@
 import type { StartTaskAssignment } from '../../backends/agent-protocol.ts';
 import { NODE_ROOT_DIR } from '../../backends/port.ts';
 import type { NodeRecord, PoolRecord } from '../../storage/records.ts';
+import { runAsOf, type RunAs } from './user-accounts.ts';
 
 const ROOT = NODE_ROOT_DIR;
 
@@ -9,7 +10,7 @@ export function startTaskEnvironment(
   pool: PoolRecord,
   node: NodeRecord,
   accountUrl: string,
-  elevation: 'admin' | 'nonadmin',
+  runAs: RunAs,
 ): Record<string, string> {
   return {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -27,8 +28,8 @@ export function startTaskEnvironment(
     AZ_BATCH_TASK_DIR: `${ROOT}/startup`,
     AZ_BATCH_TASK_WORKING_DIR: `${ROOT}/startup/wd`,
     AZ_BATCH_CERTIFICATES_DIR: `${ROOT}/startup/certs`,
-    AZ_BATCH_TASK_USER: elevation === 'admin' ? 'root' : '_azbatch',
-    AZ_BATCH_TASK_USER_IDENTITY: elevation === 'admin' ? 'PoolAdmin' : 'PoolNonAdmin',
+    AZ_BATCH_TASK_USER: runAs.envUser,
+    AZ_BATCH_TASK_USER_IDENTITY: runAs.envIdentity,
   };
 }
 
@@ -36,12 +37,9 @@ export function startTaskEnvironment(
 export const record = (v: unknown): Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 
-/** Admin when `userIdentity.autoUser.elevationLevel` is admin (or the legacy `runElevated`), else the non-admin auto-user. */
-export function elevationOf(task: Record<string, unknown>): 'admin' | 'nonadmin' {
-  const identity = record(task.userIdentity);
-  const level = record(identity.autoUser).elevationLevel;
-  if (typeof level === 'string') return level.toLowerCase() === 'admin' ? 'admin' : 'nonadmin';
-  return task.runElevated === true ? 'admin' : 'nonadmin';
+/** A run's elevation and user as an assignment carries them. */
+export function runFields(runAs: RunAs): Pick<StartTaskAssignment, 'elevation' | 'user'> {
+  return { elevation: runAs.elevation, ...(runAs.user === undefined ? {} : { user: runAs.user }) };
 }
 
 /**
@@ -52,12 +50,12 @@ export function taskRunEnvironment(
   pool: PoolRecord,
   node: NodeRecord,
   accountUrl: string,
-  elevation: 'admin' | 'nonadmin',
+  runAs: RunAs,
   run: { jobId: string; taskId: string; taskDir: string },
 ): Record<string, string> {
   const dir = `${ROOT}/${run.taskDir}`;
   return {
-    ...startTaskEnvironment(pool, node, accountUrl, elevation),
+    ...startTaskEnvironment(pool, node, accountUrl, runAs),
     HOME: `${dir}/wd`,
     AZ_BATCH_JOB_ID: run.jobId,
     AZ_BATCH_TASK_ID: run.taskId,
@@ -81,13 +79,13 @@ export function startTaskAssignment(
 ): StartTaskAssignment | undefined {
   const task = record(pool.spec.startTask);
   if (typeof task.commandLine !== 'string') return undefined;
-  const elevation = elevationOf(task);
-  const environment = startTaskEnvironment(pool, node, accountUrl, elevation);
+  const runAs = runAsOf(task, pool);
+  const environment = startTaskEnvironment(pool, node, accountUrl, runAs);
   applyEnvironmentSettings(environment, task.environmentSettings);
   return {
     commandLine: task.commandLine,
     environment,
-    elevation,
+    ...runFields(runAs),
     waitForSuccess: task.waitForSuccess !== false,
     maxTaskRetryCount: typeof task.maxTaskRetryCount === 'number' ? task.maxTaskRetryCount : 0,
   };

@@ -130,6 +130,19 @@ export interface NodesTable {
   doc: string;
 }
 
+/** Leases: which server runs a loop (ADR 0033); `expires_at` in epoch ms. */
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+}
+
+/** Material every server on one database shares (CA, signing key, agent token), sealed (ADR 0033). */
+export interface SharedSecretsTable {
+  name: string;
+  value: string;
+}
+
 export interface HostSubnetsTable {
   subnet: string;
   host_id: string;
@@ -188,6 +201,8 @@ export interface Database {
   pools: PoolsTable;
   nodes: NodesTable;
   host_subnets: HostSubnetsTable;
+  leases: LeasesTable;
+  shared_secrets: SharedSecretsTable;
   compute_resources: ComputeResourcesTable;
   replicas: ReplicasTable;
   operations: OperationsTable;
