@@ -90,7 +90,12 @@ export async function openServerMaterial(
   const shared = config.databaseUrl !== undefined;
   const keyPath = join(config.dataDir, 'identity', 'signing-key.pem');
   const open = async () => {
-    const tls = ensureTlsMaterial(join(config.dataDir, 'tls'), config.host, clock.now());
+    // The address Slurm hosts' agents reach this server at (--advertise-url, ADR 0030) is in its certificate too.
+    const advertised =
+      config.advertiseUrl === undefined
+        ? []
+        : [new URL(config.advertiseUrl).hostname.replace(/^\[|\]$/g, '')];
+    const tls = ensureTlsMaterial(join(config.dataDir, 'tls'), [config.host, ...advertised], clock.now());
     ensureAgentToken();
     return { tls, signer: await TokenSigner.open(keyPath, clock) };
   };

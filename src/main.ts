@@ -124,6 +124,27 @@ function originFor(host: string, port: number): string {
   return `https://${h.includes(':') ? `[${h}]` : h}:${port}`;
 }
 
+/** `--advertise-url` with the listening port when it names none (`https://10.251.0.1` → `https://10.251.0.1:<port>`). */
+function advertisedOrigin(advertise: string | undefined, origin: string): string {
+  if (advertise === undefined) return origin;
+  const url = new URL(advertise);
+  if (url.port === '') url.port = new URL(origin).port;
+  return url.origin;
+}
+
+/** The pools runtime, with the server's origin once it listens (account URLs, the address agents reach). */
+function nodesRuntime(
+  config: Config,
+  ctx: DomainContext,
+  content: { regions: RegionStores; imageCache: ImageCache },
+  logger: Logger,
+  o: { origin: () => string; publicOrigin: () => string },
+): PoolsRuntime {
+  return poolsRuntime(config, ctx, content, logger, (a) => `${o.publicOrigin()}/batch/${a}`, {
+    advertiseOrigin: () => advertisedOrigin(config.advertiseUrl, o.origin()),
+  });
+}
+
 function connectionInfo(origin: string, caCertPath: string): ConnectionInfo {
   return {
     caCertPath,
@@ -295,15 +316,13 @@ export async function startLazurite(
     const disks = diskServiceFor(config, ctx, { regions, baseImages, vms }, logger);
     let origin = originFor(config.host, config.port);
     const publicOrigin = () => config.publicUrl ?? origin;
-    const nodes = poolsRuntime(
-      config,
-      ctx,
-      { regions, imageCache },
-      logger,
-      (a) => `${publicOrigin()}/batch/${a}`,
-    );
+    const nodes = nodesRuntime(config, ctx, { regions, imageCache }, logger, {
+      origin: () => origin,
+      publicOrigin,
+    });
     const deps: ApiDeps = {
       config,
+      contentStores: regions,
       clock,
       logger,
       signer: material.signer,

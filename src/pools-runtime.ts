@@ -27,6 +27,7 @@ import { TaskService } from './domain/jobs/tasks.ts';
 import type { Logger } from './platform/logger.ts';
 import { finishAccountDeletions } from './domain/accounts/account-deletion.ts';
 import { TickLoop } from './platform/loop.ts';
+import { slurmLoop } from './backends/slurm/slurm-runtime.ts';
 
 export interface PoolsRuntime {
   pools: PoolService;
@@ -68,7 +69,8 @@ function executorFor(
   config: Config,
   content: { regions: RegionStores; imageCache: ImageCache },
 ): NodeExecutor | undefined {
-  if (config.nodeBackend === 'remote') return undefined;
+  // remote: agents on other machines; slurm: one agent per node, in the node's Slurm job (ADR 0030).
+  if (config.nodeBackend === 'remote' || config.nodeBackend === 'slurm') return undefined;
   if (config.nodeBackend === 'simulated') {
     return new SimulatedNodeExecutor({ delays: config.simulatedDelays });
   }
@@ -141,6 +143,38 @@ function cleanerLoopFor(ctx: DomainContext, fileAccess: ExecutorLookup, logger: 
   );
 }
 
+/** This machine's host agent, in process (a direct call to the AgentService). */
+function localAgent(
+  local: { executor: NodeExecutor; hostId: string },
+  agents: AgentService,
+  concurrency: number | undefined,
+  logger: Logger,
+): HostAgent {
+  return new HostAgent({
+    ...local,
+    link: { sync: (request) => agents.sync(request) },
+    concurrency: concurrency ?? (local.executor.kind === 'simulated' ? 256 : 4),
+    pollMs: 500,
+    onError: (err) => {
+      logger.error({ err }, 'host agent error');
+    },
+  });
+}
+
+/** `--node-backend slurm`: the loop that keeps one Slurm job per node (ADR 0030); none for other backends. */
+function clusterLoopFor(
+  config: Config,
+  ctx: DomainContext,
+  token: string,
+  advertiseOrigin: (() => string) | undefined,
+  agents: AgentService,
+  logger: Logger,
+): TickLoop | undefined {
+  if (config.nodeBackend !== 'slurm') return undefined;
+  const origin = advertiseOrigin ?? (() => config.advertiseUrl ?? '');
+  return slurmLoop(config, ctx, token, origin, (request) => agents.sync(request), logger);
+}
+
 /** The server's side of the host agent protocol, logging reports about another host's nodes. */
 function agentService(
   ctx: DomainContext,
@@ -165,7 +199,7 @@ export function poolsRuntime(
   content: { regions: RegionStores; imageCache: ImageCache },
   logger: Logger,
   accountUrl: (account: string) => string,
-  inject: { executor?: NodeExecutor; agentConcurrency?: number } = {},
+  inject: { executor?: NodeExecutor; agentConcurrency?: number; advertiseOrigin?: () => string } = {},
 ): PoolsRuntime {
   const executor = inject.executor ?? executorFor(config, content);
   const { regions } = content;
@@ -176,9 +210,11 @@ export function poolsRuntime(
   const cleanLoop = cleanerLoopFor(ctx, fileAccess, logger);
   const agentRef: { current?: HostAgent } = {};
   const loop = sizerLoopFor(config, ctx, logger, () => agentRef.current?.nudge());
+  const clusterRef: { current?: TickLoop } = {};
   const onChange = () => {
     loop.nudge();
     agentRef.current?.nudge();
+    clusterRef.current?.nudge();
   };
   const autoScaler = new AutoScaler(ctx);
   const autoScaleLoop = wakingLoop('autoscale', () => autoScaler.tick(), AUTOSCALE_TICK_MS, onChange, logger);
@@ -197,19 +233,13 @@ export function poolsRuntime(
   const logs = new ServiceLogFiles(join(config.dataDir, 'logs', 'nodes'));
   const agents = agentService(ctx, config, logger, { accountUrl, onChange, logs });
   const running =
-    local === undefined
-      ? undefined
-      : new HostAgent({
-          ...local,
-          link: { sync: (request) => agents.sync(request) },
-          concurrency: inject.agentConcurrency ?? (local.executor.kind === 'simulated' ? 256 : 4),
-          pollMs: 500,
-          onError: (err) => {
-            logger.error({ err }, 'host agent error');
-          },
-        });
+    local === undefined ? undefined : localAgent(local, agents, inject.agentConcurrency, logger);
   agentRef.current = running;
-  const loops = [loop, autoScaleLoop, scheduleLoop, cleanLoop];
+  const token = agentTokenFor(config.dataDir);
+  const cluster = clusterLoopFor(config, ctx, token, inject.advertiseOrigin, agents, logger);
+  clusterRef.current = cluster;
+  // The Slurm reconciler is one of the loops: only the server holding the loops lease runs it (ADR 0033).
+  const loops = [loop, autoScaleLoop, scheduleLoop, cleanLoop, ...(cluster === undefined ? [] : [cluster])];
   const stopLoops = async () => {
     await Promise.all(loops.map((l) => l.stop()));
     await running?.stop();
@@ -223,8 +253,8 @@ export function poolsRuntime(
     jobs,
     tasks: new TaskService(ctx, onChange),
     schedules,
-    backendKind: executor?.kind ?? 'remote',
-    agentToken: agentTokenFor(config.dataDir),
+    backendKind: executor?.kind ?? config.nodeBackend,
+    agentToken: token,
     start: () => {
       for (const l of loops) l.start();
       running?.start();

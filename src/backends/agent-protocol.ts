@@ -135,6 +135,11 @@ export interface SyncRequest {
   kind: string;
   reports: NodeReport[];
   taskReports?: TaskReport[];
+  /**
+   * Only these nodes of the host (an agent that runs one node of a cluster scheduler, ADR 0030): the answer lists
+   * them alone, and so do its file requests.
+   */
+  nodeIds?: string[];
 }
 
 export interface SyncResponse {

@@ -22,6 +22,11 @@ export interface HostAgentOptions {
   minSyncGapMs?: number;
   now?: () => Date;
   onError?: (err: unknown) => void;
+  /**
+   * Runs this one node of the host and nothing else (a cluster scheduler's allocation, ADR 0030): syncs ask for it
+   * alone, and sandboxes of other nodes on the host (other agents') are left alone.
+   */
+  onlyNode?: string;
 }
 
 /** Phases a node reaches within one generation on this host. */
@@ -122,6 +127,7 @@ export class HostAgent {
         kind: this.o.executor.kind,
         reports,
         taskReports,
+        ...(this.o.onlyNode === undefined ? {} : { nodeIds: [this.o.onlyNode] }),
       }));
     } catch (err) {
       this.reports.unshift(...reports);
@@ -129,7 +135,8 @@ export class HostAgent {
       throw err;
     }
     const assigned = new Set(nodes.map((n) => n.spec.nodeId));
-    if (!this.cleaned) {
+    if (this.o.onlyNode !== undefined) nodes = nodes.filter((n) => n.spec.nodeId === this.o.onlyNode);
+    if (!this.cleaned && this.o.onlyNode === undefined) {
       // After a restart: sandboxes left on this host that the server no longer knows are removed.
       this.cleaned = true;
       for (const id of await this.o.executor.list()) {

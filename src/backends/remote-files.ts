@@ -115,11 +115,21 @@ export class FileRequestBroker {
     };
   }
 
-  /** The requests waiting for `hostId` (handed out once, with its sync answer). */
-  take(hostId: string): FileRequest[] {
+  /**
+   * The requests waiting for `hostId` (handed out once, with its sync answer); with `nodeIds`, only those for these
+   * nodes (the rest wait for the agent that runs theirs).
+   */
+  take(hostId: string, nodeIds?: string[]): FileRequest[] {
     const list = this.queued.get(hostId) ?? [];
-    this.queued.delete(hostId);
-    return list;
+    if (nodeIds === undefined) {
+      this.queued.delete(hostId);
+      return list;
+    }
+    const only = new Set(nodeIds);
+    const rest = list.filter((r) => !only.has(r.nodeId));
+    if (rest.length === 0) this.queued.delete(hostId);
+    else this.queued.set(hostId, rest);
+    return list.filter((r) => only.has(r.nodeId));
   }
 
   /** Settles a request with the host's answer; false when it is unknown or already settled. */

@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostAgent } from '../backends/agent.ts';
 import { httpsAgentLink } from '../backends/https-link.ts';
+import { httpsBlobFetch, ImagePuller } from '../backends/image-pull.ts';
+import type { RegionStores } from '../content/regions.ts';
 import { LocalNodeExecutor } from '../backends/local/node-executor.ts';
-import type { NodeExecutor } from '../backends/port.ts';
+import type { NodeExecutor, NodeImage } from '../backends/port.ts';
 import { SimulatedNodeExecutor } from '../backends/simulated/node-executor.ts';
 import type { Config } from '../config/config.ts';
 import { regionStoresFor } from '../main.ts';
@@ -15,6 +17,27 @@ export interface AgentFlags {
   token?: string;
   ca?: string;
   backend?: string;
+  /** Run only this node (the agent of one cluster-scheduler allocation, ADR 0030). */
+  onlyNode?: string;
+  /** Pull images from the server over HTTPS into this data dir's own content stores (no shared file system). */
+  pullImages?: boolean;
+}
+
+/** The local executor over this host's own stores, filled from the server before each hydrate. */
+class PullingNodeExecutor extends LocalNodeExecutor {
+  private readonly puller: ImagePuller;
+  constructor(dataDir: string, regions: RegionStores, puller: ImagePuller, nodeDiskMB: number | undefined) {
+    super({ dataDir, regions, ...(nodeDiskMB === undefined ? {} : { nodeDiskMB }) });
+    this.puller = puller;
+  }
+  override async hydrate(image: NodeImage): Promise<void> {
+    await this.puller.pull(image);
+    await super.hydrate(image);
+  }
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v;
 }
 
 /**
@@ -23,17 +46,24 @@ export interface AgentFlags {
  * simulated backend needs none.
  */
 export async function runAgent(config: Config, flags: AgentFlags): Promise<void> {
-  const token = flags.token ?? agentTokenFor(config.dataDir);
-  const ca = readFileSync(flags.ca ?? join(config.dataDir, 'tls', 'ca.pem'), 'utf8');
+  // A Slurm job gets the token and CA in its environment (never on argv, which every user of the host can read).
+  const token = flags.token ?? nonEmpty(process.env.LAZURITE_AGENT_TOKEN) ?? agentTokenFor(config.dataDir);
+  const ca =
+    nonEmpty(flags.ca === undefined ? process.env.LAZURITE_AGENT_CA : undefined) ??
+    readFileSync(flags.ca ?? join(config.dataDir, 'tls', 'ca.pem'), 'utf8');
   const kind = flags.backend ?? config.nodeBackend;
+  const regions = regionStoresFor(config);
   const executor: NodeExecutor =
     kind === 'simulated'
       ? new SimulatedNodeExecutor({ delays: config.simulatedDelays })
-      : new LocalNodeExecutor({
-          dataDir: config.dataDir,
-          regions: regionStoresFor(config),
-          nodeDiskMB: config.nodeDiskMB,
-        });
+      : flags.pullImages === true
+        ? new PullingNodeExecutor(
+            config.dataDir,
+            regions,
+            new ImagePuller(httpsBlobFetch(flags.server, token, ca), regions),
+            config.nodeDiskMB,
+          )
+        : new LocalNodeExecutor({ dataDir: config.dataDir, regions, nodeDiskMB: config.nodeDiskMB });
   const agent = new HostAgent({
     hostId: flags.hostId,
     executor,
@@ -41,14 +71,20 @@ export async function runAgent(config: Config, flags: AgentFlags): Promise<void>
     concurrency: kind === 'simulated' ? 256 : 4,
     pollMs: 500,
     onError: (err) => process.stderr.write(`agent: ${String(err)}\n`),
+    ...(flags.onlyNode === undefined ? {} : { onlyNode: flags.onlyNode }),
   });
   agent.start();
   process.stdout.write(`host agent '${flags.hostId}' (${kind}) syncing with ${flags.server}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => {
+      // One node's agent removes its node and leaves the host's shared parts (bridge, caches) to the others.
+      const only = flags.onlyNode;
       void agent
         .stop()
-        .then(() => executor.close())
+        .then(() => (only === undefined ? executor.close() : executor.destroy(only)))
+        .catch((err: unknown) => {
+          process.stderr.write(`agent: ${String(err)}\n`);
+        })
         .then(resolve);
     };
     process.once('SIGINT', stop);

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.ts';
 import { startLazurite } from '../main.ts';
 import { runAgent } from './agent.ts';
+import { registerClusterCommands } from './cluster.ts';
 import { CliError } from './client.ts';
 import { registerClientCommands } from './client-commands.ts';
 import { parseCount } from './plan.ts';
@@ -42,7 +43,20 @@ common(
     .option('--in-memory', 'keep state in memory only (env LAZURITE_IN_MEMORY)')
     .option(
       '--node-backend <kind>',
-      'what runs compute nodes: local or simulated (env LAZURITE_NODE_BACKEND)',
+      'what runs compute nodes: local, simulated, remote or slurm (env LAZURITE_NODE_BACKEND)',
+    )
+    .option('--slurm-conf <file>', "slurm backend: the cluster's slurm.conf (env LAZURITE_SLURM_CONF)")
+    .option(
+      '--slurm-sbatch-args <json>',
+      'slurm backend: extra sbatch options for every node, a JSON array, e.g. ["--partition=batch"] (env LAZURITE_SLURM_SBATCH_ARGS)',
+    )
+    .option(
+      '--slurm-low-priority-args <json>',
+      'slurm backend: extra sbatch options for low-priority nodes, e.g. ["--qos=preemptible"] (env LAZURITE_SLURM_LOW_PRIORITY_ARGS)',
+    )
+    .option(
+      '--advertise-url <url>',
+      'https://host[:port] other hosts reach this server at; in its certificate (env LAZURITE_ADVERTISE_URL)',
     )
     .option(
       '--replica-capacity <n>',
@@ -87,6 +101,10 @@ common(
     sealingKeyFile?: string;
     logLevel?: string;
     nodeBackend?: string;
+    slurmConf?: string;
+    slurmSbatchArgs?: string;
+    slurmLowPriorityArgs?: string;
+    advertiseUrl?: string;
     replicaCapacity?: string;
     accountQuotas?: string;
     nodeNetwork?: string;
@@ -241,7 +259,12 @@ common(
     .requiredOption('--host-id <id>', "this host's name, unique per server")
     .option('--token <token>', "the server's agent token (default: <data-dir>/agent-token)")
     .option('--ca <file>', "the server's CA certificate (default: <data-dir>/tls/ca.pem)")
-    .option('--node-backend <kind>', 'local or simulated'),
+    .option('--node-backend <kind>', 'local or simulated')
+    .option('--pull-images', "pull images from the server over HTTPS into this data dir's own cache")
+    .option(
+      '--only-node <id>',
+      "run this one node only (a Slurm job's agent; other nodes of the host are left alone)",
+    ),
 ).action(
   async (opts: {
     server: string;
@@ -249,20 +272,25 @@ common(
     token?: string;
     ca?: string;
     nodeBackend?: string;
+    onlyNode?: string;
+    pullImages?: boolean;
     dataDir?: string;
     logLevel?: string;
   }) => {
-    await runAgent(loadConfig(opts), {
+    await runAgent(loadConfig({ ...opts, nodeBackend: undefined }), {
       server: opts.server,
       hostId: opts.hostId,
       ...(opts.token === undefined ? {} : { token: opts.token }),
       ...(opts.ca === undefined ? {} : { ca: opts.ca }),
       ...(opts.nodeBackend === undefined ? {} : { backend: opts.nodeBackend }),
+      ...(opts.onlyNode === undefined ? {} : { onlyNode: opts.onlyNode }),
+      ...(opts.pullImages === true ? { pullImages: true } : {}),
     });
   },
 );
 
 registerClientCommands(program, common);
+registerClusterCommands(program);
 
 /** Every failure is one line, plus a hint line when there is something to do about it. */
 program.parseAsync(process.argv).catch((err: unknown) => {

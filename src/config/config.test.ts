@@ -68,6 +68,40 @@ test('the database: SQLite by default, PostgreSQL by --database-url over LAZURIT
   assert.throws(() => loadConfig({ databaseUrl: 'postgres://u@h/db', inMemory: true }, {}), ConfigError);
 });
 
+test('the slurm backend needs --slurm-conf and an https --advertise-url (flag over environment)', () => {
+  const c = loadConfig(
+    { nodeBackend: 'slurm', slurmConf: 'cluster/slurm.conf', advertiseUrl: 'https://10.251.0.1' },
+    { LAZURITE_ADVERTISE_URL: 'https://10.9.9.9:1' },
+  );
+  assert.equal(c.nodeBackend, 'slurm');
+  assert.match(c.slurmConf ?? '', /^\/.*cluster\/slurm\.conf$/);
+  assert.equal(c.advertiseUrl, 'https://10.251.0.1');
+  assert.equal(loadConfig({}, { LAZURITE_ADVERTISE_URL: 'https://h:9443' }).advertiseUrl, 'https://h:9443');
+  assert.throws(() => loadConfig({ nodeBackend: 'slurm', advertiseUrl: 'https://a' }, {}), /--slurm-conf/);
+  assert.throws(() => loadConfig({ nodeBackend: 'slurm', slurmConf: 's.conf' }, {}), /--advertise-url/);
+  for (const bad of ['http://a', 'https://a/path', 'not a url'])
+    assert.throws(() => loadConfig({ advertiseUrl: bad }, {}), ConfigError, bad);
+});
+
+test('extra sbatch options: a JSON array of options, none of those Lazurite sets itself', () => {
+  const c = loadConfig(
+    { slurmSbatchArgs: '["--partition=batch","--qos=normal"]' },
+    { LAZURITE_SLURM_LOW_PRIORITY_ARGS: '["--qos=preemptible"]' },
+  );
+  assert.deepEqual(c.slurmSbatchArgs, ['--partition=batch', '--qos=normal']);
+  assert.deepEqual(c.slurmLowPriorityArgs, ['--qos=preemptible']);
+  assert.deepEqual(loadConfig({}, {}).slurmSbatchArgs, []);
+  for (const bad of [
+    '--partition=batch',
+    '["partition"]',
+    '[1]',
+    '["--job-name=x"]',
+    '["--requeue"]',
+    '["-o","x"]',
+  ])
+    assert.throws(() => loadConfig({ slurmSbatchArgs: bad }, {}), ConfigError, bad);
+});
+
 test('several servers: --public-url is an https origin, --sealing-key-file a path', () => {
   assert.equal(loadConfig({}, {}).publicUrl, undefined);
   assert.equal(

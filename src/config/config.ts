@@ -36,7 +36,20 @@ export interface Config {
   regionPaths: Record<string, string>;
   /** What runs compute nodes: real sandboxes on this machine, or the simulated backend. */
   /** What runs nodes in process; `remote`: nothing here, only host agents on other machines (`lazurite agent`). */
-  nodeBackend: 'local' | 'simulated' | 'remote';
+  nodeBackend: 'local' | 'simulated' | 'remote' | 'slurm';
+  /** `slurm`: the cluster's slurm.conf (--slurm-conf, LAZURITE_SLURM_CONF) for sbatch, squeue and scancel (ADR 0030). */
+  slurmConf: string | undefined;
+  /**
+   * Extra `sbatch` arguments for every node's job (--slurm-sbatch-args, LAZURITE_SLURM_SBATCH_ARGS, a JSON array:
+   * partition, account, QOS, …) and for low-priority nodes' jobs (--slurm-low-priority-args, e.g. a preemptible QOS).
+   */
+  slurmSbatchArgs: string[];
+  slurmLowPriorityArgs: string[];
+  /**
+   * The origin hosts elsewhere reach this server at (--advertise-url, LAZURITE_ADVERTISE_URL), e.g.
+   * `https://10.251.0.1`; without a port, the port the server listens on. Its host is in the server certificate.
+   */
+  advertiseUrl: string | undefined;
   /** Concurrent node hydrations one image replica serves (R15/R16). */
   replicaCapacity: number;
   /** The private range node addresses come from (ADR 0021). */
@@ -103,6 +116,10 @@ export interface ConfigFlags {
   sealingKeyFile?: string | undefined;
   logLevel?: string | undefined;
   nodeBackend?: string | undefined;
+  slurmConf?: string | undefined;
+  slurmSbatchArgs?: string | undefined;
+  slurmLowPriorityArgs?: string | undefined;
+  advertiseUrl?: string | undefined;
   replicaCapacity?: string | number | undefined;
   accountQuotas?: string | undefined;
   nodeNetwork?: string | undefined;
@@ -199,12 +216,12 @@ export function parseAccountQuotas(value: string | undefined): QuotaOverrides {
 }
 
 /** Real sandboxes need Linux and root; elsewhere the simulated backend is the default. */
-function parseBackend(value: string | undefined): 'local' | 'simulated' | 'remote' {
+function parseBackend(value: string | undefined): Config['nodeBackend'] {
   if (value === undefined || value === '') {
     return process.platform === 'linux' && process.getuid?.() === 0 ? 'local' : 'simulated';
   }
-  if (value !== 'local' && value !== 'simulated' && value !== 'remote')
-    throw new ConfigError(`invalid node backend '${value}' (local, simulated or remote)`);
+  if (value !== 'local' && value !== 'simulated' && value !== 'remote' && value !== 'slurm')
+    throw new ConfigError(`invalid node backend '${value}' (local, simulated, remote or slurm)`);
   return value;
 }
 
@@ -250,16 +267,62 @@ function parseDatabaseUrl(value: string | undefined, inMemory: boolean): string 
 
 /** An `https://host[:port]` origin, nothing after it. */
 function parsePublicUrl(value: string | undefined): string | undefined {
+  return parseHttpsOrigin(value, '--public-url');
+}
+
+/** An `https://host[:port]` origin given as `flag`, nothing after it. */
+function parseHttpsOrigin(value: string | undefined, flag: string): string | undefined {
   if (value === undefined || value === '') return undefined;
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(`invalid --public-url '${value}' (expected https://host[:port])`);
+    throw new ConfigError(`invalid ${flag} '${value}' (expected https://host[:port])`);
   }
   if (url.protocol !== 'https:' || url.pathname !== '/' || url.search !== '' || url.username !== '')
-    throw new ConfigError(`invalid --public-url '${value}' (expected https://host[:port], nothing after it)`);
+    throw new ConfigError(`invalid ${flag} '${value}' (expected https://host[:port], nothing after it)`);
   return url.origin;
+}
+
+/** sbatch options the backend sets itself: a node's job must keep them (ADR 0030). */
+const OWN_SBATCH_OPTIONS = [
+  '--job-name',
+  '-J',
+  '--export',
+  '--requeue',
+  '--no-requeue',
+  '--output',
+  '-o',
+  '--parsable',
+  '--wrap',
+];
+
+/** A JSON array of `sbatch` options (`["--partition=batch", "--qos=normal"]`); unset: none. */
+function parseSbatchArgs(value: string | undefined, flag: string): string[] {
+  if (value === undefined || value.trim() === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new ConfigError(`${flag} is not a JSON array of sbatch options, e.g. ["--partition=batch"]`);
+  }
+  if (!Array.isArray(parsed) || !parsed.every((a): a is string => typeof a === 'string' && a.startsWith('-')))
+    throw new ConfigError(`${flag} must be a JSON array of sbatch options, each starting with '-'`);
+  const own = parsed.find((a) => OWN_SBATCH_OPTIONS.includes(a.split('=')[0] ?? ''));
+  if (own !== undefined) throw new ConfigError(`${flag}: '${own}' is set by Lazurite for every node's job`);
+  return parsed;
+}
+
+/** The slurm backend needs the cluster's slurm.conf and an address its hosts reach this server at. */
+function checkSlurm(c: Config): Config {
+  if (c.nodeBackend !== 'slurm') return c;
+  if (c.slurmConf === undefined)
+    throw new ConfigError('--node-backend slurm needs --slurm-conf (lazurite cluster up --json prints it)');
+  if (c.advertiseUrl === undefined)
+    throw new ConfigError(
+      '--node-backend slurm needs --advertise-url, an address the Slurm hosts reach this server at',
+    );
+  return c;
 }
 
 /** Flags win over environment variables (LAZURITE_*), which win over defaults. */
@@ -270,7 +333,8 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     throw new ConfigError(`invalid log level '${level}' (one of ${LEVELS.join(', ')})`);
   }
   const nodeNetwork = nodeNetworkOf(flags.nodeNetwork ?? env.LAZURITE_NODE_NETWORK ?? DEFAULT_NODE_NETWORK);
-  return {
+  const slurmConf = flags.slurmConf ?? env.LAZURITE_SLURM_CONF;
+  return checkSlurm({
     host: flags.host ?? env.LAZURITE_HOST ?? DEFAULTS.host,
     port: parsePort(flags.port ?? env.LAZURITE_PORT ?? DEFAULTS.port),
     dataDir: resolve(flags.dataDir ?? env.LAZURITE_DATA_DIR ?? DEFAULTS.dataDir),
@@ -285,6 +349,16 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     homeRegion: (env.LAZURITE_HOME_REGION ?? DEFAULTS.homeRegion).toLowerCase(),
     regionPaths: parseRegionPaths(env.LAZURITE_REGION_PATHS),
     nodeBackend: parseBackend(flags.nodeBackend ?? env.LAZURITE_NODE_BACKEND),
+    slurmConf: slurmConf === undefined || slurmConf === '' ? undefined : resolve(slurmConf),
+    slurmSbatchArgs: parseSbatchArgs(
+      flags.slurmSbatchArgs ?? env.LAZURITE_SLURM_SBATCH_ARGS,
+      '--slurm-sbatch-args',
+    ),
+    slurmLowPriorityArgs: parseSbatchArgs(
+      flags.slurmLowPriorityArgs ?? env.LAZURITE_SLURM_LOW_PRIORITY_ARGS,
+      '--slurm-low-priority-args',
+    ),
+    advertiseUrl: parseHttpsOrigin(flags.advertiseUrl ?? env.LAZURITE_ADVERTISE_URL, '--advertise-url'),
     replicaCapacity: parsePositive(
       flags.replicaCapacity ?? env.LAZURITE_REPLICA_CAPACITY ?? 25,
       'replica capacity',
@@ -313,5 +387,5 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
       parsePositive(env.LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS ?? 1800, 'run command timeout seconds') * 1000,
     strictImageSupport: flags.strictImageSupport ?? parseBool(env.LAZURITE_STRICT_IMAGE_SUPPORT) ?? false,
     simulatedDelays: { hydrateMs: 2000, copyMs: 1000, bootMs: 1000, execMs: 200 },
-  };
+  });
 }

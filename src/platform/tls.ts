@@ -104,7 +104,11 @@ function certCovers(
  * re-issued when it was not signed by the current CA, does not match its key, is close to expiry or does not
  * name `extraHost`.
  */
-export function ensureTlsMaterial(dir: string, extraHost: string | undefined, now: Date): TlsMaterial {
+export function ensureTlsMaterial(
+  dir: string,
+  extraHost: string | string[] | undefined,
+  now: Date,
+): TlsMaterial {
   const abs = resolve(dir);
   mkdirSync(abs, { recursive: true, mode: 0o700 });
   const caCertPath = join(abs, 'ca.pem');
@@ -118,8 +122,8 @@ export function ensureTlsMaterial(dir: string, extraHost: string | undefined, no
   }
   const ca = { certPem: readFileSync(caCertPath, 'utf8'), keyPem: readFileSync(caKeyPath, 'utf8') };
   const names = [...DEFAULT_NAMES];
-  if (extraHost && !names.includes(extraHost) && extraHost !== '0.0.0.0' && extraHost !== '::') {
-    names.push(extraHost);
+  for (const extra of typeof extraHost === 'string' ? [extraHost] : (extraHost ?? [])) {
+    if (extra && !names.includes(extra) && extra !== '0.0.0.0' && extra !== '::') names.push(extra);
   }
   if (
     !existsSync(certPath) ||

@@ -1,6 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { isDigest } from '../../content/blob-store.ts';
+import { PullGate } from './pull-gate.ts';
 import { FILE_BODY_TYPE, FILE_INFO_HEADER, type SyncRequest } from '../../backends/agent-protocol.ts';
 import type { NodeFileInfo } from '../../backends/port.ts';
 import { DomainError } from '../../domain/errors.ts';
@@ -20,6 +24,7 @@ function requireAgentToken(request: FastifyRequest, deps: ApiDeps): void {
 }
 
 export function registerAgentRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const pulls = new PullGate(deps.config.replicaCapacity);
   app.post('/agent/v1/sync', async (request) => {
     requireAgentToken(request, deps);
     const body = request.body as Partial<SyncRequest> | undefined;
@@ -27,15 +32,55 @@ export function registerAgentRoutes(app: FastifyInstance, deps: ApiDeps): void {
       throw new DomainError('invalid-input', 'InvalidRequestContent', 'A sync needs hostId and reports[].', {
         target: typeof body?.hostId === 'string' ? 'reports' : 'hostId',
       });
+    const nodeIds = Array.isArray(body.nodeIds)
+      ? body.nodeIds.filter((id): id is string => typeof id === 'string')
+      : undefined;
     const answer = await deps.agents.sync({
       hostId: body.hostId,
       kind: typeof body.kind === 'string' ? body.kind : 'unknown',
       reports: body.reports,
       ...(Array.isArray(body.taskReports) ? { taskReports: body.taskReports } : {}),
+      ...(nodeIds === undefined ? {} : { nodeIds }),
     });
-    const fileRequests = deps.remoteFiles.take(body.hostId);
+    const fileRequests = deps.remoteFiles.take(body.hostId, nodeIds);
     return fileRequests.length === 0 ? answer : { ...answer, fileRequests };
   });
+
+  /**
+   * One content-addressed blob of a region's store (a manifest, layer or chunk), for a host agent that pulls an
+   * image into its own cache (ADR 0030); the agent checks it against its digest.
+   */
+  app.get<{ Params: { region: string; digest: string } }>(
+    '/agent/v1/blobs/:region/:digest',
+    async (request, reply) => {
+      requireAgentToken(request, deps);
+      const { region, digest } = request.params;
+      const stores = deps.contentStores;
+      if (stores === undefined || !stores.has(region) || !isDigest(digest))
+        throw new DomainError('not-found', 'BlobNotFound', `No blob '${digest}' in region '${region}'.`);
+      const path = (await stores.get(region)).path(digest);
+      const size = await stat(path).then(
+        (s) => s.size,
+        () => undefined,
+      );
+      if (size === undefined)
+        throw new DomainError('not-found', 'BlobNotFound', `No blob '${digest}' in region '${region}'.`);
+      const release = pulls.enter(region);
+      if (release === undefined)
+        return reply
+          .code(503)
+          .header('retry-after', '1')
+          .send({
+            code: 'ServerBusy',
+            message: `Region '${region}' serves its most downloads at once; retry.`,
+          });
+      reply.raw.once('close', release);
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('content-length', String(size))
+        .send(createReadStream(path));
+    },
+  );
 
   /** A remote agent's answer to a file request its sync answer carried. */
   app.post<{ Params: { id: string } }>('/agent/v1/files/:id', (request) => {

@@ -1,3 +1,4 @@
+import type { RegionStores } from '../../content/regions.ts';
 import type { Config } from '../../config/config.ts';
 import type { BatchAccountService } from '../../domain/accounts/batch-accounts.ts';
 import type { RoleAssignmentService } from '../../domain/authorization/assignments.ts';
@@ -28,6 +29,8 @@ import type { ServerMetrics } from './metrics.ts';
 /** What the HTTP surfaces are built from; assembled once in main.ts. */
 export interface ApiDeps {
   config: Config;
+  /** The region content stores host agents pull image blobs from (`GET /agent/v1/blobs`, ADR 0030). */
+  contentStores?: RegionStores;
   /** Failed authentications per client address and identity (token endpoint, SharedKey, bearer tokens). */
   authThrottle: FailureThrottle;
   clock: Clock;

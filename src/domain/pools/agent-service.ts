@@ -99,8 +99,10 @@ export class AgentService {
         await tx.listNodesForHost(request.hostId, true),
       );
       await tx.putNodes(taken);
+      const only = request.nodeIds === undefined ? undefined : new Set(request.nodeIds);
       const byPool = new Map<string, HostPool>();
       for (const node of listed) {
+        if (only !== undefined && !only.has(node.id)) continue;
         const k = compoundKey(node.accountName, node.poolId);
         if (!byPool.has(k)) {
           const pool = await tx.findPool(node.accountName, node.poolId);
