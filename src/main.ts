@@ -149,6 +149,8 @@ function poolDeps(nodes: PoolsRuntime) {
   return {
     pools: nodes.pools,
     nodes: nodes.nodes,
+    nodeUsers: nodes.nodeUsers,
+    ...(nodes.remoteLogin ? { remoteLogin: nodes.remoteLogin } : {}),
     agents: nodes.agents,
     remoteFiles: nodes.remoteFiles,
     jobs: nodes.jobs,

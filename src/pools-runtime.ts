@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { HostAgent } from './backends/agent.ts';
 import type { ImageCache } from './backends/local/image-cache.ts';
 import { LocalNodeExecutor } from './backends/local/node-executor.ts';
+import type { RemoteLoginGateway } from './api/ssh/remote-login.ts';
+import type { NodeUserService } from './domain/pools/node-users.ts';
+import { remoteLoginRuntime } from './remote-login-runtime.ts';
 import type { NodeExecutor } from './backends/port.ts';
 import { FileRequestBroker } from './backends/remote-files.ts';
 import { autoStorageOver } from './backends/auto-storage.ts';
@@ -30,6 +33,9 @@ import { TickLoop } from './platform/loop.ts';
 export interface PoolsRuntime {
   pools: PoolService;
   nodes: NodeService;
+  /** Node users and the SSH gateway into local nodes (ADR 0027). */
+  nodeUsers: NodeUserService;
+  remoteLogin?: RemoteLoginGateway;
   agents: AgentService;
   remoteFiles: FileRequestBroker;
   jobs: JobService;
@@ -133,6 +139,24 @@ function cleanerLoopFor(ctx: DomainContext, fileAccess: ExecutorLookup, logger: 
   );
 }
 
+/** This machine's host agent, in process. */
+function hostAgentFor(
+  local: { executor: NodeExecutor; hostId: string },
+  agents: AgentService,
+  concurrency: number | undefined,
+  logger: Logger,
+): HostAgent {
+  return new HostAgent({
+    ...local,
+    link: { sync: (request) => agents.sync(request) },
+    concurrency: concurrency ?? (local.executor.kind === 'simulated' ? 256 : 4),
+    pollMs: 500,
+    onError: (err) => {
+      logger.error({ err }, 'host agent error');
+    },
+  });
+}
+
 /**
  * Pools and nodes: the services, the pool sizer loop, and this machine's host agent (in process; agents on
  * other machines reach the same AgentService over HTTPS at /agent/v1/sync).
@@ -177,20 +201,11 @@ export function poolsRuntime(
   };
   const storage = autoStorageOver(config.storageAccounts);
   const agents = new AgentService(ctx, accountUrl, onChange, storage, foreignReports, config.nodeNetwork);
-  const running =
-    local === undefined
-      ? undefined
-      : new HostAgent({
-          ...local,
-          link: { sync: (request) => agents.sync(request) },
-          concurrency: inject.agentConcurrency ?? (local.executor.kind === 'simulated' ? 256 : 4),
-          pollMs: 500,
-          onError: (err) => {
-            logger.error({ err }, 'host agent error');
-          },
-        });
+  const running = local && hostAgentFor(local, agents, inject.agentConcurrency, logger);
   agentRef.current = running;
+  const logins = remoteLoginRuntime(config, ctx, local, logger);
   return {
+    ...logins.deps,
     pools,
     nodes: new NodeService(ctx, fileAccess, onChange),
     agents,
@@ -213,6 +228,7 @@ export function poolsRuntime(
       await cleanLoop.stop();
       await loop.stop();
       await running?.stop();
+      await logins.stop();
       await executor?.close();
     },
   };

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { NO_SEALING, type Sealer } from '../platform/sealing.ts';
 import type { Store, StoreTx } from './port.ts';
 import type { SqlDialect } from './dialect.ts';
@@ -84,11 +84,6 @@ function toBaseImage(r: Selectable<BaseImagesTable>): BaseImageRecord {
 
 /** Store operations over any Kysely dialect; what differs between dialects is in `SqlDialect` (dialect.ts). */
 class SqlStoreTx extends SqlBatchTx implements StoreTx {
-  private readonly sealer: Sealer;
-  constructor(db: Transaction<Database>, dialect: SqlDialect, sealer: Sealer) {
-    super(db, dialect);
-    this.sealer = sealer;
-  }
   async putTenant(t: { id: string; displayName: string; defaultDomain: string }): Promise<void> {
     const row = { id: t.id, display_name: t.displayName, default_domain: t.defaultDomain };
     await this.db

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiDeps } from '../http/context.ts';
 import { deleteNodeFile, sendNodeFile } from './files.ts';
 import { listPage } from './listing.ts';
+import { registerNodeUserRoutes } from './routes-node-users.ts';
 import { batchBody, contextOf, selectOf } from './request.ts';
 import { nodeFileToWire, nodeToWire } from './wire-pools.ts';
 
@@ -74,6 +75,7 @@ export function registerNodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   registerNodeScheduling(app, deps);
   registerNodeFiles(app, deps);
+  registerNodeUserRoutes(app, deps);
 }
 
 /** A node's files: list, get (with ocp-range), HEAD, delete. */
