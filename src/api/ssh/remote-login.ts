@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer, type Server as TcpServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { Server as SshServer, utils as sshUtils, type AuthContext, type Connection } from 'ssh2';
+import ssh2, { type AuthContext, type Connection, type Server as SshServer } from 'ssh2';
 import { spawnLogin, type LoginPlace, type LoginSession } from '../../backends/local/node-logins.ts';
 import { connectionAllowed, remoteLoginEndpoint } from '../../domain/pools/endpoint-config.ts';
 import type { LoginProof, NodeUserService } from '../../domain/pools/node-users.ts';
@@ -49,7 +49,7 @@ interface Listener {
 export function remoteLoginHostKey(path: string): string {
   if (!existsSync(path)) {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    writeFileSync(path, sshUtils.generateKeyPairSync('ed25519').private, { mode: 0o600, flag: 'wx' });
+    writeFileSync(path, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600, flag: 'wx' });
   }
   chmodSync(path, 0o600);
   return readFileSync(path, 'utf8');
@@ -121,7 +121,7 @@ export class RemoteLoginGateway {
   /** Binds the first free port of the pool's range (its remote-login NAT pool, else the server's). */
   private async listen(account: string, pool: PoolRecord, nodeId: string): Promise<Listener> {
     const range = remoteLoginEndpoint(pool.spec).ports ?? this.opts.defaultPorts;
-    const ssh = new SshServer({ hostKeys: [this.hostKey], ident: 'Lazurite' });
+    const ssh = new ssh2.Server({ hostKeys: [this.hostKey], ident: 'Lazurite' });
     ssh.on('connection', (client) => {
       this.serve(client, account, pool.id, nodeId);
     });
@@ -193,7 +193,7 @@ export class RemoteLoginGateway {
     else if (ctx.method === 'publickey') {
       proof = { kind: 'publickey', blob: ctx.key.data };
       if (ctx.signature && ctx.blob) {
-        const key = sshUtils.parseKey(ctx.key.data);
+        const key = ssh2.utils.parseKey(ctx.key.data);
         if (key instanceof Error || Array.isArray(key) || !key.verify(ctx.blob, ctx.signature, ctx.hashAlgo))
           return undefined;
       }

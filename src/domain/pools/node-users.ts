@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { utils as sshUtils } from 'ssh2';
+import ssh2 from 'ssh2';
 import { encrypt, verify } from 'unixcrypt';
 import type { StoreTx } from '../../storage/port.ts';
 import type {
@@ -82,7 +82,7 @@ function expiryOf(value: unknown, now: Date): string {
 function publicKeyOf(value: unknown): string | undefined {
   const key = optionalString(value, 'sshPublicKey')?.trim();
   if (key === undefined || key === '') return undefined;
-  const parsed = key.includes('\n') ? undefined : sshUtils.parseKey(key);
+  const parsed = key.includes('\n') ? undefined : ssh2.utils.parseKey(key);
   if (parsed === undefined || parsed instanceof Error || Array.isArray(parsed) || parsed.isPrivateKey())
     throw invalidProperty('sshPublicKey', 'sshPublicKey must be one OpenSSH public key line.');
   return key;
@@ -119,7 +119,7 @@ export function userAccepts(user: NodeUserRecord, proof: LoginProof, now: Date):
   if (proof.kind === 'password')
     return user.passwordHash !== undefined && verify(proof.password, user.passwordHash);
   if (user.sshPublicKey === undefined) return false;
-  const key = sshUtils.parseKey(user.sshPublicKey);
+  const key = ssh2.utils.parseKey(user.sshPublicKey);
   if (key instanceof Error || Array.isArray(key)) return false;
   const mine = key.getPublicSSH();
   return mine.length === proof.blob.length && timingSafeEqual(mine, proof.blob);
