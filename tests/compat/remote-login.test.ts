@@ -4,16 +4,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { BatchServiceClient } from '@azure/batch';
-import { computeClient, runCli, startServer, type TestServer } from './harness.ts';
-import {
-  buildToolImage,
-  failsWith,
-  sharedKeyBatch,
-  simulatedBatchServer,
-  tinyPoolSpec,
-  waitFor,
-} from './pool-image.ts';
+import { BatchServiceClient } from '@azure/batch';
+import { TokenCredentials } from '@azure/ms-rest-js';
+import { computeClient, credentialFor, runCli, startServer, type TestServer } from './harness.ts';
+import { buildToolImage, failsWith, simulatedBatchServer, tinyPoolSpec, waitFor } from './pool-image.ts';
 
 /**
  * Node users and remote login (issue 17 items 2–3, ADR 0027), on real local nodes: `az batch node user create`,
@@ -72,7 +66,6 @@ describe('remote login into local nodes', { skip: isRoot ? false : 'needs root' 
   let configDir: string;
   let nodeId: string;
   let endpoint: Endpoint;
-  let batchArgs: string[];
 
   const az = (args: string[]) => {
     const r = spawnSync('az', args, {
@@ -102,22 +95,16 @@ describe('remote login into local nodes', { skip: isRoot ? false : 'needs root' 
   before(async () => {
     server = await startServer();
     const c = server.connection;
-    batch = sharedKeyBatch(server);
+    const token = await credentialFor(c).getToken('https://batch.core.windows.net//.default');
+    batch = new BatchServiceClient(new TokenCredentials(token.token), new URL(c.batchUrl).origin);
     configDir = mkdtempSync(join(tmpdir(), 'lazurite-az-'));
     const lines = (await runCli(['az-setup', '--data-dir', server.dataDir])).trim().split('\n');
-    for (const prefix of ['az cloud register', 'az cloud set', 'az login']) {
+    // Pools from gallery images take Entra ID only (SharedKey is refused when Compute resources are linked).
+    for (const prefix of ['az cloud register', 'az cloud set', 'az login', 'az batch account login']) {
       const l = lines.find((x) => x.startsWith(prefix)) ?? '';
       const r = az(l.split('#')[0]?.trim().split(/\s+/).slice(1) ?? []);
       assert.equal(r.status, 0, r.stderr);
     }
-    batchArgs = [
-      '--account-name',
-      c.batchAccountName,
-      '--account-endpoint',
-      c.batchUrl,
-      '--account-key',
-      c.batchAccountKey,
-    ];
     const { versionId } = await buildToolImage(computeClient(c), c.resourceGroup, [{ name: 'westeurope' }]);
     await batch.pool.add({
       id: 'login',
@@ -150,10 +137,9 @@ describe('remote login into local nodes', { skip: isRoot ? false : 'needs root' 
       PASSWORD,
       '--expiry-time',
       expiry,
-      ...batchArgs,
     ]);
     assert.equal(created.status, 0, created.stderr);
-    const shown = az(['batch', 'node', 'remote-login-settings', 'show', ...node, ...batchArgs, '-o', 'json']);
+    const shown = az(['batch', 'node', 'remote-login-settings', 'show', ...node, '-o', 'json']);
     assert.equal(shown.status, 0, shown.stderr);
     endpoint = JSON.parse(shown.stdout) as Endpoint;
     assert.equal(endpoint.remoteLoginIpAddress, '127.0.0.1');

@@ -123,11 +123,6 @@ function checkNatPool(value: unknown, at: string, seen: { names: Set<string>; ba
     throw invalidProperty(`${at}.frontendPortRangeEnd`, 'A frontend port range holds at least 40 ports.');
   if ((start as number) < RESERVED_FRONTEND.first && (end as number) > RESERVED_FRONTEND.last)
     throw invalidProperty(`${at}.frontendPortRangeEnd`, 'The range must not contain 50000–55000.');
-  if (backend !== SSH_PORT || pool.protocol !== 'tcp')
-    throw unsupportedProperty(
-      `${at}.backendPort`,
-      'This server forwards only tcp port 22 (remote login); other inbound NAT pools are not supported.',
-    );
 }
 
 /** Checks `networkConfiguration` of a pool add; what Lazurite does not implement is refused. */
@@ -162,6 +157,11 @@ export function checkNetworkConfiguration(value: unknown): void {
     if (ranges.some(([a, b]) => range[0] <= b && a <= range[1]))
       throw invalidProperty(`${at}.frontendPortRangeStart`, 'Frontend port ranges must not overlap.');
     ranges.push(range);
+    if (nat.backendPort !== SSH_PORT || nat.protocol !== 'tcp')
+      throw unsupportedProperty(
+        `${at}.backendPort`,
+        'This server forwards only tcp port 22 (remote login); other inbound NAT pools are not supported.',
+      );
     const list = nat.networkSecurityGroupRules ?? [];
     if (!Array.isArray(list)) throw invalidProperty(`${at}.networkSecurityGroupRules`, 'A list of rules.');
     rules += list.length;
