@@ -118,6 +118,7 @@ describe('remote login into local nodes', { skip: isRoot ? false : 'needs root' 
     nodeId = await idleNode('login');
   });
   after(async () => {
+    if (process.env.DEBUG_SERVER_OUTPUT) console.error(server.output().slice(-6000));
     rmSync(configDir, { recursive: true, force: true });
     await server.stop();
   });

@@ -1,7 +1,13 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer, type Server as TcpServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import ssh2, { type AuthContext, type Connection, type Server as SshServer } from 'ssh2';
+import ssh2, {
+  type AuthContext,
+  type Connection,
+  type Server as SshServer,
+  type ServerChannel,
+  type Session,
+} from 'ssh2';
 import { spawnLogin, type LoginPlace, type LoginSession } from '../../backends/local/node-logins.ts';
 import { connectionAllowed, remoteLoginEndpoint } from '../../domain/pools/endpoint-config.ts';
 import type { LoginProof, NodeUserService } from '../../domain/pools/node-users.ts';
@@ -204,7 +210,7 @@ export class RemoteLoginGateway {
   }
 
   /** One session channel: a terminal request, a window size, then a shell or an exec; nothing else. */
-  private session(session: import('ssh2').Session, login: { node: NodeRecord; user: NodeUserRecord }): void {
+  private session(session: Session, login: { node: NodeRecord; user: NodeUserRecord }): void {
     let pty: LoginSession['pty'];
     let resize: ((rows: number, cols: number) => void) | undefined;
     session.on('pty', (accept, _reject, info) => {
@@ -231,17 +237,22 @@ export class RemoteLoginGateway {
     session.on('x11', (_accept, reject) => {
       answer(reject);
     });
-    const start = async (accept: () => import('ssh2').ServerChannel, reject: () => void, command: string) => {
+    // accept() at once: a client with nothing to send ends its input right after the request, and ssh2 then
+    // refuses a late accept. A node that cannot be entered gets a message and exit status 1.
+    const start = async (accept: () => ServerChannel | undefined, command: string) => {
+      const channel = accept();
+      if (!channel) return;
       const node = await this.opts.users.findNode(login.node.accountName, login.node.poolId, login.node.id);
       const place = node && (await this.opts.host.place(node));
       if (!node || !place) {
-        reject();
+        channel.stderr.write('lazurite: the node is not running\r\n');
+        channel.exit(1);
+        channel.end();
         return;
       }
       await this.opts.host.writeUsers(node).catch((err: unknown) => {
         this.opts.logger.warn({ err: (err as Error).message, nodeId: node.id }, 'node users not written');
       });
-      const channel = accept();
       const proc = spawnLogin(place, {
         uid: login.user.uid,
         name: login.user.name,
@@ -251,16 +262,26 @@ export class RemoteLoginGateway {
       resize = proc.resize;
       const child = proc.child;
       if (!child.stdin || !child.stdout || !child.stderr) return;
-      channel.pipe(child.stdin).on('error', () => undefined);
+      const ignore = () => undefined;
+      child.on('error', ignore);
+      child.stdin.on('error', ignore);
+      channel.on('error', ignore);
+      channel.stderr.on('error', ignore);
+      channel.pipe(child.stdin);
       child.stdout.pipe(channel, { end: false });
       child.stderr.pipe(channel.stderr, { end: false });
+      let open = true;
       child.on('close', (code, signal) => {
+        if (!open) return;
         channel.exit(code ?? (signal ? 128 : 255));
         channel.end();
       });
-      channel.on('close', () => child.kill('SIGKILL'));
+      channel.on('close', () => {
+        open = false;
+        child.kill('SIGKILL');
+      });
     };
-    session.on('shell', (accept, reject) => void start(accept, reject, ''));
-    session.on('exec', (accept, reject, info) => void start(accept, reject, info.command));
+    session.on('shell', (accept) => void start(accept, ''));
+    session.on('exec', (accept, _reject, info) => void start(accept, info.command));
   }
 }
