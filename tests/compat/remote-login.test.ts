@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -153,6 +153,49 @@ describe('remote login into local nodes', { skip: isRoot ? false : 'needs root' 
     assert.equal(data, 'os-disk-data-7');
     assert.ok(Number(uid) >= 40000 && Number(uid) <= 49999, `uid ${String(uid)}`);
     assert.notEqual(host, spawnSync('hostname', { encoding: 'utf8' }).stdout.trim());
+  });
+
+  test('a public key logs in, with a terminal when asked; another key is refused', async () => {
+    const keys = mkdtempSync(join(tmpdir(), 'lazurite-keys-'));
+    try {
+      for (const k of ['mine', 'other'])
+        assert.equal(
+          spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keys, k)]).status,
+          0,
+        );
+      const publicKey = readFileSync(join(keys, 'mine.pub'), 'utf8').trim();
+      await batch.computeNode.addUser('login', nodeId, { name: 'kim', sshPublicKey: publicKey });
+      const login = (key: string, extra: string[]) =>
+        spawnSync(
+          'ssh',
+          [
+            ...SSH_OPTIONS,
+            '-o',
+            'BatchMode=yes',
+            '-o',
+            'IdentitiesOnly=yes',
+            '-i',
+            join(keys, key),
+            ...extra,
+            '-p',
+            String(endpoint.remoteLoginPort),
+            `kim@${endpoint.remoteLoginIpAddress}`,
+            'tty; id -un',
+          ],
+          { encoding: 'utf8', timeout: 60_000 },
+        );
+      const plain = login('mine', ['-T']);
+      assert.equal(plain.status, 0, plain.stderr);
+      assert.deepEqual(plain.stdout.trim().split('\n'), ['not a tty', 'kim']);
+      const terminal = login('mine', ['-tt']);
+      assert.equal(terminal.status, 0, terminal.stderr);
+      assert.match(terminal.stdout, /^\/dev\/pts\/\d+\r?\nkim\r?\n/);
+      const other = login('other', ['-T']);
+      assert.notEqual(other.status, 0);
+      assert.equal(other.stdout, '');
+    } finally {
+      rmSync(keys, { recursive: true, force: true });
+    }
   });
 
   test('a wrong password is refused', () => {
