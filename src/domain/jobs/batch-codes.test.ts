@@ -83,7 +83,7 @@ test('pool and task properties nothing implements are refused with UnsupportedPr
   for (const [extra, property] of [
     [{ userAccounts: [{ name: 'bob', password: 'x' }] }, 'userAccounts'],
     [{ enableInterNodeCommunication: true }, 'enableInterNodeCommunication'],
-    [{ networkConfiguration: { subnetId: 'x' } }, 'networkConfiguration'],
+    [{ networkConfiguration: { subnetId: 'x' } }, 'networkConfiguration.subnetId'],
     [{ mountConfiguration: [{ nfsMountConfiguration: {} }] }, 'mountConfiguration'],
     [{ certificateReferences: [{ thumbprint: 'x' }] }, 'certificateReferences'],
     [{ applicationPackageReferences: [{ applicationId: 'x' }] }, 'applicationPackageReferences'],
