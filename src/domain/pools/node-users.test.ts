@@ -40,11 +40,12 @@ test('users get uids from 40000, expiry one day ahead by default, a crypt hash a
   await users.add(w.account, 'p', nodeId, { name: 'bob', isAdmin: true });
   const node = await users.findNode(w.account.name, 'p', nodeId);
   const [alice, bob] = node?.users ?? [];
-  assert.equal(alice?.uid, 40000);
-  assert.equal(bob?.uid, 40001);
-  assert.equal(bob?.isAdmin, true);
-  assert.equal(alice?.expiryTime, new Date(w.clock.now().getTime() + 86_400_000).toISOString());
-  assert.match(alice?.passwordHash ?? '', /^\$6\$/);
+  assert.ok(alice && bob);
+  assert.equal(alice.uid, 40000);
+  assert.equal(bob.uid, 40001);
+  assert.equal(bob.isAdmin, true);
+  assert.equal(alice.expiryTime, new Date(w.clock.now().getTime() + 86_400_000).toISOString());
+  assert.match(alice.passwordHash ?? '', /^\$6\$/);
   assert.ok(!JSON.stringify(node).includes('pw-1'));
   assert.equal(synced.length, 2);
   assert.deepEqual(
