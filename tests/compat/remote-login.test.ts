@@ -235,6 +235,28 @@ describe('remote login into local nodes', { skip: isRoot ? false : 'needs root' 
     assert.ok(!r.stdout.includes('$6$'), 'the node user cannot read the node’s /etc/shadow');
   });
 
+  test('no channel but the shell: forwarding to the host’s ports is refused', () => {
+    const https = new URL(server.connection.batchUrl).port;
+    const r = spawnSync(
+      'sshpass',
+      [
+        '-p',
+        PASSWORD,
+        'ssh',
+        ...SSH_OPTIONS,
+        '-p',
+        String(endpoint.remoteLoginPort),
+        '-W',
+        `127.0.0.1:${https}`,
+        `alice@${endpoint.remoteLoginIpAddress}`,
+      ],
+      { encoding: 'utf8', timeout: 60_000, input: 'GET /health HTTP/1.0\r\n\r\n' },
+    );
+    assert.notEqual(r.status, 0);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /open failed|prohibited|refused/i);
+  });
+
   test('an NSG rule denying 127.0.0.0/8 closes the connection before the SSH banner', async () => {
     const start = 20000 + Math.floor(Math.random() * 20000);
     await batch.pool.add(
