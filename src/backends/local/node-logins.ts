@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Writable } from 'node:stream';
 import type { NodeUserRecord } from '../../storage/records.ts';
-import type { NodeExecutor } from '../port.ts';
+import { NODE_ROOT_DIR, type NodeExecutor } from '../port.ts';
 
 /**
  * Writes a node's users (ADR 0027) into the node, as its root: a line each in /etc/passwd and /etc/group (uid =
@@ -12,6 +12,7 @@ import type { NodeExecutor } from '../port.ts';
  * The data travels in the environment of the process (never on a host argv); the script only splits it.
  */
 const SCRIPT = `set -eu
+rm -f "$LZ_LOG"
 umask 077
 [ -e /etc/shadow ] || : > /etc/shadow
 sh=/bin/sh; [ -x /bin/bash ] && sh=/bin/bash
@@ -40,6 +41,7 @@ rm -f $t.p $t.g $t.s
 `;
 
 const DAY_MS = 86_400_000;
+const LOG = '.node-users.log';
 
 /** One user as the script's line: name uid hash expire-day key (the key last: it holds spaces). */
 function userLine(u: NodeUserRecord): string {
@@ -63,11 +65,13 @@ export async function writeNodeUsers(
       PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
       LZ_USERS: users.map(userLine).join('\n'),
       LZ_TODAY: String(Math.floor(now.getTime() / DAY_MS)),
+      // The process's own output file, unlinked at once (it writes into the open file): no trace in the node's files.
+      LZ_LOG: `${NODE_ROOT_DIR}/${LOG}`,
     },
     elevation: 'admin',
     workingDir: '/',
-    stdoutFile: '.node-users.log',
-    stderrFile: '.node-users.log',
+    stdoutFile: LOG,
+    stderrFile: LOG,
     timeoutMs: 30_000,
   });
   if (result.exitCode !== 0)
