@@ -58,3 +58,13 @@ test('the database: SQLite by default, PostgreSQL by --database-url over LAZURIT
     );
   assert.throws(() => loadConfig({ databaseUrl: 'postgres://u@h/db', inMemory: true }, {}), ConfigError);
 });
+
+test('remote login ports: 50000-55000 unless LAZURITE_REMOTE_LOGIN_PORTS names a range; a bad range refused', () => {
+  assert.deepEqual(loadConfig({}, {}).remoteLoginPorts, { first: 50000, last: 55000 });
+  assert.deepEqual(loadConfig({}, { LAZURITE_REMOTE_LOGIN_PORTS: '2200-2299' }).remoteLoginPorts, {
+    first: 2200,
+    last: 2299,
+  });
+  for (const bad of ['2299-2200', '0-10', '22', '1-70000'])
+    assert.throws(() => loadConfig({}, { LAZURITE_REMOTE_LOGIN_PORTS: bad }), ConfigError, bad);
+});
