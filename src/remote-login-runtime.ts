@@ -7,6 +7,7 @@ import type { Config } from './config/config.ts';
 import type { DomainContext } from './domain/context.ts';
 import { NodeUserService, type NodeUserSync } from './domain/pools/node-users.ts';
 import type { Logger } from './platform/logger.ts';
+import { FailureThrottle } from './platform/throttle.ts';
 import type { NodeRecord } from './storage/records.ts';
 
 /** The address clients are given for a listener on `host` (a wildcard listens everywhere: loopback answers). */
@@ -49,6 +50,11 @@ export function remoteLoginRuntime(
     defaultPorts: config.remoteLoginPorts,
     hostKeyPath: join(config.dataDir, 'identity', 'ssh-host-key'),
     logger,
+    throttle: new FailureThrottle({
+      ...config.authFailures,
+      maxKeys: 100_000,
+      now: () => ctx.clock.now().getTime(),
+    }),
   });
   const sweep = setInterval(() => void remoteLogin.sweep().catch(() => undefined), 10_000);
   sweep.unref();

@@ -13,6 +13,7 @@ import { connectionAllowed, remoteLoginEndpoint } from '../../domain/pools/endpo
 import type { LoginProof, NodeUserService } from '../../domain/pools/node-users.ts';
 import type { NodeRecord, NodeUserRecord, PoolRecord } from '../../storage/records.ts';
 import type { Logger } from '../../platform/logger.ts';
+import type { FailureThrottle } from '../../platform/throttle.ts';
 
 /** A node's place on this host, for sessions (the local executor's), and the writing of its users. */
 export interface RemoteLoginHost {
@@ -23,7 +24,7 @@ export interface RemoteLoginHost {
 }
 
 export interface RemoteLoginOptions {
-  users: NodeUserService;
+  users: Pick<NodeUserService, 'login' | 'findNode' | 'findPool'>;
   host: RemoteLoginHost;
   /** The address the listeners bind (the server's --host) and the one clients are given. */
   listenHost: string;
@@ -32,11 +33,19 @@ export interface RemoteLoginOptions {
   defaultPorts: { first: number; last: number };
   hostKeyPath: string;
   logger: Logger;
+  /** Failed logins per client address and node user (ADR 0024's throttle): past the burst, attempts fail unchecked. */
+  throttle: FailureThrottle;
 }
 
 /** Calls a request's accept or reject callback when the client asked for a reply. */
 function answer(callback: unknown): void {
   if (typeof callback === 'function') (callback as () => void)();
+}
+
+/** Ends a session channel with the process's status (ssh2 sends EOF and close once what was written is out). */
+function finish(channel: ServerChannel, status: number): void {
+  channel.exit(status);
+  channel.end();
 }
 
 /** Failed authentications a connection may make before it is closed (OpenSSH's MaxAuthTries). */
@@ -49,6 +58,8 @@ interface Listener {
   port: number;
   tcp: TcpServer;
   ssh: SshServer;
+  /** Open connections, ended when the listener closes (a closing TCP server waits for them otherwise). */
+  sockets: Set<Socket>;
 }
 
 /** The SSH host key (ed25519, OpenSSH format), 0600 in the data dir, made on first use. */
@@ -128,13 +139,18 @@ export class RemoteLoginGateway {
   private async listen(account: string, pool: PoolRecord, nodeId: string): Promise<Listener> {
     const range = remoteLoginEndpoint(pool.spec).ports ?? this.opts.defaultPorts;
     const ssh = new ssh2.Server({ hostKeys: [this.hostKey], ident: 'Lazurite' });
-    ssh.on('connection', (client) => {
-      this.serve(client, account, pool.id, nodeId);
+    ssh.on('connection', (client, info) => {
+      this.serve(client, info.ip, { account, poolId: pool.id, nodeId });
     });
     ssh.on('error', (err: Error) => {
       this.opts.logger.warn({ err: err.message }, 'remote login error');
     });
-    const tcp = createServer((socket) => void this.accept(ssh, socket, account, pool.id));
+    const sockets = new Set<Socket>();
+    const tcp = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      void this.accept(ssh, socket, account, pool.id);
+    });
     for (let port = range.first; port <= range.last; port++) {
       if (this.usedPorts.has(port)) continue;
       const bound = await new Promise<boolean>((resolve) => {
@@ -152,7 +168,7 @@ export class RemoteLoginGateway {
       tcp.on('error', (err) => {
         this.opts.logger.warn({ err: err.message }, 'remote login listener error');
       });
-      return { account, poolId: pool.id, nodeId, port, tcp, ssh };
+      return { account, poolId: pool.id, nodeId, port, tcp, ssh, sockets };
     }
     throw new Error(`no free port for remote login in ${String(range.first)}-${String(range.last)}`);
   }
@@ -171,12 +187,16 @@ export class RemoteLoginGateway {
     socket.resume();
   }
 
-  private serve(client: Connection, account: string, poolId: string, nodeId: string): void {
+  private serve(
+    client: Connection,
+    ip: string,
+    at: { account: string; poolId: string; nodeId: string },
+  ): void {
     let failures = 0;
     let login: { node: NodeRecord; user: NodeUserRecord } | undefined;
     client.on('error', () => undefined);
     client.on('authentication', (ctx) => {
-      void this.authenticate(ctx, account, poolId, nodeId).then((found) => {
+      void this.authenticate(ctx, ip, at).then((found) => {
         if (found) {
           login = found;
           ctx.accept();
@@ -193,7 +213,11 @@ export class RemoteLoginGateway {
     });
   }
 
-  private async authenticate(ctx: AuthContext, account: string, poolId: string, nodeId: string) {
+  private async authenticate(
+    ctx: AuthContext,
+    ip: string,
+    at: { account: string; poolId: string; nodeId: string },
+  ): Promise<{ node: NodeRecord; user: NodeUserRecord } | undefined> {
     let proof: LoginProof;
     if (ctx.method === 'password') proof = { kind: 'password', password: ctx.password };
     else if (ctx.method === 'publickey') {
@@ -204,9 +228,15 @@ export class RemoteLoginGateway {
           return undefined;
       }
     } else return undefined;
+    const key = ['ssh', ip, at.account, at.poolId, at.nodeId, ctx.username].join('|').toLowerCase();
+    if (this.opts.throttle.retryAfterMs(key) > 0) return undefined;
     // A key offered without a signature only asks whether it would do (RFC 4252 7): accepting it asks the
     // client for the signature, checked above on its next attempt.
-    return this.opts.users.login(account, poolId, nodeId, ctx.username, proof).catch(() => undefined);
+    const found = await this.opts.users
+      .login(at.account, at.poolId, at.nodeId, ctx.username, proof)
+      .catch(() => undefined);
+    if (!found) this.opts.throttle.fail(key);
+    return found;
   }
 
   /** One session channel: a terminal request, a window size, then a shell or an exec; nothing else. */
@@ -246,8 +276,7 @@ export class RemoteLoginGateway {
       const place = node && (await this.opts.host.place(node));
       if (!node || !place) {
         channel.stderr.write('lazurite: the node is not running\r\n');
-        channel.exit(1);
-        channel.end();
+        finish(channel, 1);
         return;
       }
       await this.opts.host.writeUsers(node).catch((err: unknown) => {
@@ -273,8 +302,7 @@ export class RemoteLoginGateway {
       let open = true;
       child.on('close', (code, signal) => {
         if (!open) return;
-        channel.exit(code ?? (signal ? 128 : 255));
-        channel.end();
+        finish(channel, code ?? (signal ? 128 : 255));
       });
       channel.on('close', () => {
         open = false;
