@@ -55,8 +55,12 @@ test('inbound NAT pools: Batch’s checks, each refusal naming the property', ()
     'InvalidPropertyValue',
     `${ruleAt}.access`,
   ]);
-  assert.deepEqual(refusal(rule({ priority: 150, access: 'deny', sourceAddressPrefix: 'Internet' })), [
+  assert.deepEqual(refusal(rule({ priority: 150, access: 'deny', sourceAddressPrefix: '10.0.0.0/33' })), [
     'InvalidPropertyValue',
+    `${ruleAt}.sourceAddressPrefix`,
+  ]);
+  assert.deepEqual(refusal(rule({ priority: 150, access: 'deny', sourceAddressPrefix: 'Internet' })), [
+    'UnsupportedProperty',
     `${ruleAt}.sourceAddressPrefix`,
   ]);
   assert.deepEqual(

@@ -71,10 +71,16 @@ function checkRule(value: unknown, at: string, priorities: Set<number>): void {
   if (rule.access !== 'allow' && rule.access !== 'deny')
     throw invalidProperty(`${at}.access`, 'access is allow or deny.');
   if (typeof rule.sourceAddressPrefix !== 'string') throw missingProperty(`${at}.sourceAddressPrefix`);
+  // A service tag (Internet, VirtualNetwork, AzureLoadBalancer, …) is valid in Batch but means nothing here.
+  if (/^[A-Za-z][A-Za-z0-9.]*$/.test(rule.sourceAddressPrefix))
+    throw unsupportedProperty(
+      `${at}.sourceAddressPrefix`,
+      `Service tags ('${rule.sourceAddressPrefix}') are not supported by this server; use '*', an IPv4 address or subnet.`,
+    );
   if (prefixOf(rule.sourceAddressPrefix) === undefined)
     throw invalidProperty(
       `${at}.sourceAddressPrefix`,
-      `'${rule.sourceAddressPrefix}' is not '*', an IPv4 address or an IPv4 subnet (service tags are not supported).`,
+      `'${rule.sourceAddressPrefix}' is not '*', an IP address, a subnet or a service tag.`,
     );
   const ranges = rule.sourcePortRanges ?? ['*'];
   if (!Array.isArray(ranges)) throw invalidProperty(`${at}.sourcePortRanges`, 'sourcePortRanges is a list.');
