@@ -168,6 +168,8 @@ function poolDeps(nodes: PoolsRuntime) {
   return {
     pools: nodes.pools,
     nodes: nodes.nodes,
+    nodeUsers: nodes.nodeUsers,
+    ...(nodes.remoteLogin ? { remoteLogin: nodes.remoteLogin } : {}),
     agents: nodes.agents,
     serviceLogs: nodes.serviceLogs,
     remoteFiles: nodes.remoteFiles,

@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { HostAgent } from './backends/agent.ts';
 import type { ImageCache } from './backends/local/image-cache.ts';
 import { LocalNodeExecutor } from './backends/local/node-executor.ts';
+import type { RemoteLoginGateway } from './api/ssh/remote-login.ts';
+import type { NodeUserService } from './domain/pools/node-users.ts';
+import { remoteLoginRuntime } from './remote-login-runtime.ts';
 import type { NodeExecutor } from './backends/port.ts';
 import { FileRequestBroker } from './backends/remote-files.ts';
 import { ServiceLogFiles, type ServiceLogs } from './backends/service-logs.ts';
@@ -32,6 +35,9 @@ import { slurmLoop } from './backends/slurm/slurm-runtime.ts';
 export interface PoolsRuntime {
   pools: PoolService;
   nodes: NodeService;
+  /** Node users and the SSH gateway into local nodes (ADR 0027). */
+  nodeUsers: NodeUserService;
+  remoteLogin?: RemoteLoginGateway;
   agents: AgentService;
   /** Nodes' Batch service logs (ADR 0031), for ComputeNode_UploadBatchServiceLogs. */
   serviceLogs: ServiceLogs;
@@ -235,6 +241,7 @@ export function poolsRuntime(
   const running =
     local === undefined ? undefined : localAgent(local, agents, inject.agentConcurrency, logger);
   agentRef.current = running;
+  const logins = remoteLoginRuntime(config, ctx, local, logger);
   const token = agentTokenFor(config.dataDir);
   const cluster = clusterLoopFor(config, ctx, token, inject.advertiseOrigin, agents, logger);
   clusterRef.current = cluster;
@@ -245,6 +252,7 @@ export function poolsRuntime(
     await running?.stop();
   };
   return {
+    ...logins.deps,
     pools,
     nodes: new NodeService(ctx, fileAccess, onChange),
     agents,
@@ -262,6 +270,7 @@ export function poolsRuntime(
     stop: stopLoops,
     close: async () => {
       await stopLoops();
+      await logins.stop();
       await executor?.close();
     },
   };

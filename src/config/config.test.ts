@@ -129,3 +129,13 @@ test('the VM network: a private /16 or larger, apart from the node network', asy
   for (const bad of ['10.215.0.0/20', '8.8.0.0/16', '10.213.0.0/16', '10.0.0.0/8', 'nope'])
     assert.throws(() => loadConfig({ vmNetwork: bad }, {}), ConfigError, bad);
 });
+
+test('remote login ports: 50000-55000 unless LAZURITE_REMOTE_LOGIN_PORTS names a range; a bad range refused', () => {
+  assert.deepEqual(loadConfig({}, {}).remoteLoginPorts, { first: 50000, last: 55000 });
+  assert.deepEqual(loadConfig({}, { LAZURITE_REMOTE_LOGIN_PORTS: '2200-2299' }).remoteLoginPorts, {
+    first: 2200,
+    last: 2299,
+  });
+  for (const bad of ['2299-2200', '0-10', '22', '1-70000'])
+    assert.throws(() => loadConfig({}, { LAZURITE_REMOTE_LOGIN_PORTS: bad }), ConfigError, bad);
+});

@@ -85,6 +85,8 @@ export interface Config {
   writeWaitMs: number;
   /** How long a VM runCommand may run before every process of the VM is killed (LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS). */
   runCommandTimeoutMs: number;
+  /** Host ports nodes' remote login listens on when their pool names no range (LAZURITE_REMOTE_LOGIN_PORTS; ADR 0027). */
+  remoteLoginPorts: { first: number; last: number };
   /**
    * Refuse pools whose node agent SKU is past the end of life Batch published (--strict-image-support,
    * LAZURITE_STRICT_IMAGE_SUPPORT), as Azure does today; off, such pools are created with a warning (ADR 0028).
@@ -325,6 +327,17 @@ function checkSlurm(c: Config): Config {
   return c;
 }
 
+/** `first-last`, both TCP ports, first ≤ last. */
+function parsePortRange(text: string): { first: number; last: number } {
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(text.trim());
+  const [first, last] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  if (!m || first < 1 || last > 65535 || first > last)
+    throw new ConfigError(
+      `invalid LAZURITE_REMOTE_LOGIN_PORTS '${text}' (expected first-last, e.g. 50000-55000)`,
+    );
+  return { first, last };
+}
+
 /** Flags win over environment variables (LAZURITE_*), which win over defaults. */
 export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Config {
   const level = flags.logLevel ?? env.LAZURITE_LOG_LEVEL ?? DEFAULTS.logLevel;
@@ -385,6 +398,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
         : parsePositive(env.LAZURITE_WRITE_WAIT_MS ?? 2000, 'write wait ms'),
     runCommandTimeoutMs:
       parsePositive(env.LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS ?? 1800, 'run command timeout seconds') * 1000,
+    remoteLoginPorts: parsePortRange(env.LAZURITE_REMOTE_LOGIN_PORTS ?? '50000-55000'),
     strictImageSupport: flags.strictImageSupport ?? parseBool(env.LAZURITE_STRICT_IMAGE_SUPPORT) ?? false,
     simulatedDelays: { hydrateMs: 2000, copyMs: 1000, bootMs: 1000, execMs: 200 },
   });

@@ -300,6 +300,22 @@ export interface NodeRecord {
   schedulingState?: 'enabled' | 'disabled';
   /** The node's address on its host's bridge, from the node address plan (given when a host takes the node). */
   network?: { address: string; prefix: number; gateway: string; range: string };
+  /** Node users (ComputeNode_AddUser; ADR 0027), absent = none. */
+  users?: NodeUserRecord[];
+}
+
+/**
+ * A node user: a login account on one node. `passwordHash` is the SHA-512 crypt (`$6$…`) written to the node's
+ * /etc/shadow; the store seals it at rest. The password itself is never kept.
+ */
+export interface NodeUserRecord {
+  name: string;
+  /** uid and gid in the node's user namespace (40000–49999). */
+  uid: number;
+  isAdmin: boolean;
+  expiryTime: string;
+  passwordHash?: string;
+  sshPublicKey?: string;
 }
 
 /** One run of a job preparation or release task on a node (JobPreparationTaskExecutionInformation). */

@@ -22,13 +22,22 @@ import type { Database } from './sqlite/schema.ts';
 export class SqlBatchTx implements BatchStoreTx {
   protected readonly db: Transaction<Database>;
   protected readonly dialect: SqlDialect;
-  /** Seals secrets inside documents (pool account password hashes). */
+  /** Seals secrets inside documents (pool account and node user password hashes). */
   protected readonly sealer: Sealer;
   constructor(db: Transaction<Database>, dialect: SqlDialect, sealer: Sealer = NO_SEALING) {
     this.db = db;
     this.dialect = dialect;
     this.sealer = sealer;
   }
+  /** A node with its users' password hashes sealed (write) or opened (read). */
+  private nodeUsers(n: NodeRecord, how: (v: string) => string): NodeRecord {
+    if (n.users === undefined || n.users.every((u) => u.passwordHash === undefined)) return n;
+    const users = n.users.map((u) =>
+      u.passwordHash === undefined ? u : { ...u, passwordHash: how(u.passwordHash) },
+    );
+    return { ...n, users };
+  }
+  private opened = (n: NodeRecord): NodeRecord => this.nodeUsers(n, (v) => this.sealer.open(v));
   putPool(p: PoolRecord) {
     return batch.putPool(this.db, p, this.sealer);
   }
@@ -48,16 +57,20 @@ export class SqlBatchTx implements BatchStoreTx {
     return batch.deletePool(this.db, account, id);
   }
   putNodes(nodes: NodeRecord[]) {
-    return batch.putNodes(this.db, nodes);
+    const sealed = nodes.map((n) =>
+      this.nodeUsers(n, (v) => (this.sealer.isSealed(v) ? v : this.sealer.seal(v))),
+    );
+    return batch.putNodes(this.db, sealed);
   }
-  findNode(account: string, pool: string, id: string) {
-    return batch.findNode(this.db, account, pool, id);
+  async findNode(account: string, pool: string, id: string) {
+    const n = await batch.findNode(this.db, account, pool, id);
+    return n && this.opened(n);
   }
-  listNodes(account: string, pool: string) {
-    return batch.listNodes(this.db, account, pool);
+  async listNodes(account: string, pool: string) {
+    return (await batch.listNodes(this.db, account, pool)).map(this.opened);
   }
-  listNodesForHost(hostId: string, unassigned: boolean) {
-    return batch.listNodesForHost(this.db, hostId, unassigned);
+  async listNodesForHost(hostId: string, unassigned: boolean) {
+    return (await batch.listNodesForHost(this.db, hostId, unassigned)).map(this.opened);
   }
   deleteNodes(account: string, pool: string, ids: string[]) {
     return batch.deleteNodes(this.db, account, pool, ids);

@@ -5,6 +5,7 @@ import { uploadLogsRequest } from '../../domain/pools/service-logs.ts';
 import type { ApiDeps } from '../http/context.ts';
 import { deleteNodeFile, sendNodeFile } from './files.ts';
 import { listPage } from './listing.ts';
+import { registerNodeUserRoutes } from './routes-node-users.ts';
 import { batchBody, contextOf, selectOf } from './request.ts';
 import { nodeFileToWire, nodeToWire } from './wire-pools.ts';
 
@@ -77,6 +78,7 @@ export function registerNodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   registerNodeScheduling(app, deps);
   registerNodeFiles(app, deps);
+  registerNodeUserRoutes(app, deps);
   registerServiceLogUpload(app, deps);
 }
 

@@ -16,6 +16,8 @@ import type { JobService } from '../../domain/jobs/jobs.ts';
 import type { JobScheduleService } from '../../domain/jobs/schedules.ts';
 import type { TaskService } from '../../domain/jobs/tasks.ts';
 import type { NodeService } from '../../domain/pools/nodes.ts';
+import type { NodeUserService } from '../../domain/pools/node-users.ts';
+import type { RemoteLoginGateway } from '../ssh/remote-login.ts';
 import type { PoolService } from '../../domain/pools/pools.ts';
 import type { ResourceService } from '../../domain/resources/resources.ts';
 import type { Clock } from '../../platform/clock.ts';
@@ -49,6 +51,10 @@ export interface ApiDeps {
   computeQueries: ComputeQueries;
   pools: PoolService;
   nodes: NodeService;
+  /** Node users (ADR 0027). */
+  nodeUsers: NodeUserService;
+  /** The SSH gateway into nodes of the in-process local backend; undefined for simulated and remote-only servers. */
+  remoteLogin?: RemoteLoginGateway;
   agents: AgentService;
   /** Nodes' Batch service logs (ADR 0031). */
   serviceLogs: ServiceLogs;

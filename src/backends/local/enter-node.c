@@ -32,6 +32,7 @@
  * and installs the VM's filter, whose mount(2) calls its waiter brokers until the process ends (vm-broker.h); the
  * waiter keeps the pidfd (to reach the VM's mount namespace) and writes stdin from the broker's loop.
  * `enter-node check-mount TYPE FLAGS` prints the broker's verdict on a file system type and mount(2) flags.
+ * `enter-node login …` runs one remote-login session as a node user (node-login.h, ADR 0027).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -578,8 +579,11 @@ static int serve(int argc, char **argv) {
   }
 }
 
+#include "node-login.h"
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "serve") == 0) return serve(argc, argv);
+  if (argc > 1 && strcmp(argv[1], "login") == 0) return login_main(argc, argv);
   if (argc == 4 && strcmp(argv[1], "check-mount") == 0) return vm_check_mount(argv[2], argv[3]);
   fprintf(stderr, "usage: enter-node serve HOLDER_PID NODE_ID CAPS NODE_CGROUPS EXEC_PARENT JOURNAL_DIR\n");
   return 125;

@@ -28,6 +28,7 @@ import { cgroupAlive, RunJournal } from './run-journal.ts';
 import { planDisks } from './node-disks.ts';
 import { NodeIdRanges } from './node-ids.ts';
 import { nodeDiskHelper, NodeOwnDisks } from './node-own-disk.ts';
+import type { LoginPlace } from './node-logins.ts';
 import { deleteNodeFile, listNodeFiles, readNodeFile, statNodeFile } from './node-files.ts';
 import { prepareImage, prepareNode, type PreparedImage } from './node-prepare.ts';
 import { BOOT_MARKER, DEFAULT_PATH, HOLDER_MARKER } from './node-sandbox.ts';
@@ -382,6 +383,17 @@ export class LocalNodeExecutor implements NodeExecutor {
       p.signal?.removeEventListener('abort', onAbort);
       await this.cgroups.releaseExec(nodeId, cg, state.ended === '');
     }
+  }
+
+  /**
+   * Where a remote-login session enters the node (ADR 0027): the helper, the node's running holder and its
+   * cgroups; undefined when the node is not running here.
+   */
+  async loginPlace(nodeId: string): Promise<LoginPlace | undefined> {
+    const holderPid = this.holders.get(nodeId) ?? (await this.liveHolder(nodeId));
+    if (holderPid === undefined) return undefined;
+    const { nodeProcs } = this.cgroups.runnerPlace(nodeId);
+    return { helper: this.helpers.enterNode, holderPid, nodeId, nodeProcs, dropCaps: DROPPED_CAP_NUMBERS };
   }
 
   /** Where the node's runner lives: its holder, its cgroups, its journal folder. */

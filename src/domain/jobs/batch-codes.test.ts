@@ -86,7 +86,7 @@ test('pool and task properties nothing implements are refused with UnsupportedPr
       'userAccounts[0].linuxUserConfiguration.sshPrivateKey',
     ],
     [{ enableInterNodeCommunication: true }, 'enableInterNodeCommunication'],
-    [{ networkConfiguration: { subnetId: 'x' } }, 'networkConfiguration'],
+    [{ networkConfiguration: { subnetId: 'x' } }, 'networkConfiguration.subnetId'],
     [{ mountConfiguration: [{ nfsMountConfiguration: {} }] }, 'mountConfiguration'],
     [{ certificateReferences: [{ thumbprint: 'x' }] }, 'certificateReferences'],
     [{ applicationPackageReferences: [{ applicationId: 'x' }] }, 'applicationPackageReferences'],

@@ -1,6 +1,7 @@
 import { DomainError } from '../errors.ts';
 import { checkAutoScaleAdd } from './autoscale/settings.ts';
 import { accountNames, checkUserAccounts, checkUserIdentity } from './user-accounts.ts';
+import { checkNetworkConfiguration } from './endpoint-config.ts';
 import { findVmSize, type VmSize } from './vm-sizes.ts';
 
 /** The Batch service's 400 for a property whose value it refuses, naming the property and why. */
@@ -40,7 +41,6 @@ const UNIMPLEMENTED_POOL = [
   'virtualMachineConfiguration.serviceArtifactReference',
   'virtualMachineConfiguration.windowsConfiguration',
   'mountConfiguration',
-  'networkConfiguration',
   'enableInterNodeCommunication',
   'applicationPackageReferences',
   'applicationLicenses',
@@ -156,6 +156,7 @@ export function checkPoolAdd(body: Record<string, unknown>): {
   if (body.virtualMachineConfiguration === undefined || body.virtualMachineConfiguration === null)
     throw missingProperty('virtualMachineConfiguration');
   refuseUnimplementedPoolProperties(body);
+  checkNetworkConfiguration(body.networkConfiguration);
   const autoScale = body.enableAutoScale === true ? checkAutoScaleAdd(body) : undefined;
   const slots = body.taskSlotsPerNode ?? 1;
   const maxSlots = Math.min(4 * size.cores, 256);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { keySealer } from '../../platform/sealing.ts';
+import { sampleNode } from '../conformance-batch.ts';
 import { storeConformance } from '../conformance.ts';
 import { openSqliteStore } from './open.ts';
 
@@ -83,5 +84,33 @@ test('account keys are sealed at rest, read back plain, and rows from before sea
   await store.transaction((tx) => tx.putBatchAccount({ ...account, primaryKey: 'rotated==' }));
   assert.ok(!JSON.stringify(raw()).includes('rotated'));
   assert.equal((await store.transaction((tx) => tx.findBatchAccountByName('acct')))?.primaryKey, 'rotated==');
+  await store.close();
+});
+
+test('node users’ password hashes are sealed at rest and read back as written', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'lzr-store-')), 'lazurite.db');
+  const store = await openSqliteStore(path, { sealer: keySealer(randomBytes(32), 'batch-account-key') });
+  const hash = '$6$saltsalt$' + 'x'.repeat(86);
+  const node = {
+    ...sampleNode('p', 'n1', null),
+    users: [
+      {
+        name: 'alice',
+        uid: 40000,
+        isAdmin: false,
+        expiryTime: '2030-01-01T00:00:00.000Z',
+        passwordHash: hash,
+      },
+    ],
+  };
+  await store.transaction((tx) => tx.putNodes([node]));
+  const db = new DatabaseSync(path);
+  const doc = (db.prepare('select doc from nodes').get() as { doc: string }).doc;
+  db.close();
+  assert.ok(!doc.includes(hash) && doc.includes('sealed:v1:'), doc);
+  const back = await store.transaction((tx) => tx.findNode('acct', 'p', 'n1'));
+  assert.equal(back?.users?.[0]?.passwordHash, hash);
+  const listed = await store.transaction((tx) => tx.listNodes('acct', 'p'));
+  assert.equal(listed[0]?.users?.[0]?.passwordHash, hash);
   await store.close();
 });
