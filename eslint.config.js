@@ -31,8 +31,20 @@ export default tseslint.config(
     ignores: ['**/*.test.ts', '**/*.fixture.ts'],
     rules: {
       'no-restricted-imports': layer(
-        ['**/api/**', '**/cli/**', '**/main.ts', 'fastify', '**/storage/sqlite/**'],
-        'domain/ must not import api/, cli/, the composition root, HTTP libraries or a concrete store.',
+        [
+          '**/api/**',
+          '**/cli/**',
+          '**/main.ts',
+          'fastify',
+          '**/storage/sqlite/**',
+          '**/storage/postgres/**',
+          '**/backends/local/**',
+          '**/backends/simulated/**',
+          '**/backends/slurm/**',
+          '**/backends/agent.ts',
+        ],
+        'domain/ must not import api/, cli/, the composition root, HTTP libraries, a concrete store or a concrete ' +
+          'backend: it reaches them through the ports (storage/port.ts, backends/port.ts).',
       ),
     },
   },

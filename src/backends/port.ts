@@ -212,3 +212,44 @@ export interface NodeExecutor {
   /** Stops every sandbox (server shutdown); disks are kept. */
   close(): Promise<void>;
 }
+
+/** What a VM's disks are made of: the OS disk's base manifest and each data disk's (ADR 0009). */
+export interface VmDisks {
+  region: string;
+  /** Filesystem manifest of the OS disk the VM booted from. */
+  osBase: string;
+  dataDisks: { lun: number; manifest: string }[];
+}
+
+/** How a command run in a VM ended. */
+export interface VmCommandResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/**
+ * The port the domain's VM service runs VMs through (ADR 0009, 0020): the local backend's `VmHost` is the one
+ * adapter, a sandbox per command over the VM's OS disk overlay and data disks.
+ */
+export interface VmRuntime {
+  /** Makes the VM's folder and data disk files from their manifests. */
+  prepare(vm: string, disks: VmDisks): Promise<void>;
+  /** Runs a shell script as root inside the VM, every process of it gone when this ends. */
+  run(
+    vm: string,
+    hostname: string,
+    disks: VmDisks,
+    script: string,
+    timeoutMs: number,
+    size: NodeSize,
+  ): Promise<VmCommandResult>;
+  /** The OS disk's state as a filesystem manifest (its base plus what the VM changed); returns its digest. */
+  captureOs(vm: string, disks: VmDisks): Promise<string>;
+  /** A data disk's state as a raw-file manifest; returns its digest. */
+  captureData(vm: string, disks: VmDisks, lun: number): Promise<string>;
+  /** Stops what a crashed server left running over VM disks. */
+  recover(): Promise<void>;
+  remove(vm: string): Promise<void>;
+}

@@ -8,24 +8,19 @@ import { isEmptyDir, packOverlayUpper } from '../../content/layers.ts';
 import { chunkRawFile, putManifest, readManifest, writeRawFile } from '../../content/manifests.ts';
 import type { RegionStores } from '../../content/regions.ts';
 import { ImageCache } from './image-cache.ts';
-import type { NodeSize } from '../port.ts';
+import type { NodeSize, VmDisks, VmRuntime } from '../port.ts';
 import { VmSandboxes, type SandboxResult } from './vm-sandbox.ts';
 
 const run = promisify(execFile);
 
-export interface VmDisks {
-  region: string;
-  /** Filesystem manifest of the OS disk the VM booted from. */
-  osBase: string;
-  dataDisks: { lun: number; manifest: string }[];
-}
+export type { VmDisks } from '../port.ts';
 
 /**
  * VMs on this host: each VM is a folder with its OS disk's overlay upper layer and its data disks as sparse raw
  * files; the OS disk's base layers are unpacked once per manifest into a shared read-only cache (ImageCache). Commands run
  * one at a time per VM (an overlay upper must never be mounted twice).
  */
-export class VmHost {
+export class VmHost implements VmRuntime {
   private readonly root: string;
   private readonly cache: ImageCache;
   private readonly regions: RegionStores;

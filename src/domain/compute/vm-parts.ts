@@ -1,4 +1,4 @@
-import type { VmDisks } from '../../backends/local/vm-host.ts';
+import type { VmDisks } from '../../backends/port.ts';
 import { putManifest, type Manifest } from '../../content/manifests.ts';
 import type { RegionStores } from '../../content/regions.ts';
 import type { ComputeResourceRecord } from '../../storage/records.ts';

@@ -1,4 +1,4 @@
-import type { VmDisks, VmHost } from '../../backends/local/vm-host.ts';
+import type { VmDisks, VmRuntime } from '../../backends/port.ts';
 import { readManifest } from '../../content/manifests.ts';
 import type { RegionStores } from '../../content/regions.ts';
 import type { Digest } from '../../content/blob-store.ts';
@@ -39,14 +39,14 @@ export class VmService {
   private readonly ctx: DomainContext;
   private readonly regions: RegionStores;
   private readonly baseImages: BaseImageService;
-  private readonly host: VmHost;
+  private readonly host: VmRuntime;
   /** How long a runCommand may run before every process of the VM is killed. */
   private readonly runCommandTimeoutMs: number;
   constructor(
     ctx: DomainContext,
     regions: RegionStores,
     baseImages: BaseImageService,
-    host: VmHost,
+    host: VmRuntime,
     runCommandTimeoutMs = 30 * 60 * 1000,
   ) {
     this.ctx = ctx;
