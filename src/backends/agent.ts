@@ -6,7 +6,7 @@ import type {
   NodeReport,
   StartTaskAssignment,
   TaskReport,
-} from './agent-protocol.ts';
+} from '../protocol/agent-protocol.ts';
 import { processUser, runIdOf, runTask, type RunReport } from './task-runner.ts';
 import type { NodeExecutor, NodeSpec } from './port.ts';
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { ensureTlsMaterial } from '../platform/tls.ts';
-import type { SyncRequest } from './agent-protocol.ts';
+import type { SyncRequest } from '../protocol/agent-protocol.ts';
 import { httpsAgentLink, LinkHttpError, type LinkOptions } from './https-link.ts';
 
 type Handler = (n: number, req: IncomingMessage, res: ServerResponse) => void;

@@ -8,7 +8,7 @@ import {
   type FileResult,
   type SyncRequest,
   type SyncResponse,
-} from './agent-protocol.ts';
+} from '../protocol/agent-protocol.ts';
 import type { NodeFileInfo } from './port.ts';
 
 /** Timeouts, retries and the clock of an {@link httpsAgentLink}; every field has a default. */

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { FileRequest, FileResult } from './agent-protocol.ts';
+import type { FileRequest, FileResult } from '../protocol/agent-protocol.ts';
 import {
   NodeDirectoryNotEmpty,
   NodeFileNotFound,

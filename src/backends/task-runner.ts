@@ -1,4 +1,4 @@
-import type { RunUser, TaskAssignment, TaskReport } from './agent-protocol.ts';
+import type { RunUser, TaskAssignment, TaskReport } from '../protocol/agent-protocol.ts';
 import { readWhole } from './file-read.ts';
 import {
   NODE_ROOT_DIR,

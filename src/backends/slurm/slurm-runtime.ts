@@ -7,7 +7,7 @@ import type { DomainContext } from '../../domain/context.ts';
 import { AllocationReconciler } from '../../domain/pools/allocations.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { TickLoop } from '../../platform/loop.ts';
-import type { SyncRequest, SyncResponse } from '../agent-protocol.ts';
+import type { SyncRequest, SyncResponse } from '../../protocol/agent-protocol.ts';
 import { SlurmAllocator } from './slurm-allocator.ts';
 import { HOST_DATA_DIR } from './slurm-conf.ts';
 

@@ -1,4 +1,4 @@
-import type { TaskAssignment, TaskReport } from '../../backends/agent-protocol.ts';
+import type { TaskAssignment, TaskReport } from '../../protocol/agent-protocol.ts';
 import type { OutputFileSpec, ResourceFileSpec } from '../../backends/task-files.ts';
 import { compoundKey } from '../../storage/keys.ts';
 import type { StoreTx } from '../../storage/port.ts';

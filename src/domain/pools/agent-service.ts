@@ -5,7 +5,7 @@ import type {
   SyncResponse,
   TaskAssignment,
   TaskReport,
-} from '../../backends/agent-protocol.ts';
+} from '../../protocol/agent-protocol.ts';
 import { retireNodes } from './usage.ts';
 import { applyTaskReports, dispatchTasks, requeueNodeTasks, type HostPool } from '../jobs/dispatch.ts';
 import type { AutoStorage } from '../../backends/auto-storage.ts';

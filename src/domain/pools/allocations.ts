@@ -1,4 +1,4 @@
-import type { NodeReport, SyncRequest, SyncResponse } from '../../backends/agent-protocol.ts';
+import type { NodeReport, SyncRequest, SyncResponse } from '../../protocol/agent-protocol.ts';
 import { compoundKey } from '../../storage/keys.ts';
 import type { NodeRecord } from '../../storage/records.ts';
 import type { DomainContext } from '../context.ts';

@@ -1,4 +1,4 @@
-import type { NodeReport, TaskReport } from '../../backends/agent-protocol.ts';
+import type { NodeReport, TaskReport } from '../../protocol/agent-protocol.ts';
 import type { NodeLogKey } from '../../backends/service-logs.ts';
 import { invalidProperty, unsupportedProperty } from './pool-spec.ts';
 

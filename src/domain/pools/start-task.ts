@@ -1,4 +1,4 @@
-import type { StartTaskAssignment } from '../../backends/agent-protocol.ts';
+import type { StartTaskAssignment } from '../../protocol/agent-protocol.ts';
 import { NODE_ROOT_DIR } from '../../backends/port.ts';
 import type { NodeRecord, PoolRecord } from '../../storage/records.ts';
 import { runAsOf, type RunAs } from './user-accounts.ts';

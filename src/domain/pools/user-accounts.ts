@@ -1,5 +1,5 @@
 import { encrypt } from 'unixcrypt';
-import type { RunUser } from '../../backends/agent-protocol.ts';
+import type { RunUser } from '../../protocol/agent-protocol.ts';
 import { NODE_IDS, reservedIdReason } from '../../backends/node-user-ids.ts';
 import type { NodeUserAccount } from '../../backends/port.ts';
 import type { PoolRecord } from '../../storage/records.ts';

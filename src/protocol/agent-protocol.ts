@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { NodeFileInfo, NodeFileRange, NodeSpec, ProcessUsage, ProcessUser } from './port.ts';
-import type { OutputFileSpec, ResourceFileSpec } from './task-files.ts';
+import type { NodeFileInfo, NodeFileRange, NodeSpec, ProcessUsage, ProcessUser } from '../backends/port.ts';
+import type { OutputFileSpec, ResourceFileSpec } from '../backends/task-files.ts';
 
 /**
  * What a host agent and the server exchange (in process or as JSON over HTTPS, `POST /agent/v1/sync`).
