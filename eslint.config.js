@@ -35,6 +35,7 @@ export default tseslint.config(
           '**/api/**',
           '**/cli/**',
           '**/main.ts',
+          '**/app/**',
           'fastify',
           '**/storage/sqlite/**',
           '**/storage/postgres/**',
@@ -52,7 +53,7 @@ export default tseslint.config(
     files: ['src/storage/**/*.ts', 'src/platform/**/*.ts', 'src/config/**/*.ts'],
     rules: {
       'no-restricted-imports': layer(
-        ['**/api/**', '**/cli/**', '**/main.ts', 'fastify'],
+        ['**/api/**', '**/cli/**', '**/main.ts', '**/app/**', 'fastify'],
         'ports and platform must not import api/, cli/ or the composition root.',
       ),
     },

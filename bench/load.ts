@@ -12,7 +12,7 @@ import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ConnectionInfo } from '../src/main.ts';
+import type { ConnectionInfo } from '../src/app/main.ts';
 
 const CLIENTS = Number(process.env.BENCH_LOAD_CLIENTS ?? 100);
 const SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 60);

@@ -23,7 +23,7 @@ import { loadConfig } from '../src/config/config.ts';
 import { DEFAULT_QUOTAS } from '../src/domain/accounts/quotas.ts';
 import { systemClock } from '../src/platform/clock.ts';
 import { createLogger } from '../src/platform/logger.ts';
-import { poolsRuntime } from '../src/pools-runtime.ts';
+import { poolsRuntime } from '../src/app/pools-runtime.ts';
 import { randomIds } from '../src/platform/ids.ts';
 import type { BatchAccountRecord, PoolImageBinding } from '../src/storage/records.ts';
 import { openSqliteStore } from '../src/storage/sqlite/open.ts';

@@ -10,7 +10,7 @@ import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ConnectionInfo } from '../src/main.ts';
+import type { ConnectionInfo } from '../src/app/main.ts';
 import { startThrowawayCluster } from '../src/storage/postgres/cluster.fixture.ts';
 
 const CLIENTS = Number(process.env.BENCH_REPLICA_CLIENTS ?? 32);

@@ -8,8 +8,8 @@ import { LocalNodeExecutor } from '../backends/local/node-executor.ts';
 import type { NodeExecutor, NodeImage } from '../backends/port.ts';
 import { SimulatedNodeExecutor } from '../backends/simulated/node-executor.ts';
 import type { Config } from '../config/config.ts';
-import { regionStoresFor } from '../main.ts';
-import { agentTokenFor } from '../pools-runtime.ts';
+import { regionStoresFor } from '../app/main.ts';
+import { agentTokenFor } from '../app/pools-runtime.ts';
 
 export interface AgentFlags {
   server: string;

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/config.ts';
-import type { ConnectionInfo } from '../main.ts';
+import type { ConnectionInfo } from '../app/main.ts';
 import { CliError, readConnection } from './client.ts';
 
 /**

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import type { Config } from '../config/config.ts';
-import type { ConnectionInfo } from '../main.ts';
+import type { ConnectionInfo } from '../app/main.ts';
 
 /** A CLI failure: one clear line, and a hint saying what to do about it. */
 export class CliError extends Error {

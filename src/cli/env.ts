@@ -1,4 +1,4 @@
-import type { ConnectionInfo } from '../main.ts';
+import type { ConnectionInfo } from '../app/main.ts';
 
 /** Single-quoted for POSIX shells. */
 function quote(value: string): string {

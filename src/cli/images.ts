@@ -4,7 +4,7 @@ import type { BuildProgress } from '../content/rootfs/debootstrap.ts';
 import { BUILDABLE, catalogKey } from '../domain/images/base-images.ts';
 import { systemClock } from '../platform/clock.ts';
 import { randomIds } from '../platform/ids.ts';
-import { baseImageServiceFor } from '../main.ts';
+import { baseImageServiceFor } from '../app/main.ts';
 import { withStore } from './store.ts';
 
 function withImages<T>(

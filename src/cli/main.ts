@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.ts';
-import { startLazurite } from '../main.ts';
+import { startLazurite } from '../app/main.ts';
 import { runAgent } from './agent.ts';
 import { registerClusterCommands } from './cluster.ts';
 import { CliError } from './client.ts';

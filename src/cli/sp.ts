@@ -5,7 +5,7 @@ import { WELL_KNOWN } from '../domain/environment/well-known.ts';
 import { PrincipalService } from '../domain/identity/principals.ts';
 import { systemClock } from '../platform/clock.ts';
 import { randomIds } from '../platform/ids.ts';
-import { openStateStore } from '../main.ts';
+import { openStateStore } from '../app/main.ts';
 
 /**
  * `lazurite sp create`: registers a service principal in the data dir's store (the server may be running;

@@ -1,5 +1,5 @@
 import type { Config } from '../config/config.ts';
-import { openStateStore } from '../main.ts';
+import { openStateStore } from '../app/main.ts';
 import type { Store } from '../storage/port.ts';
 
 /** Runs `work` on the data dir's store (a running server may share it) and closes it afterwards. */

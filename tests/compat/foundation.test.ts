@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { WELL_KNOWN } from '../../src/domain/environment/well-known.ts';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.ts';
-import { openStateStore } from '../../src/main.ts';
+import { openStateStore } from '../../src/app/main.ts';
 import { credentialFor, startServer, type TestServer } from './harness.ts';
 
 type RestLike = { statusCode?: number; code?: string };

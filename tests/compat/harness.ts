@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { ClientSecretCredential } from '@azure/identity';
 import { DatabaseSync } from 'node:sqlite';
-import type { ConnectionInfo } from '../../src/main.ts';
+import type { ConnectionInfo } from '../../src/app/main.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(REPO_ROOT, 'src', 'cli', 'main.ts');

@@ -3,7 +3,7 @@ import { BatchServiceClient, BatchSharedKeyCredentials, type BatchServiceModels 
 
 type PoolAddParameter = BatchServiceModels.PoolAddParameter;
 import { after, before } from 'node:test';
-import type { ConnectionInfo } from '../../src/main.ts';
+import type { ConnectionInfo } from '../../src/app/main.ts';
 import { startServer, type TestServer } from './harness.ts';
 
 const poll = { updateIntervalInMs: 100 };

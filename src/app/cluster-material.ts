@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Config } from './config/config.ts';
-import type { Clock } from './platform/clock.ts';
-import { SealingError } from './platform/sealing.ts';
-import { ensureTlsMaterial, type TlsMaterial } from './platform/tls.ts';
-import { TokenSigner } from './platform/tokens.ts';
-import type { Store } from './storage/port.ts';
+import type { Config } from '../config/config.ts';
+import type { Clock } from '../platform/clock.ts';
+import { SealingError } from '../platform/sealing.ts';
+import { ensureTlsMaterial, type TlsMaterial } from '../platform/tls.ts';
+import { TokenSigner } from '../platform/tokens.ts';
+import type { Store } from '../storage/port.ts';
 
 /**
  * The data dir files every server on one database must share (ADR 0033): the CA that signs each server's own

@@ -1,14 +1,14 @@
 import { join } from 'node:path';
-import { RemoteLoginGateway } from './api/ssh/remote-login.ts';
-import { LocalNodeExecutor } from './backends/local/node-executor.ts';
-import { writeNodeUsers } from './backends/local/node-logins.ts';
-import type { NodeExecutor } from './backends/port.ts';
-import type { Config } from './config/config.ts';
-import type { DomainContext } from './domain/context.ts';
-import { NodeUserService, type NodeUserSync } from './domain/pools/node-users.ts';
-import type { Logger } from './platform/logger.ts';
-import { FailureThrottle } from './platform/throttle.ts';
-import type { NodeRecord } from './storage/records.ts';
+import { RemoteLoginGateway } from '../api/ssh/remote-login.ts';
+import { LocalNodeExecutor } from '../backends/local/node-executor.ts';
+import { writeNodeUsers } from '../backends/local/node-logins.ts';
+import type { NodeExecutor } from '../backends/port.ts';
+import type { Config } from '../config/config.ts';
+import type { DomainContext } from '../domain/context.ts';
+import { NodeUserService, type NodeUserSync } from '../domain/pools/node-users.ts';
+import type { Logger } from '../platform/logger.ts';
+import { FailureThrottle } from '../platform/throttle.ts';
+import type { NodeRecord } from '../storage/records.ts';
 
 /** The address clients are given for a listener on `host` (a wildcard listens everywhere: loopback answers). */
 function publicAddressOf(host: string): string {

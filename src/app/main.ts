@@ -1,45 +1,45 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { keySealer, sealingKey } from './platform/sealing.ts';
-import { FailureThrottle } from './platform/throttle.ts';
+import { keySealer, sealingKey } from '../platform/sealing.ts';
+import { FailureThrottle } from '../platform/throttle.ts';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import type { ApiDeps } from './api/http/context.ts';
-import { buildHttpServer } from './api/http/server.ts';
-import { SpecValidator } from './api/spec/validator.ts';
-import type { Config } from './config/config.ts';
-import { BatchAccountService } from './domain/accounts/batch-accounts.ts';
-import { quotasFor } from './domain/accounts/quotas.ts';
-import { RoleAssignmentService } from './domain/authorization/assignments.ts';
-import type { DomainContext } from './domain/context.ts';
-import { WELL_KNOWN, seedWellKnownEnvironment } from './domain/environment/well-known.ts';
-import { PrincipalService } from './domain/identity/principals.ts';
-import { ResourceService } from './domain/resources/resources.ts';
-import { systemClock, type Clock } from './platform/clock.ts';
-import { randomIds, type IdSource } from './platform/ids.ts';
-import { createLogger, type Logger } from './platform/logger.ts';
-import { regionPaths, RegionStores } from './content/regions.ts';
-import { BaseImageService } from './domain/images/base-images.ts';
-import { REGIONS } from './domain/locations.ts';
-import { DiskService } from './domain/compute/disks.ts';
-import { GalleryService } from './domain/compute/gallery.ts';
-import { ComputeQueries } from './domain/compute/queries.ts';
-import { BatchCountsQuery } from './domain/metrics/batch-counts.ts';
-import { ServerMetrics } from './api/http/metrics.ts';
-import { ReplicationReconciler } from './domain/compute/replication.ts';
-import { VmService } from './domain/compute/vms.ts';
-import { NetworkService } from './domain/network/network.ts';
-import { DeploymentService } from './domain/resources/deployments.ts';
-import { ImageCache } from './backends/local/image-cache.ts';
-import { VmHost } from './backends/local/vm-host.ts';
-import { formatCidr } from './domain/pools/node-network.ts';
-import type { Store } from './storage/port.ts';
-import { openPostgresStore } from './storage/postgres/open.ts';
-import { openSqliteStore } from './storage/sqlite/open.ts';
+import type { ApiDeps } from '../api/http/context.ts';
+import { buildHttpServer } from '../api/http/server.ts';
+import { SpecValidator } from '../api/spec/validator.ts';
+import type { Config } from '../config/config.ts';
+import { BatchAccountService } from '../domain/accounts/batch-accounts.ts';
+import { quotasFor } from '../domain/accounts/quotas.ts';
+import { RoleAssignmentService } from '../domain/authorization/assignments.ts';
+import type { DomainContext } from '../domain/context.ts';
+import { WELL_KNOWN, seedWellKnownEnvironment } from '../domain/environment/well-known.ts';
+import { PrincipalService } from '../domain/identity/principals.ts';
+import { ResourceService } from '../domain/resources/resources.ts';
+import { systemClock, type Clock } from '../platform/clock.ts';
+import { randomIds, type IdSource } from '../platform/ids.ts';
+import { createLogger, type Logger } from '../platform/logger.ts';
+import { regionPaths, RegionStores } from '../content/regions.ts';
+import { BaseImageService } from '../domain/images/base-images.ts';
+import { REGIONS } from '../domain/locations.ts';
+import { DiskService } from '../domain/compute/disks.ts';
+import { GalleryService } from '../domain/compute/gallery.ts';
+import { ComputeQueries } from '../domain/compute/queries.ts';
+import { BatchCountsQuery } from '../domain/metrics/batch-counts.ts';
+import { ServerMetrics } from '../api/http/metrics.ts';
+import { ReplicationReconciler } from '../domain/compute/replication.ts';
+import { VmService } from '../domain/compute/vms.ts';
+import { NetworkService } from '../domain/network/network.ts';
+import { DeploymentService } from '../domain/resources/deployments.ts';
+import { ImageCache } from '../backends/local/image-cache.ts';
+import { VmHost } from '../backends/local/vm-host.ts';
+import { formatCidr } from '../domain/pools/node-network.ts';
+import type { Store } from '../storage/port.ts';
+import { openPostgresStore } from '../storage/postgres/open.ts';
+import { openSqliteStore } from '../storage/sqlite/open.ts';
 import { agentTokenFor, poolsRuntime, type PoolsRuntime } from './pools-runtime.ts';
 import { openServerMaterial } from './cluster-material.ts';
-import { Leadership } from './domain/cluster/leadership.ts';
-import { TickLoop } from './platform/loop.ts';
+import { Leadership } from '../domain/cluster/leadership.ts';
+import { TickLoop } from '../platform/loop.ts';
 
 /** The fields of `<data-dir>/connection.json`, all strings, exactly as the README documents them. */
 export interface ConnectionInfo {
@@ -64,7 +64,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export const SPECS_ROOT = fileURLToPath(new URL('../specs', import.meta.url));
+export const SPECS_ROOT = fileURLToPath(new URL('../../specs', import.meta.url));
 
 export function storePath(config: Config): string {
   return config.inMemory ? ':memory:' : join(config.dataDir, 'state', 'lazurite.db');
