@@ -1,11 +1,12 @@
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { keySealer, sealingKey } from './platform/sealing.ts';
 import { FailureThrottle } from './platform/throttle.ts';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from './api/http/context.ts';
-import { buildHttpServer } from './api/http/server.ts';
+import { buildHttpServer, type HttpServerOptions } from './api/http/server.ts';
+import { ResponseChecker } from './api/spec/responses.ts';
 import { SpecValidator } from './api/spec/validator.ts';
 import type { Config } from './config/config.ts';
 import { BatchAccountService } from './domain/accounts/batch-accounts.ts';
@@ -63,6 +64,24 @@ export interface RunningServer {
 }
 
 export const SPECS_ROOT = fileURLToPath(new URL('../specs', import.meta.url));
+
+/** Where the response check (a test hook, ADR 0032) writes what does not match the spec, one JSON per line. */
+export const RESPONSE_VIOLATIONS_FILE = 'response-violations.jsonl';
+
+function httpOptions(config: Config, tls: TlsMaterial, origins: () => string[]): HttpServerOptions {
+  const options = { tls: { key: tls.keyPem, cert: tls.certPem }, origins };
+  if (!config.checkResponses) return options;
+  const file = join(config.dataDir, RESPONSE_VIOLATIONS_FILE);
+  return {
+    ...options,
+    responseCheck: {
+      checker: new ResponseChecker(SPECS_ROOT),
+      record: (v: object) => {
+        appendFileSync(file, `${JSON.stringify(v)}\n`);
+      },
+    },
+  };
+}
 
 export function storePath(config: Config): string {
   return config.inMemory ? ':memory:' : join(config.dataDir, 'state', 'lazurite.db');
@@ -250,7 +269,7 @@ export async function startLazurite(
     const origins = () => originsOf(origin);
     // Before the first request: writes a crash left reserved run again, after their leftovers are cleared.
     await disks.recover();
-    app = buildHttpServer(deps, { tls: { key: tls.keyPem, cert: tls.certPem }, origins });
+    app = buildHttpServer(deps, httpOptions(config, tls, origins));
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;

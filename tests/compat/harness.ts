@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { ClientSecretCredential } from '@azure/identity';
 import { DatabaseSync } from 'node:sqlite';
-import type { ConnectionInfo } from '../../src/main.ts';
+import { RESPONSE_VIOLATIONS_FILE, type ConnectionInfo } from '../../src/main.ts';
+import type { ResponseViolation } from '../../src/api/spec/responses.ts';
+import { ALLOWED_RESPONSE_MISMATCHES } from './response-allow-list.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(REPO_ROOT, 'src', 'cli', 'main.ts');
@@ -111,9 +113,37 @@ export function testNodeNetwork(dataDir: string): string {
 }
 
 /**
+ * What the server's response check (ADR 0032) found in `dataDir` and the allow-list does not excuse, one line
+ * each: operation, method, path, status and ajv's finding.
+ */
+export function responseViolations(dataDir: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(join(dataDir, RESPONSE_VIOLATIONS_FILE), 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as ResponseViolation)
+    .filter(
+      (v) =>
+        !ALLOWED_RESPONSE_MISMATCHES.some(
+          (a) => a.operation === v.operation && v.message.includes(a.message),
+        ),
+    )
+    .map((v) => `${v.operation} ${v.method} ${v.path} → ${String(v.status)}: ${v.message} (${v.specFile})`);
+}
+
+/** Unless the environment says LAZURITE_CHECK_RESPONSES=0, test servers check every answer against the spec. */
+const CHECK_RESPONSES = process.env.LAZURITE_CHECK_RESPONSES !== '0';
+
+/**
  * Starts the real server (`lazurite start --port 0`) in a child process with a fresh data dir, as a user would,
  * and resolves once it reports ready. The CA it creates is trusted by this test process. Its nodes get a network
- * of their own (testNodeNetwork) unless `extraArgs` names one.
+ * of their own (testNodeNetwork) unless `extraArgs` names one. The server checks its answers against the spec
+ * (ADR 0032) and `stop()` fails, listing them, if any did not match.
  */
 export async function startServer(extraArgs: string[] = [], dataDir?: string): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'lazurite-test-'));
@@ -123,6 +153,7 @@ export async function startServer(extraArgs: string[] = [], dataDir?: string): P
     [CLI, 'start', '--port', '0', '--data-dir', dir, '--log-level', 'warn', ...network, ...extraArgs],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LAZURITE_CHECK_RESPONSES: CHECK_RESPONSES ? '1' : '0' },
     },
   );
   let output = '';
@@ -151,7 +182,11 @@ export async function startServer(extraArgs: string[] = [], dataDir?: string): P
         child.kill('SIGTERM');
         await exited;
       }
+      const violations = CHECK_RESPONSES ? responseViolations(dir) : [];
+      rmSync(join(dir, RESPONSE_VIOLATIONS_FILE), { force: true });
       if (dataDir === undefined) rmSync(dir, { recursive: true, force: true });
+      if (violations.length > 0)
+        throw new Error(`responses that do not match the spec:\n${violations.join('\n')}`);
     },
   };
 }
