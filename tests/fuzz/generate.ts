@@ -14,12 +14,7 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 
 export type MutationKind =
-  | 'wrong-type'
-  | 'missing-required'
-  | 'out-of-range'
-  | 'over-long'
-  | 'bad-enum'
-  | 'bad-duration';
+  'wrong-type' | 'missing-required' | 'out-of-range' | 'over-long' | 'bad-enum' | 'bad-duration';
 
 export interface Mutation {
   kind: MutationKind;
@@ -139,8 +134,7 @@ function valueMutations(s: JsonObject, random: () => number): { kind: MutationKi
     out.push({ kind: 'bad-enum', value: BAD_ENUM[Math.floor(random() * BAD_ENUM.length)] ?? 'x' });
   if (typeof s.minimum === 'number') out.push({ kind: 'out-of-range', value: s.minimum - 1 });
   if (typeof s.maximum === 'number') out.push({ kind: 'out-of-range', value: s.maximum + 1 });
-  if (typeof s.maxLength === 'number')
-    out.push({ kind: 'over-long', value: 'x'.repeat(s.maxLength + 1) });
+  if (typeof s.maxLength === 'number') out.push({ kind: 'over-long', value: 'x'.repeat(s.maxLength + 1) });
   if (s.format === 'duration')
     out.push({
       kind: 'bad-duration',
@@ -155,7 +149,7 @@ function setAt(body: JsonObject, path: (string | number)[], value: Json | undefi
   for (const seg of path.slice(0, -1)) node = (node as Record<string | number, Json>)[seg] ?? null;
   const last = path.at(-1);
   if (last === undefined || node === null || typeof node !== 'object') return copy;
-  if (value === undefined) delete (node as Record<string | number, Json>)[last];
+  if (value === undefined) Reflect.deleteProperty(node, last);
   else (node as Record<string | number, Json>)[last] = value;
   return copy;
 }

@@ -123,7 +123,7 @@ function indexOperations(root: string): Operation[] {
       for (const [template, operations] of Object.entries(paths)) {
         if (!isObject(operations)) continue;
         // `/{resourceId}`, `/{roleId}`: generic by-id operations that would match any path at all.
-        if (!/[a-z]/i.test(template.replace(/\{[^}]+\}/g, ''))) continue;
+        if (!/[a-z]/i.test((template.split('?')[0] ?? '').replace(/\{[^}]+\}/g, ''))) continue;
         for (const [verb, operation] of Object.entries(operations)) {
           if (!isObject(operation) || !isObject(operation.responses)) continue;
           out.push({

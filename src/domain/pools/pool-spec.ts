@@ -1,5 +1,5 @@
 import { DomainError } from '../errors.ts';
-import { checkAutoScaleAdd } from './autoscale/settings.ts';
+import { checkAutoScaleAdd, evaluationIntervalOf } from './autoscale/settings.ts';
 import { findVmSize, type VmSize } from './vm-sizes.ts';
 
 /** The Batch service's 400 for a property whose value it refuses, naming the property and why. */
@@ -166,6 +166,8 @@ export function checkPoolAdd(body: Record<string, unknown>): {
   if (body.virtualMachineConfiguration === undefined || body.virtualMachineConfiguration === null)
     throw missingProperty('virtualMachineConfiguration');
   refuseUnimplementedPoolProperties(body);
+  // A malformed interval is refused even when autoscale is off (the negative suite found it stored and ignored).
+  if (body.enableAutoScale !== true) evaluationIntervalOf(body.autoScaleEvaluationInterval);
   const autoScale = body.enableAutoScale === true ? checkAutoScaleAdd(body) : undefined;
   const slots = body.taskSlotsPerNode ?? 1;
   const maxSlots = Math.min(4 * size.cores, 256);
