@@ -99,6 +99,7 @@ export async function assertAllRefused(
 export function assertRefused(surface: Surface, c: FuzzCase, reply: Reply): void {
   const what = `${c.operation.name} ${c.label} → ${String(reply.status)} ${JSON.stringify(reply.body ?? null).slice(0, 300)}`;
   assert.ok(reply.status >= 400 && reply.status < 500, `not a 4xx: ${what}`);
+  if (c.label.startsWith('bad-etag')) assert.equal(reply.status, 412, `not 412 PreconditionFailed: ${what}`);
   const body = (reply.body ?? {}) as JsonObject;
   if (surface === 'batch') {
     const message = body.message as JsonObject | undefined;
@@ -139,8 +140,9 @@ export function stable(body: unknown): unknown {
   );
 }
 
-/** Ids and names in a list answer (`value[].id` for Batch, `value[].name` for ARM) that a case would have made. */
+/** Ids and names in a list answer (`value[].name` for ARM, `value[].id` for Batch) that a case would have made:
+ * `fz…`, or a role assignment's `f2000000-…` GUID. */
 export function caseNames(listBody: unknown): string[] {
   const value = ((listBody ?? {}) as { value?: { id?: string; name?: string }[] }).value ?? [];
-  return value.map((v) => v.id ?? v.name ?? '').filter((n) => /^fz/i.test(n));
+  return value.map((v) => v.name ?? v.id ?? '').filter((n) => /^(fz|f2000000-)/i.test(n));
 }
