@@ -14,7 +14,13 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 
 export type MutationKind =
-  'wrong-type' | 'missing-required' | 'out-of-range' | 'over-long' | 'bad-enum' | 'bad-duration';
+  | 'wrong-type'
+  | 'missing-required'
+  | 'out-of-range'
+  | 'over-long'
+  | 'bad-enum'
+  | 'bad-duration'
+  | 'bad-characters';
 
 export interface Mutation {
   kind: MutationKind;
@@ -134,13 +140,41 @@ function valueMutations(s: JsonObject, random: () => number): { kind: MutationKi
     out.push({ kind: 'bad-enum', value: BAD_ENUM[Math.floor(random() * BAD_ENUM.length)] ?? 'x' });
   if (typeof s.minimum === 'number') out.push({ kind: 'out-of-range', value: s.minimum - 1 });
   if (typeof s.maximum === 'number') out.push({ kind: 'out-of-range', value: s.maximum + 1 });
-  if (typeof s.maxLength === 'number') out.push({ kind: 'over-long', value: 'x'.repeat(s.maxLength + 1) });
+  const limits = describedLimits(s);
+  const maxLength = typeof s.maxLength === 'number' ? s.maxLength : limits.maxLength;
+  if (maxLength !== undefined) out.push({ kind: 'over-long', value: 'x'.repeat(maxLength + 1) });
+  if (typeof s.minimum !== 'number' && limits.minimum !== undefined)
+    out.push({ kind: 'out-of-range', value: limits.minimum - 1 });
+  if (typeof s.maximum !== 'number' && limits.maximum !== undefined)
+    out.push({ kind: 'out-of-range', value: limits.maximum + 1 });
+  if (limits.idCharacters) out.push({ kind: 'bad-characters', value: 'no spaces/or#slashes' });
   if (s.format === 'duration')
     out.push({
       kind: 'bad-duration',
       value: BAD_DURATIONS[Math.floor(random() * BAD_DURATIONS.length)] ?? 'x',
     });
   return out;
+}
+
+/**
+ * Limits the Batch swagger states only in prose, read from a property's description: "cannot contain more than
+ * 64 characters", "up to a maximum length of 1024", "can range from -1000 to 1000", and ids made of
+ * "alphanumeric characters including hyphens and underscores".
+ */
+function describedLimits(s: JsonObject): {
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+  idCharacters: boolean;
+} {
+  const text = typeof s.description === 'string' ? s.description : '';
+  const length = /(?:more than|maximum length of) (\d+)(?: characters)?/.exec(text);
+  const range = /range from (-?\d+) to (-?\d+)/.exec(text);
+  return {
+    ...(length ? { maxLength: Number(length[1]) } : {}),
+    ...(range ? { minimum: Number(range[1]), maximum: Number(range[2]) } : {}),
+    idCharacters: /alphanumeric characters including hyphens and underscores/.test(text),
+  };
 }
 
 function setAt(body: JsonObject, path: (string | number)[], value: Json | undefined): JsonObject {

@@ -115,9 +115,21 @@ function convertSchema(node: Json, c: Conversion): Json {
     out.type = 'object'; // swagger definitions often leave `type: object` implicit
   }
   dropInclusiveBound(node, out);
+  describedMaxLength(node, out);
   convertEnum(node, out);
   if (node['x-nullable'] === true) allowNull(out);
   return out;
+}
+
+/**
+ * The Batch swagger states some string limits only in prose: ids "cannot contain more than 64 characters", display
+ * names have "a maximum length of 1024". Such a description becomes `maxLength` (the negative suite found display
+ * names of any length stored, ADR 0032).
+ */
+function describedMaxLength(node: JsonObject, out: JsonObject): void {
+  if (node.type !== 'string' || out.maxLength !== undefined || typeof node.description !== 'string') return;
+  const found = /(?:maximum length of|cannot contain more than) (\d+)\b/.exec(node.description);
+  if (found) out.maxLength = Number(found[1]);
 }
 
 /** Swagger 2.0 ignores siblings of `$ref` (ajv 8 would apply them), so only `x-nullable` is honoured. */

@@ -223,3 +223,16 @@ describe('lookups', () => {
     assert.ok(performance.now() - start < 200);
   });
 });
+
+describe('limits the Batch swagger states only in prose', () => {
+  test('a display name over "a maximum length of 1024" is invalid; 1024 is fine', () => {
+    const task = (displayName: string) => ({ id: 't', commandLine: 'true', displayName });
+    assert.equal(specs.validate(DATA_PLANE, 'TaskAddParameter', task('x'.repeat(1024))), undefined);
+    assert.deepEqual(specs.validate(DATA_PLANE, 'TaskAddParameter', task('x'.repeat(1025))), {
+      kind: 'invalid',
+      path: 'displayName',
+      property: 'displayName',
+      message: "The value of 'displayName' must be at most 1024 characters long.",
+    });
+  });
+});
