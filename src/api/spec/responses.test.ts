@@ -55,3 +55,9 @@ test('ARM operations are found by api-version; an older or unknown version takes
     true,
   );
 });
+
+test("a provider's path with no operation in its own spec is not taken for Microsoft.Resources' generic one", () => {
+  const path =
+    '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Batch/batchAccounts/a/operationResults/delete';
+  assert.equal(checker.check('GET', `${path}?api-version=2023-11-01`, 202, undefined), undefined);
+});

@@ -122,8 +122,7 @@ function indexOperations(root: string): Operation[] {
       if (!isObject(paths)) continue;
       for (const [template, operations] of Object.entries(paths)) {
         if (!isObject(operations)) continue;
-        // `/{resourceId}`, `/{roleId}`: generic by-id operations that would match any path at all.
-        if (!/[a-z]/i.test((template.split('?')[0] ?? '').replace(/\{[^}]+\}/g, ''))) continue;
+        if (isGeneric(template)) continue;
         for (const [verb, operation] of Object.entries(operations)) {
           if (!isObject(operation) || !isObject(operation.responses)) continue;
           out.push({
@@ -144,6 +143,15 @@ function indexOperations(root: string): Operation[] {
     }
   }
   return out;
+}
+
+/**
+ * `/{resourceId}`, `/{roleId}` and Microsoft.Resources' `…/{parentResourcePath}/{resourceType}/{resourceName}`:
+ * generic by-id operations that would match any resource path, though ARM routes such a path to its provider.
+ */
+function isGeneric(template: string): boolean {
+  const path = template.split('?')[0] ?? '';
+  return !/[a-z]/i.test(path.replace(/\{[^}]+\}/g, '')) || path.includes('{resourceType}');
 }
 
 function swaggerFiles(dir: string): string[] {
