@@ -6,10 +6,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { credentialFor, startServer, type TestServer } from '../compat/harness.ts';
-import { ARM_SPECS } from '../../src/api/arm/validation.ts';
 import { assertAllRefused, caseNames, casesOf, stable, type FuzzOperation, type Reply } from './cases.ts';
 
 const SEED = 20261205;
+/** The swagger files the server checks ARM bodies against (specs/specification/…). */
+const ARM_SPECS = {
+  resources: 'resources/resource-manager/Microsoft.Resources/stable/2021-04-01/resources.json',
+  roleAssignments:
+    'authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/authorization-RoleAssignmentsCalls.json',
+  batch: 'batch/resource-manager/Microsoft.Batch/stable/2023-11-01/BatchManagement.json',
+};
 const RG = 'base-rg';
 const GALLERY = 'compute/resource-manager/Microsoft.Compute/GalleryRP/stable/2022-03-03/gallery.json';
 const DISK = 'compute/resource-manager/Microsoft.Compute/DiskRP/stable/2022-07-02/disk.json';

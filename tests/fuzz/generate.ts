@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { SPECS_ROOT } from '../../src/main.ts';
+import { REPO_ROOT } from '../compat/harness.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -30,7 +30,7 @@ export interface Mutation {
 }
 
 const MAX_DEPTH = 4;
-const SPECIFICATION = join(SPECS_ROOT, 'specification');
+const SPECIFICATION = join(REPO_ROOT, 'specs', 'specification');
 const files = new Map<string, JsonObject>();
 
 function load(abs: string): JsonObject {
