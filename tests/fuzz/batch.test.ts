@@ -22,6 +22,8 @@ const START_TASK = {
   userIdentity: { autoUser: { scope: 'pool', elevationLevel: 'nonadmin' } },
   environmentSettings: [{ name: 'A', value: 'b' }],
 };
+/** A schedule that makes no job while the suite runs. */
+const LATER = { doNotRunUntil: '2099-01-01T00:00:00Z' };
 const CONSTRAINTS = { maxWallClockTime: 'PT1H', retentionTime: 'PT1H', maxTaskRetryCount: 1 };
 const op = (o: Omit<FuzzOperation, 'specFile'>): FuzzOperation => ({ specFile: BATCH_SPEC, ...o });
 
@@ -150,6 +152,28 @@ const OPERATIONS: FuzzOperation[] = [
     stored: { list: `/jobschedules?${API}` },
   }),
   op({
+    name: 'JobSchedule_Patch',
+    method: 'PATCH',
+    definition: 'JobSchedulePatchParameter',
+    path: () => `/jobschedules/basesched?${API}`,
+    baseline: { schedule: { ...LATER, recurrenceInterval: 'PT2H' }, metadata: [{ name: 'a', value: 'b' }] },
+    stored: { unchanged: `/jobschedules/basesched?${API}` },
+    etag: true,
+  }),
+  op({
+    name: 'JobSchedule_Update',
+    method: 'PUT',
+    definition: 'JobScheduleUpdateParameter',
+    path: () => `/jobschedules/basesched?${API}`,
+    baseline: {
+      schedule: { ...LATER, recurrenceInterval: 'PT1H' },
+      jobSpecification: { poolInfo: { poolId: 'base' }, priority: 1 },
+      metadata: [],
+    },
+    stored: { unchanged: `/jobschedules/basesched?${API}` },
+    etag: true,
+  }),
+  op({
     name: 'Task_Add',
     method: 'POST',
     definition: 'TaskAddParameter',
@@ -214,6 +238,11 @@ describe('negative suite: Batch data plane (bad bodies from BatchService.json)',
     await ok('POST', `/pools?${API}`, { id: 'auto', ...pool });
     await ok('POST', `/jobs?${API}`, { id: 'basejob', poolInfo: { poolId: 'base' } });
     await ok('POST', `/jobs/basejob/tasks?${API}`, { id: 'basetask', commandLine: 'true' });
+    await ok('POST', `/jobschedules?${API}`, {
+      id: 'basesched',
+      schedule: { ...LATER, recurrenceInterval: 'PT1H' },
+      jobSpecification: { poolInfo: { poolId: 'base' } },
+    });
   });
   after(async () => {
     await server.stop();
