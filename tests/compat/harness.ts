@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { ClientSecretCredential } from '@azure/identity';
 import { DatabaseSync } from 'node:sqlite';
+import { after } from 'node:test';
 import { RESPONSE_VIOLATIONS_FILE, type ConnectionInfo } from '../../src/main.ts';
 import type { ResponseViolation } from '../../src/api/spec/responses.ts';
 import { ALLOWED_RESPONSE_MISMATCHES } from './response-allow-list.ts';
@@ -139,11 +140,25 @@ export function responseViolations(dataDir: string): string[] {
 /** Unless the environment says LAZURITE_CHECK_RESPONSES=0, test servers check every answer against the spec. */
 const CHECK_RESPONSES = process.env.LAZURITE_CHECK_RESPONSES !== '0';
 
+/** Findings of the servers this test file stopped, not yet reported. */
+const unreported: string[] = [];
+
+/** The findings collected so far, which are then no longer reported at the end of the file. */
+export function takeResponseViolations(): string[] {
+  return unreported.splice(0);
+}
+
+// Reported once the file's own tests and hooks (and their cleanup) have run, so a finding never skips a cleanup.
+after(() => {
+  const found = takeResponseViolations();
+  if (found.length > 0) throw new Error(`responses that do not match the spec:\n${found.join('\n')}`);
+});
+
 /**
  * Starts the real server (`lazurite start --port 0`) in a child process with a fresh data dir, as a user would,
  * and resolves once it reports ready. The CA it creates is trusted by this test process. Its nodes get a network
  * of their own (testNodeNetwork) unless `extraArgs` names one. The server checks its answers against the spec
- * (ADR 0032) and `stop()` fails, listing them, if any did not match.
+ * (ADR 0032); what `stop()` finds that does not match fails the test file at its end, listing each finding.
  */
 export async function startServer(extraArgs: string[] = [], dataDir?: string): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'lazurite-test-'));
@@ -182,11 +197,9 @@ export async function startServer(extraArgs: string[] = [], dataDir?: string): P
         child.kill('SIGTERM');
         await exited;
       }
-      const violations = CHECK_RESPONSES ? responseViolations(dir) : [];
+      if (CHECK_RESPONSES) unreported.push(...responseViolations(dir));
       rmSync(join(dir, RESPONSE_VIOLATIONS_FILE), { force: true });
       if (dataDir === undefined) rmSync(dir, { recursive: true, force: true });
-      if (violations.length > 0)
-        throw new Error(`responses that do not match the spec:\n${violations.join('\n')}`);
     },
   };
 }
