@@ -29,4 +29,13 @@ if (only.length === 0) {
   run(bin('prettier'), ['--check', '.'], 'format check');
 }
 const patterns = only.length > 0 ? only : ['src/**/*.test.ts', 'tests/**/*.test.ts'];
-run(process.execPath, ['--test', '--test-reporter=spec', '--test-timeout=300000', ...patterns], 'tests');
+/**
+ * Test files run one at a time, here and in `npm run test:compat` (which runs through this script): compat files
+ * each start servers with nodes, and the same concurrency everywhere keeps their behaviour alike in both runs.
+ */
+const CONCURRENCY = '--test-concurrency=1';
+run(
+  process.execPath,
+  ['--test', CONCURRENCY, '--test-reporter=spec', '--test-timeout=300000', ...patterns],
+  'tests',
+);

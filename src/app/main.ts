@@ -1,11 +1,13 @@
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { keySealer, sealingKey } from '../platform/sealing.ts';
 import { FailureThrottle } from '../platform/throttle.ts';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../api/http/context.ts';
-import { buildHttpServer } from '../api/http/server.ts';
+import { buildHttpServer, type HttpServerOptions } from '../api/http/server.ts';
+import { ResponseChecker } from '../api/spec/responses.ts';
+import type { TlsMaterial } from '../platform/tls.ts';
 import { SpecValidator } from '../api/spec/validator.ts';
 import type { Config } from '../config/config.ts';
 import { BatchAccountService } from '../domain/accounts/batch-accounts.ts';
@@ -65,6 +67,24 @@ export interface RunningServer {
 }
 
 export const SPECS_ROOT = fileURLToPath(new URL('../../specs', import.meta.url));
+
+/** Where the response check (a test hook, ADR 0032) writes what does not match the spec, one JSON per line. */
+export const RESPONSE_VIOLATIONS_FILE = 'response-violations.jsonl';
+
+function httpOptions(config: Config, tls: TlsMaterial, origins: () => string[]): HttpServerOptions {
+  const options = { tls: { key: tls.keyPem, cert: tls.certPem }, origins };
+  if (!config.checkResponses) return options;
+  const file = join(config.dataDir, RESPONSE_VIOLATIONS_FILE);
+  return {
+    ...options,
+    responseCheck: {
+      checker: new ResponseChecker(SPECS_ROOT),
+      record: (v: object) => {
+        appendFileSync(file, `${JSON.stringify(v)}\n`);
+      },
+    },
+  };
+}
 
 export function storePath(config: Config): string {
   return config.inMemory ? ':memory:' : join(config.dataDir, 'state', 'lazurite.db');
@@ -348,7 +368,7 @@ export async function startLazurite(
     const origins = () => originsOf(origin, config.publicUrl);
     const loops = loopsLeadership(ctx, material.serverId, { disks, replication, nodes, logger });
     await loops.leadership.tick(); // before the first request: a leader recovers reserved writes first
-    app = buildHttpServer(deps, { tls: { key: material.tls.keyPem, cert: material.tls.certPem }, origins });
+    app = buildHttpServer(deps, httpOptions(config, material.tls, origins));
     await app.listen({ host: config.host, port: config.port });
     origin = originFor(config.host, listeningPort(app, config.port));
     const connection = writeConnection(config, connectionInfo(origin, material.tls.caCertPath));

@@ -92,6 +92,11 @@ export interface Config {
    * LAZURITE_STRICT_IMAGE_SUPPORT), as Azure does today; off, such pools are created with a warning (ADR 0028).
    */
   strictImageSupport: boolean;
+  /**
+   * Test hook (LAZURITE_CHECK_RESPONSES, ADR 0032): check every answer against the swagger response schemas and
+   * append what does not match to `<dataDir>/response-violations.jsonl`. Off in production.
+   */
+  checkResponses: boolean;
   simulatedDelays: { hydrateMs: number; copyMs: number; bootMs: number; execMs: number };
 }
 
@@ -400,6 +405,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
       parsePositive(env.LAZURITE_RUN_COMMAND_TIMEOUT_SECONDS ?? 1800, 'run command timeout seconds') * 1000,
     remoteLoginPorts: parsePortRange(env.LAZURITE_REMOTE_LOGIN_PORTS ?? '50000-55000'),
     strictImageSupport: flags.strictImageSupport ?? parseBool(env.LAZURITE_STRICT_IMAGE_SUPPORT) ?? false,
+    checkResponses: parseBool(env.LAZURITE_CHECK_RESPONSES) ?? false,
     simulatedDelays: { hydrateMs: 2000, copyMs: 1000, bootMs: 1000, execMs: 200 },
   });
 }

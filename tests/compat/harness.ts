@@ -7,7 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { ClientSecretCredential } from '@azure/identity';
 import { DatabaseSync } from 'node:sqlite';
-import type { ConnectionInfo } from '../../src/app/main.ts';
+import { after } from 'node:test';
+import { RESPONSE_VIOLATIONS_FILE, type ConnectionInfo } from '../../src/app/main.ts';
+import type { ResponseViolation } from '../../src/api/spec/responses.ts';
+import { ALLOWED_RESPONSE_MISMATCHES } from './response-allow-list.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = join(REPO_ROOT, 'src', 'cli', 'main.ts');
@@ -111,9 +114,51 @@ export function testNodeNetwork(dataDir: string): string {
 }
 
 /**
+ * What the server's response check (ADR 0032) found in `dataDir` and the allow-list does not excuse, one line
+ * each: operation, method, path, status and ajv's finding.
+ */
+export function responseViolations(dataDir: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(join(dataDir, RESPONSE_VIOLATIONS_FILE), 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as ResponseViolation)
+    .filter(
+      (v) =>
+        !ALLOWED_RESPONSE_MISMATCHES.some(
+          (a) => a.operation === v.operation && v.message.includes(a.message),
+        ),
+    )
+    .map((v) => `${v.operation} ${v.method} ${v.path} → ${String(v.status)}: ${v.message} (${v.specFile})`);
+}
+
+/** Unless the environment says LAZURITE_CHECK_RESPONSES=0, test servers check every answer against the spec. */
+const CHECK_RESPONSES = process.env.LAZURITE_CHECK_RESPONSES !== '0';
+
+/** Findings of the servers this test file stopped, not yet reported. */
+const unreported: string[] = [];
+
+/** The findings collected so far, which are then no longer reported at the end of the file. */
+export function takeResponseViolations(): string[] {
+  return unreported.splice(0);
+}
+
+// Reported once the file's own tests and hooks (and their cleanup) have run, so a finding never skips a cleanup.
+after(() => {
+  const found = takeResponseViolations();
+  if (found.length > 0) throw new Error(`responses that do not match the spec:\n${found.join('\n')}`);
+});
+
+/**
  * Starts the real server (`lazurite start --port 0`) in a child process with a fresh data dir, as a user would,
  * and resolves once it reports ready. The CA it creates is trusted by this test process. Its nodes get a network
- * of their own (testNodeNetwork) unless `extraArgs` names one.
+ * of their own (testNodeNetwork) unless `extraArgs` names one. The server checks its answers against the spec
+ * (ADR 0032); what `stop()` finds that does not match fails the test file at its end, listing each finding.
  */
 export async function startServer(extraArgs: string[] = [], dataDir?: string): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'lazurite-test-'));
@@ -123,6 +168,7 @@ export async function startServer(extraArgs: string[] = [], dataDir?: string): P
     [CLI, 'start', '--port', '0', '--data-dir', dir, '--log-level', 'warn', ...network, ...extraArgs],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LAZURITE_CHECK_RESPONSES: CHECK_RESPONSES ? '1' : '0' },
     },
   );
   let output = '';
@@ -151,6 +197,8 @@ export async function startServer(extraArgs: string[] = [], dataDir?: string): P
         child.kill('SIGTERM');
         await exited;
       }
+      if (CHECK_RESPONSES) unreported.push(...responseViolations(dir));
+      rmSync(join(dir, RESPONSE_VIOLATIONS_FILE), { force: true });
       if (dataDir === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };

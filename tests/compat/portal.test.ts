@@ -79,7 +79,7 @@ describe('the portal at /portal', () => {
       '/portal/%2e%2e/package.json',
       '/portal/..%2f..%2fpackage.json',
       '/portal/app/..%2F..%2F..%2Fsrc%2Fmain.ts',
-      '/portal/app/%2e%2e/%2e%2e/src/main.ts',
+      '/portal/app/%2e%2e/%2e%2e/src/app/main.ts',
       '/portal/lib/..%2f..%2fsrc%2fmain.ts',
       '/portal/lib/records.ts',
       '/portal/%2fetc%2fpasswd',

@@ -135,6 +135,15 @@ export function roleDefinitionToWire(scope: string, r: RoleDefinition) {
   };
 }
 
+/**
+ * AutoStorageProperties as Batch answers them: what the client set, plus the required `lastKeySync` (when the
+ * storage keys were last synchronised; here, when the account last changed). The response check found it missing.
+ */
+function autoStorageOf(autoStorage: unknown, updatedAt: string): { autoStorage?: Record<string, unknown> } {
+  if (autoStorage === null || typeof autoStorage !== 'object' || Array.isArray(autoStorage)) return {};
+  return { autoStorage: { lastKeySync: updatedAt, ...(autoStorage as Record<string, unknown>) } };
+}
+
 /** BatchManagement BatchAccount (2023-11-01). `host` is host[:port] as clients reach this server. */
 export function batchAccountToWire(
   a: BatchAccountRecord,
@@ -162,6 +171,7 @@ export function batchAccountToWire(
       },
       encryption: { keySource: 'Microsoft.Batch' },
       ...kept,
+      ...autoStorageOf(kept.autoStorage, a.updatedAt),
       dedicatedCoreQuotaPerVMFamilyEnforced: false,
       dedicatedCoreQuota: a.poolAllocationMode === 'BatchService' ? quotas.dedicatedCores : undefined,
       lowPriorityCoreQuota: a.poolAllocationMode === 'BatchService' ? quotas.lowPriorityCores : undefined,

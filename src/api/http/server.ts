@@ -20,12 +20,15 @@ import { depthExceededAt, MAX_JSON_DEPTH } from './json-depth.ts';
 import { answerClientError, trackRequestLines } from './client-errors.ts';
 import { malformedJson, normalizeError, type WireError } from './errors.ts';
 import { registerObservability, requestLogger } from './observability.ts';
+import { registerResponseCheck, type ResponseCheck } from './response-check.ts';
 import { surfaceOf } from './surface.ts';
 
 export interface HttpServerOptions {
   tls: { key: string; cert: string };
   /** Origins (scheme://host:port) under which tokens this server issued are accepted. */
   origins: () => string[];
+  /** Checks every answer against the spec (a test hook, ADR 0032); absent in production. */
+  responseCheck?: ResponseCheck | undefined;
 }
 
 function parseJson(
@@ -218,6 +221,7 @@ export function buildHttpServer(deps: ApiDeps, options: HttpServerOptions): Fast
     return Promise.resolve();
   });
   registerObservability(app, deps);
+  if (options.responseCheck !== undefined) registerResponseCheck(app, options.responseCheck);
   shedLoad(app, deps);
   app.setErrorHandler((error, request, reply) => sendError(deps, request, reply, error));
   app.setNotFoundHandler((request, reply) =>

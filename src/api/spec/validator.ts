@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { ENUM_KEYWORD, convertDefinitions, isObject, type Json } from './swagger.ts';
+import { ENUM_KEYWORD, convertDefinitions, isObject, type Direction, type Json } from './swagger.ts';
 import { toViolation, type SpecViolation } from './violations.ts';
 
 export type { SpecViolation } from './violations.ts';
@@ -35,13 +35,19 @@ type Compiled = { validate: ValidateFunction } | { violation: SpecViolation };
  */
 export class SpecValidator {
   private readonly root: string;
+  private readonly direction: Direction;
   private readonly ajv: Ajv;
   private readonly specs = new Map<string, LoadedSpec | undefined>();
   private readonly compiled = new Map<string, Compiled>();
   private readonly operations = new Map<string, { pattern: RegExp; verbs: string[] }[]>();
 
-  /** @param specsRoot absolute path of the `specs/` folder (the one containing `specification/`). */
-  constructor(specsRoot: string) {
+  /**
+   * @param specsRoot absolute path of the `specs/` folder (the one containing `specification/`).
+   * @param direction `response` checks read-only properties too and also registers every operation's response
+   *   schemas as definitions named by `responseDefinition` (swagger.ts); the default checks request bodies.
+   */
+  constructor(specsRoot: string, direction: Direction = 'request') {
+    this.direction = direction;
     this.root = join(resolve(specsRoot), 'specification');
     this.ajv = new Ajv({
       strict: false,
@@ -142,7 +148,10 @@ export class SpecValidator {
       this.specs.set(abs, undefined);
       return undefined;
     }
-    const { definitions, files } = convertDefinitions(JSON.parse(readFileSync(abs, 'utf8')) as Json);
+    const { definitions, files } = convertDefinitions(
+      JSON.parse(readFileSync(abs, 'utf8')) as Json,
+      this.direction,
+    );
     const url = pathToFileURL(abs).href;
     this.ajv.addSchema({ $id: url, definitions });
     const spec: LoadedSpec = { url, definitions: new Set(Object.keys(definitions)), schemas: definitions };

@@ -372,11 +372,10 @@ function localOnly(): void {
     });
 
     test('a timeout kills the whole process tree, setsid included', async () => {
-      const started = Date.now();
+      // exec returns at all only because the tree was killed: the sleeps would take 100 minutes.
       const r = await x.exec('b', proc('sleep 6001 & setsid sleep 6002 & sleep 6003', { timeoutMs: 1000 }));
       assert.equal(r.timedOut, true);
       assert.equal(r.exitCode, 137);
-      assert.ok(Date.now() - started < 5000);
       for (const n of ['6001', '6002', '6003']) assert.deepEqual(processesWith(`sleep ${n}`, true), [], n);
     });
 

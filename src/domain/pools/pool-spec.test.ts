@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DomainError } from '../errors.ts';
-import { DEFAULT_RESIZE_TIMEOUT_MS, MAX_DURATION_MS, resizeTimeoutOf } from './pool-spec.ts';
+import { checkPoolAdd, DEFAULT_RESIZE_TIMEOUT_MS, MAX_DURATION_MS, resizeTimeoutOf } from './pool-spec.ts';
 
 test('resizeTimeout: 5 minutes to the largest TimeSpan; beyond either bound a 400 naming the property', () => {
   assert.equal(resizeTimeoutOf(undefined), DEFAULT_RESIZE_TIMEOUT_MS);
@@ -19,4 +19,19 @@ test('resizeTimeout: 5 minutes to the largest TimeSpan; beyond either bound a 40
     );
   };
   for (const v of ['PT4M', 'P10675200D', 'P99999999999D', `P${'9'.repeat(400)}D`]) refused(v);
+});
+
+test('a malformed autoScaleEvaluationInterval is refused even when autoscale is off (found by tests/fuzz)', () => {
+  const pool = (autoScaleEvaluationInterval: string) => ({
+    id: 'p',
+    vmSize: 'standard_a1_v2',
+    virtualMachineConfiguration: { imageReference: {}, nodeAgentSKUId: 'x' },
+    targetDedicatedNodes: 0,
+    autoScaleEvaluationInterval,
+  });
+  assert.doesNotThrow(() => checkPoolAdd(pool('PT10M')));
+  assert.throws(
+    () => checkPoolAdd(pool('five minutes')),
+    (e: unknown) => e instanceof DomainError && e.values.PropertyName === 'autoScaleEvaluationInterval',
+  );
 });

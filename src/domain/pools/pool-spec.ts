@@ -1,5 +1,5 @@
 import { DomainError } from '../errors.ts';
-import { checkAutoScaleAdd } from './autoscale/settings.ts';
+import { checkAutoScaleAdd, evaluationIntervalOf } from './autoscale/settings.ts';
 import { accountNames, checkUserAccounts, checkUserIdentity } from './user-accounts.ts';
 import { checkNetworkConfiguration } from './endpoint-config.ts';
 import { findVmSize, type VmSize } from './vm-sizes.ts';
@@ -157,6 +157,8 @@ export function checkPoolAdd(body: Record<string, unknown>): {
     throw missingProperty('virtualMachineConfiguration');
   refuseUnimplementedPoolProperties(body);
   checkNetworkConfiguration(body.networkConfiguration);
+  // A malformed interval is refused even when autoscale is off (the negative suite found it stored and ignored).
+  if (body.enableAutoScale !== true) evaluationIntervalOf(body.autoScaleEvaluationInterval);
   const autoScale = body.enableAutoScale === true ? checkAutoScaleAdd(body) : undefined;
   const slots = body.taskSlotsPerNode ?? 1;
   const maxSlots = Math.min(4 * size.cores, 256);
