@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import type { ConnectionInfo } from '../src/app/main.ts';
+import { batchToken } from './batch-token.ts';
 
 const CLIENTS = Number(process.env.BENCH_LOAD_CLIENTS ?? 100);
 const SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 60);
@@ -89,19 +90,6 @@ function get(agent: Agent, ca: string, url: string, headers: Record<string, stri
   });
 }
 
-async function token(c: ConnectionInfo): Promise<string> {
-  const res = await fetch(`${c.authorityHost}/${c.tenantId}/oauth2/v2.0/token`, {
-    method: 'POST',
-    body: new URLSearchParams({
-      grant_type: 'client_credentials',
-      client_id: c.clientId,
-      client_secret: c.clientSecret,
-      scope: 'https://batch.core.windows.net//.default',
-    }),
-  });
-  return ((await res.json()) as { access_token: string }).access_token;
-}
-
 const percentile = (sorted: number[], p: number) =>
   sorted.length === 0
     ? NaN
@@ -160,7 +148,7 @@ async function main(): Promise<void> {
   const ca = readFileSync(c.caCertPath, 'utf8');
   const { setDefaultCACertificates, getCACertificates } = await import('node:tls');
   setDefaultCACertificates([...getCACertificates('default'), ca]);
-  const auth = `Bearer ${await token(c)}`;
+  const auth = `Bearer ${await batchToken(c)}`;
   const pool = { vmSize: 'standard_a1_v2', targetDedicatedNodes: 0 };
   const image = { publisher: 'lazurite', offer: 'tiny', sku: 'busybox' };
   await send(c, auth, 'POST', `/pools?${API}`, {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConnectionInfo } from '../src/app/main.ts';
 import { startThrowawayCluster } from '../src/storage/postgres/cluster.fixture.ts';
+import { batchToken } from './batch-token.ts';
 
 const CLIENTS = Number(process.env.BENCH_REPLICA_CLIENTS ?? 32);
 const SECONDS = Number(process.env.BENCH_REPLICA_SECONDS ?? 20);
@@ -61,19 +62,6 @@ function call(agent: Agent, url: string, headers: Record<string, string>, body?:
     req.on('error', reject);
     req.end(body);
   });
-}
-
-async function token(c: ConnectionInfo): Promise<string> {
-  const res = await fetch(`${c.authorityHost}/${c.tenantId}/oauth2/v2.0/token`, {
-    method: 'POST',
-    body: new URLSearchParams({
-      grant_type: 'client_credentials',
-      client_id: c.clientId,
-      client_secret: c.clientSecret,
-      scope: 'https://batch.core.windows.net//.default',
-    }),
-  });
-  return ((await res.json()) as { access_token: string }).access_token;
 }
 
 const percentile = (sorted: number[], p: number) =>
@@ -138,7 +126,7 @@ async function main(): Promise<void> {
       ...getCACertificates('default'),
       readFileSync(first.connection.caCertPath, 'utf8'),
     ]);
-    const auth = `Bearer ${await token(first.connection)}`;
+    const auth = `Bearer ${await batchToken(first.connection)}`;
     const agent = new Agent({ keepAlive: true });
     const headers = { authorization: auth, 'content-type': 'application/json' };
     const pool = { id: 'bench-pool', vmSize: 'standard_a1_v2', targetDedicatedNodes: 0 };
@@ -165,7 +153,7 @@ async function main(): Promise<void> {
     ];
     const second = await startServer(join(work, 'b'), args);
     servers.push(second);
-    const two = [auth, `Bearer ${await token(second.connection)}`];
+    const two = [auth, `Bearer ${await batchToken(second.connection)}`];
     rows.push(await measure(servers, 'get pool', two, 'two'), await measure(servers, 'add task', two, 'two'));
     process.stdout.write(
       [
