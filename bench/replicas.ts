@@ -74,7 +74,7 @@ async function measure(servers: Running[], op: Op, auths: string[], label: strin
   const agents = servers.map(() => new Agent({ keepAlive: true, maxSockets: CLIENTS }));
   const end = now() + SECONDS * 1000;
   const latencies: number[] = [];
-  let failed = 0;
+  const failed = new Map<number, number>();
   let seq = 0;
   const client = async (i: number) => {
     const server = servers[i % servers.length];
@@ -95,7 +95,7 @@ async function measure(servers: Running[], op: Op, auths: string[], label: strin
               JSON.stringify({ id: `${label}-${String(seq++)}`, commandLine: 'true' }),
             ).catch(() => -1);
       latencies.push(now() - t);
-      if (status < 200 || status > 299) failed++;
+      if (status < 200 || status > 299) failed.set(status, (failed.get(status) ?? 0) + 1);
     }
   };
   const started = now();
@@ -104,7 +104,7 @@ async function measure(servers: Running[], op: Op, auths: string[], label: strin
   for (const a of agents) a.destroy();
   latencies.sort((x, y) => x - y);
   const ms = (v: number) => `${v.toFixed(1)} ms`;
-  return `| ${op} | ${String(servers.length)} | ${rate.toFixed(0)} | ${ms(percentile(latencies, 50))} | ${ms(percentile(latencies, 99))} | ${String(failed)} |`;
+  return `| ${op} | ${String(servers.length)} | ${rate.toFixed(0)} | ${ms(percentile(latencies, 50))} | ${ms(percentile(latencies, 99))} | ${[...failed].map(([c, n]) => `${String(n)} × ${String(c)}`).join(', ') || '0'} |`;
 }
 
 async function main(): Promise<void> {

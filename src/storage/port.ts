@@ -204,6 +204,17 @@ export interface ClusterStoreTx {
   putSharedSecretOnce(name: string, value: string): Promise<string>;
 }
 
+/**
+ * The store could not order a transaction with concurrent ones, even after running it again several times (on
+ * PostgreSQL: serialization failures or deadlocks, ADR 0029). Nothing of it was written; the caller may try again.
+ */
+export class StoreContention extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreContention';
+  }
+}
+
 export interface Store {
   transaction<T>(work: (tx: StoreTx) => Promise<T>): Promise<T>;
   close(): Promise<void>;

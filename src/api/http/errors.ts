@@ -1,4 +1,5 @@
 import { DomainError, type ErrorCategory } from '../../domain/errors.ts';
+import { StoreContention } from '../../storage/port.ts';
 
 /** An error already shaped for the wire by a surface's mapper. */
 export interface WireError {
@@ -29,6 +30,16 @@ export const CATEGORY_STATUS: Record<ErrorCategory, number> = {
  */
 export function normalizeError(err: unknown): unknown {
   if (err instanceof DomainError) return err;
+  if (err instanceof StoreContention)
+    // Concurrent writers kept conflicting (PostgreSQL, ADR 0029): nothing was written; the clients retry a 503.
+    return new DomainError(
+      'unavailable',
+      'ServerBusy',
+      'The server is busy. Retry after the time in Retry-After.',
+      {
+        retryAfterSeconds: 1,
+      },
+    );
   const code = (err as { code?: unknown } | null)?.code;
   switch (code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

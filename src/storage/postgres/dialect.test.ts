@@ -11,6 +11,7 @@ import {
 import type { Database } from '../sqlite/schema.ts';
 import { postgresDialect } from './dialect.ts';
 import { PortableSchemaPlugin } from './portable-schema.ts';
+import { StoreContention } from '../port.ts';
 
 /** Kysely compiling PostgreSQL without a server (nothing is executed). */
 const cold = new Kysely<Database>({
@@ -90,7 +91,10 @@ test('a transaction PostgreSQL could not serialize runs again; other errors are 
   const always = failing(Array.from({ length: 10 }, () => conflict));
   await assert.rejects(
     postgresDialect({ maxAttempts: 3 }).transaction(always.db, () => Promise.resolve('never')),
-    /could not serialize/,
+    (err: unknown) =>
+      err instanceof StoreContention &&
+      /conflicted with concurrent ones 3 times/.test(err.message) &&
+      (err.cause as Error).message === 'could not serialize access',
   );
   assert.equal(always.attempts(), 3);
 });

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { checkedJsonPath, type SqlDialect } from '../dialect.ts';
+import { StoreContention } from '../port.ts';
 
 /** SQLSTATEs after which the whole transaction may simply run again: serialization_failure, deadlock_detected. */
 const RETRYABLE = new Set(['40001', '40P01']);
@@ -14,7 +15,8 @@ export const isRetryable = (err: unknown): boolean =>
  * PostgreSQL (ADR 0029). Transactions run at SERIALIZABLE: the store's read-then-write steps (next job number,
  * claiming queued tasks, read-modify-write of JSON documents) then behave as if transactions ran one after
  * another, as on SQLite. When PostgreSQL cannot order two of them it aborts one (SQLSTATE 40001, or 40P01 for a
- * deadlock); that attempt is rolled back whole and `work` runs again on a fresh transaction. Any other error,
+ * deadlock); that attempt is rolled back whole and `work` runs again on a fresh transaction, and after
+ * `maxAttempts` the caller gets `StoreContention` (the API answers 503 ServerBusy with Retry-After). Any other error,
  * including a lost connection during COMMIT (outcome unknown), goes to the caller unretried.
  */
 export function postgresDialect(options: { maxAttempts?: number } = {}): SqlDialect {
@@ -28,7 +30,12 @@ export function postgresDialect(options: { maxAttempts?: number } = {}): SqlDial
         try {
           return await db.transaction().setIsolationLevel('serializable').execute(work);
         } catch (err) {
-          if (!isRetryable(err) || attempt >= maxAttempts) throw err;
+          if (!isRetryable(err)) throw err;
+          if (attempt >= maxAttempts)
+            throw new StoreContention(
+              `the transaction conflicted with concurrent ones ${String(attempt)} times and was rolled back`,
+              { cause: err },
+            );
           await sleep(Math.random() * Math.min(200, 2 ** attempt));
         }
       }
