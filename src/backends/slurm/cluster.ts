@@ -328,6 +328,11 @@ export async function clusterDown(stateDir: string): Promise<void> {
   for (const p of daemons) signal(p, 'SIGKILL');
   await waitGone(daemons, 5_000);
   for (const h of r.hosts) {
+    // Deleting the host end removes the pair now; a namespace whose mount another process's mount
+    // namespace still holds a copy of is freed only later, and with it the veth.
+    await sh('ip', ['link', 'del', h.veth]).catch((err: unknown) => {
+      if (existsSync(`/sys/class/net/${h.veth}`)) throw err; // gone meanwhile with its namespace is fine
+    });
     if (existsSync(`/run/netns/${h.netns}`)) await sh('ip', ['netns', 'del', h.netns]);
   }
   if (existsSync(`/sys/class/net/${r.bridge}`)) await sh('ip', ['link', 'del', r.bridge]);
