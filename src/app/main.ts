@@ -34,6 +34,8 @@ import { NetworkService } from '../domain/network/network.ts';
 import { DeploymentService } from '../domain/resources/deployments.ts';
 import { ImageCache } from '../backends/local/image-cache.ts';
 import { VmHost } from '../backends/local/vm-host.ts';
+import { uploadServiceLogs } from '../backends/service-logs.ts';
+import type { ServiceLogUploader } from '../domain/pools/service-logs.ts';
 import { formatCidr } from '../domain/pools/node-network.ts';
 import type { Store } from '../storage/port.ts';
 import { openPostgresStore } from '../storage/postgres/open.ts';
@@ -191,7 +193,10 @@ function poolDeps(nodes: PoolsRuntime) {
     nodeUsers: nodes.nodeUsers,
     ...(nodes.remoteLogin ? { remoteLogin: nodes.remoteLogin } : {}),
     agents: nodes.agents,
-    serviceLogs: nodes.serviceLogs,
+    serviceLogs: {
+      upload: (node, containerUrl, window) =>
+        uploadServiceLogs(nodes.serviceLogs, node, containerUrl, window),
+    } satisfies ServiceLogUploader,
     remoteFiles: nodes.remoteFiles,
     jobs: nodes.jobs,
     tasks: nodes.tasks,

@@ -2,6 +2,9 @@ import type { Readable } from 'node:stream';
 import type { NodeFileInfo, NodeFileRange, NodeSpec, ProcessUsage, ProcessUser } from '../backends/port.ts';
 import type { OutputFileSpec, ResourceFileSpec } from '../backends/task-files.ts';
 
+/** A node file's facts and a byte range of it travel in file requests and answers; the surfaces render them too. */
+export type { NodeFileInfo, NodeFileRange };
+
 /**
  * What a host agent and the server exchange (in process or as JSON over HTTPS, `POST /agent/v1/sync`).
  * The agent sends what happened to its nodes since the last sync; the server answers with every node the
@@ -163,6 +166,15 @@ export interface FileRequest {
  * The host's answer: files (list), info (stat; read, whose bytes follow as the body of
  * `POST /agent/v1/files/{id}/body`), nothing (delete), or why not.
  */
+/**
+ * The server's side of node file requests for remote hosts (`backends/remote-files.ts`' broker), as the agent
+ * routes use it: the requests a host's sync answer carries, and the results the host posts back.
+ */
+export interface FileRequestQueue {
+  take(hostId: string, nodeIds?: string[]): FileRequest[];
+  complete(id: string, result: FileResult, body?: Readable): boolean;
+}
+
 export interface FileResult {
   files?: NodeFileInfo[];
   info?: NodeFileInfo;

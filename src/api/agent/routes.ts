@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import { isDigest } from '../../content/blob-store.ts';
 import { PullGate } from './pull-gate.ts';
 import { FILE_BODY_TYPE, FILE_INFO_HEADER, type SyncRequest } from '../../protocol/agent-protocol.ts';
-import type { NodeFileInfo } from '../../backends/port.ts';
+import type { NodeFileInfo } from '../../protocol/agent-protocol.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { constantTimeEqual } from '../../platform/secrets.ts';
 import type { ApiDeps } from '../http/context.ts';

@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Caller } from '../../domain/authorization/access.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { PoolView } from '../../domain/pools/pools.ts';
-import type { BatchAccountRecord } from '../../storage/records.ts';
+import type { BatchAccountRecord } from '../../domain/records.ts';
 import type { ApiDeps } from '../http/context.ts';
 import type { ArmRoute } from './router.ts';
 import { ARM_SPECS, objectOrEmpty, validateArmBody } from './validation.ts';

@@ -1,6 +1,6 @@
 import { DomainError } from '../../domain/errors.ts';
 import type { ComputeAddress } from '../../domain/compute/common.ts';
-import type { ComputeResourceRecord } from '../../storage/records.ts';
+import type { ComputeResourceRecord } from '../../domain/records.ts';
 import type { ApiDeps } from '../http/context.ts';
 import type { ArmRequest, ArmResponse, ArmRoute } from './router.ts';
 import { validateArmBody } from './validation.ts';

@@ -1,6 +1,6 @@
 import type { Caller } from '../../domain/authorization/access.ts';
 import { DomainError, invalidInput } from '../../domain/errors.ts';
-import type { ComputeResourceRecord } from '../../storage/records.ts';
+import type { ComputeResourceRecord } from '../../domain/records.ts';
 import type { ApiDeps } from '../http/context.ts';
 import type { ArmResponse, ArmRoute } from './router.ts';
 import { evaluate, type TemplateScope } from './template.ts';

@@ -1,5 +1,5 @@
 import type { NetworkAddress } from '../../domain/network/network.ts';
-import type { ComputeResourceRecord } from '../../storage/records.ts';
+import type { ComputeResourceRecord } from '../../domain/records.ts';
 import type { ApiDeps } from '../http/context.ts';
 import type { ArmRoute } from './router.ts';
 import { objectOrEmpty } from './validation.ts';

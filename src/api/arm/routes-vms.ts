@@ -1,6 +1,6 @@
 import type { ComputeAddress } from '../../domain/compute/common.ts';
 import { DomainError } from '../../domain/errors.ts';
-import type { ComputeResourceRecord } from '../../storage/records.ts';
+import type { ComputeResourceRecord } from '../../domain/records.ts';
 import type { ApiDeps } from '../http/context.ts';
 import { computeToWire } from './routes-compute.ts';
 import type { ArmRequest, ArmRoute } from './router.ts';

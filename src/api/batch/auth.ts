@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Caller } from '../../domain/authorization/access.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { RESOURCES } from '../../domain/identity/principals.ts';
-import type { BatchAccountRecord } from '../../storage/records.ts';
+import type { BatchAccountRecord } from '../../domain/records.ts';
 import { callerFromBearer } from '../http/bearer.ts';
 import type { ApiDeps } from '../http/context.ts';
 import { signatureMatches } from './sharedkey.ts';

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { spanOf } from '../../backends/file-read.ts';
-import type { NodeFileInfo, NodeFileRange } from '../../backends/port.ts';
+import { spanOf } from '../../platform/byte-span.ts';
+import type { NodeFileInfo, NodeFileRange } from '../../protocol/agent-protocol.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { checkFileConditions } from '../../domain/pools/conditions.ts';
 import type { ApiDeps } from '../http/context.ts';

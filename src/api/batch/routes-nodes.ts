@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { uploadServiceLogs } from '../../backends/service-logs.ts';
 import { invalidProperty } from '../../domain/pools/pool-spec.ts';
 import { uploadLogsRequest } from '../../domain/pools/service-logs.ts';
 import type { ApiDeps } from '../http/context.ts';
@@ -95,7 +94,7 @@ function registerServiceLogUpload(app: FastifyInstance, deps: ApiDeps): void {
     const { node } = await deps.nodes.get(ctx.account, params(request).poolId, params(request).nodeId);
     const key = { accountName: ctx.account.name, poolId: node.poolId, nodeId: node.id };
     try {
-      return await uploadServiceLogs(deps.serviceLogs, key, upload.containerUrl, upload);
+      return await deps.serviceLogs.upload(key, upload.containerUrl, upload);
     } catch (err) {
       // The storage error's status or code only: its message may carry the URL, SAS included.
       const { statusCode, code } = err as { statusCode?: unknown; code?: unknown };

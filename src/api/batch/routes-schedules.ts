@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { JobScheduleRecord } from '../../storage/records.ts';
+import type { JobScheduleRecord } from '../../domain/records.ts';
 import type { ApiDeps } from '../http/context.ts';
 import { listPage } from './listing.ts';
 import {

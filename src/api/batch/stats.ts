@@ -1,5 +1,5 @@
 import { addJobStatistics, NO_JOB_STATISTICS, taskStatistics } from '../../domain/jobs/task-usage.ts';
-import type { JobRecord, JobScheduleRecord, TaskRecord } from '../../storage/records.ts';
+import type { JobRecord, JobScheduleRecord, TaskRecord } from '../../domain/records.ts';
 import type { ApiDeps } from '../http/context.ts';
 import { jobStatsToWire, taskStatsToWire } from './wire-stats.ts';
 

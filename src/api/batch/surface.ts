@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../../domain/errors.ts';
-import type { BatchAccountRecord } from '../../storage/records.ts';
+import type { BatchAccountRecord } from '../../domain/records.ts';
 import type { ApiDeps } from '../http/context.ts';
 import { authenticateBatch, type BatchAuth } from './auth.ts';
 import { ROOT_COLLECTIONS } from './collections.ts';

@@ -21,11 +21,11 @@ import type { RemoteLoginGateway } from '../ssh/remote-login.ts';
 import type { PoolService } from '../../domain/pools/pools.ts';
 import type { ResourceService } from '../../domain/resources/resources.ts';
 import type { Clock } from '../../platform/clock.ts';
-import type { FileRequestBroker } from '../../backends/remote-files.ts';
+import type { FileRequestQueue } from '../../protocol/agent-protocol.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { TokenSigner } from '../../platform/tokens.ts';
 import type { SpecValidator } from '../spec/validator.ts';
-import type { ServiceLogs } from '../../backends/service-logs.ts';
+import type { ServiceLogUploader } from '../../domain/pools/service-logs.ts';
 import type { ServerMetrics } from './metrics.ts';
 
 /** What the HTTP surfaces are built from; assembled once in main.ts. */
@@ -57,7 +57,7 @@ export interface ApiDeps {
   remoteLogin?: RemoteLoginGateway;
   agents: AgentService;
   /** Nodes' Batch service logs (ADR 0031). */
-  serviceLogs: ServiceLogs;
+  serviceLogs: ServiceLogUploader;
   jobs: JobService;
   tasks: TaskService;
   schedules: JobScheduleService;
@@ -70,7 +70,7 @@ export interface ApiDeps {
   /** Bearer token host agents present on `/agent/v1/sync`. */
   agentToken: string;
   /** Node file reads waiting for remote host agents. */
-  remoteFiles: FileRequestBroker;
+  remoteFiles: FileRequestQueue;
   /** Origin clients use, e.g. https://127.0.0.1:8443 (set once the port is bound). */
   publicOrigin: () => string;
 }
