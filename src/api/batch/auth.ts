@@ -5,7 +5,7 @@ import { DomainError } from '../../domain/errors.ts';
 import { RESOURCES } from '../../domain/identity/principals.ts';
 import type { BatchAccountRecord } from '../../domain/records.ts';
 import { callerFromBearer } from '../http/bearer.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { BatchDeps } from '../http/context.ts';
 import { signatureMatches } from './sharedkey.ts';
 
 /** How a data-plane request was authenticated. Later rules (e.g. gallery-image pools need Entra ID) read this. */
@@ -54,7 +54,7 @@ function requireMode(account: BatchAccountRecord, mode: 'SharedKey' | 'AAD'): vo
 export async function authenticateBatch(
   request: FastifyRequest,
   account: BatchAccountRecord,
-  deps: ApiDeps,
+  deps: BatchDeps,
   origins: string[],
 ): Promise<BatchAuth> {
   const header = request.headers.authorization;
