@@ -23,6 +23,18 @@ export interface Layer {
   mayImport: string[];
 }
 
+/** What the composition (`app/`) and the command line wire together: every layer below the surfaces. */
+const WIRING = [
+  'domain',
+  'storage',
+  'backends',
+  'backends-adapters',
+  'protocol',
+  'content',
+  'platform',
+  'config',
+];
+
 export const LAYERS: readonly Layer[] = [
   {
     name: 'storage',
@@ -87,33 +99,13 @@ export const LAYERS: readonly Layer[] = [
     name: 'app',
     folders: ['src/app'],
     what: 'the composition: config, store, services and surfaces wired together',
-    mayImport: [
-      'api',
-      'domain',
-      'storage',
-      'backends',
-      'backends-adapters',
-      'protocol',
-      'content',
-      'platform',
-      'config',
-    ],
+    mayImport: ['api', ...WIRING],
   },
   {
     name: 'cli',
     folders: ['src/cli'],
     what: 'the lazurite command',
-    mayImport: [
-      'app',
-      'domain',
-      'storage',
-      'backends',
-      'backends-adapters',
-      'protocol',
-      'content',
-      'platform',
-      'config',
-    ],
+    mayImport: ['app', ...WIRING],
   },
 ];
 

@@ -25,7 +25,13 @@ interface Probe {
   breaks?: RegExp;
 }
 
-const uses = (path: string) => `import * as target from '${path}';\nexport const used = target;\n`;
+/** A probe at `file` that imports `target` (a relative path) and must fail the layer map. */
+const crossing = (name: string, file: string, target: string): Probe => ({
+  name,
+  file,
+  source: `import * as target from '${target}';\nexport const used = target;\n`,
+  breaks: /boundaries\/dependencies/,
+});
 
 const PROBES: Probe[] = [
   {
@@ -42,54 +48,44 @@ const PROBES: Probe[] = [
       "import type { PoolRecord } from '../../domain/records.ts';\n" +
       "import type { NodeFileInfo } from '../../protocol/agent-protocol.ts';\nexport type Both = [PoolRecord, NodeFileInfo];\n",
   },
-  {
-    name: 'a domain file importing the local VM host fails',
-    file: 'domain/compute/probe-vm-host.ts',
-    source: uses('../../backends/local/vm-host.ts'),
-    breaks: /boundaries\/dependencies/,
-  },
-  {
-    name: 'a domain file importing the simulated executor fails',
-    file: 'domain/pools/probe-simulated.ts',
-    source: uses('../../backends/simulated/node-executor.ts'),
-    breaks: /boundaries\/dependencies/,
-  },
-  {
-    name: 'a domain file importing the PostgreSQL store fails',
-    file: 'domain/jobs/probe-postgres.ts',
-    source: uses('../../storage/postgres/open.ts'),
-    breaks: /boundaries\/dependencies/,
-  },
-  {
-    name: 'a domain file importing the Batch HTTP surface fails',
-    file: 'domain/jobs/probe-api.ts',
-    source: uses('../../api/batch/errors.ts'),
-    breaks: /boundaries\/dependencies/,
-  },
-  {
-    name: 'a store file importing the HTTP surface fails',
-    file: 'storage/probe-api.ts',
-    source: uses('../api/http/errors.ts'),
-    breaks: /boundaries\/dependencies/,
-  },
-  {
-    name: 'an API file importing a concrete backend fails',
-    file: 'api/ssh/probe-local.ts',
-    source: uses('../../backends/local/node-logins.ts'),
-    breaks: /boundaries\/dependencies/,
-  },
+  crossing(
+    'a domain file importing the local VM host fails',
+    'domain/compute/probe-vm-host.ts',
+    '../../backends/local/vm-host.ts',
+  ),
+  crossing(
+    'a domain file importing the simulated executor fails',
+    'domain/pools/probe-simulated.ts',
+    '../../backends/simulated/node-executor.ts',
+  ),
+  crossing(
+    'a domain file importing the PostgreSQL store fails',
+    'domain/jobs/probe-postgres.ts',
+    '../../storage/postgres/open.ts',
+  ),
+  crossing(
+    'a domain file importing the Batch HTTP surface fails',
+    'domain/jobs/probe-api.ts',
+    '../../api/batch/errors.ts',
+  ),
+  crossing(
+    'a domain file importing the host agent fails',
+    'domain/pools/probe-agent.ts',
+    '../../backends/agent.ts',
+  ),
+  crossing('a store file importing the HTTP surface fails', 'storage/probe-api.ts', '../api/http/errors.ts'),
+  crossing(
+    'an API file importing a concrete backend fails',
+    'api/ssh/probe-local.ts',
+    '../../backends/local/node-logins.ts',
+  ),
   {
     name: "an API file importing the store's records fails",
     file: 'api/arm/probe-records.ts',
     source: "import type { PoolRecord } from '../../storage/records.ts';\nexport type Pool = PoolRecord;\n",
     breaks: /boundaries\/dependencies/,
   },
-  {
-    name: 'a platform file importing the domain fails',
-    file: 'platform/probe-domain.ts',
-    source: uses('../domain/errors.ts'),
-    breaks: /boundaries\/dependencies/,
-  },
+  crossing('a platform file importing the domain fails', 'platform/probe-domain.ts', '../domain/errors.ts'),
   {
     name: 'a domain file reading process.env fails',
     file: 'domain/pools/probe-env.ts',
