@@ -1,4 +1,4 @@
-import type { AssignedState, RunUsage } from '../protocol/agent-protocol.ts';
+import type { AssignedState, RunUsage, StartTaskReport } from '../protocol/agent-protocol.ts';
 
 /**
  * Records the store keeps. These are the domain's facts in storage-neutral form (no wire shapes, no SQL):
@@ -248,15 +248,8 @@ export type NodeState = AssignedState;
 /** What the server wants a node to be; agents converge the node to it. */
 export type NodeGoal = 'run' | 'reboot' | 'reimage' | 'remove';
 
-export interface StartTaskInfoRecord {
-  state: 'running' | 'completed';
-  startTime: string;
-  endTime?: string;
-  exitCode?: number;
-  result?: 'success' | 'failure';
-  retryCount: number;
-  failureInfo?: { category: string; code: string; message: string };
-}
+/** A node's start task as its host agent last reported it (the protocol's `StartTaskReport`, stored as it came). */
+export type StartTaskInfoRecord = StartTaskReport;
 
 export interface NodeErrorRecord {
   code: string;
