@@ -1,4 +1,4 @@
-import type { AssignedState, RunUsage, StartTaskReport } from '../protocol/agent-protocol.ts';
+import type { AssignedState, RunUsage, StartTaskReport } from '../protocol/node-facts.ts';
 
 /**
  * Records the store keeps. These are the domain's facts in storage-neutral form (no wire shapes, no SQL):
