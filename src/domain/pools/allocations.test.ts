@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { HostAgent } from '../../backends/agent.ts';
+import { ImagePullError } from '../../backends/image-pull.ts';
 import {
   AllocationReconciler,
   CLUSTER_HOST_ID,
@@ -196,6 +197,30 @@ describe('the allocation reconciler (cluster-scheduler node backends)', () => {
     const [node] = await w.nodes();
     assert.equal(node?.state, 'unusable');
     assert.match(node.errors[0]?.message ?? '', /ended \(PREEMPTED/);
+  });
+
+  test('a host that cannot pull the image makes its node unusable with a pull error; the others come up', async () => {
+    const w = await clusterWorld(10);
+    const hydrate = w.executor.hydrate.bind(w.executor);
+    let calls = 0;
+    w.executor.hydrate = (image) =>
+      ++calls === 1
+        ? Promise.reject(
+            new ImagePullError(
+              `The node's image could not be pulled from the replica in region '${image.region}': connect ECONNREFUSED`,
+            ),
+          )
+        : hydrate(image);
+    await w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('p', 2));
+    await w.settle();
+    const nodes = await w.nodes();
+    assert.deepEqual(nodes.map((n) => n.state).sort(), ['idle', 'unusable']);
+    const bad = nodes.find((n) => n.state === 'unusable');
+    assert.deepEqual(
+      bad?.errors.map((e) => e.code),
+      ['ContainerInvalidImage'],
+    );
+    assert.match(bad.errors[0]?.message ?? '', /could not be pulled from the replica in region '\w+'/);
   });
 
   test('shrinking and deleting the pool cancel the allocations; one no node wants is cancelled', async () => {
