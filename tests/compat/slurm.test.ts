@@ -212,7 +212,12 @@ describe('the slurm node backend', () => {
     // Every run that completed on a surviving node left one marker there: each task's last run, and no other.
     const markers = new Map<string, string[]>();
     for (const n of nodes.filter((x) => !killed.includes(x.id ?? ''))) {
-      const done = (await text(pool, n.id ?? '', 'shared/done')).split('\n').filter((l) => l !== '');
+      // A node that never completed a task has no marker file.
+      const file = await text(pool, n.id ?? '', 'shared/done').catch((e: unknown) => {
+        if ((e as { statusCode?: number }).statusCode === 404) return '';
+        throw e;
+      });
+      const done = file.split('\n').filter((l) => l !== '');
       for (const id of done) markers.set(id, [...(markers.get(id) ?? []), n.id ?? '']);
     }
     let moved = 0;
