@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -386,6 +386,51 @@ describe('the slurm node backend', () => {
       async () => (await jobsOf(low)).filter(LIVE),
       (live) => live.length === 0,
       'no live Slurm job of the low-priority pool',
+      120_000,
+    );
+  });
+  test("a host that cannot pull the image makes its nodes unusable with a pull error; the other host's come up", async () => {
+    // lzh3's image cache is broken (its regions folder is a file: no store can open there); lzh1's is warm.
+    const regions = join(stateDir, 'hosts', 'lzh3', 'agent', 'regions');
+    rmSync(regions, { recursive: true, force: true });
+    writeFileSync(regions, 'not a folder\n');
+    const bad = 'pullpool';
+    // 6 one-core nodes fill lzh1 and lzh3 (lzh2 is down): three land on each.
+    await batch.pool.add({
+      id: bad,
+      vmSize: 'standard_a1_v2',
+      virtualMachineConfiguration: {
+        imageReference: { virtualMachineImageId: versionId },
+        nodeAgentSKUId: 'batch.node.lazurite tiny',
+      },
+      targetDedicatedNodes: 6,
+    });
+    const nodes = await waitFor(
+      async () => batch.computeNode.list(bad),
+      (list) => list.length === 6 && list.every((n) => n.state === 'idle' || n.state === 'unusable'),
+      '6 nodes idle or unusable',
+      180_000,
+    );
+    const hosts = await hostsOfNodes(bad);
+    for (const n of nodes) {
+      const host = hosts.get(n.id ?? '');
+      if (host === 'lzh3') {
+        assert.equal(n.state, 'unusable', `${String(n.id)} on lzh3`);
+        assert.equal(n.errors?.[0]?.code, 'ContainerInvalidImage');
+        assert.match(
+          n.errors[0].message ?? '',
+          /could not be pulled from the replica in region 'westeurope'/,
+        );
+      } else {
+        assert.deepEqual([host, n.state], ['lzh1', 'idle']);
+      }
+    }
+    assert.equal([...hosts.values()].filter((h) => h === 'lzh3').length, 3);
+    await batch.pool.deleteMethod(bad);
+    await waitFor(
+      async () => (await jobsOf(bad)).filter(LIVE),
+      (live) => live.length === 0,
+      'no live Slurm job of the pool',
       120_000,
     );
   });
