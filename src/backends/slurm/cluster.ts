@@ -18,6 +18,7 @@ import { formatIpv4, parseCidr } from '../../domain/pools/node-network.ts';
 import {
   HOST_DATA_DIR,
   mungeSocket,
+  PREEMPTIBLE_PARTITION,
   renderSlurmConf,
   type ClusterHost,
   type ClusterLayout,
@@ -260,6 +261,8 @@ export async function clusterUp(o: ClusterUpOptions): Promise<ClusterInfo> {
       '0.0.0.0',
       '--advertise-url',
       `https://${r.controllerAddress}`,
+      '--slurm-low-priority-args',
+      JSON.stringify([`--partition=${PREEMPTIBLE_PARTITION}`]),
     ],
   };
 }

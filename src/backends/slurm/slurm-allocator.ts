@@ -93,6 +93,9 @@ export class SlurmAllocator implements NodeAllocator {
         detail:
           j.state_reason !== undefined && j.state_reason !== 'None' ? `${state}, ${j.state_reason}` : state,
         ...(j.nodes === undefined || j.nodes === '' ? {} : { host: j.nodes }),
+        // With --no-requeue, a job that Slurm preempts (PreemptMode CANCEL, or REQUEUE of a job that may not be
+        // requeued) ends in PREEMPTED.
+        ...(state === 'PREEMPTED' ? { preempted: true } : {}),
       });
     }
     return out;
