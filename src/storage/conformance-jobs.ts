@@ -55,6 +55,7 @@ export const sampleTask = (job: JobRecord, id: string, seq: number): TaskRecord 
 export function jobStoreConformance(open: () => Promise<Store>): void {
   jobTests(open);
   queueTests(open);
+  subtaskTests(open);
   scheduleConformance(open);
   countConformance(open);
   taskFileConformance(open);
@@ -158,7 +159,9 @@ function queueTests(open: () => Promise<Store>): void {
     assert.equal((await store.transaction((tx) => tx.findTasks('acct', 'j', ['x', '1']))).length, 1);
     await store.close();
   });
+}
 
+function subtaskTests(open: () => Promise<Store>): void {
   test('subtasks: replaced per task, found by unfinished node, removed with their task and job', async () => {
     const store = await open();
     const instance = (

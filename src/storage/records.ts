@@ -497,6 +497,8 @@ export interface SubtaskRecord {
   attempt: number;
   poolId: string;
   nodeId: string;
+  /** The node's address when the instance was given to it (for AZ_BATCH_HOST_LIST). */
+  nodeAddress?: string;
   state: 'preparing' | 'running' | 'completed';
   stateTransitionTime: string;
   previousState?: 'preparing' | 'running';
