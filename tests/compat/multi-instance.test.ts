@@ -24,10 +24,11 @@ const PEER_SCRIPT = [
 ].join('\n');
 
 /** The primary's command line: ask every node of the host list who it is (retrying while a listener starts). */
-const RENDEZVOUS =
-  `/bin/sh -c 'for h in $(echo $AZ_BATCH_HOST_LIST | tr , " "); do ` +
+const RENDEZVOUS_SCRIPT =
+  `for h in $(echo $AZ_BATCH_HOST_LIST | tr , " "); do ` +
   `ok=; for i in $(seq 50); do wget -q -O - http://$h:6001/id && ok=1 && break; sleep 0.1; done; ` +
-  `[ -n "$ok" ] || exit 3; done; echo "master-node=$AZ_BATCH_MASTER_NODE"'`;
+  `[ -n "$ok" ] || exit 3; done; echo "master-node=$AZ_BATCH_MASTER_NODE"`;
+const RENDEZVOUS = `/bin/sh -c '${RENDEZVOUS_SCRIPT}'`;
 
 async function text(stream: NodeJS.ReadableStream | undefined): Promise<string> {
   const chunks: Buffer[] = [];
@@ -230,7 +231,7 @@ describe(
         const hold = `touch hold; while [ -f hold ]; do sleep 0.1; done`;
         await batch.task.add('mpijob', {
           ...rendezvousTask('crash', pool.scriptUrl),
-          commandLine: `/bin/sh -c '${hold}; ${RENDEZVOUS.slice(11, -1)} && echo run >> runs'`,
+          commandLine: `/bin/sh -c '${hold}; ${RENDEZVOUS_SCRIPT} && echo run >> runs'`,
         });
         await waitFor(
           () =>
