@@ -37,7 +37,9 @@ async function text(stream: NodeJS.ReadableStream | undefined): Promise<string> 
 }
 
 /** A 3-node pool that runs multi-instance tasks, its job, and an HTTP server on the nodes' gateway. */
-async function mpiPool(batch: BatchServiceClient): Promise<{ http: Server; scriptUrl: string }> {
+async function mpiPool(
+  batch: BatchServiceClient,
+): Promise<{ http: Server; scriptUrl: string; goUrl: string; asked: () => number; release: () => void }> {
   await batch.pool.add(tinyPoolSpec('mpi', 3, { taskSlotsPerNode: 1, enableInterNodeCommunication: true }));
   const nodes = await waitFor(
     () => batch.computeNode.list('mpi'),
@@ -47,11 +49,26 @@ async function mpiPool(batch: BatchServiceClient): Promise<{ http: Server; scrip
   );
   await batch.job.add({ id: 'mpijob', poolInfo: { poolId: 'mpi' } });
   const gateway = (nodes[0]?.ipAddress ?? '').replace(/\.\d+$/, '.1');
-  const http = createServer((_req, res) => res.end(PEER_SCRIPT));
+  // `/go` answers `wait` until the test releases it (the crash test's primary holds on it), and counts the asks.
+  const gate = { released: false, asked: 0 };
+  const http = createServer((req, res) => {
+    if (req.url !== '/go') return res.end(PEER_SCRIPT);
+    gate.asked++;
+    return res.end(gate.released ? 'go' : 'wait');
+  });
   await new Promise<void>((resolve) => http.listen(0, gateway, resolve));
   const address = http.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
-  return { http, scriptUrl: `http://${gateway}:${String(port)}/peer.sh` };
+  const base = `http://${gateway}:${String(port)}`;
+  return {
+    http,
+    scriptUrl: `${base}/peer.sh`,
+    goUrl: `${base}/go`,
+    asked: () => gate.asked,
+    release: () => {
+      gate.released = true;
+    },
+  };
 }
 
 const rendezvousTask = (id: string, scriptUrl: string, numberOfInstances = 3) => ({
@@ -227,19 +244,16 @@ describe(
         let batch = sharedKeyBatch(server);
         const pool = await mpiPool(batch);
         http = pool.http;
-        // The primary holds until the test deletes `wd/hold`, so the server is killed while all three instances run.
-        const hold = `touch hold; while [ -f hold ]; do sleep 0.1; done`;
+        // The primary holds until the test's HTTP server says `go`, so the server is killed while all three
+        // instances run; it counts its starts in `wd/starts`.
+        const hold = `echo start >> starts; until [ "$(wget -q -O - ${pool.goUrl})" = go ]; do sleep 0.1; done`;
         await batch.task.add('mpijob', {
           ...rendezvousTask('crash', pool.scriptUrl),
           commandLine: `/bin/sh -c '${hold}; ${RENDEZVOUS_SCRIPT} && echo run >> runs'`,
         });
         await waitFor(
-          () =>
-            batch.file.getPropertiesFromTask('mpijob', 'crash', 'wd/hold').then(
-              () => true,
-              () => false,
-            ),
-          (held) => held,
+          () => Promise.resolve(pool.asked()),
+          (n) => n > 0,
           'the primary to hold',
         );
         const running = await batch.task.listSubtasks('mpijob', 'crash');
@@ -252,7 +266,7 @@ describe(
 
         server = await startServer([], dataDir);
         batch = sharedKeyBatch(server);
-        await batch.file.deleteFromTask('mpijob', 'crash', 'wd/hold');
+        pool.release();
         const done = await waitFor(
           () => batch.task.get('mpijob', 'crash'),
           (x) => x.state === 'completed',
@@ -268,6 +282,14 @@ describe(
           (await batch.file.getFromTask('mpijob', 'crash', 'wd/runs')).readableStreamBody,
         );
         assert.equal(runs, 'run\n', 'the primary ran its command line once');
+        const starts = await text(
+          (await batch.file.getFromTask('mpijob', 'crash', 'wd/starts')).readableStreamBody,
+        );
+        assert.equal(
+          starts,
+          'start\n',
+          'the restarted server attached to the running command, never started it again',
+        );
         const subtasks = (await batch.task.listSubtasks('mpijob', 'crash')).value ?? [];
         assert.deepEqual(
           subtasks.map((s) => s.state),

@@ -70,8 +70,16 @@ export function newInstances(task: TaskRecord, nodes: NodeRecord[], now: Date): 
   }));
 }
 
+/** The subtask state machine as data: an instance never goes back (a new run of the task makes new ones). */
+export const SUBTASK_TRANSITIONS: Record<SubtaskRecord['state'], readonly SubtaskRecord['state'][]> = {
+  preparing: ['running', 'completed'],
+  running: ['completed'],
+  completed: [],
+};
+
+/** The instance in `state`, or unchanged when the table does not list that move. */
 function moveInstance(s: SubtaskRecord, state: SubtaskRecord['state'], now: Date): SubtaskRecord {
-  if (s.state === state || s.state === 'completed') return s;
+  if (!SUBTASK_TRANSITIONS[s.state].includes(state) || s.state === 'completed') return s;
   return {
     ...s,
     state,

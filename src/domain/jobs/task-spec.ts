@@ -12,8 +12,6 @@ export interface TaskAddChecked {
   retentionTimeMs: number | undefined;
   dependsOnIds: string[];
   dependsOnRanges: { start: number; end: number }[];
-  /** multiInstanceSettings.numberOfInstances; undefined for an ordinary task. */
-  numberOfInstances: number | undefined;
 }
 
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
@@ -130,7 +128,7 @@ export function checkTaskAdd(
   checkEnvironmentSettings(body.environmentSettings, 'environmentSettings');
   checkResourceFiles(body.resourceFiles);
   checkOutputFiles(body);
-  const instances = checkMultiInstance(body);
+  checkMultiInstance(body);
   const own = constraintsOf(body);
   const inherited = constraintsOf(job.spec);
   const deps = dependenciesOf(body, job);
@@ -142,7 +140,6 @@ export function checkTaskAdd(
     retentionTimeMs: own.retentionTimeMs,
     dependsOnIds: deps.ids,
     dependsOnRanges: deps.ranges,
-    numberOfInstances: instances,
   };
 }
 
@@ -150,10 +147,10 @@ export function checkTaskAdd(
  * `multiInstanceSettings` (ADR 0038): the coordination command line is required, `numberOfInstances` (default 1)
  * at least 1, `commonResourceFiles` are resource files, and the task's `requiredSlots` must be 1. Pool settings
  * are not checked here: as on Batch, a multi-instance task whose pool lacks inter-node communication, has more
- * than one slot per node or too few nodes stays active. Undefined for an ordinary task.
+ * than one slot per node or too few nodes stays active.
  */
-function checkMultiInstance(body: Record<string, unknown>): number | undefined {
-  if (body.multiInstanceSettings === undefined) return undefined;
+function checkMultiInstance(body: Record<string, unknown>): void {
+  if (body.multiInstanceSettings === undefined) return;
   const m = record(body.multiInstanceSettings);
   if (typeof m.coordinationCommandLine !== 'string' || m.coordinationCommandLine.trim() === '')
     throw missingProperty('multiInstanceSettings.coordinationCommandLine');
@@ -163,5 +160,4 @@ function checkMultiInstance(body: Record<string, unknown>): number | undefined {
   if (body.requiredSlots !== undefined && body.requiredSlots !== 1)
     throw invalidProperty('requiredSlots', 'For multi-instance tasks, requiredSlots must be 1.');
   checkResourceFiles(m.commonResourceFiles, 'multiInstanceSettings.commonResourceFiles');
-  return n;
 }
