@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { runCli, startServer } from './harness.ts';
+import type { BatchServiceClient } from '@azure/batch';
 import { sharedKeyBatch, waitFor } from './pool-image.ts';
 
 /**
@@ -71,6 +72,31 @@ const MPIRUN = [
     'sh -c \'echo "rank $(hostname) $(hostname -I)"\'',
   '',
 ].join('\n');
+
+/** What the instances printed, for a failure message. */
+async function diagnostics(batch: BatchServiceClient): Promise<string> {
+  const read = async (file: string) =>
+    text((await batch.file.getFromTask('mpi', 'hostname', file).catch(() => undefined))?.readableStreamBody);
+  const parts = [];
+  for (const f of [
+    'stdout.txt',
+    'stderr.txt',
+    'coordination-stdout.txt',
+    'coordination-stderr.txt',
+    'coordination-exit.txt',
+  ])
+    parts.push(`--- primary ${f}\n${await read(f)}`);
+  for (const s of (await batch.task.listSubtasks('mpi', 'hostname')).value ?? []) {
+    const node = s.nodeInfo?.nodeId ?? '';
+    for (const f of ['coordination-stderr.txt', 'coordination-exit.txt']) {
+      const body = await batch.file
+        .getFromComputeNode('openmpi', node, `${s.nodeInfo?.taskRootDirectory ?? ''}/${f}`)
+        .catch(() => undefined);
+      parts.push(`--- subtask ${String(s.id)} ${f}\n${await text(body?.readableStreamBody)}`);
+    }
+  }
+  return parts.join('\n');
+}
 
 async function text(stream: NodeJS.ReadableStream | undefined): Promise<string> {
   const chunks: Buffer[] = [];
@@ -139,8 +165,10 @@ describe(
           () => batch.task.get('mpi', 'hostname'),
           (x) => x.state === 'completed',
           'mpirun to complete',
-          180_000,
-        );
+          120_000,
+        ).catch(async (e: unknown) => {
+          throw new Error(`${String(e)}\n${await diagnostics(batch)}`);
+        });
         const out = await text(
           (await batch.file.getFromTask('mpi', 'hostname', 'stdout.txt')).readableStreamBody,
         );
