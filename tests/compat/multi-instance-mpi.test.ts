@@ -68,7 +68,7 @@ const MPIRUN = [
   'S="$AZ_BATCH_TASK_SHARED_DIR"',
   'exec mpirun --allow-run-as-root -np 3 --host "$AZ_BATCH_HOST_LIST" ' +
     '--mca plm_rsh_agent "ssh -p 2222 -i $S/ssh/id_mpi -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR" ' +
-    '--mca plm_rsh_no_tree_spawn 1 --mca btl self,tcp --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0 ' +
+    '--mca plm_rsh_no_tree_spawn 1 --mca regx naive --mca btl self,tcp --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0 ' +
     'sh -c \'echo "rank $(hostname) $(hostname -I)"\'',
   '',
 ].join('\n');
