@@ -35,7 +35,9 @@ describe('low-priority preemption', { skip: process.getuid?.() === 0 ? false : '
       )
     ).map((n) => n.id ?? '');
     await batch.job.add({ id: 'spot-job', poolInfo: { poolId: 'spot' } });
-    await batch.task.add('spot-job', { id: 't', commandLine: '/bin/sh -c "sleep 3; echo done"' });
+    // Long enough that the preempt command (a separate process, slow to start on a loaded machine) lands while
+    // the task still runs; a shorter task can finish first and then is never requeued.
+    await batch.task.add('spot-job', { id: 't', commandLine: '/bin/sh -c "sleep 12; echo done"' });
     await waitFor(
       () => batch.task.get('spot-job', 't'),
       (t) => t.state === 'running',

@@ -40,6 +40,8 @@ export interface ClusterUpOptions {
   cpusPerHost?: number;
   memoryMBPerHost?: number;
   controllerPort?: number;
+  /** The environment Slurm's client commands start from (the caller's: `lazurite cluster up` passes its own). */
+  environment: NodeJS.ProcessEnv;
 }
 
 export interface ClusterInfo {
@@ -68,8 +70,8 @@ export function slurmConfPath(stateDir: string): string {
 }
 
 /** Environment for Slurm's client commands (sbatch, squeue, sinfo, scancel) on this cluster. */
-export function slurmEnv(stateDir: string): NodeJS.ProcessEnv {
-  return { ...process.env, SLURM_CONF: slurmConfPath(stateDir) };
+export function slurmEnv(stateDir: string, environment: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...environment, SLURM_CONF: slurmConfPath(stateDir) };
 }
 
 function plan(o: ClusterUpOptions): ClusterRecord {
@@ -106,7 +108,10 @@ function readRecord(stateDir: string): ClusterRecord | undefined {
 
 async function sh(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
   try {
-    const { stdout } = await run(cmd, args, { env: env ?? process.env, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run(cmd, args, {
+      ...(env === undefined ? {} : { env }),
+      maxBuffer: 16 * 1024 * 1024,
+    });
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
@@ -192,8 +197,13 @@ function startHost(r: ClusterRecord, h: ClusterHost & { netns: string }): number
   return child.pid;
 }
 
-async function waitForIdle(stateDir: string, want: number, timeoutMs: number): Promise<void> {
-  const env = slurmEnv(stateDir);
+async function waitForIdle(
+  stateDir: string,
+  want: number,
+  timeoutMs: number,
+  environment: NodeJS.ProcessEnv,
+): Promise<void> {
+  const env = slurmEnv(stateDir, environment);
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
@@ -234,7 +244,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<ClusterInfo> {
       r.hostPids[h.name] = startHost(r, h);
       writeRecord(r);
     }
-    await waitForIdle(r.stateDir, r.hosts.length, 60_000);
+    await waitForIdle(r.stateDir, r.hosts.length, 60_000, o.environment);
   } catch (err) {
     await clusterDown(r.stateDir);
     throw err;

@@ -21,6 +21,7 @@ describe('the Slurm allocator', () => {
     tag: 'abc',
     sbatchArgs: ['--partition=batch', '--account=science'],
     lowPriorityArgs: ['--qos=preemptible'],
+    path: `${dir}:${path ?? ''}`,
     launch: {
       node: '/opt/node',
       cli: '/opt/lazurite/src/cli/main.ts',
