@@ -112,7 +112,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: BatchDeps): void 
 }
 
 /** Task_ListSubtasks: a multi-instance task's subtasks (ADR 0038); an ordinary task has none. */
-function registerSubtasks(app: FastifyInstance, deps: ApiDeps): void {
+function registerSubtasks(app: FastifyInstance, deps: BatchDeps): void {
   app.get('/jobs/:jobId/tasks/:taskId/subtasksinfo', async (request) => {
     const ctx = contextOf(request);
     const { jobId, taskId } = params(request);
