@@ -31,6 +31,7 @@ import { ServerMetrics } from '../api/http/metrics.ts';
 import { ReplicationReconciler } from '../domain/compute/replication.ts';
 import { VmService } from '../domain/compute/vms.ts';
 import { NetworkService } from '../domain/network/network.ts';
+import { StorageAccountService, type StorageBackings } from '../domain/storage/storage-accounts.ts';
 import { DeploymentService } from '../domain/resources/deployments.ts';
 import { ImageCache } from '../backends/local/image-cache.ts';
 import { VmHost } from '../backends/local/vm-host.ts';
@@ -137,6 +138,12 @@ async function ensureTinyImage(images: BaseImageService, logger: Logger): Promis
   } catch (err) {
     logger.warn({ err: (err as Error).message }, 'tiny base image not built');
   }
+}
+
+/** Storage accounts' blob endpoints and keys by account name (LAZURITE_STORAGE_ACCOUNTS, case-insensitive). */
+function storageBackings(config: Config): StorageBackings {
+  const byName = new Map(Object.entries(config.storageAccounts).map(([k, v]) => [k.toLowerCase(), v]));
+  return (name) => byName.get(name.toLowerCase());
 }
 
 function originFor(host: string, port: number): string {
@@ -357,6 +364,7 @@ export async function startLazurite(
       gallery: new GalleryService(ctx, regions),
       vms,
       network: new NetworkService(ctx),
+      storageAccounts: new StorageAccountService(ctx, storageBackings(config)),
       deployments: new DeploymentService(ctx),
       disks,
       computeQueries: new ComputeQueries(ctx),

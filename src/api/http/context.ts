@@ -8,6 +8,7 @@ import type { ComputeQueries } from '../../domain/compute/queries.ts';
 import type { BatchCountsQuery } from '../../domain/metrics/batch-counts.ts';
 import type { VmService } from '../../domain/compute/vms.ts';
 import type { NetworkService } from '../../domain/network/network.ts';
+import type { StorageAccountService } from '../../domain/storage/storage-accounts.ts';
 import type { DeploymentService } from '../../domain/resources/deployments.ts';
 import type { FailureThrottle } from '../../platform/throttle.ts';
 import type { PrincipalService } from '../../domain/identity/principals.ts';
@@ -47,6 +48,8 @@ export interface ApiDeps {
   disks: DiskService;
   vms: VmService;
   network: NetworkService;
+  /** Microsoft.Storage/storageAccounts backed by configured blob endpoints (issue 17). */
+  storageAccounts: StorageAccountService;
   deployments: DeploymentService;
   computeQueries: ComputeQueries;
   pools: PoolService;
