@@ -48,6 +48,8 @@ export async function azSession(server: TestServer): Promise<AzSession> {
       assert.equal(r.status, 0, `az ${args.join(' ')} failed: ${r.stderr}`);
       return JSON.parse(r.stdout) as unknown;
     },
-    close: () => rmSync(configDir, { recursive: true, force: true }),
+    close: () => {
+      rmSync(configDir, { recursive: true, force: true });
+    },
   };
 }

@@ -45,23 +45,32 @@ function pollUrl(deps: ApiDeps, req: ArmRequest, location: string, operationId: 
 /** Microsoft.Storage/storageAccounts: create (202 + Location, as the storage RP answers), get, list, delete, keys. */
 export function storageRoutes(deps: ApiDeps, accounts: StorageAccountService): ArmRoute[] {
   const wire = (r: ComputeResourceRecord) => storageAccountToWire(r, accounts.blobEndpointOf(r.name));
-  return [
-    {
-      method: 'PUT',
-      pattern: ITEM,
-      handler: async (req) => {
-        const { account, operationId } = await accounts.createOrUpdate(
-          req.caller,
-          addressOf(req),
-          objectOrEmpty(req.body),
-        );
-        if (operationId === undefined) return { status: 200, body: wire(account) };
-        return {
-          status: 202,
-          headers: { location: pollUrl(deps, req, account.location, operationId), 'retry-after': '1' },
-        };
-      },
+  return [createRoute(deps, accounts, wire), ...readRoutes(accounts, wire)];
+}
+
+type Wire = (r: ComputeResourceRecord) => unknown;
+
+function createRoute(deps: ApiDeps, accounts: StorageAccountService, wire: Wire): ArmRoute {
+  return {
+    method: 'PUT',
+    pattern: ITEM,
+    handler: async (req) => {
+      const { account, operationId } = await accounts.createOrUpdate(
+        req.caller,
+        addressOf(req),
+        objectOrEmpty(req.body),
+      );
+      if (operationId === undefined) return { status: 200, body: wire(account) };
+      return {
+        status: 202,
+        headers: { location: pollUrl(deps, req, account.location, operationId), 'retry-after': '1' },
+      };
     },
+  };
+}
+
+function readRoutes(accounts: StorageAccountService, wire: Wire): ArmRoute[] {
+  return [
     {
       method: 'GET',
       pattern: `${SUB}/${PROVIDER}/locations/{location}/asyncoperations/{operationId}`,

@@ -73,7 +73,7 @@ function pick<T extends string>(value: unknown, allowed: readonly T[], field: st
       value === undefined ? 'MissingRequiredProperty' : 'InvalidValuesForRequestParameters',
       value === undefined
         ? `The required property '${field}' is missing.`
-        : `Values for request parameters are invalid: ${field} '${String(value)}' is not one of ${allowed.join(', ')}.`,
+        : `Values for request parameters are invalid: ${field} ${JSON.stringify(value)} is not one of ${allowed.join(', ')}.`,
       field,
     );
   return hit;
@@ -136,7 +136,7 @@ export class StorageAccountService {
   /** PUT: creates (then `created` is true and an operation id is recorded for the client to poll) or updates. */
   createOrUpdate(caller: Caller, a: StorageAccountAddress, body: Record<string, unknown>) {
     validateStorageAccountName(a.name);
-    const sku = (body.sku ?? undefined) as { name?: unknown } | undefined;
+    const sku = body.sku as { name?: unknown } | undefined;
     const skuName = pick(sku?.name, SKUS, 'sku.name');
     const kind = pick(body.kind, KINDS, 'kind');
     const props = keptProperties((body.properties ?? {}) as Record<string, unknown>);
