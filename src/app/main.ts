@@ -31,6 +31,7 @@ import { ServerMetrics } from '../api/http/metrics.ts';
 import { ReplicationReconciler } from '../domain/compute/replication.ts';
 import { VmService } from '../domain/compute/vms.ts';
 import { NetworkService } from '../domain/network/network.ts';
+import { VaultService } from '../domain/keyvault/vaults.ts';
 import { StorageAccountService, type StorageBackings } from '../domain/storage/storage-accounts.ts';
 import { DeploymentService } from '../domain/resources/deployments.ts';
 import { ImageCache } from '../backends/local/image-cache.ts';
@@ -365,6 +366,7 @@ export async function startLazurite(
       vms,
       network: new NetworkService(ctx),
       storageAccounts: new StorageAccountService(ctx, storageBackings(config)),
+      vaults: new VaultService(ctx),
       deployments: new DeploymentService(ctx),
       disks,
       computeQueries: new ComputeQueries(ctx),
