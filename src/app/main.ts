@@ -121,6 +121,7 @@ function diskServiceFor(
   return new DiskService(ctx, regions, baseImages, vms, join(config.dataDir, 'uploads'), {
     logger,
     waitMs: config.writeWaitMs,
+    storageBackings: storageBackings(config),
   });
 }
 

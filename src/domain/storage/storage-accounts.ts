@@ -120,6 +120,31 @@ async function accountsNamed(tx: StoreTx, name: string): Promise<ComputeResource
 }
 
 /**
+ * The storage account of `subscriptionId` whose blob endpoint `url` is under (Compute reads such a blob with the
+ * account's key, as it does for an image's `osDisk.blobUri`), or undefined for any other URL.
+ */
+export async function storageAccountForBlob(
+  tx: StoreTx,
+  subscriptionId: string,
+  url: string,
+  backings: StorageBackings,
+): Promise<string | undefined> {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return undefined;
+  }
+  for (const r of await tx.listComputeResources(subscriptionId, STORAGE_ACCOUNT_TYPE)) {
+    const backing = backings(r.name);
+    if (backing === undefined) continue;
+    const base = new URL(backing.blobEndpoint.replace(/\/*$/, '/'));
+    if (target.origin === base.origin && target.pathname.startsWith(base.pathname)) return r.name;
+  }
+  return undefined;
+}
+
+/**
  * Microsoft.Storage/storageAccounts as ARM resources (issue 17): each is backed by a blob endpoint the server
  * knows, whose key `listKeys` returns and image imports read blobs with. Records live with the other ARM
  * resources (`compute_resources`), so a resource group's deletion removes them.
@@ -284,22 +309,6 @@ export class StorageAccountService {
           }
         : { nameAvailable: true };
     });
-  }
-
-  /** The blob endpoint and key of the account (same subscription) whose blob endpoint `url` is under. */
-  async backingForBlobUrl(
-    tx: StoreTx,
-    subscriptionId: string,
-    url: URL,
-  ): Promise<(StorageBacking & { name: string }) | undefined> {
-    for (const r of await tx.listComputeResources(subscriptionId, STORAGE_ACCOUNT_TYPE)) {
-      const backing = this.backings(r.name);
-      if (backing === undefined) continue;
-      const base = new URL(backing.blobEndpoint.replace(/\/*$/, '/'));
-      if (url.origin === base.origin && url.pathname.startsWith(base.pathname))
-        return { name: r.name, ...backing };
-    }
-    return undefined;
   }
 
   /** The blob endpoint shown as `primaryEndpoints.blob`. */
