@@ -44,7 +44,10 @@ async function diskLength(file: string): Promise<{ size: number; vhd: boolean }>
   }
 }
 
-/** Attaches `size` bytes of `file` from `offset` to a read-only loop device and mounts it at `mnt`; undefined when it does not mount. */
+/**
+ * Attaches `size` bytes of `file` from `offset` to a read-only loop device and mounts it at `mnt`: the loop device,
+ * or undefined (and no device left attached) when it does not mount.
+ */
 async function mountSlice(
   file: string,
   offset: number,
@@ -73,9 +76,9 @@ async function mountSlice(
 }
 
 /**
- * Mounts the image's root file system read-only and copies its tree to `dest`: the whole disk when it holds one,
- * else the first partition (MBR or GPT, read by `readPartitions`) that mounts and has an `/etc`, as a VHD saved
- * from a VM has (root in partition 1, boot or EFI partitions beside it).
+ * Mounts the image's root file system read-only and copies its tree to `dest`: the first partition (MBR or GPT,
+ * read by `readPartitions`) that mounts and has an `/etc`, as a VHD saved from a VM has (root in partition 1, boot
+ * or EFI partitions beside it), else the whole disk.
  */
 async function copyOutFilesystem(
   file: string,
@@ -87,21 +90,22 @@ async function copyOutFilesystem(
   let loop: string | undefined;
   try {
     const partitions = await readPartitions(file, size);
-    if (partitions.length === 0) loop = await mountSlice(file, 0, size, mnt);
     for (const p of partitions) {
-      if (loop !== undefined) break;
       loop = await mountSlice(file, p.offset, p.size, mnt);
-      if (loop !== undefined && !existsSync(join(mnt, 'etc'))) {
+      if (loop !== undefined && existsSync(join(mnt, 'etc'))) break;
+      if (loop !== undefined) {
         await run('umount', [mnt]);
         await run('losetup', ['-d', loop]).catch(() => undefined);
         loop = undefined;
       }
     }
+    // No table, or none of its partitions holds a root: the whole disk (a FAT boot sector also ends in 0x55AA).
+    loop ??= await mountSlice(file, 0, size, mnt);
     if (loop === undefined)
       throw new Error(
         partitions.length === 0
           ? 'the disk holds no file system that mounts'
-          : `none of its ${partitions.length} partitions holds a root file system that mounts`,
+          : `neither the disk nor any of its ${String(partitions.length)} partitions holds a file system that mounts with an /etc`,
       );
     try {
       await mkdir(dest, { recursive: true });
