@@ -15,6 +15,7 @@ import { partitionedVhd } from '../../src/content/rootfs/vhd.fixture.ts';
 import { startAzuriteBlob, type AzuriteBlob } from './azurite.ts';
 import { computeClient, credentialFor, runCli, startServer, type TestServer } from './harness.ts';
 import { failsWith, waitFor } from './pool-image.ts';
+import { openBrowser, screenshot } from './portal-browser.ts';
 import { batchReadyVault } from './vaults.ts';
 
 const ACCOUNT = 'seedacct';
@@ -36,6 +37,7 @@ describe(
     let batch: BatchServiceClient;
     let work: string;
     let vhdUrl = '';
+    let vhdName = '';
     let imageId = '';
     const previous = {
       accounts: process.env.LAZURITE_STORAGE_ACCOUNTS,
@@ -107,6 +109,7 @@ describe(
       const blobClient = container.getBlockBlobClient(name);
       await blobClient.uploadData(readFileSync(vhd));
       vhdUrl = blobClient.url;
+      vhdName = name;
       const anonymous = await fetch(vhdUrl);
       assert.equal(anonymous.status >= 400, true, 'the blob is private');
     });
@@ -149,6 +152,55 @@ describe(
       assert.equal(text, 'reference data from the 2017 seed\n');
       const listed = await runCli(['pools', 'list', '--data-dir', server.dataDir, '--account', ACCOUNT]);
       assert.match(listed, /seed-pool.*Custom VM image/);
+    });
+
+    test('the portal: Add pool from a Custom image (VHD) browsed in container system; the pool shows Custom VM image', async () => {
+      const origin = new URL(server.connection.batchUrl).origin;
+      // The browser lists the container on the blob endpoint itself: the blob service allows the portal's origin.
+      await blob.serviceClient.setProperties({
+        cors: [
+          {
+            allowedOrigins: origin,
+            allowedMethods: 'GET,OPTIONS',
+            allowedHeaders: '*',
+            exposedHeaders: '*',
+            maxAgeInSeconds: 60,
+          },
+        ],
+      });
+      const browser = await openBrowser();
+      try {
+        const page = browser.page;
+        await page.goto(`${origin}/portal`);
+        await page.getByLabel('Client secret').fill(server.connection.clientSecret);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('heading', { name: `Batch account ${ACCOUNT}` }).waitFor();
+        await page.goto(`${origin}/portal#/pools/new`);
+        await page.getByRole('heading', { name: 'Add pool' }).waitFor();
+        await page.getByLabel('Pool ID').fill('portal-vhd');
+        await page.getByRole('radio', { name: 'Custom image (VHD)' }).check();
+        await page.getByLabel('Storage account').selectOption({ label: blob.accountName });
+        assert.equal(await page.getByLabel('Container').inputValue(), 'system');
+        await page.getByRole('button', { name: 'Browse' }).click();
+        await page.getByLabel('VHD', { exact: true }).selectOption({ label: vhdName });
+        await page.getByLabel('VM size').selectOption('standard_a1_v2');
+        await page.getByLabel('Node agent SKU').selectOption(SKU);
+        await page.getByLabel('Dedicated nodes').fill('0');
+        await screenshot(page, 'add-pool-custom-vhd');
+        await page.getByRole('button', { name: 'Create pool' }).click();
+        await page.waitForURL(/#\/pools\/portal-vhd$/, { timeout: 120_000 });
+        await page.getByRole('heading', { name: 'Pool portal-vhd' }).waitFor();
+        assert.equal(await page.locator('#pool-os').innerText(), 'Custom VM image');
+        await screenshot(page, 'pool-custom-vhd');
+        assert.deepEqual(browser.errors, []);
+      } finally {
+        await browser.close();
+      }
+      const pool = await batch.pool.get('portal-vhd');
+      assert.match(
+        pool.virtualMachineConfiguration?.imageReference.virtualMachineImageId ?? '',
+        /\/images\/portal-vhd-vhd$/,
+      );
     });
 
     test('bad input: a Specialized image, a blob of no storage account here, a vault-less UserSubscription account', async () => {
