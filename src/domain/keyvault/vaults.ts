@@ -148,7 +148,7 @@ export class VaultService {
     this.ctx = ctx;
   }
 
-  createOrUpdate(caller: Caller, a: VaultAddress, body: Record<string, unknown>) {
+  async createOrUpdate(caller: Caller, a: VaultAddress, body: Record<string, unknown>) {
     if (!NAME.test(a.name))
       throw invalidInput(
         'VaultNameNotValid',
@@ -210,7 +210,7 @@ export class VaultService {
   }
 
   /** PUT vaults/{name}/accessPolicies/{add|replace|remove}: the vault's policies after the change. */
-  updateAccessPolicies(caller: Caller, a: VaultAddress, kind: string, body: Record<string, unknown>) {
+  async updateAccessPolicies(caller: Caller, a: VaultAddress, kind: string, body: Record<string, unknown>) {
     const op = ['add', 'replace', 'remove'].find((k) => k === kind.toLowerCase());
     if (op === undefined)
       throw invalidInput('BadRequest', `'${kind}' is not one of add, replace, remove.`, 'operationKind');

@@ -159,7 +159,7 @@ export class StorageAccountService {
   }
 
   /** PUT: creates (then `created` is true and an operation id is recorded for the client to poll) or updates. */
-  createOrUpdate(caller: Caller, a: StorageAccountAddress, body: Record<string, unknown>) {
+  async createOrUpdate(caller: Caller, a: StorageAccountAddress, body: Record<string, unknown>) {
     validateStorageAccountName(a.name);
     const sku = body.sku as { name?: unknown } | undefined;
     const skuName = pick(sku?.name, SKUS, 'sku.name');
@@ -284,7 +284,7 @@ export class StorageAccountService {
   }
 
   /** `checkNameAvailability`: free unless invalid or taken by any subscription. */
-  checkName(caller: Caller, subscriptionId: string, name: unknown) {
+  async checkName(caller: Caller, subscriptionId: string, name: unknown) {
     if (typeof name !== 'string')
       throw invalidInput('InvalidRequestContent', "The property 'name' is required.", 'name');
     if (!NAME.test(name))
