@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startAzuriteBlob, type AzuriteBlob } from './azurite.ts';
 import { azSession, type AzSession } from './az.ts';
+import { BATCH_SERVICE_OBJECT_ID } from '../../src/domain/keyvault/vaults.ts';
 import { startServer, type TestServer } from './harness.ts';
 
 /**
  * Microsoft.Storage/storageAccounts (issue 17 item 5) through the az CLI: each account is backed by a blob
- * endpoint the server knows (LAZURITE_STORAGE_ACCOUNTS, here Azurite), whose key `keys list` returns.
+ * endpoint the server knows (LAZURITE_STORAGE_ACCOUNTS, here Azurite), whose key `keys list` returns; and
+ * Microsoft.KeyVault/vaults through `az keyvault`.
  */
 describe('storage accounts through ARM (az storage account)', () => {
   let server: TestServer;
@@ -90,5 +92,40 @@ describe('storage accounts through ARM (az storage account)', () => {
     ]);
     assert.notEqual(unknown.status, 0);
     assert.match(unknown.stderr, /StorageAccountNotConfigured/);
+  });
+
+  test('az keyvault create, set-policy for the Batch service, show, delete', () => {
+    const rg = ['-g', server.connection.resourceGroup];
+    const created = az.json(['keyvault', 'create', ...rg, '-n', 'az-vault', '--no-self-perms']) as {
+      name: string;
+      properties: { vaultUri: string; accessPolicies: unknown[] };
+    };
+    assert.equal(created.name, 'az-vault');
+    assert.match(created.properties.vaultUri, /^https:\/\/az-vault\.vault\./);
+    assert.deepEqual(created.properties.accessPolicies, []);
+    const policy = az.run([
+      'keyvault',
+      'set-policy',
+      ...rg,
+      '-n',
+      'az-vault',
+      '--object-id',
+      BATCH_SERVICE_OBJECT_ID,
+      '--secret-permissions',
+      'get',
+      'list',
+      'set',
+      'delete',
+    ]);
+    assert.equal(policy.status, 0, policy.stderr);
+    const shown = az.json(['keyvault', 'show', ...rg, '-n', 'az-vault']) as {
+      properties: { accessPolicies: { objectId: string; permissions: { secrets: string[] } }[] };
+    };
+    assert.deepEqual(
+      shown.properties.accessPolicies.map((p) => [p.objectId, [...p.permissions.secrets].sort()]),
+      [[BATCH_SERVICE_OBJECT_ID, ['delete', 'get', 'list', 'set']]],
+    );
+    assert.equal(az.run(['keyvault', 'delete', ...rg, '-n', 'az-vault']).status, 0);
+    assert.deepEqual(az.json(['keyvault', 'list', ...rg, '--query', '[].name']), []);
   });
 });

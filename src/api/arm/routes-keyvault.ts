@@ -1,3 +1,4 @@
+import { DomainError } from '../../domain/errors.ts';
 import type { VaultService } from '../../domain/keyvault/vaults.ts';
 import type { ComputeResourceRecord } from '../../storage/records.ts';
 import type { ApiDeps } from '../http/context.ts';
@@ -38,6 +39,59 @@ const addressOf = (req: ArmRequest) => ({
 /** Microsoft.KeyVault/vaults: create/update (PUT, PATCH), get, list, delete, access policy updates. */
 export function keyVaultRoutes(deps: ApiDeps, vaults: VaultService): ArmRoute[] {
   const wire = (r: ComputeResourceRecord) => toWire(r, deps.publicOrigin());
+  return [...itemRoutes(vaults, wire), ...collectionRoutes(vaults, wire)];
+}
+
+function collectionRoutes(vaults: VaultService, wire: (r: ComputeResourceRecord) => unknown): ArmRoute[] {
+  return [
+    {
+      method: 'GET',
+      pattern: GROUP,
+      handler: async (req) => {
+        const { subscriptionId, resourceGroup } = addressOf(req);
+        return {
+          status: 200,
+          body: { value: (await vaults.list(req.caller, subscriptionId, resourceGroup)).map(wire) },
+        };
+      },
+    },
+    {
+      method: 'POST',
+      pattern: `${SUB}/providers/Microsoft.KeyVault/checkNameAvailability`,
+      handler: async (req) => ({
+        status: 200,
+        body: await vaults.checkName(
+          req.caller,
+          req.params.subscriptionId ?? '',
+          objectOrEmpty(req.body).name,
+        ),
+      }),
+    },
+    {
+      // Deletion is immediate (ADR 0035): there is never a soft-deleted vault to show, recover or purge.
+      method: 'GET',
+      pattern: `${SUB}/providers/Microsoft.KeyVault/locations/{location}/deletedVaults/{vaultName}`,
+      handler: (req) =>
+        Promise.reject(
+          new DomainError(
+            'not-found',
+            'ResourceNotFound',
+            `The deleted vault '${req.params.vaultName ?? ''}' was not found: Lazurite deletes vaults at once and keeps none.`,
+          ),
+        ),
+    },
+    {
+      method: 'GET',
+      pattern: `${SUB}/providers/Microsoft.KeyVault/vaults`,
+      handler: async (req) => ({
+        status: 200,
+        body: { value: (await vaults.list(req.caller, req.params.subscriptionId ?? '')).map(wire) },
+      }),
+    },
+  ];
+}
+
+function itemRoutes(vaults: VaultService, wire: (r: ComputeResourceRecord) => unknown): ArmRoute[] {
   return [
     {
       method: 'PUT',
@@ -90,25 +144,6 @@ export function keyVaultRoutes(deps: ApiDeps, vaults: VaultService): ArmRoute[] 
           },
         };
       },
-    },
-    {
-      method: 'GET',
-      pattern: GROUP,
-      handler: async (req) => {
-        const { subscriptionId, resourceGroup } = addressOf(req);
-        return {
-          status: 200,
-          body: { value: (await vaults.list(req.caller, subscriptionId, resourceGroup)).map(wire) },
-        };
-      },
-    },
-    {
-      method: 'GET',
-      pattern: `${SUB}/providers/Microsoft.KeyVault/vaults`,
-      handler: async (req) => ({
-        status: 200,
-        body: { value: (await vaults.list(req.caller, req.params.subscriptionId ?? '')).map(wire) },
-      }),
     },
   ];
 }

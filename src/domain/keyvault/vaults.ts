@@ -103,7 +103,7 @@ export function accessPolicies(value: unknown, at: string): AccessPolicy[] {
 function vaultProperties(props: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(props)) {
-    if (['tenantId', 'sku', 'accessPolicies', ...IGNORED_ECHOES].includes(k)) continue;
+    if (['tenantId', 'sku', 'accessPolicies', 'networkAcls', ...IGNORED_ECHOES].includes(k)) continue;
     if (!(KEPT as readonly string[]).includes(k))
       throw invalidInput(
         'UnsupportedProperty',
@@ -112,6 +112,22 @@ function vaultProperties(props: Record<string, unknown>): Record<string, unknown
       );
     out[k] = v;
   }
+  const acls = (props.networkAcls ?? {}) as {
+    defaultAction?: unknown;
+    ipRules?: unknown[];
+    virtualNetworkRules?: unknown[];
+  };
+  if (
+    acls.defaultAction === 'Deny' ||
+    (acls.ipRules ?? []).length > 0 ||
+    (acls.virtualNetworkRules ?? []).length > 0
+  )
+    throw invalidInput(
+      'UnsupportedProperty',
+      "Network rules that restrict a vault ('properties.networkAcls') are not supported by Lazurite.",
+      'properties.networkAcls',
+    );
+  if (props.networkAcls !== undefined && props.networkAcls !== null) out.networkAcls = props.networkAcls;
   const sku = (props.sku ?? {}) as { family?: unknown; name?: unknown };
   const skuName = SKU_NAMES.find((s) => typeof sku.name === 'string' && s === sku.name.toLowerCase());
   if (skuName === undefined || (sku.family ?? 'A') !== 'A')
@@ -249,6 +265,28 @@ export class VaultService {
         VAULT_TYPE,
         resourceGroup === undefined ? {} : { resourceGroup },
       );
+    });
+  }
+
+  /** `checkNameAvailability`: free unless invalid or taken in any subscription. */
+  async checkName(caller: Caller, subscriptionId: string, name: unknown) {
+    if (typeof name !== 'string')
+      throw invalidInput('BadRequest', "The property 'name' is required.", 'name');
+    if (!NAME.test(name))
+      return {
+        nameAvailable: false,
+        reason: 'AccountNameInvalid',
+        message: `The vault name '${name}' is invalid. A vault's name must be between 3-24 alphanumeric characters. The name must begin with a letter, end with a letter or digit, and not contain consecutive hyphens.`,
+      };
+    return this.ctx.store.transaction(async (tx) => {
+      await requirePermission(tx, caller, `${VAULT_TYPE}/read`, `/subscriptions/${subscriptionId}`);
+      return (await vaultsNamed(tx, name)).length > 0
+        ? {
+            nameAvailable: false,
+            reason: 'AlreadyExists',
+            message: `The vault name '${name}' is already in use.`,
+          }
+        : { nameAvailable: true };
     });
   }
 
