@@ -63,7 +63,7 @@ export function formatPools(pools: PoolSummary[]): string {
         .map(([s, n]) => `${s} ${String(n)}`)
         .join(', ');
       const lines = [
-        `${p.id}  ${p.os}  ${p.state}/${p.allocationState}  nodes ${String(p.currentNodes)}/${String(p.targetNodes)}${states === '' ? '' : ` (${states})`}`,
+        `${p.id}  ${p.state}/${p.allocationState}  nodes ${String(p.currentNodes)}/${String(p.targetNodes)}${states === '' ? '' : ` (${states})`}  OS ${p.os}`,
         `  image ${p.image}, ${String(p.replicas)} replica(s), resize timeout ${p.resizeTimeout}`,
         ...p.warnings.map((w) => `  warning: ${w}`),
       ];
