@@ -31,6 +31,8 @@ import { ServerMetrics } from '../api/http/metrics.ts';
 import { ReplicationReconciler } from '../domain/compute/replication.ts';
 import { VmService } from '../domain/compute/vms.ts';
 import { NetworkService } from '../domain/network/network.ts';
+import { VaultService } from '../domain/keyvault/vaults.ts';
+import { StorageAccountService, type StorageBackings } from '../domain/storage/storage-accounts.ts';
 import { DeploymentService } from '../domain/resources/deployments.ts';
 import { ImageCache } from '../backends/local/image-cache.ts';
 import { VmHost } from '../backends/local/vm-host.ts';
@@ -120,6 +122,7 @@ function diskServiceFor(
   return new DiskService(ctx, regions, baseImages, vms, join(config.dataDir, 'uploads'), {
     logger,
     waitMs: config.writeWaitMs,
+    storageBackings: storageBackings(config),
   });
 }
 
@@ -138,6 +141,12 @@ async function ensureTinyImage(images: BaseImageService, logger: Logger): Promis
   } catch (err) {
     logger.warn({ err: (err as Error).message }, 'tiny base image not built');
   }
+}
+
+/** Storage accounts' blob endpoints and keys by account name (LAZURITE_STORAGE_ACCOUNTS, case-insensitive). */
+function storageBackings(config: Config): StorageBackings {
+  const byName = new Map(Object.entries(config.storageAccounts).map(([k, v]) => [k.toLowerCase(), v]));
+  return (name) => byName.get(name.toLowerCase());
 }
 
 function originFor(host: string, port: number): string {
@@ -218,6 +227,7 @@ function armServices(
   ctx: DomainContext,
   shared: Pick<ArmServices, 'principals' | 'batchAccounts' | 'pools' | 'vms' | 'disks'>,
   regions: RegionStores,
+  config: Config,
 ): ArmServices {
   return {
     ...shared,
@@ -225,6 +235,8 @@ function armServices(
     roleAssignments: new RoleAssignmentService(ctx),
     gallery: new GalleryService(ctx, regions),
     network: new NetworkService(ctx),
+    storageAccounts: new StorageAccountService(ctx, storageBackings(config)),
+    vaults: new VaultService(ctx),
     deployments: new DeploymentService(ctx),
     computeQueries: new ComputeQueries(ctx),
   };
@@ -385,7 +397,7 @@ export async function startLazurite(
     // Each surface gets its typed group; services two surfaces share are one instance.
     const deps: ApiDeps = {
       ...basics,
-      ...armServices(ctx, { principals, batchAccounts, pools: nodes.pools, vms, disks }, regions),
+      ...armServices(ctx, { principals, batchAccounts, pools: nodes.pools, vms, disks }, regions, config),
       ...batchServices(nodes, batchAccounts),
       ...agentServices(nodes, regions),
       metrics,
