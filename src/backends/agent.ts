@@ -54,6 +54,10 @@ export class HostAgent {
   >();
   /** Named runs that ended here, until the server stops assigning them (then their journal is dropped). */
   private readonly ended = new Map<string, { nodeId: string; runIds: string[] }>();
+  /** Multi-instance runs in progress (they end only once their coordination services are gone). */
+  private readonly instanceRuns = new Map<AbortController, Promise<void>>();
+  /** Per node: stopped instances still taking their coordination services down; the next run waits for them. */
+  private readonly draining = new Map<string, Promise<void>>();
   private readonly phases = new Map<string, { generation: number; phase: Phase }>();
   private readonly busy = new Set<string>();
   private readonly queue: (() => Promise<void>)[] = [];
@@ -168,6 +172,16 @@ export class HostAgent {
       .catch((err: unknown) => this.o.onError?.(err));
   }
 
+  /** Makes later runs on `nodeId` wait until `stopping` has ended (errors are the run's own, reported there). */
+  private drainNode(nodeId: string, stopping: Promise<void>): void {
+    const before = this.draining.get(nodeId) ?? Promise.resolve();
+    const after = Promise.all([before, stopping.catch(() => undefined)]).then(() => undefined);
+    this.draining.set(nodeId, after);
+    void after.then(() => {
+      if (this.draining.get(nodeId) === after) this.draining.delete(nodeId);
+    });
+  }
+
   /** Starts task runs the server assigns that are not running here; stops runs it no longer assigns. */
   private reconcileRuns(nodes: NodeAssignment[]): void {
     const wanted = new Set<string>();
@@ -182,7 +196,11 @@ export class HostAgent {
         if (run?.attempt === t.attempt && t.instance?.allCoordinated === true) run.coordinated?.();
         // A run that ended here stays ended until the server stops assigning it (its report may be in flight).
         if (run?.attempt === t.attempt || !ready || this.ended.has(`${k}#${String(t.attempt)}`)) continue;
-        run?.abort.abort();
+        if (run) {
+          run.abort.abort();
+          const stopping = this.instanceRuns.get(run.abort);
+          if (stopping) this.drainNode(id, stopping);
+        }
         const abort = new AbortController();
         let coordinated: () => void = () => undefined;
         const gate = new Promise<void>((resolve) => {
@@ -203,13 +221,19 @@ export class HostAgent {
           });
           this.nudge();
         };
-        const running =
+        // A stopped instance of a multi-instance task may still be taking its coordination services down on this
+        // node; the next run here starts once they are gone.
+        const draining = this.draining.get(id) ?? Promise.resolve();
+        const running = draining.then(() =>
           t.instance === undefined
             ? runTask(this.o.executor, id, t, abort.signal, report, this.now)
-            : runInstance(this.o.executor, id, t, abort.signal, report, this.now, gate);
+            : runInstance(this.o.executor, id, t, abort.signal, report, this.now, gate),
+        );
+        if (t.instance !== undefined) this.instanceRuns.set(abort, running);
         void running
           .catch((err: unknown) => this.o.onError?.(err))
           .finally(() => {
+            this.instanceRuns.delete(abort);
             if (this.runs.get(k)?.abort === abort) this.runs.delete(k);
             const runIds = t.instance === undefined ? [runIdOf(t)] : instanceRunIds(t);
             this.ended.set(`${k}#${String(t.attempt)}`, { nodeId: id, runIds });
@@ -220,6 +244,8 @@ export class HostAgent {
       if (!wanted.has(`${k}#${String(run.attempt)}`)) {
         run.abort.abort();
         this.runs.delete(k);
+        const stopping = this.instanceRuns.get(run.abort);
+        if (stopping) this.drainNode(run.nodeId, stopping);
       }
     }
     for (const [k, run] of this.ended) {

@@ -125,8 +125,8 @@ export async function runInstance(
     stop.abort();
   };
   signal.addEventListener('abort', stopAll, { once: true });
+  const coordination = startCoordination(executor, nodeId, t, instance, stop.signal);
   try {
-    const coordination = startCoordination(executor, nodeId, t, instance, stop.signal);
     const exitCode = await coordination.exitCode;
     if (isAborted(signal)) return;
     if (exitCode !== 0) {
@@ -149,18 +149,25 @@ export async function runInstance(
     if (isAborted(signal)) return;
     const main: TaskAssignment = { ...t };
     delete main.instance;
+    let finished: RunReport | undefined;
     await runTask(
       executor,
       nodeId,
       main,
       signal,
       (r) => {
-        if (r.state === 'completed') report(r);
+        if (r.state === 'completed') finished = r;
       },
       now,
     );
+    // The task completes once the coordination wrapper and what it started are gone: the server frees the node
+    // on this report, and the next task must not meet this one's services (ports, files) still running.
+    stop.abort();
+    await coordination.done;
+    if (finished) report(finished);
   } finally {
     signal.removeEventListener('abort', stopAll);
     stop.abort();
+    await coordination.done;
   }
 }
