@@ -3,18 +3,25 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { BatchServiceClient } from '@azure/batch';
-import { attackNames, attackScript, hostFacts } from '../../src/backends/local/node-attacks.fixture.ts';
+import {
+  attackNames,
+  attackScript,
+  hostFacts,
+  withPtraceProbe,
+} from '../../src/backends/local/node-attacks.fixture.ts';
 import { computeClient, startServer, type TestServer } from './harness.ts';
 import { sharedKeyBatch, tinyPoolSpec, waitFor } from './pool-image.ts';
 
 /**
  * Nodes as isolation boundaries (issue 13, ADR 0020), through @azure/batch on real local nodes: an admin start
  * task attacks the host (mounts, a host block device, /proc/sys, a module, /proc/1/root, host descriptors and
- * processes, the network) and is refused or sees only its node; a non-admin task cannot read root's 0600 file; a
+ * processes, the network, ptrace of the node's PID 1 and of another user's processes) and is refused or sees only
+ * its node; a non-admin task cannot read root's 0600 file; a
  * fork bomb and a memory hog end their own task only while the server keeps answering /health.
  * A VM `runCommand` (@azure/arm-compute) runs the same attacks, mounts its own data disk and nothing else through
  * the mount broker, and a timeout leaves no process of the VM (ADR 0020, VMs).
- * Not attacked here: ptrace (the tiny image has no tool for it).
+ * ptrace goes through a tiny static probe built on the host at test time (ptrace-probe.fixture.c; the image has no
+ * tool for it): its control (attaching a process of its own uid) must work, so the refusals are the kernel's.
  */
 
 const admin = { autoUser: { scope: 'pool' as const, elevationLevel: 'admin' as const } };
@@ -85,7 +92,7 @@ describe('nodes as isolation boundaries', { skip: process.getuid?.() === 0 ? fal
     const server = await startServer();
     try {
       const batch = sharedKeyBatch(server);
-      const facts = hostFacts(server.dataDir, basename(server.dataDir));
+      const facts = withPtraceProbe(hostFacts(server.dataDir, basename(server.dataDir)));
       await batch.pool.add(
         tinyPoolSpec('iso', 1, {
           startTask: { commandLine: attackScript(facts), userIdentity: admin, waitForSuccess: true },
@@ -196,7 +203,7 @@ describe('VMs as isolation boundaries', { skip: process.getuid?.() === 0 ? false
       );
       const vmId = vm.vmId ?? '';
       assert.notEqual(vmId, '');
-      const facts = hostFacts(server.dataDir, basename(server.dataDir));
+      const facts = withPtraceProbe(hostFacts(server.dataDir, basename(server.dataDir)));
       const runScript = async (script: string[]) => {
         const r = await compute.virtualMachines.runCommand(
           c.resourceGroup,

@@ -1,5 +1,8 @@
-import { statSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** What a node must not reach on this host: a block device, an address, a host-only path and process marker. */
 export interface HostFacts {
@@ -11,6 +14,39 @@ export interface HostFacts {
   hostPath: string;
   /** A word in the argv of a host process (the test runner or the server). */
   hostWord: string;
+  /** The ptrace probe (ptrace-probe.fixture.c, base64), when the attacks include ptrace (withPtraceProbe). */
+  ptraceProbe?: string;
+}
+
+/**
+ * The facts with the ptrace probe: ptrace-probe.fixture.c built here without a C library (x86-64 only, about 2 KB),
+ * so that it travels inside the attack script. The attacks then try PTRACE_ATTACH and PTRACE_SEIZE on the node's
+ * PID 1 and on processes of another user in the node (they must be run as the node's root).
+ */
+export function withPtraceProbe(h: HostFacts): HostFacts {
+  const dir = mkdtempSync(join(tmpdir(), 'lazurite-ptrace-probe-'));
+  try {
+    const source = fileURLToPath(new URL('./ptrace-probe.fixture.c', import.meta.url));
+    const binary = join(dir, 'probe');
+    execFileSync('cc', [
+      ...[
+        '-static',
+        '-nostdlib',
+        '-Os',
+        '-fno-pie',
+        '-no-pie',
+        '-fno-stack-protector',
+        '-Wall',
+        '-Werror',
+        '-s',
+      ],
+      ...['-fno-asynchronous-unwind-tables', '-fno-builtin', '-Wl,--build-id=none', '-Wl,-z,noseparate-code'],
+      ...['-Wl,-z,norelro', '-o', binary, source],
+    ]);
+    return { ...h, ptraceProbe: readFileSync(binary).toString('base64') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export function hostFacts(hostPath: string, hostWord: string): HostFacts {
@@ -80,6 +116,13 @@ function attacks(h: HostFacts): [string, string][] {
         ] as [string, string][])),
     ['host-uid', `awk '$1 == 0 && $2 == 0' /proc/self/uid_map | grep -q .`],
     ['new-user-namespace', 'unshare -U -r true'],
+    // The probe exits 0 only when an attach worked (or its own-uid control did not: no vacuous pass).
+    ...(h.ptraceProbe === undefined
+      ? []
+      : ([
+          ['ptrace-pid1', '/tmp/ptrace-probe pid1'],
+          ['ptrace-other-user', '/tmp/ptrace-probe others'],
+        ] as [string, string][])),
   ];
   return attacks;
 }
@@ -87,14 +130,18 @@ function attacks(h: HostFacts): [string, string][] {
 /**
  * A shell command line (busybox) for a node's root: each attack prints `<name>: refused` when it failed or saw only
  * the node, `<name>: BREACH <what it got>` when it worked. The script travels base64-encoded, so no process's argv
- * holds the host words it looks for. Not here: ptrace (the tiny image has no tool for it).
+ * holds the host words it looks for. With `ptraceProbe` the script first writes the probe to /tmp/ptrace-probe.
  */
 export function attackScript(h: HostFacts): string {
+  const install =
+    h.ptraceProbe === undefined
+      ? []
+      : [`echo ${h.ptraceProbe} | base64 -d > /tmp/ptrace-probe && chmod 700 /tmp/ptrace-probe`];
   const lines = attacks(h).map(
     ([name, cmd]) =>
       `if ( ${cmd} ) >/tmp/attack.out 2>&1; then echo "${name}: BREACH $(head -c 300 /tmp/attack.out | tr '\\n' ' ')"; else echo "${name}: refused"; fi`,
   );
-  const script = Buffer.from(`${lines.join('\n')}\n`).toString('base64');
+  const script = Buffer.from(`${[...install, ...lines].join('\n')}\n`).toString('base64');
   return `/bin/sh -c 'echo ${script} | base64 -d > /tmp/attacks.sh && exec /bin/sh /tmp/attacks.sh'`;
 }
 

@@ -20,6 +20,11 @@ export function nodeDiskHelper(dataDir: string): string {
 export const MIN_NODE_DISK_MB = 32;
 const IMAGE_SUFFIX = '.ext4';
 const PARTIAL_SUFFIX = '.ext4.partial';
+/** node-disk's exit code for a node made before nodes had disks (an `upper/` in its folder, no image). */
+const LEGACY_NODE = 3;
+
+const helperError = (err: unknown): Error =>
+  new Error(String((err as { stderr?: unknown }).stderr ?? err).trim(), { cause: err });
 
 /**
  * Each local node's own disk (ADR 0025): a sparse ext4 image file `<dataDir>/node-disks/<nodeId>.ext4`,
@@ -29,9 +34,10 @@ const PARTIAL_SUFFIX = '.ext4.partial';
  * is the host's (in the host's mount namespace, owned by the host's user namespace): node root can neither
  * unmount nor remount it. Sized from the VM size's temporary disk (`tempDiskGB`), capped by `--node-disk-mb`.
  * The file system is made without a journal and with lazily initialised inode tables, and mounted with
- * `noinit_itable`, so a fresh image holds about 0.3 MB of host disk whatever its size. It is made once per size
- * (`<dataDir>/node-disks/templates/<MiB>.ext4`) and copied sparse (its data extents only, node-disk.c) for each new node: the
- * copies share the template's file system UUID, which nothing but the host's mount table sees. No blocks are
+ * `noinit_itable` (and without bitmap prefetch or cache flushes: node-disk.c), so a fresh image holds about 0.2 MB
+ * of host disk whatever its size. It is made once per size (`<dataDir>/node-disks/templates/<MiB>.ext4`) and copied
+ * sparse (its data extents only) for each new node by the same helper exec that mounts it (ADR 0034): the copies
+ * share the template's file system UUID, which nothing but the host's mount table sees. No blocks are
  * reserved for root: the overlay writes with its mounter's (host root's) credentials, so the node could use them.
  */
 export class NodeOwnDisks {
@@ -39,6 +45,7 @@ export class NodeOwnDisks {
   private readonly imagesDir: string;
   private readonly capMB: number | undefined;
   private readonly helper: string;
+  private nodesMade: Promise<void> | undefined;
   /** A freshly made file system per size, copied (sparse) for each new node: one mkfs per size, not per node. */
   private readonly templates = new Map<number, Promise<string>>();
 
@@ -78,27 +85,24 @@ export class NodeOwnDisks {
    * file system.
    */
   async attach(nodeId: string, size: NodeSize): Promise<boolean> {
-    if (await this.mounted(nodeId)) return true;
-    const dir = join(this.nodesDir, nodeId);
     const image = this.imagePath(nodeId);
-    if (!existsSync(image)) {
-      if (existsSync(join(dir, 'upper'))) return false;
-      const template = await this.template(this.sizeMB(size));
-      const partial = join(this.imagesDir, `${nodeId}${PARTIAL_SUFFIX}`);
-      await rm(partial, { force: true });
-      await this.helped(['copy', template, partial]);
-      await rename(partial, image);
+    // One exec of the helper does it all (mounted? legacy node? copy, folder, loop device, mount): ADR 0034.
+    const template = existsSync(image) ? '-' : await this.template(this.sizeMB(size));
+    await (this.nodesMade ??= mkdir(this.nodesDir, { recursive: true }).then(() => undefined));
+    try {
+      await run(this.helper, ['attach', template, image, join(this.nodesDir, nodeId)]);
+      return true;
+    } catch (err) {
+      if ((err as { code?: unknown }).code === LEGACY_NODE) return false;
+      throw helperError(err);
     }
-    await mkdir(dir, { recursive: true });
-    await this.helped(['mount', image, dir]);
-    return true;
   }
 
   private async helped(args: string[]): Promise<void> {
     try {
       await run(this.helper, args);
     } catch (err) {
-      throw new Error(String((err as { stderr?: unknown }).stderr ?? err).trim(), { cause: err });
+      throw helperError(err);
     }
   }
 
