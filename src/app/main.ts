@@ -31,6 +31,8 @@ import { ServerMetrics } from '../api/http/metrics.ts';
 import { ReplicationReconciler } from '../domain/compute/replication.ts';
 import { VmService } from '../domain/compute/vms.ts';
 import { NetworkService } from '../domain/network/network.ts';
+import { ApplicationService } from '../domain/applications/applications.ts';
+import { packageStorageOver } from '../backends/auto-storage.ts';
 import { DeploymentService } from '../domain/resources/deployments.ts';
 import { ImageCache } from '../backends/local/image-cache.ts';
 import { VmHost } from '../backends/local/vm-host.ts';
@@ -354,6 +356,7 @@ export async function startLazurite(
       resources: new ResourceService(ctx),
       roleAssignments: new RoleAssignmentService(ctx),
       batchAccounts: new BatchAccountService(ctx),
+      applications: new ApplicationService(ctx, packageStorageOver(config.storageAccounts)),
       gallery: new GalleryService(ctx, regions),
       vms,
       network: new NetworkService(ctx),
