@@ -7,7 +7,8 @@ import type {
   StartTaskAssignment,
   TaskReport,
 } from '../protocol/agent-protocol.ts';
-import { processUser, runIdOf, runTask, type RunReport } from './task-runner.ts';
+import { installPackages } from './app-packages.ts';
+import { nodeFileAccess, processUser, runIdOf, runTask, type RunReport } from './task-runner.ts';
 import type { NodeExecutor, NodeSpec } from './port.ts';
 
 export interface HostAgentOptions {
@@ -325,7 +326,33 @@ export class HostAgent {
     this.report(a, { state: ok ? 'idle' : 'starttaskfailed' });
   }
 
+  /** Installs the pool's application packages for the start task; false (and reported) when that failed. */
+  private async startTaskPackages(a: NodeAssignment, task: StartTaskAssignment): Promise<boolean> {
+    const packages = task.applicationPackages ?? [];
+    if (packages.length === 0) return true;
+    const startTime = this.now().toISOString();
+    const run = { ...task, taskDir: 'startup' };
+    const failed = await installPackages(
+      packages,
+      nodeFileAccess(this.o.executor, a.spec.nodeId, run, 'startup'),
+    );
+    if (!failed) return true;
+    const { category, code, message } = failed;
+    this.report(a, {
+      startTaskInfo: {
+        state: 'completed',
+        startTime,
+        endTime: this.now().toISOString(),
+        result: 'failure',
+        retryCount: 0,
+        failureInfo: { category, code, message },
+      },
+    });
+    return false;
+  }
+
   private async runStartTask(a: NodeAssignment, spec: NodeSpec, task: StartTaskAssignment): Promise<boolean> {
+    if (!(await this.startTaskPackages(a, task))) return false;
     const attempts = task.maxTaskRetryCount < 0 ? MAX_START_TASK_ATTEMPTS : task.maxTaskRetryCount + 1;
     for (let retry = 0; retry < attempts; retry++) {
       const startTime = this.now().toISOString();

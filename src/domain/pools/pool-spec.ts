@@ -42,7 +42,6 @@ const UNIMPLEMENTED_POOL = [
   'virtualMachineConfiguration.windowsConfiguration',
   'mountConfiguration',
   'enableInterNodeCommunication',
-  'applicationPackageReferences',
   'applicationLicenses',
   'certificateReferences',
   'resourceTags',
