@@ -145,6 +145,39 @@ describe('application packages', () => {
     );
   });
 
+  test('ARM pools take applicationPackages by ARM id; one naming a missing application is 409', async () => {
+    const c = server.connection;
+    const appId = (name: string) =>
+      `/subscriptions/${c.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Batch/batchAccounts/${account}/applications/${name}`;
+    const tiny = {
+      vmSize: 'STANDARD_A1_V2',
+      deploymentConfiguration: {
+        virtualMachineConfiguration: {
+          imageReference: { publisher: 'lazurite', offer: 'tiny', sku: 'busybox' },
+          nodeAgentSkuId: 'batch.node.lazurite tiny',
+        },
+      },
+      scaleSettings: { fixedScale: { targetDedicatedNodes: 0 } },
+    };
+    assert.equal(
+      await codeOf(
+        arm.poolOperations.create(rg, account, 'nopkg', {
+          ...tiny,
+          applicationPackages: [{ id: appId('nothing') }],
+        }),
+      ),
+      '409 InvalidApplicationPackageReferences',
+    );
+    const created = await arm.poolOperations.create(rg, account, 'withpkg', {
+      ...tiny,
+      applicationPackages: [{ id: appId('blender') }],
+    });
+    assert.deepEqual(created.applicationPackages, [{ id: appId('blender') }]);
+    const dataPlane = await batch.pool.get('withpkg');
+    assert.deepEqual(dataPlane.applicationPackageReferences, [{ applicationId: appId('blender') }]);
+    await batch.pool.deleteMethod('withpkg');
+  });
+
   test('deleting a version and the application', async () => {
     await arm.applicationPackageOperations.delete(rg, account, 'blender', '2.80');
     assert.equal((await arm.applicationOperations.get(rg, account, 'blender')).defaultVersion, undefined);
