@@ -5,7 +5,25 @@ import {
   StorageSharedKeyCredential,
   generateBlobSASQueryParameters,
 } from '@azure/storage-blob';
-import type { PackageStorage } from '../domain/applications/applications.ts';
+
+/** Where a package's bytes are: the auto-storage account, container and blob name. */
+export interface PackageBlob {
+  storageAccountId: string;
+  container: string;
+  blob: string;
+}
+
+/** The blob operations packages need, over the account's auto-storage (ADR 0040). */
+export interface PackageStorage {
+  /** A URL with a SAS (`write`: create/write, else read); undefined when the storage account is unknown. */
+  blobUrl(where: PackageBlob, write: boolean, expiresOn: Date): string | undefined;
+  /** Creates the container when missing; false when the storage account is unknown. */
+  ensureContainer(storageAccountId: string, container: string): Promise<boolean>;
+  /** Whether the blob exists (undefined: the storage account is unknown). */
+  blobExists(where: PackageBlob): Promise<boolean | undefined>;
+  /** Removes the blob if it is there (best effort). */
+  deleteBlob(where: PackageBlob): Promise<void>;
+}
 
 /** A blob storage account Lazurite may use as a Batch account's auto-storage (it hosts none itself). */
 export interface StorageAccountEndpoint {

@@ -1,5 +1,7 @@
+export type { PackageBlob, PackageStorage } from '../../backends/auto-storage.ts';
 import type { StoreTx } from '../../storage/port.ts';
 import type { BatchAccountRecord, ComputeResourceRecord } from '../../storage/records.ts';
+import type { PackageBlob, PackageStorage } from '../../backends/auto-storage.ts';
 import { isoNow, type DomainContext } from '../context.ts';
 import { conflict, invalidInput, notFound } from '../errors.ts';
 
@@ -18,25 +20,6 @@ export const packageContainer = (account: string) => `app-${account.toLowerCase(
 
 /** How long a package's storageUrl (write SAS) and a node's download URL (read SAS) are valid. */
 export const PACKAGE_URL_LIFETIME_MS = 4 * 3_600_000;
-
-/** Where a package's bytes are: the auto-storage account, container and blob name. */
-export interface PackageBlob {
-  storageAccountId: string;
-  container: string;
-  blob: string;
-}
-
-/** The blob operations packages need, over the account's auto-storage (`backends/auto-storage.ts`). */
-export interface PackageStorage {
-  /** A URL with a SAS (`write`: create/write, else read); undefined when the storage account is unknown. */
-  blobUrl(where: PackageBlob, write: boolean, expiresOn: Date): string | undefined;
-  /** Creates the container when missing; false when the storage account is unknown. */
-  ensureContainer(storageAccountId: string, container: string): Promise<boolean>;
-  /** Whether the blob exists (undefined: the storage account is unknown). */
-  blobExists(where: PackageBlob): Promise<boolean | undefined>;
-  /** Removes the blob if it is there (best effort). */
-  deleteBlob(where: PackageBlob): Promise<void>;
-}
 
 export type PackageState = 'Pending' | 'Active';
 
