@@ -1,8 +1,8 @@
-// Lint rules: strict typed lint for all TypeScript; layering enforced with no-restricted-imports.
+// Lint rules: strict typed lint for all TypeScript; the layer map (layers.ts) enforced with eslint-plugin-boundaries.
 import js from '@eslint/js';
+import boundaries from 'eslint-plugin-boundaries';
 import tseslint from 'typescript-eslint';
-
-const layer = (patterns, message) => ['error', { patterns: [{ group: patterns, message }] }];
+import { ENVIRONMENT_READERS, LAYERS, OUTSIDE_THE_MAP, targetOf } from './layers.ts';
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'eslint.config.js', '.lazurite/**', '.test-data/**'] },
@@ -26,36 +26,54 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/domain/**/*.ts'],
-    // Tests (and their fixtures) wire real adapters in; the rule guards production code.
-    ignores: ['**/*.test.ts', '**/*.fixture.ts'],
-    rules: {
-      'no-restricted-imports': layer(
-        [
-          '**/api/**',
-          '**/cli/**',
-          '**/main.ts',
-          '**/app/**',
-          'fastify',
-          '**/storage/sqlite/**',
-          '**/storage/postgres/**',
-          '**/backends/local/**',
-          '**/backends/simulated/**',
-          '**/backends/slurm/**',
-          '**/backends/agent.ts',
-        ],
-        'domain/ must not import api/, cli/, the composition root, HTTP libraries, a concrete store or a concrete ' +
-          'backend: it reaches them through the ports (storage/port.ts, backends/port.ts).',
+    // The layer map (layers.ts, ADR 0036): every src/ file is in one layer and imports only what its layer may.
+    files: ['src/**/*.ts'],
+    ignores: [...OUTSIDE_THE_MAP],
+    plugins: { boundaries },
+    settings: {
+      'boundaries/elements': LAYERS.map((l) => ({ type: l.name, pattern: l.folders, partialMatch: false })),
+      'boundaries/files': LAYERS.flatMap((l) =>
+        Object.entries(l.parts ?? {}).map(([part, pattern]) => ({ category: `${l.name}/${part}`, pattern })),
       ),
+      'boundaries/include': ['src/**/*.ts'],
+      'boundaries/ignore': [...OUTSIDE_THE_MAP],
+    },
+    rules: {
+      'boundaries/no-unknown-files': 'error',
+      'boundaries/dependencies': [
+        'error',
+        {
+          default: 'disallow',
+          checkUnknownLocals: true,
+          message:
+            'layer map (layers.ts): {{from.type}} must not import {{to.type}} (see what {{from.type}} may import)',
+          policies: LAYERS.flatMap((l) =>
+            [l.name, ...l.mayImport].map((entry) => {
+              const { layer, part } = targetOf(entry);
+              const to = {
+                element: { type: layer },
+                ...(part ? { file: { categories: `${layer}/${part}` } } : {}),
+              };
+              return { from: { element: { type: l.name } }, allow: { to } };
+            }),
+          ),
+        },
+      ],
     },
   },
   {
-    files: ['src/storage/**/*.ts', 'src/platform/**/*.ts', 'src/config/**/*.ts'],
+    // Environment variables are configuration: read them in config/ (or the composition, the CLI, tests).
+    files: ['src/**/*.ts'],
+    ignores: [...ENVIRONMENT_READERS, ...OUTSIDE_THE_MAP],
     rules: {
-      'no-restricted-imports': layer(
-        ['**/api/**', '**/cli/**', '**/main.ts', '**/app/**', 'fastify'],
-        'ports and platform must not import api/, cli/ or the composition root.',
-      ),
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'env',
+          message: 'process.env is read only in src/config/ (typed config), src/app/, src/cli/ and tests.',
+        },
+      ],
     },
   },
   {

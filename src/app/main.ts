@@ -4,7 +4,7 @@ import { FailureThrottle } from '../platform/throttle.ts';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import type { ApiDeps } from '../api/http/context.ts';
+import type { AgentServices, ApiDeps, ArmServices, BatchServices, HttpBasics } from '../api/http/context.ts';
 import { buildHttpServer, type HttpServerOptions } from '../api/http/server.ts';
 import { ResponseChecker } from '../api/spec/responses.ts';
 import type { TlsMaterial } from '../platform/tls.ts';
@@ -36,6 +36,7 @@ import { packageStorageOver } from '../backends/auto-storage.ts';
 import { DeploymentService } from '../domain/resources/deployments.ts';
 import { ImageCache } from '../backends/local/image-cache.ts';
 import { VmHost } from '../backends/local/vm-host.ts';
+import { uploadServiceLogs } from '../backends/service-logs.ts';
 import { formatCidr } from '../domain/pools/node-network.ts';
 import type { Store } from '../storage/port.ts';
 import { openPostgresStore } from '../storage/postgres/open.ts';
@@ -185,21 +186,54 @@ function connectionInfo(origin: string, caCertPath: string): ConnectionInfo {
 }
 
 /** Composition root: config → store → services → HTTP. Returns once the server is listening and seeded. */
-/** The API's view of the pools runtime: services, agent endpoint state, what runs nodes. */
-function poolDeps(nodes: PoolsRuntime) {
+/** The Batch data plane's group: the pools runtime's services and what runs nodes. */
+function batchServices(
+  nodes: PoolsRuntime,
+  batchAccounts: BatchAccountService,
+  applications: ApplicationService,
+): BatchServices {
   return {
+    batchAccounts,
+    applications,
     pools: nodes.pools,
     nodes: nodes.nodes,
     nodeUsers: nodes.nodeUsers,
     ...(nodes.remoteLogin ? { remoteLogin: nodes.remoteLogin } : {}),
-    agents: nodes.agents,
-    serviceLogs: nodes.serviceLogs,
-    remoteFiles: nodes.remoteFiles,
+    serviceLogs: {
+      upload: (node, containerUrl, window) =>
+        uploadServiceLogs(nodes.serviceLogs, node, containerUrl, window),
+    },
     jobs: nodes.jobs,
     tasks: nodes.tasks,
     schedules: nodes.schedules,
     nodeBackendKind: nodes.backendKind,
+  };
+}
+
+/** The host agents' endpoint group: the agent service, its token, file requests, the content agents pull. */
+function agentServices(nodes: PoolsRuntime, contentStores: RegionStores): AgentServices {
+  return {
+    agents: nodes.agents,
     agentToken: nodes.agentToken,
+    remoteFiles: nodes.remoteFiles,
+    contentStores,
+  };
+}
+
+/** The ARM surface's group. */
+function armServices(
+  ctx: DomainContext,
+  shared: Pick<ArmServices, 'principals' | 'batchAccounts' | 'applications' | 'pools' | 'vms' | 'disks'>,
+  regions: RegionStores,
+): ArmServices {
+  return {
+    ...shared,
+    resources: new ResourceService(ctx),
+    roleAssignments: new RoleAssignmentService(ctx),
+    gallery: new GalleryService(ctx, regions),
+    network: new NetworkService(ctx),
+    deployments: new DeploymentService(ctx),
+    computeQueries: new ComputeQueries(ctx),
   };
 }
 
@@ -344,29 +378,30 @@ export async function startLazurite(
       origin: () => origin,
       publicOrigin,
     });
-    const deps: ApiDeps = {
+    const basics: HttpBasics = {
       config,
-      contentStores: regions,
       clock,
       logger,
       signer: material.signer,
       authThrottle: authThrottleFor(config, clock),
       specs: new SpecValidator(SPECS_ROOT),
-      principals: new PrincipalService(ctx),
-      resources: new ResourceService(ctx),
-      roleAssignments: new RoleAssignmentService(ctx),
-      batchAccounts: new BatchAccountService(ctx),
-      applications: new ApplicationService(ctx, packageStorageOver(config.storageAccounts)),
-      gallery: new GalleryService(ctx, regions),
-      vms,
-      network: new NetworkService(ctx),
-      deployments: new DeploymentService(ctx),
-      disks,
-      computeQueries: new ComputeQueries(ctx),
-      ...poolDeps(nodes),
+      publicOrigin,
+    };
+    const principals = new PrincipalService(ctx);
+    const batchAccounts = new BatchAccountService(ctx);
+    const applications = new ApplicationService(ctx, packageStorageOver(config.storageAccounts));
+    // Each surface gets its typed group; services two surfaces share are one instance.
+    const deps: ApiDeps = {
+      ...basics,
+      ...armServices(
+        ctx,
+        { principals, batchAccounts, applications, pools: nodes.pools, vms, disks },
+        regions,
+      ),
+      ...batchServices(nodes, batchAccounts, applications),
+      ...agentServices(nodes, regions),
       metrics,
       batchCounts: new BatchCountsQuery(ctx),
-      publicOrigin,
     };
     const origins = () => originsOf(origin, config.publicUrl);
     const loops = loopsLeadership(ctx, material.serverId, { disks, replication, nodes, logger });

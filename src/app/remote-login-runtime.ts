@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { RemoteLoginGateway } from '../api/ssh/remote-login.ts';
 import { LocalNodeExecutor } from '../backends/local/node-executor.ts';
-import { writeNodeUsers } from '../backends/local/node-logins.ts';
+import { spawnLogin, writeNodeUsers } from '../backends/local/node-logins.ts';
 import type { NodeExecutor } from '../backends/port.ts';
 import type { Config } from '../config/config.ts';
 import type { DomainContext } from '../domain/context.ts';
@@ -41,8 +41,10 @@ export function remoteLoginRuntime(
     users: nodeUsers,
     host: {
       runsHere: (node) => node.hostId === local?.hostId,
-      place: (node) =>
-        node.hostId === local?.hostId ? executor.loginPlace(node.id) : Promise.resolve(undefined),
+      place: async (node) => {
+        const place = node.hostId === local?.hostId ? await executor.loginPlace(node.id) : undefined;
+        return place && { spawn: (session) => spawnLogin(place, session) };
+      },
       writeUsers: write,
     },
     listenHost: config.host,

@@ -8,6 +8,7 @@ import type {
   TaskReport,
 } from '../protocol/agent-protocol.ts';
 import { installPackages } from './app-packages.ts';
+import { ImagePullError } from './image-pull.ts';
 import { nodeFileAccess, processUser, runIdOf, runTask, type RunReport } from './task-runner.ts';
 import type { NodeExecutor, NodeSpec } from './port.ts';
 
@@ -306,7 +307,11 @@ export class HostAgent {
       this.phases.set(id, { generation: a.generation, phase: 'started' });
       this.report(a, {
         state: 'unusable',
-        errors: [{ code: 'NodeStartFailed', message: `The node could not start: ${String(err)}` }],
+        errors: [
+          err instanceof ImagePullError
+            ? { code: err.code, message: err.message }
+            : { code: 'NodeStartFailed', message: `The node could not start: ${String(err)}` },
+        ],
       });
       return;
     }

@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import { BlobStore, type Digest } from '../content/blob-store.ts';
 import { putManifest, reachableBlobs } from '../content/manifests.ts';
 import { RegionStores } from '../content/regions.ts';
-import { ImagePuller, type BlobFetch } from './image-pull.ts';
+import { ImagePuller, ImagePullError, type BlobFetch } from './image-pull.ts';
 
 describe('pulling an image into a host cache', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lazurite-pull-'));
@@ -38,8 +38,10 @@ describe('pulling an image into a host cache', () => {
   test('copies every manifest and blob, then fetches nothing more', async () => {
     const { server, os, disk } = await serverImage();
     const asked: Digest[] = [];
-    const fetch: BlobFetch = (_region, digest) => {
+    const regions = new Set<string>();
+    const fetch: BlobFetch = (region, digest) => {
       asked.push(digest);
+      regions.add(region);
       return Promise.resolve(createReadStream(server.path(digest)));
     };
     const local = cache('host-a');
@@ -51,6 +53,11 @@ describe('pulling an image into a host cache', () => {
       for (const d of await reachableBlobs(server, root)) assert.ok(await store.has(d), d);
     const first = asked.length;
     assert.equal(first, 5, 'two manifests, two layers and one chunk (a zero chunk is not stored)');
+    assert.deepEqual(
+      [...regions],
+      ['westeurope'],
+      "only the image's region (the account's replica) is asked",
+    );
     await puller.pull(image);
     assert.equal(asked.length, first);
   });
@@ -66,7 +73,9 @@ describe('pulling an image into a host cache', () => {
     const local = cache('host-b');
     await assert.rejects(
       new ImagePuller(fetch, local).pull({ region: 'westeurope', osManifest: os, dataDisks: [] }),
-      /does not match its digest/,
+      (e: unknown) =>
+        e instanceof ImagePullError &&
+        /replica in region 'westeurope'.*does not match its digest/.test(e.message),
     );
     const store = await local.get('westeurope');
     assert.equal(await store.has(os), false, 'no root manifest: the next pull tries again');

@@ -10,6 +10,18 @@ import type { Manifest } from '../content/manifests.ts';
 import type { RegionStores } from '../content/regions.ts';
 import type { NodeImage } from './port.ts';
 
+/**
+ * The node error code of a node whose host cannot pull its image: Batch's code for an image a node could not get
+ * (`ContainerInvalidImage` in the .NET SDK's TaskFailureInformationCodes, "the container image was invalid", and
+ * the `errors[]` code of nodes that went unusable over a container image they could not fetch).
+ */
+export const IMAGE_PULL_ERROR_CODE = 'ContainerInvalidImage';
+
+/** A pull that failed: the server unreachable or refusing, a blob that does not match its digest, no space. */
+export class ImagePullError extends Error {
+  readonly code = IMAGE_PULL_ERROR_CODE;
+}
+
 /** Where blobs come from: the bytes of blob `digest` in `region` (checked by the caller). */
 export type BlobFetch = (region: string, digest: Digest) => Promise<Readable>;
 
@@ -90,10 +102,18 @@ export class ImagePuller {
     this.parallel = parallel;
   }
 
+  /** Fails with an ImagePullError naming the region whatever went wrong. */
   async pull(image: NodeImage): Promise<void> {
-    for (const root of [image.osManifest, ...image.dataDisks.map((d) => d.manifest)]) {
-      if (!isDigest(root)) throw new Error(`not a manifest digest: ${root}`);
-      await this.tree(image.region, root);
+    try {
+      for (const root of [image.osManifest, ...image.dataDisks.map((d) => d.manifest)]) {
+        if (!isDigest(root)) throw new Error(`not a manifest digest: ${root}`);
+        await this.tree(image.region, root);
+      }
+    } catch (err) {
+      throw new ImagePullError(
+        `The node's image could not be pulled from the replica in region '${image.region}': ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
   }
 

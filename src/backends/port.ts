@@ -1,4 +1,7 @@
 import type { Readable } from 'node:stream';
+import type { ProcessUsage } from '../protocol/node-facts.ts';
+
+export type { ProcessUsage };
 
 /**
  * The node backend port: what a host needs to run Batch compute nodes. A `NodeExecutor` owns the sandboxes of
@@ -105,20 +108,6 @@ export interface ProcessResult {
   killed?: boolean;
   /** What the process used, when the executor measures it (ADR 0031). */
   usage?: ProcessUsage;
-}
-
-/**
- * What a process and the descendants it waited for used (ADR 0031): CPU time from wait4's rusage, I/O from the
- * process's /proc/PID/io taken just before it was reaped (rchar/wchar: bytes through read and write calls,
- * syscr/syscw: the calls).
- */
-export interface ProcessUsage {
-  userCpuMicros: number;
-  kernelCpuMicros: number;
-  readBytes: number;
-  writeBytes: number;
-  readOps: number;
-  writeOps: number;
 }
 
 /** A `USER_US KERNEL_US RCHAR WCHAR SYSCR SYSCW` line (enter-node's `!usage`), or undefined when it is not one. */

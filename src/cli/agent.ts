@@ -36,20 +36,16 @@ class PullingNodeExecutor extends LocalNodeExecutor {
   }
 }
 
-function nonEmpty(v: string | undefined): string | undefined {
-  return v === undefined || v === '' ? undefined : v;
-}
-
 /**
  * `lazurite agent`: a host agent that runs nodes on this machine for a server elsewhere, over HTTPS. The local
  * backend reads image content from the data dir's region stores (shared storage with the server); the
  * simulated backend needs none.
  */
 export async function runAgent(config: Config, flags: AgentFlags): Promise<void> {
-  // A Slurm job gets the token and CA in its environment (never on argv, which every user of the host can read).
-  const token = flags.token ?? nonEmpty(process.env.LAZURITE_AGENT_TOKEN) ?? agentTokenFor(config.dataDir);
+  // A Slurm job gets the token and CA in its environment (config.agentToken/agentCa), never on argv.
+  const token = flags.token ?? config.agentToken ?? agentTokenFor(config.dataDir);
   const ca =
-    nonEmpty(flags.ca === undefined ? process.env.LAZURITE_AGENT_CA : undefined) ??
+    (flags.ca === undefined ? config.agentCa : undefined) ??
     readFileSync(flags.ca ?? join(config.dataDir, 'tls', 'ca.pem'), 'utf8');
   const kind = flags.backend ?? config.nodeBackend;
   const regions = regionStoresFor(config);

@@ -48,6 +48,7 @@ export function registerClusterCommands(program: Command): void {
           ...(opts.cpusPerHost === undefined ? {} : { cpusPerHost: opts.cpusPerHost }),
           ...(opts.memoryPerHost === undefined ? {} : { memoryMBPerHost: opts.memoryPerHost }),
           ...(opts.controllerPort === undefined ? {} : { controllerPort: opts.controllerPort }),
+          environment: process.env,
         });
         process.stdout.write(opts.json === true ? `${JSON.stringify(info)}\n` : formatInfo(info));
       },

@@ -139,3 +139,22 @@ test('remote login ports: 50000-55000 unless LAZURITE_REMOTE_LOGIN_PORTS names a
   for (const bad of ['2299-2200', '0-10', '22', '1-70000'])
     assert.throws(() => loadConfig({}, { LAZURITE_REMOTE_LOGIN_PORTS: bad }), ConfigError, bad);
 });
+
+test("lazurite agent's token and CA from the environment (empty = unset); host commands' PATH", () => {
+  const none = loadConfig({}, {});
+  assert.equal(none.agentToken, undefined);
+  assert.equal(none.agentCa, undefined);
+  assert.equal(none.commandPath, '/usr/sbin:/usr/bin:/sbin:/bin');
+  const c = loadConfig(
+    {},
+    { LAZURITE_AGENT_TOKEN: 'tok', LAZURITE_AGENT_CA: '-----BEGIN CERTIFICATE-----', PATH: '/x' },
+  );
+  assert.equal(c.agentToken, 'tok');
+  assert.equal(c.agentCa, '-----BEGIN CERTIFICATE-----');
+  assert.equal(c.commandPath, '/x');
+  const empty = loadConfig({}, { LAZURITE_AGENT_TOKEN: '', LAZURITE_AGENT_CA: '', PATH: '' });
+  assert.deepEqual(
+    [empty.agentToken, empty.agentCa, empty.commandPath],
+    [undefined, undefined, '/usr/sbin:/usr/bin:/sbin:/bin'],
+  );
+});

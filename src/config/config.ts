@@ -97,6 +97,15 @@ export interface Config {
    * append what does not match to `<dataDir>/response-violations.jsonl`. Off in production.
    */
   checkResponses: boolean;
+  /**
+   * `lazurite agent`: the server's agent token and CA certificate (PEM) when its flags (`--token`, `--ca`) do not
+   * give them (LAZURITE_AGENT_TOKEN, LAZURITE_AGENT_CA; an empty value is unset). A Slurm node job gets them so,
+   * never on argv, which every user of the host can read (ADR 0030).
+   */
+  agentToken: string | undefined;
+  agentCa: string | undefined;
+  /** PATH the server's host commands are found on (the `slurm` backend's sbatch, squeue, scancel): the server's. */
+  commandPath: string;
   simulatedDelays: { hydrateMs: number; copyMs: number; bootMs: number; execMs: number };
 }
 
@@ -230,6 +239,10 @@ function parseBackend(value: string | undefined): Config['nodeBackend'] {
   if (value !== 'local' && value !== 'simulated' && value !== 'remote' && value !== 'slurm')
     throw new ConfigError(`invalid node backend '${value}' (local, simulated, remote or slurm)`);
   return value;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === '' ? undefined : value;
 }
 
 function emptyToUndefined(value: string | undefined): string | undefined {
@@ -406,6 +419,9 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     remoteLoginPorts: parsePortRange(env.LAZURITE_REMOTE_LOGIN_PORTS ?? '50000-55000'),
     strictImageSupport: flags.strictImageSupport ?? parseBool(env.LAZURITE_STRICT_IMAGE_SUPPORT) ?? false,
     checkResponses: parseBool(env.LAZURITE_CHECK_RESPONSES) ?? false,
+    agentToken: nonEmpty(env.LAZURITE_AGENT_TOKEN),
+    agentCa: nonEmpty(env.LAZURITE_AGENT_CA),
+    commandPath: nonEmpty(env.PATH) ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     simulatedDelays: { hydrateMs: 2000, copyMs: 1000, bootMs: 1000, execMs: 200 },
   });
 }

@@ -70,3 +70,6 @@ export const forbidden = (code: string, message: string): DomainError =>
 export function assertNever(value: never, what = 'value'): never {
   throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);
 }
+
+/** A transaction the store could not serialize after its retries: the surfaces answer it as "busy, retry". */
+export { StoreContention } from '../storage/port.ts';

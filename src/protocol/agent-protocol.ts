@@ -1,6 +1,11 @@
 import type { Readable } from 'node:stream';
-import type { NodeFileInfo, NodeFileRange, NodeSpec, ProcessUsage, ProcessUser } from '../backends/port.ts';
+import type { NodeFileInfo, NodeFileRange, NodeSpec, ProcessUser } from '../backends/port.ts';
+import type { AssignedState, RunUsage, StartTaskReport } from './node-facts.ts';
 import type { OutputFileSpec, ResourceFileSpec } from '../backends/task-files.ts';
+
+/** A node file's facts and a byte range of it travel in file requests and answers; the surfaces render them too. */
+export type { NodeFileInfo, NodeFileRange };
+export type { AssignedState, RunUsage, StartTaskReport } from './node-facts.ts';
 
 /**
  * What a host agent and the server exchange (in process or as JSON over HTTPS, `POST /agent/v1/sync`).
@@ -18,16 +23,6 @@ export type RunUser = { kind: 'task' } | Extract<ProcessUser, { kind: 'account' 
 /** Node states an agent reports (a subset of Batch's), or `gone` once the node's sandbox and disk are removed. */
 export type ReportedState =
   'starting' | 'waitingforstarttask' | 'idle' | 'starttaskfailed' | 'unusable' | 'gone';
-
-export interface StartTaskReport {
-  state: 'running' | 'completed';
-  startTime: string;
-  endTime?: string;
-  exitCode?: number;
-  result?: 'success' | 'failure';
-  retryCount: number;
-  failureInfo?: { category: 'usererror' | 'servererror'; code: string; message: string };
-}
 
 export interface NodeReport {
   accountName: string;
@@ -73,22 +68,6 @@ export interface StartTaskAssignment {
   /** -1 = unlimited. */
   maxTaskRetryCount: number;
 }
-
-/** The server's node states an agent acts on. */
-export type AssignedState =
-  | 'creating'
-  | 'starting'
-  | 'waitingforstarttask'
-  | 'idle'
-  | 'running'
-  | 'starttaskfailed'
-  | 'rebooting'
-  | 'reimaging'
-  | 'leavingpool'
-  | 'unusable'
-  | 'preempted'
-  | 'offline'
-  | 'unknown';
 
 export interface NodeAssignment {
   spec: NodeSpec;
@@ -147,15 +126,6 @@ export interface TaskReport {
   usage?: RunUsage;
 }
 
-/**
- * A completed run's figures: the command's CPU time and I/O as its executor measured them (zero when the command
- * never ran, and on the simulated backend, where nothing runs) and the run's wall-clock time on the agent's clock
- * (from its start, resource file downloads included, to its report).
- */
-export interface RunUsage extends ProcessUsage {
-  wallClockMs: number;
-}
-
 export interface SyncRequest {
   hostId: string;
   /** The executor kind, shown on nodes (`simulated` nodes say so). */
@@ -190,6 +160,15 @@ export interface FileRequest {
  * The host's answer: files (list), info (stat; read, whose bytes follow as the body of
  * `POST /agent/v1/files/{id}/body`), nothing (delete), or why not.
  */
+/**
+ * The server's side of node file requests for remote hosts (`backends/remote-files.ts`' broker), as the agent
+ * routes use it: the requests a host's sync answer carries, and the results the host posts back.
+ */
+export interface FileRequestQueue {
+  take(hostId: string, nodeIds?: string[]): FileRequest[];
+  complete(id: string, result: FileResult, body?: Readable): boolean;
+}
+
 export interface FileResult {
   files?: NodeFileInfo[];
   info?: NodeFileInfo;

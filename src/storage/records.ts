@@ -1,3 +1,5 @@
+import type { AssignedState, RunUsage, StartTaskReport } from '../protocol/node-facts.ts';
+
 /**
  * Records the store keeps. These are the domain's facts in storage-neutral form (no wire shapes, no SQL):
  * the store port speaks them, the domain builds and reads them.
@@ -237,34 +239,17 @@ export interface AutoScaleRunRecord {
   error?: { code: string; message: string; values?: { name: string; value: string }[] };
 }
 
-/** Batch compute node states (BatchService.json ComputeNodeState, lower case as on the wire). */
-export type NodeState =
-  | 'creating'
-  | 'starting'
-  | 'waitingforstarttask'
-  | 'idle'
-  | 'running'
-  | 'starttaskfailed'
-  | 'rebooting'
-  | 'reimaging'
-  | 'leavingpool'
-  | 'unusable'
-  | 'preempted'
-  | 'offline'
-  | 'unknown';
+/**
+ * Batch compute node states (BatchService.json ComputeNodeState, lower case as on the wire): the agent protocol
+ * declares them (`AssignedState`), as the server hands every one of them to host agents.
+ */
+export type NodeState = AssignedState;
 
 /** What the server wants a node to be; agents converge the node to it. */
 export type NodeGoal = 'run' | 'reboot' | 'reimage' | 'remove';
 
-export interface StartTaskInfoRecord {
-  state: 'running' | 'completed';
-  startTime: string;
-  endTime?: string;
-  exitCode?: number;
-  result?: 'success' | 'failure';
-  retryCount: number;
-  failureInfo?: { category: string; code: string; message: string };
-}
+/** A node's start task as its host agent last reported it (the protocol's `StartTaskReport`, stored as it came). */
+export type StartTaskInfoRecord = StartTaskReport;
 
 export interface NodeErrorRecord {
   code: string;
@@ -423,14 +408,7 @@ export interface RunOutcomeRecord {
  * What a task's completed runs used, summed over its runs (retries included; ADR 0031): CPU microseconds, bytes
  * and calls of reads and writes, and wall-clock milliseconds, as the nodes reported them.
  */
-export interface TaskUsageRecord {
-  userCpuMicros: number;
-  kernelCpuMicros: number;
-  readBytes: number;
-  writeBytes: number;
-  readOps: number;
-  writeOps: number;
-  wallClockMs: number;
+export interface TaskUsageRecord extends RunUsage {
   /** When the last run's figures were added. */
   lastUpdateTime: string;
 }

@@ -8,7 +8,9 @@ import { ComputeManagementClient } from '@azure/arm-compute';
 import { ClientSecretCredential } from '@azure/identity';
 import { DatabaseSync } from 'node:sqlite';
 import { after } from 'node:test';
-import { RESPONSE_VIOLATIONS_FILE, type ConnectionInfo } from '../../src/app/main.ts';
+import { RESPONSE_VIOLATIONS_FILE, startLazurite, type ConnectionInfo } from '../../src/app/main.ts';
+import { loadConfig, type ConfigFlags } from '../../src/config/config.ts';
+import type { Clock } from '../../src/platform/clock.ts';
 import type { ResponseViolation } from '../../src/api/spec/responses.ts';
 import { ALLOWED_RESPONSE_MISMATCHES } from './response-allow-list.ts';
 
@@ -200,6 +202,49 @@ export async function startServer(extraArgs: string[] = [], dataDir?: string): P
       if (CHECK_RESPONSES) unreported.push(...responseViolations(dir));
       rmSync(join(dir, RESPONSE_VIOLATIONS_FILE), { force: true });
       if (dataDir === undefined) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A server in this test process, for tests that inject its clock: its connection and how to stop it. */
+export interface InProcessServer {
+  connection: ConnectionInfo;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The real server started in this process (`startLazurite`) with an injected clock, from the same `--flag value`
+ * arguments `lazurite start` takes (e.g. `cluster up`'s serverArgs) and extra environment settings. Like
+ * startServer: a fresh data dir, a node network of its own, the answers checked against the spec (what `stop()`
+ * finds fails the test file at its end), and its CA trusted by this process.
+ */
+export async function startInProcessServer(
+  args: string[],
+  clock: Clock,
+  env: NodeJS.ProcessEnv = {},
+): Promise<InProcessServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'lazurite-test-'));
+  const flags: Record<string, string> = {};
+  for (let i = 0; i < args.length; i += 2) {
+    const name = args[i] ?? '';
+    if (!name.startsWith('--') || args[i + 1] === undefined)
+      throw new Error(`not a --flag value pair: ${name}`);
+    flags[name.slice(2).replace(/-(\w)/g, (_m, c: string) => c.toUpperCase())] = args[i + 1] ?? '';
+  }
+  const config = loadConfig(
+    { nodeNetwork: testNodeNetwork(dir), ...(flags as ConfigFlags), port: 0, dataDir: dir, logLevel: 'warn' },
+    { ...process.env, ...env, LAZURITE_CHECK_RESPONSES: CHECK_RESPONSES ? '1' : '0' },
+  );
+  const server = await startLazurite(config, { clock });
+  trustCa(server.connection.caCertPath);
+  return {
+    connection: server.connection,
+    dataDir: dir,
+    stop: async () => {
+      await server.close();
+      if (CHECK_RESPONSES) unreported.push(...responseViolations(dir));
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

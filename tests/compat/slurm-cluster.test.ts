@@ -66,10 +66,11 @@ describe('lazurite cluster', () => {
     assert.equal(args[args.indexOf('--node-backend') + 1], 'slurm');
     assert.equal(args[args.indexOf('--advertise-url') + 1], 'https://10.252.7.1');
     assert.equal(args[args.indexOf('--slurm-conf') + 1], join(stateDir, 'slurm.conf'));
+    assert.equal(args[args.indexOf('--slurm-low-priority-args') + 1], '["--partition=preemptible"]');
   });
 
   test('sinfo shows the three hosts idle, each at its own address', async () => {
-    const { stdout } = await slurm('sinfo', ['-h', '-N', '-o', '%N %T %o']);
+    const { stdout } = await slurm('sinfo', ['-h', '-N', '-p', 'batch', '-o', '%N %T %o']);
     const rows = stdout
       .trim()
       .split('\n')

@@ -1,57 +1,175 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { LAYERS, targetOf } from '../../layers.ts';
 
 /**
- * The layer map is enforced (issue 19): in a temporary copy of the tree, a domain file that imports a concrete
- * backend (the local VM host, the simulated executor), a concrete store or the HTTP surface fails `eslint`, and the
- * same file importing only the ports passes.
+ * The layer map is enforced (issue 19, ADR 0036): in a temporary copy of the tree, probe files that import across
+ * the map (a domain file importing a concrete backend, a store file importing the HTTP surface, an API file
+ * importing a backend or the store's records), that read `process.env` outside config, or that stand in a folder
+ * the map does not know fail `eslint`, naming the rule; probes that import only what their layer may pass.
+ * All probes are linted in one `eslint` run (typed lint of the tree is the slow part).
  */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-describe('the layer map in eslint.config.js', () => {
+interface Probe {
+  name: string;
+  /** Path under src/. */
+  file: string;
+  source: string;
+  /** The rule the probe must break, or undefined when it must pass. */
+  breaks?: RegExp;
+}
+
+/** A probe at `file` that imports `target` (a relative path) and must fail the layer map. */
+const crossing = (name: string, file: string, target: string): Probe => ({
+  name,
+  file,
+  source: `import * as target from '${target}';\nexport const used = target;\n`,
+  breaks: /boundaries\/dependencies/,
+});
+
+const PROBES: Probe[] = [
+  {
+    name: 'a domain file importing only the ports passes',
+    file: 'domain/compute/probe-ports.ts',
+    source:
+      "import type { VmRuntime } from '../../backends/port.ts';\nimport type { Store } from '../../storage/port.ts';\n" +
+      'export type Both = [VmRuntime, Store];\n',
+  },
+  {
+    name: 'an API file importing the domain and the protocol passes',
+    file: 'api/batch/probe-domain.ts',
+    source:
+      "import type { PoolRecord } from '../../domain/records.ts';\n" +
+      "import type { NodeFileInfo } from '../../protocol/agent-protocol.ts';\nexport type Both = [PoolRecord, NodeFileInfo];\n",
+  },
+  crossing(
+    'a domain file importing the local VM host fails',
+    'domain/compute/probe-vm-host.ts',
+    '../../backends/local/vm-host.ts',
+  ),
+  crossing(
+    'a domain file importing the simulated executor fails',
+    'domain/pools/probe-simulated.ts',
+    '../../backends/simulated/node-executor.ts',
+  ),
+  crossing(
+    'a domain file importing the PostgreSQL store fails',
+    'domain/jobs/probe-postgres.ts',
+    '../../storage/postgres/open.ts',
+  ),
+  crossing(
+    'a domain file importing the Batch HTTP surface fails',
+    'domain/jobs/probe-api.ts',
+    '../../api/batch/errors.ts',
+  ),
+  crossing(
+    'a domain file importing the host agent fails',
+    'domain/pools/probe-agent.ts',
+    '../../backends/agent.ts',
+  ),
+  crossing('a store file importing the HTTP surface fails', 'storage/probe-api.ts', '../api/http/errors.ts'),
+  crossing(
+    'an API file importing a concrete backend fails',
+    'api/ssh/probe-local.ts',
+    '../../backends/local/node-logins.ts',
+  ),
+  {
+    name: "an API file importing the store's records fails",
+    file: 'api/arm/probe-records.ts',
+    source: "import type { PoolRecord } from '../../storage/records.ts';\nexport type Pool = PoolRecord;\n",
+    breaks: /boundaries\/dependencies/,
+  },
+  crossing('a platform file importing the domain fails', 'platform/probe-domain.ts', '../domain/errors.ts'),
+  {
+    name: 'a domain file reading process.env fails',
+    file: 'domain/pools/probe-env.ts',
+    source: 'export const level = process.env.LAZURITE_LOG_LEVEL;\n',
+    breaks: /no-restricted-properties/,
+  },
+  {
+    name: 'a file in a folder the map does not know fails',
+    file: 'probe-unknown/thing.ts',
+    source: 'export const thing = 1;\n',
+    breaks: /boundaries\/no-unknown-files/,
+  },
+];
+
+interface LintResult {
+  filePath: string;
+  messages: { ruleId: string | null; message: string }[];
+}
+
+describe('the layer map (layers.ts) in eslint', () => {
   let tree: string;
+  let results: Map<string, LintResult>;
   before(() => {
     tree = mkdtempSync(join(tmpdir(), 'lazurite-layers-'));
-    for (const p of ['src', 'eslint.config.js', 'tsconfig.json', 'package.json'])
+    for (const p of ['src', 'layers.ts', 'eslint.config.js', 'tsconfig.json', 'package.json'])
       cpSync(join(ROOT, p), join(tree, p), { recursive: true });
     symlinkSync(join(ROOT, 'node_modules'), join(tree, 'node_modules'));
+    const files = PROBES.map((p) => {
+      const file = join(tree, 'src', p.file);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, p.source);
+      return file;
+    });
+    const r = spawnSync(
+      join(ROOT, 'node_modules', '.bin', 'eslint'),
+      ['--no-cache', '--format', 'json', ...files],
+      {
+        cwd: tree,
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+    assert.ok(r.status === 0 || r.status === 1, `eslint exited ${String(r.status)}: ${r.stderr}`);
+    results = new Map((JSON.parse(r.stdout) as LintResult[]).map((x) => [x.filePath, x]));
   });
   after(() => {
     rmSync(tree, { recursive: true, force: true });
   });
 
-  const lint = (imports: string) => {
-    const file = join(tree, 'src', 'domain', 'compute', 'layer-probe.ts');
-    writeFileSync(file, `${imports}\nexport const probe = 1;\n`);
-    return spawnSync(join(ROOT, 'node_modules', '.bin', 'eslint'), ['--no-cache', file], {
-      cwd: tree,
-      encoding: 'utf8',
-    });
-  };
-
-  test('a domain file importing only the ports passes', () => {
-    const r = lint(
-      "import type { VmRuntime } from '../../backends/port.ts';\nimport type { Store } from '../../storage/port.ts';\nexport type Both = [VmRuntime, Store];",
-    );
-    assert.equal(r.status, 0, r.stdout + r.stderr);
-  });
-
-  for (const [what, path] of [
-    ['the local VM host', '../../backends/local/vm-host.ts'],
-    ['the simulated executor', '../../backends/simulated/node-executor.ts'],
-    ['the PostgreSQL store', '../../storage/postgres/open.ts'],
-    ['the Batch HTTP surface', '../../api/batch/errors.ts'],
-  ] as const) {
-    test(`a domain file importing ${what} fails lint, naming the rule`, () => {
-      const r = lint(`import * as concrete from '${path}';\nexport const used = concrete;`);
-      assert.equal(r.status, 1, r.stdout + r.stderr);
-      assert.match(r.stdout, /no-restricted-imports/);
-      assert.match(r.stdout, /domain\/ must not import/);
+  for (const probe of PROBES) {
+    test(probe.name, () => {
+      const result = results.get(join(tree, 'src', probe.file));
+      assert.ok(result, `eslint reported nothing on ${probe.file}`);
+      const found = result.messages.map((m) => `${m.ruleId ?? '-'}: ${m.message}`);
+      if (probe.breaks === undefined) assert.deepEqual(found, []);
+      else {
+        assert.ok(
+          found.some((m) => probe.breaks?.test(m)),
+          `${probe.file}: expected ${String(probe.breaks)}, got ${JSON.stringify(found)}`,
+        );
+        if (/dependencies/.test(String(probe.breaks)))
+          assert.ok(found.some((m) => m.includes('layer map (layers.ts)')));
+      }
     });
   }
+
+  test('every top folder under src/ is a layer of the map', () => {
+    const folders = readdirSync(join(ROOT, 'src'), { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
+    const covered = (folder: string) => LAYERS.some((l) => l.folders.includes(`src/${folder}`));
+    assert.deepEqual(
+      folders.filter((f) => !covered(f)),
+      [],
+    );
+  });
+
+  test('every layer and part the map names exists', () => {
+    for (const l of LAYERS)
+      for (const m of l.mayImport) {
+        const { layer, part } = targetOf(m);
+        const target = LAYERS.find((x) => x.name === layer);
+        assert.ok(target, `${l.name} → ${m}`);
+        if (part !== undefined) assert.ok(target.parts?.[part], `${l.name} → ${m}: no such part`);
+      }
+  });
 });

@@ -6,24 +6,24 @@ import { stat } from 'node:fs/promises';
 import { isDigest } from '../../content/blob-store.ts';
 import { PullGate } from './pull-gate.ts';
 import { FILE_BODY_TYPE, FILE_INFO_HEADER, type SyncRequest } from '../../protocol/agent-protocol.ts';
-import type { NodeFileInfo } from '../../backends/port.ts';
+import type { NodeFileInfo } from '../../protocol/agent-protocol.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { constantTimeEqual } from '../../platform/secrets.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { AgentDeps } from '../http/context.ts';
 
 /**
  * The host agent endpoint: `POST /agent/v1/sync` with `Authorization: Bearer <agent token>` (the data dir's
  * `agent-token`, compared in constant time). Body and answer are the SyncRequest/SyncResponse of
  * src/backends/agent-protocol.ts.
  */
-function requireAgentToken(request: FastifyRequest, deps: ApiDeps): void {
+function requireAgentToken(request: FastifyRequest, deps: AgentDeps): void {
   const header = request.headers.authorization ?? '';
   const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? '';
   if (token === '' || !constantTimeEqual(token, deps.agentToken))
     throw new DomainError('unauthenticated', 'InvalidAgentToken', 'The agent token is missing or wrong.');
 }
 
-export function registerAgentRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function registerAgentRoutes(app: FastifyInstance, deps: AgentDeps): void {
   const pulls = new PullGate(deps.config.replicaCapacity);
   app.post('/agent/v1/sync', async (request) => {
     requireAgentToken(request, deps);
@@ -102,7 +102,7 @@ const noSuchRequest = () =>
  * A remote agent's answer to a read: the file's info in a header and its bytes as the request body, handed on
  * as a stream to the API call waiting for them; the agent's request stays open until the client has them all.
  */
-function registerFileBodies(app: FastifyInstance, deps: ApiDeps): void {
+function registerFileBodies(app: FastifyInstance, deps: AgentDeps): void {
   app.addContentTypeParser(FILE_BODY_TYPE, (_request, payload, done) => {
     done(null, payload);
   });

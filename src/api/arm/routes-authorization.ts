@@ -1,6 +1,6 @@
 import type { AssignmentFilter } from '../../domain/authorization/assignments.ts';
 import { DomainError, invalidInput } from '../../domain/errors.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { ArmDeps } from '../http/context.ts';
 import type { ArmRoute } from './router.ts';
 import { ARM_SPECS, objectOrEmpty, validateArmBody } from './validation.ts';
 import { roleAssignmentToWire, roleDefinitionToWire } from './wire.ts';
@@ -32,7 +32,7 @@ function customRolesUnsupported(): never {
 }
 
 /** Microsoft.Authorization: role assignments at any scope and the built-in role definitions. */
-export function authorizationRoutes(deps: ApiDeps): ArmRoute[] {
+export function authorizationRoutes(deps: ArmDeps): ArmRoute[] {
   const svc = deps.roleAssignments;
   return [
     {

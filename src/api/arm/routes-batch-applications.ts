@@ -1,7 +1,7 @@
 import type { ApplicationView, PackageView } from '../../domain/applications/applications.ts';
 import type { Caller } from '../../domain/authorization/access.ts';
 import { DomainError } from '../../domain/errors.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { ArmDeps } from '../http/context.ts';
 import type { ArmRoute } from './router.ts';
 import { ARM_SPECS, objectOrEmpty, validateArmBody } from './validation.ts';
 
@@ -53,7 +53,7 @@ function packageToWire(v: PackageView): Json {
  * The account of the request, once the caller holds `Microsoft.Batch/batchAccounts/applications[/versions]/<verb>`
  * on the application (or package) — the same RBAC as the account's other children.
  */
-function accountFor(deps: ApiDeps, caller: Caller, p: Record<string, string>, action: string) {
+function accountFor(deps: ArmDeps, caller: Caller, p: Record<string, string>, action: string) {
   const app = p.applicationName;
   const version = p.versionName;
   const child =
@@ -71,7 +71,7 @@ function accountFor(deps: ApiDeps, caller: Caller, p: Record<string, string>, ac
 }
 
 /** An Application body's properties (body optional, as Application_Create's is). */
-function applicationInput(deps: ApiDeps, body: unknown) {
+function applicationInput(deps: ArmDeps, body: unknown) {
   const input =
     body === undefined || body === null || body === ''
       ? {}
@@ -84,7 +84,7 @@ function applicationInput(deps: ApiDeps, body: unknown) {
   };
 }
 
-function applicationRoutes(deps: ApiDeps): ArmRoute[] {
+function applicationRoutes(deps: ArmDeps): ArmRoute[] {
   const svc = deps.applications;
   const put =
     (merge: boolean) => async (req: { caller: Caller; params: Record<string, string>; body: unknown }) => {
@@ -128,7 +128,7 @@ function applicationRoutes(deps: ApiDeps): ArmRoute[] {
   ];
 }
 
-function packageRoutes(deps: ApiDeps): ArmRoute[] {
+function packageRoutes(deps: ArmDeps): ArmRoute[] {
   const svc = deps.applications;
   const names = (p: Record<string, string>) => [p.applicationName ?? '', p.versionName ?? ''] as const;
   return [
@@ -190,6 +190,6 @@ function packageRoutes(deps: ApiDeps): ArmRoute[] {
 }
 
 /** Microsoft.Batch applications and their packages (versions) under a Batch account (ADR 0040). */
-export function batchApplicationRoutes(deps: ApiDeps): ArmRoute[] {
+export function batchApplicationRoutes(deps: ArmDeps): ArmRoute[] {
   return [...applicationRoutes(deps), ...packageRoutes(deps)];
 }

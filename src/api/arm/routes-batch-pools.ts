@@ -2,8 +2,8 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Caller } from '../../domain/authorization/access.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { PoolView } from '../../domain/pools/pools.ts';
-import type { BatchAccountRecord } from '../../storage/records.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { BatchAccountRecord } from '../../domain/records.ts';
+import type { ArmDeps } from '../http/context.ts';
 import type { ArmRoute } from './router.ts';
 import { ARM_SPECS, objectOrEmpty, validateArmBody } from './validation.ts';
 import { packageReferencesIn, poolAddFromArm, poolToArm, scaleIn } from './wire-batch-pools.ts';
@@ -33,7 +33,7 @@ const idsOf = (p: Record<string, string>) => ({
 });
 
 /** The account of the request, once the caller holds `Microsoft.Batch/batchAccounts/pools/<verb>` on the pool. */
-function accountFor(deps: ApiDeps, caller: Caller, params: Record<string, string>, verb: Verb) {
+function accountFor(deps: ArmDeps, caller: Caller, params: Record<string, string>, verb: Verb) {
   const child = params.poolName === undefined ? 'pools' : `pools/${params.poolName}`;
   return deps.batchAccounts.forChild(
     caller,
@@ -44,7 +44,7 @@ function accountFor(deps: ApiDeps, caller: Caller, params: Record<string, string
 }
 
 async function findPool(
-  deps: ApiDeps,
+  deps: ArmDeps,
   account: BatchAccountRecord,
   id: string,
 ): Promise<PoolView | undefined> {
@@ -81,7 +81,7 @@ function refuseFixedChanges(current: Json, properties: Json): void {
 }
 
 /** Applies an update's changeable properties through the data plane's operations. */
-async function applyUpdate(deps: ApiDeps, account: BatchAccountRecord, view: PoolView, properties: Json) {
+async function applyUpdate(deps: ArmDeps, account: BatchAccountRecord, view: PoolView, properties: Json) {
   const current = poolToArm(account, view.pool, view.nodes).properties as Json;
   refuseFixedChanges(current, properties);
   const patch: Json = {};
@@ -109,7 +109,7 @@ async function applyUpdate(deps: ApiDeps, account: BatchAccountRecord, view: Poo
 
 /** The Location a pool deletion's poller follows (202 while the pool is going, 200 once it is gone). */
 function deletionLocation(
-  deps: ApiDeps,
+  deps: ArmDeps,
   path: string,
   query: Record<string, string>,
 ): Record<string, string> {
@@ -120,7 +120,7 @@ function deletionLocation(
   };
 }
 
-function writeRoutes(deps: ApiDeps): ArmRoute[] {
+function writeRoutes(deps: ArmDeps): ArmRoute[] {
   const answer = async (account: BatchAccountRecord, id: string) => {
     const view = await deps.pools.get(account, id);
     return { status: 200, body: poolToArm(account, view.pool, view.nodes) };
@@ -176,7 +176,7 @@ function poolNotFound(id: string): DomainError {
   return new DomainError('not-found', 'PoolNotFound', `The specified pool '${id}' does not exist.`);
 }
 
-function readRoutes(deps: ApiDeps): ArmRoute[] {
+function readRoutes(deps: ArmDeps): ArmRoute[] {
   return [
     {
       method: 'GET',
@@ -228,6 +228,6 @@ function readRoutes(deps: ApiDeps): ArmRoute[] {
 }
 
 /** Microsoft.Batch `batchAccounts/pools` through ARM: the same pools the data plane serves. */
-export function batchPoolRoutes(deps: ApiDeps): ArmRoute[] {
+export function batchPoolRoutes(deps: ArmDeps): ArmRoute[] {
   return [...writeRoutes(deps), ...readRoutes(deps)];
 }

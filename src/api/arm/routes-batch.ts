@@ -1,7 +1,7 @@
 import { quotasFor } from '../../domain/accounts/quotas.ts';
 import { invalidInput } from '../../domain/errors.ts';
 import { requireKnownLocation } from '../../domain/locations.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { ArmDeps } from '../http/context.ts';
 import type { ArmRoute } from './router.ts';
 import { ARM_SPECS, objectOrEmpty, validateArmBody } from './validation.ts';
 import { batchAccountToWire, batchKeysToWire } from './wire.ts';
@@ -14,7 +14,7 @@ const accountIds = (p: Record<string, string>) =>
   [p.subscriptionId ?? '', p.resourceGroupName ?? '', p.accountName ?? ''] as const;
 
 /** Location and Retry-After of a running account deletion (polled at `<account>/operationResults/delete`). */
-function deletionPoll(deps: ApiDeps, path: string, query: Record<string, unknown>): Record<string, string> {
+function deletionPoll(deps: ArmDeps, path: string, query: Record<string, unknown>): Record<string, string> {
   const account = path.replace(/\/operationResults\/delete$/i, '');
   const version = typeof query['api-version'] === 'string' ? query['api-version'] : '2024-07-01';
   return {
@@ -24,7 +24,7 @@ function deletionPoll(deps: ApiDeps, path: string, query: Record<string, unknown
 }
 
 /** Batch account create, update, get, list and delete. */
-function accountRoutes(deps: ApiDeps): ArmRoute[] {
+function accountRoutes(deps: ArmDeps): ArmRoute[] {
   const svc = deps.batchAccounts;
   const host = () => new URL(deps.publicOrigin()).host;
   const wire = (a: Parameters<typeof batchAccountToWire>[0]) =>
@@ -104,7 +104,7 @@ function accountRoutes(deps: ApiDeps): ArmRoute[] {
 }
 
 /** Account keys: listKeys and regenerateKeys. */
-function keyRoutes(deps: ApiDeps): ArmRoute[] {
+function keyRoutes(deps: ArmDeps): ArmRoute[] {
   const svc = deps.batchAccounts;
   return [
     {
@@ -135,7 +135,7 @@ function keyRoutes(deps: ApiDeps): ArmRoute[] {
 }
 
 /** Per-location quotas and name availability. */
-function locationRoutes(deps: ApiDeps): ArmRoute[] {
+function locationRoutes(deps: ArmDeps): ArmRoute[] {
   const svc = deps.batchAccounts;
   return [
     {
@@ -183,6 +183,6 @@ function locationRoutes(deps: ApiDeps): ArmRoute[] {
 }
 
 /** Microsoft.Batch management plane: Batch accounts and their keys. */
-export function batchAccountRoutes(deps: ApiDeps): ArmRoute[] {
+export function batchAccountRoutes(deps: ArmDeps): ArmRoute[] {
   return [...accountRoutes(deps), ...keyRoutes(deps), ...locationRoutes(deps)];
 }

@@ -1,7 +1,7 @@
 import { DomainError } from '../../domain/errors.ts';
 import type { ComputeAddress } from '../../domain/compute/common.ts';
-import type { ComputeResourceRecord } from '../../storage/records.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { ComputeResourceRecord } from '../../domain/records.ts';
+import type { ArmDeps } from '../http/context.ts';
 import type { ArmRequest, ArmResponse, ArmRoute } from './router.ts';
 import { validateArmBody } from './validation.ts';
 
@@ -42,7 +42,7 @@ function pattern(types: string[]): string {
 }
 
 /** GET one, GET list (group and, for top-level types, subscription), DELETE — the same for every type. */
-function commonRoutes(deps: ApiDeps, types: string[]): ArmRoute[] {
+function commonRoutes(deps: ArmDeps, types: string[]): ArmRoute[] {
   const type = `Microsoft.Compute/${types.join('/')}`;
   const listPattern = `${COMPUTE}/${types.map((t, i) => (i < types.length - 1 ? `${t}/{name${i}}` : t)).join('/')}`;
   const routes: ArmRoute[] = [
@@ -98,7 +98,7 @@ type Writer = (
 ) => Promise<{ resource: ComputeResourceRecord; created: boolean; operationId?: string }>;
 
 /** The Azure-AsyncOperation URL a client polls for `operationId` (its location is the resource's). */
-function asyncOperationUrl(deps: ApiDeps, req: ArmRequest, location: string, operationId: string): string {
+function asyncOperationUrl(deps: ArmDeps, req: ArmRequest, location: string, operationId: string): string {
   const apiVersion = req.query['api-version'] ?? '2022-03-03';
   return `${deps.publicOrigin()}/subscriptions/${req.params.subscriptionId ?? ''}/providers/Microsoft.Compute/locations/${location}/operations/${operationId}?api-version=${apiVersion}`;
 }
@@ -109,7 +109,7 @@ function asyncOperationUrl(deps: ApiDeps, req: ArmRequest, location: string, ope
  * Creating/Updating) carries an Azure-AsyncOperation to poll, as Azure's do.
  */
 function putRoute(
-  deps: ApiDeps,
+  deps: ArmDeps,
   types: string[],
   spec: string,
   definition: string,
@@ -138,7 +138,7 @@ function putRoute(
 }
 
 /** PUT/PATCH of a version: 201/200 with provisioningState Creating/Updating and an Azure-AsyncOperation to poll. */
-async function putVersion(deps: ApiDeps, req: ArmRequest, patch: boolean): Promise<ArmResponse> {
+async function putVersion(deps: ArmDeps, req: ArmRequest, patch: boolean): Promise<ArmResponse> {
   const types = ['galleries', 'images', 'versions'];
   const a = address(req.params, types);
   const body = patch
@@ -158,7 +158,7 @@ async function putVersion(deps: ApiDeps, req: ArmRequest, patch: boolean): Promi
 }
 
 /** Microsoft.Compute: galleries, image definitions, versions (with replication), disks, snapshots, images. */
-export function computeRoutes(deps: ApiDeps): ArmRoute[] {
+export function computeRoutes(deps: ArmDeps): ArmRoute[] {
   const g = ['galleries'];
   const gi = ['galleries', 'images'];
   const giv = ['galleries', 'images', 'versions'];
@@ -203,7 +203,7 @@ export function computeRoutes(deps: ApiDeps): ArmRoute[] {
   ];
 }
 
-async function operationStatus(deps: ApiDeps, caller: ArmRequest['caller'], id: string) {
+async function operationStatus(deps: ArmDeps, caller: ArmRequest['caller'], id: string) {
   const op = await deps.gallery.operation(caller, id);
   if (!op) throw new DomainError('not-found', 'NotFound', `The operation '${id}' was not found.`);
   const base = { name: op.id, startTime: op.startTime };

@@ -1,7 +1,7 @@
 import type { Caller } from '../../domain/authorization/access.ts';
 import { DomainError, invalidInput } from '../../domain/errors.ts';
-import type { ComputeResourceRecord } from '../../storage/records.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { ComputeResourceRecord } from '../../domain/records.ts';
+import type { ArmDeps } from '../http/context.ts';
 import type { ArmResponse, ArmRoute } from './router.ts';
 import { evaluate, type TemplateScope } from './template.ts';
 import { plan } from './template-plan.ts';
@@ -69,7 +69,7 @@ async function settled(dispatch: Dispatch, res: ArmResponse, caller: Caller): Pr
 }
 
 async function deploy(
-  deps: ApiDeps,
+  deps: ArmDeps,
   dispatch: Dispatch,
   caller: Caller,
   p: Record<string, string>,
@@ -134,11 +134,11 @@ async function deploy(
 }
 
 /** Microsoft.Resources/deployments: template deployments as `az vm create` submits them. */
-export function deploymentRoutes(deps: ApiDeps, dispatch: Dispatch): ArmRoute[] {
+export function deploymentRoutes(deps: ArmDeps, dispatch: Dispatch): ArmRoute[] {
   return [...deployRoutes(deps, dispatch), ...inspectionRoutes(deps)];
 }
 
-function deployRoutes(deps: ApiDeps, dispatch: Dispatch): ArmRoute[] {
+function deployRoutes(deps: ArmDeps, dispatch: Dispatch): ArmRoute[] {
   return [
     {
       method: 'PUT',
@@ -150,7 +150,7 @@ function deployRoutes(deps: ApiDeps, dispatch: Dispatch): ArmRoute[] {
 
 /** POST validate: evaluates the template and lists what it would deploy, deploying nothing. */
 async function validate(
-  deps: ApiDeps,
+  deps: ArmDeps,
   caller: Caller,
   params: Record<string, string>,
   body: unknown,
@@ -183,7 +183,7 @@ async function validate(
 }
 
 /** What-would-deploy checks and read-backs. */
-function inspectionRoutes(deps: ApiDeps): ArmRoute[] {
+function inspectionRoutes(deps: ArmDeps): ArmRoute[] {
   return [
     {
       method: 'POST',

@@ -1,6 +1,6 @@
 import type { NetworkAddress } from '../../domain/network/network.ts';
-import type { ComputeResourceRecord } from '../../storage/records.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { ComputeResourceRecord } from '../../domain/records.ts';
+import type { ArmDeps } from '../http/context.ts';
 import type { ArmRoute } from './router.ts';
 import { objectOrEmpty } from './validation.ts';
 
@@ -23,7 +23,7 @@ function toWire(r: ComputeResourceRecord, subnets: ComputeResourceRecord[] = [])
   };
 }
 
-function routesFor(deps: ApiDeps, types: string[]): ArmRoute[] {
+function routesFor(deps: ArmDeps, types: string[]): ArmRoute[] {
   const names = types.map((_, i) => `n${i}`);
   const item = `${NETWORK}/${types.map((t, i) => `${t}/{${names[i] ?? ''}}`).join('/')}`;
   const collection = `${NETWORK}/${types.map((t, i) => (i < types.length - 1 ? `${t}/{${names[i] ?? ''}}` : t)).join('/')}`;
@@ -71,7 +71,7 @@ function routesFor(deps: ApiDeps, types: string[]): ArmRoute[] {
 }
 
 /** Microsoft.Network resources VM clients create (kept, not enforced): vnets, subnets, NICs, public IPs, NSGs. */
-export function networkRoutes(deps: ApiDeps): ArmRoute[] {
+export function networkRoutes(deps: ArmDeps): ArmRoute[] {
   return [
     ['virtualNetworks', 'subnets'],
     ['virtualNetworks'],

@@ -1,4 +1,4 @@
-import type { ApiDeps } from '../http/context.ts';
+import type { ArmDeps } from '../http/context.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { ArmRequest, ArmResponse, ArmRoute } from './router.ts';
 import { ARM_SPECS, validateArmBody } from './validation.ts';
@@ -13,7 +13,7 @@ import {
 const RG = '/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}';
 
 /** Subscriptions, tenants and locations visible to the caller. */
-function subscriptionRoutes(deps: ApiDeps): ArmRoute[] {
+function subscriptionRoutes(deps: ArmDeps): ArmRoute[] {
   const { resources } = deps;
   return [
     {
@@ -55,7 +55,7 @@ function subscriptionRoutes(deps: ApiDeps): ArmRoute[] {
 }
 
 /** HEAD on a resource group: 204 when it exists, 404 (no body) when not. */
-async function groupExists(deps: ApiDeps, { caller, params }: ArmRequest): Promise<ArmResponse> {
+async function groupExists(deps: ArmDeps, { caller, params }: ArmRequest): Promise<ArmResponse> {
   try {
     await deps.resources.getResourceGroup(
       caller,
@@ -69,7 +69,7 @@ async function groupExists(deps: ApiDeps, { caller, params }: ArmRequest): Promi
   }
 }
 
-function groupRoutes(deps: ApiDeps): ArmRoute[] {
+function groupRoutes(deps: ArmDeps): ArmRoute[] {
   const { resources } = deps;
   return [
     {
@@ -146,7 +146,7 @@ function groupRoutes(deps: ApiDeps): ArmRoute[] {
   ];
 }
 
-function providerRoutes(deps: ApiDeps): ArmRoute[] {
+function providerRoutes(deps: ArmDeps): ArmRoute[] {
   const { resources } = deps;
   return [
     {
@@ -189,6 +189,6 @@ function providerRoutes(deps: ApiDeps): ArmRoute[] {
 }
 
 /** Microsoft.Resources: subscriptions, tenants, locations, resource groups and provider registration. */
-export function resourceRoutes(deps: ApiDeps): ArmRoute[] {
+export function resourceRoutes(deps: ArmDeps): ArmRoute[] {
   return [...subscriptionRoutes(deps), ...groupRoutes(deps), ...providerRoutes(deps)];
 }

@@ -1,7 +1,7 @@
 import type { ComputeAddress } from '../../domain/compute/common.ts';
 import { DomainError } from '../../domain/errors.ts';
-import type { ComputeResourceRecord } from '../../storage/records.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { ComputeResourceRecord } from '../../domain/records.ts';
+import type { ArmDeps } from '../http/context.ts';
 import { computeToWire } from './routes-compute.ts';
 import type { ArmRequest, ArmRoute } from './router.ts';
 import { objectOrEmpty, validateArmBody } from './validation.ts';
@@ -58,7 +58,7 @@ function runCommandResult(r: { exitCode: number; stdout: string; stderr: string 
   };
 }
 
-function power(deps: ApiDeps, verb: string, state: 'running' | 'stopped' | 'deallocated'): ArmRoute {
+function power(deps: ArmDeps, verb: string, state: 'running' | 'stopped' | 'deallocated'): ArmRoute {
   return {
     method: 'POST',
     pattern: `${VM}/${verb}`,
@@ -70,11 +70,11 @@ function power(deps: ApiDeps, verb: string, state: 'running' | 'stopped' | 'deal
 }
 
 /** Microsoft.Compute/virtualMachines: create from a base or custom image, run commands, power, generalize. */
-export function vmRoutes(deps: ApiDeps): ArmRoute[] {
+export function vmRoutes(deps: ArmDeps): ArmRoute[] {
   return [...vmCrudRoutes(deps), ...vmActionRoutes(deps)];
 }
 
-function vmCrudRoutes(deps: ApiDeps): ArmRoute[] {
+function vmCrudRoutes(deps: ArmDeps): ArmRoute[] {
   return [
     {
       method: 'PUT',
@@ -142,7 +142,7 @@ function vmCrudRoutes(deps: ApiDeps): ArmRoute[] {
 }
 
 /** VM actions: run commands, power, generalize, extensions. */
-function vmActionRoutes(deps: ApiDeps): ArmRoute[] {
+function vmActionRoutes(deps: ArmDeps): ArmRoute[] {
   return [
     {
       method: 'POST',

@@ -3,7 +3,7 @@ import { DomainError } from '../../domain/errors.ts';
 import { RESOURCES } from '../../domain/identity/principals.ts';
 import { callerFromBearer } from '../http/bearer.ts';
 import { labelRoute } from '../http/observability.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { ArmDeps } from '../http/context.ts';
 import { cloudMetadata } from './metadata.ts';
 import { authorizationRoutes } from './routes-authorization.ts';
 import { batchAccountRoutes } from './routes-batch.ts';
@@ -58,7 +58,7 @@ function notImplemented(method: string, path: string): DomainError {
 }
 
 /** Mounts the ARM surface: one catch-all per root, dispatched by resource-id pattern. */
-export function registerArmSurface(app: FastifyInstance, deps: ApiDeps, origins: () => string[]): void {
+export function registerArmSurface(app: FastifyInstance, deps: ArmDeps, origins: () => string[]): void {
   const router = new ArmRouter().add(
     ...resourceRoutes(deps),
     ...authorizationRoutes(deps),

@@ -1,6 +1,6 @@
 import { invalidInput } from '../../domain/errors.ts';
 import { formatDuration } from '../../domain/pools/pool-spec.ts';
-import type { BatchAccountRecord, NodeRecord, PoolRecord } from '../../storage/records.ts';
+import type { BatchAccountRecord, NodeRecord, PoolRecord } from '../../domain/records.ts';
 
 /**
  * Microsoft.Batch `batchAccounts/pools` (BatchManagement.json Pool) ↔ the data plane's pool (BatchService.json

@@ -8,7 +8,7 @@ import type {
   RoleAssignmentRecord,
   SubscriptionRecord,
   TenantRecord,
-} from '../../storage/records.ts';
+} from '../../domain/records.ts';
 
 /** Records → ARM JSON. Wire shapes follow the swagger definitions named beside each function. */
 

@@ -3,9 +3,9 @@ import type { FastifyRequest } from 'fastify';
 import type { Caller } from '../../domain/authorization/access.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { RESOURCES } from '../../domain/identity/principals.ts';
-import type { BatchAccountRecord } from '../../storage/records.ts';
+import type { BatchAccountRecord } from '../../domain/records.ts';
 import { callerFromBearer } from '../http/bearer.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { BatchDeps } from '../http/context.ts';
 import { signatureMatches } from './sharedkey.ts';
 
 /** How a data-plane request was authenticated. Later rules (e.g. gallery-image pools need Entra ID) read this. */
@@ -54,7 +54,7 @@ function requireMode(account: BatchAccountRecord, mode: 'SharedKey' | 'AAD'): vo
 export async function authenticateBatch(
   request: FastifyRequest,
   account: BatchAccountRecord,
-  deps: ApiDeps,
+  deps: BatchDeps,
   origins: string[],
 ): Promise<BatchAuth> {
   const header = request.headers.authorization;

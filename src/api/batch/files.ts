@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { spanOf } from '../../backends/file-read.ts';
-import type { NodeFileInfo, NodeFileRange } from '../../backends/port.ts';
+import { spanOf } from '../../platform/byte-span.ts';
+import type { NodeFileInfo, NodeFileRange } from '../../protocol/agent-protocol.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { checkFileConditions } from '../../domain/pools/conditions.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { BatchDeps } from '../http/context.ts';
 import { conditionsOf, contextOf } from './request.ts';
 
 /** A file on a node as a Batch file route addresses it; `url` is its URL as the client gave it. */
@@ -69,7 +69,7 @@ function fileHeaders(reply: FastifyReply, info: NodeFileInfo, url: string, lengt
  * If-Modified-Since / If-Unmodified-Since apply to both.
  */
 export async function sendNodeFile(
-  deps: ApiDeps,
+  deps: BatchDeps,
   request: FastifyRequest,
   reply: FastifyReply,
   withBody: boolean,
@@ -99,7 +99,7 @@ export async function sendNodeFile(
 
 /** DELETE of a node file or folder (`recursive` for a folder's content), answered 200 as Batch does. */
 export async function deleteNodeFile(
-  deps: ApiDeps,
+  deps: BatchDeps,
   request: FastifyRequest,
   reply: FastifyReply,
   file: Omit<FileTarget, 'url'>,

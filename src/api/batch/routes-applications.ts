@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ApiDeps } from '../http/context.ts';
+import type { BatchDeps } from '../http/context.ts';
 import { listPage } from './listing.ts';
 import { contextOf } from './request.ts';
 
@@ -7,7 +7,7 @@ import { contextOf } from './request.ts';
  * Application_List and Application_Get (ADR 0040): the account's applications with their active packages only, as
  * Batch lists what nodes can use; an application with no active package is 404 ApplicationNotFound.
  */
-export function registerApplicationRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function registerApplicationRoutes(app: FastifyInstance, deps: BatchDeps): void {
   app.get('/applications', async (request) => {
     const ctx = contextOf(request);
     const summaries = await deps.applications.summaries(ctx.account);

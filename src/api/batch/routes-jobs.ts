@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ApiDeps } from '../http/context.ts';
+import type { BatchDeps } from '../http/context.ts';
 import { listPage } from './listing.ts';
 import {
   batchBody,
@@ -29,7 +29,7 @@ const JOB_FILTER = {
 const jobId = (request: FastifyRequest): string => (request.params as { jobId: string }).jobId;
 
 /** Jobs: add, list, get, patch, update, disable, enable, terminate, delete, taskcounts. */
-export function registerJobRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function registerJobRoutes(app: FastifyInstance, deps: BatchDeps): void {
   app.post('/jobs', async (request, reply) => {
     const ctx = contextOf(request);
     const body = batchBody(deps.specs, 'JobAddParameter', request.body);
@@ -102,7 +102,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: ApiDeps): void {
   registerJobActions(app, deps);
 }
 
-function registerJobActions(app: FastifyInstance, deps: ApiDeps): void {
+function registerJobActions(app: FastifyInstance, deps: BatchDeps): void {
   const accepted =
     (url: string) =>
     (reply: {

@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ApiDeps } from '../http/context.ts';
+import type { BatchDeps } from '../http/context.ts';
 import { batchBody, contextOf } from './request.ts';
 
 type UserParams = { poolId: string; nodeId: string; userName?: string };
 const params = (request: FastifyRequest): UserParams => request.params as UserParams;
 
 /** Node users (add 201, update 200, delete 200) and remote login settings (ADR 0027). */
-export function registerNodeUserRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function registerNodeUserRoutes(app: FastifyInstance, deps: BatchDeps): void {
   app.post('/pools/:poolId/nodes/:nodeId/users', async (request, reply) => {
     const ctx = contextOf(request);
     const { poolId, nodeId } = params(request);

@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { uploadServiceLogs } from '../../backends/service-logs.ts';
 import { invalidProperty } from '../../domain/pools/pool-spec.ts';
 import { uploadLogsRequest } from '../../domain/pools/service-logs.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { BatchDeps } from '../http/context.ts';
 import { deleteNodeFile, sendNodeFile } from './files.ts';
 import { listPage } from './listing.ts';
 import { registerNodeUserRoutes } from './routes-node-users.ts';
@@ -26,7 +25,7 @@ type NodeParams = { poolId: string; nodeId: string; '*'?: string };
 const params = (request: FastifyRequest): NodeParams => request.params as NodeParams;
 
 /** Compute nodes: list, get, reboot, reimage; node files: list, get (with ocp-range), HEAD, delete. */
-export function registerNodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function registerNodeRoutes(app: FastifyInstance, deps: BatchDeps): void {
   app.get('/pools/:poolId/nodes', async (request) => {
     const ctx = contextOf(request);
     const { pool, nodes, tasks } = await deps.nodes.list(ctx.account, params(request).poolId);
@@ -87,7 +86,7 @@ export function registerNodeRoutes(app: FastifyInstance, deps: ApiDeps): void {
  * the container under `<pool>/<node>/<unique id>/`, before the answer; a container that refuses them is a 400
  * naming containerUrl.
  */
-function registerServiceLogUpload(app: FastifyInstance, deps: ApiDeps): void {
+function registerServiceLogUpload(app: FastifyInstance, deps: BatchDeps): void {
   app.post('/pools/:poolId/nodes/:nodeId/uploadbatchservicelogs', async (request) => {
     const ctx = contextOf(request);
     const body = batchBody(deps.specs, 'UploadBatchServiceLogsConfiguration', request.body);
@@ -95,7 +94,7 @@ function registerServiceLogUpload(app: FastifyInstance, deps: ApiDeps): void {
     const { node } = await deps.nodes.get(ctx.account, params(request).poolId, params(request).nodeId);
     const key = { accountName: ctx.account.name, poolId: node.poolId, nodeId: node.id };
     try {
-      return await uploadServiceLogs(deps.serviceLogs, key, upload.containerUrl, upload);
+      return await deps.serviceLogs.upload(key, upload.containerUrl, upload);
     } catch (err) {
       // The storage error's status or code only: its message may carry the URL, SAS included.
       const { statusCode, code } = err as { statusCode?: unknown; code?: unknown };
@@ -109,7 +108,7 @@ function registerServiceLogUpload(app: FastifyInstance, deps: ApiDeps): void {
 }
 
 /** A node's files: list, get (with ocp-range), HEAD, delete. */
-function registerNodeFiles(app: FastifyInstance, deps: ApiDeps): void {
+function registerNodeFiles(app: FastifyInstance, deps: BatchDeps): void {
   app.get('/pools/:poolId/nodes/:nodeId/files', async (request) => {
     const ctx = contextOf(request);
     const { poolId, nodeId } = params(request);
@@ -148,7 +147,7 @@ function registerNodeFiles(app: FastifyInstance, deps: ApiDeps): void {
 }
 
 /** disablescheduling (requeue, terminate or taskcompletion) and enablescheduling. */
-function registerNodeScheduling(app: FastifyInstance, deps: ApiDeps): void {
+function registerNodeScheduling(app: FastifyInstance, deps: BatchDeps): void {
   app.post('/pools/:poolId/nodes/:nodeId/disablescheduling', async (request, reply) => {
     const ctx = contextOf(request);
     const body = batchBody(deps.specs, 'NodeDisableSchedulingParameter', request.body, { optional: true });

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ApiDeps } from '../http/context.ts';
+import type { BatchDeps } from '../http/context.ts';
 import { listPage } from './listing.ts';
 import {
   batchBody,
@@ -26,7 +26,7 @@ const POOL_FILTER = {
 const poolId = (request: FastifyRequest): string => (request.params as { poolId: string }).poolId;
 
 /** Pools: add, list, get, exists, patch, updateproperties, resize, stopresize, delete; and /nodecounts. */
-export function registerPoolRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function registerPoolRoutes(app: FastifyInstance, deps: BatchDeps): void {
   app.post('/pools', async (request, reply) => {
     const ctx = contextOf(request);
     const body = batchBody(deps.specs, 'PoolAddParameter', request.body);
@@ -80,7 +80,7 @@ export function registerPoolRoutes(app: FastifyInstance, deps: ApiDeps): void {
 }
 
 /** Pool writes beyond add: patch, updateproperties, resize, stopresize, removenodes, delete. */
-function registerPoolActions(app: FastifyInstance, deps: ApiDeps): void {
+function registerPoolActions(app: FastifyInstance, deps: BatchDeps): void {
   app.patch('/pools/:poolId', async (request, reply) => {
     const ctx = contextOf(request);
     const body = batchBody(deps.specs, 'PoolPatchParameter', request.body);
@@ -130,7 +130,7 @@ function registerPoolActions(app: FastifyInstance, deps: ApiDeps): void {
 }
 
 /** enableautoscale, disableautoscale, evaluateautoscale. */
-function registerAutoScale(app: FastifyInstance, deps: ApiDeps): void {
+function registerAutoScale(app: FastifyInstance, deps: BatchDeps): void {
   app.post('/pools/:poolId/enableautoscale', async (request, reply) => {
     const ctx = contextOf(request);
     const body = batchBody(deps.specs, 'PoolEnableAutoScaleParameter', request.body);
@@ -155,7 +155,7 @@ function registerAutoScale(app: FastifyInstance, deps: ApiDeps): void {
   });
 }
 
-function registerNodeCounts(app: FastifyInstance, deps: ApiDeps): void {
+function registerNodeCounts(app: FastifyInstance, deps: BatchDeps): void {
   app.get('/nodecounts', async (request) => {
     const ctx = contextOf(request);
     const views = await deps.pools.list(ctx.account);

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { JobScheduleRecord } from '../../storage/records.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { JobScheduleRecord } from '../../domain/records.ts';
+import type { BatchDeps } from '../http/context.ts';
 import { listPage } from './listing.ts';
 import {
   batchBody,
@@ -53,7 +53,7 @@ export function scheduleToWire(s: JobScheduleRecord, accountUrl: string) {
 }
 
 /** Job schedules: add, list, get (and exists through HEAD), patch, update, disable, enable, terminate, delete. */
-export function registerScheduleRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function registerScheduleRoutes(app: FastifyInstance, deps: BatchDeps): void {
   app.post('/jobschedules', async (request, reply) => {
     const ctx = contextOf(request);
     const body = batchBody(deps.specs, 'JobScheduleAddParameter', request.body);
@@ -128,7 +128,7 @@ export function registerScheduleRoutes(app: FastifyInstance, deps: ApiDeps): voi
   registerScheduleWrites(app, deps);
 }
 
-function registerScheduleWrites(app: FastifyInstance, deps: ApiDeps): void {
+function registerScheduleWrites(app: FastifyInstance, deps: BatchDeps): void {
   const done = (reply: FastifyReply, s: JobScheduleRecord, url: string, status: number) => {
     entityHeaders(reply, s, url);
     return reply.status(status).send();

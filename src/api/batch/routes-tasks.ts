@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { taskDirOf } from '../../domain/jobs/dispatch.ts';
 import { checkTaskFilesKept } from '../../domain/jobs/task-files-cleanup.ts';
 import { DomainError } from '../../domain/errors.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { BatchDeps } from '../http/context.ts';
 import { toBatchError } from './errors.ts';
 import { listPage, listPageFrom } from './listing.ts';
 import { batchBody, conditionsOf, contextOf, entityHeaders, selectOf, expandsStats } from './request.ts';
@@ -32,7 +32,7 @@ const params = (request: FastifyRequest): TaskParams => request.params as TaskPa
 const TASK_COLLECTION_BYTES = 1024 * 1024;
 
 /** Tasks: add, addtaskcollection, list, get, update, delete, terminate, reactivate; task files. */
-export function registerTaskRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function registerTaskRoutes(app: FastifyInstance, deps: BatchDeps): void {
   app.post('/jobs/:jobId/tasks', async (request, reply) => {
     const ctx = contextOf(request);
     const body = batchBody(deps.specs, 'TaskAddParameter', request.body);
@@ -113,7 +113,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: ApiDeps): void {
 const stripMetadata = (body: Record<string, unknown>) =>
   Object.fromEntries(Object.entries(body).filter(([k]) => k !== 'odata.metadata'));
 
-function registerTaskActions(app: FastifyInstance, deps: ApiDeps): void {
+function registerTaskActions(app: FastifyInstance, deps: BatchDeps): void {
   app.put('/jobs/:jobId/tasks/:taskId', async (request, reply) => {
     const ctx = contextOf(request);
     const { jobId, taskId } = params(request);
@@ -140,7 +140,7 @@ function registerTaskActions(app: FastifyInstance, deps: ApiDeps): void {
 }
 
 /** A task's files are its node's files under `workitems/<job>/job-1/<task>`. */
-function registerTaskFiles(app: FastifyInstance, deps: ApiDeps): void {
+function registerTaskFiles(app: FastifyInstance, deps: BatchDeps): void {
   app.get('/jobs/:jobId/tasks/:taskId/files', async (request) => {
     const ctx = contextOf(request);
     const { jobId, taskId } = params(request);

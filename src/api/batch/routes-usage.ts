@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { DomainError } from '../../domain/errors.ts';
 import { usageByHour } from '../../domain/pools/usage.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { BatchDeps } from '../http/context.ts';
 import { listPage } from './listing.ts';
 import { contextOf } from './request.ts';
 
@@ -29,7 +29,7 @@ function timeOption(query: Record<string, string | undefined>, name: string): nu
  * `starttime` the list starts at the last whole hour; without `endtime` it runs to now. A deleted pool's usage goes
  * with its record (Batch would still list it).
  */
-export function registerUsageRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function registerUsageRoutes(app: FastifyInstance, deps: BatchDeps): void {
   app.get('/poolusagemetrics', async (request) => {
     const ctx = contextOf(request);
     const query = request.query as Record<string, string | undefined>;

@@ -1,6 +1,6 @@
 import { addJobStatistics, NO_JOB_STATISTICS, taskStatistics } from '../../domain/jobs/task-usage.ts';
-import type { JobRecord, JobScheduleRecord, TaskRecord } from '../../storage/records.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { JobRecord, JobScheduleRecord, TaskRecord } from '../../domain/records.ts';
+import type { BatchDeps } from '../http/context.ts';
 import { jobStatsToWire, taskStatsToWire } from './wire-stats.ts';
 
 /**
@@ -23,7 +23,7 @@ const rangeOf = (e: { creationTime: string; executionInfo: { endTime?: string } 
 
 /** JobStatistics of each job, by lower-cased id. */
 export async function jobStats(
-  deps: ApiDeps,
+  deps: BatchDeps,
   account: string,
   accountUrl: string,
   jobs: JobRecord[],
@@ -48,7 +48,7 @@ export async function jobStats(
 
 /** JobScheduleStatistics of a schedule: sums over the jobs it has made (and still has). */
 export async function scheduleStats(
-  deps: ApiDeps,
+  deps: BatchDeps,
   account: string,
   accountUrl: string,
   schedule: JobScheduleRecord,

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../../domain/errors.ts';
-import type { BatchAccountRecord } from '../../storage/records.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { BatchAccountRecord } from '../../domain/records.ts';
+import type { BatchDeps } from '../http/context.ts';
 import { authenticateBatch, type BatchAuth } from './auth.ts';
 import { ROOT_COLLECTIONS } from './collections.ts';
 import { NEWEST_BATCH_SPEC } from './request.ts';
@@ -82,7 +82,7 @@ export function dataPlaneAction(method: string, pathAfterAccount: string): strin
 }
 
 async function authorizeAad(
-  deps: ApiDeps,
+  deps: BatchDeps,
   ctx: BatchRequestContext,
   request: FastifyRequest,
   rest: string,
@@ -109,7 +109,7 @@ type Mount = { kind: 'path' } | { kind: 'root' };
 function accountNameFor(
   request: FastifyRequest,
   mount: Mount,
-  deps: ApiDeps,
+  deps: BatchDeps,
 ): { name: string; rest: string } {
   const path = request.url.split('?')[0] ?? '';
   if (mount.kind === 'path') {
@@ -124,7 +124,7 @@ function accountNameFor(
 const BATCH_VERBS = ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'];
 
 /** Paths no Batch route above takes answer 501 NotImplemented (or 400/405, see `unimplementedHandler`). */
-function registerUnimplemented(scope: FastifyInstance, deps: ApiDeps, mount: Mount): void {
+function registerUnimplemented(scope: FastifyInstance, deps: BatchDeps, mount: Mount): void {
   const unimplemented = unimplementedHandler(deps, mount);
   if (mount.kind === 'path') {
     scope.all('/*', unimplemented);
@@ -153,7 +153,7 @@ function registerUnimplemented(scope: FastifyInstance, deps: ApiDeps, mount: Mou
  * Requests no Batch route takes: 400 InvalidHttpVerb for a verb Batch never uses, 405 UnsupportedHttpVerb for a
  * path BatchService.json serves with other verbs only, else 501 NotImplemented (an operation Lazurite lacks).
  */
-function unimplementedHandler(deps: ApiDeps, mount: Mount) {
+function unimplementedHandler(deps: BatchDeps, mount: Mount) {
   return (request: FastifyRequest) => {
     if (!BATCH_VERBS.includes(request.method))
       throw new DomainError(
@@ -177,7 +177,7 @@ function unimplementedHandler(deps: ApiDeps, mount: Mount) {
   };
 }
 
-function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
+function batchScope(deps: BatchDeps, origins: () => string[], mount: Mount) {
   return (scope: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void => {
     scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       void reply.header('request-id', request.id);
@@ -249,7 +249,7 @@ function batchScope(deps: ApiDeps, origins: () => string[], mount: Mount) {
  *   named in the SharedKey header, or, for Entra ID tokens, the configured default account.
  * See docs/adr/0006-batch-account-urls.md.
  */
-export function registerBatchSurface(app: FastifyInstance, deps: ApiDeps, origins: () => string[]): void {
+export function registerBatchSurface(app: FastifyInstance, deps: BatchDeps, origins: () => string[]): void {
   app.decorateRequest('batch', null);
   void app.register(batchScope(deps, origins, { kind: 'path' }), { prefix: '/batch/:accountName' });
   void app.register(batchScope(deps, origins, { kind: 'root' }));

@@ -1,4 +1,4 @@
-import type { NodeFileInfo } from '../../backends/port.ts';
+import type { NodeFileInfo } from '../../protocol/agent-protocol.ts';
 import { taskDirOf } from '../../domain/jobs/dispatch.ts';
 import { formatDuration } from '../../domain/pools/pool-spec.ts';
 import { prepDirOf } from '../../domain/jobs/job-prep.ts';
@@ -11,7 +11,7 @@ import type {
   PrepRunRecord,
   TaskCountsRecord,
   TaskRecord,
-} from '../../storage/records.ts';
+} from '../../domain/records.ts';
 import { nodeFileToWire } from './wire-pools.ts';
 
 /** TimeSpan.MaxValue as the Batch service writes an unlimited duration. */

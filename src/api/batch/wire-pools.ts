@@ -1,8 +1,8 @@
-import type { NodeFileInfo } from '../../backends/port.ts';
+import type { NodeFileInfo } from '../../protocol/agent-protocol.ts';
 import { countNodes } from '../../domain/pools/node-states.ts';
 import { formatDuration } from '../../domain/pools/pool-spec.ts';
 import { dedicatedCoreMs } from '../../domain/pools/usage.ts';
-import type { AutoScaleRunRecord, NodeRecord, PoolRecord, TaskRecord } from '../../storage/records.ts';
+import type { AutoScaleRunRecord, NodeRecord, PoolRecord, TaskRecord } from '../../domain/records.ts';
 
 /** BatchService.json CloudPool. */
 export function poolToWire(pool: PoolRecord, nodes: NodeRecord[], accountUrl: string) {

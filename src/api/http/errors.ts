@@ -1,5 +1,4 @@
-import { DomainError, type ErrorCategory } from '../../domain/errors.ts';
-import { StoreContention } from '../../storage/port.ts';
+import { DomainError, StoreContention, type ErrorCategory } from '../../domain/errors.ts';
 
 /** An error already shaped for the wire by a surface's mapper. */
 export interface WireError {

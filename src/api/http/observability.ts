@@ -9,7 +9,7 @@ import type {
 import type { Bindings, ChildLoggerOptions } from 'pino';
 import { DomainError } from '../../domain/errors.ts';
 import { constantTimeEqual } from '../../platform/secrets.ts';
-import type { ApiDeps } from './context.ts';
+import type { ObservabilityDeps } from './context.ts';
 import { UNMATCHED_ROUTE } from './metrics.ts';
 
 /**
@@ -54,7 +54,7 @@ export function routeOf(request: FastifyRequest): string {
   return innerRoutes.get(request) ?? request.routeOptions.url ?? UNMATCHED_ROUTE;
 }
 
-function accessLog(deps: ApiDeps, request: FastifyRequest, reply: FastifyReply): void {
+function accessLog(deps: ObservabilityDeps, request: FastifyRequest, reply: FastifyReply): void {
   const route = routeOf(request);
   deps.metrics.observeRequest({
     method: request.method,
@@ -75,7 +75,7 @@ function accessLog(deps: ApiDeps, request: FastifyRequest, reply: FastifyReply):
 }
 
 /** `/metrics` is open unless LAZURITE_METRICS_TOKEN is set; then it wants `Authorization: Bearer <token>`. */
-function checkMetricsToken(deps: ApiDeps, request: FastifyRequest): void {
+function checkMetricsToken(deps: ObservabilityDeps, request: FastifyRequest): void {
   const expected = deps.config.metricsToken;
   if (expected === undefined) return;
   const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? '';
@@ -88,7 +88,7 @@ function checkMetricsToken(deps: ApiDeps, request: FastifyRequest): void {
 }
 
 /** The access log and request metrics for every response, and the Prometheus scrape endpoint `GET /metrics`. */
-export function registerObservability(app: FastifyInstance, deps: ApiDeps): void {
+export function registerObservability(app: FastifyInstance, deps: ObservabilityDeps): void {
   app.addHook('onResponse', async (request, reply) => {
     accessLog(deps, request, reply);
     return Promise.resolve();

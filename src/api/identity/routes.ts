@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../../domain/errors.ts';
 import { oauthError, resolveAudience } from '../../domain/identity/principals.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { IdentityDeps } from '../http/context.ts';
 import { throttledAuth } from '../http/auth-throttle.ts';
 
 type Flavor = 'v1' | 'v2' | 'adfs';
@@ -87,7 +87,7 @@ function clientCredentials(request: FastifyRequest): {
 }
 
 async function issueToken(
-  deps: ApiDeps,
+  deps: IdentityDeps,
   request: FastifyRequest,
   reply: FastifyReply,
   tenant: string | undefined,
@@ -144,7 +144,11 @@ async function issueToken(
 }
 
 /** Token endpoints (client credentials), OpenID metadata, JWKS and instance discovery. */
-export function registerIdentityRoutes(app: FastifyInstance, deps: ApiDeps, origins: () => string[]): void {
+export function registerIdentityRoutes(
+  app: FastifyInstance,
+  deps: IdentityDeps,
+  origins: () => string[],
+): void {
   const origin = () => deps.publicOrigin();
   type TenantParams = { Params: { tenant: string } };
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { WELL_KNOWN } from '../../domain/environment/well-known.ts';
 import { DomainError } from '../../domain/errors.ts';
-import type { ApiDeps } from '../http/context.ts';
+import type { PortalDeps } from '../http/context.ts';
 
 /** The portal's static files (see portal/README.md). */
 export const PORTAL_ROOT = fileURLToPath(new URL('../../../portal/', import.meta.url));
@@ -121,7 +121,7 @@ async function sendFile(reply: FastifyReply, file: string): Promise<void> {
  * What the sign-in form prefills: the well-known principal, and where the default Batch account (the one Entra
  * tokens reach at the origin root) lives, so the portal's ARM and Batch views agree.
  */
-async function portalConfig(deps: ApiDeps) {
+async function portalConfig(deps: PortalDeps) {
   const account = await deps.batchAccounts.findByName(deps.config.defaultBatchAccount);
   return {
     tenantId: WELL_KNOWN.tenantId,
@@ -140,7 +140,7 @@ async function portalConfig(deps: ApiDeps) {
  * The web portal at `/portal`: static files (no token needed; the browser then calls the ARM and Batch APIs on
  * this origin with its own tokens) and `/portal/config.json` with the sign-in defaults. See ADR 0016.
  */
-export function registerPortalRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function registerPortalRoutes(app: FastifyInstance, deps: PortalDeps): void {
   app.get('/portal', (_req, reply) => sendFile(reply, join(PORTAL_ROOT, 'index.html')));
   app.get('/portal/config.json', async (_req, reply) => {
     void reply.header('cache-control', 'no-store');

@@ -8,18 +8,19 @@ import ssh2, {
   type ServerChannel,
   type Session,
 } from 'ssh2';
-import { spawnLogin, type LoginPlace, type LoginSession } from '../../backends/local/node-logins.ts';
 import { connectionAllowed, remoteLoginEndpoint } from '../../domain/pools/endpoint-config.ts';
+import type { LoginSession, NodeEntrance } from '../../domain/pools/node-logins.ts';
 import type { LoginProof, NodeUserService } from '../../domain/pools/node-users.ts';
-import type { NodeRecord, NodeUserRecord, PoolRecord } from '../../storage/records.ts';
+import type { NodeRecord, NodeUserRecord, PoolRecord } from '../../domain/records.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { FailureThrottle } from '../../platform/throttle.ts';
 
-/** A node's place on this host, for sessions (the local executor's), and the writing of its users. */
+/** A node's entrance on this host, for sessions (the local executor's), and the writing of its users. */
 export interface RemoteLoginHost {
   /** Whether this server's host runs the node (sessions enter only nodes of the in-process local backend). */
   runsHere(node: NodeRecord): boolean;
-  place(node: NodeRecord): Promise<LoginPlace | undefined>;
+  /** The running node's entrance, or undefined when it does not run here. */
+  place(node: NodeRecord): Promise<NodeEntrance | undefined>;
   writeUsers(node: NodeRecord): Promise<void>;
 }
 
@@ -282,7 +283,7 @@ export class RemoteLoginGateway {
       await this.opts.host.writeUsers(node).catch((err: unknown) => {
         this.opts.logger.warn({ err: (err as Error).message, nodeId: node.id }, 'node users not written');
       });
-      const proc = spawnLogin(place, {
+      const proc = place.spawn({
         uid: login.user.uid,
         name: login.user.name,
         command,

@@ -163,10 +163,15 @@ export class ImageCache {
         const type = /^ext[23]$/.test(fs.TYPE) ? 'ext4' : fs.TYPE;
         const mount = (opts: string) => run('mount', ['-t', type, '-o', opts, file, dir]);
         // A journal left dirty cannot be replayed on a read-only device: mount ext3/4 without replaying it.
-        await mount('ro,loop,nodev,nosuid').catch((err: unknown) => {
-          if (!/^ext[34]$/.test(fs.TYPE ?? '')) throw err;
-          return mount('ro,loop,nodev,nosuid,noload');
-        });
+        await mount('ro,loop,nodev,nosuid')
+          .catch((err: unknown) => {
+            if (!/^ext[34]$/.test(fs.TYPE ?? '')) throw err;
+            return mount('ro,loop,nodev,nosuid,noload');
+          })
+          .catch(async (err: unknown) => {
+            // Another process sharing this cache (the one-node agents of a Slurm host, ADR 0030) mounted it first.
+            if (!(await mountPoints()).includes(dir)) throw err;
+          });
       }
       const disk: MountedDisk = { dir, type: fs.TYPE };
       if (fs.UUID) disk.uuid = fs.UUID;

@@ -12,7 +12,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { spanOf } from '../file-read.ts';
+import { spanOf } from '../../platform/byte-span.ts';
 import { cleanNodePath, fileModeString } from '../node-paths.ts';
 import {
   NODE_ROOT_DIR,

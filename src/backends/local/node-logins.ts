@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
-import type { NodeUserRecord } from '../../storage/records.ts';
+import type { LoginProcess, LoginSession } from '../../domain/pools/node-logins.ts';
+import type { NodeUserRecord } from '../../domain/records.ts';
 import { NODE_ROOT_DIR, type NodeExecutor } from '../port.ts';
 
 /**
@@ -87,14 +88,6 @@ export interface LoginPlace {
   dropCaps: string;
 }
 
-/** One session: a terminal (with its type and size) or not, and a command ('' = a login shell). */
-export interface LoginSession {
-  uid: number;
-  name: string;
-  pty?: { term: string; rows: number; cols: number };
-  command: string;
-}
-
 /**
  * Starts a session's process in the node as the user (enter-node `login`, node-login.h). stdin/stdout/stderr are
  * the session's streams; fd 3 carries the command (hex, never on a host argv) and then window sizes (`resize`).
@@ -129,9 +122,4 @@ export function spawnLogin(place: LoginPlace, session: LoginSession): LoginProce
       if (!control.destroyed) control.write(`${String(Math.trunc(rows))} ${String(Math.trunc(cols))}\n`);
     },
   };
-}
-
-export interface LoginProcess {
-  child: ChildProcess;
-  resize: (rows: number, cols: number) => void;
 }

@@ -1,6 +1,6 @@
 import { checkNodeId, cleanNodePath } from '../node-paths.ts';
 import { Readable } from 'node:stream';
-import { spanOf } from '../file-read.ts';
+import { spanOf } from '../../platform/byte-span.ts';
 import {
   NodeDirectoryNotEmpty,
   NodeFileNotFound,

@@ -18,6 +18,7 @@ import { formatIpv4, parseCidr } from '../../domain/pools/node-network.ts';
 import {
   HOST_DATA_DIR,
   mungeSocket,
+  PREEMPTIBLE_PARTITION,
   renderSlurmConf,
   type ClusterHost,
   type ClusterLayout,
@@ -40,6 +41,8 @@ export interface ClusterUpOptions {
   cpusPerHost?: number;
   memoryMBPerHost?: number;
   controllerPort?: number;
+  /** The environment Slurm's client commands start from (the caller's: `lazurite cluster up` passes its own). */
+  environment: NodeJS.ProcessEnv;
 }
 
 export interface ClusterInfo {
@@ -68,8 +71,8 @@ export function slurmConfPath(stateDir: string): string {
 }
 
 /** Environment for Slurm's client commands (sbatch, squeue, sinfo, scancel) on this cluster. */
-export function slurmEnv(stateDir: string): NodeJS.ProcessEnv {
-  return { ...process.env, SLURM_CONF: slurmConfPath(stateDir) };
+export function slurmEnv(stateDir: string, environment: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...environment, SLURM_CONF: slurmConfPath(stateDir) };
 }
 
 function plan(o: ClusterUpOptions): ClusterRecord {
@@ -106,7 +109,10 @@ function readRecord(stateDir: string): ClusterRecord | undefined {
 
 async function sh(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
   try {
-    const { stdout } = await run(cmd, args, { env: env ?? process.env, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run(cmd, args, {
+      ...(env === undefined ? {} : { env }),
+      maxBuffer: 16 * 1024 * 1024,
+    });
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
@@ -192,8 +198,13 @@ function startHost(r: ClusterRecord, h: ClusterHost & { netns: string }): number
   return child.pid;
 }
 
-async function waitForIdle(stateDir: string, want: number, timeoutMs: number): Promise<void> {
-  const env = slurmEnv(stateDir);
+async function waitForIdle(
+  stateDir: string,
+  want: number,
+  timeoutMs: number,
+  environment: NodeJS.ProcessEnv,
+): Promise<void> {
+  const env = slurmEnv(stateDir, environment);
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
@@ -234,7 +245,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<ClusterInfo> {
       r.hostPids[h.name] = startHost(r, h);
       writeRecord(r);
     }
-    await waitForIdle(r.stateDir, r.hosts.length, 60_000);
+    await waitForIdle(r.stateDir, r.hosts.length, 60_000, o.environment);
   } catch (err) {
     await clusterDown(r.stateDir);
     throw err;
@@ -250,6 +261,8 @@ export async function clusterUp(o: ClusterUpOptions): Promise<ClusterInfo> {
       '0.0.0.0',
       '--advertise-url',
       `https://${r.controllerAddress}`,
+      '--slurm-low-priority-args',
+      JSON.stringify([`--partition=${PREEMPTIBLE_PARTITION}`]),
     ],
   };
 }

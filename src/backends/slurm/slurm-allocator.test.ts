@@ -21,6 +21,7 @@ describe('the Slurm allocator', () => {
     tag: 'abc',
     sbatchArgs: ['--partition=batch', '--account=science'],
     lowPriorityArgs: ['--qos=preemptible'],
+    path: `${dir}:${path ?? ''}`,
     launch: {
       node: '/opt/node',
       cli: '/opt/lazurite/src/cli/main.ts',
@@ -81,7 +82,7 @@ describe('the Slurm allocator', () => {
     assert.equal(readFileSync(join(dir, 'args'), 'utf8').includes('--qos=preemptible'), false);
   });
 
-  test("squeue --json: only this server's jobs, with their state, host and reason", async () => {
+  test("squeue --json: only this server's jobs, with their state, host, reason and preemption", async () => {
     const job = (id: number, name: string, state: string, nodes = '', reason = 'None') => ({
       job_id: id,
       name,
@@ -96,17 +97,19 @@ describe('the Slurm allocator', () => {
           job(1, 'lz-abc.acct.p1.n1', 'RUNNING', 'lzh1'),
           job(2, 'lz-abc.acct.p1.n2', 'PENDING', '', 'Resources'),
           job(3, 'lz-abc.acct.p1.n3', 'NODE_FAIL', 'lzh2'),
+          job(6, 'lz-abc.acct.p1.n6', 'PREEMPTED', 'lzh3'),
           job(4, 'lz-other.acct.p1.n4', 'RUNNING', 'lzh1'),
           job(5, 'somebody-else', 'RUNNING', 'lzh3'),
         ],
       }),
     );
     assert.deepEqual(
-      (await allocator.list()).map((a) => [a.id, a.nodeId, a.state, a.host, a.detail]),
+      (await allocator.list()).map((a) => [a.id, a.nodeId, a.state, a.host, a.detail, a.preempted]),
       [
-        ['1', 'n1', 'running', 'lzh1', 'RUNNING'],
-        ['2', 'n2', 'pending', undefined, 'PENDING, Resources'],
-        ['3', 'n3', 'ended', 'lzh2', 'NODE_FAIL'],
+        ['1', 'n1', 'running', 'lzh1', 'RUNNING', undefined],
+        ['2', 'n2', 'pending', undefined, 'PENDING, Resources', undefined],
+        ['3', 'n3', 'ended', 'lzh2', 'NODE_FAIL', undefined],
+        ['6', 'n6', 'ended', 'lzh3', 'PREEMPTED', true],
       ],
     );
     await allocator.cancel(['1', '3']);

@@ -31,6 +31,8 @@ export interface SlurmOptions {
   sbatchArgs?: string[];
   /** Extra sbatch options for low-priority nodes' jobs (e.g. a preemptible QOS). */
   lowPriorityArgs?: string[];
+  /** PATH sbatch, squeue and scancel are found on (config.commandPath); default /usr/sbin:/usr/bin:/sbin:/bin. */
+  path?: string;
 }
 
 /** Slurm job states that still hold or wait for a host. */
@@ -62,7 +64,7 @@ export class SlurmAllocator implements NodeAllocator {
 
   private env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     return {
-      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      PATH: this.o.path ?? '/usr/sbin:/usr/bin:/sbin:/bin',
       SLURM_CONF: this.o.slurmConf,
       ...extra,
     };
@@ -91,6 +93,9 @@ export class SlurmAllocator implements NodeAllocator {
         detail:
           j.state_reason !== undefined && j.state_reason !== 'None' ? `${state}, ${j.state_reason}` : state,
         ...(j.nodes === undefined || j.nodes === '' ? {} : { host: j.nodes }),
+        // With --no-requeue, a job that Slurm preempts (PreemptMode CANCEL, or REQUEUE of a job that may not be
+        // requeued) ends in PREEMPTED.
+        ...(state === 'PREEMPTED' ? { preempted: true } : {}),
       });
     }
     return out;

@@ -22,6 +22,9 @@ export interface ClusterLayout {
   memoryMBPerHost: number;
 }
 
+/** The cluster's partition whose jobs `batch` jobs preempt: where low-priority nodes' jobs go. */
+export const PREEMPTIBLE_PARTITION = 'preemptible';
+
 /** The munge socket the cluster's daemons and clients use (munged runs only for this cluster). */
 export function mungeSocket(stateDir: string): string {
   return join(stateDir, 'munge', 'munge.socket');
@@ -31,7 +34,11 @@ export function mungeSocket(stateDir: string): string {
  * The cluster's slurm.conf (Slurm 22.05, after `/work/shared/reference/slurm`): one slurmctld in the root
  * namespaces, one slurmd per host reached at its own address. Spool, pid and log files of a slurmd live in its
  * host's private data dir (HOST_DATA_DIR inside the host's mount namespace). A host whose slurmd stops answering is
- * DOWN after SlurmdTimeout (10 s), so a lost host shows quickly.
+ * DOWN after SlurmdTimeout (10 s), so a lost host shows quickly. Two partitions over all hosts: `batch` (the
+ * default) and `preemptible` (`PREEMPTIBLE_PARTITION`, a lower PriorityTier): a `batch` job that needs the cores of a
+ * `preemptible` job cancels it (preempt/partition_prio, PreemptMode=CANCEL), and the job ends PREEMPTED. Slurm's
+ * preemptible QOS needs slurmdbd, which this cluster does not run; the partition is the same thing to Slurm's
+ * scheduler and to the backend (low-priority nodes' jobs go there through --slurm-low-priority-args).
  */
 export function renderSlurmConf(c: ClusterLayout): string {
   const dir = (...p: string[]) => join(c.stateDir, ...p);
@@ -68,12 +75,15 @@ export function renderSlurmConf(c: ClusterLayout): string {
     'MinJobAge=60',
     'SlurmdParameters=config_overrides',
     'SchedulerParameters=batch_sched_delay=0,default_queue_depth=1100,bf_interval=1,max_rpc_cnt=0',
+    'PreemptType=preempt/partition_prio',
+    'PreemptMode=CANCEL',
     ...c.hosts.map(
       (h) =>
         `NodeName=${h.name} NodeHostname=${h.name} NodeAddr=${h.address} CPUs=${String(c.cpusPerHost)} ` +
         `RealMemory=${String(c.memoryMBPerHost)} State=UNKNOWN`,
     ),
-    'PartitionName=batch Nodes=ALL Default=YES MaxTime=INFINITE State=UP',
+    'PartitionName=batch Nodes=ALL Default=YES MaxTime=INFINITE State=UP PriorityTier=2',
+    `PartitionName=${PREEMPTIBLE_PARTITION} Nodes=ALL MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=CANCEL`,
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -34,6 +34,7 @@ export function slurmLoop(
     tag: createHash('sha256').update(config.dataDir).digest('hex').slice(0, 8),
     sbatchArgs: config.slurmSbatchArgs,
     lowPriorityArgs: config.slurmLowPriorityArgs,
+    path: config.commandPath,
     launch: {
       node: process.execPath,
       cli: CLI,

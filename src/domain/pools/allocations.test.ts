@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { HostAgent } from '../../backends/agent.ts';
+import { ImagePullError } from '../../backends/image-pull.ts';
 import {
   AllocationReconciler,
   CLUSTER_HOST_ID,
@@ -152,6 +153,74 @@ describe('the allocation reconciler (cluster-scheduler node backends)', () => {
     assert.equal(node?.state, 'unusable');
     assert.match(node.errors[0]?.message ?? '', /went back to the queue/);
     assert.deepEqual(w.scheduler.cancelled, [job.id]);
+  });
+
+  test('a preempted low-priority allocation makes its node preempted, not unusable; it comes back later', async () => {
+    const w = await clusterWorld(10);
+    await w.pools.add(
+      w.account,
+      { scheme: 'SharedKey' },
+      tinyPool('p', 0, { targetLowPriorityNodes: 2, resizeTimeout: 'PT15M' }),
+    );
+    await w.settle();
+    const job = w.scheduler.jobs[0];
+    assert.ok(job);
+    assert.deepEqual(
+      w.scheduler.requests.map((r) => r.isDedicated),
+      [false, false],
+    );
+    job.state = 'ended';
+    job.detail = 'PREEMPTED';
+    job.preempted = true;
+    await w.settle(3);
+    let node = (await w.nodes()).find((n) => n.id === job.nodeId);
+    assert.equal(node?.state, 'preempted');
+    assert.deepEqual(node.errors, []);
+    assert.equal(w.scheduler.requests.length, 2, 'no new allocation before the capacity is back');
+    // The sizer brings the node back after the recovery delay: a new allocation, and the node idle again.
+    w.clock.advance(61_000);
+    await w.settle();
+    assert.equal(w.scheduler.requests.length, 3);
+    assert.equal(w.scheduler.requests[2]?.nodeId, job.nodeId);
+    node = (await w.nodes()).find((n) => n.id === job.nodeId);
+    assert.equal(node?.state, 'idle');
+  });
+
+  test('a preempted dedicated allocation is a lost node (dedicated nodes are never preempted)', async () => {
+    const w = await clusterWorld(10);
+    await w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('p', 1));
+    await w.settle();
+    const job = w.scheduler.jobs[0];
+    assert.ok(job);
+    Object.assign(job, { state: 'ended', detail: 'PREEMPTED', preempted: true });
+    await w.settle(3);
+    const [node] = await w.nodes();
+    assert.equal(node?.state, 'unusable');
+    assert.match(node.errors[0]?.message ?? '', /ended \(PREEMPTED/);
+  });
+
+  test('a host that cannot pull the image makes its node unusable with a pull error; the others come up', async () => {
+    const w = await clusterWorld(10);
+    const hydrate = w.executor.hydrate.bind(w.executor);
+    let calls = 0;
+    w.executor.hydrate = (image) =>
+      ++calls === 1
+        ? Promise.reject(
+            new ImagePullError(
+              `The node's image could not be pulled from the replica in region '${image.region}': connect ECONNREFUSED`,
+            ),
+          )
+        : hydrate(image);
+    await w.pools.add(w.account, { scheme: 'SharedKey' }, tinyPool('p', 2));
+    await w.settle();
+    const nodes = await w.nodes();
+    assert.deepEqual(nodes.map((n) => n.state).sort(), ['idle', 'unusable']);
+    const bad = nodes.find((n) => n.state === 'unusable');
+    assert.deepEqual(
+      bad?.errors.map((e) => e.code),
+      ['ContainerInvalidImage'],
+    );
+    assert.match(bad.errors[0]?.message ?? '', /could not be pulled from the replica in region '\w+'/);
   });
 
   test('shrinking and deleting the pool cancel the allocations; one no node wants is cancelled', async () => {

@@ -1,6 +1,18 @@
 import type { NodeReport, TaskReport } from '../../protocol/agent-protocol.ts';
-import type { NodeLogKey } from '../../backends/service-logs.ts';
+import type { NodeLogKey, ServiceLogUpload } from '../../backends/service-logs.ts';
 import { invalidProperty, unsupportedProperty } from './pool-spec.ts';
+
+/**
+ * ComputeNode_UploadBatchServiceLogs's work (the port the Batch surface calls; `backends/service-logs.ts` does it):
+ * the node's log files that hold lines of the window go to the container its SAS URL names.
+ */
+export interface ServiceLogUploader {
+  upload(
+    node: NodeLogKey,
+    containerUrl: string,
+    window: { start: Date; end: Date },
+  ): Promise<ServiceLogUpload>;
+}
 
 /**
  * A node's Batch service log (ADR 0031): what its host agent reported about it (state changes, start task and task
