@@ -7,7 +7,7 @@ import type {
   StartTaskAssignment,
   TaskReport,
 } from '../protocol/agent-protocol.ts';
-import { installPackages } from './app-packages.ts';
+import { PackageInstalls } from './app-packages.ts';
 import { ImagePullError } from './image-pull.ts';
 import { nodeFileAccess, processUser, runIdOf, runTask, type RunReport } from './task-runner.ts';
 import type { NodeExecutor, NodeSpec } from './port.ts';
@@ -53,6 +53,8 @@ export class HostAgent {
   private readonly ended = new Map<string, { nodeId: string; runId: string }>();
   private readonly phases = new Map<string, { generation: number; phase: Phase }>();
   private readonly busy = new Set<string>();
+  /** Application package installs in progress on this host's nodes (ADR 0040). */
+  private readonly packageInstalls = new PackageInstalls();
   private readonly queue: (() => Promise<void>)[] = [];
   private running = 0;
   private stopped = true;
@@ -194,7 +196,7 @@ export class HostAgent {
           });
           this.nudge();
         };
-        void runTask(this.o.executor, id, t, abort.signal, report, this.now)
+        void runTask(this.o.executor, id, t, abort.signal, report, this.now, this.packageInstalls)
           .catch((err: unknown) => this.o.onError?.(err))
           .finally(() => {
             if (this.runs.get(k)?.abort === abort) this.runs.delete(k);
@@ -337,10 +339,8 @@ export class HostAgent {
     if (packages.length === 0) return true;
     const startTime = this.now().toISOString();
     const run = { ...task, taskDir: 'startup' };
-    const failed = await installPackages(
-      packages,
-      nodeFileAccess(this.o.executor, a.spec.nodeId, run, 'startup'),
-    );
+    const access = nodeFileAccess(this.o.executor, a.spec.nodeId, run, 'startup');
+    const failed = await this.packageInstalls.install(a.spec.nodeId, packages, access);
     if (!failed) return true;
     const { category, code, message } = failed;
     this.report(a, {

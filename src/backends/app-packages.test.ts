@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
 import type { PackageInstall } from '../protocol/agent-protocol.ts';
-import { installPackages } from './app-packages.ts';
+import { PackageInstalls, installPackages } from './app-packages.ts';
 import type { NodeFileAccess } from './task-files.ts';
 import { storedZip } from './zip.fixture.ts';
 
@@ -26,11 +26,14 @@ function memoryNode() {
 }
 
 const blobs = new Map<string, Buffer>();
+const downloads: string[] = [];
 let server: Server;
 let base = '';
 before(async () => {
   server = createServer((req, res) => {
-    const body = blobs.get(req.url?.split('?')[0] ?? '');
+    const path = req.url?.split('?')[0] ?? '';
+    downloads.push(path);
+    const body = blobs.get(path);
     res.writeHead(body ? 200 : 404).end(body);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -98,4 +101,17 @@ test('a missing blob, a file that is no zip and an unresolved reference fail wit
   });
   const failed = await installPackages([unresolved], node.access);
   assert.deepEqual([failed?.code, failed?.category], ['InvalidApplicationPackageReferences', 'usererror']);
+});
+
+test('two runs on one node installing the same package at once download it once', async () => {
+  blobs.set('/shared.zip', storedZip([{ name: 'tool.sh', content: 'echo shared', mode: 0o755 }]));
+  const node = memoryNode();
+  const installs = new PackageInstalls();
+  const p = install('shared.zip', { folder: 'applications/shared/1', applicationId: 'shared', version: '1' });
+  const results = await Promise.all([
+    installs.install('node-1', [p], node.access),
+    installs.install('node-1', [p], node.access),
+  ]);
+  assert.deepEqual(results, [undefined, undefined]);
+  assert.equal(downloads.filter((d) => d === '/shared.zip').length, 1);
 });

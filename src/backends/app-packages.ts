@@ -139,14 +139,41 @@ async function installOne(p: PackageInstall, access: NodeFileAccess): Promise<Tr
   return undefined;
 }
 
-/** Installs a run's packages in order; the first failure stops and is returned. */
-export async function installPackages(
+/**
+ * A host's package installs in progress, so two runs on one node (several task slots, or the start task and a task)
+ * do not write the same package at once: the second waits for the first, then finds its marker.
+ */
+export class PackageInstalls {
+  private readonly inFlight = new Map<string, Promise<TransferFailure | undefined>>();
+
+  /** Installs a run's packages on `nodeId` in order; the first failure stops and is returned. */
+  async install(
+    nodeId: string,
+    packages: PackageInstall[],
+    access: NodeFileAccess,
+  ): Promise<TransferFailure | undefined> {
+    for (const p of packages) {
+      const key = `${nodeId}\0${p.folder}`;
+      const running = this.inFlight.get(key);
+      if (running) await running;
+      const next = installOne(p, access);
+      this.inFlight.set(key, next);
+      let failed: TransferFailure | undefined;
+      try {
+        failed = await next;
+      } finally {
+        if (this.inFlight.get(key) === next) this.inFlight.delete(key);
+      }
+      if (failed) return failed;
+    }
+    return undefined;
+  }
+}
+
+/** Installs a run's packages in order without coordination (tests, one-off runs). */
+export function installPackages(
   packages: PackageInstall[],
   access: NodeFileAccess,
 ): Promise<TransferFailure | undefined> {
-  for (const p of packages) {
-    const failed = await installOne(p, access);
-    if (failed) return failed;
-  }
-  return undefined;
+  return new PackageInstalls().install('', packages, access);
 }

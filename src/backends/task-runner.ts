@@ -7,7 +7,7 @@ import {
   type ProcessUsage,
   type ProcessUser,
 } from './port.ts';
-import { installPackages } from './app-packages.ts';
+import { PackageInstalls } from './app-packages.ts';
 import { downloadResourceFiles, uploadOutputFiles, type NodeFileAccess } from './task-files.ts';
 
 type Failure = NonNullable<TaskReport['failureInfo']>;
@@ -97,6 +97,7 @@ export async function runTask(
   signal: AbortSignal,
   report: (r: RunReport) => void,
   now: () => Date,
+  packages: PackageInstalls = new PackageInstalls(),
 ): Promise<void> {
   const aborted = () => signal.aborted;
   const started = now();
@@ -117,7 +118,7 @@ export async function runTask(
   }
   const access = nodeFileAccess(executor, nodeId, t, runIdOf(t));
   const pre =
-    (await installPackages(t.applicationPackages ?? [], access)) ??
+    (await packages.install(nodeId, t.applicationPackages ?? [], access)) ??
     (await downloadResourceFiles(t.resourceFiles, `${t.taskDir}/wd`, access));
   if (aborted()) return;
   if (pre) {
