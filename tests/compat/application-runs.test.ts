@@ -103,6 +103,33 @@ describe('application packages on nodes', { skip: process.getuid?.() === 0 ? fal
     assert.equal(text, 'from-package task\n/mnt/batch/tasks/applications/tool/1.0\n');
   });
 
+  test("a job preparation task gets the pool's package too", async () => {
+    await batch.job.add({
+      id: 'prep-job',
+      poolInfo: { poolId: 'apps' },
+      jobPreparationTask: { commandLine: '/bin/sh -c "$AZ_BATCH_APP_PACKAGE_tool/bin/run.sh prep"' },
+    });
+    await batch.task.add('prep-job', { id: 'after-prep', commandLine: '/bin/sh -c "echo ok"' });
+    await waitFor(
+      () => batch.task.get('prep-job', 'after-prep'),
+      (t) => t.state === 'completed',
+      'task after-prep completed',
+      120_000,
+    );
+    const [status] = await batch.job.listPreparationAndReleaseTaskStatus('prep-job');
+    const prep = status?.jobPreparationTaskExecutionInfo;
+    assert.deepEqual([prep?.result, prep?.exitCode], ['success', 0], JSON.stringify(prep));
+    const out = await batch.file.getFromComputeNode(
+      'apps',
+      status?.nodeId ?? '',
+      'workitems/prep-job/job-1/jobpreparation/stdout.txt',
+    );
+    assert.equal(
+      await new Response(out.readableStreamBody as unknown as ReadableStream).text(),
+      'from-package prep\n',
+    );
+  });
+
   test('a task naming an inactive version or an unknown application fails before its command', async () => {
     for (const [id, ref] of [
       ['inactive', { applicationId: 'tool', version: '2.0' }],
