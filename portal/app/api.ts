@@ -5,6 +5,7 @@ export const BATCH_API_VERSION = '2024-07-01.20.0';
 const API_VERSIONS: Record<string, string> = {
   'Microsoft.Compute': '2023-07-01',
   'Microsoft.Batch': '2024-07-01',
+  'Microsoft.Storage': '2023-01-01',
 };
 
 /** A failed call, with what the server said: its code, message and the property it named (if any). */
@@ -109,6 +110,19 @@ export async function arm<T>(s: Session, path: string): Promise<T> {
   const provider = /\/providers\/([^/]+)/.exec(path)?.[1] ?? '';
   const res = await send(s.armToken, 'GET', withVersion(path, API_VERSIONS[provider] ?? '2022-12-01'));
   return (await res.json()) as T;
+}
+
+/** An ARM write (PUT, POST, DELETE) with an optional JSON body; the answer's JSON, or undefined when empty. */
+export async function armSend<T>(
+  s: Session,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T | undefined> {
+  const provider = /\/providers\/([^/]+)/.exec(path)?.[1] ?? '';
+  const res = await send(s.armToken, method, withVersion(path, API_VERSIONS[provider] ?? '2022-12-01'), body);
+  const text = await res.text();
+  return text === '' ? undefined : (JSON.parse(text) as T);
 }
 
 export async function armList<T>(s: Session, path: string): Promise<T[]> {

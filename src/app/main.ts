@@ -33,6 +33,8 @@ import { VmService } from '../domain/compute/vms.ts';
 import { NetworkService } from '../domain/network/network.ts';
 import { ApplicationService } from '../domain/applications/applications.ts';
 import { packageStorageOver } from '../backends/auto-storage.ts';
+import { VaultService } from '../domain/keyvault/vaults.ts';
+import { StorageAccountService, type StorageBackings } from '../domain/storage/storage-accounts.ts';
 import { DeploymentService } from '../domain/resources/deployments.ts';
 import { ImageCache } from '../backends/local/image-cache.ts';
 import { VmHost } from '../backends/local/vm-host.ts';
@@ -122,6 +124,7 @@ function diskServiceFor(
   return new DiskService(ctx, regions, baseImages, vms, join(config.dataDir, 'uploads'), {
     logger,
     waitMs: config.writeWaitMs,
+    storageBackings: storageBackings(config),
   });
 }
 
@@ -140,6 +143,12 @@ async function ensureTinyImage(images: BaseImageService, logger: Logger): Promis
   } catch (err) {
     logger.warn({ err: (err as Error).message }, 'tiny base image not built');
   }
+}
+
+/** Storage accounts' blob endpoints and keys by account name (LAZURITE_STORAGE_ACCOUNTS, case-insensitive). */
+function storageBackings(config: Config): StorageBackings {
+  const byName = new Map(Object.entries(config.storageAccounts).map(([k, v]) => [k.toLowerCase(), v]));
+  return (name) => byName.get(name.toLowerCase());
 }
 
 function originFor(host: string, port: number): string {
@@ -225,6 +234,7 @@ function armServices(
   ctx: DomainContext,
   shared: Pick<ArmServices, 'principals' | 'batchAccounts' | 'applications' | 'pools' | 'vms' | 'disks'>,
   regions: RegionStores,
+  config: Config,
 ): ArmServices {
   return {
     ...shared,
@@ -232,6 +242,8 @@ function armServices(
     roleAssignments: new RoleAssignmentService(ctx),
     gallery: new GalleryService(ctx, regions),
     network: new NetworkService(ctx),
+    storageAccounts: new StorageAccountService(ctx, storageBackings(config)),
+    vaults: new VaultService(ctx),
     deployments: new DeploymentService(ctx),
     computeQueries: new ComputeQueries(ctx),
   };
@@ -397,6 +409,7 @@ export async function startLazurite(
         ctx,
         { principals, batchAccounts, applications, pools: nodes.pools, vms, disks },
         regions,
+        config,
       ),
       ...batchServices(nodes, batchAccounts, applications),
       ...agentServices(nodes, regions),

@@ -9,6 +9,7 @@ import type {
 } from '../protocol/agent-protocol.ts';
 import { PackageInstalls } from './app-packages.ts';
 import { ImagePullError } from './image-pull.ts';
+import { instanceRunIds, runInstance } from './instance-runner.ts';
 import { nodeFileAccess, processUser, runIdOf, runTask, type RunReport } from './task-runner.ts';
 import type { NodeExecutor, NodeSpec } from './port.ts';
 
@@ -48,9 +49,12 @@ export class HostAgent {
   private readonly reports: NodeReport[] = [];
   private readonly taskReports: TaskReport[] = [];
   /** Task runs in progress, by node and task: the attempt and how to stop it. */
-  private readonly runs = new Map<string, { nodeId: string; attempt: number; abort: AbortController }>();
+  private readonly runs = new Map<
+    string,
+    { nodeId: string; attempt: number; abort: AbortController; coordinated?: () => void }
+  >();
   /** Named runs that ended here, until the server stops assigning them (then their journal is dropped). */
-  private readonly ended = new Map<string, { nodeId: string; runId: string }>();
+  private readonly ended = new Map<string, { nodeId: string; runIds: string[] }>();
   private readonly phases = new Map<string, { generation: number; phase: Phase }>();
   private readonly busy = new Set<string>();
   /** Application package installs in progress on this host's nodes (ADR 0040). */
@@ -178,11 +182,17 @@ export class HostAgent {
         const k = `${id}|${t.jobId}|${t.taskId}`.toLowerCase();
         wanted.add(`${k}#${String(t.attempt)}`);
         const run = this.runs.get(k);
+        if (run?.attempt === t.attempt && t.instance?.allCoordinated === true) run.coordinated?.();
         // A run that ended here stays ended until the server stops assigning it (its report may be in flight).
         if (run?.attempt === t.attempt || !ready || this.ended.has(`${k}#${String(t.attempt)}`)) continue;
         run?.abort.abort();
         const abort = new AbortController();
-        this.runs.set(k, { nodeId: id, attempt: t.attempt, abort });
+        let coordinated: () => void = () => undefined;
+        const gate = new Promise<void>((resolve) => {
+          coordinated = resolve;
+        });
+        if (t.instance?.allCoordinated === true) coordinated();
+        this.runs.set(k, { nodeId: id, attempt: t.attempt, abort, coordinated });
         const report = (r: RunReport) => {
           if (abort.signal.aborted) return;
           this.taskReports.push({
@@ -196,11 +206,16 @@ export class HostAgent {
           });
           this.nudge();
         };
-        void runTask(this.o.executor, id, t, abort.signal, report, this.now, this.packageInstalls)
+        const running =
+          t.instance === undefined
+            ? runTask(this.o.executor, id, t, abort.signal, report, this.now, this.packageInstalls)
+            : runInstance(this.o.executor, id, t, abort.signal, report, this.now, gate);
+        void running
           .catch((err: unknown) => this.o.onError?.(err))
           .finally(() => {
             if (this.runs.get(k)?.abort === abort) this.runs.delete(k);
-            this.ended.set(`${k}#${String(t.attempt)}`, { nodeId: id, runId: runIdOf(t) });
+            const runIds = t.instance === undefined ? [runIdOf(t)] : instanceRunIds(t);
+            this.ended.set(`${k}#${String(t.attempt)}`, { nodeId: id, runIds });
           });
       }
     }
@@ -213,7 +228,8 @@ export class HostAgent {
     for (const [k, run] of this.ended) {
       if (wanted.has(k)) continue;
       this.ended.delete(k);
-      void this.o.executor.forgetRun?.(run.nodeId, run.runId).catch((err: unknown) => this.o.onError?.(err));
+      for (const runId of run.runIds)
+        void this.o.executor.forgetRun?.(run.nodeId, runId).catch((err: unknown) => this.o.onError?.(err));
     }
   }
 

@@ -8,7 +8,8 @@ import { CliError, readConnection } from './client.ts';
 
 /**
  * The az CLI cloud definition for a running server: ARM at the root, the AD FS-style authority at /adfs
- * (MSAL skips its public-cloud authority check only for AD FS), and the resource ids tokens are issued for.
+ * (MSAL skips its public-cloud authority check only for AD FS), the resource ids tokens are issued for, and the
+ * Key Vault DNS suffix of vault URIs.
  */
 export function azCloudConfig(c: ConnectionInfo) {
   return {
@@ -22,6 +23,8 @@ export function azCloudConfig(c: ConnectionInfo) {
       batchResourceId: 'https://batch.core.windows.net/',
       gallery: `${c.armEndpoint}/`,
     },
+    // Vault URIs (ADR 0035): `az keyvault create` needs the suffix even though no vault data plane answers there.
+    suffixes: { keyvaultDns: `.vault.${new URL(c.armEndpoint).host}` },
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Config } from '../config/config.ts';
 import { sizingWarnings } from '../domain/pools/sizing-guidance.ts';
 import { formatDuration } from '../domain/pools/pool-spec.ts';
+import { poolOsLabel } from '../domain/pools/image-binding.ts';
 import { DomainError } from '../domain/errors.ts';
 import { preemptNodes, type PreemptRequest } from '../domain/pools/preemption.ts';
 import { CliError } from './client.ts';
@@ -14,6 +15,8 @@ export interface PoolSummary {
   currentNodes: number;
   nodesByState: Record<string, number>;
   image: string;
+  /** The OS as the portal's pool summary shows it ("Custom VM image" for managed and gallery images). */
+  os: string;
   replicas: number;
   resizeTimeout: string;
   warnings: string[];
@@ -40,6 +43,7 @@ export async function listPools(config: Config, account: string): Promise<PoolSu
           currentNodes: nodes.filter((n) => n.state !== 'leavingpool').length,
           nodesByState: byState,
           image: `${pool.image.kind} ${pool.image.source}`,
+          os: poolOsLabel(pool.image),
           replicas: pool.image.replicaCount,
           resizeTimeout: formatDuration(pool.resizeTimeoutMs),
           warnings: sizingWarnings(pool),
@@ -59,7 +63,7 @@ export function formatPools(pools: PoolSummary[]): string {
         .map(([s, n]) => `${s} ${String(n)}`)
         .join(', ');
       const lines = [
-        `${p.id}  ${p.state}/${p.allocationState}  nodes ${String(p.currentNodes)}/${String(p.targetNodes)}${states === '' ? '' : ` (${states})`}`,
+        `${p.id}  ${p.state}/${p.allocationState}  nodes ${String(p.currentNodes)}/${String(p.targetNodes)}${states === '' ? '' : ` (${states})`}  OS ${p.os}`,
         `  image ${p.image}, ${String(p.replicas)} replica(s), resize timeout ${p.resizeTimeout}`,
         ...p.warnings.map((w) => `  warning: ${w}`),
       ];

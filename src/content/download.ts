@@ -56,13 +56,15 @@ function watchdog(controller: AbortController, ms: number, reason: () => Downloa
 
 /**
  * Downloads `url` (http or https) into `file` with a connect timeout, an idle timeout between chunks and a size
- * cap; `signal` cancels it. Resolves with the number of bytes written.
+ * cap; `signal` cancels it; `headers` go with the request (e.g. a storage SharedKey authorization). Resolves with the
+ * number of bytes written.
  */
 export async function download(
   url: string,
   file: string,
   limits: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS,
   signal?: AbortSignal,
+  headers: Record<string, string> = {},
 ): Promise<number> {
   const shown = redactUrl(url);
   const controller = new AbortController();
@@ -75,7 +77,7 @@ export async function download(
     new DownloadError('timeout', `Download of '${shown}' timed out (${what} after ${ms} ms).`);
   const dog = watchdog(controller, limits.connectTimeoutMs, timeout('no response', limits.connectTimeoutMs));
   try {
-    const res = await fetch(url, { signal: controller.signal });
+    const res = await fetch(url, { signal: controller.signal, headers });
     if (!res.ok || !res.body) throw new DownloadError('status', `'${shown}' answered ${res.status}.`);
     const declared = Number(res.headers.get('content-length') ?? NaN);
     const tooLarge = () =>

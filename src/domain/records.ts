@@ -17,6 +17,7 @@ export type {
   ResourceGroupRecord,
   RoleAssignmentRecord,
   SubscriptionRecord,
+  SubtaskRecord,
   TaskCountsRecord,
   TaskRecord,
   TenantRecord,

@@ -100,6 +100,24 @@ export interface TaskAssignment {
   applicationPackages?: PackageInstall[];
   /** The pool's and the task's references, until the server resolves them into `applicationPackages`. */
   packageReferences?: PackageReferenceSpec[];
+  /** One instance of a multi-instance task (ADR 0038); absent for an ordinary task. */
+  instance?: InstanceAssignment;
+}
+
+/**
+ * An instance of a multi-instance task: every instance downloads the common resource files into `sharedDir` and
+ * runs the coordination command line (whose background processes live until the instance is stopped); the primary
+ * (id 0) then runs the task's command line once `allCoordinated`. A subtask's `commandLine` is the coordination
+ * command line and its `taskDir` its own folder, `<task dir>/<id>`.
+ */
+export interface InstanceAssignment {
+  id: number;
+  coordinationCommandLine: string;
+  commonResourceFiles: ResourceFileSpec[];
+  /** The task's folder on every node (AZ_BATCH_TASK_SHARED_DIR), relative to the node root dir. */
+  sharedDir: string;
+  /** Primary: every instance's coordination command ended with exit code 0. */
+  allCoordinated: boolean;
 }
 
 export interface TaskReport {
@@ -124,6 +142,10 @@ export interface TaskReport {
   fileUploadError?: boolean;
   /** What the completed run used (ADR 0031); an agent that does not measure sends none. */
   usage?: RunUsage;
+  /** A multi-instance task's instance the report is about (a subtask's, or the primary's coordination). */
+  instance?: number;
+  /** That instance's coordination command line ended with this exit code. */
+  coordinationExitCode?: number;
 }
 
 export interface SyncRequest {

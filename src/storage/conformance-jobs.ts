@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Store } from './port.ts';
-import type { JobRecord, JobScheduleRecord, TaskRecord } from './records.ts';
+import type { JobRecord, JobScheduleRecord, SubtaskRecord, TaskRecord } from './records.ts';
 import { sampleNode, samplePool } from './conformance-batch.ts';
 
 const T0 = '2026-01-01T00:00:00Z';
@@ -55,6 +55,7 @@ export const sampleTask = (job: JobRecord, id: string, seq: number): TaskRecord 
 export function jobStoreConformance(open: () => Promise<Store>): void {
   jobTests(open);
   queueTests(open);
+  subtaskTests(open);
   scheduleConformance(open);
   countConformance(open);
   taskFileConformance(open);
@@ -156,6 +157,59 @@ function queueTests(open: () => Promise<Store>): void {
     ]);
     assert.equal(await store.transaction((tx) => tx.deleteTask('acct', 'j', 'X')), true);
     assert.equal((await store.transaction((tx) => tx.findTasks('acct', 'j', ['x', '1']))).length, 1);
+    await store.close();
+  });
+}
+
+function subtaskTests(open: () => Promise<Store>): void {
+  test('subtasks: replaced per task, found by unfinished node, removed with their task and job', async () => {
+    const store = await open();
+    const instance = (
+      task: string,
+      id: number,
+      node: string,
+      state: SubtaskRecord['state'],
+    ): SubtaskRecord => ({
+      accountName: 'acct',
+      jobId: 'j',
+      taskId: task,
+      id,
+      attempt: 1,
+      poolId: 'p',
+      nodeId: node,
+      state,
+      stateTransitionTime: '2026-01-01T00:00:00.000Z',
+    });
+    await store.transaction(async (tx) => {
+      await tx.putSubtasks('acct', 'j', 'mpi', [
+        instance('mpi', 1, 'n1', 'running'),
+        instance('mpi', 0, 'n0', 'running'),
+      ]);
+      await tx.putSubtasks('acct', 'j', 'other', [instance('other', 1, 'n2', 'completed')]);
+    });
+    const found = await store.transaction((tx) => tx.findSubtasks('ACCT', 'J', 'MPI'));
+    assert.deepEqual(
+      found.map((s) => `${String(s.id)}@${s.nodeId}`),
+      ['0@n0', '1@n1'],
+    );
+    const onNodes = await store.transaction((tx) => tx.subtasksOnNodes('acct', 'P', ['N1', 'n2', 'n3']));
+    assert.deepEqual(
+      onNodes.map((s) => `${s.taskId}/${String(s.id)}`),
+      ['mpi/1'],
+      'a completed instance no longer holds its node',
+    );
+    await store.transaction((tx) =>
+      tx.putSubtasks('acct', 'j', 'mpi', [instance('mpi', 0, 'n3', 'running')]),
+    );
+    assert.deepEqual(
+      (await store.transaction((tx) => tx.findSubtasks('acct', 'j', 'mpi'))).map((s) => s.nodeId),
+      ['n3'],
+    );
+    await store.transaction((tx) => tx.putTasks([sampleTask(sampleJob('j', 1), 'mpi', 0)]));
+    await store.transaction((tx) => tx.deleteTask('acct', 'j', 'mpi'));
+    assert.equal((await store.transaction((tx) => tx.findSubtasks('acct', 'j', 'mpi'))).length, 0);
+    await store.transaction((tx) => tx.deleteJob('acct', 'j'));
+    assert.equal((await store.transaction((tx) => tx.findSubtasks('acct', 'j', 'other'))).length, 0);
     await store.close();
   });
 }

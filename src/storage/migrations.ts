@@ -349,4 +349,20 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0017_subtasks': {
+    async up(db: Kysely<unknown>) {
+      // Multi-instance tasks (ADR 0038): the primary and subtasks of each task's current run, by the node they hold.
+      await db.schema
+        .createTable('subtasks')
+        .addColumn('account_key', 'text', (c) => c.notNull())
+        .addColumn('job_key', 'text', (c) => c.notNull())
+        .addColumn('task_key', 'text', (c) => c.notNull())
+        .addColumn('subtask_id', 'integer', (c) => c.notNull())
+        .addColumn('node_key', 'text')
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('subtasks_pk', ['account_key', 'job_key', 'task_key', 'subtask_id'])
+        .execute();
+      await db.schema.createIndex('subtasks_by_node').on('subtasks').column('node_key').execute();
+    },
+  },
 };

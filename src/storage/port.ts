@@ -11,6 +11,7 @@ import type {
   JobRecord,
   JobScheduleRecord,
   JobScheduleState,
+  SubtaskRecord,
   TaskRecord,
   TaskCountsRecord,
   BatchCountsRecord,
@@ -150,6 +151,12 @@ export interface BatchStoreTx {
   queuedTasks(accountName: string, poolId: string, limit: number): Promise<TaskRecord[]>;
   /** Tasks preparing or running on these nodes. */
   tasksOnNodes(accountName: string, poolId: string, nodeIds: string[]): Promise<TaskRecord[]>;
+  /** Replaces a multi-instance task's instances (ADR 0038); an empty list removes them. */
+  putSubtasks(accountName: string, jobId: string, taskId: string, subtasks: SubtaskRecord[]): Promise<void>;
+  /** A task's instances by id (0 = primary). */
+  findSubtasks(accountName: string, jobId: string, taskId: string): Promise<SubtaskRecord[]>;
+  /** Unfinished instances of multi-instance tasks on these nodes. */
+  subtasksOnNodes(accountName: string, poolId: string, nodeIds: string[]): Promise<SubtaskRecord[]>;
   countTasks(
     accountName: string,
     jobId: string,

@@ -462,6 +462,33 @@ export interface TaskRecord {
   usage?: TaskUsageRecord;
 }
 
+/**
+ * One instance of a multi-instance task's current run (ADR 0038): 0 is the primary (on the task's own node), 1…n-1
+ * the subtasks `subtasksinfo` lists. Replaced as a whole on every dispatch of the task.
+ */
+export interface SubtaskRecord {
+  accountName: string;
+  jobId: string;
+  taskId: string;
+  id: number;
+  /** The task's attempt this instance belongs to. */
+  attempt: number;
+  poolId: string;
+  nodeId: string;
+  /** The node's address when the instance was given to it (for AZ_BATCH_HOST_LIST). */
+  nodeAddress?: string;
+  state: 'preparing' | 'running' | 'completed';
+  stateTransitionTime: string;
+  previousState?: 'preparing' | 'running';
+  previousStateTransitionTime?: string;
+  startTime?: string;
+  endTime?: string;
+  /** The coordination command line's exit code, once it ended (the primary's command waits for every 0). */
+  coordinationExitCode?: number;
+  exitCode?: number;
+  failureInfo?: TaskFailureRecord;
+}
+
 /** TaskConstraints.retentionTime's default: 7 days. */
 export const DEFAULT_TASK_RETENTION_MS = 7 * 24 * 3600 * 1000;
 

@@ -6,6 +6,7 @@ import * as batch from './sql-batch.ts';
 import { countByState } from './sql-counts.ts';
 import * as jobs from './sql-jobs.ts';
 import * as schedules from './sql-schedules.ts';
+import * as instances from './sql-subtasks.ts';
 import * as taskFiles from './sql-task-files.ts';
 import type {
   JobRecord,
@@ -14,6 +15,7 @@ import type {
   NodeFileCleanupRecord,
   NodeRecord,
   PoolRecord,
+  SubtaskRecord,
   TaskRecord,
 } from './records.ts';
 import type { Database } from './sqlite/schema.ts';
@@ -113,6 +115,15 @@ export class SqlBatchTx implements BatchStoreTx {
   }
   tasksOnNodes(account: string, pool: string, nodes: string[]) {
     return jobs.tasksOnNodes(this.db, account, pool, nodes);
+  }
+  putSubtasks(account: string, job: string, task: string, subtasks: SubtaskRecord[]) {
+    return instances.putSubtasks(this.db, account, job, task, subtasks);
+  }
+  findSubtasks(account: string, job: string, task: string) {
+    return instances.findSubtasks(this.db, account, job, task);
+  }
+  subtasksOnNodes(account: string, pool: string, nodes: string[]) {
+    return instances.subtasksOnNodes(this.db, account, pool, nodes);
   }
   countTasks(account: string, job: string) {
     return jobs.countTasks(this.db, account, job);

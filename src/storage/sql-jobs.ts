@@ -58,6 +58,11 @@ export async function nextJobSeq(db: Transaction<Database>): Promise<number> {
 export async function deleteJob(db: Transaction<Database>, account: string, id: string): Promise<boolean> {
   const where = { account_key: caseKey(account), job_key: caseKey(id) };
   await db
+    .deleteFrom('subtasks')
+    .where('account_key', '=', where.account_key)
+    .where('job_key', '=', where.job_key)
+    .execute();
+  await db
     .deleteFrom('tasks')
     .where('account_key', '=', where.account_key)
     .where('job_key', '=', where.job_key)
@@ -245,6 +250,12 @@ function bucketCounts(
 }
 
 export async function deleteTask(db: Transaction<Database>, account: string, job: string, id: string) {
+  await db
+    .deleteFrom('subtasks')
+    .where('account_key', '=', caseKey(account))
+    .where('job_key', '=', caseKey(job))
+    .where('task_key', '=', caseKey(id))
+    .execute();
   const r = await db
     .deleteFrom('tasks')
     .where('account_key', '=', caseKey(account))

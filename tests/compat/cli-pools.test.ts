@@ -30,7 +30,7 @@ describe('lazurite pools list', () => {
     assert.match(big.warnings[0] ?? '', /the guidance is 15 minutes per 1,000 nodes/);
     assert.deepEqual(json.find((p) => p.id === 'small')?.warnings, []);
     const text = await runCli(['pools', 'list', '--data-dir', server.dataDir]);
-    assert.match(text, /^big {2}active\/\w+ {2}nodes \d+\/700/m);
+    assert.match(text, /^big {2}active\/\w+ {2}nodes \d+\/700.* {2}OS lazurite:tiny:busybox$/m);
     assert.match(text, /^ {2}warning: Pool 'big' targets 700 nodes with a resize timeout of 5 min/m);
   });
 });

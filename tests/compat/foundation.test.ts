@@ -11,6 +11,7 @@ import { WELL_KNOWN } from '../../src/domain/environment/well-known.ts';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.ts';
 import { openStateStore } from '../../src/app/main.ts';
+import { batchReadyVault } from './vaults.ts';
 import { credentialFor, startServer, type TestServer } from './harness.ts';
 
 type RestLike = { statusCode?: number; code?: string };
@@ -151,11 +152,11 @@ describe('foundation through the official Azure clients', () => {
 
   test('UserSubscription accounts: listKeys and SharedKey are refused (clients must use Microsoft Entra ID)', async () => {
     const client = new BatchManagementClient(credential, c.subscriptionId, { endpoint: c.armEndpoint });
-    const vault = `/subscriptions/${c.subscriptionId}/resourceGroups/${c.resourceGroup}/providers/Microsoft.KeyVault/vaults/kv1`;
+    const vault = await batchReadyVault(server, 'kv1');
     await client.batchAccountOperations.beginCreateAndWait(c.resourceGroup, 'usersubacct', {
       location: c.location,
       poolAllocationMode: 'UserSubscription',
-      keyVaultReference: { id: vault, url: 'https://kv1.vault.azure.net/' },
+      keyVaultReference: { id: vault.id ?? '', url: vault.properties.vaultUri ?? '' },
     });
     await assert.rejects(
       client.batchAccountOperations.getKeys(c.resourceGroup, 'usersubacct'),

@@ -7,6 +7,7 @@ import { crumbs, heading, type PageContext } from '../page.ts';
 import type { SupportedImage } from '../wire.ts';
 import { clearErrors, field, input, showServerError } from './form-fields.ts';
 import { imagePicker, type ImageChoice } from './image-pickers.ts';
+import { imageFromVhd } from './vhd-picker.ts';
 import { replicasIn } from './replication.ts';
 
 /** Which form field a property the server names belongs to (by its last path segment, case-insensitive). */
@@ -220,13 +221,28 @@ export async function addPoolPage(ctx: PageContext): Promise<void> {
     banner.hidden = true;
     submit.disabled = true;
     const body = poolBody(controls, choice);
-    batch(s, 'POST', '/pools', body).then(
-      () => (location.hash = `#/pools/${encodeURIComponent(String(body.id))}`),
-      (err: unknown) => {
-        submit.disabled = false;
-        showServerError(form, banner, err, { fieldOf: fieldForProperty, failed: 'The pool was not created' });
-      },
-    );
+    const vhd = choice?.kind === 'vhd' ? choice.vhdUrl : undefined;
+    const image =
+      vhd === undefined || typeof body.id !== 'string'
+        ? Promise.resolve()
+        : imageFromVhd(s, `${body.id}-vhd`, vhd).then((id) => {
+            body.virtualMachineConfiguration = {
+              ...(body.virtualMachineConfiguration as Record<string, unknown>),
+              imageReference: { virtualMachineImageId: id },
+            };
+          });
+    image
+      .then(() => batch(s, 'POST', '/pools', body))
+      .then(
+        () => (location.hash = `#/pools/${encodeURIComponent(String(body.id))}`),
+        (err: unknown) => {
+          submit.disabled = false;
+          showServerError(form, banner, err, {
+            fieldOf: fieldForProperty,
+            failed: 'The pool was not created',
+          });
+        },
+      );
   });
   ctx.main.replaceChildren(crumbs([['Pools', '#/pools']]), heading('Add pool'), form);
   update();

@@ -1,4 +1,7 @@
-/** The Add pool form's image choice: Marketplace / Shared Image Gallery / Managed image, with cascading pickers. */
+/**
+ * The Add pool form's image choice: Marketplace / Shared Image Gallery / Managed image / Custom image (a VHD in a
+ * storage container), with cascading pickers.
+ */
 import { arm, armList, groupPath, messageOf } from '../api.ts';
 import { h, swap } from '../dom.ts';
 import type { Session } from '../session.ts';
@@ -12,8 +15,9 @@ import type {
 } from '../wire.ts';
 import { idParts } from '../wire.ts';
 import { replicationList } from './replication.ts';
+import { VhdPicker } from './vhd-picker.ts';
 
-export type ImageKind = 'marketplace' | 'gallery' | 'managed';
+export type ImageKind = 'marketplace' | 'gallery' | 'managed' | 'vhd';
 
 export interface ImageChoice {
   kind: ImageKind;
@@ -24,12 +28,15 @@ export interface ImageChoice {
   defaultSku: string | undefined;
   /** The chosen gallery version (read with its replication status), for the replica guidance. */
   version: GalleryVersion | undefined;
+  /** A VHD's blob URL (kind `vhd`): the pool's managed image is made from it when the form is sent. */
+  vhdUrl?: string;
 }
 
 const KINDS: [ImageKind, string][] = [
   ['marketplace', 'Marketplace'],
   ['gallery', 'Shared Image Gallery'],
   ['managed', 'Managed image'],
+  ['vhd', 'Custom image (VHD)'],
 ];
 
 function select(
@@ -73,6 +80,7 @@ class ImagePicker {
   private readonly managed = select('managed-image', 'Managed image', 'Choose a managed image');
   private readonly replication = h('div', { id: 'gallery-replication', 'aria-live': 'polite' });
   private readonly errorSlot = h('p', { id: 'image-error', class: 'field-error', hidden: true });
+  private readonly vhd: VhdPicker;
   private readonly panels: Record<ImageKind, HTMLElement>;
   private kind: ImageKind = 'marketplace';
   private definitions: GalleryDefinition[] = [];
@@ -87,6 +95,7 @@ class ImagePicker {
       'Choose an image',
       supported.map((img, i) => [String(i), `${referenceText(img.imageReference)} (${img.osType})`]),
     );
+    this.vhd = new VhdPicker(s, this.emit, this.showError);
     this.panels = {
       marketplace: h('div', { class: 'picker', id: 'picker-marketplace' }, this.market.wrap),
       gallery: h('div', { class: 'picker', id: 'picker-gallery', hidden: true }, [
@@ -96,6 +105,7 @@ class ImagePicker {
         this.replication,
       ]),
       managed: h('div', { class: 'picker', id: 'picker-managed', hidden: true }, this.managed.wrap),
+      vhd: this.vhd.panel,
     };
     this.gallery.el.addEventListener('change', () => void this.galleryChosen().catch(this.showError));
     this.definition.el.addEventListener('change', () => void this.definitionChosen().catch(this.showError));
@@ -149,6 +159,10 @@ class ImagePicker {
         version: this.chosenVersion,
       };
     }
+    if (this.kind === 'vhd') {
+      const url = this.vhd.url();
+      return { ...none, kind: this.kind, osType: 'linux', ...(url === undefined ? {} : { vhdUrl: url }) };
+    }
     const id = this.managed.el.value;
     return {
       ...none,
@@ -189,6 +203,7 @@ class ImagePicker {
     this.kind = kind;
     for (const [k, panel] of Object.entries(this.panels)) panel.hidden = k !== kind;
     this.emit();
+    if (kind === 'vhd') await this.vhd.load();
     if (kind === 'gallery' && this.gallery.el.options.length <= 1) {
       const list = await armList<ArmResource<unknown>>(
         this.s,

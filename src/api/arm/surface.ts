@@ -13,6 +13,8 @@ import { computeRoutes } from './routes-compute.ts';
 import { vmRoutes } from './routes-vms.ts';
 import { vmImageRoutes } from './routes-vmimages.ts';
 import { networkRoutes } from './routes-network.ts';
+import { storageRoutes } from './routes-storage.ts';
+import { keyVaultRoutes } from './routes-keyvault.ts';
 import { deploymentRoutes, type Dispatch } from './routes-deployments.ts';
 import { toArmError } from './errors.ts';
 import { resourceRoutes } from './routes-resources.ts';
@@ -69,6 +71,8 @@ export function registerArmSurface(app: FastifyInstance, deps: ArmDeps, origins:
     ...vmRoutes(deps),
     ...vmImageRoutes(),
     ...networkRoutes(deps),
+    ...storageRoutes(deps, deps.storageAccounts),
+    ...keyVaultRoutes(deps, deps.vaults),
   );
   // Template deployments run each resource through these same routes, as the same caller.
   const deployOne: Dispatch = async (method, path, apiVersion, body, caller) => {

@@ -8,7 +8,7 @@ import { listPage, listPageFrom } from './listing.ts';
 import { batchBody, conditionsOf, contextOf, entityHeaders, selectOf, expandsStats } from './request.ts';
 import { taskStats } from './stats.ts';
 import { deleteNodeFile, sendNodeFile } from './files.ts';
-import { taskFileToWire, taskToWire } from './wire-jobs.ts';
+import { subtaskToWire, taskFileToWire, taskToWire } from './wire-jobs.ts';
 
 const TASK_FILTER = {
   id: 'string',
@@ -106,8 +106,24 @@ export function registerTaskRoutes(app: FastifyInstance, deps: BatchDeps): void 
     return select ? select(wire) : wire;
   });
 
+  registerSubtasks(app, deps);
   registerTaskActions(app, deps);
   registerTaskFiles(app, deps);
+}
+
+/** Task_ListSubtasks: a multi-instance task's subtasks (ADR 0038); an ordinary task has none. */
+function registerSubtasks(app: FastifyInstance, deps: BatchDeps): void {
+  app.get('/jobs/:jobId/tasks/:taskId/subtasksinfo', async (request) => {
+    const ctx = contextOf(request);
+    const { jobId, taskId } = params(request);
+    const subtasks = await deps.tasks.subtasks(ctx.account.name, jobId, taskId);
+    const select = selectOf(request, deps.specs, 'SubtaskInformation');
+    const value = subtasks.map((s) => subtaskToWire(s, ctx.accountUrl));
+    return {
+      'odata.metadata': `${ctx.accountUrl}/$metadata#subtaskinfo`,
+      value: select ? value.map(select) : value,
+    };
+  });
 }
 
 const stripMetadata = (body: Record<string, unknown>) =>

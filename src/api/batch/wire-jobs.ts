@@ -9,6 +9,7 @@ import type {
   JobRecord,
   NodeRecord,
   PrepRunRecord,
+  SubtaskRecord,
   TaskCountsRecord,
   TaskRecord,
 } from '../../domain/records.ts';
@@ -87,6 +88,36 @@ export function taskToWire(task: TaskRecord, accountUrl: string) {
             taskRootDirectoryUrl: `${nodeUrl}/files/${root.replace('/mnt/batch/tasks/', '')}`,
           },
         }
+      : {}),
+  };
+}
+
+/** BatchService.json SubtaskInformation: the subtask's folder is `<task folder>/<id>` on its node. */
+export function subtaskToWire(s: SubtaskRecord, accountUrl: string) {
+  const nodeUrl = `${accountUrl}/pools/${s.poolId}/nodes/${s.nodeId}`;
+  const dir = `${taskDirOf(s.jobId, s.taskId)}/${String(s.id)}`;
+  return {
+    id: s.id,
+    nodeInfo: {
+      affinityId: `TVM:${s.nodeId}`,
+      nodeUrl,
+      poolId: s.poolId,
+      nodeId: s.nodeId,
+      taskRootDirectory: dir,
+      taskRootDirectoryUrl: `${nodeUrl}/files/${dir}`,
+    },
+    ...(s.startTime === undefined ? {} : { startTime: s.startTime }),
+    ...(s.endTime === undefined ? {} : { endTime: s.endTime }),
+    ...(s.exitCode === undefined ? {} : { exitCode: s.exitCode }),
+    ...(s.failureInfo === undefined ? {} : { failureInfo: s.failureInfo }),
+    state: s.state,
+    stateTransitionTime: s.stateTransitionTime,
+    ...(s.previousState === undefined ? {} : { previousState: s.previousState }),
+    ...(s.previousStateTransitionTime === undefined
+      ? {}
+      : { previousStateTransitionTime: s.previousStateTransitionTime }),
+    ...(s.state === 'completed'
+      ? { result: s.failureInfo === undefined && s.exitCode === 0 ? 'success' : 'failure' }
       : {}),
   };
 }

@@ -9,6 +9,8 @@ import type { ComputeQueries } from '../../domain/compute/queries.ts';
 import type { BatchCountsQuery } from '../../domain/metrics/batch-counts.ts';
 import type { VmService } from '../../domain/compute/vms.ts';
 import type { NetworkService } from '../../domain/network/network.ts';
+import type { StorageAccountService } from '../../domain/storage/storage-accounts.ts';
+import type { VaultService } from '../../domain/keyvault/vaults.ts';
 import type { DeploymentService } from '../../domain/resources/deployments.ts';
 import type { FailureThrottle } from '../../platform/throttle.ts';
 import type { PrincipalService } from '../../domain/identity/principals.ts';
@@ -59,6 +61,10 @@ export interface ArmServices {
   disks: DiskService;
   vms: VmService;
   network: NetworkService;
+  /** Microsoft.Storage/storageAccounts backed by configured blob endpoints (issue 17). */
+  storageAccounts: StorageAccountService;
+  /** Microsoft.KeyVault/vaults as ARM resources, no secret store (issue 17). */
+  vaults: VaultService;
   deployments: DeploymentService;
   computeQueries: ComputeQueries;
   pools: PoolService;

@@ -82,8 +82,11 @@ async function fileBody(file: string): Promise<string> {
   return body;
 }
 
-/** The CSP for a page: own-origin everything, plus the hashes of its inline import map. */
-function contentSecurityPolicy(html: string): string {
+/**
+ * The CSP for a page: own-origin everything, plus the hashes of its inline import map; `connect` adds origins
+ * the page may call (the configured storage accounts' blob endpoints, which the VHD picker lists).
+ */
+function contentSecurityPolicy(html: string, connect: string[]): string {
   const hashes = [...html.matchAll(/<script type="importmap">([\s\S]*?)<\/script>/g)].map(
     (m) =>
       `'sha256-${createHash('sha256')
@@ -95,14 +98,26 @@ function contentSecurityPolicy(html: string): string {
     `script-src 'self' ${hashes.join(' ')}`.trim(),
     "style-src 'self'",
     "img-src 'self' data:",
-    "connect-src 'self'",
+    ["connect-src 'self'", ...connect].join(' '),
     "frame-ancestors 'none'",
     "base-uri 'none'",
     "form-action 'self'",
   ].join('; ');
 }
 
-async function sendFile(reply: FastifyReply, file: string): Promise<void> {
+/** The origins of the configured storage accounts' blob endpoints (LAZURITE_STORAGE_ACCOUNTS; ADR 0035). */
+function storageOrigins(deps: PortalDeps): string[] {
+  const origins = Object.values(deps.config.storageAccounts).map((a) => {
+    try {
+      return new URL(a.blobEndpoint).origin;
+    } catch {
+      return undefined;
+    }
+  });
+  return [...new Set(origins.filter((o): o is string => o !== undefined))];
+}
+
+async function sendFile(reply: FastifyReply, file: string, connect: string[] = []): Promise<void> {
   const body = await fileBody(file);
   const type = CONTENT_TYPES[extname(file)] ?? 'application/octet-stream';
   void reply
@@ -112,7 +127,7 @@ async function sendFile(reply: FastifyReply, file: string): Promise<void> {
     .header('referrer-policy', 'no-referrer');
   if (type.startsWith('text/html'))
     void reply
-      .header('content-security-policy', contentSecurityPolicy(body))
+      .header('content-security-policy', contentSecurityPolicy(body, connect))
       .header('x-frame-options', 'DENY');
   await reply.send(body);
 }
@@ -141,7 +156,8 @@ async function portalConfig(deps: PortalDeps) {
  * this origin with its own tokens) and `/portal/config.json` with the sign-in defaults. See ADR 0016.
  */
 export function registerPortalRoutes(app: FastifyInstance, deps: PortalDeps): void {
-  app.get('/portal', (_req, reply) => sendFile(reply, join(PORTAL_ROOT, 'index.html')));
+  const connect = storageOrigins(deps);
+  app.get('/portal', (_req, reply) => sendFile(reply, join(PORTAL_ROOT, 'index.html'), connect));
   app.get('/portal/config.json', async (_req, reply) => {
     void reply.header('cache-control', 'no-store');
     return portalConfig(deps);
@@ -150,6 +166,6 @@ export function registerPortalRoutes(app: FastifyInstance, deps: PortalDeps): vo
     const relative = req.params['*'];
     const file = await resolvePortalFile(relative);
     if (file === undefined) throw notFound(relative);
-    await sendFile(reply, file);
+    await sendFile(reply, file, connect);
   });
 }

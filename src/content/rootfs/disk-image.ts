@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { open, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { importRootfs } from './import.ts';
+import { readPartitions } from './partitions.ts';
 
 const run = promisify(execFile);
 
@@ -42,7 +44,42 @@ async function diskLength(file: string): Promise<{ size: number; vhd: boolean }>
   }
 }
 
-/** Mounts the file system at `offset` of `file` read-only and copies its tree to `dest`. */
+/**
+ * Attaches `size` bytes of `file` from `offset` to a read-only loop device and mounts it at `mnt`: the loop device,
+ * or undefined (and no device left attached) when it does not mount.
+ */
+async function mountSlice(
+  file: string,
+  offset: number,
+  size: number,
+  mnt: string,
+): Promise<string | undefined> {
+  const loop = (
+    await run('losetup', [
+      '--find',
+      '--show',
+      '--read-only',
+      '--offset',
+      String(offset),
+      '--sizelimit',
+      String(size),
+      file,
+    ])
+  ).stdout.trim();
+  const mounted = await run('mount', ['-o', 'ro', loop, mnt]).then(
+    () => true,
+    () => false,
+  );
+  if (mounted) return loop;
+  await run('losetup', ['-d', loop]).catch(() => undefined);
+  return undefined;
+}
+
+/**
+ * Mounts the image's root file system read-only and copies its tree to `dest`: the first partition (MBR or GPT,
+ * read by `readPartitions`) that mounts and has an `/etc`, as a VHD saved from a VM has (root in partition 1, boot
+ * or EFI partitions beside it), else the whole disk.
+ */
 async function copyOutFilesystem(
   file: string,
   size: number,
@@ -50,16 +87,26 @@ async function copyOutFilesystem(
   signal?: AbortSignal,
 ): Promise<void> {
   const mnt = await mkdtemp(join(dirname(dest), '.mnt-'));
-  const loop = (
-    await run('losetup', ['--find', '--show', '--read-only', '--partscan', '--sizelimit', String(size), file])
-  ).stdout.trim();
+  let loop: string | undefined;
   try {
-    // A whole-disk file system, else the first partition (how most uploaded VHDs are laid out).
-    const mounted = await run('mount', ['-o', 'ro', loop, mnt]).then(
-      () => true,
-      () => false,
-    );
-    if (!mounted) await run('mount', ['-o', 'ro', `${loop}p1`, mnt]);
+    const partitions = await readPartitions(file, size);
+    for (const p of partitions) {
+      loop = await mountSlice(file, p.offset, p.size, mnt);
+      if (loop !== undefined && existsSync(join(mnt, 'etc'))) break;
+      if (loop !== undefined) {
+        await run('umount', [mnt]);
+        await run('losetup', ['-d', loop]).catch(() => undefined);
+        loop = undefined;
+      }
+    }
+    // No table, or none of its partitions holds a root: the whole disk (a FAT boot sector also ends in 0x55AA).
+    loop ??= await mountSlice(file, 0, size, mnt);
+    if (loop === undefined)
+      throw new Error(
+        partitions.length === 0
+          ? 'the disk holds no file system that mounts'
+          : `neither the disk nor any of its ${String(partitions.length)} partitions holds a file system that mounts with an /etc`,
+      );
     try {
       await mkdir(dest, { recursive: true });
       await run('nice', ['-n', '10', 'cp', '-a', `${mnt}/.`, dest], { signal });
@@ -67,14 +114,15 @@ async function copyOutFilesystem(
       await run('umount', [mnt]);
     }
   } finally {
-    await run('losetup', ['-d', loop]).catch(() => undefined);
+    if (loop !== undefined) await run('losetup', ['-d', loop]).catch(() => undefined);
     await rm(mnt, { recursive: true, force: true });
   }
 }
 
 /**
  * Turns an uploaded generalized OS disk into a root file system tree at `dest`: a root file system tarball
- * (plain or compressed), or a raw / fixed-VHD disk image holding an ext4 (or other mountable) file system.
+ * (plain or compressed), or a raw / fixed-VHD disk image holding an ext4 (or other mountable) file system, on the
+ * whole disk or in a partition (MBR or GPT).
  * `signal` stops the copy out of a mounted image (the mount and loop device are still released).
  */
 export async function importDiskImage(

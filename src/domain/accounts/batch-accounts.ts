@@ -4,6 +4,7 @@ import { isPermitted, requirePermission, type Caller } from '../authorization/ac
 import { isoNow, type DomainContext } from '../context.ts';
 import { conflict, invalidInput, notFound, DomainError } from '../errors.ts';
 import { requireKnownLocation } from '../locations.ts';
+import { requireBatchVault } from '../keyvault/vaults.ts';
 import { startAccountDeletion, type DeletionStart } from './account-deletion.ts';
 import { requireRegistered, requireResourceGroup, rgScope, validateTags } from '../resources/resources.ts';
 
@@ -168,6 +169,13 @@ export class BatchAccountService {
       checkLinkedIds(props);
       for (const p of KEPT_PROPERTIES) if (props[p] !== undefined) extra[p] = props[p];
       if (input.identity !== undefined) extra.identity = input.identity;
+      if (poolAllocationMode === 'UserSubscription')
+        extra.keyVaultReference = await requireBatchVault(
+          tx,
+          subscriptionId,
+          location,
+          props.keyVaultReference,
+        );
       const account: BatchAccountRecord = {
         subscriptionId: subscriptionId.toLowerCase(),
         resourceGroup: rg.name,

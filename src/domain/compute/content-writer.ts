@@ -9,8 +9,10 @@ import {
   DEFAULT_DOWNLOAD_LIMITS,
   download,
   DownloadError,
+  redactUrl,
   type DownloadLimits,
 } from '../../content/download.ts';
+import { blobSharedKeyHeaders } from '../../content/blob-shared-key.ts';
 import { packDirectory, putManifest } from '../../content/manifests.ts';
 import type { RegionStores } from '../../content/regions.ts';
 import { replicate } from '../../content/replication.ts';
@@ -18,6 +20,7 @@ import { importDiskImage } from '../../content/rootfs/disk-image.ts';
 import type { ContentRef } from '../../storage/records.ts';
 import type { DomainContext } from '../context.ts';
 import { invalidInput } from '../errors.ts';
+import type { StorageBackings } from '../storage/storage-accounts.ts';
 import type { VmService } from './vms.ts';
 
 /**
@@ -32,8 +35,11 @@ export type ContentPlan =
   | { kind: 'disk'; id: string }
   /** An empty raw disk of `sizeBytes`. */
   | { kind: 'empty'; sizeBytes: number }
-  /** An uploaded OS disk (root file system tarball, raw or fixed VHD) at `blobUri`. */
-  | { kind: 'upload'; blobUri: string }
+  /**
+   * An uploaded OS disk (root file system tarball, raw or fixed VHD) at `blobUri`; read with the key of
+   * `storageAccount` (SharedKey) when the blob is in a storage account of the image's subscription.
+   */
+  | { kind: 'upload'; blobUri: string; storageAccount?: string }
   /** An image manifest over an OS disk and data disks by lun. */
   | { kind: 'image'; os: ContentPlan; data: { lun: number; plan: ContentPlan }[] };
 
@@ -80,6 +86,7 @@ export class ContentWriter implements ContentProducer {
   private readonly vms: VmService;
   private readonly uploads: string;
   private readonly limits: DownloadLimits;
+  private readonly storageBackings: StorageBackings;
 
   constructor(
     ctx: DomainContext,
@@ -87,12 +94,14 @@ export class ContentWriter implements ContentProducer {
     vms: VmService,
     uploads: string,
     limits: DownloadLimits = DEFAULT_DOWNLOAD_LIMITS,
+    storageBackings: StorageBackings = () => undefined,
   ) {
     this.ctx = ctx;
     this.regions = regions;
     this.vms = vms;
     this.uploads = uploads;
     this.limits = limits;
+    this.storageBackings = storageBackings;
   }
 
   /** Where uploads are unpacked: `<data-dir>/cache/build/upload-*` (a restart clears what a crash left). */
@@ -128,7 +137,7 @@ export class ContentWriter implements ContentProducer {
         return { content: { manifest, region }, lineage: {} };
       }
       case 'upload':
-        return this.upload(plan.blobUri, region, signal);
+        return this.upload(plan.blobUri, region, signal, plan.storageAccount);
       case 'image': {
         const os = await this.produce(plan.os, region, signal);
         const dataDisks: { lun: number; disk: Digest }[] = [];
@@ -173,8 +182,26 @@ export class ContentWriter implements ContentProducer {
     return disk.content;
   }
 
+  /** SharedKey headers for a blob of a storage account this server knows the key of (none for other URLs). */
+  private authorization(blobUri: string, storageAccount: string | undefined): Record<string, string> {
+    if (storageAccount === undefined) return {};
+    const backing = this.storageBackings(storageAccount);
+    if (backing === undefined)
+      throw invalidInput(
+        'InvalidParameter',
+        `The storage account '${storageAccount}' holding '${redactUrl(blobUri)}' is no longer configured on this server.`,
+        UPLOAD_FIELD,
+      );
+    return blobSharedKeyHeaders(blobUri, storageAccount, backing.key, this.ctx.clock.now());
+  }
+
   /** R5(c): an OS disk uploaded from elsewhere: fetched (with timeouts and a size cap), unpacked and packed. */
-  private async upload(blobUri: string, region: string, signal: AbortSignal): Promise<Produced> {
+  private async upload(
+    blobUri: string,
+    region: string,
+    signal: AbortSignal,
+    storageAccount?: string,
+  ): Promise<Produced> {
     checkBlobUri(blobUri, this.uploads);
     const work = join(this.buildDir, `upload-${this.ctx.ids.uuid()}`);
     await mkdir(work, { recursive: true });
@@ -183,7 +210,8 @@ export class ContentWriter implements ContentProducer {
       if (blobUri.startsWith('file://')) file = resolve(fileURLToPath(blobUri));
       else {
         file = join(work, 'download');
-        await download(blobUri, file, this.limits, signal).catch((err: unknown) => {
+        const headers = this.authorization(blobUri, storageAccount);
+        await download(blobUri, file, this.limits, signal, headers).catch((err: unknown) => {
           if (err instanceof DownloadError && err.reason === 'aborted') throw err;
           throw invalidInput('InvalidParameter', (err as Error).message, UPLOAD_FIELD);
         });

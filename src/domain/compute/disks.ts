@@ -5,6 +5,8 @@ import type { Caller } from '../authorization/access.ts';
 import { isoNow, type DomainContext } from '../context.ts';
 import { conflict, invalidInput } from '../errors.ts';
 import type { VmService } from './vms.ts';
+import { DEFAULT_DOWNLOAD_LIMITS } from '../../content/download.ts';
+import { storageAccountForBlob, type StorageBackings } from '../storage/storage-accounts.ts';
 import type { BaseImageService } from '../images/base-images.ts';
 import {
   authorizeRead,
@@ -54,20 +56,24 @@ export class DiskService {
   private readonly baseImages: BaseImageService;
   private readonly uploads: string;
   private readonly writes: PendingWrites;
+  /** Storage accounts' blob endpoints and keys: an image's `blobUri` in one of them is read with its key. */
+  private readonly storageBackings: StorageBackings;
   constructor(
     ctx: DomainContext,
     regions: RegionStores,
     baseImages: BaseImageService,
     vms: VmService,
     uploads: string,
-    options: PendingWritesOptions & { producer?: ContentProducer } = {},
+    options: PendingWritesOptions & { producer?: ContentProducer; storageBackings?: StorageBackings } = {},
   ) {
     this.ctx = ctx;
+    this.storageBackings = options.storageBackings ?? (() => undefined);
     this.uploads = uploads;
     this.baseImages = baseImages;
     this.writes = new PendingWrites(
       ctx,
-      options.producer ?? new ContentWriter(ctx, regions, vms, uploads),
+      options.producer ??
+        new ContentWriter(ctx, regions, vms, uploads, DEFAULT_DOWNLOAD_LIMITS, this.storageBackings),
       options,
     );
   }
@@ -360,7 +366,15 @@ export class DiskService {
     let osDisk: { lineage: Record<string, unknown>; plan: ContentPlan };
     if (typeof os.blobUri === 'string') {
       checkBlobUri(os.blobUri, this.uploads);
-      osDisk = { lineage: {}, plan: { kind: 'upload', blobUri: os.blobUri } };
+      const account = await storageAccountForBlob(tx, a.subscriptionId, os.blobUri, this.storageBackings);
+      osDisk = {
+        lineage: {},
+        plan: {
+          kind: 'upload',
+          blobUri: os.blobUri,
+          ...(account === undefined ? {} : { storageAccount: account }),
+        },
+      };
     } else osDisk = await diskRef(os, 'properties.storageProfile.osDisk');
     const data: { lun: number; plan: ContentPlan }[] = [];
     for (const [i, d] of (Array.isArray(storage.dataDisks) ? storage.dataDisks : []).entries()) {

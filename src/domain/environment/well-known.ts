@@ -77,7 +77,12 @@ export async function seedWellKnownEnvironment(ctx: DomainContext): Promise<void
       updatedOn: now,
       createdBy: null,
     });
-    for (const namespace of ['Microsoft.Batch', 'Microsoft.Compute']) {
+    for (const namespace of [
+      'Microsoft.Batch',
+      'Microsoft.Compute',
+      'Microsoft.Storage',
+      'Microsoft.KeyVault',
+    ]) {
       await tx.setProviderState({ subscriptionId: w.subscriptionId, namespace, state: 'Registered' });
     }
     await tx.putResourceGroup({

@@ -85,7 +85,6 @@ test('pool and task properties nothing implements are refused with UnsupportedPr
       { userAccounts: [{ name: 'bob', password: 'x', linuxUserConfiguration: { sshPrivateKey: 'k' } }] },
       'userAccounts[0].linuxUserConfiguration.sshPrivateKey',
     ],
-    [{ enableInterNodeCommunication: true }, 'enableInterNodeCommunication'],
     [{ networkConfiguration: { subnetId: 'x' } }, 'networkConfiguration.subnetId'],
     [{ mountConfiguration: [{ nfsMountConfiguration: {} }] }, 'mountConfiguration'],
     [{ certificateReferences: [{ thumbprint: 'x' }] }, 'certificateReferences'],

@@ -2,11 +2,21 @@ import type { PackageReferenceSpec, TaskAssignment, TaskReport } from '../../pro
 import type { OutputFileSpec, ResourceFileSpec } from '../../backends/task-files.ts';
 import { compoundKey } from '../../storage/keys.ts';
 import type { StoreTx } from '../../storage/port.ts';
-import type { JobRecord, NodeRecord, PoolRecord, TaskRecord } from '../../storage/records.ts';
+import type { JobRecord, NodeRecord, PoolRecord, SubtaskRecord, TaskRecord } from '../../storage/records.ts';
 import { moveNode } from '../pools/node-states.ts';
 import { applyEnvironmentSettings, runFields, taskRunEnvironment } from '../pools/start-task.ts';
 import { runAsOf } from '../pools/user-accounts.ts';
 import { applyPrepReport, prepAssignments, prepEnvironment, prepGate } from './job-prep.ts';
+import {
+  applyInstanceReport,
+  endInstances,
+  instanceAssignment,
+  instancesOnNodes,
+  multiInstanceOf,
+  newInstances,
+  pickInstanceNodes,
+  type HeldInstance,
+} from './multi-instance.ts';
 import { record } from './spec.ts';
 import { moveTask } from './states.ts';
 import { addRunUsage } from './task-usage.ts';
@@ -46,9 +56,21 @@ export async function applyTaskReports(tx: StoreTx, reports: TaskReport[], now: 
       continue;
     }
     const [task] = await tx.findTasks(r.accountName, r.jobId, [r.taskId]);
-    if (!task || task.attempt !== r.attempt || task.assignedNode?.toLowerCase() !== r.nodeId.toLowerCase())
-      continue;
+    if (!task || task.attempt !== r.attempt) continue;
     if (task.state !== 'preparing' && task.state !== 'running') continue;
+    if (r.instance !== undefined) {
+      changed = true;
+      const failed = await applyInstanceReport(tx, task, r, now);
+      if (failed)
+        await completeRun(
+          tx,
+          task,
+          { ...failed, startTime: task.executionInfo.startTime ?? failed.startTime },
+          now,
+        );
+      continue;
+    }
+    if (task.assignedNode?.toLowerCase() !== r.nodeId.toLowerCase()) continue;
     changed = true;
     if (r.state === 'running') {
       const moved = moveTask(task, 'running', now) ?? task;
@@ -94,6 +116,7 @@ async function completeRun(tx: StoreTx, task: TaskRecord, r: TaskReport, now: Da
     r.usage,
     now,
   );
+  if (multiInstanceOf(task)) await endInstances(tx, task, now);
   if (!runSucceeded(r) && hasRetryLeft(started)) {
     await tx.putTasks([retryTask(started, now, outcome)]);
     return;
@@ -143,26 +166,20 @@ export async function dispatchTasks(
       pool.id,
       nodes.map((n) => n.id),
     );
-    const byNode = new Map<string, TaskRecord[]>();
-    const lost: TaskRecord[] = [];
-    const usable = new Set(nodes.filter(schedulable).map((n) => n.id.toLowerCase()));
-    for (const t of onNodes) {
-      const node = t.assignedNode?.toLowerCase() ?? '';
-      if (!usable.has(node)) lost.push(requeueTask(t, now));
-      else byNode.set(node, [...(byNode.get(node) ?? []), t]);
-    }
-    await tx.putTasks(lost);
+    const { byNode, lost, requeued, held } = await loadPool(tx, pool, nodes, onNodes, now);
     const hosts: PoolNodes = {
       current: new Map(nodes.map((n) => [n.id.toLowerCase(), n])),
       dirty: new Set(),
     };
     const open = new Set(nodes.filter(claimable).map((n) => n.id.toLowerCase()));
-    const claimed = await claim(tx, pool, open, hosts, byNode, jobOf, now);
+    const claimed = await claim(tx, pool, open, hosts, { byNode, held }, jobOf, now);
     await tx.putTasks(claimed);
-    movedTasks += lost.length + claimed.length;
+    movedTasks += lost.length + requeued.size + claimed.length;
+    const instancesOf = memoInstances(tx);
     for (const [k, node] of hosts.current) {
       const own = byNode.get(k) ?? [];
-      const busy = restingState(node, own.length);
+      const subtasks = held.get(k) ?? [];
+      const busy = restingState(node, own.length + subtasks.length);
       const moved =
         SCHEDULABLE.has(node.state) && node.state !== busy ? moveNode(node, busy, now) : undefined;
       const latest = moved ?? node;
@@ -170,12 +187,79 @@ export async function dispatchTasks(
       const list: TaskAssignment[] = prepAssignments(pool, latest, accountUrl(pool.accountName));
       for (const t of own) {
         const job = await jobOf(t.accountName, t.jobId);
-        list.push(taskAssignment(pool, latest, job, t, accountUrl(pool.accountName)));
+        const base = taskAssignment(pool, latest, job, t, accountUrl(pool.accountName));
+        const settings = multiInstanceOf(t);
+        list.push(settings ? instanceAssignment(base, settings, 0, await instancesOf(t)) : base);
+      }
+      for (const { task, instance } of subtasks) {
+        const job = await jobOf(task.accountName, task.jobId);
+        const base = taskAssignment(pool, latest, job, task, accountUrl(pool.accountName));
+        const settings = multiInstanceOf(task);
+        if (settings) list.push(instanceAssignment(base, settings, instance.id, await instancesOf(task)));
       }
       runs.set(compoundKey(pool.accountName, pool.id, node.id), list);
     }
   }
   return { runs, nodes: changedNodes, moved: movedTasks };
+}
+
+/**
+ * What holds a pool's nodes on this host, after requeueing the tasks of nodes that can no longer run them (`lost`)
+ * and the multi-instance tasks whose subtask lost its node (`requeued`, ids): tasks by node and subtasks by node.
+ */
+async function loadPool(
+  tx: StoreTx,
+  pool: PoolRecord,
+  nodes: NodeRecord[],
+  onNodes: TaskRecord[],
+  now: Date,
+): Promise<PoolLoad & { lost: TaskRecord[]; requeued: Set<string> }> {
+  const byNode = new Map<string, TaskRecord[]>();
+  const lost: TaskRecord[] = [];
+  const usable = new Set(nodes.filter(schedulable).map((n) => n.id.toLowerCase()));
+  for (const t of onNodes) {
+    const node = t.assignedNode?.toLowerCase() ?? '';
+    if (!usable.has(node)) lost.push(requeueTask(t, now));
+    else byNode.set(node, [...(byNode.get(node) ?? []), t]);
+  }
+  await tx.putTasks(lost);
+  for (const t of lost) if (multiInstanceOf(t)) await endInstances(tx, t, now);
+  // A multi-instance task whose subtask lost its node goes back to the queue whole.
+  const requeued = new Set<string>();
+  const held = await instancesOnNodes(
+    tx,
+    pool,
+    nodes.map((n) => n.id),
+    usable,
+    now,
+    (t) => {
+      requeued.add(compoundKey(t.accountName, t.jobId, t.id));
+      return requeueTask(t, now);
+    },
+  );
+  for (const [k, own] of byNode)
+    byNode.set(
+      k,
+      own.filter((t) => !requeued.has(compoundKey(t.accountName, t.jobId, t.id))),
+    );
+  return { byNode, held, lost, requeued };
+}
+
+/** A task's instances, read once per sync. */
+function memoInstances(tx: StoreTx): (task: TaskRecord) => Promise<SubtaskRecord[]> {
+  const seen = new Map<string, Promise<SubtaskRecord[]>>();
+  return (task) => {
+    const k = compoundKey(task.accountName, task.jobId, task.id);
+    const found = seen.get(k) ?? tx.findSubtasks(task.accountName, task.jobId, task.id);
+    seen.set(k, found);
+    return found;
+  };
+}
+
+/** What holds a pool's nodes: tasks (their own or a multi-instance task's primary) and subtasks. */
+interface PoolLoad {
+  byNode: Map<string, TaskRecord[]>;
+  held: Map<string, HeldInstance[]>;
 }
 
 /** A pool's node records as the sync changes them (job preparations added), by lower-case id. */
@@ -202,14 +286,16 @@ async function claim(
   pool: PoolRecord,
   usable: Set<string>,
   hosts: PoolNodes,
-  byNode: Map<string, TaskRecord[]>,
+  load: PoolLoad,
   jobOf: (account: string, jobId: string) => Promise<JobRecord | undefined>,
   now: Date,
 ): Promise<TaskRecord[]> {
+  const { byNode } = load;
   const perNode = typeof pool.spec.taskSlotsPerNode === 'number' ? pool.spec.taskSlotsPerNode : 1;
   const free = new Map<string, number>();
   for (const k of usable) {
-    const used = (byNode.get(k) ?? []).reduce((s, t) => s + t.requiredSlots, 0);
+    const used =
+      (byNode.get(k) ?? []).reduce((s, t) => s + t.requiredSlots, 0) + (load.held.get(k) ?? []).length;
     if (perNode - used > 0) free.set(k, perNode - used);
   }
   const total = [...free.values()].reduce((a, b) => a + b, 0);
@@ -218,6 +304,12 @@ async function claim(
   const claimed: TaskRecord[] = [];
   for (const task of await tx.queuedTasks(pool.accountName, pool.id, total)) {
     const job = await jobOf(task.accountName, task.jobId);
+    const settings = multiInstanceOf(task);
+    if (settings) {
+      const picked = pickInstanceNodes(pool, settings, free, (k) => admits(hosts, k, job));
+      if (picked) claimed.push(await claimInstances(tx, task, picked, hosts, load, free, now));
+      continue;
+    }
     const fits = [...free.entries()].filter(([, f]) => f >= task.requiredSlots);
     // spread: the node with the most free slots; pack: the fullest node that still fits.
     fits.sort((a, b) => (pack ? a[1] - b[1] : b[1] - a[1]) || a[0].localeCompare(b[0]));
@@ -226,19 +318,47 @@ async function claim(
     const [nodeKey, slots] = chosen;
     free.set(nodeKey, slots - task.requiredSlots);
     const node = hosts.current.get(nodeKey) as NodeRecord;
-    const moved = moveTask(task, 'preparing', now) ?? task;
-    const next: TaskRecord = {
-      ...moved,
-      attempt: task.attempt + 1,
-      assignedNode: node.id,
-      nodeInfo: { poolId: pool.id, nodeId: node.id },
-      lastModified: now.toISOString(),
-      etag: taskEtag({ ...task, attempt: task.attempt + 1 }, now),
-    };
+    const next = dispatched(task, node, now);
     claimed.push(next);
     byNode.set(nodeKey, [...(byNode.get(nodeKey) ?? []), next]);
   }
   return claimed;
+}
+
+/** The task handed to `node` (its primary's node for a multi-instance task), as a new run. */
+function dispatched(task: TaskRecord, node: NodeRecord, now: Date): TaskRecord {
+  const moved = moveTask(task, 'preparing', now) ?? task;
+  return {
+    ...moved,
+    attempt: task.attempt + 1,
+    assignedNode: node.id,
+    nodeInfo: { poolId: node.poolId, nodeId: node.id },
+    lastModified: now.toISOString(),
+    etag: taskEtag({ ...task, attempt: task.attempt + 1 }, now),
+  };
+}
+
+/** A multi-instance task takes `picked` (primary first): its run and instances are recorded together. */
+async function claimInstances(
+  tx: StoreTx,
+  task: TaskRecord,
+  picked: string[],
+  hosts: PoolNodes,
+  load: PoolLoad,
+  free: Map<string, number>,
+  now: Date,
+): Promise<TaskRecord> {
+  const nodes = picked.map((k) => hosts.current.get(k) as NodeRecord);
+  const next = dispatched(task, nodes[0] as NodeRecord, now);
+  const instances = newInstances(next, nodes, now);
+  await tx.putSubtasks(task.accountName, task.jobId, task.id, instances);
+  for (const [i, k] of picked.entries()) {
+    free.set(k, (free.get(k) ?? 1) - 1);
+    const instance = instances[i] as SubtaskRecord;
+    if (i === 0) load.byNode.set(k, [...(load.byNode.get(k) ?? []), next]);
+    else load.held.set(k, [...(load.held.get(k) ?? []), { task: next, instance }]);
+  }
+  return next;
 }
 
 /** `workitems/<job>/job-1/<task>`: where Batch puts a task's files on a Linux node. */

@@ -30,10 +30,10 @@ function checkUrl(value: unknown, property: string): void {
     throw invalidProperty(property, 'The URL must use http or https.');
 }
 
-function checkResourceFiles(body: Record<string, unknown>): void {
-  list(body.resourceFiles).forEach((raw, i) => {
+function checkResourceFiles(files: unknown, prefix = 'resourceFiles'): void {
+  list(files).forEach((raw, i) => {
     const f = record(raw);
-    const at = `resourceFiles[${String(i)}]`;
+    const at = `${prefix}[${String(i)}]`;
     const sources = ['httpUrl', 'storageContainerUrl', 'autoStorageContainerName'].filter(
       (k) => f[k] !== undefined,
     );
@@ -109,7 +109,7 @@ export function checkTaskAdd(
   userNames?: Set<string>,
 ): TaskAddChecked {
   const id = checkId(body.id);
-  for (const name of ['multiInstanceSettings', 'containerSettings', 'authenticationTokenSettings'] as const) {
+  for (const name of ['containerSettings', 'authenticationTokenSettings'] as const) {
     if (body[name] !== undefined) throw unsupportedProperty(name, `${name} is not supported by this server.`);
   }
   checkReferenceShape(body.applicationPackageReferences, 'applicationPackageReferences');
@@ -123,8 +123,9 @@ export function checkTaskAdd(
       `The task requires ${String(slots)} scheduling slots, but nodes of pool '${job.poolId}' have ${String(slotsPerNode)} (taskSlotsPerNode).`,
     );
   checkEnvironmentSettings(body.environmentSettings, 'environmentSettings');
-  checkResourceFiles(body);
+  checkResourceFiles(body.resourceFiles);
   checkOutputFiles(body);
+  checkMultiInstance(body);
   const own = constraintsOf(body);
   const inherited = constraintsOf(job.spec);
   const deps = dependenciesOf(body, job);
@@ -137,4 +138,23 @@ export function checkTaskAdd(
     dependsOnIds: deps.ids,
     dependsOnRanges: deps.ranges,
   };
+}
+
+/**
+ * `multiInstanceSettings` (ADR 0038): the coordination command line is required, `numberOfInstances` (default 1)
+ * at least 1, `commonResourceFiles` are resource files, and the task's `requiredSlots` must be 1. Pool settings
+ * are not checked here: as on Batch, a multi-instance task whose pool lacks inter-node communication, has more
+ * than one slot per node or too few nodes stays active.
+ */
+function checkMultiInstance(body: Record<string, unknown>): void {
+  if (body.multiInstanceSettings === undefined) return;
+  const m = record(body.multiInstanceSettings);
+  if (typeof m.coordinationCommandLine !== 'string' || m.coordinationCommandLine.trim() === '')
+    throw missingProperty('multiInstanceSettings.coordinationCommandLine');
+  const n = m.numberOfInstances ?? 1;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
+    throw invalidProperty('multiInstanceSettings.numberOfInstances', 'The value must be at least 1.');
+  if (body.requiredSlots !== undefined && body.requiredSlots !== 1)
+    throw invalidProperty('requiredSlots', 'For multi-instance tasks, requiredSlots must be 1.');
+  checkResourceFiles(m.commonResourceFiles, 'multiInstanceSettings.commonResourceFiles');
 }

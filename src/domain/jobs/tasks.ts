@@ -1,6 +1,6 @@
 import { compoundKey } from '../../storage/keys.ts';
 import type { StoreTx } from '../../storage/port.ts';
-import type { JobRecord, TaskRecord } from '../../storage/records.ts';
+import type { JobRecord, SubtaskRecord, TaskRecord } from '../../storage/records.ts';
 import type { DomainContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
 import { checkConditions, etagSource, type Conditions } from '../pools/conditions.ts';
@@ -304,6 +304,14 @@ export class TaskService {
     const task = await this.ctx.store.transaction((tx) => this.find(tx, account, jobId, taskId));
     checkConditions(task, cond, 'read');
     return task;
+  }
+
+  /** A multi-instance task's subtasks (ADR 0038; the primary, instance 0, is the task itself); none otherwise. */
+  async subtasks(account: string, jobId: string, taskId: string): Promise<SubtaskRecord[]> {
+    return this.ctx.store.transaction(async (tx) => {
+      const task = await this.find(tx, account, jobId, taskId);
+      return (await tx.findSubtasks(account, jobId, task.id)).filter((s) => s.id > 0);
+    });
   }
 
   private async find(tx: StoreTx, account: string, jobId: string, taskId: string): Promise<TaskRecord> {

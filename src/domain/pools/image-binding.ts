@@ -63,3 +63,11 @@ export async function bindPoolImage(
     dataDisks: manifest.dataDisks.map((d) => ({ lun: d.lun, manifest: d.disk })),
   };
 }
+
+/**
+ * The pool's operating system as the portal's pool summary names it: "Custom VM image" for a pool from a managed
+ * or gallery image (the seed 001 check), else the marketplace image as publisher, offer and SKU.
+ */
+export function poolOsLabel(image: { kind: PoolImageBinding['kind']; source: string }): string {
+  return image.kind === 'marketplace' ? image.source : 'Custom VM image';
+}

@@ -74,6 +74,17 @@ async function world() {
       },
     });
   }
+  for (const [name, osState] of [
+    ['managed-gen', 'Generalized'],
+    ['managed-spec', 'Specialized'],
+  ] as const) {
+    await disks.putImage(owner, at(SUB, ['images', name]), {
+      location: 'westeurope',
+      properties: {
+        storageProfile: { osDisk: { osType: 'Linux', osState, managedDisk: { id: disk.resource.id } } },
+      },
+    });
+  }
   await new ReplicationReconciler(ctx, regions).tick();
   const id = (def: string, version = '') =>
     `/subscriptions/${SUB}/resourceGroups/${WELL_KNOWN.resourceGroup}/providers/Microsoft.Compute/galleries/g/images/${def}${version === '' ? '' : `/versions/${version}`}`;
@@ -175,6 +186,29 @@ describe('pool image rules (R3, R9–R12)', () => {
       await run(aad, { publisher: 'lazurite', offer: 'tiny', sku: 'busybox' }, 'batch.node.debian 12'),
       /InvalidPropertyValue/,
     );
+  });
+
+  test('a Specialized managed image is refused for a pool, a Generalized one resolves', async () => {
+    const { ctx } = await world();
+    const managed = (name: string) =>
+      code(
+        ctx.store.transaction((tx) =>
+          resolvePoolImage(
+            tx,
+            aad,
+            west,
+            {
+              imageReference: {
+                virtualMachineImageId: `/subscriptions/${SUB}/resourceGroups/${WELL_KNOWN.resourceGroup}/providers/Microsoft.Compute/images/${name}`,
+              },
+              nodeAgentSKUId: 'batch.node.lazurite tiny',
+            },
+            ctx.clock.now(),
+          ),
+        ),
+      );
+    assert.equal(await managed('managed-gen'), 'ok');
+    assert.match(await managed('managed-spec'), /^InvalidPropertyValue: .*'managed-spec' is Specialized/);
   });
 
   test('R3: an image whose lineage has extensions, encryption or a purchase plan is refused', async () => {

@@ -184,6 +184,12 @@ async function customImage(
       `Image definition '${definition.name}' is Specialized; only Generalized images can make Batch pools.`,
     );
   }
+  if (type === 'microsoft.compute/images' && resource.lineage.osState === 'Specialized') {
+    throw invalidProperty(
+      property,
+      `The managed image '${resource.name}' is Specialized; only Generalized images can make Batch pools.`,
+    );
+  }
   checkLineage(resource);
   const gallery = type !== 'microsoft.compute/images';
   const inAccountRegion = gallery

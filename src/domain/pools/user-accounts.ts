@@ -47,7 +47,7 @@ function checkIds(linux: Record<string, unknown>, at: string): void {
   if (linux.sshPrivateKey !== undefined && linux.sshPrivateKey !== null)
     throw unsupportedProperty(
       `${at}.linuxUserConfiguration.sshPrivateKey`,
-      'sshPrivateKey only configures SSH between the nodes of a pool with enableInterNodeCommunication, which this server does not support.',
+      'sshPrivateKey (SSH between the nodes of a pool with enableInterNodeCommunication) is not supported by this server; multi-instance tasks coordinate through their coordination command line (ADR 0038).',
     );
 }
 

@@ -47,6 +47,20 @@ export const PROVIDERS: readonly ProviderInfo[] = [
       { resourceType: 'locations', apiVersions: ['2024-03-01'] },
     ],
   },
+  {
+    namespace: 'Microsoft.Storage',
+    alwaysRegistered: false,
+    resourceTypes: [
+      { resourceType: 'storageAccounts', apiVersions: ['2023-01-01', '2022-09-01', '2021-09-01'] },
+      { resourceType: 'checkNameAvailability', apiVersions: ['2023-01-01', '2022-09-01'] },
+      { resourceType: 'locations/asyncoperations', apiVersions: ['2023-01-01', '2022-09-01'] },
+    ],
+  },
+  {
+    namespace: 'Microsoft.KeyVault',
+    alwaysRegistered: false,
+    resourceTypes: [{ resourceType: 'vaults', apiVersions: ['2023-07-01', '2022-07-01', '2019-09-01'] }],
+  },
 ];
 
 export function findProvider(namespace: string): ProviderInfo | undefined {

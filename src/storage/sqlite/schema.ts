@@ -180,6 +180,16 @@ export interface TasksTable {
   doc: string;
 }
 
+/** Instances of multi-instance tasks (ADR 0038); `node_key` is set while the instance holds its node. */
+export interface SubtasksTable {
+  account_key: string;
+  job_key: string;
+  task_key: string;
+  subtask_id: number;
+  node_key: string | null;
+  doc: string;
+}
+
 export interface NodeFileCleanupsTable {
   id: Generated<number>;
   doc: string;
@@ -197,6 +207,7 @@ export interface Database {
   job_schedules: JobSchedulesTable;
   tasks: TasksTable;
   task_deps: TaskDepsTable;
+  subtasks: SubtasksTable;
   node_file_cleanups: NodeFileCleanupsTable;
   pools: PoolsTable;
   nodes: NodesTable;
