@@ -31,6 +31,8 @@ import { ServerMetrics } from '../api/http/metrics.ts';
 import { ReplicationReconciler } from '../domain/compute/replication.ts';
 import { VmService } from '../domain/compute/vms.ts';
 import { NetworkService } from '../domain/network/network.ts';
+import { ApplicationService } from '../domain/applications/applications.ts';
+import { packageStorageOver } from '../backends/auto-storage.ts';
 import { VaultService } from '../domain/keyvault/vaults.ts';
 import { StorageAccountService, type StorageBackings } from '../domain/storage/storage-accounts.ts';
 import { DeploymentService } from '../domain/resources/deployments.ts';
@@ -194,9 +196,14 @@ function connectionInfo(origin: string, caCertPath: string): ConnectionInfo {
 
 /** Composition root: config → store → services → HTTP. Returns once the server is listening and seeded. */
 /** The Batch data plane's group: the pools runtime's services and what runs nodes. */
-function batchServices(nodes: PoolsRuntime, batchAccounts: BatchAccountService): BatchServices {
+function batchServices(
+  nodes: PoolsRuntime,
+  batchAccounts: BatchAccountService,
+  applications: ApplicationService,
+): BatchServices {
   return {
     batchAccounts,
+    applications,
     pools: nodes.pools,
     nodes: nodes.nodes,
     nodeUsers: nodes.nodeUsers,
@@ -225,7 +232,7 @@ function agentServices(nodes: PoolsRuntime, contentStores: RegionStores): AgentS
 /** The ARM surface's group. */
 function armServices(
   ctx: DomainContext,
-  shared: Pick<ArmServices, 'principals' | 'batchAccounts' | 'pools' | 'vms' | 'disks'>,
+  shared: Pick<ArmServices, 'principals' | 'batchAccounts' | 'applications' | 'pools' | 'vms' | 'disks'>,
   regions: RegionStores,
   config: Config,
 ): ArmServices {
@@ -394,11 +401,17 @@ export async function startLazurite(
     };
     const principals = new PrincipalService(ctx);
     const batchAccounts = new BatchAccountService(ctx);
+    const applications = new ApplicationService(ctx, packageStorageOver(config.storageAccounts));
     // Each surface gets its typed group; services two surfaces share are one instance.
     const deps: ApiDeps = {
       ...basics,
-      ...armServices(ctx, { principals, batchAccounts, pools: nodes.pools, vms, disks }, regions, config),
-      ...batchServices(nodes, batchAccounts),
+      ...armServices(
+        ctx,
+        { principals, batchAccounts, applications, pools: nodes.pools, vms, disks },
+        regions,
+        config,
+      ),
+      ...batchServices(nodes, batchAccounts, applications),
       ...agentServices(nodes, regions),
       metrics,
       batchCounts: new BatchCountsQuery(ctx),

@@ -10,7 +10,7 @@ import { remoteLoginRuntime } from './remote-login-runtime.ts';
 import type { NodeExecutor } from '../backends/port.ts';
 import { FileRequestBroker } from '../backends/remote-files.ts';
 import { ServiceLogFiles, type ServiceLogs } from '../backends/service-logs.ts';
-import { autoStorageOver } from '../backends/auto-storage.ts';
+import { autoStorageOver, packageStorageOver } from '../backends/auto-storage.ts';
 import { SimulatedNodeExecutor } from '../backends/simulated/node-executor.ts';
 import type { Config } from '../config/config.ts';
 import type { RegionStores } from '../content/regions.ts';
@@ -192,7 +192,17 @@ function agentService(
     logger.warn({ hostId, nodeIds }, 'ignored agent reports about nodes of another host');
   };
   const storage = autoStorageOver(config.storageAccounts);
-  return new AgentService(ctx, o.accountUrl, o.onChange, storage, foreignReports, config.nodeNetwork, o.logs);
+  const packages = packageStorageOver(config.storageAccounts);
+  return new AgentService(
+    ctx,
+    o.accountUrl,
+    o.onChange,
+    storage,
+    foreignReports,
+    config.nodeNetwork,
+    o.logs,
+    packages,
+  );
 }
 
 /**

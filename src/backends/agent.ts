@@ -7,9 +7,10 @@ import type {
   StartTaskAssignment,
   TaskReport,
 } from '../protocol/agent-protocol.ts';
+import { PackageInstalls } from './app-packages.ts';
 import { ImagePullError } from './image-pull.ts';
 import { instanceRunIds, runInstance } from './instance-runner.ts';
-import { processUser, runIdOf, runTask, type RunReport } from './task-runner.ts';
+import { nodeFileAccess, processUser, runIdOf, runTask, type RunReport } from './task-runner.ts';
 import type { NodeExecutor, NodeSpec } from './port.ts';
 
 export interface HostAgentOptions {
@@ -60,6 +61,8 @@ export class HostAgent {
   private readonly draining = new Map<string, Promise<void>>();
   private readonly phases = new Map<string, { generation: number; phase: Phase }>();
   private readonly busy = new Set<string>();
+  /** Application package installs in progress on this host's nodes (ADR 0040). */
+  private readonly packageInstalls = new PackageInstalls();
   private readonly queue: (() => Promise<void>)[] = [];
   private running = 0;
   private stopped = true;
@@ -226,7 +229,7 @@ export class HostAgent {
         const draining = this.draining.get(id) ?? Promise.resolve();
         const running = draining.then(() =>
           t.instance === undefined
-            ? runTask(this.o.executor, id, t, abort.signal, report, this.now)
+            ? runTask(this.o.executor, id, t, abort.signal, report, this.now, this.packageInstalls)
             : runInstance(this.o.executor, id, t, abort.signal, report, this.now, gate),
         );
         if (t.instance !== undefined) this.instanceRuns.set(abort, running);
@@ -372,7 +375,31 @@ export class HostAgent {
     this.report(a, { state: ok ? 'idle' : 'starttaskfailed' });
   }
 
+  /** Installs the pool's application packages for the start task; false (and reported) when that failed. */
+  private async startTaskPackages(a: NodeAssignment, task: StartTaskAssignment): Promise<boolean> {
+    const packages = task.applicationPackages ?? [];
+    if (packages.length === 0) return true;
+    const startTime = this.now().toISOString();
+    const run = { ...task, taskDir: 'startup' };
+    const access = nodeFileAccess(this.o.executor, a.spec.nodeId, run, 'startup');
+    const failed = await this.packageInstalls.install(a.spec.nodeId, packages, access);
+    if (!failed) return true;
+    const { category, code, message } = failed;
+    this.report(a, {
+      startTaskInfo: {
+        state: 'completed',
+        startTime,
+        endTime: this.now().toISOString(),
+        result: 'failure',
+        retryCount: 0,
+        failureInfo: { category, code, message },
+      },
+    });
+    return false;
+  }
+
   private async runStartTask(a: NodeAssignment, spec: NodeSpec, task: StartTaskAssignment): Promise<boolean> {
+    if (!(await this.startTaskPackages(a, task))) return false;
     const attempts = task.maxTaskRetryCount < 0 ? MAX_START_TASK_ATTEMPTS : task.maxTaskRetryCount + 1;
     for (let retry = 0; retry < attempts; retry++) {
       const startTime = this.now().toISOString();

@@ -113,7 +113,7 @@ export async function runInstance(
   const pre = await downloadResourceFiles(
     instance.commonResourceFiles,
     instance.sharedDir,
-    nodeFileAccess(executor, nodeId, t),
+    nodeFileAccess(executor, nodeId, t, runIdOf(t)),
   );
   if (isAborted(signal)) return;
   if (pre) {

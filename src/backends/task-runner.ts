@@ -7,6 +7,7 @@ import {
   type ProcessUsage,
   type ProcessUser,
 } from './port.ts';
+import { PackageInstalls } from './app-packages.ts';
 import { downloadResourceFiles, uploadOutputFiles, type NodeFileAccess } from './task-files.ts';
 
 type Failure = NonNullable<TaskReport['failureInfo']>;
@@ -27,7 +28,12 @@ export function processUser(user: RunUser | undefined, key: string): { user?: Pr
  * A node's files as the resource and output file transfer sees them. Writes run inside the node as the task's
  * user (`cat` with the bytes on stdin), so a link the node planted cannot send them anywhere else.
  */
-export function nodeFileAccess(executor: NodeExecutor, nodeId: string, t: TaskAssignment): NodeFileAccess {
+export function nodeFileAccess(
+  executor: NodeExecutor,
+  nodeId: string,
+  t: Pick<TaskAssignment, 'environment' | 'elevation' | 'user' | 'taskDir'>,
+  runId: string,
+): NodeFileAccess {
   return {
     async writeFile(path, content, mode) {
       const target = `${NODE_ROOT_DIR}/${path}`;
@@ -36,7 +42,7 @@ export function nodeFileAccess(executor: NodeExecutor, nodeId: string, t: TaskAs
         commandLine: `cat${chmod}`,
         environment: { PATH: t.environment.PATH ?? '/usr/bin:/bin' },
         elevation: t.elevation,
-        ...processUser(t.user, runIdOf(t)),
+        ...processUser(t.user, runId),
         workingDir: `${NODE_ROOT_DIR}/${t.taskDir}/wd`,
         stdoutFile: path,
         stderrFile: `${t.taskDir}/stderr.txt`,
@@ -91,6 +97,7 @@ export async function runTask(
   signal: AbortSignal,
   report: (r: RunReport) => void,
   now: () => Date,
+  packages: PackageInstalls = new PackageInstalls(),
 ): Promise<void> {
   const aborted = () => signal.aborted;
   const started = now();
@@ -109,8 +116,10 @@ export async function runTask(
     });
     return;
   }
-  const access = nodeFileAccess(executor, nodeId, t);
-  const pre = await downloadResourceFiles(t.resourceFiles, `${t.taskDir}/wd`, access);
+  const access = nodeFileAccess(executor, nodeId, t, runIdOf(t));
+  const pre =
+    (await packages.install(nodeId, t.applicationPackages ?? [], access)) ??
+    (await downloadResourceFiles(t.resourceFiles, `${t.taskDir}/wd`, access));
   if (aborted()) return;
   if (pre) {
     report({ state: 'completed', startTime, failureInfo: pre, preProcessingError: true, ...usage() });

@@ -36,9 +36,32 @@ export interface NodeReport {
   bootTime?: string;
 }
 
+/**
+ * An application package a run needs on its node (ADR 0040): the zip at `url` (a read SAS) extracted once per node
+ * into `folder` (relative to the node root, `applications/<app>/<version>`). With `error` the reference named no
+ * usable package: the run fails before its command with that code.
+ */
+export interface PackageInstall {
+  applicationId: string;
+  version: string;
+  folder: string;
+  /** The environment variables that name the folder (already in the run's environment). */
+  variables: string[];
+  url?: string;
+  error?: { code: string; message: string };
+}
+
+/** A reference the server resolves into a `PackageInstall` before it answers a sync (never sent to agents). */
+export interface PackageReferenceSpec {
+  applicationId: string;
+  version?: string;
+}
+
 export interface StartTaskAssignment {
   commandLine: string;
   environment: Record<string, string>;
+  /** The pool's application packages, installed before the start task runs. */
+  applicationPackages?: PackageInstall[];
   elevation: 'admin' | 'nonadmin';
   user?: RunUser;
   waitForSuccess: boolean;
@@ -73,6 +96,10 @@ export interface TaskAssignment {
   timeoutMs?: number;
   resourceFiles: ResourceFileSpec[];
   outputFiles: OutputFileSpec[];
+  /** The pool's and the task's application packages, installed before the resource files are fetched. */
+  applicationPackages?: PackageInstall[];
+  /** The pool's and the task's references, until the server resolves them into `applicationPackages`. */
+  packageReferences?: PackageReferenceSpec[];
   /** One instance of a multi-instance task (ADR 0038); absent for an ordinary task. */
   instance?: InstanceAssignment;
 }

@@ -145,8 +145,8 @@ describe('inputs Batch refuses', () => {
     assert.deepEqual(await send('PROPFIND', '/pools'), [400, 'InvalidHttpVerb']);
     assert.deepEqual(await send('PUT', '/pools'), [405, 'UnsupportedHttpVerb']);
     assert.deepEqual(await send('PATCH', '/jobs/j/tasks'), [405, 'UnsupportedHttpVerb']);
-    // An operation Batch has and Lazurite does not (Application_List) stays 501, naming it.
-    const [status, code] = await send('GET', '/applications');
+    // An operation Batch has and Lazurite does not (Certificate_List) stays 501, naming it.
+    const [status, code] = await send('GET', '/certificates');
     assert.deepEqual([status, code], [501, 'NotImplemented']);
   });
 

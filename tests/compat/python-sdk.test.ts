@@ -18,7 +18,7 @@ describe('Python SDK (azure-batch)', () => {
     await server.stop();
   });
 
-  test('autoscale pool, job, task and its stdout, job schedule, and BatchErrorException codes', () => {
+  test('autoscale pool, job, task and its stdout, job schedule, applications, and BatchErrorException codes', () => {
     assert.ok(existsSync(PYTHON), 'Debian python3 (.ci/run installs python3-azure)');
     const c = server.connection;
     const r = spawnSync(
@@ -45,6 +45,9 @@ describe('Python SDK (azure-batch)', () => {
       scheduledJob: 'py-schedule:job-1',
       duplicate: ['TaskExists', 'The specified task already exists.'],
       resizeAutoScale: 'OperationInvalidForCurrentState',
+      applications: [],
+      applicationGet: 'ApplicationNotFound',
+      poolWithMissingApp: 'InvalidApplicationPackageReferences',
     });
     // The simulated backend says it did not run the command (the local backend runs it: pools/jobs tests).
     assert.match(String(seen.stdout), /^\[simulated node\] not executed: \/bin\/sh -c "echo from python"/);

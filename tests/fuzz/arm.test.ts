@@ -122,6 +122,24 @@ function operations(sub: string): FuzzOperation[] {
       etag: true,
     },
     {
+      name: 'Application_Create',
+      method: 'PUT',
+      specFile: ARM_SPECS.batch,
+      definition: 'Application',
+      path: (n) => `${batch}/baseacct/applications/${name(n)}?${v(ARM_SPECS.batch)}`,
+      baseline: { properties: { displayName: 'Fuzz', allowUpdates: true } },
+      stored: { list: `${batch}/baseacct/applications?${v(ARM_SPECS.batch)}` },
+    },
+    {
+      name: 'Application_Update',
+      method: 'PATCH',
+      specFile: ARM_SPECS.batch,
+      definition: 'Application',
+      path: () => `${batch}/baseacct/applications/appbase?${v(ARM_SPECS.batch)}`,
+      baseline: { properties: { displayName: 'Base', allowUpdates: false } },
+      stored: { unchanged: `${batch}/baseacct/applications/appbase?${v(ARM_SPECS.batch)}` },
+    },
+    {
       name: 'Galleries_CreateOrUpdate',
       method: 'PUT',
       specFile: GALLERY,
@@ -227,6 +245,9 @@ describe('negative suite: ARM (bad bodies from the resource-manager swagger file
     await ok('PUT', `${accounts}/baseacct?api-version=2023-11-01`, { location: 'westeurope' });
     await ok('PUT', `${accounts}/baseacct/pools/armbase?api-version=2023-11-01`, {
       properties: POOL_PROPERTIES,
+    });
+    await ok('PUT', `${accounts}/baseacct/applications/appbase?api-version=2023-11-01`, {
+      properties: { displayName: 'Base' },
     });
     await ok('PUT', `${rg}/providers/Microsoft.Compute/galleries/basegallery?api-version=2022-03-03`, {
       location: 'westeurope',

@@ -6,7 +6,7 @@ import type { BatchAccountRecord } from '../../domain/records.ts';
 import type { ArmDeps } from '../http/context.ts';
 import type { ArmRoute } from './router.ts';
 import { ARM_SPECS, objectOrEmpty, validateArmBody } from './validation.ts';
-import { poolAddFromArm, poolToArm, scaleIn } from './wire-batch-pools.ts';
+import { packageReferencesIn, poolAddFromArm, poolToArm, scaleIn } from './wire-batch-pools.ts';
 
 const ACCOUNT =
   '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Batch/batchAccounts/{accountName}';
@@ -89,7 +89,7 @@ async function applyUpdate(deps: ArmDeps, account: BatchAccountRecord, view: Poo
   if (properties.metadata !== undefined) patch.metadata = properties.metadata;
   if (properties.certificates !== undefined) patch.certificateReferences = properties.certificates;
   if (properties.applicationPackages !== undefined)
-    patch.applicationPackageReferences = properties.applicationPackages;
+    patch.applicationPackageReferences = packageReferencesIn(properties.applicationPackages);
   if (properties.targetNodeCommunicationMode !== undefined)
     patch.targetNodeCommunicationMode = properties.targetNodeCommunicationMode;
   const id = view.pool.id;

@@ -8,6 +8,7 @@ import { cloudMetadata } from './metadata.ts';
 import { authorizationRoutes } from './routes-authorization.ts';
 import { batchAccountRoutes } from './routes-batch.ts';
 import { batchPoolRoutes } from './routes-batch-pools.ts';
+import { batchApplicationRoutes } from './routes-batch-applications.ts';
 import { computeRoutes } from './routes-compute.ts';
 import { vmRoutes } from './routes-vms.ts';
 import { vmImageRoutes } from './routes-vmimages.ts';
@@ -65,6 +66,7 @@ export function registerArmSurface(app: FastifyInstance, deps: ArmDeps, origins:
     ...authorizationRoutes(deps),
     ...batchAccountRoutes(deps),
     ...batchPoolRoutes(deps),
+    ...batchApplicationRoutes(deps),
     ...computeRoutes(deps),
     ...vmRoutes(deps),
     ...vmImageRoutes(),

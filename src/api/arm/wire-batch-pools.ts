@@ -42,6 +42,23 @@ const READ_ONLY = new Set([
   'currentNodeCommunicationMode',
 ]);
 
+/** Management ApplicationPackageReference `{id, version}` → the data plane's `{applicationId, version}`. */
+export function packageReferencesIn(value: unknown): unknown {
+  if (!Array.isArray(value)) return value;
+  return value.map((r: unknown) => {
+    const { id, ...rest } = obj(r);
+    return id === undefined ? r : { applicationId: id, ...rest };
+  });
+}
+
+function packageReferencesOut(value: unknown): unknown {
+  if (!Array.isArray(value)) return value;
+  return value.map((r: unknown) => {
+    const { applicationId, ...rest } = obj(r);
+    return applicationId === undefined ? r : { id: applicationId, ...rest };
+  });
+}
+
 function vmConfigurationIn(deployment: Json): Json {
   if (deployment.cloudServiceConfiguration !== undefined)
     return { cloudServiceConfiguration: deployment.cloudServiceConfiguration };
@@ -95,6 +112,8 @@ export function poolAddFromArm(name: string, properties: Json): Json {
   }
   for (const [from, to] of Object.entries(RENAMED_IN))
     if (properties[from] !== undefined) body[to] = properties[from];
+  if (properties.applicationPackages !== undefined)
+    body.applicationPackageReferences = packageReferencesIn(properties.applicationPackages);
   if (properties.interNodeCommunication !== undefined)
     body.enableInterNodeCommunication = properties.interNodeCommunication === 'Enabled';
   // nodeDeallocationOption says which nodes leave a shrinking pool: a new pool has none to remove.
@@ -155,7 +174,7 @@ export function poolToArm(account: BatchAccountRecord, pool: PoolRecord, nodes: 
       ...(certificateReferences === undefined ? {} : { certificates: certificateReferences }),
       ...(applicationPackageReferences === undefined
         ? {}
-        : { applicationPackages: applicationPackageReferences }),
+        : { applicationPackages: packageReferencesOut(applicationPackageReferences) }),
       interNodeCommunication: enableInterNodeCommunication === true ? 'Enabled' : 'Disabled',
       lastModified: pool.lastModified,
       creationTime: pool.creationTime,

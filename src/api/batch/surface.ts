@@ -6,6 +6,7 @@ import { authenticateBatch, type BatchAuth } from './auth.ts';
 import { ROOT_COLLECTIONS } from './collections.ts';
 import { NEWEST_BATCH_SPEC } from './request.ts';
 import { registerAccountRoutes } from './routes-account.ts';
+import { registerApplicationRoutes } from './routes-applications.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
 import { registerScheduleRoutes } from './routes-schedules.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
@@ -122,6 +123,32 @@ function accountNameFor(
 /** The verbs the Batch REST API uses; any other is 400 InvalidHttpVerb (Batch Status and Error Codes). */
 const BATCH_VERBS = ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'];
 
+/** Paths no Batch route above takes answer 501 NotImplemented (or 400/405, see `unimplementedHandler`). */
+function registerUnimplemented(scope: FastifyInstance, deps: BatchDeps, mount: Mount): void {
+  const unimplemented = unimplementedHandler(deps, mount);
+  if (mount.kind === 'path') {
+    scope.all('/*', unimplemented);
+    return;
+  }
+  const served = [
+    'supportedimages',
+    'nodecounts',
+    'poolusagemetrics',
+    'pools',
+    'jobs',
+    'jobschedules',
+    'applications',
+  ];
+  for (const c of ROOT_COLLECTIONS.filter((name) => !served.includes(name))) {
+    scope.all(`/${c}`, unimplemented);
+    scope.all(`/${c}/*`, unimplemented);
+  }
+  // Entity paths in OData key form, `/certificates(thumbprintAlgorithm=…,thumbprint=…)`: Batch's envelope, not
+  // ARM's, which @azure/batch cannot parse.
+  scope.all('/certificates(*', unimplemented);
+  for (const c of ['pools', 'jobs', 'jobschedules', 'applications']) scope.all(`/${c}/*`, unimplemented);
+}
+
 /**
  * Requests no Batch route takes: 400 InvalidHttpVerb for a verb Batch never uses, 405 UnsupportedHttpVerb for a
  * path BatchService.json serves with other verbs only, else 501 NotImplemented (an operation Lazurite lacks).
@@ -208,26 +235,8 @@ function batchScope(deps: BatchDeps, origins: () => string[], mount: Mount) {
     registerScheduleRoutes(scope, deps);
     registerTaskRoutes(scope, deps);
     registerUsageRoutes(scope, deps);
-    const unimplemented = unimplementedHandler(deps, mount);
-    if (mount.kind === 'path') {
-      scope.all('/*', unimplemented);
-    } else {
-      for (const c of ROOT_COLLECTIONS.filter(
-        (name) =>
-          !['supportedimages', 'nodecounts', 'poolusagemetrics', 'pools', 'jobs', 'jobschedules'].includes(
-            name,
-          ),
-      )) {
-        scope.all(`/${c}`, unimplemented);
-        scope.all(`/${c}/*`, unimplemented);
-      }
-      // Entity paths in OData key form, `/certificates(thumbprintAlgorithm=…,thumbprint=…)`: Batch's envelope, not
-      // ARM's, which @azure/batch cannot parse.
-      scope.all('/certificates(*', unimplemented);
-      scope.all('/pools/*', unimplemented);
-      scope.all('/jobs/*', unimplemented);
-      scope.all('/jobschedules/*', unimplemented);
-    }
+    registerApplicationRoutes(scope, deps);
+    registerUnimplemented(scope, deps, mount);
     done();
   };
 }

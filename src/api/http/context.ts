@@ -1,6 +1,7 @@
 import type { RegionStores } from '../../content/regions.ts';
 import type { Config } from '../../config/config.ts';
 import type { BatchAccountService } from '../../domain/accounts/batch-accounts.ts';
+import type { ApplicationService } from '../../domain/applications/applications.ts';
 import type { RoleAssignmentService } from '../../domain/authorization/assignments.ts';
 import type { DiskService } from '../../domain/compute/disks.ts';
 import type { GalleryService } from '../../domain/compute/gallery.ts';
@@ -54,6 +55,8 @@ export interface ArmServices {
   resources: ResourceService;
   roleAssignments: RoleAssignmentService;
   batchAccounts: BatchAccountService;
+  /** Batch applications and their packages (ADR 0040). */
+  applications: ApplicationService;
   gallery: GalleryService;
   disks: DiskService;
   vms: VmService;
@@ -70,6 +73,8 @@ export interface ArmServices {
 /** The Batch data plane's domain services (`api/batch`). */
 export interface BatchServices {
   batchAccounts: BatchAccountService;
+  /** Applications with active packages (Application_List/Get, ADR 0040). */
+  applications: ApplicationService;
   pools: PoolService;
   nodes: NodeService;
   /** Node users (ADR 0027). */

@@ -1,13 +1,14 @@
 import type { StoreTx } from '../../storage/port.ts';
 import type { BatchAccountRecord } from '../../storage/records.ts';
 import type { DomainContext } from '../context.ts';
+import { deleteAccountApplications } from '../applications/applications.ts';
 import { releaseJob } from '../jobs/job-prep.ts';
 import { serviceEtag } from '../pools/conditions.ts';
 
 /*
  * Deleting a Batch account removes everything under it, as Azure does (issue 18): in one transaction its job
- * schedules and jobs go (their running tasks end when the hosts next sync and find them gone), its pools move to
- * `deleting` (the sizer stops and removes their nodes, then the pools), and the account stays in provisioningState
+ * schedules, jobs and applications (with their packages' records) go (running tasks end when the hosts next sync
+ * and find them gone), its pools move to `deleting` (the sizer stops and removes their nodes, then the pools), and the account stays in provisioningState
  * `Deleting` until its last pool is gone; then the deletion reconciler removes it. A crash at any point leaves
  * either the account as it was or an account in Deleting with pools in deleting: the same loops finish the work
  * after a restart. An account with no pools is removed at once.
@@ -27,6 +28,7 @@ export async function startAccountDeletion(
     await releaseJob(tx, job, true);
     await tx.deleteJob(name, job.id);
   }
+  await deleteAccountApplications(tx, account);
   const pools = await tx.listPools(name);
   for (const pool of pools) {
     if (pool.state === 'deleting') continue;

@@ -88,7 +88,6 @@ test('pool and task properties nothing implements are refused with UnsupportedPr
     [{ networkConfiguration: { subnetId: 'x' } }, 'networkConfiguration.subnetId'],
     [{ mountConfiguration: [{ nfsMountConfiguration: {} }] }, 'mountConfiguration'],
     [{ certificateReferences: [{ thumbprint: 'x' }] }, 'certificateReferences'],
-    [{ applicationPackageReferences: [{ applicationId: 'x' }] }, 'applicationPackageReferences'],
     [
       { virtualMachineConfiguration: { ...vm, dataDisks: [{ lun: 0, diskSizeGB: 1 }] } },
       'virtualMachineConfiguration.dataDisks',
@@ -104,6 +103,14 @@ test('pool and task properties nothing implements are refused with UnsupportedPr
       return true;
     });
   }
+  await assert.rejects(
+    pool({ applicationPackageReferences: [{ applicationId: 'nothing' }] }),
+    (e: unknown) =>
+      e instanceof DomainError &&
+      e.code === 'InvalidApplicationPackageReferences' &&
+      e.category === 'conflict',
+    'a pool naming a missing application is refused with 409 InvalidApplicationPackageReferences',
+  );
   await pool({ enableInterNodeCommunication: false, certificateReferences: [], userAccounts: [] });
   await w.jobs.add(w.account, { scheme: 'SharedKey' }, { id: 'j', poolInfo: { poolId: 'u' } });
   await assert.rejects(

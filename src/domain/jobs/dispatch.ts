@@ -1,4 +1,4 @@
-import type { TaskAssignment, TaskReport } from '../../protocol/agent-protocol.ts';
+import type { PackageReferenceSpec, TaskAssignment, TaskReport } from '../../protocol/agent-protocol.ts';
 import type { OutputFileSpec, ResourceFileSpec } from '../../backends/task-files.ts';
 import { compoundKey } from '../../storage/keys.ts';
 import type { StoreTx } from '../../storage/port.ts';
@@ -394,5 +394,17 @@ function taskAssignment(
       ? task.spec.resourceFiles
       : []) as ResourceFileSpec[],
     outputFiles: (Array.isArray(task.spec.outputFiles) ? task.spec.outputFiles : []) as OutputFileSpec[],
+    ...packageReferencesOf(pool, task),
   };
+}
+
+/** The pool's references, then the task's: the server resolves them before the run goes to its host. */
+function packageReferencesOf(
+  pool: PoolRecord,
+  task: TaskRecord,
+): { packageReferences?: PackageReferenceSpec[] } {
+  const refs = [pool.spec.applicationPackageReferences, task.spec.applicationPackageReferences].flatMap(
+    (v) => (Array.isArray(v) ? (v as PackageReferenceSpec[]) : []),
+  );
+  return refs.length === 0 ? {} : { packageReferences: refs };
 }

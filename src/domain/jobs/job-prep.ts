@@ -1,4 +1,4 @@
-import type { TaskAssignment, TaskReport } from '../../protocol/agent-protocol.ts';
+import type { PackageReferenceSpec, TaskAssignment, TaskReport } from '../../protocol/agent-protocol.ts';
 import type { ResourceFileSpec } from '../../backends/task-files.ts';
 import { caseKey } from '../../storage/keys.ts';
 import type { StoreTx } from '../../storage/port.ts';
@@ -109,6 +109,11 @@ function runAssignment(
     ...(limitMs === undefined ? {} : { timeoutMs: limitMs }),
     resourceFiles: (Array.isArray(task.resourceFiles) ? task.resourceFiles : []) as ResourceFileSpec[],
     outputFiles: [],
+    // The pool's application packages reach these runs too (their own specs have no references; ADR 0040).
+    ...(Array.isArray(pool.spec.applicationPackageReferences) &&
+    pool.spec.applicationPackageReferences.length > 0
+      ? { packageReferences: pool.spec.applicationPackageReferences as PackageReferenceSpec[] }
+      : {}),
   };
 }
 

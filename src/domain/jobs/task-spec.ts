@@ -3,6 +3,7 @@ import { DomainError } from '../errors.ts';
 import { checkEnvironmentSettings, invalidProperty, missingProperty } from '../pools/pool-spec.ts';
 import { checkUserIdentity } from '../pools/user-accounts.ts';
 import { checkId, constraintsOf, record, unsupportedProperty } from './spec.ts';
+import { checkReferenceShape } from '../applications/references.ts';
 
 export interface TaskAddChecked {
   id: string;
@@ -111,11 +112,7 @@ export function checkTaskAdd(
   for (const name of ['containerSettings', 'authenticationTokenSettings'] as const) {
     if (body[name] !== undefined) throw unsupportedProperty(name, `${name} is not supported by this server.`);
   }
-  if (list(body.applicationPackageReferences).length > 0)
-    throw unsupportedProperty(
-      'applicationPackageReferences',
-      'Application packages are not supported by this server.',
-    );
+  checkReferenceShape(body.applicationPackageReferences, 'applicationPackageReferences');
   checkUserIdentity(body, '', userNames);
   const slots = body.requiredSlots ?? 1;
   if (typeof slots !== 'number' || !Number.isInteger(slots) || slots < 1)

@@ -1,6 +1,8 @@
 import type {
   NodeAssignment,
   NodeReport,
+  PackageInstall,
+  StartTaskAssignment,
   SyncRequest,
   SyncResponse,
   TaskAssignment,
@@ -17,6 +19,8 @@ import type { NodeRecord, PoolRecord } from '../../storage/records.ts';
 import type { DomainContext } from '../context.ts';
 import { moveNode } from './node-states.ts';
 import { startTaskAssignment } from './start-task.ts';
+import type { PackageStorage } from '../applications/applications.ts';
+import { packageEnvironment, poolPackages, resolveRunPackages } from '../applications/references.ts';
 import { nodeUserAccounts } from './user-accounts.ts';
 import { findVmSize } from './vm-sizes.ts';
 import { takeNodes } from './node-addresses.ts';
@@ -38,6 +42,8 @@ export class AgentService {
   private readonly network: Cidr;
   /** Where nodes' service logs go (ADR 0031); none: not kept. */
   private readonly logs: ServiceLogs | undefined;
+  /** Application package blobs in the accounts' auto-storage (ADR 0040); none: references cannot be served. */
+  private readonly packages: PackageStorage | undefined;
 
   constructor(
     ctx: DomainContext,
@@ -47,8 +53,10 @@ export class AgentService {
     onForeignReports: (hostId: string, nodeIds: string[]) => void = () => undefined,
     network: Cidr = parseNodeNetwork(DEFAULT_NODE_NETWORK),
     logs?: ServiceLogs,
+    packages?: PackageStorage,
   ) {
     this.logs = logs;
+    this.packages = packages;
     this.ctx = ctx;
     this.accountUrl = accountUrl;
     this.onChange = onChange;
@@ -121,10 +129,12 @@ export class AgentService {
       const assignments: NodeAssignment[] = [];
       const storageIds = new Map<string, unknown>();
       for (const { pool, nodes } of byPool.values()) {
+        const installs = await poolPackages(tx, pool, this.packages, now);
         for (const n of nodes) {
           const k = compoundKey(n.accountName, n.poolId, n.id);
-          const list = await this.resolveAutoStorage(tx, pool.accountName, runs.get(k) ?? [], storageIds);
-          assignments.push(this.assignment(pool, current.get(k) ?? n, list));
+          const resolved = await this.resolveAutoStorage(tx, pool.accountName, runs.get(k) ?? [], storageIds);
+          const list = await resolveRunPackages(tx, pool.accountName, resolved, this.packages, now);
+          assignments.push(this.assignment(pool, current.get(k) ?? n, list, installs));
         }
       }
       return {
@@ -247,7 +257,12 @@ export class AgentService {
     return next;
   }
 
-  private assignment(pool: PoolRecord, node: NodeRecord, tasks: TaskAssignment[]): NodeAssignment {
+  private assignment(
+    pool: PoolRecord,
+    node: NodeRecord,
+    tasks: TaskAssignment[],
+    installs: PackageInstall[],
+  ): NodeAssignment {
     const size = findVmSize(String(pool.spec.vmSize)) ?? {
       name: String(pool.spec.vmSize),
       cores: 1,
@@ -276,8 +291,21 @@ export class AgentService {
       generation: node.generation,
       granted: node.granted,
       goal: node.goal,
-      startTask: startTaskAssignment(pool, node, this.accountUrl(pool.accountName)),
+      startTask: withPackages(startTaskAssignment(pool, node, this.accountUrl(pool.accountName)), installs),
       tasks,
     };
   }
+}
+
+/** A start task with its pool's application packages (their variables under any of its own settings). */
+function withPackages(
+  task: StartTaskAssignment | undefined,
+  installs: PackageInstall[],
+): StartTaskAssignment | undefined {
+  if (task === undefined || installs.length === 0) return task;
+  return {
+    ...task,
+    environment: { ...packageEnvironment(installs), ...task.environment },
+    applicationPackages: installs,
+  };
 }

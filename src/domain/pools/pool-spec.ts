@@ -41,7 +41,6 @@ const UNIMPLEMENTED_POOL = [
   'virtualMachineConfiguration.serviceArtifactReference',
   'virtualMachineConfiguration.windowsConfiguration',
   'mountConfiguration',
-  'applicationPackageReferences',
   'applicationLicenses',
   'certificateReferences',
   'resourceTags',

@@ -25,6 +25,7 @@ import {
 } from './pool-spec.ts';
 import { sizingWarnings } from './sizing-guidance.ts';
 import { accountNames, sealAccountsOf } from './user-accounts.ts';
+import { checkPoolReferences, checkReferenceShape } from '../applications/references.ts';
 
 /** Properties of an add body that are state, not spec (kept in their own fields of the record). */
 const STATE_FIELDS = [
@@ -143,6 +144,11 @@ export class PoolService {
         values: { PoolId: id },
       });
     await checkPoolQuota(this.ctx, tx, account.name);
+    await checkPoolReferences(
+      tx,
+      account,
+      checkReferenceShape(body.applicationPackageReferences, 'applicationPackageReferences'),
+    );
     const now = this.ctx.clock.now();
     const image = await this.resolveImage(tx, account, who, vmc, now);
     const imageReference = (vmc.imageReference ?? {}) as Record<string, unknown>;
@@ -274,8 +280,10 @@ export class PoolService {
       'metadata',
       'targetNodeCommunicationMode',
     ];
-    return this.mutate(account, id, cond, (pool) => {
+    const refs = checkReferenceShape(body.applicationPackageReferences, 'applicationPackageReferences');
+    return this.mutate(account, id, cond, async (pool, tx) => {
       checkStartTask(body.startTask, 'startTask', accountNames(pool.spec));
+      await checkPoolReferences(tx, account, refs);
       const spec = { ...pool.spec };
       for (const k of keys) if (body[k] !== undefined && body[k] !== null) spec[k] = body[k];
       return { ...pool, spec };
@@ -291,8 +299,10 @@ export class PoolService {
   ) {
     refuseUnimplementedPoolProperties(body);
     checkMetadata(body.metadata);
-    return this.mutate(account, id, cond, (pool) => {
+    const refs = checkReferenceShape(body.applicationPackageReferences, 'applicationPackageReferences');
+    return this.mutate(account, id, cond, async (pool, tx) => {
       checkStartTask(body.startTask, 'startTask', accountNames(pool.spec));
+      await checkPoolReferences(tx, account, refs);
       const spec = { ...pool.spec };
       for (const k of [
         'startTask',

@@ -81,6 +81,24 @@ def main():
         client.pool.resize("py-pool", batchmodels.PoolResizeParameter(target_dedicated_nodes=2))
     except BatchErrorException as err:
         seen["resizeAutoScale"] = err.error.code
+    seen["applications"] = [a.id for a in client.application.list()]
+    try:
+        client.application.get("nothing")
+    except BatchErrorException as err:
+        seen["applicationGet"] = err.error.code
+    try:
+        client.pool.add(
+            batchmodels.PoolAddParameter(
+                id="py-apps",
+                vm_size="standard_a1_v2",
+                virtual_machine_configuration=batchmodels.VirtualMachineConfiguration(
+                    image_reference=image, node_agent_sku_id="batch.node.lazurite tiny"
+                ),
+                application_package_references=[batchmodels.ApplicationPackageReference(application_id="nothing")],
+            )
+        )
+    except BatchErrorException as err:
+        seen["poolWithMissingApp"] = err.error.code
     print(json.dumps(seen))
 
 
