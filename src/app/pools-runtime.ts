@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostAgent } from '../backends/agent.ts';
+import { HostContainerImages } from '../backends/container-images.ts';
+import { RegistryHttp } from '../content/registry-http.ts';
 import type { ImageCache } from '../backends/local/image-cache.ts';
 import { LocalNodeExecutor } from '../backends/local/node-executor.ts';
 import type { RemoteLoginGateway } from '../api/ssh/remote-login.ts';
@@ -155,9 +157,11 @@ function localAgent(
   agents: AgentService,
   concurrency: number | undefined,
   logger: Logger,
+  containers: HostContainerImages,
 ): HostAgent {
   return new HostAgent({
     ...local,
+    containers,
     link: { sync: (request) => agents.sync(request) },
     concurrency: concurrency ?? (local.executor.kind === 'simulated' ? 256 : 4),
     pollMs: 500,
@@ -239,7 +243,9 @@ export function poolsRuntime(
   const logs = new ServiceLogFiles(join(config.dataDir, 'logs', 'nodes'));
   const agents = agentService(ctx, config, logger, { accountUrl, onChange, logs });
   const running =
-    local === undefined ? undefined : localAgent(local, agents, inject.agentConcurrency, logger);
+    local === undefined
+      ? undefined
+      : localAgent(local, agents, inject.agentConcurrency, logger, hostContainerImages(config, regions));
   agentRef.current = running;
   const logins = remoteLoginRuntime(config, ctx, local, logger);
   const token = agentTokenFor(config.dataDir);
@@ -274,4 +280,16 @@ export function poolsRuntime(
       await executor?.close();
     },
   };
+}
+
+/**
+ * This host's container images (ADR 0039): pulled into the region's content store, indexed under
+ * `cache/containers`. Registries' TLS is checked against the system's CAs (and NODE_EXTRA_CA_CERTS).
+ */
+export function hostContainerImages(config: Config, regions: RegionStores): HostContainerImages {
+  return new HostContainerImages(
+    join(config.dataDir, 'cache', 'containers'),
+    (r) => regions.get(r),
+    new RegistryHttp(),
+  );
 }

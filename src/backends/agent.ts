@@ -9,6 +9,7 @@ import type {
 } from '../protocol/agent-protocol.ts';
 import { processUser, runIdOf, runTask, type RunReport } from './task-runner.ts';
 import type { NodeExecutor, NodeSpec } from './port.ts';
+import { prefetchImages, type HostContainerImages } from './container-images.ts';
 
 export interface HostAgentOptions {
   hostId: string;
@@ -27,6 +28,8 @@ export interface HostAgentOptions {
    * alone, and sandboxes of other nodes on the host (other agents') are left alone.
    */
   onlyNode?: string;
+  /** This host's container images (ADR 0039); without it a node whose pool prefetches images is unusable. */
+  containers?: HostContainerImages;
 }
 
 /** Phases a node reaches within one generation on this host. */
@@ -53,6 +56,7 @@ export class HostAgent {
   private readonly busy = new Set<string>();
   private readonly queue: (() => Promise<void>)[] = [];
   private running = 0;
+  private readonly jobs = new Set<Promise<void>>();
   private stopped = true;
   private wake: (() => void) | undefined;
   private nudged = false;
@@ -248,11 +252,18 @@ export class HostAgent {
       const job = this.queue.shift();
       if (!job) break;
       this.running++;
-      void job().finally(() => {
+      const p: Promise<void> = job().finally(() => {
         this.running--;
+        this.jobs.delete(p);
         this.drain();
       });
+      this.jobs.add(p);
     }
+  }
+
+  /** Resolves once no node operation is queued or running (lets tests wait for a sync's work without sleeping). */
+  async idle(): Promise<void> {
+    while (this.jobs.size > 0) await Promise.all([...this.jobs]);
   }
 
   private converge(a: NodeAssignment): void {
@@ -307,6 +318,13 @@ export class HostAgent {
         state: 'unusable',
         errors: [{ code: 'NodeStartFailed', message: `The node could not start: ${String(err)}` }],
       });
+      return;
+    }
+    // The pool's containerImageNames, pulled once per host before the node takes work (ADR 0039).
+    const pullFailed = await prefetchImages(this.o.containers, a.spec);
+    if (pullFailed) {
+      this.phases.set(id, { generation: a.generation, phase: 'started' });
+      this.report(a, { state: 'unusable', errors: [pullFailed] });
       return;
     }
     this.phases.set(id, { generation: a.generation, phase: 'started' });

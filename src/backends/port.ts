@@ -46,6 +46,14 @@ export interface NodeSpec {
   network?: NodeNetwork;
   /** The pool's user accounts (`userAccounts`, ADR 0026), made in the node's /etc/passwd, group and shadow. */
   userAccounts?: NodeUserAccount[];
+  /** The pool's containerConfiguration (ADR 0039): images pulled when the node starts, registries' credentials. */
+  containers?: NodeContainers;
+}
+
+/** Container images a node prefetches and the credentials for their registries. */
+export interface NodeContainers {
+  images: string[];
+  registries: { registryServer: string; userName: string; password: string }[];
 }
 
 /** A pool user account as a node holds it: ids resolved by the server, the password as a SHA-512 crypt hash. */

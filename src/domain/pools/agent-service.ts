@@ -18,6 +18,8 @@ import type { DomainContext } from '../context.ts';
 import { moveNode } from './node-states.ts';
 import { startTaskAssignment } from './start-task.ts';
 import { nodeUserAccounts } from './user-accounts.ts';
+import { nodeContainers } from './containers.ts';
+import type { NodeContainers } from '../../backends/port.ts';
 import { findVmSize } from './vm-sizes.ts';
 import { takeNodes } from './node-addresses.ts';
 import { DEFAULT_NODE_NETWORK, parseNodeNetwork, type Cidr } from './node-network.ts';
@@ -271,6 +273,7 @@ export class AgentService {
         ...(Array.isArray(pool.spec.userAccounts) && pool.spec.userAccounts.length > 0
           ? { userAccounts: nodeUserAccounts(pool) }
           : {}),
+        ...containersOf(pool),
       },
       state: node.state,
       generation: node.generation,
@@ -280,4 +283,10 @@ export class AgentService {
       tasks,
     };
   }
+}
+
+/** The node's containers part of its spec, when the pool has a containerConfiguration (ADR 0039). */
+function containersOf(pool: PoolRecord): { containers?: NodeContainers } {
+  const containers = nodeContainers(pool);
+  return containers ? { containers } : {};
 }

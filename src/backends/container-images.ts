@@ -1,0 +1,118 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BlobStore } from '../content/blob-store.ts';
+import { RegistryError, type RegistryFailure, type RegistryHttp } from '../content/registry-http.ts';
+import {
+  canonicalReference,
+  parseImageReference,
+  pullImage,
+  RegistrySession,
+  type PulledImage,
+} from '../content/registry.ts';
+import type { NodeContainers } from './port.ts';
+
+/** Batch's codes for a container image that could not be pulled (TaskFailureInformationCodes). */
+export const CONTAINER_CODES: Record<RegistryFailure, string> = {
+  'not-found': 'ContainerInvalidImage',
+  invalid: 'ContainerInvalidImage',
+  unauthorized: 'ContainerInvalidRegistry',
+  unreachable: 'ContainerMiscError',
+};
+
+/** The images a node prefetches (`containerImageNames`), each once per host; the first failure as Batch shows it. */
+export async function prefetchImages(
+  images: HostContainerImages | undefined,
+  spec: { containers?: NodeContainers; image: { region: string } },
+): Promise<{ code: string; message: string } | undefined> {
+  const c = spec.containers;
+  if (c === undefined || c.images.length === 0) return undefined;
+  if (images === undefined)
+    return {
+      code: 'ContainerMiscError',
+      message: 'This host cannot run containers (its node backend has no image store).',
+    };
+  for (const name of c.images) {
+    try {
+      await images.ensure(name, c.registries, spec.image.region);
+    } catch (err) {
+      return containerFailure(name, err);
+    }
+  }
+  return undefined;
+}
+
+/** A pull failure as Batch shows it: code and message. */
+export function containerFailure(name: string, err: unknown): { code: string; message: string } {
+  const failure: RegistryFailure = err instanceof RegistryError ? err.failure : 'unreachable';
+  const detail = err instanceof Error ? err.message : String(err);
+  const what =
+    failure === 'unauthorized'
+      ? 'The container registry refused the credentials'
+      : failure === 'unreachable'
+        ? 'The container image could not be pulled'
+        : 'One or more container images specified are invalid';
+  return { code: CONTAINER_CODES[failure], message: `${what}. ContainerImage: ${name}. Message: ${detail}` };
+}
+
+const DOCKER_HUB_NAMES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+const sameRegistry = (a: string, b: string) =>
+  a.toLowerCase() === b.toLowerCase() ||
+  (DOCKER_HUB_NAMES.has(a.toLowerCase()) && DOCKER_HUB_NAMES.has(b.toLowerCase()));
+
+/**
+ * Container images on one host (ADR 0039): each pulled once per host into the host's content store (layers kept
+ * once, by digest) and remembered by reference in `<dir>/<sha256 of the reference>.json`, written whole and renamed
+ * into place, so every node of the host reuses it; pulls of the same reference at once share one promise.
+ */
+export class HostContainerImages {
+  private readonly dir: string;
+  private readonly store: (region: string) => Promise<BlobStore>;
+  private readonly http: RegistryHttp;
+  private readonly inflight = new Map<string, Promise<PulledImage>>();
+
+  constructor(dir: string, store: (region: string) => Promise<BlobStore>, http: RegistryHttp) {
+    this.dir = dir;
+    this.store = store;
+    this.http = http;
+  }
+
+  private indexPath(reference: string): string {
+    return join(this.dir, `${createHash('sha256').update(reference).digest('hex')}.json`);
+  }
+
+  /** The image `name`, pulled now unless this host has it (credentials: the registry's entry in `registries`). */
+  ensure(name: string, registries: NodeContainers['registries'], region: string): Promise<PulledImage> {
+    const ref = parseImageReference(name);
+    const reference = canonicalReference(ref);
+    let p = this.inflight.get(reference);
+    if (p === undefined) {
+      p = this.pull(reference, ref, registries, region).finally(() => this.inflight.delete(reference));
+      this.inflight.set(reference, p);
+    }
+    return p;
+  }
+
+  private async pull(
+    reference: string,
+    ref: ReturnType<typeof parseImageReference>,
+    registries: NodeContainers['registries'],
+    region: string,
+  ): Promise<PulledImage> {
+    const index = this.indexPath(reference);
+    const store = await this.store(region);
+    if (existsSync(index)) {
+      const known = JSON.parse(await readFile(index, 'utf8')) as PulledImage;
+      if (await store.has(known.filesystem)) return known;
+    }
+    const creds = registries.find((r) => sameRegistry(r.registryServer, ref.registry));
+    const session = new RegistrySession(this.http, ref.registry, creds);
+    const pulled = await pullImage(session, ref, store);
+    await mkdir(this.dir, { recursive: true });
+    const tmp = `${index}.tmp-${randomUUID()}`;
+    await writeFile(tmp, JSON.stringify(pulled));
+    await rename(tmp, index);
+    return pulled;
+  }
+}
