@@ -32,7 +32,7 @@ describe('containerConfiguration on pool add', () => {
         `${at}.containerImageNames[0]`,
       ],
       [
-        { type: 'dockerCompatible', containerRegistries: [{ registryServer: 'r.io', userName: 'u' }] },
+        { type: 'dockerCompatible', containerRegistries: [{ registryServer: 'r.io', username: 'u' }] },
         'MissingRequiredProperty',
         `${at}.containerRegistries[0].password`,
       ],
@@ -61,7 +61,7 @@ describe('containerConfiguration on pool add', () => {
     const config = {
       type: 'dockerCompatible',
       containerImageNames: ['r.io/a/b:1'],
-      containerRegistries: [{ registryServer: 'r.io', userName: 'u', password: 'secret' }],
+      containerRegistries: [{ registryServer: 'r.io', username: 'u', password: 'secret' }],
     };
     await w.pools.add(w.account, { scheme: 'SharedKey' }, containerPool('c', config));
     const { pool } = await w.pools.get(w.account, 'c');
@@ -104,7 +104,7 @@ describe('prefetching containerImageNames from a registry', () => {
     const config = {
       type: 'dockerCompatible',
       containerImageNames: images,
-      containerRegistries: [{ registryServer: registry.host, userName: registry.userName, password }],
+      containerRegistries: [{ registryServer: registry.host, username: registry.userName, password }],
     };
     await w.pools.add(w.account, { scheme: 'SharedKey' }, containerPool(pool, config));
     for (let i = 0; i < 10; i++) {

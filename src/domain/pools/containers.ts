@@ -20,7 +20,7 @@ export function checkRegistry(raw: unknown, at: string): void {
   if (r.identityReference !== undefined && r.identityReference !== null)
     throw unsupportedProperty(
       `${at}.identityReference`,
-      'Managed identities are not supported by this server; give userName and password.',
+      'Managed identities are not supported by this server; give username and password.',
     );
   if (
     r.registryServer !== undefined &&
@@ -30,7 +30,7 @@ export function checkRegistry(raw: unknown, at: string): void {
       `${at}.registryServer`,
       'registryServer must be a host name, with a port if needed.',
     );
-  if (typeof r.userName !== 'string' || r.userName === '') throw missingProperty(`${at}.userName`);
+  if (typeof r.username !== 'string' || r.username === '') throw missingProperty(`${at}.username`);
   if (typeof r.password !== 'string' || r.password === '') throw missingProperty(`${at}.password`);
 }
 
@@ -93,7 +93,7 @@ export function nodeContainers(pool: PoolRecord): NodeContainers | undefined {
       const r = obj(raw);
       return {
         registryServer: typeof r.registryServer === 'string' ? r.registryServer : 'docker.io',
-        userName: String(r.userName),
+        userName: String(r.username),
         password: pool.registryPasswords?.[String(i)] ?? '',
       };
     },
