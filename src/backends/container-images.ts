@@ -78,18 +78,27 @@ export class HostContainerImages {
     this.http = http;
   }
 
+  /** The image this host last pulled as `reference`, if any (what a container run uses). */
+  async known(reference: string): Promise<PulledImage | undefined> {
+    const index = this.indexPath(reference);
+    return existsSync(index) ? (JSON.parse(await readFile(index, 'utf8')) as PulledImage) : undefined;
+  }
+
   private indexPath(reference: string): string {
     return join(this.dir, `${createHash('sha256').update(reference).digest('hex')}.json`);
   }
 
-  /** The image `name`, pulled now unless this host has it (credentials: the registry's entry in `registries`). */
+  /** The image `name` checked with the registry and pulled where this host lacks it (credentials: its registry's entry). */
   ensure(name: string, registries: NodeContainers['registries'], region: string): Promise<PulledImage> {
     const ref = parseImageReference(name);
     const reference = canonicalReference(ref);
-    let p = this.inflight.get(reference);
+    const creds = registries.find((r) => sameRegistry(r.registryServer, ref.registry));
+    // Pulls at once share one promise only with the same credentials: one pool's must never stand for another's.
+    const key = `${reference}\0${creds ? `${creds.userName}\0${creds.password}` : ''}`;
+    let p = this.inflight.get(key);
     if (p === undefined) {
-      p = this.pull(reference, ref, registries, region).finally(() => this.inflight.delete(reference));
-      this.inflight.set(reference, p);
+      p = this.pull(reference, ref, creds, region).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
     }
     return p;
   }
@@ -97,16 +106,14 @@ export class HostContainerImages {
   private async pull(
     reference: string,
     ref: ReturnType<typeof parseImageReference>,
-    registries: NodeContainers['registries'],
+    creds: NodeContainers['registries'][number] | undefined,
     region: string,
   ): Promise<PulledImage> {
     const index = this.indexPath(reference);
     const store = await this.store(region);
-    if (existsSync(index)) {
-      const known = JSON.parse(await readFile(index, 'utf8')) as PulledImage;
-      if (await store.has(known.filesystem)) return known;
-    }
-    const creds = registries.find((r) => sameRegistry(r.registryServer, ref.registry));
+    // The manifest is always asked of the registry with this pool's credentials (as `docker pull` does), so an
+    // image this host holds for one pool is no way round another pool's missing or wrong credentials; the
+    // config and layers the host holds already are not fetched again.
     const session = new RegistrySession(this.http, ref.registry, creds);
     const pulled = await pullImage(session, ref, store);
     await mkdir(this.dir, { recursive: true });

@@ -93,13 +93,15 @@ describe('prefetching containerImageNames from a registry', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
+  // One host for every test: images it already holds must not stand in for a pool's own credentials.
+  let host: { store: BlobStore; containers: HostContainerImages } | undefined;
   async function nodeOf(pool: string, images: string[], password: string) {
-    const store = await BlobStore.open(join(work, `store-${pool}`));
-    const containers = new HostContainerImages(
-      join(work, `index-${pool}`),
-      () => Promise.resolve(store),
-      registry.http,
-    );
+    if (host === undefined) {
+      const store = await BlobStore.open(join(work, 'store'));
+      const at = join(work, 'index');
+      host = { store, containers: new HostContainerImages(at, () => Promise.resolve(store), registry.http) };
+    }
+    const { store, containers } = host;
     const w = await world(100, { containers });
     const config = {
       type: 'dockerCompatible',
