@@ -153,15 +153,13 @@ function cleanerLoopFor(ctx: DomainContext, fileAccess: ExecutorLookup, logger: 
 
 /** This machine's host agent, in process (a direct call to the AgentService). */
 function localAgent(
-  local: { executor: NodeExecutor; hostId: string },
+  local: { executor: NodeExecutor; hostId: string; containers: HostContainerImages },
   agents: AgentService,
   concurrency: number | undefined,
   logger: Logger,
-  containers: HostContainerImages,
 ): HostAgent {
   return new HostAgent({
     ...local,
-    containers,
     link: { sync: (request) => agents.sync(request) },
     concurrency: concurrency ?? (local.executor.kind === 'simulated' ? 256 : 4),
     pollMs: 500,
@@ -214,7 +212,7 @@ export function poolsRuntime(
   const executor = inject.executor ?? executorFor(config, content);
   const { regions } = content;
   // This machine's host (none with `remote`: agents on other machines take every node).
-  const local = executor === undefined ? undefined : { executor, hostId: `${executor.kind}-host-0` };
+  const local = localHost(config, content, executor);
   const remoteFiles = new FileRequestBroker(() => ctx.ids.uuid());
   const fileAccess = (id: string) => (id === local?.hostId ? local.executor : remoteFiles.filesOn(id));
   const cleanLoop = cleanerLoopFor(ctx, fileAccess, logger);
@@ -243,9 +241,7 @@ export function poolsRuntime(
   const logs = new ServiceLogFiles(join(config.dataDir, 'logs', 'nodes'));
   const agents = agentService(ctx, config, logger, { accountUrl, onChange, logs });
   const running =
-    local === undefined
-      ? undefined
-      : localAgent(local, agents, inject.agentConcurrency, logger, hostContainerImages(config, regions));
+    local === undefined ? undefined : localAgent(local, agents, inject.agentConcurrency, logger);
   agentRef.current = running;
   const logins = remoteLoginRuntime(config, ctx, local, logger);
   const token = agentTokenFor(config.dataDir);
@@ -282,14 +278,32 @@ export function poolsRuntime(
   };
 }
 
+/** This machine's host, if it runs nodes: its executor, id and container images (unpacked once for local nodes). */
+function localHost(
+  config: Config,
+  content: { regions: RegionStores; imageCache: ImageCache },
+  executor: NodeExecutor | undefined,
+) {
+  if (executor === undefined) return undefined;
+  const cache = executor.kind === 'local' ? content.imageCache : undefined;
+  const containers = hostContainerImages(config, content.regions, cache);
+  return { executor, hostId: `${executor.kind}-host-0`, containers };
+}
+
 /**
  * This host's container images (ADR 0039): pulled into the region's content store, indexed under
- * `cache/containers`. Registries' TLS is checked against the system's CAs (and NODE_EXTRA_CA_CERTS).
+ * `cache/containers`, and with `imageCache` (local nodes) unpacked once under `cache/rootfs`. Registries' TLS is
+ * checked against the system's CAs (and NODE_EXTRA_CA_CERTS).
  */
-export function hostContainerImages(config: Config, regions: RegionStores): HostContainerImages {
+export function hostContainerImages(
+  config: Config,
+  regions: RegionStores,
+  imageCache?: ImageCache,
+): HostContainerImages {
   return new HostContainerImages(
     join(config.dataDir, 'cache', 'containers'),
     (r) => regions.get(r),
     new RegistryHttp(),
+    imageCache === undefined ? undefined : (region, fs) => imageCache.rootfs(region, fs),
   );
 }

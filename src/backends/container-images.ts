@@ -71,11 +71,22 @@ export class HostContainerImages {
   private readonly store: (region: string) => Promise<BlobStore>;
   private readonly http: RegistryHttp;
   private readonly inflight = new Map<string, Promise<PulledImage>>();
+  private readonly unpack: ((region: string, filesystem: string) => Promise<string>) | undefined;
 
-  constructor(dir: string, store: (region: string) => Promise<BlobStore>, http: RegistryHttp) {
+  /**
+   * `unpack` (local hosts): unpacks a pulled image's layers once per host (the image cache's `rootfs/<digest>`,
+   * the read-only lower a container's root will use), so a node's first container task pays no unpack.
+   */
+  constructor(
+    dir: string,
+    store: (region: string) => Promise<BlobStore>,
+    http: RegistryHttp,
+    unpack?: (region: string, filesystem: string) => Promise<string>,
+  ) {
     this.dir = dir;
     this.store = store;
     this.http = http;
+    this.unpack = unpack;
   }
 
   /** The image this host last pulled as `reference`, if any (what a container run uses). */
@@ -116,6 +127,7 @@ export class HostContainerImages {
     // config and layers the host holds already are not fetched again.
     const session = new RegistrySession(this.http, ref.registry, creds);
     const pulled = await pullImage(session, ref, store);
+    await this.unpack?.(region, pulled.filesystem);
     await mkdir(this.dir, { recursive: true });
     const tmp = `${index}.tmp-${randomUUID()}`;
     await writeFile(tmp, JSON.stringify(pulled));

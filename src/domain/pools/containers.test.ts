@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HostContainerImages } from '../../backends/container-images.ts';
-import { BlobStore } from '../../content/blob-store.ts';
+import { BlobStore, type Digest } from '../../content/blob-store.ts';
+import { unpackFilesystem } from '../../content/manifests.ts';
 import { layerFromDirectory, ociImage, pushImage } from '../../content/oci-writer.ts';
 import { parseImageReference, RegistrySession } from '../../content/registry.ts';
 import { startTestRegistry, type TestRegistry } from '../../content/registry.fixture.ts';
@@ -99,7 +100,14 @@ describe('prefetching containerImageNames from a registry', () => {
     if (host === undefined) {
       const store = await BlobStore.open(join(work, 'store'));
       const at = join(work, 'index');
-      host = { store, containers: new HostContainerImages(at, () => Promise.resolve(store), registry.http) };
+      // unpacked once per host, as the local image cache does it
+      const unpack = async (_region: string, fs: string) => {
+        const dir = join(work, 'rootfs', fs.slice(7));
+        if (!existsSync(dir)) await unpackFilesystem(store, fs as Digest, dir);
+        return dir;
+      };
+      const images = new HostContainerImages(at, () => Promise.resolve(store), registry.http, unpack);
+      host = { store, containers: images };
     }
     const { store, containers } = host;
     const w = await world(100, { containers });
@@ -121,6 +129,11 @@ describe('prefetching containerImageNames from a registry', () => {
     const { node, store } = await nodeOf('ok', [`${registry.host}/tools/base:1`], registry.password);
     assert.equal(node?.state, 'idle');
     assert.ok((await store.list()).length >= 3, 'config, layer and filesystem manifest');
+    const known = await host?.containers.known(`${registry.host}/tools/base:1`);
+    assert.ok(
+      known && existsSync(join(work, 'rootfs', known.filesystem.slice(7), 'bin', 'busybox')),
+      'unpacked',
+    );
   });
 
   test('a missing image makes the node unusable with ContainerInvalidImage', async () => {
