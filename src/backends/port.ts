@@ -104,6 +104,12 @@ export interface ProcessSpec {
    * starting it again — so a restart never runs a task twice.
    */
   runId?: string;
+  /**
+   * Runs the process in a container (ADR 0039): its root is this filesystem manifest (an image pulled into the
+   * region's store), with the node's /mnt/batch/tasks, /proc and /dev at the same paths, inside the node's
+   * isolation (namespaces, cgroup, user namespace, filter). Executors that cannot run containers refuse it.
+   */
+  container?: { region: string; filesystem: string };
 }
 
 export interface ProcessResult {
