@@ -196,7 +196,7 @@ export class HostAgent {
           });
           this.nudge();
         };
-        void runTask(this.o.executor, id, t, abort.signal, report, this.now)
+        void runTask(this.o.executor, id, t, abort.signal, report, this.now, this.o.containers)
           .catch((err: unknown) => this.o.onError?.(err))
           .finally(() => {
             if (this.runs.get(k)?.abort === abort) this.runs.delete(k);

@@ -94,6 +94,23 @@ export interface TaskAssignment {
   timeoutMs?: number;
   resourceFiles: ResourceFileSpec[];
   outputFiles: OutputFileSpec[];
+  /** The task runs in this container image (`containerSettings`, ADR 0039). */
+  container?: TaskContainer;
+}
+
+/** A task's container: the image, where to pull it from, and its run options. */
+export interface TaskContainer {
+  imageName: string;
+  /** The region store the host keeps the image in (the pool's). */
+  region: string;
+  /** The pool's registries with their passwords. */
+  registries: { registryServer: string; userName: string; password: string }[];
+  /** `--env` pairs, over the image's and the task's environment. */
+  env: Record<string, string>;
+  /** `--workdir`: the working directory, over everything else. */
+  workdir?: string;
+  /** `workingDirectory: containerImageDefault`: the image's WorkingDir instead of the task's folder. */
+  imageWorkingDir: boolean;
 }
 
 export interface TaskReport {

@@ -125,16 +125,124 @@ describe('container pools prefetch their images from a registry', () => {
       named(`${at}.containerRegistries[0].password`, 'MissingRequiredProperty'),
     );
   });
+});
 
-  test('a task with containerSettings is refused as unsupported (container task runs are not built yet)', async () => {
-    await batch.job.add({ id: 'cjob', poolInfo: { poolId: 'cpool' } });
+/** Container tasks on local nodes: the task's command runs in the image's root inside the node (ADR 0039). */
+describe('container tasks on local nodes', () => {
+  let registry: TestRegistry;
+  let server: TestServer;
+  let batch: BatchServiceClient;
+  let work: string;
+  const savedCa = process.env.NODE_EXTRA_CA_CERTS;
+
+  before(async () => {
+    registry = await startTestRegistry('basic');
+    work = mkdtempSync(join(tmpdir(), 'lazurite-container-tasks-'));
+    const root = join(work, 'img');
+    mkdirSync(join(root, 'bin'), { recursive: true });
+    mkdirSync(join(root, 'opt', 'app'), { recursive: true });
+    mkdirSync(join(root, 'srv'), { recursive: true });
+    copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
+    symlinkSync('busybox', join(root, 'bin', 'sh'));
+    symlinkSync('busybox', join(root, 'bin', 'pwd'));
+    writeFileSync(join(root, 'opt', 'app', 'container-hello'), '#!/bin/sh\necho "hello $GREETING"\n', {
+      mode: 0o755,
+    });
+    const ref = parseImageReference(`${registry.host}/tools/app:1`);
+    const image = ociImage([await layerFromDirectory(root)], {
+      Env: ['PATH=/opt/app:/bin', 'GREETING=from-image'],
+      WorkingDir: '/srv',
+    });
+    await pushImage(new RegistrySession(registry.http, ref.registry, registry), ref, image);
+    process.env.NODE_EXTRA_CA_CERTS = registry.caPath;
+    server = await startServer();
+    batch = sharedKeyBatch(server);
+    await batch.pool.add({
+      id: 'local',
+      vmSize: 'STANDARD_A1_V2',
+      virtualMachineConfiguration: {
+        imageReference: { publisher: 'lazurite', offer: 'tiny', sku: 'busybox' },
+        nodeAgentSKUId: 'batch.node.lazurite tiny',
+        containerConfiguration: {
+          containerImageNames: [`${registry.host}/tools/app:1`],
+          containerRegistries: [
+            { registryServer: registry.host, userName: registry.userName, password: registry.password },
+          ],
+        },
+      },
+      targetDedicatedNodes: 1,
+    });
+    await batch.job.add({ id: 'j', poolInfo: { poolId: 'local' } });
+  });
+  after(async () => {
+    if (savedCa === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+    else process.env.NODE_EXTRA_CA_CERTS = savedCa;
+    await server.stop();
+    await registry.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  const completed = (id: string) =>
+    waitFor(
+      () => batch.task.get('j', id),
+      (t) => t.state === 'completed',
+      `task ${id} completed`,
+      180_000,
+    );
+  const stdout = async (id: string) => {
+    const file = await batch.file.getFromTask('j', id, 'stdout.txt');
+    return new Response(file.readableStreamBody as unknown as ReadableStream).text();
+  };
+
+  test('a task runs a program only its image has, with the image env, run options and AZ_BATCH_* paths', async () => {
+    await batch.task.add('j', {
+      id: 'hello',
+      commandLine: "/bin/sh -c 'container-hello; echo $EXTRA; pwd; echo $AZ_BATCH_TASK_WORKING_DIR'",
+      containerSettings: {
+        imageName: `${registry.host}/tools/app:1`,
+        containerRunOptions: '--env EXTRA=option',
+      },
+    });
+    const t = await completed('hello');
+    assert.equal(t.executionInfo?.exitCode, 0, JSON.stringify(t.executionInfo));
+    const wd = t.executionInfo.result === 'success' ? await stdout('hello') : '';
+    const [hello, extra, pwd, azWd] = wd.trim().split('\n');
+    assert.deepEqual([hello, extra], ['hello from-image', 'option']);
+    assert.equal(pwd, azWd, "the task's working directory, at the path Batch gives it");
+    await batch.task.add('j', {
+      id: 'imagewd',
+      commandLine: 'pwd',
+      containerSettings: {
+        imageName: `${registry.host}/tools/app:1`,
+        workingDirectory: 'containerImageDefault',
+      },
+    });
+    assert.equal((await completed('imagewd')).executionInfo?.exitCode, 0);
+    assert.equal(await stdout('imagewd'), '/srv\n');
+  });
+
+  test('a missing image is the task failureInfo ContainerInvalidImage', async () => {
+    await batch.task.add('j', {
+      id: 'missing',
+      commandLine: 'true',
+      containerSettings: { imageName: `${registry.host}/tools/absent:1` },
+    });
+    const t = await completed('missing');
+    assert.equal(t.executionInfo?.result, 'failure');
+    assert.equal(t.executionInfo.failureInfo?.code, 'ContainerInvalidImage');
+    assert.equal(t.executionInfo.failureInfo.category, 'usererror');
+  });
+
+  test('a run option this server does not take is refused, naming it', async () => {
     await assert.rejects(
-      batch.task.add('cjob', {
-        id: 't1',
-        commandLine: 'container-hello',
-        containerSettings: { imageName: `${registry.host}/tools/hello:1` },
+      batch.task.add('j', {
+        id: 'priv',
+        commandLine: 'true',
+        containerSettings: { imageName: `${registry.host}/tools/app:1`, containerRunOptions: '--privileged' },
       }),
-      failsWith(400, 'UnsupportedProperty'),
+      (e: Parameters<ReturnType<typeof failsWith>>[0]) =>
+        failsWith(400, 'UnsupportedProperty')(e) &&
+        (e.body?.values ?? []).some((v) => v.value?.includes('--privileged') === true),
     );
   });
 });

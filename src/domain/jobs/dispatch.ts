@@ -1,4 +1,5 @@
-import type { TaskAssignment, TaskReport } from '../../protocol/agent-protocol.ts';
+import type { TaskAssignment, TaskContainer, TaskReport } from '../../protocol/agent-protocol.ts';
+import { taskContainer } from './container-settings.ts';
 import type { OutputFileSpec, ResourceFileSpec } from '../../backends/task-files.ts';
 import { compoundKey } from '../../storage/keys.ts';
 import type { StoreTx } from '../../storage/port.ts';
@@ -274,5 +275,11 @@ function taskAssignment(
       ? task.spec.resourceFiles
       : []) as ResourceFileSpec[],
     outputFiles: (Array.isArray(task.spec.outputFiles) ? task.spec.outputFiles : []) as OutputFileSpec[],
+    ...containerOf(pool, task.spec),
   };
+}
+
+function containerOf(pool: PoolRecord, spec: Record<string, unknown>): { container?: TaskContainer } {
+  const container = taskContainer(pool, spec);
+  return container ? { container } : {};
 }

@@ -1,3 +1,4 @@
+import { checkContainerSettings } from './container-settings.ts';
 import type { JobRecord } from '../../storage/records.ts';
 import { DomainError } from '../errors.ts';
 import { checkEnvironmentSettings, invalidProperty, missingProperty } from '../pools/pool-spec.ts';
@@ -108,9 +109,10 @@ export function checkTaskAdd(
   userNames?: Set<string>,
 ): TaskAddChecked {
   const id = checkId(body.id);
-  for (const name of ['multiInstanceSettings', 'containerSettings', 'authenticationTokenSettings'] as const) {
+  for (const name of ['multiInstanceSettings', 'authenticationTokenSettings'] as const) {
     if (body[name] !== undefined) throw unsupportedProperty(name, `${name} is not supported by this server.`);
   }
+  checkContainerSettings(body.containerSettings);
   if (list(body.applicationPackageReferences).length > 0)
     throw unsupportedProperty(
       'applicationPackageReferences',

@@ -179,6 +179,12 @@ export function checkStartTask(value: unknown, property: string, names: Set<stri
   if (value === undefined || value === null) return;
   const task = value as Record<string, unknown>;
   checkUserIdentity(task, property, names);
+  // Container runs are built for tasks only so far (ADR 0039): refused here, never stored and ignored.
+  if (task.containerSettings !== undefined && task.containerSettings !== null)
+    throw unsupportedProperty(
+      `${property}.containerSettings`,
+      `${property}.containerSettings is not supported by this server yet.`,
+    );
   if (typeof task.commandLine !== 'string' || task.commandLine.trim() === '')
     throw missingProperty(`${property}.commandLine`);
   const retries = task.maxTaskRetryCount ?? 0;
