@@ -19,11 +19,28 @@ interface RunOptions {
   workdir?: string;
 }
 
-/** Splits a run-options string into words, honouring single and double quotes. */
+/** Splits a run-options string into words as a shell would: quotes ('…', "…" with \ escapes) anywhere in a word. */
 function words(text: string): string[] {
   const out: string[] = [];
-  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) out.push(m[1] ?? m[2] ?? m[3] ?? '');
+  let word: string | undefined;
+  let quote = '';
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i] ?? '';
+    if (quote === '' && /\s/.test(ch)) {
+      if (word !== undefined) out.push(word);
+      word = undefined;
+    } else if (quote === '' && (ch === '"' || ch === "'")) {
+      quote = ch;
+      word ??= '';
+    } else if (ch === quote) {
+      quote = '';
+    } else if (ch === '\\' && quote !== "'" && i + 1 < text.length) {
+      word = (word ?? '') + (text[++i] ?? '');
+    } else {
+      word = (word ?? '') + ch;
+    }
+  }
+  if (word !== undefined) out.push(word);
   return out;
 }
 
