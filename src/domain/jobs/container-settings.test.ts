@@ -30,23 +30,33 @@ test('run options this server does not take, or malformed ones, are refused by n
 test('containerSettings: the image name, registry refused, the working directory mode', () => {
   checkContainerSettings({ imageName: 'r.io/a:1', workingDirectory: 'containerImageDefault' });
   assert.throws(
-    () => { checkContainerSettings({}); },
+    () => {
+      checkContainerSettings({});
+    },
     refused('MissingRequiredProperty', 'containerSettings.imageName'),
   );
   assert.throws(
-    () => { checkContainerSettings({ imageName: 'Bad Name' }); },
+    () => {
+      checkContainerSettings({ imageName: 'Bad Name' });
+    },
     refused('InvalidPropertyValue', 'containerSettings.imageName'),
   );
   assert.throws(
-    () => { checkContainerSettings({ imageName: 'a', registry: { username: 'u', password: 'p' } }); },
+    () => {
+      checkContainerSettings({ imageName: 'a', registry: { username: 'u', password: 'p' } });
+    },
     refused('UnsupportedProperty', 'containerSettings.registry'),
   );
   assert.throws(
-    () => { checkContainerSettings({ imageName: 'a', workingDirectory: 'elsewhere' }); },
+    () => {
+      checkContainerSettings({ imageName: 'a', workingDirectory: 'elsewhere' });
+    },
     refused('InvalidPropertyValue', 'containerSettings.workingDirectory'),
   );
   assert.throws(
-    () => { checkContainerSettings({ imageName: 'a', containerRunOptions: '--rm' }); },
+    () => {
+      checkContainerSettings({ imageName: 'a', containerRunOptions: '--rm' });
+    },
     refused('UnsupportedProperty', 'containerSettings.containerRunOptions'),
   );
 });
