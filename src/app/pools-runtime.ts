@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostAgent } from '../backends/agent.ts';
+import { HostContainerImages } from '../backends/container-images.ts';
+import { RegistryHttp } from '../content/registry-http.ts';
 import type { ImageCache } from '../backends/local/image-cache.ts';
 import { LocalNodeExecutor } from '../backends/local/node-executor.ts';
 import type { RemoteLoginGateway } from '../api/ssh/remote-login.ts';
@@ -151,7 +153,7 @@ function cleanerLoopFor(ctx: DomainContext, fileAccess: ExecutorLookup, logger: 
 
 /** This machine's host agent, in process (a direct call to the AgentService). */
 function localAgent(
-  local: { executor: NodeExecutor; hostId: string },
+  local: { executor: NodeExecutor; hostId: string; containers: HostContainerImages },
   agents: AgentService,
   concurrency: number | undefined,
   logger: Logger,
@@ -220,7 +222,7 @@ export function poolsRuntime(
   const executor = inject.executor ?? executorFor(config, content);
   const { regions } = content;
   // This machine's host (none with `remote`: agents on other machines take every node).
-  const local = executor === undefined ? undefined : { executor, hostId: `${executor.kind}-host-0` };
+  const local = localHost(config, content, executor);
   const remoteFiles = new FileRequestBroker(() => ctx.ids.uuid());
   const fileAccess = (id: string) => (id === local?.hostId ? local.executor : remoteFiles.filesOn(id));
   const cleanLoop = cleanerLoopFor(ctx, fileAccess, logger);
@@ -284,4 +286,34 @@ export function poolsRuntime(
       await executor?.close();
     },
   };
+}
+
+/** This machine's host, if it runs nodes: its executor, id and container images (unpacked once for local nodes). */
+function localHost(
+  config: Config,
+  content: { regions: RegionStores; imageCache: ImageCache },
+  executor: NodeExecutor | undefined,
+) {
+  if (executor === undefined) return undefined;
+  const cache = executor.kind === 'local' ? content.imageCache : undefined;
+  const containers = hostContainerImages(config, content.regions, cache);
+  return { executor, hostId: `${executor.kind}-host-0`, containers };
+}
+
+/**
+ * This host's container images (ADR 0039): pulled into the region's content store, indexed under
+ * `cache/containers`, and with `imageCache` (local nodes) unpacked once under `cache/rootfs`. Registries' TLS is
+ * checked against the system's CAs (and NODE_EXTRA_CA_CERTS).
+ */
+export function hostContainerImages(
+  config: Config,
+  regions: RegionStores,
+  imageCache?: ImageCache,
+): HostContainerImages {
+  return new HostContainerImages(
+    join(config.dataDir, 'cache', 'containers'),
+    (r) => regions.get(r),
+    new RegistryHttp(),
+    imageCache === undefined ? undefined : (region, fs) => imageCache.rootfs(region, fs),
+  );
 }

@@ -12,6 +12,7 @@ import { ImagePullError } from './image-pull.ts';
 import { instanceRunIds, runInstance } from './instance-runner.ts';
 import { nodeFileAccess, processUser, runIdOf, runTask, type RunReport } from './task-runner.ts';
 import type { NodeExecutor, NodeSpec } from './port.ts';
+import { prefetchImages, type HostContainerImages } from './container-images.ts';
 
 export interface HostAgentOptions {
   hostId: string;
@@ -30,6 +31,8 @@ export interface HostAgentOptions {
    * alone, and sandboxes of other nodes on the host (other agents') are left alone.
    */
   onlyNode?: string;
+  /** This host's container images (ADR 0039); without it a node whose pool prefetches images is unusable. */
+  containers?: HostContainerImages;
 }
 
 /** Phases a node reaches within one generation on this host. */
@@ -65,6 +68,7 @@ export class HostAgent {
   private readonly packageInstalls = new PackageInstalls();
   private readonly queue: (() => Promise<void>)[] = [];
   private running = 0;
+  private readonly jobs = new Set<Promise<void>>();
   private stopped = true;
   private wake: (() => void) | undefined;
   private nudged = false;
@@ -229,7 +233,16 @@ export class HostAgent {
         const draining = this.draining.get(id) ?? Promise.resolve();
         const running = draining.then(() =>
           t.instance === undefined
-            ? runTask(this.o.executor, id, t, abort.signal, report, this.now, this.packageInstalls)
+            ? runTask(
+                this.o.executor,
+                id,
+                t,
+                abort.signal,
+                report,
+                this.now,
+                this.packageInstalls,
+                this.o.containers,
+              )
             : runInstance(this.o.executor, id, t, abort.signal, report, this.now, gate),
         );
         if (t.instance !== undefined) this.instanceRuns.set(abort, running);
@@ -294,11 +307,18 @@ export class HostAgent {
       const job = this.queue.shift();
       if (!job) break;
       this.running++;
-      void job().finally(() => {
+      const p: Promise<void> = job().finally(() => {
         this.running--;
+        this.jobs.delete(p);
         this.drain();
       });
+      this.jobs.add(p);
     }
+  }
+
+  /** Resolves once no node operation is queued or running (lets tests wait for a sync's work without sleeping). */
+  async idle(): Promise<void> {
+    while (this.jobs.size > 0) await Promise.all([...this.jobs]);
   }
 
   private converge(a: NodeAssignment): void {
@@ -357,6 +377,13 @@ export class HostAgent {
             : { code: 'NodeStartFailed', message: `The node could not start: ${String(err)}` },
         ],
       });
+      return;
+    }
+    // The pool's containerImageNames, pulled once per host before the node takes work (ADR 0039).
+    const pullFailed = await prefetchImages(this.o.containers, a.spec);
+    if (pullFailed) {
+      this.phases.set(id, { generation: a.generation, phase: 'started' });
+      this.report(a, { state: 'unusable', errors: [pullFailed] });
       return;
     }
     this.phases.set(id, { generation: a.generation, phase: 'started' });

@@ -49,6 +49,14 @@ export interface NodeSpec {
   network?: NodeNetwork;
   /** The pool's user accounts (`userAccounts`, ADR 0026), made in the node's /etc/passwd, group and shadow. */
   userAccounts?: NodeUserAccount[];
+  /** The pool's containerConfiguration (ADR 0039): images pulled when the node starts, registries' credentials. */
+  containers?: NodeContainers;
+}
+
+/** Container images a node prefetches and the credentials for their registries. */
+export interface NodeContainers {
+  images: string[];
+  registries: { registryServer: string; userName: string; password: string }[];
 }
 
 /** A pool user account as a node holds it: ids resolved by the server, the password as a SHA-512 crypt hash. */
@@ -99,6 +107,12 @@ export interface ProcessSpec {
    * starting it again — so a restart never runs a task twice.
    */
   runId?: string;
+  /**
+   * Runs the process in a container (ADR 0039): its root is this filesystem manifest (an image pulled into the
+   * region's store), with the node's /mnt/batch/tasks, /proc and /dev at the same paths, inside the node's
+   * isolation (namespaces, cgroup, user namespace, filter). Executors that cannot run containers refuse it.
+   */
+  container?: { region: string; filesystem: string };
 }
 
 export interface ProcessResult {

@@ -1,5 +1,6 @@
 import type { RunUser, TaskAssignment, TaskReport } from '../protocol/agent-protocol.ts';
 import { readWhole } from './file-read.ts';
+import { containerFailure, type HostContainerImages } from './container-images.ts';
 import {
   NODE_ROOT_DIR,
   type NodeExecutor,
@@ -98,6 +99,7 @@ export async function runTask(
   report: (r: RunReport) => void,
   now: () => Date,
   packages: PackageInstalls = new PackageInstalls(),
+  containers?: HostContainerImages,
 ): Promise<void> {
   const aborted = () => signal.aborted;
   const started = now();
@@ -116,6 +118,12 @@ export async function runTask(
     });
     return;
   }
+  const run = await containerRun(containers, t);
+  if (aborted()) return;
+  if ('failureInfo' in run) {
+    report({ state: 'completed', startTime, failureInfo: run.failureInfo, ...usage() });
+    return;
+  }
   const access = nodeFileAccess(executor, nodeId, t, runIdOf(t));
   const pre =
     (await packages.install(nodeId, t.applicationPackages ?? [], access)) ??
@@ -129,10 +137,11 @@ export async function runTask(
   try {
     result = await executor.exec(nodeId, {
       commandLine: t.commandLine,
-      environment: t.environment,
+      environment: run.environment,
       elevation: t.elevation,
       ...processUser(t.user, runIdOf(t)),
-      workingDir: `${NODE_ROOT_DIR}/${t.taskDir}/wd`,
+      workingDir: run.workingDir,
+      ...(run.container ? { container: run.container } : {}),
       stdoutFile: `${t.taskDir}/stdout.txt`,
       stderrFile: `${t.taskDir}/stderr.txt`,
       signal,
@@ -161,4 +170,49 @@ export async function runTask(
     ...(upload ? { fileUploadError: true } : {}),
     ...usage(result.usage),
   });
+}
+
+interface RunPlace {
+  environment: Record<string, string>;
+  workingDir: string;
+  container?: { region: string; filesystem: string };
+}
+
+/**
+ * Where and how a task runs: in the node as before, or in its container (ADR 0039): the image pulled (or checked
+ * with its registry) on this host first, its environment under the task's and the run options' `--env`, its
+ * working directory the task's folder, the image's (`containerImageDefault`) or `--workdir`. A pull that fails is
+ * the task's failureInfo with Batch's container code.
+ */
+async function containerRun(
+  containers: HostContainerImages | undefined,
+  t: TaskAssignment,
+): Promise<RunPlace | { failureInfo: Failure }> {
+  const taskWd = `${NODE_ROOT_DIR}/${t.taskDir}/wd`;
+  const c = t.container;
+  if (c === undefined) return { environment: t.environment, workingDir: taskWd };
+  if (containers === undefined)
+    return {
+      failureInfo: {
+        category: 'servererror',
+        ...containerFailure(c.imageName, new Error('this host has no image store')),
+      },
+    };
+  try {
+    const image = await containers.ensure(c.imageName, c.registries, c.region);
+    const imageEnv: Record<string, string> = {};
+    for (const kv of image.config.env) {
+      const eq = kv.indexOf('=');
+      if (eq > 0) imageEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
+    }
+    const imageWd = c.imageWorkingDir ? image.config.workingDir || '/' : taskWd;
+    return {
+      // The image's variables (its PATH above all) over the node's and the task's, --env over both.
+      environment: { ...t.environment, ...imageEnv, ...c.env },
+      workingDir: c.workdir ?? imageWd,
+      container: { region: c.region, filesystem: image.filesystem },
+    };
+  } catch (err) {
+    return { failureInfo: { category: 'usererror', ...containerFailure(c.imageName, err) } };
+  }
 }

@@ -9,7 +9,7 @@ import type { NodeExecutor, NodeImage } from '../backends/port.ts';
 import { SimulatedNodeExecutor } from '../backends/simulated/node-executor.ts';
 import type { Config } from '../config/config.ts';
 import { regionStoresFor } from '../app/main.ts';
-import { agentTokenFor } from '../app/pools-runtime.ts';
+import { agentTokenFor, hostContainerImages } from '../app/pools-runtime.ts';
 
 export interface AgentFlags {
   server: string;
@@ -68,6 +68,7 @@ export async function runAgent(config: Config, flags: AgentFlags): Promise<void>
     pollMs: 500,
     onError: (err) => process.stderr.write(`agent: ${String(err)}\n`),
     ...(flags.onlyNode === undefined ? {} : { onlyNode: flags.onlyNode }),
+    containers: hostContainerImages(config, regions),
   });
   agent.start();
   process.stdout.write(`host agent '${flags.hostId}' (${kind}) syncing with ${flags.server}\n`);

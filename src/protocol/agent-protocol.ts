@@ -100,6 +100,8 @@ export interface TaskAssignment {
   applicationPackages?: PackageInstall[];
   /** The pool's and the task's references, until the server resolves them into `applicationPackages`. */
   packageReferences?: PackageReferenceSpec[];
+  /** The task runs in this container image (`containerSettings`, ADR 0039). */
+  container?: TaskContainer;
   /** One instance of a multi-instance task (ADR 0038); absent for an ordinary task. */
   instance?: InstanceAssignment;
 }
@@ -118,6 +120,21 @@ export interface InstanceAssignment {
   sharedDir: string;
   /** Primary: every instance's coordination command ended with exit code 0. */
   allCoordinated: boolean;
+}
+
+/** A task's container: the image, where to pull it from, and its run options. */
+export interface TaskContainer {
+  imageName: string;
+  /** The region store the host keeps the image in (the pool's). */
+  region: string;
+  /** The pool's registries with their passwords. */
+  registries: { registryServer: string; userName: string; password: string }[];
+  /** `--env` pairs, over the image's and the task's environment. */
+  env: Record<string, string>;
+  /** `--workdir`: the working directory, over everything else. */
+  workdir?: string;
+  /** `workingDirectory: containerImageDefault`: the image's WorkingDir instead of the task's folder. */
+  imageWorkingDir: boolean;
 }
 
 export interface TaskReport {

@@ -213,6 +213,8 @@ export interface PoolRecord {
    * password. Sealed at rest by the store.
    */
   passwordHashes?: Record<string, string>;
+  /** containerConfiguration.containerRegistries' passwords by index (ADR 0039): not in the spec; sealed at rest. */
+  registryPasswords?: Record<string, string>;
 }
 
 /** Who an auto pool belongs to, and whether it outlives its owner (`keepAlive`). */

@@ -9,19 +9,27 @@ import { caseKey } from './keys.ts';
 const inMotion = (p: PoolRecord): number =>
   p.state === 'deleting' || p.allocationState !== 'steady' ? 1 : 0;
 
-/** The pool's stored document: its account password hashes sealed (ADR 0026). */
+const mapValues = (m: Record<string, string>, f: (v: string) => string) =>
+  Object.fromEntries(Object.entries(m).map(([k, v]) => [k, f(v)]));
+
+/** The pool's stored document: its account password hashes (ADR 0026) and registry passwords (ADR 0039) sealed. */
 function poolDoc(p: PoolRecord, sealer: Sealer): string {
-  if (p.passwordHashes === undefined) return JSON.stringify(p);
-  const sealed = Object.fromEntries(Object.entries(p.passwordHashes).map(([k, v]) => [k, sealer.seal(v)]));
-  return JSON.stringify({ ...p, passwordHashes: sealed });
+  let doc = p;
+  if (p.passwordHashes !== undefined)
+    doc = { ...doc, passwordHashes: mapValues(p.passwordHashes, (v) => sealer.seal(v)) };
+  if (p.registryPasswords !== undefined)
+    doc = { ...doc, registryPasswords: mapValues(p.registryPasswords, (v) => sealer.seal(v)) };
+  return JSON.stringify(doc);
 }
 
-/** A stored pool document as a record (its password hashes opened). */
+/** A stored pool document as a record (its password hashes and registry passwords opened). */
 function poolOf(doc: string, sealer: Sealer): PoolRecord {
-  const p = JSON.parse(doc) as PoolRecord;
-  if (p.passwordHashes === undefined) return p;
-  const opened = Object.fromEntries(Object.entries(p.passwordHashes).map(([k, v]) => [k, sealer.open(v)]));
-  return { ...p, passwordHashes: opened };
+  let p = JSON.parse(doc) as PoolRecord;
+  if (p.passwordHashes !== undefined)
+    p = { ...p, passwordHashes: mapValues(p.passwordHashes, (v) => sealer.open(v)) };
+  if (p.registryPasswords !== undefined)
+    p = { ...p, registryPasswords: mapValues(p.registryPasswords, (v) => sealer.open(v)) };
+  return p;
 }
 
 export async function putPool(db: Transaction<Database>, p: PoolRecord, sealer: Sealer): Promise<void> {

@@ -9,7 +9,8 @@
  * - opens a pidfd of HOLDER_PID and checks, after opening it, that the process carries `lazurite-node=NODE_ID`:
  *   every entry into the node goes through that pidfd, never through a PID number that could be reused;
  * - then reads run requests on stdin, each `FIELDS STDIN\n`, FIELDS bytes of NUL-terminated fields
- *   `ID USER CGROUP WD OUT ERR EXIT CMD NAME=VALUE...` (USER `0` for the node's root, else
+ *   `ID USER CGROUP WD OUT ERR EXIT CMD CROOT NAME=VALUE...` (CROOT empty, or a container run's root, below;
+ *   USER `0` for the node's root, else
  *   `UID:GID:GROUPS:NNP`, GROUPS comma-separated supplementary gids (maybe none), NNP 1 for no_new_privs; CGROUP and
  *   EXIT relative to EXEC_PARENT and JOURNAL_DIR, empty for none; WD, OUT, ERR paths inside the node) and STDIN
  *   bytes for the process's stdin;
@@ -28,6 +29,12 @@
  *   waiter is gone (128 + signal when killed; also when a timeout killed it);
  * - exits at the end of its stdin (waiters still going finish on their own).
  * A run costs two forks (waiter, process) and one exec.
+ * A container run (CROOT: the host folder of an image's unpacked root, ADR 0039): before anything else, still host
+ * root, the process clones that folder as a detached mount (read-only, nosuid, nodev, idmapped through the node's
+ * user namespace so the image's ids are the node's), joins the node's mount namespace and makes a private copy of it
+ * (owned by the host's user namespace, so nothing in the node can change it), builds the container's root there (an
+ * overlay over the image with a tmpfs upper; the node's /mnt/batch/tasks, /proc and /dev bound at the same paths)
+ * and pivots into it. Then it goes on as every run: filter, the node's other namespaces and user namespace, caps.
  * VM mode (VM_DISKS given: `LUN:/dev/loopN` lines, maybe none): each process makes the data disks' device nodes
  * and installs the VM's filter, whose mount(2) calls its waiter brokers until the process ends (vm-broker.h); the
  * waiter keeps the pidfd (to reach the VM's mount namespace) and writes stdin from the broker's loop.
@@ -45,6 +52,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/mount.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -63,6 +73,11 @@
 /* The namespaces a process joins (as host root) after it was forked into the node's PID namespace; the node's
    user namespace comes last. */
 #define NODE_NAMESPACES (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
+#ifndef PIDFD_GET_USER_NAMESPACE
+#define PIDFD_GET_USER_NAMESPACE _IO(0xFF, 9)
+#endif
+/* Set for a container run: the process is in its own copy of the node's mount namespace already. */
+static int in_container;
 
 static int exit_dir = -1;
 static const char *exit_name;
@@ -285,7 +300,7 @@ static void keep_only(int in, int report) {
 
 /** Joins the node (the PID namespace it was forked into already): its other namespaces, through the pidfd. */
 static void join_node(int has_stdin) {
-  if (setns(pidfd, NODE_NAMESPACES) != 0) die("setns");
+  if (setns(pidfd, NODE_NAMESPACES & ~(in_container ? CLONE_NEWNS : 0)) != 0) die("setns");
   if (vm_mode && vm_make_devices() != 0) die("the VM's data disk devices");
   /* Root of the node's user namespace: host ids BASE, no capability over anything of the host. */
   if (setns(pidfd, CLONE_NEWUSER) != 0) die("setns user");
@@ -300,6 +315,50 @@ static void join_node(int has_stdin) {
   drop_caps(drop);
 }
 
+/** A detached clone of `path` (recursive), or death. */
+static int clone_tree(const char *path) {
+  int fd = (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  if (fd < 0) die(path);
+  return fd;
+}
+
+/** Puts the detached mount `fd` on `path` (made if missing) and closes it. */
+static void place(int fd, const char *path) {
+  if (mkdirs(path) != 0) die(path);
+  if (syscall(SYS_move_mount, fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) != 0) die(path);
+  close(fd);
+}
+
+/** A container run's root (see the top): the image at `croot` (a host folder) under a private overlay, pivoted into. */
+static void container_root(const char *croot) {
+  int image = clone_tree(croot);
+  struct mount_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  int userns = ioctl(pidfd, PIDFD_GET_USER_NAMESPACE, 0);
+  if (userns >= 0) {
+    attr.attr_set |= MOUNT_ATTR_IDMAP;
+    attr.userns_fd = (unsigned long long)userns;
+  }
+  if (syscall(SYS_mount_setattr, image, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) die("idmap");
+  if (userns >= 0) close(userns);
+  if (setns(pidfd, CLONE_NEWNS) != 0) die("setns mnt");
+  if (unshare(CLONE_NEWNS) != 0) die("unshare mnt");
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("private mounts");
+  int tasks = clone_tree("/mnt/batch/tasks"), proc = clone_tree("/proc"), dev = clone_tree("/dev");
+  if (mount("tmpfs", "/mnt", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) die("tmpfs");
+  place(image, "/mnt/l");
+  if (mkdirs("/mnt/u") != 0 || mkdirs("/mnt/w") != 0 || mkdirs("/mnt/r") != 0) die("/mnt");
+  if (mount("overlay", "/mnt/r", "overlay", MS_NOSUID | MS_NODEV, "lowerdir=/mnt/l,upperdir=/mnt/u,workdir=/mnt/w") != 0)
+    die("overlay");
+  place(tasks, "/mnt/r/mnt/batch/tasks");
+  place(proc, "/mnt/r/proc");
+  place(dev, "/mnt/r/dev");
+  if (chdir("/mnt/r") != 0 || syscall(SYS_pivot_root, ".", ".") != 0 || umount2(".", MNT_DETACH) != 0 || chdir("/") != 0)
+    die("pivot_root");
+  in_container = 1;
+}
+
 /** The process of one run: joins the node, prepares its files, becomes the user, execs the command. */
 static void process_main(char **f, int in, int report) {
   default_signals();
@@ -307,6 +366,7 @@ static void process_main(char **f, int in, int report) {
   /* No one (not even the node's root) may read this process's memory or descriptors until it execs. */
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) die("dumpable");
   keep_only(in, report);
+  if (f[8][0] != '\0') container_root(f[8]);
   /* The node's filter, installed while host root (no no_new_privs needed; the auto-user gets it below). */
   if (!vm_mode && node_seccomp() != 0) die("seccomp");
   if (vm_mode) { /* a VM's filter: its mount(2) calls go to the waiter's broker (vm-broker.h) */
@@ -339,7 +399,7 @@ static void process_main(char **f, int in, int report) {
   }
   if (dup2(fds[0], 1) < 0 || dup2(fds[1] < 0 ? 1 : fds[1], 2) < 0) die("redirect");
   char *argv[] = {"/bin/sh", "-c", f[7], NULL};
-  execve("/bin/sh", argv, &f[8]);
+  execve("/bin/sh", argv, &f[9]);
   die("/bin/sh");
 }
 
@@ -449,7 +509,7 @@ static void launch(char *p, size_t count, const char *data, size_t len) {
     f[i] = p;
     p += strlen(p) + 1;
   }
-  if (count < 8 || strlen(f[0]) > 64) {
+  if (count < 9 || strlen(f[0]) > 64) {
     errno = EINVAL;
     die("request");
   }

@@ -307,6 +307,12 @@ export class LocalNodeExecutor implements NodeExecutor {
     });
   }
 
+  /** A container run's root: its image unpacked once on this host (ADR 0039). */
+  private async containerRoot(p: ProcessSpec): Promise<string | undefined> {
+    if (p.container === undefined) return undefined;
+    return this.cache.rootfs(p.container.region, p.container.filesystem);
+  }
+
   async exec(nodeId: string, p: ProcessSpec): Promise<ProcessResult> {
     const holderPid = this.holders.get(nodeId) ?? (await this.liveHolder(nodeId));
     if (holderPid === undefined) throw new Error(`node ${nodeId} is not running`);
@@ -325,11 +331,13 @@ export class LocalNodeExecutor implements NodeExecutor {
     const cpuBefore = this.cgroups.execCpu(cg);
     const journal = p.runId === undefined ? undefined : await this.journal.files(nodeId, p.runId);
     if (p.runId !== undefined) await this.journal.recordStart(nodeId, p.runId, cg.own ?? '');
+    const containerRoot = await this.containerRoot(p);
     const spec = {
       ...checked,
       user,
       exitName: journal === undefined ? '' : basename(journal.exit),
       ...(p.stdin === undefined ? {} : { stdin: p.stdin }),
+      ...(containerRoot === undefined ? {} : { containerRoot }),
     };
     const state = { wrapper: undefined as number | undefined, ended: '', killing: Promise.resolve() };
     const end = (why: 'timeout' | 'killed') => {

@@ -36,6 +36,8 @@ export interface RunRequest {
   environment: Record<string, string>;
   /** Bytes for the process's stdin (sent over the runner's stdin pipe, never through a file or argv). */
   stdin?: Buffer;
+  /** A container run (ADR 0039): the host folder of the image's unpacked root, the run's root inside the node. */
+  containerRoot?: string;
 }
 
 /** A checked process (paths inside the node) as a request: its own cgroup and exit file by name. */
@@ -50,6 +52,7 @@ export function runRequest(p: Omit<RunRequest, 'cgroup'>, cg: { own?: string }):
     commandLine: p.commandLine,
     environment: p.environment,
     ...(p.stdin === undefined ? {} : { stdin: p.stdin }),
+    ...(p.containerRoot === undefined ? {} : { containerRoot: p.containerRoot }),
   };
 }
 
@@ -100,6 +103,7 @@ export class NodeRunners {
       request.stderr,
       request.exitName,
       request.commandLine,
+      request.containerRoot ?? '',
       ...Object.entries(request.environment).map(([k, v]) => `${k}=${v}`),
     ];
     if (fields.some((f) => f.includes('\0')))

@@ -108,6 +108,7 @@ export class SimulatedNodeExecutor implements NodeExecutor {
   }
 
   async exec(nodeId: string, process: ProcessSpec): Promise<ProcessResult> {
+    if (process.container !== undefined) throw new Error('the simulated backend does not run containers');
     const n = this.nodes.get(nodeId);
     if (!n?.running) throw new Error(`node ${nodeId} is not running`);
     const out = cleanNodePath(process.stdoutFile);

@@ -93,8 +93,16 @@ test('pool and task properties nothing implements are refused with UnsupportedPr
       'virtualMachineConfiguration.dataDisks',
     ],
     [
-      { virtualMachineConfiguration: { ...vm, containerConfiguration: { type: 'dockerCompatible' } } },
-      'virtualMachineConfiguration.containerConfiguration',
+      {
+        virtualMachineConfiguration: {
+          ...vm,
+          containerConfiguration: {
+            type: 'dockerCompatible',
+            containerRegistries: [{ registryServer: 'r.io', identityReference: { resourceId: '/x' } }],
+          },
+        },
+      },
+      'virtualMachineConfiguration.containerConfiguration.containerRegistries[0].identityReference',
     ],
   ] as const) {
     await assert.rejects(pool(extra), (e: unknown) => {

@@ -1,4 +1,10 @@
-import type { PackageReferenceSpec, TaskAssignment, TaskReport } from '../../protocol/agent-protocol.ts';
+import type {
+  PackageReferenceSpec,
+  TaskAssignment,
+  TaskContainer,
+  TaskReport,
+} from '../../protocol/agent-protocol.ts';
+import { taskContainer } from './container-settings.ts';
 import type { OutputFileSpec, ResourceFileSpec } from '../../backends/task-files.ts';
 import { compoundKey } from '../../storage/keys.ts';
 import type { StoreTx } from '../../storage/port.ts';
@@ -395,6 +401,7 @@ function taskAssignment(
       : []) as ResourceFileSpec[],
     outputFiles: (Array.isArray(task.spec.outputFiles) ? task.spec.outputFiles : []) as OutputFileSpec[],
     ...packageReferencesOf(pool, task),
+    ...containerOf(pool, task.spec),
   };
 }
 
@@ -407,4 +414,9 @@ function packageReferencesOf(
     (v) => (Array.isArray(v) ? (v as PackageReferenceSpec[]) : []),
   );
   return refs.length === 0 ? {} : { packageReferences: refs };
+}
+
+function containerOf(pool: PoolRecord, spec: Record<string, unknown>): { container?: TaskContainer } {
+  const container = taskContainer(pool, spec);
+  return container ? { container } : {};
 }

@@ -116,6 +116,13 @@ export function checkJobAdd(body: Record<string, unknown>, inSchedule = false): 
     );
   checkJobManager(body.jobManagerTask);
   checkJobUsers(body, undefined);
+  // Container runs are built for tasks only so far (ADR 0039): refused here, never stored and ignored.
+  for (const name of ['jobManagerTask', 'jobPreparationTask', 'jobReleaseTask'])
+    if (record(body[name]).containerSettings !== undefined)
+      throw unsupportedProperty(
+        `${name}.containerSettings`,
+        `${name}.containerSettings is not supported by this server yet.`,
+      );
   checkEnvironmentSettings(body.commonEnvironmentSettings, 'commonEnvironmentSettings');
   for (const name of ['jobPreparationTask', 'jobReleaseTask'])
     checkEnvironmentSettings(record(body[name]).environmentSettings, `${name}.environmentSettings`);

@@ -1,3 +1,4 @@
+import { checkContainerSettings } from './container-settings.ts';
 import type { JobRecord } from '../../storage/records.ts';
 import { DomainError } from '../errors.ts';
 import { checkEnvironmentSettings, invalidProperty, missingProperty } from '../pools/pool-spec.ts';
@@ -109,9 +110,10 @@ export function checkTaskAdd(
   userNames?: Set<string>,
 ): TaskAddChecked {
   const id = checkId(body.id);
-  for (const name of ['containerSettings', 'authenticationTokenSettings'] as const) {
+  for (const name of ['authenticationTokenSettings'] as const) {
     if (body[name] !== undefined) throw unsupportedProperty(name, `${name} is not supported by this server.`);
   }
+  checkContainerSettings(body.containerSettings);
   checkReferenceShape(body.applicationPackageReferences, 'applicationPackageReferences');
   checkUserIdentity(body, '', userNames);
   const slots = body.requiredSlots ?? 1;

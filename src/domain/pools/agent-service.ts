@@ -22,6 +22,8 @@ import { startTaskAssignment } from './start-task.ts';
 import type { PackageStorage } from '../applications/applications.ts';
 import { packageEnvironment, poolPackages, resolveRunPackages } from '../applications/references.ts';
 import { nodeUserAccounts } from './user-accounts.ts';
+import { nodeContainers } from './containers.ts';
+import type { NodeContainers } from '../../backends/port.ts';
 import { findVmSize } from './vm-sizes.ts';
 import { takeNodes } from './node-addresses.ts';
 import { DEFAULT_NODE_NETWORK, parseNodeNetwork, type Cidr } from './node-network.ts';
@@ -286,6 +288,7 @@ export class AgentService {
         ...(Array.isArray(pool.spec.userAccounts) && pool.spec.userAccounts.length > 0
           ? { userAccounts: nodeUserAccounts(pool) }
           : {}),
+        ...containersOf(pool),
       },
       state: node.state,
       generation: node.generation,
@@ -308,4 +311,10 @@ function withPackages(
     environment: { ...packageEnvironment(installs), ...task.environment },
     applicationPackages: installs,
   };
+}
+
+/** The node's containers part of its spec, when the pool has a containerConfiguration (ADR 0039). */
+function containersOf(pool: PoolRecord): { containers?: NodeContainers } {
+  const containers = nodeContainers(pool);
+  return containers ? { containers } : {};
 }

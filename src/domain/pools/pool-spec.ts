@@ -2,6 +2,7 @@ import { DomainError } from '../errors.ts';
 import { checkAutoScaleAdd, evaluationIntervalOf } from './autoscale/settings.ts';
 import { accountNames, checkUserAccounts, checkUserIdentity } from './user-accounts.ts';
 import { checkNetworkConfiguration } from './endpoint-config.ts';
+import { checkContainerConfiguration } from './containers.ts';
 import { findVmSize, type VmSize } from './vm-sizes.ts';
 
 /** The Batch service's 400 for a property whose value it refuses, naming the property and why. */
@@ -33,7 +34,6 @@ function given(value: unknown): boolean {
 
 /** Pool properties nothing in Lazurite implements yet (paths in the pool body). */
 const UNIMPLEMENTED_POOL = [
-  'virtualMachineConfiguration.containerConfiguration',
   'virtualMachineConfiguration.dataDisks',
   'virtualMachineConfiguration.diskEncryptionConfiguration',
   'virtualMachineConfiguration.extensions',
@@ -154,6 +154,7 @@ export function checkPoolAdd(body: Record<string, unknown>): {
   if (body.virtualMachineConfiguration === undefined || body.virtualMachineConfiguration === null)
     throw missingProperty('virtualMachineConfiguration');
   refuseUnimplementedPoolProperties(body);
+  checkContainerConfiguration(body.virtualMachineConfiguration);
   checkNetworkConfiguration(body.networkConfiguration);
   // A malformed interval is refused even when autoscale is off (the negative suite found it stored and ignored).
   if (body.enableAutoScale !== true) evaluationIntervalOf(body.autoScaleEvaluationInterval);
@@ -176,6 +177,12 @@ export function checkStartTask(value: unknown, property: string, names: Set<stri
   if (value === undefined || value === null) return;
   const task = value as Record<string, unknown>;
   checkUserIdentity(task, property, names);
+  // Container runs are built for tasks only so far (ADR 0039): refused here, never stored and ignored.
+  if (task.containerSettings !== undefined && task.containerSettings !== null)
+    throw unsupportedProperty(
+      `${property}.containerSettings`,
+      `${property}.containerSettings is not supported by this server yet.`,
+    );
   if (typeof task.commandLine !== 'string' || task.commandLine.trim() === '')
     throw missingProperty(`${property}.commandLine`);
   const retries = task.maxTaskRetryCount ?? 0;

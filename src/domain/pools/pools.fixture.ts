@@ -1,6 +1,7 @@
 /** A pool world for domain tests: in-memory store, manual clock, sizer and a simulated host agent. */
 import { AutoPools } from '../jobs/auto-pools.ts';
 import { HostAgent } from '../../backends/agent.ts';
+import type { HostContainerImages } from '../../backends/container-images.ts';
 import { SimulatedNodeExecutor } from '../../backends/simulated/node-executor.ts';
 import { regionPaths, RegionStores } from '../../content/regions.ts';
 import { ManualClock } from '../../platform/clock.ts';
@@ -26,6 +27,7 @@ export async function world(
     quotas?: Partial<AccountQuotas>;
     maxNewNodesPerTick?: number;
     nodeAddresses?: { capacity: number; range: string };
+    containers?: HostContainerImages;
   } = {},
 ) {
   const clock = new ManualClock(T0);
@@ -70,6 +72,7 @@ export async function world(
     concurrency: 8,
     pollMs: 1000,
     now: () => clock.now(),
+    ...(limits.containers ? { containers: limits.containers } : {}),
   });
   const nodes = new NodeService(ctx, (h) => (h === 'h1' ? executor : undefined));
   /** Runs sizer and agent until nothing changes (agent work is immediate with the simulated executor). */

@@ -26,6 +26,7 @@ import {
 import { sizingWarnings } from './sizing-guidance.ts';
 import { accountNames, sealAccountsOf } from './user-accounts.ts';
 import { checkPoolReferences, checkReferenceShape } from '../applications/references.ts';
+import { sealRegistriesOf } from './containers.ts';
 
 /** Properties of an add body that are state, not spec (kept in their own fields of the record). */
 const STATE_FIELDS = [
@@ -156,12 +157,14 @@ export class PoolService {
     const sealed = sealAccountsOf(
       Object.fromEntries(Object.entries(body).filter(([k]) => !STATE_FIELDS.includes(k))),
     );
-    const spec = sealed.spec;
+    let spec = sealed.spec;
     if (image.exactVersion !== undefined)
       spec.virtualMachineConfiguration = {
         ...vmc,
         imageReference: { ...imageReference, exactVersion: image.exactVersion },
       };
+    const registries = sealRegistriesOf(spec);
+    spec = registries.spec;
     const stamp = now.toISOString();
     let record: PoolRecord = {
       accountName: account.name,
@@ -188,6 +191,7 @@ export class PoolService {
     }
     if (autoPool) record = { ...record, autoPool };
     if (sealed.passwordHashes) record = { ...record, passwordHashes: sealed.passwordHashes };
+    if (registries.registryPasswords) record = { ...record, registryPasswords: registries.registryPasswords };
     await tx.putPool(record);
     return record;
   }

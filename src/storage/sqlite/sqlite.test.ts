@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { keySealer } from '../../platform/sealing.ts';
-import { sampleNode } from '../conformance-batch.ts';
+import { sampleNode, samplePool } from '../conformance-batch.ts';
 import { storeConformance } from '../conformance.ts';
 import { openSqliteStore } from './open.ts';
 
@@ -112,5 +112,19 @@ test('node users’ password hashes are sealed at rest and read back as written'
   assert.equal(back?.users?.[0]?.passwordHash, hash);
   const listed = await store.transaction((tx) => tx.listNodes('acct', 'p'));
   assert.equal(listed[0]?.users?.[0]?.passwordHash, hash);
+  await store.close();
+});
+
+test('container registry passwords are sealed at rest and read back as written (ADR 0039)', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'lzr-store-')), 'lazurite.db');
+  const store = await openSqliteStore(path, { sealer: keySealer(randomBytes(32), 'batch-account-key') });
+  const pool = { ...samplePool('p', 'steady'), registryPasswords: { '0': 'registry-secret' } };
+  await store.transaction((tx) => tx.putPool(pool));
+  const db = new DatabaseSync(path);
+  const doc = (db.prepare('select doc from pools').get() as { doc: string }).doc;
+  db.close();
+  assert.ok(!doc.includes('registry-secret') && doc.includes('sealed:v1:'), doc);
+  const back = await store.transaction((tx) => tx.findPool('Acct', 'p'));
+  assert.deepEqual(back?.registryPasswords, { '0': 'registry-secret' });
   await store.close();
 });
