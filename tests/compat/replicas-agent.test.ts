@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { balancer } from './balancer.ts';
 import { startThrowawayCluster, type ThrowawayCluster } from '../../src/storage/postgres/cluster.fixture.ts';
 import { REPO_ROOT, startServer, type TestServer } from './harness.ts';
 import { sharedKeyBatch, tinyPoolSpec, waitFor } from './pool-image.ts';
@@ -17,21 +17,6 @@ import { sharedKeyBatch, tinyPoolSpec, waitFor } from './pool-image.ts';
  * holding the loops lease is killed with SIGKILL mid-run; the agent keeps its nodes, reconnects through the
  * balancer to the other server, and every task completes exactly once.
  */
-function balancer(): { server: Server; port: () => number; target: { port: number } } {
-  const target = { port: 0 };
-  const server = createServer((client) => {
-    const upstream = connect(target.port, '127.0.0.1');
-    client.pipe(upstream).pipe(client);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', drop);
-    upstream.on('error', drop);
-  });
-  return { server, port: () => (server.address() as AddressInfo).port, target };
-}
-
 describe('two servers, one database, a separate host agent with real nodes', () => {
   const TASKS = 60;
   const NODES = 2;

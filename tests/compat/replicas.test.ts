@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { BatchServiceClient } from '@azure/batch';
 import { TokenCredentials } from '@azure/ms-rest-js';
+import { balancer } from './balancer.ts';
 import { startThrowawayCluster, type ThrowawayCluster } from '../../src/storage/postgres/cluster.fixture.ts';
 import { credentialFor, startServer, type TestServer } from './harness.ts';
 import { sharedKeyBatch, tinyPoolSpec, waitFor } from './pool-image.ts';
@@ -16,22 +16,6 @@ import { sharedKeyBatch, tinyPoolSpec, waitFor } from './pool-image.ts';
  * the loops lease runs the sizer, the schedules and the host agent, and when it is killed with SIGKILL mid-run
  * the other takes the loops over and finishes the work.
  */
-/** A TCP load balancer in front of the servers (TLS passes through): forwards to whichever target is set. */
-function balancer(): { server: Server; port: () => number; target: { port: number } } {
-  const target = { port: 0 };
-  const server = createServer((client) => {
-    const upstream = connect(target.port, '127.0.0.1');
-    client.pipe(upstream).pipe(client);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', drop);
-    upstream.on('error', drop);
-  });
-  return { server, port: () => (server.address() as AddressInfo).port, target };
-}
-
 describe('two servers, one database', () => {
   const TASKS = 500;
   const NODES = 6;
