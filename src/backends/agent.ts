@@ -5,6 +5,7 @@ import type {
   NodeAssignment,
   NodeReport,
   StartTaskAssignment,
+  TaskAssignment,
   TaskReport,
 } from '../protocol/agent-protocol.ts';
 import { PackageInstalls } from './app-packages.ts';
@@ -13,6 +14,9 @@ import { instanceRunIds, runInstance } from './instance-runner.ts';
 import { nodeFileAccess, processUser, runIdOf, runTask, type RunReport } from './task-runner.ts';
 import type { NodeExecutor, NodeSpec } from './port.ts';
 import { prefetchImages, type HostContainerImages } from './container-images.ts';
+
+/** How long the end of a signal-killed run waits before it is reported (see `reconcileRuns`). */
+const SIGNALLED_RUN_GRACE_MS = 2_000;
 
 export interface HostAgentOptions {
   hostId: string;
@@ -189,6 +193,35 @@ export class HostAgent {
     });
   }
 
+  /** Where a run's reports go: into the next sync, unless the run was stopped here or the agent is stopping. */
+  private runReporter(a: NodeAssignment, t: TaskAssignment, abort: AbortController): (r: RunReport) => void {
+    const push = (r: RunReport) => {
+      if (abort.signal.aborted || this.stopped) return;
+      this.taskReports.push({
+        accountName: a.spec.accountName,
+        poolId: a.spec.poolId,
+        nodeId: a.spec.nodeId,
+        jobId: t.jobId,
+        taskId: t.taskId,
+        attempt: t.attempt,
+        ...r,
+      });
+      this.nudge();
+    };
+    return (r) => {
+      // A run killed by SIGTERM/SIGKILL may have been killed along with this agent (a cluster scheduler cancelling
+      // or preempting the allocation signals every process in it): its end is reported only if the agent still
+      // runs a moment later, so the server requeues the task with the lost node instead of failing it.
+      if (r.state === 'completed' && (r.exitCode === 143 || r.exitCode === 137)) {
+        setTimeout(() => {
+          push(r);
+        }, SIGNALLED_RUN_GRACE_MS).unref();
+        return;
+      }
+      push(r);
+    };
+  }
+
   /** Starts task runs the server assigns that are not running here; stops runs it no longer assigns. */
   private reconcileRuns(nodes: NodeAssignment[]): void {
     const wanted = new Set<string>();
@@ -215,19 +248,7 @@ export class HostAgent {
         });
         if (t.instance?.allCoordinated === true) coordinated();
         this.runs.set(k, { nodeId: id, attempt: t.attempt, abort, coordinated });
-        const report = (r: RunReport) => {
-          if (abort.signal.aborted) return;
-          this.taskReports.push({
-            accountName: a.spec.accountName,
-            poolId: a.spec.poolId,
-            nodeId: id,
-            jobId: t.jobId,
-            taskId: t.taskId,
-            attempt: t.attempt,
-            ...r,
-          });
-          this.nudge();
-        };
+        const report = this.runReporter(a, t, abort);
         // A stopped instance of a multi-instance task may still be taking its coordination services down on this
         // node; the next run here starts once they are gone.
         const draining = this.draining.get(id) ?? Promise.resolve();

@@ -352,35 +352,41 @@ describe('the slurm node backend', () => {
       '--wrap',
       'sleep 600',
     ]);
-    const preempted = await waitFor(
-      async () => batch.computeNode.get(low, victim),
-      (n) => n.state !== 'idle' && n.state !== 'running',
-      'the node preempted',
-      60_000,
-    );
-    assert.equal(preempted.state, 'preempted');
-    assert.deepEqual(preempted.errors ?? [], []);
-    assert.ok((await jobsOf(low)).some((j) => j.job_state === 'PREEMPTED' && j.name.endsWith(`.${victim}`)));
-    const done = await waitFor(
-      async () => batch.task.get('lj', 'long'),
-      (t) => t.state === 'completed',
-      'the task completed',
-      120_000,
-    );
-    assert.equal(done.executionInfo?.exitCode, 0);
-    assert.ok(done.executionInfo.requeueCount >= 1, 'the task was requeued, not failed');
-    // The capacity comes back (the sizer's recovery delay): the node gets a new job, on a host with room.
-    await waitFor(
-      async () => batch.computeNode.get(low, victim),
-      (n) => n.state === 'idle',
-      'the preempted node back',
-      120_000,
-    );
-    const urgent = (await squeue()).filter((j) => j.name === 'urgent');
-    await slurm(
-      'scancel',
-      urgent.map((j) => String(j.job_id)),
-    );
+    // The urgent job is cancelled whatever happens here, so it cannot hold a host's cores for the next tests.
+    try {
+      const preempted = await waitFor(
+        async () => batch.computeNode.get(low, victim),
+        (n) => n.state !== 'idle' && n.state !== 'running',
+        'the node preempted',
+        60_000,
+      );
+      assert.equal(preempted.state, 'preempted');
+      assert.deepEqual(preempted.errors ?? [], []);
+      assert.ok(
+        (await jobsOf(low)).some((j) => j.job_state === 'PREEMPTED' && j.name.endsWith(`.${victim}`)),
+      );
+      const done = await waitFor(
+        async () => batch.task.get('lj', 'long'),
+        (t) => t.state === 'completed',
+        'the task completed',
+        120_000,
+      );
+      assert.equal(done.executionInfo?.exitCode, 0);
+      assert.ok(done.executionInfo.requeueCount >= 1, 'the task was requeued, not failed');
+      // The capacity comes back (the sizer's recovery delay): the node gets a new job, on a host with room.
+      await waitFor(
+        async () => batch.computeNode.get(low, victim),
+        (n) => n.state === 'idle',
+        'the preempted node back',
+        120_000,
+      );
+    } finally {
+      const urgent = (await squeue()).filter((j) => j.name === 'urgent');
+      await slurm(
+        'scancel',
+        urgent.map((j) => String(j.job_id)),
+      );
+    }
     await batch.pool.deleteMethod(low);
     await waitFor(
       async () => (await jobsOf(low)).filter(LIVE),
