@@ -74,6 +74,8 @@ export class HostAgent {
   private running = 0;
   private readonly jobs = new Set<Promise<void>>();
   private stopped = true;
+  /** Set by `stop()`: reports made after it are dropped (the server learns of this host's runs from its next agent). */
+  private stopping = false;
   private wake: (() => void) | undefined;
   private nudged = false;
   private loop: Promise<void> | undefined;
@@ -87,10 +89,12 @@ export class HostAgent {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.stopping = false;
     this.loop = this.run();
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     this.stopped = true;
     this.nudge();
     await this.loop;
@@ -196,7 +200,7 @@ export class HostAgent {
   /** Where a run's reports go: into the next sync, unless the run was stopped here or the agent is stopping. */
   private runReporter(a: NodeAssignment, t: TaskAssignment, abort: AbortController): (r: RunReport) => void {
     const push = (r: RunReport) => {
-      if (abort.signal.aborted || this.stopped) return;
+      if (abort.signal.aborted || this.stopping) return;
       this.taskReports.push({
         accountName: a.spec.accountName,
         poolId: a.spec.poolId,
