@@ -4,7 +4,7 @@ import { BatchManagementClient } from '@azure/arm-batch';
 import type { BatchServiceClient } from '@azure/batch';
 import { BlockBlobClient } from '@azure/storage-blob';
 import { storedZip } from '../../src/backends/zip.fixture.ts';
-import { startAzuriteBlob, type AzuriteBlob } from './azurite.ts';
+import { knowStorageAccount, startAzuriteBlob, type AzuriteBlob } from './azurite.ts';
 import { credentialFor, startServer, type TestServer } from './harness.ts';
 import { sharedKeyBatch, tinyPoolSpec, waitFor } from './pool-image.ts';
 
@@ -19,13 +19,11 @@ describe('application packages on nodes', { skip: process.getuid?.() === 0 ? fal
   let blob: AzuriteBlob;
   let arm: BatchManagementClient;
   let batch: BatchServiceClient;
-  const previous = process.env.LAZURITE_STORAGE_ACCOUNTS;
+  let forgetStorageAccount: () => void = () => undefined;
 
   before(async () => {
     blob = await startAzuriteBlob();
-    process.env.LAZURITE_STORAGE_ACCOUNTS = JSON.stringify({
-      [blob.accountName]: { blobEndpoint: blob.blobEndpoint, key: blob.accountKey },
-    });
+    forgetStorageAccount = knowStorageAccount(blob);
     server = await startServer();
     const c = server.connection;
     const [rg, account] = [c.resourceGroup, c.batchAccountName];
@@ -45,8 +43,7 @@ describe('application packages on nodes', { skip: process.getuid?.() === 0 ? fal
     await arm.applicationOperations.update(rg, account, 'tool', { defaultVersion: '1.0' });
   });
   after(async () => {
-    if (previous === undefined) delete process.env.LAZURITE_STORAGE_ACCOUNTS;
-    else process.env.LAZURITE_STORAGE_ACCOUNTS = previous;
+    forgetStorageAccount();
     await server.stop();
     await blob.stop();
   });

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { BatchManagementClient } from '@azure/arm-batch';
 import type { BatchServiceClient } from '@azure/batch';
 import { BlockBlobClient } from '@azure/storage-blob';
-import { startAzuriteBlob, type AzuriteBlob } from './azurite.ts';
+import { knowStorageAccount, startAzuriteBlob, type AzuriteBlob } from './azurite.ts';
 import { credentialFor, startServer, type TestServer } from './harness.ts';
 import { sharedKeyBatch } from './pool-image.ts';
 
@@ -30,13 +30,11 @@ describe('application packages', () => {
   let batch: BatchServiceClient;
   let rg = '';
   let account = '';
-  const previous = process.env.LAZURITE_STORAGE_ACCOUNTS;
+  let forgetStorageAccount: () => void = () => undefined;
 
   before(async () => {
     blob = await startAzuriteBlob();
-    process.env.LAZURITE_STORAGE_ACCOUNTS = JSON.stringify({
-      [blob.accountName]: { blobEndpoint: blob.blobEndpoint, key: blob.accountKey },
-    });
+    forgetStorageAccount = knowStorageAccount(blob);
     server = await startServer(['--node-backend', 'simulated']);
     const c = server.connection;
     arm = new BatchManagementClient(credentialFor(c), c.subscriptionId, { endpoint: c.armEndpoint });
@@ -45,8 +43,7 @@ describe('application packages', () => {
     account = c.batchAccountName;
   });
   after(async () => {
-    if (previous === undefined) delete process.env.LAZURITE_STORAGE_ACCOUNTS;
-    else process.env.LAZURITE_STORAGE_ACCOUNTS = previous;
+    forgetStorageAccount();
     await server.stop();
     await blob.stop();
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { BatchManagementClient } from '@azure/arm-batch';
 import type { BatchServiceClient } from '@azure/batch';
-import { startAzuriteBlob, type AzuriteBlob } from './azurite.ts';
+import { knowStorageAccount, startAzuriteBlob, type AzuriteBlob } from './azurite.ts';
 import { credentialFor, startServer, type TestServer } from './harness.ts';
 import { sharedKeyBatch, tinyPool, waitFor } from './pool-image.ts';
 
@@ -15,13 +15,11 @@ describe('auto-storage resource files', { skip: process.getuid?.() === 0 ? false
   let server: TestServer;
   let blob: AzuriteBlob;
   let batch: BatchServiceClient;
-  const previous = process.env.LAZURITE_STORAGE_ACCOUNTS;
+  let forgetStorageAccount: () => void = () => undefined;
 
   before(async () => {
     blob = await startAzuriteBlob();
-    process.env.LAZURITE_STORAGE_ACCOUNTS = JSON.stringify({
-      [blob.accountName]: { blobEndpoint: blob.blobEndpoint, key: blob.accountKey },
-    });
+    forgetStorageAccount = knowStorageAccount(blob);
     server = await startServer();
     batch = sharedKeyBatch(server);
     await tinyPool(batch, 'auto', 1, { vmSize: 'standard_a1_v2', taskSlotsPerNode: 2 });
@@ -31,8 +29,7 @@ describe('auto-storage resource files', { skip: process.getuid?.() === 0 ? false
     await container.getBlockBlobClient('in/data.txt').upload('auto-storage-7', 14);
   });
   after(async () => {
-    if (previous === undefined) delete process.env.LAZURITE_STORAGE_ACCOUNTS;
-    else process.env.LAZURITE_STORAGE_ACCOUNTS = previous;
+    forgetStorageAccount();
     await server.stop();
     await blob.stop();
   });

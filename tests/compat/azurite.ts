@@ -116,3 +116,18 @@ export async function startAzuriteBlob(): Promise<AzuriteBlob> {
     },
   };
 }
+
+/**
+ * Makes `blob` the one storage account servers started from now on know (LAZURITE_STORAGE_ACCOUNTS, read at
+ * start); the returned function puts the variable back as it was.
+ */
+export function knowStorageAccount(blob: AzuriteBlob): () => void {
+  const previous = process.env.LAZURITE_STORAGE_ACCOUNTS;
+  process.env.LAZURITE_STORAGE_ACCOUNTS = JSON.stringify({
+    [blob.accountName]: { blobEndpoint: blob.blobEndpoint, key: blob.accountKey },
+  });
+  return () => {
+    if (previous === undefined) delete process.env.LAZURITE_STORAGE_ACCOUNTS;
+    else process.env.LAZURITE_STORAGE_ACCOUNTS = previous;
+  };
+}

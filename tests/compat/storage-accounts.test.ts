@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startAzuriteBlob, type AzuriteBlob } from './azurite.ts';
+import { knowStorageAccount, startAzuriteBlob, type AzuriteBlob } from './azurite.ts';
 import { azSession, type AzSession } from './az.ts';
 import { BATCH_SERVICE_OBJECT_ID } from '../../src/domain/keyvault/vaults.ts';
 import { startServer, type TestServer } from './harness.ts';
@@ -14,19 +14,16 @@ describe('storage accounts through ARM (az storage account)', () => {
   let server: TestServer;
   let blob: AzuriteBlob;
   let az: AzSession;
-  const previous = process.env.LAZURITE_STORAGE_ACCOUNTS;
+  let forgetStorageAccount: () => void = () => undefined;
 
   before(async () => {
     blob = await startAzuriteBlob();
-    process.env.LAZURITE_STORAGE_ACCOUNTS = JSON.stringify({
-      [blob.accountName]: { blobEndpoint: blob.blobEndpoint, key: blob.accountKey },
-    });
+    forgetStorageAccount = knowStorageAccount(blob);
     server = await startServer();
     az = await azSession(server);
   });
   after(async () => {
-    if (previous === undefined) delete process.env.LAZURITE_STORAGE_ACCOUNTS;
-    else process.env.LAZURITE_STORAGE_ACCOUNTS = previous;
+    forgetStorageAccount();
     az.close();
     await server.stop();
     await blob.stop();
