@@ -15,8 +15,18 @@ import { nodeFileAccess, processUser, runIdOf, runTask, type RunReport } from '.
 import type { NodeExecutor, NodeSpec } from './port.ts';
 import { prefetchImages, type HostContainerImages } from './container-images.ts';
 
-/** How long the end of a signal-killed run waits before it is reported (see `reconcileRuns`). */
+/** How long the end of a signal-killed run waits before it is reported (see `runReporter`). */
 const SIGNALLED_RUN_GRACE_MS = 2_000;
+
+/** A task run in progress on a node: its attempt and how to stop it. */
+interface RunEntry {
+  nodeId: string;
+  attempt: number;
+  abort: AbortController;
+  coordinated?: () => void;
+  /** A multi-instance run: ends only once its coordination services are gone. */
+  instance?: Promise<void>;
+}
 
 export interface HostAgentOptions {
   hostId: string;
@@ -56,14 +66,9 @@ export class HostAgent {
   private readonly reports: NodeReport[] = [];
   private readonly taskReports: TaskReport[] = [];
   /** Task runs in progress, by node and task: the attempt and how to stop it. */
-  private readonly runs = new Map<
-    string,
-    { nodeId: string; attempt: number; abort: AbortController; coordinated?: () => void }
-  >();
+  private readonly runs = new Map<string, RunEntry>();
   /** Named runs that ended here, until the server stops assigning them (then their journal is dropped). */
   private readonly ended = new Map<string, { nodeId: string; runIds: string[] }>();
-  /** Multi-instance runs in progress (they end only once their coordination services are gone). */
-  private readonly instanceRuns = new Map<AbortController, Promise<void>>();
   /** Per node: stopped instances still taking their coordination services down; the next run waits for them. */
   private readonly draining = new Map<string, Promise<void>>();
   private readonly phases = new Map<string, { generation: number; phase: Phase }>();
@@ -187,6 +192,12 @@ export class HostAgent {
       .catch((err: unknown) => this.o.onError?.(err));
   }
 
+  /** Stops a run; a multi-instance one keeps later runs on its node waiting until its services are gone. */
+  private stopRun(run: RunEntry): void {
+    run.abort.abort();
+    if (run.instance) this.drainNode(run.nodeId, run.instance);
+  }
+
   /** Makes later runs on `nodeId` wait until `stopping` has ended (errors are the run's own, reported there). */
   private drainNode(nodeId: string, stopping: Promise<void>): void {
     const before = this.draining.get(nodeId) ?? Promise.resolve();
@@ -240,18 +251,15 @@ export class HostAgent {
         if (run?.attempt === t.attempt && t.instance?.allCoordinated === true) run.coordinated?.();
         // A run that ended here stays ended until the server stops assigning it (its report may be in flight).
         if (run?.attempt === t.attempt || !ready || this.ended.has(`${k}#${String(t.attempt)}`)) continue;
-        if (run) {
-          run.abort.abort();
-          const stopping = this.instanceRuns.get(run.abort);
-          if (stopping) this.drainNode(id, stopping);
-        }
+        if (run) this.stopRun(run);
         const abort = new AbortController();
         let coordinated: () => void = () => undefined;
         const gate = new Promise<void>((resolve) => {
           coordinated = resolve;
         });
         if (t.instance?.allCoordinated === true) coordinated();
-        this.runs.set(k, { nodeId: id, attempt: t.attempt, abort, coordinated });
+        const entry: RunEntry = { nodeId: id, attempt: t.attempt, abort, coordinated };
+        this.runs.set(k, entry);
         const report = this.runReporter(a, t, abort);
         // A stopped instance of a multi-instance task may still be taking its coordination services down on this
         // node; the next run here starts once they are gone.
@@ -270,11 +278,10 @@ export class HostAgent {
               )
             : runInstance(this.o.executor, id, t, abort.signal, report, this.now, gate),
         );
-        if (t.instance !== undefined) this.instanceRuns.set(abort, running);
+        if (t.instance !== undefined) entry.instance = running;
         void running
           .catch((err: unknown) => this.o.onError?.(err))
           .finally(() => {
-            this.instanceRuns.delete(abort);
             if (this.runs.get(k)?.abort === abort) this.runs.delete(k);
             const runIds = t.instance === undefined ? [runIdOf(t)] : instanceRunIds(t);
             this.ended.set(`${k}#${String(t.attempt)}`, { nodeId: id, runIds });
@@ -283,10 +290,8 @@ export class HostAgent {
     }
     for (const [k, run] of this.runs) {
       if (!wanted.has(`${k}#${String(run.attempt)}`)) {
-        run.abort.abort();
+        this.stopRun(run);
         this.runs.delete(k);
-        const stopping = this.instanceRuns.get(run.abort);
-        if (stopping) this.drainNode(run.nodeId, stopping);
       }
     }
     for (const [k, run] of this.ended) {
